@@ -38,16 +38,18 @@ export const CELLPOSE_DEFAULTS: Readonly<CellposeConfig> = Object.freeze({
 type Check = (v: unknown) => string | undefined;
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const int = (min: number): Check => (v) =>
-  isNum(v) && Number.isInteger(v) && v >= min ? undefined : `must be an integer >= ${min}`;
+const int = (min: number, max = Infinity): Check => (v) =>
+  isNum(v) && Number.isInteger(v) && v >= min && v <= max
+    ? undefined
+    : `must be an integer ${max === Infinity ? `>= ${min}` : `in [${min}, ${max}]`}`;
 const num = (min: number, strict = false): Check => (v) =>
   isNum(v) && (strict ? v > min : v >= min) ? undefined : `must be a finite number ${strict ? '>' : '>='} ${min}`;
 const anyNum: Check = (v) => (isNum(v) ? undefined : 'must be a finite number');
 
 const CHECKS: Record<keyof CellposeConfig, Check> = {
-  inputChannels: int(1),
-  unetDepth: int(1),
-  unetFilters: int(1),
+  inputChannels: int(1, 64),
+  unetDepth: int(1, 6),
+  unetFilters: int(1, 512),
   correctionWeight: num(0),
   cellprobThresh: anyNum,
   flowThresh: num(0),
@@ -67,14 +69,14 @@ const IGNORED = new Set(['family']);
 export function parseConfig(partial: unknown): CellposeConfig {
   if (partial === undefined || partial === null) return { ...CELLPOSE_DEFAULTS };
   if (typeof partial !== 'object' || Array.isArray(partial))
-    throw new Error('cellpose config: must be an object');
+    throw new Error('config must be an object');
   const out: Record<string, unknown> = { ...CELLPOSE_DEFAULTS };
   for (const [key, value] of Object.entries(partial as Record<string, unknown>)) {
-    if (IGNORED.has(key)) continue;
+    if (IGNORED.has(key) || value === undefined) continue;
     if (!Object.prototype.hasOwnProperty.call(CHECKS, key))
-      throw new Error(`cellpose config: unknown field '${key}'`);
+      throw new Error(`config.${key} is not a Cellpose option (known: ${Object.keys(CHECKS).join(', ')})`);
     const err = CHECKS[key as keyof CellposeConfig](value);
-    if (err) throw new Error(`cellpose config: ${key} ${err} (got ${JSON.stringify(value)})`);
+    if (err) throw new Error(`config.${key} ${err} (got ${JSON.stringify(value)})`);
     out[key] = value;
   }
   return out as unknown as CellposeConfig;

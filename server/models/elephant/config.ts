@@ -37,16 +37,18 @@ export const ELEPHANT_DEFAULTS: Readonly<ElephantConfig> = Object.freeze({
 type Check = (v: unknown) => string | undefined;
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const int = (min: number): Check => (v) =>
-  isNum(v) && Number.isInteger(v) && v >= min ? undefined : `must be an integer >= ${min}`;
+const int = (min: number, max = Infinity): Check => (v) =>
+  isNum(v) && Number.isInteger(v) && v >= min && v <= max
+    ? undefined
+    : `must be an integer ${max === Infinity ? `>= ${min}` : `in [${min}, ${max}]`}`;
 const num = (min: number): Check => (v) => (isNum(v) && v >= min ? undefined : `must be a finite number >= ${min}`);
 const open01: Check = (v) => (isNum(v) && v > 0 && v <= 1 ? undefined : 'must be a number in (0, 1]');
 const unit: Check = (v) => (isNum(v) && v >= 0 && v < 1 ? undefined : 'must be a number in [0, 1)');
 
 const CHECKS: Record<keyof ElephantConfig, Check> = {
-  inputChannels: int(1),
-  unetDepth: int(1),
-  unetFilters: int(1),
+  inputChannels: int(1, 64),
+  unetDepth: int(1, 6),
+  unetFilters: int(1, 512),
   correctionWeight: num(0),
   centerRatio: open01,
   classWeights: (v) =>
@@ -66,13 +68,13 @@ const IGNORED = new Set(['family']);
 export function parseConfig(partial: unknown): ElephantConfig {
   const base = { ...ELEPHANT_DEFAULTS, classWeights: [...ELEPHANT_DEFAULTS.classWeights] as [number, number, number] };
   if (partial === undefined || partial === null) return base;
-  if (typeof partial !== 'object' || Array.isArray(partial)) throw new Error('elephant config: must be an object');
+  if (typeof partial !== 'object' || Array.isArray(partial)) throw new Error('config must be an object');
   const out: Record<string, unknown> = base;
   for (const [key, value] of Object.entries(partial as Record<string, unknown>)) {
-    if (IGNORED.has(key)) continue;
-    if (!Object.prototype.hasOwnProperty.call(CHECKS, key)) throw new Error(`elephant config: unknown field '${key}'`);
+    if (IGNORED.has(key) || value === undefined) continue;
+    if (!Object.prototype.hasOwnProperty.call(CHECKS, key)) throw new Error(`config.${key} is not an ELEPHANT option (known: ${Object.keys(CHECKS).join(', ')})`);
     const err = CHECKS[key as keyof ElephantConfig](value);
-    if (err) throw new Error(`elephant config: ${key} ${err} (got ${JSON.stringify(value)})`);
+    if (err) throw new Error(`config.${key} ${err} (got ${JSON.stringify(value)})`);
     out[key] = Array.isArray(value) ? [...value] : value;
   }
   return out as unknown as ElephantConfig;

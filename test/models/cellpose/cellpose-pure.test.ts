@@ -29,6 +29,8 @@ describe('cellpose config', () => {
     expect(() => parseConfig({ diameter: 'big' })).to.throw(/diameter/);
     expect(() => parseConfig({ nitter: 3 })).to.throw(/nitter/);
     expect(() => parseConfig(7)).to.throw(/object/);
+    expect(() => parseConfig({ unetDepth: 9 })).to.throw(/unetDepth/);
+    expect(parseConfig({ niter: undefined }).niter).to.equal(200);
   });
 });
 
