@@ -1,0 +1,33 @@
+/** Test helpers: backend switching, seeded random arrays, closeness checks. */
+import * as tf from '@tensorflow/tfjs-core';
+import { expect } from 'chai';
+import { initBackend } from '../../server/tensor/backend.js';
+import { rng, gaussian } from '../../scripts/synthetic.js';
+
+let cpuReady = false;
+let wasmReady = false;
+
+/** Switch to 'wasm' or 'cpu' (initialising both once). */
+export async function useBackend(name: 'wasm' | 'cpu'): Promise<void> {
+  if (!cpuReady) { await initBackend('cpu'); cpuReady = true; }
+  if (!wasmReady) { await initBackend('wasm'); wasmReady = true; }
+  await tf.setBackend(name);
+}
+
+export function randn(n: number, seed: number, scale = 1): Float32Array {
+  const r = rng(seed);
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = scale * gaussian(r);
+  return a;
+}
+
+export function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-4, what = ''): void {
+  expect(a.length, `${what} length`).to.equal(b.length);
+  let worst = 0, at = -1, scale = 0;
+  for (let i = 0; i < a.length; i++) scale = Math.max(scale, Math.abs(b[i]));
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (d > worst) { worst = d; at = i; }
+  }
+  expect(worst, `${what}: max abs diff ${worst} at ${at} (a=${a[at]}, b=${b[at]}, scale ${scale})`).to.be.at.most(tol * Math.max(1, scale));
+}
