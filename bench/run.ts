@@ -1,0 +1,49 @@
+/**
+ * Benchmark dispatcher: `npm run bench -- NAME [options]` or `sparsecell bench NAME`.
+ * Each benchmark module exports run(args) -> a JSON-able result, written to bench/results/NAME.json.
+ * Benchmarks are not tests: they measure and report; goals are printed next to the figures.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+
+export const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
+
+const BENCHES: Record<string, string> = {
+  rpc: './rpc.js',
+  'train-step': './train-step.js',
+  quality: './quality.js',
+  live: './live.js',
+  study: './study.js',
+};
+
+export async function runBench(argv: string[]): Promise<number> {
+  const [name, ...args] = argv.filter((a) => a !== '--');
+  if (!name || !BENCHES[name]) {
+    process.stderr.write(`usage: npm run bench -- <${Object.keys(BENCHES).join('|')}> [options]\n`);
+    return 2;
+  }
+  const mod = (await import(BENCHES[name])) as { run(args: string[]): Promise<Record<string, unknown>> };
+  const started = new Date().toISOString();
+  const result = await mod.run(args);
+  const out = {
+    bench: name,
+    started,
+    finished: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: process.platform },
+    ...result,
+  };
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, `${name}.json`);
+  writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
+  process.stdout.write(`\nwrote ${file}\n`);
+  return 0;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  runBench(process.argv.slice(2)).then((c) => (process.exitCode = c), (e) => {
+    process.stderr.write(`${(e as Error).stack ?? e}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,190 @@
+/**
+ * The METHODS table: every JSON-RPC method's params, result and possible application errors, declared once.
+ * The server validates params against it, the TS client takes its types from it, and codegen turns it into
+ * openrpc.json (served by rpc.discover) and protocol.schema.json (for the Python and Java clients).
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import type { ErrorCodeName } from './errors.js';
+import {
+  Axes, Counts, FamilyName, ImageId, ImageInfo, JobId, LabelEncoding, NdArray, PolygonRoi, Region, ServerLimits,
+  SessionId, SessionInfo, TrainOptions,
+} from './types.js';
+
+export interface MethodSpec {
+  summary: string;
+  params: TSchema;
+  result: TSchema;
+  errors: ErrorCodeName[];
+  /** True when the method starts a job and reports through $/progress. */
+  progress?: boolean;
+}
+
+const Obj = <T extends Record<string, TSchema>>(props: T, description?: string) =>
+  Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
+
+const SessionRef = { sessionId: SessionId };
+const ProgressToken = Type.Optional(
+  Type.Union([Type.String(), Type.Integer()], { description: 'If given, $/progress notifications for this request carry this token.' }),
+);
+
+const Prediction = Obj({
+  labels: NdArray,
+  polygons: Type.Array(PolygonRoi),
+  modelVersion: Type.Integer({ minimum: 0 }),
+  generation: Type.Integer({ minimum: 0, description: 'Newest label generation the model had trained on.' }),
+  region: Region,
+  z: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+
+export const METHODS = {
+  'server.info': {
+    summary: 'Server name, version, tensor backend, limits and model families.',
+    params: Obj({}),
+    result: Obj({
+      name: Type.Literal('sparsecell'),
+      version: Type.String(),
+      protocolVersion: Type.String(),
+      backend: Obj({
+        name: Type.String({ description: 'tfjs backend used for training: tensorflow (tfjs-node-gpu), wasm, or none before first use.' }),
+        simd: Type.Optional(Type.Boolean()),
+        threads: Type.Optional(Type.Integer()),
+        gpu: Type.Optional(Type.Boolean()),
+      }),
+      limits: ServerLimits,
+      families: Type.Array(FamilyName),
+      home: Type.Optional(Type.String({ description: 'Only reported to loopback clients.' })),
+    }),
+    errors: [],
+  },
+  'session.create': {
+    summary: 'Create a session (images + sparse labels + one model). Returns its id; sessions persist across restarts.',
+    params: Obj({
+      name: Type.Optional(Type.String({ maxLength: 200 })),
+      family: Type.Optional(FamilyName),
+      config: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Family config overrides (e.g. {nRays: 32}).' })),
+      autoBackground: Type.Optional(Type.Boolean({ description: 'Treat a ring around annotated objects as background (off by default).' })),
+    }),
+    result: Obj({ sessionId: SessionId, name: Type.String(), family: FamilyName }),
+    errors: ['ResourceLimit'],
+  },
+  'session.list': {
+    summary: 'All sessions in the store, open or closed.',
+    params: Obj({}),
+    result: Obj({ sessions: Type.Array(Obj({ sessionId: SessionId, name: Type.String(), family: FamilyName, state: Type.String(), images: Type.Integer(), generation: Type.Integer() })) }),
+    errors: [],
+  },
+  'session.get': {
+    summary: 'Full state of a session. Attaches this connection to the session events (use after a reconnect).',
+    params: Obj(SessionRef),
+    result: SessionInfo,
+    errors: ['SessionNotFound'],
+  },
+  'session.close': {
+    summary: 'Stop the session jobs and release its memory (data stays on disk and is reopened on next use); delete: true removes it.',
+    params: Obj({ ...SessionRef, delete: Type.Optional(Type.Boolean()) }),
+    result: Obj({ closed: Type.Boolean(), deleted: Type.Boolean() }),
+    errors: ['SessionNotFound'],
+  },
+  'session.setView': {
+    summary: 'Tell the daemon which region the person is looking at; live mode pushes prediction.updated for it.',
+    params: Obj({ ...SessionRef, imageId: ImageId, region: Region, z: Type.Optional(Type.Integer({ minimum: 0 })), t: Type.Optional(Type.Integer({ minimum: 0 })) }),
+    result: Obj({ ok: Type.Boolean() }),
+    errors: ['SessionNotFound', 'ImageNotFound', 'ShapeMismatch'],
+  },
+  'image.add': {
+    summary: 'Add an image to a session, as an NdArray or a base64 TIFF. Labels start all unlabeled.',
+    params: Obj({
+      ...SessionRef,
+      image: Type.Union([NdArray, Obj({ tiff: Type.String({ description: 'Base64 TIFF file bytes.' }) })]),
+      axes: Type.Optional(Axes),
+      name: Type.Optional(Type.String({ maxLength: 200 })),
+    }),
+    result: Obj({ imageId: ImageId, shape: Type.Array(Type.Integer()), axes: Axes }),
+    errors: ['SessionNotFound', 'ShapeMismatch', 'ResourceLimit', 'InvalidImage'],
+  },
+  'labels.update': {
+    summary: 'Replace the labels of an image (full layer) or of a patch at origin. Acknowledged only once durably on disk.',
+    params: Obj({
+      ...SessionRef,
+      imageId: ImageId,
+      labels: NdArray,
+      encoding: LabelEncoding,
+      origin: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }), { minItems: 2, maxItems: 3, description: 'Patch origin [y, x] or [z, y, x]; absent = full layer.' })),
+      kind: Type.Optional(Type.Union([Type.Literal('annotation'), Type.Literal('correction')], { description: 'correction pixels weigh more in the loss.' })),
+    }),
+    result: Obj({ generation: Type.Integer({ minimum: 1 }), counts: Counts }),
+    errors: ['SessionNotFound', 'ImageNotFound', 'ShapeMismatch', 'InvalidLabels', 'ResourceLimit'],
+  },
+  'labels.get': {
+    summary: 'The current sparse labels of an image (signed int32, or offset1 uint16/int32).',
+    params: Obj({ ...SessionRef, imageId: ImageId, encoding: Type.Optional(LabelEncoding) }),
+    result: Obj({ generation: Type.Integer({ minimum: 0 }), labels: NdArray, encoding: LabelEncoding, counts: Counts }),
+    errors: ['SessionNotFound', 'ImageNotFound'],
+  },
+  'model.train': {
+    summary: 'Start training the session model on its sparse labels. Returns a job id at once; progress as $/progress with token = jobId.',
+    params: Obj({
+      ...SessionRef,
+      family: Type.Optional(FamilyName),
+      steps: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000000 })),
+      timeLimitS: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+      config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+      options: Type.Optional(TrainOptions),
+      live: Type.Optional(Type.Boolean({ description: 'Keep training as labels change until model.cancel, session.close or idle timeout.' })),
+      reset: Type.Optional(Type.Boolean({ description: 'Start from fresh weights instead of continuing.' })),
+    }),
+    result: Obj({ jobId: JobId }),
+    errors: ['SessionNotFound', 'SessionBusy', 'InvalidLabels', 'ResourceLimit'],
+    progress: true,
+  },
+  'model.configure': {
+    summary: 'Change training hyper-parameters of the session, also while a (live) training runs.',
+    params: Obj({ ...SessionRef, options: TrainOptions }),
+    result: Obj({ options: TrainOptions }),
+    errors: ['SessionNotFound'],
+  },
+  'model.predict': {
+    summary: 'Predict instances for an image (or a region / z-slice). Answers even while training runs.',
+    params: Obj({
+      ...SessionRef,
+      imageId: ImageId,
+      region: Type.Optional(Region),
+      z: Type.Optional(Type.Integer({ minimum: 0, description: 'Plane index for ZYX/TYX images (default 0).' })),
+      probThresh: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+      nmsThresh: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+      progressToken: ProgressToken,
+    }),
+    result: Prediction,
+    errors: ['SessionNotFound', 'ImageNotFound', 'ModelNotTrained', 'ShapeMismatch', 'RequestCancelled'],
+  },
+  'model.cancel': {
+    summary: 'Cancel a job (training or prediction). cancelled = false when it had already ended.',
+    params: Obj({ jobId: JobId }),
+    result: Obj({ cancelled: Type.Boolean(), state: Type.String() }),
+    errors: ['JobNotFound'],
+  },
+  'model.export': {
+    summary: 'The trained model (weights, config, normalisation) as one base64 archive.',
+    params: Obj(SessionRef),
+    result: Obj({ model: Type.String(), family: FamilyName, modelVersion: Type.Integer(), bytes: Type.Integer() }),
+    errors: ['SessionNotFound', 'ModelNotTrained'],
+  },
+  'model.import': {
+    summary: 'Load a model archive (from model.export or the CLI) into the session.',
+    params: Obj({ ...SessionRef, model: Type.String({ description: 'Base64 archive.' }) }),
+    result: Obj({ family: FamilyName, modelVersion: Type.Integer() }),
+    errors: ['SessionNotFound', 'InvalidModel', 'SessionBusy'],
+  },
+  'rpc.discover': {
+    summary: 'The OpenRPC document of this server (protocol/openrpc.json).',
+    params: Obj({}),
+    result: Type.Object({}, { additionalProperties: true }),
+    errors: [],
+  },
+} satisfies Record<string, MethodSpec>;
+
+export type MethodName = keyof typeof METHODS;
+export type ParamsOf<M extends MethodName> = Static<(typeof METHODS)[M]['params']>;
+export type ResultOf<M extends MethodName> = Static<(typeof METHODS)[M]['result']>;
+export const METHOD_NAMES = Object.keys(METHODS) as MethodName[];
+export type PredictionResult = Static<typeof Prediction>;

@@ -1,0 +1,72 @@
+/**
+ * Server -> client notifications ($/progress, $/event, $/heartbeat) and the client -> server
+ * notification $/cancelRequest.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { NdArray, PolygonRoi, Region } from './types.js';
+
+export const ProgressParams = Type.Object(
+  {
+    token: Type.Union([Type.String(), Type.Integer()], { description: 'A jobId, or the progressToken the caller passed.' }),
+    kind: Type.Union([Type.Literal('begin'), Type.Literal('report'), Type.Literal('end')]),
+    title: Type.Optional(Type.String()),
+    message: Type.Optional(Type.String()),
+    percentage: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+    step: Type.Optional(Type.Integer({ minimum: 0 })),
+    steps: Type.Optional(Type.Integer({ minimum: 0 })),
+    loss: Type.Optional(Type.Number()),
+    stepsPerS: Type.Optional(Type.Number()),
+    etaS: Type.Optional(Type.Number()),
+    state: Type.Optional(Type.String({ description: 'On end: done | cancelled | failed.' })),
+    error: Type.Optional(Type.String()),
+  },
+  { $id: 'ProgressParams', additionalProperties: false },
+);
+export type ProgressParams = Static<typeof ProgressParams>;
+
+export const PredictionUpdatedEvent = Type.Object(
+  {
+    type: Type.Literal('prediction.updated'),
+    sessionId: Type.String(),
+    imageId: Type.String(),
+    region: Region,
+    z: Type.Optional(Type.Integer({ minimum: 0 })),
+    generation: Type.Integer({ minimum: 0, description: 'Newest label generation the model had trained on.' }),
+    modelVersion: Type.Integer({ minimum: 0 }),
+    labels: NdArray,
+    polygons: Type.Array(PolygonRoi),
+  },
+  { $id: 'PredictionUpdatedEvent', additionalProperties: false },
+);
+export const SimpleEvent = Type.Object(
+  {
+    type: Type.Union([
+      Type.Literal('model.updated'),
+      Type.Literal('session.closed'),
+      Type.Literal('labels.updated'),
+      Type.Literal('job.finished'),
+    ]),
+    sessionId: Type.String(),
+    imageId: Type.Optional(Type.String()),
+    jobId: Type.Optional(Type.String()),
+    generation: Type.Optional(Type.Integer()),
+    modelVersion: Type.Optional(Type.Integer()),
+    state: Type.Optional(Type.String()),
+  },
+  { $id: 'SimpleEvent', additionalProperties: false },
+);
+export const EventParams = Type.Union([PredictionUpdatedEvent, SimpleEvent], { $id: 'EventParams' });
+export type EventParams = Static<typeof EventParams>;
+
+export const HeartbeatParams = Type.Object({ serverTime: Type.String() }, { $id: 'HeartbeatParams', additionalProperties: false });
+export const CancelRequestParams = Type.Object(
+  { id: Type.Union([Type.String(), Type.Integer()]) },
+  { $id: 'CancelRequestParams', additionalProperties: false },
+);
+
+export const NOTIFICATIONS = {
+  '$/progress': { direction: 'server->client', params: ProgressParams, summary: 'Progress of a job or of a request that was given a progressToken.' },
+  '$/event': { direction: 'server->client', params: EventParams, summary: 'Session events (prediction.updated, model.updated, session.closed, ...), sent to every connection attached to the session.' },
+  '$/heartbeat': { direction: 'server->client', params: HeartbeatParams, summary: 'Sent periodically so clients can detect a dead daemon.' },
+  '$/cancelRequest': { direction: 'client->server', params: CancelRequestParams, summary: 'Cancel the in-flight request with this id; it answers -32800.' },
+} as const;

@@ -1,0 +1,156 @@
+/**
+ * Wire types of the sparsecell protocol: one TypeBox schema per struct, from which the TypeScript types,
+ * the runtime validators, openrpc.json and protocol.schema.json are all derived.
+ * Compatibility rule: new fields are optional; removing or changing a field needs a new method name.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+const Id = (description: string) =>
+  Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description });
+
+export const Dtype = Type.Union(
+  [Type.Literal('uint8'), Type.Literal('uint16'), Type.Literal('int16'), Type.Literal('int32'), Type.Literal('float32')],
+  { $id: 'Dtype', description: 'Element type; data is little-endian.' },
+);
+export type Dtype = Static<typeof Dtype>;
+
+export const NdArray = Type.Object(
+  {
+    dtype: Dtype,
+    shape: Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1, maxItems: 4, description: 'Dimensions, slowest first (C order).' }),
+    data: Type.String({ description: 'Base64 of the little-endian element bytes (after deflate when encoding = "deflate").' }),
+    encoding: Type.Optional(Type.Union([Type.Literal('raw'), Type.Literal('deflate')], { description: 'Default "raw". "deflate" = zlib stream.' })),
+  },
+  { $id: 'NdArray', additionalProperties: false, description: 'An n-dimensional array.' },
+);
+export type NdArray = Static<typeof NdArray>;
+
+export const Axes = Type.Union([Type.Literal('YX'), Type.Literal('ZYX'), Type.Literal('TYX'), Type.Literal('YXC')], {
+  $id: 'Axes',
+  description: 'Axis order of an image. Labels cover the spatial axes (all but C).',
+});
+export type Axes = Static<typeof Axes>;
+
+export const LabelEncoding = Type.Union([Type.Literal('signed'), Type.Literal('offset1')], {
+  $id: 'LabelEncoding',
+  description:
+    'signed: -1 unlabeled, 0 background, k>0 instance k. offset1: 0 unlabeled, 1 background, k+1 instance k (napari/Fiji label layers).',
+});
+export type LabelEncoding = Static<typeof LabelEncoding>;
+
+export const FamilyName = Type.Union([Type.Literal('stardist'), Type.Literal('cellpose'), Type.Literal('elephant')], {
+  $id: 'FamilyName',
+  description: 'Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).',
+});
+export type FamilyName = Static<typeof FamilyName>;
+
+export const SessionId = Id('Session id (server-generated unless given at creation).');
+export const ImageId = Id('Image id within a session.');
+export const JobId = Id('Job id; also the $/progress token of the job.');
+
+export const Counts = Type.Object(
+  {
+    unlabeled: Type.Integer({ minimum: 0 }),
+    background: Type.Integer({ minimum: 0 }),
+    objects: Type.Integer({ minimum: 0, description: 'Number of distinct instance ids.' }),
+  },
+  { $id: 'Counts', additionalProperties: false, description: 'Pixel counts of a label layer.' },
+);
+export type Counts = Static<typeof Counts>;
+
+export const Region = Type.Array(Type.Integer({ minimum: 0 }), {
+  minItems: 4,
+  maxItems: 4,
+  $id: 'Region',
+  description: '[y0, x0, y1, x1], half-open (y1, x1 exclusive), in pixels of the image plane.',
+});
+export type Region = Static<typeof Region>;
+
+export const ImageInfo = Type.Object(
+  {
+    imageId: ImageId,
+    name: Type.Optional(Type.String()),
+    shape: Type.Array(Type.Integer({ minimum: 1 })),
+    axes: Axes,
+    dtype: Dtype,
+    generation: Type.Integer({ minimum: 0, description: 'Session generation of the last accepted label update of this image (0: none).' }),
+    counts: Counts,
+  },
+  { $id: 'ImageInfo', additionalProperties: false },
+);
+export type ImageInfo = Static<typeof ImageInfo>;
+
+export const JobState = Type.Union(
+  [Type.Literal('queued'), Type.Literal('running'), Type.Literal('done'), Type.Literal('cancelled'), Type.Literal('failed')],
+  { $id: 'JobState' },
+);
+export const JobInfo = Type.Object(
+  {
+    jobId: JobId,
+    kind: Type.Union([Type.Literal('train'), Type.Literal('predict')]),
+    state: JobState,
+    live: Type.Optional(Type.Boolean()),
+    step: Type.Optional(Type.Integer({ minimum: 0 })),
+    steps: Type.Optional(Type.Integer({ minimum: 0 })),
+    loss: Type.Optional(Type.Number()),
+    error: Type.Optional(Type.String()),
+  },
+  { $id: 'JobInfo', additionalProperties: false },
+);
+export type JobInfo = Static<typeof JobInfo>;
+
+export const SessionInfo = Type.Object(
+  {
+    sessionId: SessionId,
+    name: Type.String(),
+    family: FamilyName,
+    config: Type.Record(Type.String(), Type.Unknown(), { description: 'Family config as given at creation (defaults filled in by the model).' }),
+    createdAt: Type.String({ description: 'ISO 8601 time.' }),
+    generation: Type.Integer({ minimum: 0, description: 'Bumped by every accepted label update.' }),
+    state: Type.Union([Type.Literal('open'), Type.Literal('closed')]),
+    images: Type.Array(ImageInfo),
+    modelVersion: Type.Optional(Type.Integer({ minimum: 0, description: 'Absent until a model exists.' })),
+    trainedGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'Newest label generation the model has trained on.' })),
+    jobs: Type.Array(JobInfo),
+    autoBackground: Type.Optional(Type.Boolean()),
+  },
+  { $id: 'SessionInfo', additionalProperties: false },
+);
+export type SessionInfo = Static<typeof SessionInfo>;
+
+export const PolygonRoi = Type.Object(
+  {
+    id: Type.Integer({ minimum: 1, description: 'Instance id in the returned label image.' }),
+    score: Type.Number(),
+    points: Type.Array(Type.Array(Type.Number(), { minItems: 2, maxItems: 2 }), { description: '[[y, x], ...] vertices in image pixels.' }),
+  },
+  { $id: 'PolygonRoi', additionalProperties: false },
+);
+export type PolygonRoi = Static<typeof PolygonRoi>;
+
+export const TrainOptions = Type.Object(
+  {
+    batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+    patchSize: Type.Optional(Type.Integer({ minimum: 16, maximum: 1024, description: 'Square training patch side, a multiple of 2^depth.' })),
+    learningRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+    seed: Type.Optional(Type.Integer()),
+    augment: Type.Optional(Type.Boolean()),
+  },
+  { $id: 'TrainOptions', additionalProperties: false, description: 'Training hyper-parameters (defaults in server/training/config.ts).' },
+);
+export type TrainOptions = Static<typeof TrainOptions>;
+
+export const ServerLimits = Type.Object(
+  {
+    maxMessageBytes: Type.Integer(),
+    maxArrayElements: Type.Integer(),
+    maxSessions: Type.Integer(),
+  },
+  { $id: 'ServerLimits', additionalProperties: false },
+);
+
+/** All named structs, for protocol.schema.json. */
+export const STRUCTS: TSchema[] = [
+  Dtype, NdArray, Axes, LabelEncoding, FamilyName, Counts, Region, ImageInfo, JobState, JobInfo, SessionInfo,
+  PolygonRoi, TrainOptions, ServerLimits,
+];

@@ -1,0 +1,56 @@
+/** Composition root: store + sessions + model service + handlers + RPC server. Used by `serve`, tests and benches. */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ServerConfig } from './config.js';
+import type { Logger } from './log.js';
+import { Store } from './storage/store.js';
+import { SessionManager } from './sessions/session-manager.js';
+import type { ModelService } from './sessions/model-service.js';
+import { createHandlers } from './handlers/index.js';
+import { startRpcServer, type RpcServer } from './rpc/server.js';
+
+export function packageVersion(): string {
+  // dist/server/app.js -> ../../package.json
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const rel of ['../../package.json', '../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(join(here, rel), 'utf8')) as { version: string }).version;
+    } catch {
+      /* try next */
+    }
+  }
+  return '0.0.0';
+}
+
+export interface Daemon {
+  rpc: RpcServer;
+  sessions: SessionManager;
+  models: ModelService;
+  close(): Promise<void>;
+}
+
+export async function startDaemon(config: ServerConfig, log: Logger, makeModels: (sessions: SessionManager) => ModelService): Promise<Daemon> {
+  const store = new Store(config.home);
+  const sessions = new SessionManager(store, config.maxSessions);
+  const models = makeModels(sessions);
+  const handlers = createHandlers({ sessions, models, config, version: packageVersion(), families: ['stardist', 'cellpose', 'elephant'] });
+  const rpc = await startRpcServer({
+    host: config.host, port: config.port, token: config.token, maxMessageBytes: config.maxMessageBytes, heartbeatS: config.heartbeatS, log, handlers,
+  });
+  sessions.on('event', (e: { sessionId: string; params: never }) => rpc.broadcastEvent(e.sessionId, e.params));
+  sessions.on('error-log', (e: unknown) => log.error({ err: e }, 'background storage task failed'));
+  models.on('progress', (sid, p) => rpc.broadcastProgress(sid, p));
+  models.on('event', (sid, p) => rpc.broadcastEvent(sid, p));
+  let closed = false;
+  return {
+    rpc, sessions, models,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await models.shutdown();
+      await rpc.close();
+      await sessions.flushAll();
+    },
+  };
+}

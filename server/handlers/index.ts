@@ -1,0 +1,215 @@
+/** Thin adapters: validated params -> session / model-service calls -> results. One entry per protocol method. */
+import { RpcError, invalidParams } from '../errors.js';
+import type { ServerConfig } from '../config.js';
+import type { MethodName } from '../../protocol/src/methods.js';
+import { PROTOCOL_VERSION } from '../../protocol/src/index.js';
+import { buildOpenRpc } from '../../protocol/src/openrpc.js';
+import { decodeNdArray, encodeNdArray, type TypedArray } from '../../protocol/src/ndarray.js';
+import type { Axes, NdArray } from '../../protocol/src/types.js';
+import type { SessionManager } from '../sessions/session-manager.js';
+import type { ModelService } from '../sessions/model-service.js';
+import { spatialShape } from '../sessions/session.js';
+import type { Handler } from './context.js';
+import { decodeImageTiff } from './tiff-image.js';
+
+export interface HandlerDeps {
+  sessions: SessionManager;
+  models: ModelService;
+  config: ServerConfig;
+  version: string;
+  families: string[];
+}
+
+function inferAxes(shape: number[]): Axes {
+  if (shape.length === 2) return 'YX';
+  if (shape.length === 3) return shape[2] <= 4 && shape[0] > 4 ? 'YXC' : 'ZYX';
+  throw new RpcError('ShapeMismatch', `cannot infer axes for a ${shape.length}-D image; pass axes`, [{ path: '/image/shape', message: 'expected 2 or 3 dimensions' }]);
+}
+
+function checkAxes(shape: number[], axes: Axes): void {
+  const nd = axes.length;
+  if (shape.length !== nd) throw new RpcError('ShapeMismatch', `image has ${shape.length} dimensions but axes "${axes}" has ${nd}`, [{ path: '/axes', message: `expected ${shape.length} axes` }]);
+  if (shape.some((d) => d < 1)) throw new RpcError('ShapeMismatch', 'image dimensions must be >= 1', [{ path: '/image/shape', message: 'zero dimension' }]);
+  if (axes === 'YXC' && shape[2] > 16) throw new RpcError('ShapeMismatch', `YXC image with ${shape[2]} channels; at most 16`, [{ path: '/image/shape/2', message: 'too many channels' }]);
+}
+
+/** Validate and convert a label NdArray to signed int32 (offset1: v - 1). */
+function toSignedLabels(a: NdArray, encoding: 'signed' | 'offset1', maxElements: number): { data: Int32Array; shape: number[] } {
+  if (a.dtype === 'float32') throw new RpcError('InvalidLabels', 'labels must have an integer dtype (uint8, uint16, int16, int32), not float32', [{ path: '/labels/dtype', message: 'float32 not allowed for labels' }]);
+  const { data, shape } = decodeNd(a, maxElements, '/labels');
+  const out = new Int32Array(data.length);
+  const off = encoding === 'offset1' ? 1 : 0;
+  const min = encoding === 'offset1' ? 0 : -1;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v < min) {
+      throw new RpcError('InvalidLabels', `label value ${v} at element ${i} is not allowed in ${encoding} form (minimum ${min})`, [{ path: '/labels/data', message: `value ${v} < ${min}` }]);
+    }
+    out[i] = v - off;
+  }
+  return { data: out, shape };
+}
+
+function decodeNd(a: NdArray, maxElements: number, path: string): { data: TypedArray; shape: number[] } {
+  try {
+    return decodeNdArray(a, { maxElements, path });
+  } catch (e) {
+    const err = e as Error & { path?: string; reason?: string };
+    if (err.reason === 'limit') throw new RpcError('ResourceLimit', err.message, [{ path: err.path ?? path, message: err.message }]);
+    if (err.reason === 'data' || err.reason === 'shape') throw new RpcError('ShapeMismatch', err.message, [{ path: err.path ?? path, message: err.message }]);
+    throw e;
+  }
+}
+
+export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
+  const { sessions, models, config } = deps;
+  const limits = { maxMessageBytes: config.maxMessageBytes, maxArrayElements: config.maxArrayElements, maxSessions: config.maxSessions };
+  const openrpc = buildOpenRpc(deps.version);
+
+  return {
+    'server.info': (_p, ctx) => ({
+      name: 'sparsecell',
+      version: deps.version,
+      protocolVersion: PROTOCOL_VERSION,
+      backend: models.backendInfo(),
+      limits,
+      families: deps.families,
+      ...(ctx.loopback ? { home: config.home } : {}),
+    }),
+
+    'rpc.discover': () => openrpc,
+
+    'session.create': async (p, ctx) => {
+      const s = await sessions.create(p);
+      ctx.attach(s.id);
+      ctx.log.info({ sessionId: s.id }, 'session created');
+      return { sessionId: s.id, name: s.meta.name, family: s.meta.family };
+    },
+
+    'session.list': () => ({
+      sessions: sessions.list().map((s) => ({ sessionId: s.id, name: s.meta.name, family: s.meta.family, state: s.state, images: s.images.size, generation: s.generation })),
+    }),
+
+    'session.get': (p, ctx) => {
+      const s = sessions.get(p.sessionId);
+      ctx.attach(s.id);
+      return s.info();
+    },
+
+    'session.close': async (p) => {
+      const s = sessions.get(p.sessionId);
+      await models.closeSession(s);
+      await sessions.close(p.sessionId, p.delete === true);
+      return { closed: true, deleted: p.delete === true };
+    },
+
+    'session.setView': (p, ctx) => {
+      const s = sessions.get(p.sessionId);
+      ctx.attach(s.id);
+      const im = s.image(p.imageId);
+      const spatial = spatialShape(im.meta.shape, im.meta.axes);
+      const [H, W] = spatial.slice(-2);
+      const [y0, x0, y1, x1] = p.region as number[];
+      if (!(y0 < y1 && x0 < x1 && y1 <= H && x1 <= W)) throw new RpcError('ShapeMismatch', `region [${p.region}] is empty or outside the ${H}x${W} image plane`, [{ path: '/region', message: 'outside the image' }]);
+      const z = p.z ?? p.t ?? 0;
+      if (spatial.length === 3 && z >= spatial[0]) throw new RpcError('ShapeMismatch', `plane ${z} outside the ${spatial[0]} planes`, [{ path: p.z !== undefined ? '/z' : '/t', message: 'outside the stack' }]);
+      const view = { imageId: p.imageId as string, region: [y0, x0, y1, x1] as [number, number, number, number], z };
+      s.view = view;
+      models.setView(s, view);
+      return { ok: true };
+    },
+
+    'image.add': async (p, ctx) => {
+      const s = sessions.get(p.sessionId);
+      ctx.attach(s.id);
+      let data: TypedArray, shape: number[], dtype;
+      if ('tiff' in p.image) {
+        ({ data, shape, dtype } = decodeImageTiff(p.image.tiff, config.maxArrayElements));
+      } else {
+        ({ data, shape } = decodeNd(p.image, config.maxArrayElements, '/image'));
+        dtype = p.image.dtype;
+      }
+      const axes: Axes = p.axes ?? inferAxes(shape);
+      checkAxes(shape, axes);
+      const meta = await s.addImage(data, shape, axes, dtype, p.name);
+      return { imageId: meta.imageId, shape: meta.shape, axes: meta.axes };
+    },
+
+    'labels.update': async (p, ctx) => {
+      const s = sessions.get(p.sessionId);
+      ctx.attach(s.id);
+      const im = s.image(p.imageId);
+      const spatial = spatialShape(im.meta.shape, im.meta.axes);
+      const { data, shape } = toSignedLabels(p.labels, p.encoding, config.maxArrayElements);
+      if (shape.length !== spatial.length) {
+        throw new RpcError('ShapeMismatch', `labels have ${shape.length} dimensions; image ${p.imageId} needs ${spatial.length} (${JSON.stringify(spatial)})`, [{ path: '/labels/shape', message: `expected ${spatial.length} dimensions` }]);
+      }
+      let origin: number[];
+      if (p.origin === undefined) {
+        if (shape.some((d, i) => d !== spatial[i])) throw new RpcError('ShapeMismatch', `full label layer has shape ${JSON.stringify(shape)}; image needs ${JSON.stringify(spatial)} (or pass origin for a patch)`, [{ path: '/labels/shape', message: `expected ${JSON.stringify(spatial)}` }]);
+        origin = spatial.map(() => 0);
+      } else {
+        origin = p.origin;
+        if (origin.length !== spatial.length) throw new RpcError('ShapeMismatch', `origin has ${origin.length} coordinates; image needs ${spatial.length}`, [{ path: '/origin', message: `expected ${spatial.length} coordinates` }]);
+        for (let i = 0; i < spatial.length; i++) {
+          if (origin[i] + shape[i] > spatial[i]) throw new RpcError('ShapeMismatch', `patch at origin ${JSON.stringify(origin)} with shape ${JSON.stringify(shape)} exceeds the image ${JSON.stringify(spatial)} on axis ${i}`, [{ path: `/origin/${i}`, message: 'patch does not fit' }]);
+        }
+      }
+      return s.updateLabels(p.imageId, origin, shape, data, p.kind ?? 'annotation');
+    },
+
+    'labels.get': (p, ctx) => {
+      const s = sessions.get(p.sessionId);
+      ctx.attach(s.id);
+      const im = s.image(p.imageId);
+      const enc = p.encoding ?? 'signed';
+      const src = im.layer.labels;
+      let labels: NdArray;
+      if (enc === 'signed') labels = encodeNdArray(src, im.layer.shape, { deflate: true });
+      else {
+        let max = 0;
+        for (let i = 0; i < src.length; i++) if (src[i] > max) max = src[i];
+        const out = max + 1 <= 65535 ? new Uint16Array(src.length) : new Int32Array(src.length);
+        for (let i = 0; i < src.length; i++) out[i] = src[i] + 1;
+        labels = encodeNdArray(out, im.layer.shape, { deflate: true });
+      }
+      return { generation: im.generation, labels, encoding: enc, counts: im.layer.counts() };
+    },
+
+    'model.train': async (p, ctx) => {
+      const s = sessions.get(p.sessionId);
+      ctx.attach(s.id);
+      if (s.images.size === 0) throw new RpcError('InvalidLabels', `session ${s.id} has no images; add an image and labels first`, [{ path: '/sessionId', message: 'no images' }]);
+      return models.train(s, p);
+    },
+
+    'model.configure': async (p, ctx) => {
+      const s = sessions.get(p.sessionId);
+      ctx.attach(s.id);
+      return models.configure(s, p);
+    },
+
+    'model.predict': async (p, ctx) => {
+      const s = sessions.get(p.sessionId);
+      ctx.attach(s.id);
+      s.image(p.imageId);
+      const token = p.progressToken;
+      return models.predict(s, p, { signal: ctx.signal, ...(token !== undefined ? { progress: (q) => ctx.progress({ ...q, token }) } : {}) });
+    },
+
+    'model.cancel': async (p) => models.cancel(p.jobId),
+
+    'model.export': async (p, ctx) => {
+      const s = sessions.get(p.sessionId);
+      ctx.attach(s.id);
+      return models.exportModel(s);
+    },
+
+    'model.import': async (p, ctx) => {
+      const s = sessions.get(p.sessionId);
+      ctx.attach(s.id);
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(p.model) || p.model.length % 4 !== 0) throw invalidParams([{ path: '/model', message: 'model must be base64' }]);
+      return models.importModel(s, new Uint8Array(Buffer.from(p.model, 'base64')));
+    },
+  };
+}

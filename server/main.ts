@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+/**
+ * The `sparsecell` executable. The only module that reads process.argv / process.env; it parses the
+ * subcommand and its options and hands typed options to server/cli/*. Subcommands:
+ *   serve     run the daemon (default 127.0.0.1:7420, store in ~/.sparsecell)
+ *   train     train a model from an images folder and a sparse-labels folder
+ *   predict   predict label images for a folder of images
+ *   evaluate  stardist-style matching of predicted vs ground-truth label folders
+ *   study     the sparse-annotation study (which labels are worth a person's time)
+ *   bench     benchmarks (same as npm run bench -- NAME)
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+const USAGE = `usage: sparsecell <command> [options]
+
+commands:
+  serve     [--host H] [--port P] [--home DIR] [--token T] [--backend auto|wasm|tfjs-node-gpu] [--log-level L]
+            env: SPARSECELL_HOST, SPARSECELL_PORT, SPARSECELL_HOME, SPARSECELL_TOKEN, SPARSECELL_BACKEND
+  train     --images DIR --labels DIR [--encoding signed|offset1] [--family stardist|cellpose|elephant]
+            [--steps N] [--time-limit SECONDS] [--batch N] [--patch N] --out MODEL
+  predict   --model MODEL --images DIR --out DIR [--prob-thresh P] [--nms-thresh T]
+  evaluate  --pred DIR --gt DIR [--thresh 0.5] [--json FILE]
+  study     [--images DIR --masks DIR] [--family F] [--grid default|all] [--budget SECONDS] [--out DIR]
+  bench     rpc | train-step | quality | live | study  [-- options]
+`;
+
+export type Flags = Record<string, string | boolean | undefined>;
+
+function parse(args: string[], options: ParseArgsConfig['options']): Flags {
+  const { values } = parseArgs({ args, options, allowPositionals: true, strict: true });
+  return values as Flags;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  const env = process.env;
+  const str = { type: 'string' } as const;
+  switch (cmd) {
+    case 'serve': {
+      const f = parse(rest, { host: str, port: str, home: str, token: str, backend: str, 'log-level': str, workers: str });
+      const { serve } = await import('./cli/serve.js');
+      return serve({
+        host: (f.host as string) ?? env.SPARSECELL_HOST,
+        port: f.port ?? env.SPARSECELL_PORT ? Number(f.port ?? env.SPARSECELL_PORT) : undefined,
+        home: (f.home as string) ?? env.SPARSECELL_HOME,
+        token: (f.token as string) ?? env.SPARSECELL_TOKEN,
+        backend: ((f.backend as string) ?? env.SPARSECELL_BACKEND) as never,
+        logLevel: (f['log-level'] as string) ?? env.SPARSECELL_LOG_LEVEL,
+        computeWorkers: f.workers ? Number(f.workers) : undefined,
+      });
+    }
+    case 'train': case 'predict': case 'evaluate': case 'study': {
+      const mod = await import(`./cli/${cmd}.js`);
+      return mod.run(rest, { backend: env.SPARSECELL_BACKEND });
+    }
+    case 'bench': {
+      const { runBench } = await import('../bench/run.js');
+      return runBench(rest);
+    }
+    case undefined: case '-h': case '--help': case 'help':
+      process.stdout.write(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`unknown command "${cmd}"\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== -1) process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`sparsecell: ${(e as Error)?.message ?? String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

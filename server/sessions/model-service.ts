@@ -1,0 +1,34 @@
+/**
+ * What the sessions layer needs from the model side (training, prediction, export/import). Implemented by
+ * server/training/service.ts on worker threads; handlers only see this interface.
+ */
+import type { ProgressParams, EventParams } from '../../protocol/src/progress.js';
+import type { ParamsOf, PredictionResult, ResultOf } from '../../protocol/src/methods.js';
+import type { Session } from './session.js';
+
+export interface BackendInfo {
+  name: string;
+  simd?: boolean;
+  threads?: number;
+  gpu?: boolean;
+}
+
+export interface ModelServiceEvents {
+  progress(sessionId: string, params: ProgressParams): void;
+  event(sessionId: string, params: EventParams): void;
+}
+
+export interface ModelService {
+  backendInfo(): BackendInfo;
+  train(session: Session, params: ParamsOf<'model.train'>): Promise<{ jobId: string }>;
+  configure(session: Session, params: ParamsOf<'model.configure'>): Promise<ResultOf<'model.configure'>>;
+  predict(session: Session, params: ParamsOf<'model.predict'>, ctx: { signal: AbortSignal; progress?: (p: ProgressParams) => void }): Promise<PredictionResult>;
+  cancel(jobId: string): Promise<{ cancelled: boolean; state: string }>;
+  exportModel(session: Session): Promise<ResultOf<'model.export'>>;
+  importModel(session: Session, archive: Uint8Array): Promise<ResultOf<'model.import'>>;
+  setView(session: Session, view: NonNullable<Session['view']>): void;
+  /** Stop the session's jobs and release its model (session.close). */
+  closeSession(session: Session): Promise<void>;
+  shutdown(): Promise<void>;
+  on<E extends keyof ModelServiceEvents>(event: E, listener: ModelServiceEvents[E]): unknown;
+}

@@ -1,0 +1,197 @@
+/**
+ * A session: images, their sparse label layers (with a session-wide generation counter), the model family
+ * and config, and the jobs that run on it. All label mutations go through one promise chain per session so the
+ * journal order equals the generation order. Disk I/O goes through storage/ only.
+ */
+import { EventEmitter } from 'node:events';
+import { RpcError } from '../errors.js';
+import type { Axes, Counts, Dtype, FamilyName, ImageInfo, JobInfo, SessionInfo } from '../../protocol/src/types.js';
+import { DTYPE_BYTES, type TypedArray } from '../../protocol/src/ndarray.js';
+import type { Store } from '../storage/store.js';
+import { LabelLayer } from './label-layer.js';
+
+export interface ImageMeta {
+  imageId: string;
+  name?: string;
+  shape: number[];
+  axes: Axes;
+  dtype: Dtype;
+}
+
+export interface SessionMeta {
+  sessionId: string;
+  name: string;
+  family: FamilyName;
+  config: Record<string, unknown>;
+  createdAt: string;
+  autoBackground?: boolean;
+  images: ImageMeta[];
+  nextImage: number;
+  modelVersion?: number;
+  trainedGeneration?: number;
+  trainOptions?: Record<string, unknown>;
+}
+
+interface ImageState {
+  meta: ImageMeta;
+  layer: LabelLayer;
+  generation: number;
+  pixels?: TypedArray;
+  segment: number;
+  segmentBytes: number;
+}
+
+/** Journal bytes after which an image's labels are compacted into a snapshot. */
+const COMPACT_BYTES = 64 * 1024 * 1024;
+
+export function spatialShape(shape: number[], axes: Axes): number[] {
+  return axes === 'YXC' ? shape.slice(0, 2) : [...shape];
+}
+
+export function makeTyped(dtype: Dtype, bytes: Uint8Array): TypedArray {
+  const b = new Uint8Array(bytes); // aligned copy
+  switch (dtype) {
+    case 'uint8': return b;
+    case 'uint16': return new Uint16Array(b.buffer);
+    case 'int16': return new Int16Array(b.buffer);
+    case 'int32': return new Int32Array(b.buffer);
+    case 'float32': return new Float32Array(b.buffer);
+  }
+}
+
+export class Session extends EventEmitter {
+  readonly images = new Map<string, ImageState>();
+  generation = 0;
+  state: 'open' | 'closed' = 'open';
+  private chain: Promise<unknown> = Promise.resolve();
+  /** Jobs of this session, newest last (managed by the job service). */
+  jobs: JobInfo[] = [];
+  /** The view the person looks at (live mode). */
+  view?: { imageId: string; region: [number, number, number, number]; z: number };
+
+  constructor(
+    readonly meta: SessionMeta,
+    private readonly store: Store,
+  ) {
+    super();
+  }
+
+  get id(): string {
+    return this.meta.sessionId;
+  }
+
+  /** Load label layers of every image from disk (snapshot + journal replay). */
+  load(): void {
+    for (const im of this.meta.images) {
+      const spatial = spatialShape(im.shape, im.axes);
+      const { snapshot, records, lastSegment } = this.store.readLabels(this.id, im.imageId);
+      const layer = new LabelLayer(spatial, snapshot?.labels, snapshot?.corrections);
+      let gen = snapshot?.generation ?? 0;
+      for (const r of records) {
+        layer.apply(r.origin, r.shape, r.labels, r.kind);
+        gen = r.generation;
+      }
+      layer.lastEdit = undefined;
+      this.images.set(im.imageId, { meta: im, layer, generation: gen, segment: lastSegment + 1, segmentBytes: 0 });
+      this.generation = Math.max(this.generation, gen);
+    }
+  }
+
+  /** Run fn after every earlier mutation of this session (serialises label updates and metadata writes). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(fn, fn);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  image(imageId: string): ImageState {
+    const im = this.images.get(imageId);
+    if (!im) throw new RpcError('ImageNotFound', `no image "${imageId}" in session ${this.id}`, [{ path: '/imageId', message: 'unknown image' }]);
+    return im;
+  }
+
+  async pixels(imageId: string): Promise<TypedArray> {
+    const im = this.image(imageId);
+    if (!im.pixels) im.pixels = makeTyped(im.meta.dtype, await this.store.readImage(this.id, imageId));
+    return im.pixels;
+  }
+
+  async addImage(data: TypedArray, shape: number[], axes: Axes, dtype: Dtype, name?: string): Promise<ImageMeta> {
+    return this.serial(async () => {
+      const imageId = `img${this.meta.nextImage}`;
+      const meta: ImageMeta = { imageId, shape, axes, dtype, ...(name ? { name } : {}) };
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.length * DTYPE_BYTES[dtype]);
+      await this.store.writeImage(this.id, imageId, bytes);
+      const next: SessionMeta = { ...this.meta, images: [...this.meta.images, meta], nextImage: this.meta.nextImage + 1 };
+      await this.store.writeSessionMeta(this.id, next);
+      Object.assign(this.meta, next);
+      this.images.set(imageId, { meta, layer: new LabelLayer(spatialShape(shape, axes)), generation: 0, pixels: data, segment: 1, segmentBytes: 0 });
+      return meta;
+    });
+  }
+
+  /**
+   * Apply a signed label patch (origin = zeros and shape = spatial shape for a full layer). Resolves once the
+   * update is durable; the generation it returns is then never lost.
+   */
+  async updateLabels(imageId: string, origin: number[], shape: number[], patch: Int32Array, kind: 'annotation' | 'correction'): Promise<{ generation: number; counts: Counts }> {
+    const im = this.image(imageId);
+    return this.serial(async () => {
+      const generation = this.generation + 1;
+      im.segmentBytes = await this.store.appendLabelRecord(this.id, imageId, im.segment, { generation, origin, shape, kind, labels: patch });
+      this.generation = generation;
+      im.generation = generation;
+      im.layer.apply(origin, shape, patch, kind);
+      const counts = im.layer.counts();
+      this.emit('labels', { imageId, generation, origin, shape });
+      if (im.segmentBytes > COMPACT_BYTES) this.compact(im);
+      return { generation, counts };
+    });
+  }
+
+  /** Snapshot an image's labels: appends move to a new segment at once; old segments go once the snapshot is durable. */
+  private compact(im: ImageState): void {
+    const snap = { generation: im.generation, shape: im.layer.shape, labels: im.layer.labels.slice(), corrections: im.layer.corrections.slice() };
+    const covered = im.segment + 1;
+    im.segment = covered;
+    im.segmentBytes = 0;
+    void this.store
+      .writeLabelSnapshot(this.id, im.meta.imageId, snap)
+      .then(() => this.store.deleteJournalSegmentsBelow(this.id, im.meta.imageId, covered))
+      .catch((e: unknown) => this.emit('error-log', e));
+  }
+
+  async updateMeta(patch: Partial<SessionMeta>): Promise<void> {
+    return this.serial(async () => {
+      const next = { ...this.meta, ...patch };
+      await this.store.writeSessionMeta(this.id, next);
+      Object.assign(this.meta, next);
+    });
+  }
+
+  imageInfo(im: ImageState): ImageInfo {
+    return { imageId: im.meta.imageId, ...(im.meta.name ? { name: im.meta.name } : {}), shape: im.meta.shape, axes: im.meta.axes, dtype: im.meta.dtype, generation: im.generation, counts: im.layer.counts() };
+  }
+
+  info(): SessionInfo {
+    return {
+      sessionId: this.id,
+      name: this.meta.name,
+      family: this.meta.family,
+      config: this.meta.config,
+      createdAt: this.meta.createdAt,
+      generation: this.generation,
+      state: this.state,
+      images: [...this.images.values()].map((im) => this.imageInfo(im)),
+      ...(this.meta.modelVersion !== undefined ? { modelVersion: this.meta.modelVersion } : {}),
+      ...(this.meta.trainedGeneration !== undefined ? { trainedGeneration: this.meta.trainedGeneration } : {}),
+      jobs: this.jobs.map((j) => ({ ...j })),
+      ...(this.meta.autoBackground !== undefined ? { autoBackground: this.meta.autoBackground } : {}),
+    };
+  }
+
+  /** Wait for pending writes (shutdown). */
+  async flush(): Promise<void> {
+    await this.serial(async () => undefined);
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * The only module that touches the disk. Layout under home:
+ *   sessions/<sessionId>/session.json            metadata (atomic rewrite)
+ *   sessions/<sessionId>/images/<imageId>.bin    raw image bytes (written once, atomically)
+ *   sessions/<sessionId>/labels/<imageId>.snap   label snapshot: header + int32 labels + uint8 correction flags
+ *   sessions/<sessionId>/labels/<imageId>.<seg>.jnl  append-only journal segments of label updates
+ *   sessions/<sessionId>/model/checkpoint.bin    latest model archive (atomic)
+ * Durability: a label update is acknowledged after its journal record is written and fsync'd. Records carry a
+ * CRC so a record torn by a crash (never acknowledged) is dropped on replay. Compaction switches appends to a new
+ * segment, writes a snapshot (temp file, fsync, rename) and only then deletes the older segments; records with
+ * generation <= the snapshot's are skipped on replay, so a crash at any point loses nothing acknowledged. Ids are validated as ids, never used as raw paths.
+ */
+import { promises as fsp, existsSync, readdirSync, readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32 } from './crc32.js';
+
+const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const JOURNAL_MAGIC = 0x53434a31; // "SCJ1"
+const SNAP_MAGIC = 0x53435331; // "SCS1"
+
+export function assertId(id: string, what: string): void {
+  if (!ID_RE.test(id)) throw new Error(`${what} "${id}" is not a valid id`);
+}
+
+export interface LabelRecord {
+  generation: number;
+  /** Patch origin (spatial dims), all zeros for a full layer. */
+  origin: number[];
+  shape: number[];
+  kind: 'annotation' | 'correction';
+  /** Signed labels of the patch. */
+  labels: Int32Array;
+}
+
+export interface LabelSnapshot {
+  generation: number;
+  shape: number[];
+  labels: Int32Array;
+  corrections: Uint8Array;
+}
+
+async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  const fh = await fsp.open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fsp.rename(tmp, path);
+  await syncDir(join(path, '..'));
+}
+
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const fh = await fsp.open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    /* some filesystems refuse fsync on directories; the rename is still atomic */
+  }
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+}
+
+/** Encode labels compactly: int16 when every value fits, else int32. */
+function packLabels(labels: Int32Array): { dtype: 'int16' | 'int32'; bytes: Uint8Array } {
+  let fits = true;
+  for (let i = 0; i < labels.length; i++) if (labels[i] > 32767 || labels[i] < -32768) { fits = false; break; }
+  if (!fits) return { dtype: 'int32', bytes: new Uint8Array(labels.buffer, labels.byteOffset, labels.byteLength) };
+  const s = new Int16Array(labels.length);
+  for (let i = 0; i < labels.length; i++) s[i] = labels[i];
+  return { dtype: 'int16', bytes: new Uint8Array(s.buffer) };
+}
+
+function unpackLabels(dtype: string, bytes: Uint8Array, n: number): Int32Array {
+  const copy = new Uint8Array(bytes); // aligned copy
+  if (dtype === 'int16') return Int32Array.from(new Int16Array(copy.buffer, 0, n));
+  return new Int32Array(copy.buffer, 0, n);
+}
+
+export class Store {
+  readonly sessionsDir: string;
+
+  constructor(readonly home: string) {
+    this.sessionsDir = join(home, 'sessions');
+    mkdirSync(this.sessionsDir, { recursive: true });
+  }
+
+  private dir(sessionId: string, ...rest: string[]): string {
+    assertId(sessionId, 'sessionId');
+    return join(this.sessionsDir, sessionId, ...rest);
+  }
+
+  listSessionIds(): string[] {
+    return readdirSync(this.sessionsDir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && ID_RE.test(d.name) && existsSync(join(this.sessionsDir, d.name, 'session.json')))
+      .map((d) => d.name);
+  }
+
+  hasSession(sessionId: string): boolean {
+    return ID_RE.test(sessionId) && existsSync(this.dir(sessionId, 'session.json'));
+  }
+
+  readSessionMeta<T>(sessionId: string): T {
+    return JSON.parse(readFileSync(this.dir(sessionId, 'session.json'), 'utf8')) as T;
+  }
+
+  async writeSessionMeta(sessionId: string, meta: unknown): Promise<void> {
+    await fsp.mkdir(this.dir(sessionId, 'images'), { recursive: true });
+    await fsp.mkdir(this.dir(sessionId, 'labels'), { recursive: true });
+    await writeAtomic(this.dir(sessionId, 'session.json'), JSON.stringify(meta, null, 1));
+  }
+
+  async deleteSession(sessionId: string): Promise<void> {
+    await fsp.rm(this.dir(sessionId), { recursive: true, force: true });
+  }
+
+  async writeImage(sessionId: string, imageId: string, bytes: Uint8Array): Promise<void> {
+    assertId(imageId, 'imageId');
+    await writeAtomic(this.dir(sessionId, 'images', `${imageId}.bin`), bytes);
+  }
+
+  async readImage(sessionId: string, imageId: string): Promise<Uint8Array> {
+    assertId(imageId, 'imageId');
+    return new Uint8Array(await fsp.readFile(this.dir(sessionId, 'images', `${imageId}.bin`)));
+  }
+
+  /** Append one label record to the image's journal and fsync it. Resolves once durable. */
+  async appendLabelRecord(sessionId: string, imageId: string, segment: number, rec: LabelRecord): Promise<number> {
+    assertId(imageId, 'imageId');
+    const packed = packLabels(rec.labels);
+    const header = Buffer.from(
+      JSON.stringify({ generation: rec.generation, origin: rec.origin, shape: rec.shape, kind: rec.kind, dtype: packed.dtype }),
+    );
+    const crc = crc32(header, packed.bytes);
+    const frame = Buffer.concat([u32(JOURNAL_MAGIC), u32(header.length), header, u32(packed.bytes.length), packed.bytes, u32(crc)]);
+    const fh = await fsp.open(this.dir(sessionId, 'labels', `${imageId}.${segment}.jnl`), 'a');
+    try {
+      await fh.write(frame);
+      await fh.datasync();
+      return (await fh.stat()).size;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Write a snapshot atomically (journal records it covers are skipped on replay). */
+  async writeLabelSnapshot(sessionId: string, imageId: string, snap: LabelSnapshot): Promise<void> {
+    assertId(imageId, 'imageId');
+    const packed = packLabels(snap.labels);
+    const header = Buffer.from(JSON.stringify({ generation: snap.generation, shape: snap.shape, dtype: packed.dtype }));
+    const crc = crc32(header, packed.bytes, snap.corrections);
+    const data = Buffer.concat([u32(SNAP_MAGIC), u32(header.length), header, u32(packed.bytes.length), packed.bytes, u32(snap.corrections.length), snap.corrections, u32(crc)]);
+    await writeAtomic(this.dir(sessionId, 'labels', `${imageId}.snap`), data);
+  }
+
+  /** Journal segment numbers of an image, ascending. */
+  journalSegments(sessionId: string, imageId: string): number[] {
+    assertId(imageId, 'imageId');
+    const dir = this.dir(sessionId, 'labels');
+    if (!existsSync(dir)) return [];
+    const re = new RegExp(`^${imageId}\\.(\\d+)\\.jnl$`);
+    return readdirSync(dir)
+      .map((f) => re.exec(f))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+  }
+
+  /** Delete journal segments numbered below `segment` (after a snapshot covering them is durable). */
+  async deleteJournalSegmentsBelow(sessionId: string, imageId: string, segment: number): Promise<void> {
+    for (const s of this.journalSegments(sessionId, imageId)) {
+      if (s < segment) await fsp.rm(this.dir(sessionId, 'labels', `${imageId}.${s}.jnl`), { force: true });
+    }
+  }
+
+  /** Read the snapshot (if any) and every intact journal record after it. */
+  readLabels(sessionId: string, imageId: string): { snapshot?: LabelSnapshot; records: LabelRecord[]; tornBytes: number; lastSegment: number } {
+    assertId(imageId, 'imageId');
+    let snapshot: LabelSnapshot | undefined;
+    const snapPath = this.dir(sessionId, 'labels', `${imageId}.snap`);
+    if (existsSync(snapPath)) {
+      const b = readFileSync(snapPath);
+      let o = 0;
+      if (b.readUInt32LE(o) !== SNAP_MAGIC) throw new Error(`corrupt label snapshot ${imageId}`);
+      o += 4;
+      const hl = b.readUInt32LE(o); o += 4;
+      const header = b.subarray(o, o + hl); o += hl;
+      const h = JSON.parse(header.toString()) as { generation: number; shape: number[]; dtype: string };
+      const pl = b.readUInt32LE(o); o += 4;
+      const payload = b.subarray(o, o + pl); o += pl;
+      const cl = b.readUInt32LE(o); o += 4;
+      const corr = b.subarray(o, o + cl); o += cl;
+      if (b.readUInt32LE(o) !== crc32(header, payload, corr)) throw new Error(`label snapshot ${imageId} fails its checksum`);
+      const n = h.shape.reduce((a, c) => a * c, 1);
+      snapshot = { generation: h.generation, shape: h.shape, labels: unpackLabels(h.dtype, payload, n), corrections: new Uint8Array(corr) };
+    }
+    const records: LabelRecord[] = [];
+    let tornBytes = 0;
+    const segments = this.journalSegments(sessionId, imageId);
+    for (const seg of segments) {
+      const b = readFileSync(this.dir(sessionId, 'labels', `${imageId}.${seg}.jnl`));
+      let o = 0;
+      while (o < b.length) {
+        const start = o;
+        try {
+          if (b.length - o < 8 || b.readUInt32LE(o) !== JOURNAL_MAGIC) throw new Error('bad magic');
+          o += 4;
+          const hl = b.readUInt32LE(o); o += 4;
+          if (o + hl + 4 > b.length) throw new Error('short');
+          const header = b.subarray(o, o + hl); o += hl;
+          const pl = b.readUInt32LE(o); o += 4;
+          if (o + pl + 4 > b.length) throw new Error('short');
+          const payload = b.subarray(o, o + pl); o += pl;
+          const crc = b.readUInt32LE(o); o += 4;
+          if (crc !== crc32(header, payload)) throw new Error('crc');
+          const h = JSON.parse(header.toString()) as { generation: number; origin: number[]; shape: number[]; kind: 'annotation' | 'correction'; dtype: string };
+          if (snapshot && h.generation <= snapshot.generation) continue;
+          const n = h.shape.reduce((a, c) => a * c, 1);
+          records.push({ generation: h.generation, origin: h.origin, shape: h.shape, kind: h.kind, labels: unpackLabels(h.dtype, payload, n) });
+        } catch {
+          tornBytes = b.length - start; // a torn tail from a crash: it was never acknowledged
+          break;
+        }
+      }
+    }
+    records.sort((a, b) => a.generation - b.generation);
+    return { snapshot, records, tornBytes, lastSegment: segments.length ? segments[segments.length - 1] : 0 };
+  }
+
+  async writeCheckpoint(sessionId: string, bytes: Uint8Array): Promise<void> {
+    await fsp.mkdir(this.dir(sessionId, 'model'), { recursive: true });
+    await writeAtomic(this.dir(sessionId, 'model', 'checkpoint.bin'), bytes);
+  }
+
+  readCheckpoint(sessionId: string): Uint8Array | undefined {
+    const p = this.dir(sessionId, 'model', 'checkpoint.bin');
+    return existsSync(p) ? new Uint8Array(readFileSync(p)) : undefined;
+  }
+}
