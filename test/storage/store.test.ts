@@ -1,0 +1,59 @@
+import { expect } from 'chai';
+import { appendFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Store } from '../../server/storage/store.js';
+import { tempHome, cleanup } from '../helpers/daemon.js';
+
+describe('storage: label journal and snapshots', () => {
+  let home: string;
+  let store: Store;
+  beforeEach(async () => {
+    home = tempHome();
+    store = new Store(home);
+    await store.writeSessionMeta('s1', { sessionId: 's1' });
+  });
+  afterEach(() => cleanup(home));
+
+  it('replays records in generation order, packing int16 and int32 payloads', async () => {
+    await store.appendLabelRecord('s1', 'img1', 1, { generation: 1, origin: [0, 0], shape: [2, 2], kind: 'annotation', labels: Int32Array.from([-1, 0, 5, 40000]) });
+    await store.appendLabelRecord('s1', 'img1', 1, { generation: 2, origin: [1, 1], shape: [1, 1], kind: 'correction', labels: Int32Array.from([3]) });
+    const r = store.readLabels('s1', 'img1');
+    expect(r.records.map((x) => x.generation)).to.deep.equal([1, 2]);
+    expect([...r.records[0].labels]).to.deep.equal([-1, 0, 5, 40000]);
+    expect(r.records[1].kind).to.equal('correction');
+    expect(r.tornBytes).to.equal(0);
+  });
+
+  it('drops a torn tail (a crash mid-write) and keeps every complete record', async () => {
+    await store.appendLabelRecord('s1', 'img1', 1, { generation: 1, origin: [0, 0], shape: [1, 2], kind: 'annotation', labels: Int32Array.from([1, 2]) });
+    appendFileSync(join(home, 'sessions', 's1', 'labels', 'img1.1.jnl'), Buffer.from([0x31, 0x4a, 0x43, 0x53, 9, 0, 0]));
+    const r = store.readLabels('s1', 'img1');
+    expect(r.records).to.have.length(1);
+    expect(r.tornBytes).to.equal(7);
+  });
+
+  it('a snapshot covers older segments; newer segments replay on top; old segments are deleted', async () => {
+    await store.appendLabelRecord('s1', 'img1', 1, { generation: 1, origin: [0, 0], shape: [1, 2], kind: 'annotation', labels: Int32Array.from([1, 1]) });
+    await store.appendLabelRecord('s1', 'img1', 2, { generation: 3, origin: [0, 0], shape: [1, 1], kind: 'annotation', labels: Int32Array.from([9]) });
+    await store.writeLabelSnapshot('s1', 'img1', { generation: 2, shape: [1, 2], labels: Int32Array.from([4, 4]), corrections: new Uint8Array(2) });
+    let r = store.readLabels('s1', 'img1');
+    expect(r.snapshot!.generation).to.equal(2);
+    expect(r.records.map((x) => x.generation)).to.deep.equal([3]);
+    await store.deleteJournalSegmentsBelow('s1', 'img1', 2);
+    expect(readdirSync(join(home, 'sessions', 's1', 'labels')).sort()).to.deep.equal(['img1.2.jnl', 'img1.snap']);
+    r = store.readLabels('s1', 'img1');
+    expect([...r.snapshot!.labels]).to.deep.equal([4, 4]);
+    expect(r.records).to.have.length(1);
+  });
+
+  it('refuses ids that are not ids', async () => {
+    expect(() => store.readLabels('s1', '../x')).to.throw(/not a valid id/);
+    let err: unknown;
+    try {
+      await store.writeSessionMeta('../../etc', {});
+    } catch (e) {
+      err = e;
+    }
+    expect(String(err)).to.match(/not a valid id/);
+  });
+});
