@@ -2,10 +2,12 @@ import { expect } from 'chai';
 import { makeBlobs, sparsify } from '../../../scripts/synthetic.js';
 import type { Image2D, Labels2D } from '../../../server/imaging/types.js';
 import { CELLPOSE_DEFAULTS, parseConfig } from '../../../server/models/cellpose/config.js';
-import { fillHolesAndRemoveSmall, traceContour } from '../../../server/models/cellpose/instances.js';
+import { countObjects } from '../../../server/imaging/labels.js';
+import { paintPolygon } from '../../../server/imaging/polygon.js';
+import { matching } from '../../../server/metrics/matching.js';
+import { fillHolesAndRemoveSmall, toInstances } from '../../../server/models/cellpose/instances.js';
 import { postprocess } from '../../../server/models/cellpose/postprocess.js';
 import { makeTargets, masksToFlows } from '../../../server/models/cellpose/targets.js';
-import { countIds, matchedFraction } from './match-helper.js';
 
 /** True maps [flowY, flowX, cellprob] of dense labels, as `activate` would produce them. */
 function trueMaps(labels: Labels2D): Image2D {
@@ -93,16 +95,19 @@ describe('cellpose targets', () => {
 });
 
 describe('cellpose instance helpers', () => {
-  it('traces the outer contour of a rectangle and of a disk', () => {
-    const H = 12, W = 12, data = new Int32Array(H * W);
-    for (let y = 2; y <= 6; y++) for (let x = 3; x <= 9; x++) data[y * W + x] = 1;
-    const poly = traceContour({ height: H, width: W, data }, 1);
-    expect(poly).to.deep.equal([[2, 3], [2, 9], [6, 9], [6, 3]]);
-    const D = 21, disk = new Int32Array(D * D);
-    for (let y = 0; y < D; y++) for (let x = 0; x < D; x++) if ((y - 10) ** 2 + (x - 10) ** 2 <= 49) disk[y * D + x] = 2;
-    const p2 = traceContour({ height: D, width: D, data: disk }, 2);
-    expect(p2.length).to.be.greaterThan(8);
-    for (const [y, x] of p2) expect(disk[y * D + x]).to.equal(2);
+  it('polygons rasterise back to their masks; scores are mean map values', () => {
+    const H = 24, W = 24, data = new Int32Array(H * W), score = new Float32Array(H * W);
+    for (let y = 2; y <= 6; y++) for (let x = 3; x <= 9; x++) { data[y * W + x] = 1; score[y * W + x] = 0.5; }
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((y - 15) ** 2 + (x - 14) ** 2 <= 36) { data[y * W + x] = 2; score[y * W + x] = 1; }
+    const out = toInstances(data, H, W, 2, score);
+    expect(out.polygons.map((p) => p.id)).to.deep.equal([1, 2]);
+    expect(out.polygons[0].score).to.be.closeTo(0.5, 1e-9);
+    expect(out.polygons[1].score).to.be.closeTo(1, 1e-9);
+    for (const p of out.polygons) {
+      const r = { height: H, width: W, data: new Int32Array(H * W) };
+      paintPolygon(r, p.points, 1);
+      for (let i = 0; i < H * W; i++) expect(r.data[i] === 1, `id ${p.id} pixel ${i}`).to.equal(data[i] === p.id);
+    }
   });
 
   it('fills holes and removes small masks', () => {
@@ -123,9 +128,11 @@ describe('cellpose round trip', () => {
     it(`recovers the instances from true flows and cellprob (seed ${seed})`, () => {
       const { labels, count } = makeBlobs({ height: 128, width: 128, count: 25, minRadius: 4, maxRadius: 10, seed });
       const out = postprocess(trueMaps(labels), CELLPOSE_DEFAULTS);
-      expect(matchedFraction(labels.data, out.labels.data)).to.be.at.least(0.95);
-      expect(countIds(out.labels.data)).to.be.within(Math.floor(0.95 * count), count + 1);
-      expect(out.polygons.length).to.equal(countIds(out.labels.data));
+      const m = matching(labels, out.labels, 0.5);
+      expect(m.recall).to.be.at.least(0.95);
+      expect(m.precision).to.be.at.least(0.95);
+      expect(m.n_true).to.equal(count);
+      expect(out.polygons.length).to.equal(countObjects(out.labels));
       for (const p of out.polygons) {
         expect(p.points.length).to.be.greaterThan(2);
         expect(p.score).to.be.closeTo(1, 1e-6);

@@ -4,7 +4,8 @@ import type { Image2D, Labels2D } from '../../../server/imaging/types.js';
 import { ELEPHANT_DEFAULTS, parseConfig } from '../../../server/models/elephant/config.js';
 import { postprocess } from '../../../server/models/elephant/postprocess.js';
 import { classMap, makeTargets } from '../../../server/models/elephant/targets.js';
-import { countIds, matchedFraction } from '../cellpose/match-helper.js';
+import { countObjects } from '../../../server/imaging/labels.js';
+import { matching } from '../../../server/metrics/matching.js';
 
 /** True softmax maps [bg, border, centre] of dense labels. */
 function trueMaps(labels: Labels2D): Image2D {
@@ -122,9 +123,11 @@ describe('elephant round trip', () => {
     it(`recovers the instances from true 3-class maps (seed ${seed}, gap ${gap})`, () => {
       const { labels, count } = makeBlobs({ height: 128, width: 128, count: 25, minRadius: 4, maxRadius: 10, gap, seed });
       const out = postprocess(trueMaps(labels), ELEPHANT_DEFAULTS);
-      expect(matchedFraction(labels.data, out.labels.data)).to.be.at.least(0.95);
-      expect(countIds(out.labels.data)).to.be.within(Math.floor(0.95 * count), count + 1);
-      expect(out.polygons.length).to.equal(countIds(out.labels.data));
+      const m = matching(labels, out.labels, 0.5);
+      expect(m.recall).to.be.at.least(0.95);
+      expect(m.precision).to.be.at.least(0.95);
+      expect(m.n_true).to.equal(count);
+      expect(out.polygons.length).to.equal(countObjects(out.labels));
       for (const p of out.polygons) expect(p.points.length).to.be.greaterThan(2);
     });
   }
@@ -146,7 +149,7 @@ describe('elephant round trip', () => {
           soft[3 * (y * W + x) + c] = 0.9 * (s / k) + 0.1 / 3;
         }
     const out = postprocess({ ...m, data: soft }, ELEPHANT_DEFAULTS);
-    expect(matchedFraction(labels.data, out.labels.data)).to.be.at.least(0.95);
+    expect(matching(labels, out.labels, 0.5).recall).to.be.at.least(0.95);
   });
 
   it('drops centre specks and foreground without a centre', () => {
@@ -156,7 +159,7 @@ describe('elephant round trip', () => {
     for (let y = 2; y < 12; y++) for (let x = 2; x < 12; x++) set(y, x, 1); // border only: no object
     set(20, 20, 2); // a 1-pixel centre: below minCenterSize
     const out = postprocess({ height: H, width: W, channels: 3, data }, ELEPHANT_DEFAULTS);
-    expect(countIds(out.labels.data)).to.equal(0);
+    expect(countObjects(out.labels)).to.equal(0);
     expect(out.polygons).to.deep.equal([]);
   });
 });
