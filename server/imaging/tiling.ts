@@ -1,0 +1,99 @@
+/**
+ * Tiled prediction geometry (pure).
+ *
+ * The image is first padded at the bottom/right (mirror) to multiples of `divisor` (2^depth of the U-Net).
+ * Along each axis the image is cut into CORES of size c = tileSize - 2*overlap that partition [0, length);
+ * the network sees a WINDOW of `tileSize` around each core, shifted inward at the borders so that it never
+ * leaves the padded image, and with a start that is a multiple of `divisor` (so the pooling grid is the same
+ * as for the whole image). Only the core of each window's output is kept ("crop", no blending): every pixel
+ * comes from exactly one tile, and whenever `overlap` >= the network's receptive half-width, the tiled
+ * result equals the untiled one. Axes shorter than tileSize get a single window covering the padded axis.
+ */
+import type { Image2D } from './types.js';
+
+export interface AxisTile {
+  /** Window start and size in padded coordinates. */
+  start: number;
+  size: number;
+  /** Core [coreStart, coreEnd) in image coordinates, to be taken from the window at offset coreStart - start. */
+  coreStart: number;
+  coreEnd: number;
+}
+
+export interface TileGrid {
+  paddedHeight: number;
+  paddedWidth: number;
+  tiles: Array<{ y: AxisTile; x: AxisTile }>;
+}
+
+export interface TilingOptions {
+  /** Window size (rounded down to a multiple of divisor). */
+  tileSize: number;
+  /** Context kept on each side of a core (rounded up to a multiple of divisor). */
+  overlap: number;
+  /** Window sizes and starts are multiples of this. */
+  divisor: number;
+}
+
+const roundUp = (v: number, d: number) => Math.ceil(v / d) * d;
+
+export function axisTiles(length: number, opts: TilingOptions): { padded: number; tiles: AxisTile[] } {
+  const d = Math.max(1, Math.floor(opts.divisor));
+  if (!(length > 0)) throw new Error(`tiling: length must be > 0 (got ${length})`);
+  const padded = roundUp(length, d);
+  const overlap = roundUp(Math.max(0, opts.overlap), d);
+  const size = Math.floor(opts.tileSize / d) * d;
+  if (padded <= size) return { padded, tiles: [{ start: 0, size: padded, coreStart: 0, coreEnd: length }] };
+  const core = size - 2 * overlap;
+  if (core < d) throw new Error(`tiling: tileSize ${opts.tileSize} leaves no core with overlap ${overlap} (need tileSize >= 2*overlap + ${d})`);
+  const tiles: AxisTile[] = [];
+  for (let s = 0; s < length; s += core) {
+    const start = Math.min(Math.max(s - overlap, 0), padded - size);
+    tiles.push({ start, size, coreStart: s, coreEnd: Math.min(s + core, length) });
+  }
+  return { padded, tiles };
+}
+
+export function tileGrid(height: number, width: number, opts: TilingOptions): TileGrid {
+  const ys = axisTiles(height, opts);
+  const xs = axisTiles(width, opts);
+  const tiles: TileGrid['tiles'] = [];
+  for (const y of ys.tiles) for (const x of xs.tiles) tiles.push({ y, x });
+  return { paddedHeight: ys.padded, paddedWidth: xs.padded, tiles };
+}
+
+/** Mirror index (numpy 'reflect': edge not repeated) for any integer i. */
+export function reflectIndex(i: number, n: number): number {
+  if (n === 1) return 0;
+  const period = 2 * (n - 1);
+  let m = ((i % period) + period) % period;
+  if (m >= n) m = period - m;
+  return m;
+}
+
+/** Window [y0, y0+h) x [x0, x0+w) of `image` (coordinates may leave the image: mirrored), channels-last. */
+export function extractWindow(image: Image2D, y0: number, x0: number, h: number, w: number): Float32Array {
+  const { height: H, width: W, channels: C, data } = image;
+  const out = new Float32Array(h * w * C);
+  const xi = new Int32Array(w);
+  for (let x = 0; x < w; x++) xi[x] = reflectIndex(x0 + x, W);
+  const inside = x0 >= 0 && x0 + w <= W;
+  for (let y = 0; y < h; y++) {
+    const row = reflectIndex(y0 + y, H) * W;
+    if (inside) out.set(data.subarray((row + x0) * C, (row + x0 + w) * C), y * w * C);
+    else for (let x = 0; x < w; x++) for (let c = 0; c < C; c++) out[(y * w + x) * C + c] = data[(row + xi[x]) * C + c];
+  }
+  return out;
+}
+
+/** Copy the core of a window's output (windowH x windowW x C) into `out` (the full image map). */
+export function pasteCore(out: Image2D, windowData: Float32Array, tile: { y: AxisTile; x: AxisTile }): void {
+  const C = out.channels;
+  const ww = tile.x.size;
+  const oy = tile.y.coreStart - tile.y.start, ox = tile.x.coreStart - tile.x.start;
+  const n = (tile.x.coreEnd - tile.x.coreStart) * C;
+  for (let y = tile.y.coreStart; y < tile.y.coreEnd; y++) {
+    const src = ((y - tile.y.coreStart + oy) * ww + ox) * C;
+    out.data.set(windowData.subarray(src, src + n), (y * out.width + tile.x.coreStart) * C);
+  }
+}

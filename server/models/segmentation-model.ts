@@ -1,0 +1,103 @@
+/**
+ * A trainable segmentation model: family + family config + U-Net weights + normalisation settings.
+ * Owner: the SegmentationModel owns its U-Net variables; call disposeModel() when done.
+ *
+ * Archive (serializeModel): the U-Net weights archive of unet.ts with spec =
+ *   { format: 'sparsecell-model', modelVersion, family, familyConfig, unet, normalization, version, meta }.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { FamilyConfigBase, FamilyName, ModelFamily } from './model-family.js';
+import { getFamily } from './registry.js';
+import { createUNet, decodeArchive, disposeUNet, encodeArchive, getUNetWeights, setUNetWeights, unetForward, type UNet } from './unet/unet.js';
+import type { UNetConfig } from './unet/config.js';
+import { parseNormalization, type NormalizationSettings } from '../imaging/normalize.js';
+
+/** Bumped when the archive layout or the network definition changes incompatibly. */
+export const MODEL_FORMAT_VERSION = 1;
+
+export interface SegmentationModel<C extends FamilyConfigBase = FamilyConfigBase> {
+  family: ModelFamily<C>;
+  config: C;
+  unet: UNet;
+  normalization: NormalizationSettings;
+  /** Number of completed training runs / checkpoints (bumped by the caller after training). */
+  version: number;
+  /** Free-form JSON metadata kept in the archive (e.g. training history). */
+  meta: Record<string, unknown>;
+}
+
+export interface CreateModelOptions {
+  normalization?: Partial<NormalizationSettings>;
+  /** He-initialisation seed. */
+  seed?: number;
+}
+
+export interface ModelSpec {
+  format: 'sparsecell-model';
+  modelVersion: number;
+  family: FamilyName;
+  familyConfig: unknown;
+  unet: UNetConfig;
+  normalization: NormalizationSettings;
+  version: number;
+  meta: Record<string, unknown>;
+}
+
+/** New untrained model; `partialConfig` is validated by the family's parseConfig. */
+export function createModel<C extends FamilyConfigBase = FamilyConfigBase>(
+  familyName: string, partialConfig: unknown = {}, opts: CreateModelOptions = {},
+): SegmentationModel<C> {
+  const family = getFamily<C>(familyName);
+  const config = family.parseConfig(partialConfig);
+  const unet = createUNet({
+    inputChannels: config.inputChannels, outputChannels: family.outputChannels(config),
+    depth: config.unetDepth, filters: config.unetFilters, seed: opts.seed,
+  });
+  return { family, config, unet, normalization: parseNormalization(opts.normalization), version: 0, meta: {} };
+}
+
+/** Raw network output for a normalised batch (caller owns the result). */
+export function modelForward(model: SegmentationModel, x: tf.Tensor4D): tf.Tensor4D {
+  return unetForward(model.unet, x);
+}
+
+export function serializeModel(model: SegmentationModel): Uint8Array {
+  const spec: ModelSpec = {
+    format: 'sparsecell-model', modelVersion: MODEL_FORMAT_VERSION, family: model.family.name,
+    familyConfig: model.config, unet: model.unet.config, normalization: model.normalization,
+    version: model.version, meta: model.meta,
+  };
+  return encodeArchive(spec, getUNetWeights(model.unet));
+}
+
+/** Spec only (cheap: no tensors are created). */
+export function readModelSpec(bytes: Uint8Array): ModelSpec {
+  const { spec } = decodeArchive<ModelSpec>(bytes);
+  checkSpec(spec);
+  return spec;
+}
+
+function checkSpec(spec: ModelSpec): void {
+  if (!spec || spec.format !== 'sparsecell-model') throw new Error('model archive: not a sparsecell model');
+  if (spec.modelVersion !== MODEL_FORMAT_VERSION)
+    throw new Error(`model archive: format version ${spec.modelVersion} is not supported (this server reads ${MODEL_FORMAT_VERSION})`);
+}
+
+export function deserializeModel<C extends FamilyConfigBase = FamilyConfigBase>(bytes: Uint8Array): SegmentationModel<C> {
+  const { spec, tensors } = decodeArchive<ModelSpec>(bytes);
+  checkSpec(spec);
+  const family = getFamily<C>(spec.family);
+  const config = family.parseConfig(spec.familyConfig);
+  const unet = createUNet(spec.unet);
+  try {
+    setUNetWeights(unet, tensors);
+  } catch (e) {
+    disposeUNet(unet);
+    throw e;
+  }
+  return { family, config, unet, normalization: parseNormalization(spec.normalization), version: spec.version, meta: spec.meta ?? {} };
+}
+
+export function disposeModel(model: SegmentationModel): void {
+  disposeUNet(model.unet);
+}

@@ -1,0 +1,80 @@
+/**
+ * Training options with defaults (one typed object; see ARCHITECTURE.md "Training and scheduling").
+ */
+export interface AugmentOptions {
+  /** Random vertical / horizontal flips. */
+  flips: boolean;
+  /** Random 90-degree rotations (square patches). */
+  rot90: boolean;
+  /** Random intensity scale in [1/intensityScale, intensityScale]... see sampler.ts; plus a small shift. */
+  intensity: boolean;
+}
+
+export interface TrainOptions {
+  /** Optimizer steps. */
+  steps: number;
+  batchSize: number;
+  /** Square patch side (rounded down to a multiple of 2^unetDepth; shrunk to the images if they are smaller). */
+  patchSize: number;
+  /** Adam learning rate. */
+  learningRate: number;
+  /** Wall-clock limit in seconds (0 = none); training stops after the step that crosses it. */
+  timeLimitS: number;
+  seed: number;
+  augment: AugmentOptions;
+  /** Call onCheckpoint every this many steps (0 = never; it is always called at the end). */
+  checkpointEvery: number;
+  /** Context (pixels) around a patch used when computing its targets (see sampler.ts). */
+  targetMargin: number;
+}
+
+export const TRAIN_DEFAULTS: Readonly<TrainOptions> = Object.freeze({
+  steps: 200,
+  batchSize: 4,
+  patchSize: 256,
+  learningRate: 5e-4,
+  timeLimitS: 0,
+  seed: 1,
+  augment: Object.freeze({ flips: true, rot90: true, intensity: true }),
+  checkpointEvery: 0,
+  targetMargin: 32,
+});
+
+type NumKey = Exclude<keyof TrainOptions, 'augment'>;
+const RULES: Record<NumKey, { int: boolean; min: number; max: number }> = {
+  steps: { int: true, min: 1, max: 1e7 },
+  batchSize: { int: true, min: 1, max: 256 },
+  patchSize: { int: true, min: 8, max: 4096 },
+  learningRate: { int: false, min: 1e-7, max: 1 },
+  timeLimitS: { int: false, min: 0, max: 1e7 },
+  seed: { int: true, min: 0, max: 2 ** 31 - 1 },
+  checkpointEvery: { int: true, min: 0, max: 1e7 },
+  targetMargin: { int: true, min: 0, max: 1024 },
+};
+
+/** Defaults merged with a partial (unknown JSON) object; throws an Error naming the bad field. */
+export function parseTrainOptions(partial: unknown = {}): TrainOptions {
+  if (partial === undefined || partial === null) partial = {};
+  if (typeof partial !== 'object' || Array.isArray(partial)) throw new Error('train options must be an object');
+  const src = partial as Record<string, unknown>;
+  const out: TrainOptions = { ...TRAIN_DEFAULTS, augment: { ...TRAIN_DEFAULTS.augment } };
+  for (const [k, v] of Object.entries(src)) {
+    if (v === undefined) continue;
+    if (k === 'augment') {
+      if (typeof v === 'boolean') { out.augment = { flips: v, rot90: v, intensity: v }; continue; }
+      if (typeof v !== 'object' || v === null) throw new Error('train.augment must be a boolean or an object');
+      for (const [ak, av] of Object.entries(v)) {
+        if (!(ak in out.augment)) throw new Error(`train.augment.${ak} is not an augmentation (known: flips, rot90, intensity)`);
+        if (typeof av !== 'boolean') throw new Error(`train.augment.${ak} must be a boolean`);
+        out.augment[ak as keyof AugmentOptions] = av;
+      }
+      continue;
+    }
+    const rule = RULES[k as NumKey];
+    if (!rule) throw new Error(`train.${k} is not a training option (known: ${[...Object.keys(RULES), 'augment'].join(', ')})`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || (rule.int && !Number.isInteger(v)) || v < rule.min || v > rule.max)
+      throw new Error(`train.${k} must be ${rule.int ? 'an integer' : 'a number'} in [${rule.min}, ${rule.max}]`);
+    out[k as NumKey] = v;
+  }
+  return out;
+}

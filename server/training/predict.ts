@@ -1,0 +1,66 @@
+/**
+ * Tiled prediction for any image size (see imaging/tiling.ts for the geometry): normalise (unless told the
+ * image already is), mirror-pad to multiples of 2^depth, run the U-Net window by window, activate, and paste
+ * each window's core into the full map. The caller runs family.postprocess on the result.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Image2D } from '../imaging/types.js';
+import { normalizeImage } from '../imaging/normalize.js';
+import { extractWindow, pasteCore, tileGrid } from '../imaging/tiling.js';
+import type { SegmentationModel } from '../models/segmentation-model.js';
+import { unetForward } from '../models/unet/unet.js';
+import { unetDivisor } from '../models/unet/config.js';
+
+export interface PredictOptions {
+  /** Window side (default 512; rounded down to a multiple of 2^depth). */
+  tileSize?: number;
+  /** Context per side of each core (default: the U-Net's receptive half-width, see defaultOverlap). */
+  overlap?: number;
+  /** The image is already normalised (skip model.normalization). */
+  normalized?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (p: { done: number; total: number }) => void;
+}
+
+export const DEFAULT_TILE_SIZE = 512;
+
+/** Receptive half-width bound of the U-Net (2 convs per level): 8 * 2^depth, a multiple of 2^depth. */
+export function defaultOverlap(depth: number): number {
+  return 8 * 2 ** depth;
+}
+
+export class PredictionAbortedError extends Error {
+  constructor() { super('prediction aborted'); this.name = 'AbortError'; }
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Activated maps [H, W, outputChannels] for one image. */
+export async function predictImage(model: SegmentationModel, image: Image2D, opts: PredictOptions = {}): Promise<Image2D> {
+  const cfg = model.unet.config;
+  if (image.channels !== cfg.inputChannels) throw new Error(`predict: image has ${image.channels} channels, model expects ${cfg.inputChannels}`);
+  const input = opts.normalized ? image : normalizeImage(image, model.normalization);
+  const divisor = unetDivisor(cfg);
+  const grid = tileGrid(image.height, image.width, {
+    tileSize: opts.tileSize ?? DEFAULT_TILE_SIZE, overlap: opts.overlap ?? defaultOverlap(cfg.depth), divisor,
+  });
+  const C = cfg.outputChannels;
+  const out: Image2D = { height: image.height, width: image.width, channels: C, data: new Float32Array(image.height * image.width * C) };
+  let done = 0;
+  for (const tile of grid.tiles) {
+    if (opts.signal?.aborted) throw new PredictionAbortedError();
+    const h = tile.y.size, w = tile.x.size;
+    const win = extractWindow(input, tile.y.start, tile.x.start, h, w);
+    const mapsT = tf.tidy(() => {
+      const x = tf.tensor4d(win, [1, h, w, cfg.inputChannels]);
+      return model.family.activate(unetForward(model.unet, x), model.config);
+    });
+    const maps = (await mapsT.data()) as Float32Array;
+    mapsT.dispose();
+    pasteCore(out, maps, tile);
+    done++;
+    opts.onProgress?.({ done, total: grid.tiles.length });
+    await yieldToEventLoop();
+  }
+  return out;
+}

@@ -1,0 +1,63 @@
+/**
+ * Messages between the main thread (service.ts) and a compute worker (worker.ts). Typed arrays travel by
+ * transfer. Every task carries a shared cancel flag (Int32Array over a SharedArrayBuffer): the main thread sets
+ * it, the worker checks it between training steps and prediction tiles, so AbortSignals reach the worker.
+ */
+import type { Axes, Dtype, FamilyName } from '../../protocol/src/types.js';
+import type { TypedArray } from '../../protocol/src/ndarray.js';
+
+export interface WorkerImage {
+  imageId: string;
+  pixels: TypedArray;
+  shape: number[];
+  axes: Axes;
+  dtype: Dtype;
+  labels: Int32Array;
+  corrections: Uint8Array;
+}
+
+export interface LiveTrainOptions {
+  batchSize?: number;
+  patchSize?: number;
+  learningRate?: number;
+  seed?: number;
+  augment?: boolean;
+}
+
+export type WorkerRequest =
+  | { op: 'init'; backend: string }
+  | { op: 'load'; sessionId: string; family: FamilyName; config: Record<string, unknown>; archive?: Uint8Array; images: WorkerImage[]; autoBackground: boolean }
+  | { op: 'reset'; sessionId: string; family: FamilyName; config: Record<string, unknown> }
+  | { op: 'addImage'; sessionId: string; image: WorkerImage }
+  | { op: 'labels'; sessionId: string; imageId: string; origin: number[]; shape: number[]; patch: Int32Array; corrections: Uint8Array }
+  | { op: 'train'; sessionId: string; steps: number; maxMs: number; options: LiveTrainOptions; focus?: { imageId: string; z: number; region: [number, number, number, number] } }
+  | { op: 'predict'; sessionId: string; imageId: string; z: number; region: [number, number, number, number]; probThresh?: number; nmsThresh?: number }
+  | { op: 'export'; sessionId: string }
+  | { op: 'import'; sessionId: string; archive: Uint8Array }
+  | { op: 'unload'; sessionId: string }
+  | { op: 'memory' };
+
+export interface WorkerTask {
+  id: number;
+  cancel: Int32Array;
+  req: WorkerRequest;
+}
+
+export type WorkerReply =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: string; code?: string }
+  | { id: number; progress: { step?: number; steps?: number; loss?: number; tile?: number; tiles?: number } };
+
+export interface TrainSliceResult {
+  steps: number;
+  loss: number;
+  cancelled: boolean;
+  /** False when there is nothing labeled to train on. */
+  hasData: boolean;
+}
+
+export interface PredictResult {
+  labels: Int32Array;
+  shape: [number, number];
+  polygons: Array<{ id: number; score: number; points: Array<[number, number]> }>;
+}
