@@ -1,22 +1,505 @@
-/** Model service factory (interim: the worker-thread engine lands next). */
+/**
+ * The model service (main thread): jobs, scheduling and persistence around compute workers.
+ *
+ * - Each session is pinned to one compute worker (worker threads, each with its own tensor backend), where
+ *   its model, normalised images and a copy of its sparse labels live. Label updates are forwarded as they are
+ *   acknowledged; the worker never sees a label the store has not made durable.
+ * - A Lane per worker runs urgent work (predict, label sync, export/import) before training slices, and gives
+ *   training jobs round-robin slices of at most SLICE_MS, so several sessions train fairly and a prediction
+ *   waits at most one slice.
+ * - Checkpoints go to the store (storage/ is the only disk code) every CHECKPOINT_S and when a job ends.
+ * - Live jobs keep training as labels change and push prediction.updated for the session's view.
+ */
 import { EventEmitter } from 'node:events';
 import { RpcError } from '../errors.js';
 import type { ServerConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { SessionManager } from '../sessions/session-manager.js';
-import type { ModelService } from '../sessions/model-service.js';
+import type { Session } from '../sessions/session.js';
+import { spatialShape } from '../sessions/session.js';
+import type { BackendInfo, ModelService } from '../sessions/model-service.js';
+import type { JobInfo } from '../../protocol/src/types.js';
+import type { ParamsOf, PredictionResult } from '../../protocol/src/methods.js';
+import type { EventParams, ProgressParams } from '../../protocol/src/progress.js';
+import { encodeNdArray } from '../../protocol/src/ndarray.js';
+import { ComputeWorker, WorkerError } from './compute-worker.js';
+import { Lane, type Trainer } from './lane.js';
+import type { LiveTrainOptions, PredictResult, TrainSliceResult, WorkerImage } from './worker-protocol.js';
 
-export function createModelService(_sessions: SessionManager, _config: ServerConfig, _log: Logger): ModelService {
-  const ee = new EventEmitter();
-  const no = async (): Promise<never> => {
-    throw new RpcError('NotImplemented', 'model methods are not available in this build yet');
-  };
-  return {
-    backendInfo: () => ({ name: 'none' }),
-    train: no, configure: no, predict: no, cancel: no, exportModel: no, importModel: no,
-    setView: () => undefined,
-    closeSession: async () => undefined,
-    shutdown: async () => undefined,
-    on: (e, l) => ee.on(e, l as never),
-  };
+/** Scheduling and live-mode constants (see ARCHITECTURE.md "Training and scheduling"). */
+export const SERVICE_DEFAULTS = {
+  sliceMs: 400,
+  checkpointS: 30,
+  /** Live: push a refreshed prediction after this many steps or seconds, and after each label update. */
+  livePushSteps: 20,
+  livePushS: 5,
+  /** Live: stop after this long without label updates or view changes. */
+  liveIdleS: 1800,
+  /** Live defaults (small patches keep edit -> prediction latency low on a CPU). */
+  liveOptions: { patchSize: 128, batchSize: 2 } as LiveTrainOptions,
+  defaultSteps: 200,
+  maxJobsKept: 20,
+};
+
+interface SessionCompute {
+  session: Session;
+  lane: Lane;
+  worker: ComputeWorker;
+  loaded: boolean;
+  syncedGeneration: number;
+  trainedGeneration: number;
+  modelVersion: number;
+  /** Steps since the last checkpoint. */
+  dirty: boolean;
+  options: LiveTrainOptions;
+  job?: TrainJob;
+  detach: () => void;
+  /** Images the worker holds (images added later are sent with their labels on first label sync). */
+  syncedImages?: Set<string>;
+}
+
+class TrainJob implements Trainer {
+  readonly info: JobInfo;
+  readonly cancelFlag = new AbortController();
+  readonly startedAt = Date.now();
+  lastCheckpoint = Date.now();
+  lastPush = 0;
+  stepsSincePush = 0;
+  pushWanted = false;
+  lastActivity = Date.now();
+  finished?: Promise<void>;
+  private finish!: () => void;
+  lossEma?: number;
+
+  constructor(
+    readonly svc: ModelServiceImpl,
+    readonly sc: SessionCompute,
+    readonly jobId: string,
+    readonly steps: number,
+    readonly timeLimitS: number | undefined,
+    readonly live: boolean,
+  ) {
+    this.info = { jobId, kind: 'train', state: 'running', live, step: 0, steps: live ? 0 : steps };
+    this.finished = new Promise((r) => (this.finish = r));
+  }
+
+  slice(): Promise<boolean> {
+    return this.svc.runSlice(this);
+  }
+
+  end(state: 'done' | 'cancelled' | 'failed', error?: string): void {
+    if (this.info.state !== 'running') return;
+    this.info.state = state;
+    if (error) this.info.error = error;
+    this.finish();
+  }
+}
+
+class ModelServiceImpl extends EventEmitter implements ModelService {
+  private readonly workers: ComputeWorker[] = [];
+  private readonly lanes: Lane[] = [];
+  private readonly computes = new Map<string, SessionCompute>();
+  private readonly jobs = new Map<string, TrainJob>();
+  private backend: BackendInfo = { name: 'none' };
+  private ready?: Promise<void>;
+  private nextJob = 1;
+  private nextWorker = 0;
+
+  constructor(
+    private readonly sessions: SessionManager,
+    private readonly config: ServerConfig,
+    private readonly log: Logger,
+  ) {
+    super();
+    sessions.on('closing', (s: Session) => void this.closeSession(s));
+  }
+
+  backendInfo(): BackendInfo {
+    return this.backend;
+  }
+
+  /** Start the workers lazily, on first model use (keeps daemon start fast and tests without models light). */
+  private start(): Promise<void> {
+    if (!this.ready) {
+      this.ready = (async () => {
+        const n = Math.max(1, this.config.computeWorkers);
+        for (let i = 0; i < n; i++) {
+          const w = new ComputeWorker((e) => this.log.error({ err: e.message }, 'compute worker died'));
+          this.workers.push(w);
+          this.lanes.push(new Lane((e) => this.log.error({ err: e }, 'compute task failed')));
+          const info = await w.call<BackendInfo>({ op: 'init', backend: this.config.backend });
+          this.backend = info;
+        }
+        this.log.info({ backend: this.backend }, 'compute workers ready');
+      })();
+    }
+    return this.ready;
+  }
+
+  private async compute(session: Session): Promise<SessionCompute> {
+    await this.start();
+    let sc = this.computes.get(session.id);
+    if (sc && sc.session === session) return sc;
+    const i = this.nextWorker++ % this.workers.length;
+    const onLabels = (e: { imageId: string; origin: number[]; shape: number[] }) => this.forwardLabels(sc!, e);
+    session.on('labels', onLabels);
+    sc = {
+      session, lane: this.lanes[i], worker: this.workers[i], loaded: false,
+      syncedGeneration: 0, trainedGeneration: session.meta.trainedGeneration ?? 0, modelVersion: session.meta.modelVersion ?? 0,
+      dirty: false, options: { ...(session.meta.trainOptions as LiveTrainOptions | undefined) },
+      detach: () => session.off('labels', onLabels),
+    };
+    this.computes.set(session.id, sc);
+    return sc;
+  }
+
+  /** Load the session's model and data into its worker (urgent-lane context only). */
+  private async ensureLoaded(sc: SessionCompute): Promise<void> {
+    if (sc.loaded) return;
+    const s = sc.session;
+    const images: WorkerImage[] = [];
+    const transfer: ArrayBuffer[] = [];
+    for (const im of s.images.values()) {
+      const pixels = (await s.pixels(im.meta.imageId)).slice();
+      const labels = im.layer.labels.slice();
+      const corrections = im.layer.corrections.slice();
+      images.push({ imageId: im.meta.imageId, pixels, shape: im.meta.shape, axes: im.meta.axes, dtype: im.meta.dtype, labels, corrections });
+      transfer.push(pixels.buffer as ArrayBuffer, labels.buffer as ArrayBuffer, corrections.buffer as ArrayBuffer);
+    }
+    const archive = s.meta.modelVersion ? this.sessions.store.readCheckpoint(s.id) : undefined;
+    sc.syncedGeneration = s.generation;
+    await sc.worker.call({ op: 'load', sessionId: s.id, family: s.meta.family, config: s.meta.config, archive, images, autoBackground: s.meta.autoBackground === true }, { transfer });
+    sc.syncedImages = new Set(images.map((i) => i.imageId));
+    sc.loaded = true;
+  }
+
+  /** Send an image added after the worker loaded the session (with its current labels); urgent-lane only. */
+  private async ensureImage(sc: SessionCompute, imageId: string): Promise<boolean> {
+    if (sc.syncedImages?.has(imageId)) return false;
+    const s = sc.session;
+    const im = s.image(imageId);
+    const pixels = (await s.pixels(imageId)).slice();
+    const labels = im.layer.labels.slice();
+    const corrections = im.layer.corrections.slice();
+    await sc.worker.call(
+      { op: 'addImage', sessionId: s.id, image: { imageId, pixels, shape: im.meta.shape, axes: im.meta.axes, dtype: im.meta.dtype, labels, corrections } },
+      { transfer: [pixels.buffer as ArrayBuffer, labels.buffer as ArrayBuffer, corrections.buffer as ArrayBuffer] },
+    );
+    sc.syncedImages?.add(imageId);
+    return true;
+  }
+
+  private forwardLabels(sc: SessionCompute, e: { imageId: string; origin: number[]; shape: number[] }): void {
+    const s = sc.session;
+    void sc.lane.runUrgent(async () => {
+      if (!sc.loaded) return; // a later load copies the current labels
+      const im = s.images.get(e.imageId);
+      if (!im) return;
+      if (!(await this.ensureImage(sc, e.imageId))) {
+        const { patch, corrections } = copyRegion(im.layer.labels, im.layer.corrections, im.layer.shape, e.origin, e.shape);
+        await sc.worker.call({ op: 'labels', sessionId: s.id, imageId: e.imageId, origin: e.origin, shape: e.shape, patch, corrections }, { transfer: [patch.buffer as ArrayBuffer, corrections.buffer as ArrayBuffer] });
+      }
+      sc.syncedGeneration = s.generation;
+      const job = sc.job;
+      if (job && job.live) {
+        job.pushWanted = true;
+        job.lastActivity = Date.now();
+        sc.lane.wakeTrainer(job);
+      }
+    });
+  }
+
+  async train(session: Session, p: ParamsOf<'model.train'>): Promise<{ jobId: string }> {
+    const sc = await this.compute(session);
+    if (sc.job && sc.job.info.state === 'running') {
+      throw new RpcError('SessionBusy', `session ${session.id} is already training (job ${sc.job.jobId}); cancel it first or use model.configure`, [{ path: '/sessionId', message: 'busy' }]);
+    }
+    const live = p.live === true;
+    if (!live) {
+      const labeled = [...session.images.values()].some((im) => {
+        const c = im.layer.counts();
+        return c.background + (c.objects > 0 ? 1 : 0) > 0;
+      });
+      if (!labeled) throw new RpcError('InvalidLabels', `session ${session.id} has no labeled pixels yet; send labels with labels.update first`, [{ path: '/sessionId', message: 'nothing labeled' }]);
+    }
+    // Family / config changes start a fresh model.
+    const familyChanged = p.family !== undefined && p.family !== session.meta.family;
+    const configChanged = p.config !== undefined && JSON.stringify(p.config) !== JSON.stringify(session.meta.config);
+    if (familyChanged || configChanged || p.reset) {
+      await session.updateMeta({ family: p.family ?? session.meta.family, config: p.config ?? session.meta.config });
+      await sc.lane.runUrgent(async () => {
+        if (sc.loaded) await sc.worker.call({ op: 'reset', sessionId: session.id, family: session.meta.family, config: session.meta.config }).catch(mapWorkerError);
+      });
+      sc.modelVersion = 0;
+      sc.trainedGeneration = 0;
+      await session.updateMeta({ modelVersion: 0, trainedGeneration: 0 });
+    }
+    if (p.options) {
+      sc.options = { ...sc.options, ...p.options };
+      await session.updateMeta({ trainOptions: sc.options as Record<string, unknown> });
+    }
+    // Validate the family config early, in the worker, with a clear error.
+    await sc.lane.runUrgent(() => this.ensureLoaded(sc)).catch(mapWorkerError);
+    const jobId = `job${Date.now().toString(36)}${this.nextJob++}`;
+    const job = new TrainJob(this, sc, jobId, p.steps ?? SERVICE_DEFAULTS.defaultSteps, p.timeLimitS, live);
+    sc.job = job;
+    this.jobs.set(jobId, job);
+    session.jobs.push(job.info);
+    if (session.jobs.length > SERVICE_DEFAULTS.maxJobsKept) session.jobs.splice(0, session.jobs.length - SERVICE_DEFAULTS.maxJobsKept);
+    this.emitProgress(session.id, { token: jobId, kind: 'begin', title: `${live ? 'live ' : ''}train ${session.meta.family}`, step: 0, steps: job.info.steps ?? 0 });
+    sc.lane.addTrainer(job);
+    void job.finished!.then(() => this.afterJob(job));
+    return { jobId };
+  }
+
+  /** One training slice of a job (called by the lane). Returns false when there is nothing to do now. */
+  async runSlice(job: TrainJob): Promise<boolean> {
+    const sc = job.sc;
+    if (job.info.state !== 'running') {
+      sc.lane.removeTrainer(job);
+      return false;
+    }
+    if (job.cancelFlag.signal.aborted) {
+      job.end('cancelled');
+      return false;
+    }
+    const elapsedS = (Date.now() - job.startedAt) / 1000;
+    if (!job.live && ((job.info.step ?? 0) >= job.steps || (job.timeLimitS !== undefined && elapsedS >= job.timeLimitS))) {
+      job.end('done');
+      return false;
+    }
+    if (job.live && (Date.now() - job.lastActivity) / 1000 > SERVICE_DEFAULTS.liveIdleS) {
+      job.end('done');
+      return false;
+    }
+    const generationBefore = sc.syncedGeneration;
+    const want = job.live ? 1_000_000 : job.steps - (job.info.step ?? 0);
+    const opts = job.live ? { ...SERVICE_DEFAULTS.liveOptions, ...sc.options } : sc.options;
+    const view = sc.session.view;
+    let r: TrainSliceResult;
+    try {
+      r = await sc.worker.call<TrainSliceResult>(
+        { op: 'train', sessionId: sc.session.id, steps: want, maxMs: SERVICE_DEFAULTS.sliceMs, options: opts, ...(job.live && view && sc.session.images.get(view.imageId)?.layer.lastEdit ? { focus: { imageId: view.imageId, z: sc.session.images.get(view.imageId)!.layer.lastEdit!.z, region: sc.session.images.get(view.imageId)!.layer.lastEdit!.region } } : {}) },
+        { signal: job.cancelFlag.signal },
+      );
+    } catch (e) {
+      job.end('failed', (e as Error).message);
+      return false;
+    }
+    if (!r.hasData) {
+      if (!job.live) job.end('failed', 'no labeled pixels to train on');
+      return false; // live: sleep until labels arrive
+    }
+    if (r.steps > 0) {
+      job.info.step = (job.info.step ?? 0) + r.steps;
+      job.info.loss = r.loss;
+      job.stepsSincePush += r.steps;
+      sc.modelVersion++;
+      sc.trainedGeneration = generationBefore;
+      sc.dirty = true;
+      const elapsed = (Date.now() - job.startedAt) / 1000;
+      const stepsPerS = job.info.step / Math.max(elapsed, 1e-3);
+      const total = job.live ? undefined : job.steps;
+      this.emitProgress(sc.session.id, {
+        token: job.jobId, kind: 'report', step: job.info.step, steps: total ?? 0, loss: r.loss, stepsPerS,
+        ...(total ? { etaS: Math.max(0, (total - job.info.step) / Math.max(stepsPerS, 1e-6)), percentage: Math.min(100, (100 * job.info.step) / total) } : {}),
+      });
+    }
+    if (r.cancelled) {
+      job.end('cancelled');
+      return false;
+    }
+    if ((Date.now() - job.lastCheckpoint) / 1000 >= SERVICE_DEFAULTS.checkpointS) await this.checkpoint(sc);
+    if (job.live) await this.maybePush(job);
+    return true;
+  }
+
+  private async maybePush(job: TrainJob): Promise<void> {
+    const sc = job.sc;
+    const view = sc.session.view;
+    if (!view) return;
+    const due = job.pushWanted || job.stepsSincePush >= SERVICE_DEFAULTS.livePushSteps || (Date.now() - job.lastPush) / 1000 >= SERVICE_DEFAULTS.livePushS;
+    if (!due) return;
+    job.pushWanted = false;
+    job.stepsSincePush = 0;
+    job.lastPush = Date.now();
+    try {
+      const pred = await this.runPredict(sc, view.imageId, view.z, view.region, {});
+      const ev: EventParams = { type: 'prediction.updated', sessionId: sc.session.id, imageId: view.imageId, region: view.region, ...(view.z ? { z: view.z } : {}), generation: pred.generation, modelVersion: pred.modelVersion, labels: pred.labels, polygons: pred.polygons };
+      this.emit('event', sc.session.id, ev);
+    } catch (e) {
+      this.log.warn({ sessionId: sc.session.id, err: (e as Error).message }, 'live prediction failed');
+    }
+  }
+
+  private async afterJob(job: TrainJob): Promise<void> {
+    const sc = job.sc;
+    sc.lane.removeTrainer(job);
+    if (sc.dirty) await sc.lane.runUrgent(() => this.checkpoint(sc)).catch((e) => this.log.error({ err: e }, 'checkpoint failed'));
+    this.emitProgress(sc.session.id, { token: job.jobId, kind: 'end', step: job.info.step ?? 0, steps: job.info.steps ?? 0, ...(job.info.loss !== undefined ? { loss: job.info.loss } : {}), state: job.info.state, ...(job.info.error ? { error: job.info.error } : {}) });
+    this.emit('event', sc.session.id, { type: 'job.finished', sessionId: sc.session.id, jobId: job.jobId, state: job.info.state });
+  }
+
+  /** Persist the worker's current weights (worker call + durable write) and announce model.updated. */
+  private async checkpoint(sc: SessionCompute): Promise<void> {
+    if (!sc.loaded || !sc.dirty) return;
+    const bytes = await sc.worker.call<Uint8Array>({ op: 'export', sessionId: sc.session.id });
+    await this.sessions.store.writeCheckpoint(sc.session.id, bytes);
+    sc.dirty = false;
+    if (sc.job) sc.job.lastCheckpoint = Date.now();
+    await sc.session.updateMeta({ modelVersion: sc.modelVersion, trainedGeneration: sc.trainedGeneration });
+    this.emit('event', sc.session.id, { type: 'model.updated', sessionId: sc.session.id, modelVersion: sc.modelVersion, generation: sc.trainedGeneration });
+  }
+
+  async configure(session: Session, p: ParamsOf<'model.configure'>) {
+    const sc = await this.compute(session);
+    sc.options = { ...sc.options, ...p.options };
+    await session.updateMeta({ trainOptions: sc.options as Record<string, unknown> });
+    return { options: sc.options };
+  }
+
+  private async runPredict(sc: SessionCompute, imageId: string, z: number, region: [number, number, number, number], o: { probThresh?: number; nmsThresh?: number; signal?: AbortSignal; onProgress?: (p: { tile?: number; tiles?: number }) => void }): Promise<PredictionResult> {
+    return sc.lane.runUrgent(async () => {
+      await this.ensureLoaded(sc);
+      await this.ensureImage(sc, imageId);
+      const r = await sc.worker
+        .call<PredictResult>({ op: 'predict', sessionId: sc.session.id, imageId, z, region, probThresh: o.probThresh, nmsThresh: o.nmsThresh }, { signal: o.signal, onProgress: o.onProgress })
+        .catch(mapWorkerError);
+      return {
+        labels: encodeNdArray(r.labels, r.shape, { deflate: true }),
+        polygons: r.polygons.map((q) => ({ id: q.id, score: q.score, points: q.points.map(([y, x]) => [y, x]) })),
+        modelVersion: sc.modelVersion,
+        generation: sc.trainedGeneration,
+        region,
+        ...(z ? { z } : {}),
+      };
+    });
+  }
+
+  async predict(session: Session, p: ParamsOf<'model.predict'>, ctx: { signal: AbortSignal; progress?: (p: ProgressParams) => void }): Promise<PredictionResult> {
+    const sc = await this.compute(session);
+    if (!sc.modelVersion) throw new RpcError('ModelNotTrained', `session ${session.id} has no trained model yet; run model.train or model.import first`);
+    const im = session.image(p.imageId);
+    const spatial = spatialShape(im.meta.shape, im.meta.axes);
+    const [H, W] = spatial.slice(-2);
+    const z = p.z ?? 0;
+    if (spatial.length === 3 ? z >= spatial[0] : z !== 0) throw new RpcError('ShapeMismatch', `z=${z} is outside the image (${spatial.length === 3 ? spatial[0] : 1} planes)`, [{ path: '/z', message: 'outside the image' }]);
+    const region = (p.region ?? [0, 0, H, W]) as [number, number, number, number];
+    const [y0, x0, y1, x1] = region;
+    if (!(y0 < y1 && x0 < x1 && y1 <= H && x1 <= W)) throw new RpcError('ShapeMismatch', `region [${region}] is empty or outside the ${H}x${W} plane`, [{ path: '/region', message: 'outside the image' }]);
+    ctx.progress?.({ token: '', kind: 'begin', title: 'predict', percentage: 0 });
+    try {
+      const res = await this.runPredict(sc, p.imageId, z, region, {
+        probThresh: p.probThresh, nmsThresh: p.nmsThresh, signal: ctx.signal,
+        onProgress: (q) => ctx.progress?.({ token: '', kind: 'report', message: `tile ${q.tile}/${q.tiles}`, percentage: q.tiles ? (100 * (q.tile ?? 0)) / q.tiles : 0 }),
+      });
+      ctx.progress?.({ token: '', kind: 'end', state: 'done', percentage: 100 });
+      return res;
+    } catch (e) {
+      ctx.progress?.({ token: '', kind: 'end', state: ctx.signal.aborted ? 'cancelled' : 'failed' });
+      if (ctx.signal.aborted) throw new RpcError('RequestCancelled', 'prediction cancelled');
+      throw e;
+    }
+  }
+
+  async cancel(jobId: string): Promise<{ cancelled: boolean; state: string }> {
+    const job = this.jobs.get(jobId);
+    if (!job) throw new RpcError('JobNotFound', `no job "${jobId}"`, [{ path: '/jobId', message: 'unknown job' }]);
+    if (job.info.state !== 'running') return { cancelled: false, state: job.info.state };
+    job.cancelFlag.abort();
+    job.sc.lane.wakeTrainer(job);
+    await job.finished;
+    return { cancelled: true, state: job.info.state };
+  }
+
+  async exportModel(session: Session) {
+    const sc = await this.compute(session);
+    if (!sc.modelVersion) throw new RpcError('ModelNotTrained', `session ${session.id} has no trained model to export`);
+    const bytes = sc.loaded
+      ? await sc.lane.runUrgent(() => sc.worker.call<Uint8Array>({ op: 'export', sessionId: session.id }))
+      : this.sessions.store.readCheckpoint(session.id);
+    if (!bytes) throw new RpcError('ModelNotTrained', `session ${session.id} has no checkpoint on disk`);
+    return { model: Buffer.from(bytes).toString('base64'), family: session.meta.family, modelVersion: sc.modelVersion, bytes: bytes.length };
+  }
+
+  async importModel(session: Session, archive: Uint8Array) {
+    const sc = await this.compute(session);
+    if (sc.job && sc.job.info.state === 'running') throw new RpcError('SessionBusy', `session ${session.id} is training (job ${sc.job.jobId}); cancel it before importing a model`);
+    const spec = await sc.lane.runUrgent(async () => {
+      await this.ensureLoaded(sc);
+      return sc.worker.call<{ family: 'stardist' | 'cellpose' | 'elephant'; config: Record<string, unknown> }>({ op: 'import', sessionId: session.id, archive }).catch(mapWorkerError);
+    });
+    await this.sessions.store.writeCheckpoint(session.id, archive);
+    sc.modelVersion++;
+    sc.dirty = false;
+    await session.updateMeta({ family: spec.family, config: spec.config, modelVersion: sc.modelVersion, trainedGeneration: sc.trainedGeneration });
+    this.emit('event', session.id, { type: 'model.updated', sessionId: session.id, modelVersion: sc.modelVersion });
+    return { family: spec.family, modelVersion: sc.modelVersion };
+  }
+
+  setView(session: Session): void {
+    const sc = this.computes.get(session.id);
+    if (sc?.job?.live) {
+      sc.job.pushWanted = true;
+      sc.job.lastActivity = Date.now();
+      sc.lane.wakeTrainer(sc.job);
+    }
+  }
+
+  async closeSession(session: Session): Promise<void> {
+    const sc = this.computes.get(session.id);
+    if (!sc) return;
+    if (sc.job && sc.job.info.state === 'running') {
+      sc.job.cancelFlag.abort();
+      sc.lane.wakeTrainer(sc.job);
+      await sc.job.finished;
+      await new Promise((r) => setImmediate(r));
+    }
+    await sc.lane.runUrgent(async () => {
+      await this.checkpoint(sc).catch((e) => this.log.error({ err: e }, 'checkpoint on close failed'));
+      if (sc.loaded) await sc.worker.call({ op: 'unload', sessionId: session.id });
+      sc.loaded = false;
+    });
+    sc.detach();
+    this.computes.delete(session.id);
+  }
+
+  async shutdown(): Promise<void> {
+    for (const sc of [...this.computes.values()]) await this.closeSession(sc.session).catch(() => undefined);
+    for (const l of this.lanes) l.stop();
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private emitProgress(sessionId: string, p: ProgressParams): void {
+    this.emit('progress', sessionId, p);
+  }
+}
+
+
+function mapWorkerError(e: unknown): never {
+  if (e instanceof WorkerError && e.code) throw new RpcError(e.code as never, e.message);
+  if (e instanceof WorkerError) throw new RpcError('InternalError', e.message);
+  throw e;
+}
+
+function copyRegion(labels: Int32Array, corr: Uint8Array, shape: number[], origin: number[], pshape: number[]): { patch: Int32Array; corrections: Uint8Array } {
+  const nd = shape.length;
+  const [, H, W] = nd === 3 ? shape : [1, shape[0], shape[1]];
+  const [oz, oy, ox] = nd === 3 ? origin : [0, origin[0], origin[1]];
+  const [dz, dy, dx] = nd === 3 ? pshape : [1, pshape[0], pshape[1]];
+  const patch = new Int32Array(dz * dy * dx);
+  const corrections = new Uint8Array(dz * dy * dx);
+  let k = 0;
+  for (let z = 0; z < dz; z++)
+    for (let y = 0; y < dy; y++) {
+      const i = ((oz + z) * H + oy + y) * W + ox;
+      patch.set(labels.subarray(i, i + dx), k);
+      corrections.set(corr.subarray(i, i + dx), k);
+      k += dx;
+    }
+  return { patch, corrections };
+}
+
+export function createModelService(sessions: SessionManager, config: ServerConfig, log: Logger): ModelService {
+  return new ModelServiceImpl(sessions, config, log);
 }

@@ -58,6 +58,17 @@ export function batchLoss(model: SegmentationModel, b: Batch): number {
   });
 }
 
+/** One optimizer step on one batch; returns the loss. The optimizer is the caller's (keeps Adam state across calls). */
+export async function trainStep(model: SegmentationModel, optimizer: tf.Optimizer, batch: Batch, vars = unetVariables(model.unet)): Promise<number> {
+  const lossT = tf.tidy(() => {
+    const { x, target, weight } = batchTensors(batch);
+    return optimizer.minimize(() => model.family.loss(unetForward(model.unet, x), target, weight, model.config), true, vars)!;
+  });
+  const loss = (await lossT.data())[0];
+  lossT.dispose();
+  return loss;
+}
+
 export async function train(
   model: SegmentationModel, sampler: BatchSource, options: Partial<TrainOptions> = {}, cb: TrainCallbacks = {},
 ): Promise<TrainResult> {
@@ -71,13 +82,7 @@ export async function train(
   try {
     while (step < opts.steps) {
       if (cb.signal?.aborted) { stoppedBy = 'abort'; break; }
-      const batch = sampler.next();
-      const lossT = tf.tidy(() => {
-        const { x, target, weight } = batchTensors(batch);
-        return optimizer.minimize(() => model.family.loss(unetForward(model.unet, x), target, weight, model.config), true, vars)!;
-      });
-      const loss = (await lossT.data())[0];
-      lossT.dispose();
+      const loss = await trainStep(model, optimizer, sampler.next(), vars);
       if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${step + 1} (loss ${loss})`);
       step++;
       smoothed = Number.isNaN(smoothed) ? loss : 0.9 * smoothed + 0.1 * loss;

@@ -1,0 +1,335 @@
+/**
+ * Compute worker thread: owns a tensor backend, the models of the sessions pinned to it, their normalised
+ * images and a copy of their sparse labels. Executes one task at a time (the main thread's Lane decides the
+ * order); checks the shared cancel flag between training steps and prediction tiles.
+ */
+import { parentPort } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, type BackendPreference } from '../tensor/backend.js';
+import { createModel, deserializeModel, disposeModel, serializeModel, type SegmentationModel } from '../models/segmentation-model.js';
+import { unetDivisor } from '../models/unet/config.js';
+import { unetVariables } from '../models/unet/unet.js';
+import { normalizeImage } from '../imaging/normalize.js';
+import { autoBackground } from '../imaging/auto-background.js';
+import type { Image2D, Labels2D } from '../imaging/types.js';
+import { PatchSampler, type TrainingSample } from './sampler.js';
+import { parseTrainOptions } from './config.js';
+import { trainStep } from './train.js';
+import { predictImage, defaultOverlap } from './predict.js';
+import type { LiveTrainOptions, PredictResult, TrainSliceResult, WorkerImage, WorkerReply, WorkerRequest, WorkerTask } from './worker-protocol.js';
+
+interface ImageData {
+  shape: number[]; // spatial
+  planes: Image2D[]; // normalised, one per z
+  labels: Int32Array;
+  corrections: Uint8Array;
+}
+
+interface SessionState {
+  model: SegmentationModel;
+  optimizer?: tf.Optimizer;
+  images: Map<string, ImageData>;
+  autoBackground: boolean;
+  sampler?: PatchSampler<never>;
+  samplerKey?: string;
+  focusSampler?: PatchSampler<never>;
+  focusKey?: string;
+  dirty: boolean;
+  step: number;
+}
+
+const sessions = new Map<string, SessionState>();
+
+class TaskError extends Error {
+  constructor(message: string, readonly code: string) {
+    super(message);
+  }
+}
+
+function toFloatPlanes(img: WorkerImage): { planes: Image2D[]; spatial: number[] } {
+  const { pixels, shape, axes } = img;
+  if (axes === 'YXC') {
+    const [H, W, C] = shape;
+    return { planes: [{ height: H, width: W, channels: C, data: Float32Array.from(pixels) }], spatial: [H, W] };
+  }
+  if (axes === 'YX') {
+    const [H, W] = shape;
+    return { planes: [{ height: H, width: W, channels: 1, data: Float32Array.from(pixels) }], spatial: [H, W] };
+  }
+  const [Z, H, W] = shape;
+  const planes: Image2D[] = [];
+  for (let z = 0; z < Z; z++) planes.push({ height: H, width: W, channels: 1, data: Float32Array.from(pixels.subarray(z * H * W, (z + 1) * H * W)) });
+  return { planes, spatial: [Z, H, W] };
+}
+
+function addImage(st: SessionState, img: WorkerImage): void {
+  const { planes, spatial } = toFloatPlanes(img);
+  st.images.set(img.imageId, { shape: spatial, planes: planes.map((p) => normalizeImage(p, st.model.normalization)), labels: img.labels, corrections: img.corrections });
+  st.dirty = true;
+}
+
+function configError(e: unknown): TaskError {
+  const msg = (e as Error).message;
+  return new TaskError(msg, 'InvalidParams');
+}
+
+function newModel(family: string, config: Record<string, unknown>, inputChannels: number): SegmentationModel {
+  try {
+    return createModel(family, { inputChannels, ...config });
+  } catch (e) {
+    throw configError(e);
+  }
+}
+
+function inputChannelsOf(images: WorkerImage[]): number {
+  const im = images[0];
+  return im && im.axes === 'YXC' ? im.shape[2] : 1;
+}
+
+/** Training samples: every plane with labeled pixels; corrections weigh correctionWeight. */
+function samples(st: SessionState, only?: { imageId: string; z: number; region: [number, number, number, number]; margin: number }): TrainingSample[] {
+  const out: TrainingSample[] = [];
+  const cw = st.model.config.correctionWeight;
+  for (const [imageId, im] of st.images) {
+    if (only && only.imageId !== imageId) continue;
+    const [H, W] = im.shape.slice(-2);
+    for (let z = 0; z < im.planes.length; z++) {
+      if (only && only.z !== z) continue;
+      let labels = im.labels.subarray(z * H * W, (z + 1) * H * W);
+      let image = im.planes[z];
+      let corr = im.corrections.subarray(z * H * W, (z + 1) * H * W);
+      let h = H, w = W;
+      if (only) {
+        const y0 = Math.max(0, only.region[0] - only.margin), x0 = Math.max(0, only.region[1] - only.margin);
+        const y1 = Math.min(H, only.region[2] + only.margin), x1 = Math.min(W, only.region[3] + only.margin);
+        h = y1 - y0;
+        w = x1 - x0;
+        const C = image.channels;
+        const l = new Int32Array(h * w), c = new Uint8Array(h * w), d = new Float32Array(h * w * C);
+        for (let y = 0; y < h; y++) {
+          const src = (y0 + y) * W + x0;
+          l.set(labels.subarray(src, src + w), y * w);
+          c.set(corr.subarray(src, src + w), y * w);
+          d.set(image.data.subarray(src * C, (src + w) * C), y * w * C);
+        }
+        labels = l;
+        corr = c;
+        image = { height: h, width: w, channels: C, data: d };
+      }
+      let any = false;
+      for (let i = 0; i < labels.length; i++) if (labels[i] >= 0) { any = true; break; }
+      if (!any) continue;
+      let lab: Labels2D = { height: h, width: w, data: labels };
+      if (st.autoBackground) lab = autoBackground(lab, image);
+      let weightMultiplier: Float32Array | undefined;
+      for (let i = 0; i < corr.length; i++)
+        if (corr[i]) {
+          weightMultiplier ??= new Float32Array(corr.length).fill(1);
+          weightMultiplier[i] = cw;
+        }
+      out.push({ image, labels: lab, ...(weightMultiplier ? { weightMultiplier } : {}) });
+    }
+  }
+  return out;
+}
+
+function makeSampler(st: SessionState, s: TrainingSample[], o: LiveTrainOptions): PatchSampler<never> {
+  const opts = parseTrainOptions({ ...(o.batchSize ? { batchSize: o.batchSize } : {}), ...(o.patchSize ? { patchSize: o.patchSize } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.augment !== undefined ? { augment: o.augment } : {}) });
+  return new PatchSampler(s, st.model.family as never, st.model.config as never, {
+    patchSize: opts.patchSize, batchSize: opts.batchSize, seed: opts.seed + st.step, augment: opts.augment, targetMargin: opts.targetMargin, divisor: unetDivisor(st.model.unet.config),
+  });
+}
+
+async function trainSlice(st: SessionState, req: Extract<WorkerRequest, { op: 'train' }>, cancel: Int32Array, post: (p: WorkerReply) => void, id: number): Promise<TrainSliceResult> {
+  const key = JSON.stringify(req.options);
+  if (!st.sampler || st.dirty || st.samplerKey !== key) {
+    const s = samples(st);
+    st.sampler = s.length ? makeSampler(st, s, req.options) : undefined;
+    st.samplerKey = key;
+    st.focusSampler = undefined;
+    st.dirty = false;
+  }
+  if (!st.sampler) return { steps: 0, loss: NaN, cancelled: false, hasData: false };
+  // Live mode: half of the batches come from around the latest edit.
+  if (req.focus) {
+    const fk = JSON.stringify(req.focus) + key;
+    if (st.focusKey !== fk) {
+      const fs = samples(st, { ...req.focus, margin: st.sampler.patchSize });
+      st.focusSampler = fs.length ? makeSampler(st, fs, req.options) : undefined;
+      st.focusKey = fk;
+    }
+  }
+  const lr = req.options.learningRate ?? parseTrainOptions({}).learningRate;
+  if (!st.optimizer) st.optimizer = tf.train.adam(lr);
+  (st.optimizer as unknown as { learningRate: number }).learningRate = lr;
+  const vars = unetVariables(st.model.unet);
+  const t0 = Date.now();
+  let steps = 0, lossSum = 0, cancelled = false;
+  while (steps < req.steps) {
+    if (Atomics.load(cancel, 0) === 1) { cancelled = true; break; }
+    const src = st.focusSampler && steps % 2 === 1 ? st.focusSampler : st.sampler;
+    const loss = await trainStep(st.model, st.optimizer, src.next(), vars);
+    if (!Number.isFinite(loss)) throw new TaskError(`training diverged at step ${st.step + 1} (loss ${loss}); lower the learning rate`, 'InternalError');
+    steps++;
+    st.step++;
+    lossSum += loss;
+    post({ id, progress: { step: steps, loss } });
+    if (Date.now() - t0 >= req.maxMs) break;
+  }
+  return { steps, loss: steps ? lossSum / steps : NaN, cancelled, hasData: true };
+}
+
+async function predict(st: SessionState, req: Extract<WorkerRequest, { op: 'predict' }>, cancel: Int32Array, post: (p: WorkerReply) => void, id: number): Promise<PredictResult> {
+  const im = st.images.get(req.imageId);
+  if (!im) throw new TaskError(`image ${req.imageId} is not loaded`, 'ImageNotFound');
+  const plane = im.planes[req.z];
+  const [y0, x0, y1, x1] = req.region;
+  const H = plane.height, W = plane.width, C = plane.channels;
+  // Predict on the region plus context so objects at the region border are whole.
+  const ctx = defaultOverlap(st.model.unet.config.depth);
+  const ey0 = Math.max(0, y0 - ctx), ex0 = Math.max(0, x0 - ctx), ey1 = Math.min(H, y1 + ctx), ex1 = Math.min(W, x1 + ctx);
+  const eh = ey1 - ey0, ew = ex1 - ex0;
+  let sub: Image2D = plane;
+  if (eh !== H || ew !== W) {
+    const d = new Float32Array(eh * ew * C);
+    for (let y = 0; y < eh; y++) d.set(plane.data.subarray(((ey0 + y) * W + ex0) * C, ((ey0 + y) * W + ex1) * C), y * ew * C);
+    sub = { height: eh, width: ew, channels: C, data: d };
+  }
+  const signal = { get aborted() { return Atomics.load(cancel, 0) === 1; } } as AbortSignal;
+  const maps = await predictImage(st.model, sub, { normalized: true, signal, onProgress: (p) => post({ id, progress: { tile: p.done, tiles: p.total } }) });
+  const inst = st.model.family.postprocess(maps, st.model.config);
+  const h = y1 - y0, w = x1 - x0;
+  const labels = new Int32Array(h * w);
+  const present = new Set<number>();
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const v = inst.labels.data[(y + y0 - ey0) * ew + (x + x0 - ex0)];
+      labels[y * w + x] = v;
+      if (v > 0) present.add(v);
+    }
+  const polygons = inst.polygons
+    .filter((p) => present.has(p.id))
+    .map((p) => ({ id: p.id, score: p.score, points: p.points.map(([y, x]) => [y + ey0, x + ex0] as [number, number]) }));
+  return { labels, shape: [h, w], polygons };
+}
+
+function state(sessionId: string): SessionState {
+  const st = sessions.get(sessionId);
+  if (!st) throw new TaskError(`session ${sessionId} is not loaded in this worker`, 'InternalError');
+  return st;
+}
+
+function unload(sessionId: string): void {
+  const st = sessions.get(sessionId);
+  if (!st) return;
+  st.optimizer?.dispose();
+  disposeModel(st.model);
+  sessions.delete(sessionId);
+}
+
+async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayBuffer[]) => void): Promise<unknown> {
+  const { req, cancel, id } = task;
+  switch (req.op) {
+    case 'init':
+      return initBackend(req.backend as BackendPreference);
+    case 'load': {
+      unload(req.sessionId);
+      let model: SegmentationModel;
+      if (req.archive) {
+        try {
+          model = deserializeModel(req.archive);
+        } catch (e) {
+          throw new TaskError(`stored checkpoint cannot be read: ${(e as Error).message}`, 'InvalidModel');
+        }
+      } else model = newModel(req.family, req.config, inputChannelsOf(req.images));
+      const st: SessionState = { model, images: new Map(), autoBackground: req.autoBackground, dirty: true, step: 0 };
+      sessions.set(req.sessionId, st);
+      for (const im of req.images) addImage(st, im);
+      return { family: model.family.name };
+    }
+    case 'reset': {
+      const st = state(req.sessionId);
+      const ch = st.model.config.inputChannels;
+      const model = newModel(req.family, req.config, ch);
+      st.optimizer?.dispose();
+      st.optimizer = undefined;
+      disposeModel(st.model);
+      st.model = model;
+      st.dirty = true;
+      return { family: model.family.name };
+    }
+    case 'addImage':
+      addImage(state(req.sessionId), req.image);
+      return true;
+    case 'labels': {
+      const st = state(req.sessionId);
+      const im = st.images.get(req.imageId);
+      if (!im) throw new TaskError(`image ${req.imageId} is not loaded`, 'ImageNotFound');
+      const nd = im.shape.length;
+      const [, H, W] = nd === 3 ? im.shape : [1, im.shape[0], im.shape[1]];
+      const [oz, oy, ox] = nd === 3 ? req.origin : [0, req.origin[0], req.origin[1]];
+      const [dz, dy, dx] = nd === 3 ? req.shape : [1, req.shape[0], req.shape[1]];
+      let k = 0;
+      for (let z = 0; z < dz; z++)
+        for (let y = 0; y < dy; y++, k += dx) {
+          const i = ((oz + z) * H + oy + y) * W + ox;
+          im.labels.set(req.patch.subarray(k, k + dx), i);
+          im.corrections.set(req.corrections.subarray(k, k + dx), i);
+        }
+      st.dirty = true;
+      return true;
+    }
+    case 'train':
+      return trainSlice(state(req.sessionId), req, cancel, post, id);
+    case 'predict':
+      return predict(state(req.sessionId), req, cancel, post, id);
+    case 'export': {
+      const st = state(req.sessionId);
+      st.model.version++;
+      return serializeModel(st.model);
+    }
+    case 'import': {
+      const st = state(req.sessionId);
+      let model: SegmentationModel;
+      try {
+        model = deserializeModel(req.archive);
+      } catch (e) {
+        throw new TaskError(`model archive cannot be read: ${(e as Error).message}`, 'InvalidModel');
+      }
+      if (model.config.inputChannels !== st.model.config.inputChannels) {
+        disposeModel(model);
+        throw new TaskError(`model expects ${model.config.inputChannels} input channels; the session images have ${st.model.config.inputChannels}`, 'InvalidModel');
+      }
+      st.optimizer?.dispose();
+      st.optimizer = undefined;
+      disposeModel(st.model);
+      st.model = model;
+      st.dirty = true;
+      return { family: model.family.name, config: model.config };
+    }
+    case 'unload':
+      unload(req.sessionId);
+      return true;
+    case 'memory':
+      return { numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes, sessions: sessions.size };
+  }
+}
+
+const port = parentPort;
+if (port) {
+  const post = (m: WorkerReply, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []);
+  // Tasks run strictly one at a time, in arrival order.
+  let chain: Promise<void> = Promise.resolve();
+  port.on('message', (task: WorkerTask) => {
+    chain = chain.then(async () => {
+      try {
+        const result = await handle(task, post);
+        const transfer = result instanceof Uint8Array ? [result.buffer as ArrayBuffer] : (result as PredictResult | undefined)?.labels instanceof Int32Array ? [(result as PredictResult).labels.buffer as ArrayBuffer] : [];
+        post({ id: task.id, ok: true, result }, transfer);
+      } catch (e) {
+        const err = e as Error & { code?: string };
+        post({ id: task.id, ok: false, error: err.message ?? String(e), code: err instanceof TaskError ? err.code : err.name === 'AbortError' ? 'RequestCancelled' : undefined });
+      }
+    });
+  });
+}

@@ -1,0 +1,144 @@
+/** Model methods over a real WebSocket server: train with progress, cancel, predict, export/import, errors. */
+import { expect } from 'chai';
+import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { nd } from '../helpers/arrays.js';
+import { makeBlobs, sparsify } from '../../scripts/synthetic.js';
+import { SparsecellClient, RpcException } from '../../clients/typescript/src/client.js';
+import { decodeNdArray } from '../../protocol/src/ndarray.js';
+import { ErrorCode } from '../../protocol/src/errors.js';
+import type { ProgressParams } from '../../protocol/src/progress.js';
+
+const TINY = { unetDepth: 2, unetFilters: 8 };
+const OPTS = { patchSize: 32, batchSize: 2 };
+
+async function code(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof RpcException) return e.code;
+    throw e;
+  }
+  throw new Error('expected an RPC error');
+}
+
+describe('e2e: model methods', () => {
+  let d: TestDaemon;
+  let c: SparsecellClient;
+  let sessionId: string;
+  const blobs = makeBlobs({ height: 64, width: 64, count: 8, seed: 3 });
+  before(async () => {
+    d = await startTestDaemon();
+    c = await d.connect();
+    ({ sessionId } = await c.call('session.create', { name: 'model', config: TINY }));
+    const img = Uint8Array.from(blobs.image.data, (v) => Math.max(0, Math.min(255, Math.round(v * 255))));
+    await c.call('image.add', { sessionId, image: nd(img, [64, 64]) });
+  });
+  after(async () => {
+    await c.close();
+    await d.stop();
+  });
+
+  it('answers clear errors before anything is trained', async () => {
+    expect(await code(c.call('model.predict', { sessionId, imageId: 'img1' }))).to.equal(ErrorCode.ModelNotTrained);
+    expect(await code(c.call('model.export', { sessionId }))).to.equal(ErrorCode.ModelNotTrained);
+    expect(await code(c.call('model.train', { sessionId, steps: 5 }))).to.equal(ErrorCode.InvalidLabels); // nothing labeled yet
+    expect(await code(c.call('model.cancel', { jobId: 'nojob' }))).to.equal(ErrorCode.JobNotFound);
+  });
+
+  it('rejects a bad family config with -32602 naming the field', async () => {
+    const s = await c.call('session.create', { config: { nRays: 3 } });
+    await c.call('image.add', { sessionId: s.sessionId, image: nd(new Uint8Array(64 * 64), [64, 64]) });
+    await c.call('labels.update', { sessionId: s.sessionId, imageId: 'img1', labels: nd(new Int32Array(64 * 64), [64, 64]), encoding: 'signed' });
+    const e = await code(c.call('model.train', { sessionId: s.sessionId, steps: 2 }));
+    expect(e).to.equal(ErrorCode.InvalidParams);
+  });
+
+  it('trains from sparse labels with $/progress begin/report/end, then predicts labels + polygons', async () => {
+    const sparse = sparsify(blobs.labels, (id) => id % 2 === 1);
+    await c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(sparse.data, [64, 64]), encoding: 'signed' });
+    const seen: ProgressParams[] = [];
+    c.onProgress((p) => seen.push(p));
+    const { jobId } = await c.call('model.train', { sessionId, steps: 12, options: OPTS });
+    // model.predict while training answers without waiting for the training to finish
+    const end = await c.waitForProgressEnd(jobId, 120000);
+    expect(end.state).to.equal('done');
+    const mine = seen.filter((p) => p.token === jobId);
+    expect(mine[0].kind).to.equal('begin');
+    const reports = mine.filter((p) => p.kind === 'report');
+    expect(reports.length).to.be.greaterThan(0);
+    expect(reports[reports.length - 1].step).to.equal(12);
+    expect(reports.every((r) => Number.isFinite(r.loss))).to.equal(true);
+    const info = await c.call('session.get', { sessionId });
+    expect(info.modelVersion).to.be.greaterThan(0);
+    expect(info.jobs.find((j) => j.jobId === jobId)!.state).to.equal('done');
+
+    const pred = await c.call('model.predict', { sessionId, imageId: 'img1', progressToken: 'p1' });
+    expect(pred.labels.dtype).to.equal('int32');
+    expect(pred.labels.shape).to.deep.equal([64, 64]);
+    expect(pred.region).to.deep.equal([0, 0, 64, 64]);
+    const lab = decodeNdArray(pred.labels, { maxElements: 1e6 }).data as Int32Array;
+    const ids = new Set([...lab].filter((v) => v > 0));
+    expect(pred.polygons.map((p) => p.id).every((id) => ids.has(id))).to.equal(true);
+    expect(seen.some((p) => p.token === 'p1' && p.kind === 'end')).to.equal(true);
+  });
+
+  it('predicts a region and refuses regions outside the image', async () => {
+    const r = await c.call('model.predict', { sessionId, imageId: 'img1', region: [8, 16, 40, 48] });
+    expect(r.labels.shape).to.deep.equal([32, 32]);
+    expect(await code(c.call('model.predict', { sessionId, imageId: 'img1', region: [0, 0, 65, 10] }))).to.equal(ErrorCode.ShapeMismatch);
+  });
+
+  it('model.cancel stops a long job; a second train while one runs is SessionBusy; predict answers meanwhile', async () => {
+    const { jobId } = await c.call('model.train', { sessionId, steps: 100000, options: OPTS });
+    expect(await code(c.call('model.train', { sessionId, steps: 5 }))).to.equal(ErrorCode.SessionBusy);
+    const t0 = Date.now();
+    const p = await c.call('model.predict', { sessionId, imageId: 'img1' });
+    expect(p.labels.shape).to.deep.equal([64, 64]);
+    expect(Date.now() - t0).to.be.lessThan(30000);
+    const endP = c.waitForProgressEnd(jobId);
+    const r = await c.call('model.cancel', { jobId });
+    expect(r).to.deep.equal({ cancelled: true, state: 'cancelled' });
+    expect((await endP).state).to.equal('cancelled');
+    expect(await c.call('model.cancel', { jobId })).to.deep.equal({ cancelled: false, state: 'cancelled' });
+  });
+
+  it('$/cancelRequest cancels an in-flight prediction', async () => {
+    const big = new Uint8Array(1024 * 1024);
+    const { imageId } = await c.call('image.add', { sessionId, image: nd(big, [1024, 1024]) });
+    const pending = c.callWithId('pred-x', 'model.predict', { sessionId, imageId });
+    setTimeout(() => c.cancelRequest('pred-x'), 30);
+    let err: unknown;
+    try {
+      await pending;
+    } catch (e) {
+      err = e;
+    }
+    expect((err as RpcException).code).to.equal(ErrorCode.RequestCancelled);
+  });
+
+  it('export -> import into a new session gives the same prediction', async () => {
+    const exp = await c.call('model.export', { sessionId });
+    expect(exp.family).to.equal('stardist');
+    expect(exp.bytes).to.be.greaterThan(1000);
+    const s2 = await c.call('session.create', {});
+    const img = Uint8Array.from(blobs.image.data, (v) => Math.max(0, Math.min(255, Math.round(v * 255))));
+    await c.call('image.add', { sessionId: s2.sessionId, image: nd(img, [64, 64]) });
+    const imp = await c.call('model.import', { sessionId: s2.sessionId, model: exp.model });
+    expect(imp.family).to.equal('stardist');
+    const a = await c.call('model.predict', { sessionId, imageId: 'img1' });
+    const b = await c.call('model.predict', { sessionId: s2.sessionId, imageId: 'img1' });
+    expect(decodeNdArray(b.labels, { maxElements: 1e6 }).data).to.deep.equal(decodeNdArray(a.labels, { maxElements: 1e6 }).data);
+    expect(await code(c.call('model.import', { sessionId: s2.sessionId, model: Buffer.from('garbage!').toString('base64') }))).to.equal(ErrorCode.InvalidModel);
+  });
+
+  it('the checkpoint survives a daemon restart', async () => {
+    const before = await c.call('model.predict', { sessionId, imageId: 'img1' });
+    const home = d.home;
+    await c.close();
+    await d.daemon.close();
+    d = await startTestDaemon({ home });
+    c = await d.connect();
+    const after = await c.call('model.predict', { sessionId, imageId: 'img1' });
+    expect(decodeNdArray(after.labels, { maxElements: 1e6 }).data).to.deep.equal(decodeNdArray(before.labels, { maxElements: 1e6 }).data);
+  });
+});
