@@ -1,0 +1,48 @@
+/**
+ * In-process fit / segment for the CLI, the study and the benchmarks (the daemon uses the worker instead).
+ * The tensor backend must be initialised by the caller (server/main.ts or a bench entry).
+ */
+import type { Image2D, Instances, Labels2D } from '../imaging/types.js';
+import { normalizeImage } from '../imaging/normalize.js';
+import { createModel, type SegmentationModel } from '../models/segmentation-model.js';
+import { unetDivisor } from '../models/unet/config.js';
+import type { PostprocessOptions } from '../models/model-family.js';
+import { parseTrainOptions, type TrainOptions } from './config.js';
+import { PatchSampler, type TrainingSample } from './sampler.js';
+import { train, type TrainCallbacks, type TrainResult } from './train.js';
+import { predictImage } from './predict.js';
+
+export interface FitInput {
+  /** Raw images (normalised here with the model's settings). */
+  image: Image2D;
+  /** Signed sparse labels. */
+  labels: Labels2D;
+}
+
+export interface FitOptions {
+  family: string;
+  config?: Record<string, unknown>;
+  train?: Partial<TrainOptions>;
+  /** Continue training this model instead of creating one. */
+  model?: SegmentationModel;
+}
+
+export async function fitModel(items: FitInput[], opts: FitOptions, cb: TrainCallbacks = {}): Promise<{ model: SegmentationModel; result: TrainResult }> {
+  const channels = items[0]?.image.channels ?? 1;
+  const model = opts.model ?? createModel(opts.family, { inputChannels: channels, ...(opts.config ?? {}) });
+  const t = parseTrainOptions(opts.train ?? {});
+  const samples: TrainingSample[] = items.map((it) => ({ image: normalizeImage(it.image, model.normalization), labels: it.labels }));
+  const sampler = new PatchSampler(samples, model.family as never, model.config as never, {
+    patchSize: t.patchSize, batchSize: t.batchSize, seed: t.seed, augment: t.augment, targetMargin: t.targetMargin, divisor: unetDivisor(model.unet.config),
+  });
+  const result = await train(model, sampler, t, cb);
+  model.version++;
+  return { model, result };
+}
+
+/** Normalise, predict tiled, post-process. */
+export async function segment(model: SegmentationModel, image: Image2D, opts: PostprocessOptions & { signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void } = {}): Promise<Instances> {
+  const maps = await predictImage(model, image, { signal: opts.signal, onProgress: opts.onProgress });
+  return model.family.postprocess(maps, model.config, { probThresh: opts.probThresh, nmsThresh: opts.nmsThresh });
+}
+
