@@ -1,0 +1,86 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { expect } from 'chai';
+import { useBackend } from '../tensor/helpers.js';
+import { createModel, deserializeModel, disposeModel, serializeModel, type SegmentationModel } from '../../server/models/segmentation-model.js';
+import { PatchSampler, type TrainingSample } from '../../server/training/sampler.js';
+import { train, type TrainProgress } from '../../server/training/train.js';
+import { predictImage } from '../../server/training/predict.js';
+import { normalizeImage } from '../../server/imaging/normalize.js';
+import { makeBlobs, sparsify } from '../../scripts/synthetic.js';
+import type { StarDistConfig } from '../../server/models/stardist/config.js';
+import { matchingWithPairs } from '../../server/metrics/matching.js';
+
+function tiny(): SegmentationModel<StarDistConfig> {
+  return createModel<StarDistConfig>('stardist', { nRays: 16, unetDepth: 2, unetFilters: 16 }, { seed: 7 });
+}
+
+describe('training loop and prediction', () => {
+  before(() => useBackend('wasm'));
+  const blobs = makeBlobs({ height: 64, width: 64, count: 10, minRadius: 4, maxRadius: 7, seed: 11 });
+  const image = normalizeImage(blobs.image);
+  const sparse = sparsify(blobs.labels, (id) => id % 2 === 1);
+  const samples: TrainingSample[] = [{ image, labels: sparse }];
+  const sampler = (m: SegmentationModel<StarDistConfig>, batchSize = 2, patchSize = 64) => new PatchSampler(samples, m.family, m.config,
+    { patchSize, batchSize, seed: 3, augment: { flips: true, rot90: true, intensity: true }, targetMargin: 16, divisor: 4 });
+
+  it('a train step leaks no tensors; progress and checkpoints are reported; abort stops', async () => {
+    const m = tiny();
+    const s = sampler(m, 1, 32);
+    await train(m, s, { steps: 1 }); // warm-up (kernel setup, optimizer)
+    const before = tf.memory().numTensors;
+    const progress: TrainProgress[] = [];
+    const checkpoints: number[] = [];
+    const r = await train(m, s, { steps: 3, checkpointEvery: 2 }, { onProgress: (p) => progress.push(p), onCheckpoint: (k) => { checkpoints.push(k); } });
+    expect(tf.memory().numTensors).to.equal(before);
+    expect(r).to.include({ steps: 3, stoppedBy: 'steps' });
+    expect(progress.map((p) => p.step)).to.deep.equal([1, 2, 3]);
+    expect(progress[2].etaS).to.equal(0);
+    expect(checkpoints).to.deep.equal([2, 3]);
+    const ac = new AbortController();
+    const r2 = await train(m, s, { steps: 100 }, { signal: ac.signal, onProgress: (p) => { if (p.step === 2) ac.abort(); } });
+    expect(r2).to.include({ steps: 2, stoppedBy: 'abort' });
+    expect(tf.memory().numTensors).to.equal(before);
+    disposeModel(m);
+  });
+
+  it('tiled prediction equals untiled; prediction leaks no tensors; archive round trip predicts identically', async () => {
+    const m = tiny();
+    const big = normalizeImage(makeBlobs({ height: 72, width: 100, count: 12, seed: 5 }).image);
+    await predictImage(m, big, { normalized: true, tileSize: 128 });
+    const before = tf.memory().numTensors;
+    const whole = await predictImage(m, big, { normalized: true, tileSize: 128 });
+    expect(tf.memory().numTensors).to.equal(before);
+    const progress: number[] = [];
+    const tiled = await predictImage(m, big, { normalized: true, tileSize: 64, overlap: 24, onProgress: (p) => progress.push(p.done) });
+    expect(progress.length).to.be.greaterThan(3);
+    let worst = 0;
+    for (let i = 0; i < whole.data.length; i++) worst = Math.max(worst, Math.abs(whole.data[i] - tiled.data[i]));
+    expect(worst).to.be.below(1e-4);
+    const copy = deserializeModel<StarDistConfig>(serializeModel(m));
+    expect(copy.config).to.deep.equal(m.config);
+    const again = await predictImage(copy, big, { normalized: true, tileSize: 128 });
+    expect(Buffer.from(again.data.buffer).equals(Buffer.from(whole.data.buffer))).to.equal(true);
+    const ac = new AbortController();
+    ac.abort();
+    let err: unknown;
+    try { await predictImage(m, big, { signal: ac.signal }); } catch (e) { err = e; }
+    expect((err as Error).name).to.equal('AbortError');
+    disposeModel(m); disposeModel(copy);
+  });
+
+  it('a tiny model overfits sparse labels and finds the UNLABELED objects too', async function () {
+    const m = tiny();
+    const s = sampler(m, 2, 64);
+    const r = await train(m, s, { steps: 80, learningRate: 3e-3 });
+    const maps = await predictImage(m, image, { normalized: true });
+    const inst = m.family.postprocess(maps, m.config);
+    // objects NOT in the training labels (even ids) must be found too (IoU >= 0.5 against the dense truth)
+    const { stats: full, pairs } = matchingWithPairs(blobs.labels, inst.labels, 0.5);
+    const hidden = Array.from({ length: blobs.count }, (_, i) => i + 1).filter((id) => id % 2 === 0);
+    const foundHidden = hidden.filter((id) => pairs.some((p) => p.trueId === id)).length / hidden.length;
+    this.test!.title += ` [loss ${r.loss.toFixed(3)}, hidden objects found ${foundHidden.toFixed(2)}, F1 all ${full.f1.toFixed(2)}, n_pred ${full.n_pred}/${full.n_true}]`;
+    expect(foundHidden).to.be.at.least(0.6);
+    expect(full.f1).to.be.at.least(0.6);
+    disposeModel(m);
+  });
+});
