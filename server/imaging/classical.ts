@@ -16,7 +16,10 @@ export interface ClassicalOptions {
   polarity?: 'bright' | 'dark' | 'auto';
   /** Remove objects smaller than this many pixels (before and after splitting). Default 15. */
   minSize?: number;
-  /** Dynamic (pixels of distance) a maximum of the distance transform needs to seed its own object. Default 2. */
+  /**
+   * Dynamic (pixels of distance) a maximum of the smoothed distance transform needs to seed its own object.
+   * Default 0.5 (tuned on a 100-image stride sample of DSB2018: h 0.5/1/2/3 gave accuracy@0.5 0.646/0.630/0.596/0.570).
+   */
   h?: number;
   /** Gaussian sigma applied to the distance transform before finding maxima. Default 1. */
   edtSigma?: number;
@@ -244,7 +247,7 @@ export function classicalSegment(image: Image2D, opts: ClassicalOptions = {}): L
   for (let i = 0; i < n; i++) if (!Number.isFinite(dist[i])) dist[i] = Math.max(H, W);
   dist = gaussianBlur(dist, H, W, opts.edtSigma ?? 1);
   for (let i = 0; i < n; i++) if (!mask[i]) dist[i] = 0;
-  const h = opts.h ?? 2;
+  const h = opts.h ?? 0.5;
   const shifted = new Float32Array(n);
   for (let i = 0; i < n; i++) shifted[i] = Math.max(0, dist[i] - h);
   const rec = reconstructByDilation(shifted, dist, H, W);
