@@ -1,27 +1,13 @@
 /** Composition root: store + sessions + model service + handlers + RPC server. Used by `serve`, tests and benches. */
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './log.js';
 import { Store } from './storage/store.js';
+import { packageVersion } from './storage/package-info.js';
+export { packageVersion };
 import { SessionManager } from './sessions/session-manager.js';
 import type { ModelService } from './sessions/model-service.js';
 import { createHandlers } from './handlers/index.js';
 import { startRpcServer, type RpcServer } from './rpc/server.js';
-
-export function packageVersion(): string {
-  // dist/server/app.js -> ../../package.json
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const rel of ['../../package.json', '../package.json']) {
-    try {
-      return (JSON.parse(readFileSync(join(here, rel), 'utf8')) as { version: string }).version;
-    } catch {
-      /* try next */
-    }
-  }
-  return '0.0.0';
-}
 
 export interface Daemon {
   rpc: RpcServer;

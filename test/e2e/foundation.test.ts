@@ -37,6 +37,7 @@ describe('e2e: daemon foundation', () => {
     expect(info.limits.maxArrayElements).to.equal(1_000_000);
     expect(info.families).to.include.members(['stardist', 'cellpose', 'elephant']);
     expect(info.backend.name).to.be.a('string');
+    expect(info.version).to.match(/^\d+\.\d+\.\d+$/).and.not.equal('0.0.0');
   });
 
   it('rpc.discover serves the OpenRPC document with every method', async () => {

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// The project's test command (`npm test`): build, TypeScript tests (mocha), the napari client tests (pytest,
+// real viewer offscreen, real daemon) and the Fiji client tests (JUnit via Maven, real daemon). Each client
+// suite's script installs what it needs. Prints one summary line "tests: N passed, N failed, N skipped".
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const only = (process.env.SPARSECELL_SUITES ?? 'ts,napari,fiji').split(',');
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const failures = [];
+
+function run(name, cmd, args, parse, env = {}) {
+  process.stdout.write(`\n=== ${name}: ${cmd} ${args.join(' ')}\n`);
+  const r = spawnSync(cmd, args, { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
+  process.stdout.write(r.stdout ?? '');
+  process.stderr.write(r.stderr ?? '');
+  const counts = parse ? parse(`${r.stdout}\n${r.stderr}`) : undefined;
+  if (counts) {
+    totals.passed += counts.passed;
+    totals.failed += counts.failed;
+    totals.skipped += counts.skipped;
+  }
+  if (r.status !== 0) {
+    failures.push(`${name} (exit ${r.status ?? r.signal})`);
+    if (counts && counts.failed === 0) totals.failed += 1; // a crash or build failure counts as a failure
+  }
+  return r.status === 0;
+}
+
+const num = (re, s) => { let n = 0; for (const m of s.matchAll(re)) n += Number(m[1]); return n; };
+const mocha = (s) => ({ passed: num(/^\s*(\d+) passing/gm, s), failed: num(/^\s*(\d+) failing/gm, s), skipped: num(/^\s*(\d+) pending/gm, s) });
+const pytest = (s) => {
+  const line = [...s.matchAll(/^=+ (.*(?:passed|failed|error|skipped).*) in [\d.]+s/gm)].pop()?.[1] ?? '';
+  return { passed: num(/(\d+) passed/g, line), failed: num(/(\d+) failed/g, line) + num(/(\d+) errors?/g, line), skipped: num(/(\d+) skipped/g, line) };
+};
+const surefire = (s) => {
+  const m = [...s.matchAll(/Tests run: (\d+), Failures: (\d+), Errors: (\d+), Skipped: (\d+)\s*$/gm)].pop();
+  if (!m) return { passed: 0, failed: 0, skipped: 0 };
+  const [run_, f, e, sk] = m.slice(1).map(Number);
+  return { passed: run_ - f - e - sk, failed: f + e, skipped: sk };
+};
+
+const built = run('build', 'npx', ['tsc', '-p', 'tsconfig.json'], undefined);
+if (built && only.includes('ts')) run('typescript', 'npx', ['mocha'], mocha);
+if (built && only.includes('napari')) {
+  const s = join(root, 'clients', 'napari', 'scripts', 'ci.sh');
+  if (existsSync(s)) run('napari', 'bash', [s], pytest);
+  else failures.push('napari (clients/napari/scripts/ci.sh missing)');
+}
+if (built && only.includes('fiji')) {
+  const s = join(root, 'clients', 'fiji', 'ci.sh');
+  if (existsSync(s)) run('fiji', 'bash', [s], surefire);
+  else failures.push('fiji (clients/fiji/ci.sh missing)');
+}
+if (!built) totals.failed += 1;
+process.stdout.write(`\n${failures.length ? `failed suites: ${failures.join(', ')}\n` : ''}tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`);
+process.exit(failures.length || totals.failed ? 1 : totals.passed === 0 ? 1 : 0);
