@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
 import { expect } from 'chai';
-import { registerGradients } from '../../../server/tensor/gradients.js';
+import { useBackend } from '../../tensor/helpers.js';
 import { gaussian, makeBlobs, rng, sparsify } from '../../../scripts/synthetic.js';
 import { CELLPOSE_DEFAULTS } from '../../../server/models/cellpose/config.js';
 import { cellposeFamily } from '../../../server/models/cellpose/model.js';
@@ -17,8 +16,8 @@ function setup(seed: number) {
   return { sparse, t, p };
 }
 
-describe('cellpose loss (tensor half)', () => {
-  before(async () => { await tf.setBackend('cpu'); registerGradients(); });
+for (const backend of ['cpu', 'wasm'] as const) describe(`cellpose loss (tensor half, ${backend})`, () => {
+  before(() => useBackend(backend));
 
   it('declares 3 outputs and the family name', () => {
     expect(cellposeFamily.name).to.equal('cellpose');
