@@ -1,0 +1,144 @@
+/**
+ * `sparsecell train`: train a model from a folder of images and a folder of sparse label images with the same
+ * file names, and write the model archive (models/segmentation-model.ts serializeModel) to --out.
+ * Ctrl-C (SIGINT) stops training after the current step and still writes the model.
+ */
+import { dirname } from 'node:path';
+import { loadDataset, ensureDir, listTiffs, readBytes, writeBytes } from '../storage/dataset.js';
+import { initBackend } from '../tensor/backend.js';
+import { familyNames, getFamily } from '../models/registry.js';
+import { serializeModel, disposeModel } from '../models/segmentation-model.js';
+import { fitModel } from '../training/pipeline.js';
+import { parseTrainOptions, TRAIN_DEFAULTS, type TrainOptions } from '../training/config.js';
+import { ProgressBar, formatDuration } from './progress-bar.js';
+import { UsageError, backendChoice, choice, optionalNumber, optionalString, parseFlags, requireDir, requireString, runCli } from './args.js';
+
+export const TRAIN_USAGE = `usage: sparsecell train --images DIR --labels DIR --out MODEL.scm [options]
+
+  --images DIR          image TIFFs (2-D, one or more channels)
+  --labels DIR          label TIFFs with the same file names as the images
+  --encoding E          signed (-1 unlabeled, 0 background, k instance; default) or
+                        offset1 (0 unlabeled, 1 background, k+1 instance: napari / Fiji label layers)
+  --family F            ${familyNames().join(' | ')} (default stardist)
+  --config JSON         family config, e.g. '{"unetDepth":3,"unetFilters":32}' (or @file.json)
+  --steps N             optimizer steps (default ${TRAIN_DEFAULTS.steps}; unlimited when only --time-limit is given)
+  --time-limit SECONDS  stop after this much training time
+  --batch N             patches per step (default ${TRAIN_DEFAULTS.batchSize})
+  --patch N             patch side in pixels (default ${TRAIN_DEFAULTS.patchSize})
+  --lr X                Adam learning rate (default ${TRAIN_DEFAULTS.learningRate})
+  --seed N              sampling seed (default ${TRAIN_DEFAULTS.seed})
+  --backend B           auto | wasm | tfjs-node-gpu | cpu (default: SPARSECELL_BACKEND or auto)
+  --out MODEL.scm       where to write the trained model
+`;
+
+const MAX_STEPS = 1e7;
+
+function parseConfigFlag(s: string | undefined): Record<string, unknown> {
+  if (s === undefined) return {};
+  let text = s;
+  if (s.startsWith('@')) {
+    try {
+      text = new TextDecoder().decode(readBytes(s.slice(1)));
+    } catch {
+      throw new UsageError(`--config: cannot read ${s.slice(1)}`);
+    }
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`--config is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UsageError('--config must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+export async function run(args: string[], env: { backend?: string } = {}): Promise<number> {
+  return runCli('train', TRAIN_USAGE, async () => {
+    const str = { type: 'string' } as const;
+    const f = parseFlags(args, {
+      images: str, labels: str, encoding: str, family: str, config: str, steps: str, 'time-limit': str,
+      batch: str, patch: str, lr: str, seed: str, backend: str, out: str,
+    });
+    if (f.help) { process.stdout.write(TRAIN_USAGE); return 0; }
+    const imagesDir = requireDir(f, 'images');
+    const labelsDir = requireDir(f, 'labels');
+    const out = requireString(f, 'out');
+    const encoding = choice(f, 'encoding', ['signed', 'offset1'] as const, 'signed');
+    const family = choice(f, 'family', familyNames(), 'stardist');
+    const config = parseConfigFlag(optionalString(f, 'config'));
+    const stepsFlag = optionalNumber(f, 'steps', { int: true, min: 1, max: MAX_STEPS });
+    const timeLimit = optionalNumber(f, 'time-limit', { min: 0, minOpen: true });
+    const partial: Partial<TrainOptions> = {
+      steps: stepsFlag ?? (timeLimit !== undefined ? MAX_STEPS : TRAIN_DEFAULTS.steps),
+      timeLimitS: timeLimit ?? 0,
+      batchSize: optionalNumber(f, 'batch', { int: true, min: 1, max: 256 }),
+      patchSize: optionalNumber(f, 'patch', { int: true, min: 8, max: 4096 }),
+      learningRate: optionalNumber(f, 'lr', { min: 0, max: 1, minOpen: true }),
+      seed: optionalNumber(f, 'seed', { int: true, min: 0, max: 2 ** 31 - 1 }),
+    };
+    const backend = backendChoice(f, env.backend);
+    let trainOpts: TrainOptions;
+    try {
+      trainOpts = parseTrainOptions(partial);
+      getFamily(family).parseConfig(config);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const names = listTiffs(imagesDir);
+    if (names.length === 0) throw new UsageError(`--images: no .tif/.tiff files in ${imagesDir}`);
+    ensureDir(dirname(out) || '.');
+
+    const info = await initBackend(backend);
+    const t0 = Date.now();
+    const data = loadDataset(imagesDir, labelsDir, encoding, names);
+    const channels = data[0].image.channels;
+    for (const d of data) if (d.image.channels !== channels) throw new Error(`${d.name}: ${d.image.channels} channels, but ${data[0].name} has ${channels}`);
+    const labeled = data.reduce((a, d) => a + d.labels!.data.reduce((n, v) => n + (v >= 0 ? 1 : 0), 0), 0);
+    process.stderr.write(`sparsecell train: ${family}, ${data.length} images (${channels} channel${channels > 1 ? 's' : ''}), ${labeled} labeled pixels, backend ${info.name}${info.name === 'wasm' ? (info.simd ? ' (SIMD)' : ' (no SIMD)') : ''}\n`);
+
+    const timeOnly = stepsFlag === undefined && timeLimit !== undefined;
+    const bar = timeOnly
+      ? new ProgressBar({ label: 'train', total: Math.ceil(timeLimit), unit: 's' })
+      : new ProgressBar({ label: 'train', total: trainOpts.steps, unit: 'steps' });
+    const ac = new AbortController();
+    const onSigint = () => { process.stderr.write('\nsparsecell train: interrupted, finishing the current step and saving the model\n'); ac.abort(); };
+    process.once('SIGINT', onSigint);
+    let model;
+    let result;
+    try {
+      ({ model, result } = await fitModel(
+        data.map((d) => ({ image: d.image, labels: d.labels! })),
+        { family, config: { inputChannels: channels, ...config }, train: trainOpts },
+        {
+          signal: ac.signal,
+          onProgress: (p) => {
+            const elapsed = bar.elapsedS();
+            let eta = p.etaS;
+            if (trainOpts.timeLimitS > 0) eta = Math.min(eta, Math.max(0, trainOpts.timeLimitS - elapsed));
+            const fields = { loss: p.smoothedLoss, 'steps/s': p.stepsPerS, ETA: formatDuration(eta) };
+            if (timeOnly) bar.update(Math.min(elapsed, bar.total), { step: p.step, ...fields });
+            else bar.update(p.step, fields);
+          },
+        },
+      ));
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+    }
+    const trainS = bar.elapsedS();
+    bar.finish(`${result.steps} steps in ${formatDuration(trainS)}, loss ${result.loss.toPrecision(4)} (stopped by ${result.stoppedBy})`);
+    model.meta = {
+      ...model.meta,
+      training: {
+        images: data.length, labeledPixels: labeled, encoding, steps: result.steps, loss: result.loss,
+        stoppedBy: result.stoppedBy, seconds: Math.round(trainS * 10) / 10, backend: info.name,
+        options: { ...trainOpts, steps: result.steps }, date: new Date().toISOString(),
+      },
+    };
+    const bytes = serializeModel(model);
+    disposeModel(model);
+    writeBytes(out, bytes);
+    process.stderr.write(`sparsecell train: wrote ${out} (${(bytes.length / 1024).toFixed(0)} KiB) in ${formatDuration((Date.now() - t0) / 1000)}\n`);
+    return 0;
+  });
+}
