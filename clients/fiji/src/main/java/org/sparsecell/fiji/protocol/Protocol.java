@@ -1,0 +1,354 @@
+package org.sparsecell.fiji.protocol;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonPrimitive;
+
+/**
+ * Wire types of the sparsecell protocol, one public-field class per struct of protocol/protocol.schema.json
+ * (that file is generated from protocol/src, the source of truth). Class names are the schema's $defs names;
+ * ProtocolSchemaTest checks every class field for field against the schema and parses every wire example.
+ * <p>
+ * Optional fields are boxed (null = absent, Gson leaves them out); required fields may be primitive.
+ * Unions of string and integer (tokens, request ids) are {@link JsonPrimitive}; free-form objects are
+ * {@link JsonObject}.
+ */
+public final class Protocol {
+	private Protocol() {}
+
+	// ---- structs -------------------------------------------------------------------------------------
+
+	/** {dtype, shape, data: base64 little-endian, encoding?: raw|deflate}. See imaging.NdArrays. */
+	public static class NdArray {
+		public String dtype;
+		public int[] shape;
+		public String data;
+		public String encoding;
+	}
+
+	/** image.add's image: an NdArray, or {tiff: base64 TIFF bytes}. */
+	public static class ImageData extends NdArray {
+		public String tiff;
+	}
+
+	public static class Counts {
+		public int unlabeled;
+		public int background;
+		public int objects;
+
+		@Override
+		public String toString() {
+			return "objects=" + objects + " background=" + background + " unlabeled=" + unlabeled;
+		}
+	}
+
+	public static class ImageInfo {
+		public String imageId;
+		public String name;
+		public int[] shape;
+		public String axes;
+		public String dtype;
+		public int generation;
+		public Counts counts;
+	}
+
+	public static class JobInfo {
+		public String jobId;
+		public String kind;
+		public String state;
+		public Boolean live;
+		public Integer step;
+		public Integer steps;
+		public Double loss;
+		public String error;
+	}
+
+	public static class SessionInfo {
+		public String sessionId;
+		public String name;
+		public String family;
+		public JsonObject config;
+		public String createdAt;
+		public int generation;
+		public String state;
+		public List<ImageInfo> images = new ArrayList<>();
+		public Integer modelVersion;
+		public Integer trainedGeneration;
+		public List<JobInfo> jobs = new ArrayList<>();
+		public Boolean autoBackground;
+	}
+
+	/** A predicted object: points are [[y, x], ...] vertices in image pixels. */
+	public static class PolygonRoi {
+		public int id;
+		public double score;
+		public double[][] points;
+	}
+
+	public static class TrainOptions {
+		public Integer batchSize;
+		public Integer patchSize;
+		public Double learningRate;
+		public Integer seed;
+		public Boolean augment;
+	}
+
+	public static class ServerLimits {
+		public long maxMessageBytes;
+		public long maxArrayElements;
+		public int maxSessions;
+	}
+
+	// ---- methods: <Method>Params / <Method>Result --------------------------------------------------
+
+	public static class ServerInfoParams {}
+
+	public static class Backend {
+		public String name;
+		public Boolean simd;
+		public Integer threads;
+		public Boolean gpu;
+	}
+
+	public static class ServerInfoResult {
+		public String name;
+		public String version;
+		public String protocolVersion;
+		public Backend backend;
+		public ServerLimits limits;
+		public List<String> families = new ArrayList<>();
+		public String home;
+	}
+
+	public static class SessionCreateParams {
+		public String name;
+		public String family;
+		public JsonObject config;
+		public Boolean autoBackground;
+	}
+
+	public static class SessionCreateResult {
+		public String sessionId;
+		public String name;
+		public String family;
+	}
+
+	public static class SessionListParams {}
+
+	public static class SessionSummary {
+		public String sessionId;
+		public String name;
+		public String family;
+		public String state;
+		public int images;
+		public int generation;
+	}
+
+	public static class SessionListResult {
+		public List<SessionSummary> sessions = new ArrayList<>();
+	}
+
+	public static class SessionGetParams {
+		public String sessionId;
+	}
+
+	public static class SessionGetResult extends SessionInfo {}
+
+	public static class SessionCloseParams {
+		public String sessionId;
+		public Boolean delete;
+	}
+
+	public static class SessionCloseResult {
+		public boolean closed;
+		public boolean deleted;
+	}
+
+	public static class SessionSetViewParams {
+		public String sessionId;
+		public String imageId;
+		/** [y0, x0, y1, x1], half-open. */
+		public int[] region;
+		public Integer z;
+		public Integer t;
+	}
+
+	public static class SessionSetViewResult {
+		public boolean ok;
+	}
+
+	public static class ImageAddParams {
+		public String sessionId;
+		public ImageData image;
+		public String axes;
+		public String name;
+	}
+
+	public static class ImageAddResult {
+		public String imageId;
+		public int[] shape;
+		public String axes;
+	}
+
+	public static class LabelsUpdateParams {
+		public String sessionId;
+		public String imageId;
+		public NdArray labels;
+		/** signed | offset1 */
+		public String encoding;
+		/** Patch origin [y, x] or [z, y, x]; null = full layer. */
+		public int[] origin;
+		/** annotation | correction */
+		public String kind;
+	}
+
+	public static class LabelsUpdateResult {
+		public int generation;
+		public Counts counts;
+	}
+
+	public static class LabelsGetParams {
+		public String sessionId;
+		public String imageId;
+		public String encoding;
+	}
+
+	public static class LabelsGetResult {
+		public int generation;
+		public NdArray labels;
+		public String encoding;
+		public Counts counts;
+	}
+
+	public static class ModelTrainParams {
+		public String sessionId;
+		public String family;
+		public Integer steps;
+		public Double timeLimitS;
+		public JsonObject config;
+		public TrainOptions options;
+		public Boolean live;
+		public Boolean reset;
+	}
+
+	public static class ModelTrainResult {
+		public String jobId;
+	}
+
+	public static class ModelConfigureParams {
+		public String sessionId;
+		public TrainOptions options;
+	}
+
+	public static class ModelConfigureResult {
+		public TrainOptions options;
+	}
+
+	public static class ModelPredictParams {
+		public String sessionId;
+		public String imageId;
+		public int[] region;
+		public Integer z;
+		public Double probThresh;
+		public Double nmsThresh;
+		public JsonPrimitive progressToken;
+	}
+
+	public static class ModelPredictResult {
+		public NdArray labels;
+		public List<PolygonRoi> polygons = new ArrayList<>();
+		public int modelVersion;
+		public int generation;
+		public int[] region;
+		public Integer z;
+	}
+
+	public static class ModelCancelParams {
+		public String jobId;
+	}
+
+	public static class ModelCancelResult {
+		public boolean cancelled;
+		public String state;
+	}
+
+	public static class ModelExportParams {
+		public String sessionId;
+	}
+
+	public static class ModelExportResult {
+		/** Base64 archive. */
+		public String model;
+		public String family;
+		public int modelVersion;
+		public long bytes;
+	}
+
+	public static class ModelImportParams {
+		public String sessionId;
+		public String model;
+	}
+
+	public static class ModelImportResult {
+		public String family;
+		public int modelVersion;
+	}
+
+	public static class RpcDiscoverParams {}
+
+	// ---- notifications -------------------------------------------------------------------------------
+
+	/** $/progress params: token = jobId (training) or the progressToken a request was given. */
+	public static class ProgressParams {
+		public JsonPrimitive token;
+		/** begin | report | end */
+		public String kind;
+		public String title;
+		public String message;
+		public Double percentage;
+		public Integer step;
+		public Integer steps;
+		public Double loss;
+		public Double stepsPerS;
+		public Double etaS;
+		/** On end: done | cancelled | failed. */
+		public String state;
+		public String error;
+
+		public String tokenString() {
+			return token == null ? null : token.getAsString();
+		}
+
+		public boolean isEnd() {
+			return "end".equals(kind);
+		}
+	}
+
+	/**
+	 * $/event params: the union of prediction.updated (labels, polygons, region) and the simple events
+	 * (model.updated, session.closed, labels.updated, job.finished).
+	 */
+	public static class EventParams {
+		public String type;
+		public String sessionId;
+		public String imageId;
+		public String jobId;
+		public int[] region;
+		public Integer z;
+		public Integer generation;
+		public Integer modelVersion;
+		public NdArray labels;
+		public List<PolygonRoi> polygons;
+		public String state;
+	}
+
+	public static class HeartbeatParams {
+		public String serverTime;
+	}
+
+	public static class CancelRequestParams {
+		public JsonPrimitive id;
+	}
+}
