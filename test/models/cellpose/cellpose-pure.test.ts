@@ -140,6 +140,19 @@ describe('cellpose round trip', () => {
     });
   }
 
+  it('empty or below-threshold maps give no instances; bad shapes throw', () => {
+    const empty = postprocess({ height: 16, width: 16, channels: 3, data: new Float32Array(16 * 16 * 3) }, CELLPOSE_DEFAULTS);
+    expect(countObjects(empty.labels)).to.equal(0);
+    expect(empty.polygons).to.deep.equal([]);
+    const { labels, count } = makeBlobs({ height: 32, width: 32, count: 3, seed: 2 });
+    const maps = trueMaps(labels);
+    expect(postprocess(maps, CELLPOSE_DEFAULTS, { probThresh: 1 }).polygons).to.deep.equal([]);
+    for (let i = 0; i < 32 * 32; i++) maps.data[3 * i + 2] *= 0.9;
+    expect(postprocess(maps, CELLPOSE_DEFAULTS).polygons.length).to.equal(count);
+    expect(postprocess(maps, { ...CELLPOSE_DEFAULTS, cellprobThresh: 3 }).polygons).to.deep.equal([]); // sigmoid(3) = 0.95
+    expect(() => postprocess({ height: 4, width: 4, channels: 2, data: new Float32Array(32) }, CELLPOSE_DEFAULTS)).to.throw(/channels/);
+  });
+
   it('drops masks whose flows disagree with their shape', () => {
     const { labels } = makeBlobs({ height: 64, width: 64, count: 6, seed: 4 });
     const maps = trueMaps(labels);
