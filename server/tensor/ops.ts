@@ -7,9 +7,14 @@
  * All ops take and return NHWC float32 tensors; callers own the results (use tf.tidy).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BIAS_ACT_GRAD, CUSTOM_KERNEL_BACKENDS, MAXPOOL2X2, UPSAMPLE2X, registerCustomKernels } from './kernels/index.js';
+import { BIAS_ACT_GRAD, CUSTOM_KERNEL_BACKENDS, MAXPOOL2X2, UPCONCAT, UPSAMPLE2X, registerCustomKernels } from './kernels/index.js';
 
 export { registerCustomKernels } from './kernels/index.js';
+
+/** True when the sparsecell JS kernels serve the active backend (cpu, wasm). */
+export function customKernelsActive(): boolean {
+  return custom();
+}
 
 function custom(): boolean {
   registerCustomKernels();
@@ -27,6 +32,12 @@ export function upsample2x(x: tf.Tensor4D): tf.Tensor4D {
   if (custom()) return tf.engine().runKernel(UPSAMPLE2X, { x }) as tf.Tensor4D;
   const [, h, w] = x.shape;
   return tf.image.resizeNearestNeighbor(x, [2 * h, 2 * w]);
+}
+
+/** concat([skip, upsample2x(low)], channel axis) in one pass (the U-Net decoder join). */
+export function upConcat(skip: tf.Tensor4D, low: tf.Tensor4D): tf.Tensor4D {
+  if (custom()) return tf.engine().runKernel(UPCONCAT, { skip, low }) as tf.Tensor4D;
+  return tf.concat([skip, upsample2x(low)], 3);
 }
 
 type ConvFn = (x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D) => tf.Tensor4D;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { useBackend, randn, expectClose } from './helpers.js';
-import { conv2dBiasAct, maxPool2x2, upsample2x } from '../../server/tensor/ops.js';
+import { conv2dBiasAct, maxPool2x2, upConcat, upsample2x } from '../../server/tensor/ops.js';
 
 type Pad = 'same' | 'valid';
 
@@ -118,6 +118,30 @@ describe('tensor kernels (wasm vs cpu reference)', () => {
     });
   }
 
+  for (const backend of ['wasm', 'cpu'] as const)
+    it(`upConcat: forward = concat(skip, upsample2x(low)), gradient = finite differences (${backend})`, async () => {
+      await useBackend(backend);
+      const ss = [2, 4, 6, 3] as [number, number, number, number], ls = [2, 2, 3, 2] as [number, number, number, number];
+      const sd = randn(2 * 4 * 6 * 3, 12), ld = randn(2 * 2 * 3 * 2, 13), rd = randn(2 * 4 * 6 * 5, 14);
+      const [got, ref] = tf.tidy(() => {
+        const s = tf.tensor4d(sd, ss), l = tf.tensor4d(ld, ls);
+        return [upConcat(s, l).dataSync().slice(), tf.concat([s, upsample2x(l)], 3).dataSync().slice()];
+      });
+      expectClose(got, ref, 0, 'forward');
+      const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(upConcat(a as tf.Tensor4D, b as tf.Tensor4D), tf.tensor4d(rd, [2, 4, 6, 5])));
+      const [gs, gl] = tf.tidy(() => tf.grads(f)([tf.tensor4d(sd, ss), tf.tensor4d(ld, ls)]).map((g) => g.dataSync().slice()));
+      const eps = 1e-2;
+      const value = (a: Float32Array, b: Float32Array) => tf.tidy(() => f(tf.tensor4d(a, ss), tf.tensor4d(b, ls)).dataSync()[0]);
+      for (let i = 0; i < sd.length; i++) {
+        const p = sd.slice(); p[i] += eps; const m = sd.slice(); m[i] -= eps;
+        expect(gs[i]).to.be.closeTo((value(p, ld) - value(m, ld)) / (2 * eps), 1e-2);
+      }
+      for (let i = 0; i < ld.length; i++) {
+        const p = ld.slice(); p[i] += eps; const m = ld.slice(); m[i] -= eps;
+        expect(gl[i]).to.be.closeTo((value(sd, p) - value(sd, m)) / (2 * eps), 1e-2);
+      }
+    });
+
   it('custom ops leak no tensors', async () => {
     await useBackend('wasm');
     const before = tf.memory().numTensors;
@@ -125,8 +149,7 @@ describe('tensor kernels (wasm vs cpu reference)', () => {
       const x = tf.tensor4d(randn(2 * 8 * 8 * 3, 1), [2, 8, 8, 3]);
       const w = tf.tensor4d(randn(3 * 3 * 3 * 4, 2), [3, 3, 3, 4]);
       const b = tf.zeros([4]) as tf.Tensor1D;
-      tf.grads((a: tf.Tensor, bw: tf.Tensor, bb: tf.Tensor) =>
-        tf.sum(upsample2x(maxPool2x2(conv2dBiasAct(a as tf.Tensor4D, bw as tf.Tensor4D, bb as tf.Tensor1D, true)))))([x, w, b]);
+      tf.grads((a: tf.Tensor, bw: tf.Tensor, bb: tf.Tensor) => { const h = conv2dBiasAct(a as tf.Tensor4D, bw as tf.Tensor4D, bb as tf.Tensor1D, true); return tf.sum(upConcat(h, upsample2x(maxPool2x2(maxPool2x2(h))))); })([x, w, b]);
     });
     expect(tf.memory().numTensors).to.equal(before);
   });

@@ -14,6 +14,8 @@ import type { ModelFamily } from '../model-family.js';
 import { parseConfig, type StarDistConfig } from './config.js';
 import { makeTargets } from './targets.js';
 import { postprocess } from './postprocess.js';
+import { customKernelsActive } from '../../tensor/ops.js';
+import { STARDIST_LOSS } from '../../tensor/kernels/index.js';
 
 export type { StarDistConfig } from './config.js';
 
@@ -30,10 +32,34 @@ export function bceWithLogits(z: tf.Tensor, p: tf.Tensor): tf.Tensor {
   return tf.add(tf.sub(tf.relu(z), tf.mul(z, p)), tf.log1p(tf.exp(tf.neg(tf.abs(z)))));
 }
 
-export function starDistLoss(pred: tf.Tensor4D, target: tf.Tensor4D, weight: tf.Tensor4D, config: StarDistConfig): tf.Scalar {
-  const n = config.nRays;
+function checkShapes(pred: tf.Tensor4D, target: tf.Tensor4D, weight: tf.Tensor4D, n: number): void {
   if (pred.shape[3] !== 1 + n || target.shape[3] !== 1 + n || weight.shape[3] !== 2)
     throw new Error(`stardist loss: channels pred ${pred.shape[3]}, target ${target.shape[3]}, weight ${weight.shape[3]}; expected ${1 + n}, ${1 + n}, 2`);
+  for (let i = 0; i < 3; i++)
+    if (target.shape[i] !== pred.shape[i] || weight.shape[i] !== pred.shape[i])
+      throw new Error(`stardist loss: shapes pred [${pred.shape}], target [${target.shape}], weight [${weight.shape}] differ`);
+}
+
+/**
+ * The loss. On cpu/wasm it runs as one fused JS kernel (server/tensor/kernels/stardist-loss.ts; gradient
+ * only w.r.t. pred, targets and weights are constants); elsewhere as tf ops (starDistLossOps).
+ */
+export function starDistLoss(pred: tf.Tensor4D, target: tf.Tensor4D, weight: tf.Tensor4D, config: StarDistConfig): tf.Scalar {
+  checkShapes(pred, target, weight, config.nRays);
+  if (!customKernelsActive()) return starDistLossOps(pred, target, weight, config);
+  const f = tf.customGrad(((p: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [loss, grad] = tf.engine().runKernel(STARDIST_LOSS, { pred: p, target, weight },
+      { nRays: config.nRays, distWeight: DIST_LOSS_WEIGHT } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    save([grad]);
+    return { value: loss, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(saved[0], dy)] };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(pred) as tf.Scalar;
+}
+
+/** The same loss written with tf ops (reference; used on backends without the sparsecell kernels). */
+export function starDistLossOps(pred: tf.Tensor4D, target: tf.Tensor4D, weight: tf.Tensor4D, config: StarDistConfig): tf.Scalar {
+  const n = config.nRays;
+  checkShapes(pred, target, weight, n);
   return tf.tidy(() => {
     const wProb = channels(weight, 0, 1);
     const wDist = channels(weight, 1, 1);

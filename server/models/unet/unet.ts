@@ -5,7 +5,7 @@
  * Owner: the UNet object owns its variables; call disposeUNet() when done.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { conv2dBiasAct, maxPool2x2, upsample2x } from '../../tensor/ops.js';
+import { conv2dBiasAct, maxPool2x2, upConcat } from '../../tensor/ops.js';
 import { makeUNetConfig, unetDivisor, type UNetConfig } from './config.js';
 
 export interface NamedTensorData {
@@ -102,7 +102,7 @@ export function unetForward(unet: UNet, x: tf.Tensor4D): tf.Tensor4D {
     }
     h = conv(conv(h, true), true);
     for (let l = config.depth - 1; l >= 0; l--) {
-      h = tf.concat([skips[l], upsample2x(h)], 3);
+      h = upConcat(skips[l], h);
       h = conv(conv(h, true), true);
     }
     return conv(h, false);

@@ -9,10 +9,14 @@ import { conv2dBackpropFilterWasmConfig } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInputWasmConfig, setStockConv2dBackpropInput } from './conv2d-backprop-input.js';
 import { MAXPOOL2X2, MAXPOOL2X2_GRAD, UPSAMPLE2X, UPSAMPLE2X_GRAD, poolUpsampleConfigs } from './pool-upsample.js';
 import { biasActGradConfig } from './bias-act-grad.js';
+import { UPCONCAT, UPCONCAT_GRAD, upConcatConfigs } from './up-concat.js';
+import { starDistLossConfig } from './stardist-loss.js';
 import { registerGradients } from '../gradients.js';
 
 export { MAXPOOL2X2, MAXPOOL2X2_GRAD, UPSAMPLE2X, UPSAMPLE2X_GRAD } from './pool-upsample.js';
 export { BIAS_ACT_GRAD } from './bias-act-grad.js';
+export { UPCONCAT, UPCONCAT_GRAD } from './up-concat.js';
+export { STARDIST_LOSS } from './stardist-loss.js';
 
 function replace(config: tf.KernelConfig): void {
   if (tf.getKernel(config.kernelName, config.backendName) === config) return;
@@ -40,6 +44,8 @@ export function registerCustomKernels(): void {
   for (const b of CUSTOM_KERNEL_BACKENDS) {
     for (const c of poolUpsampleConfigs(b)) replace(c);
     replace(biasActGradConfig(b));
+    for (const c of upConcatConfigs(b)) replace(c);
+    replace(starDistLossConfig(b));
   }
   tf.registerGradient({
     kernelName: MAXPOOL2X2,
@@ -49,6 +55,14 @@ export function registerCustomKernels(): void {
   tf.registerGradient({
     kernelName: UPSAMPLE2X,
     gradFunc: (dy) => ({ x: () => tf.engine().runKernel(UPSAMPLE2X_GRAD, { dy: dy as tf.Tensor }) as tf.Tensor }),
+  });
+  tf.registerGradient({
+    kernelName: UPCONCAT,
+    inputsToSave: ['skip'],
+    gradFunc: (dy, saved) => {
+      const [dSkip, dLow] = tf.engine().runKernel(UPCONCAT_GRAD, { dy: dy as tf.Tensor }, { skipChannels: saved[0].shape[3] as number }) as tf.Tensor[];
+      return { skip: () => dSkip, low: () => dLow };
+    },
   });
   customDone = true;
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { useBackend, randn } from '../../tensor/helpers.js';
-import { stardistFamily, DIST_LOSS_WEIGHT } from '../../../server/models/stardist/model.js';
+import { stardistFamily, DIST_LOSS_WEIGHT, starDistLossOps } from '../../../server/models/stardist/model.js';
 import { getFamily } from '../../../server/models/registry.js';
 import { makeBlobs, sparsify } from '../../../scripts/synthetic.js';
 
@@ -48,6 +48,38 @@ describe('StarDist family (tensor half)', () => {
     expect(unl).to.be.greaterThan(100);
     expect(nonzeroLabeled).to.be.greaterThan(100);
     pred.dispose();
+  });
+
+  for (const backend of ['wasm', 'cpu'] as const)
+    it(`fused loss kernel = tf-ops loss, value and gradient (${backend})`, async () => {
+      await useBackend(backend);
+      const s = makeBlobs({ height: 24, width: 40, count: 5, seed: 9 });
+      const sparse = sparsify(s.labels, (id) => id !== 2, (y, x) => (x + y) % 3 !== 0);
+      const t = stardistFamily.makeTargets(sparse, config);
+      const run = (f: typeof starDistLossOps) => tf.tidy(() => {
+        const pred = tf.tensor4d(randn(2 * 24 * 40 * 9, 5, 2), [2, 24, 40, 9]);
+        const tt = tf.concat([tf.tensor4d(t.target, [1, 24, 40, 9]), tf.tensor4d(t.target, [1, 24, 40, 9])]);
+        const ww = tf.concat([tf.tensor4d(t.weight, [1, 24, 40, 2]), tf.mul(tf.tensor4d(t.weight, [1, 24, 40, 2]), 0.5)]);
+        const { value, grads } = tf.valueAndGrads((p: tf.Tensor) => f(p as tf.Tensor4D, tt as tf.Tensor4D, ww as tf.Tensor4D, config))([pred]);
+        return [value.dataSync()[0], grads[0].dataSync().slice()] as [number, Float32Array];
+      });
+      const [v1, g1] = run(stardistFamily.loss);
+      const [v2, g2] = run(starDistLossOps);
+      expect(v1).to.be.closeTo(v2, 1e-5 * Math.max(1, v2));
+      let worst = 0;
+      for (let i = 0; i < g1.length; i++) worst = Math.max(worst, Math.abs(g1[i] - g2[i]));
+      expect(worst).to.be.below(1e-7);
+    });
+
+  it('tf-ops loss also gives EXACTLY zero gradient at unlabeled pixels', async () => {
+    await useBackend('cpu');
+    const s = makeBlobs({ height: 16, width: 16, count: 2, seed: 3 });
+    const sparse = sparsify(s.labels, (id) => id === 1, (y) => y < 8);
+    const t = stardistFamily.makeTargets(sparse, config);
+    const g = tf.tidy(() => tf.grad((p: tf.Tensor) => starDistLossOps(p as tf.Tensor4D,
+      tf.tensor4d(t.target, [1, 16, 16, 9]), tf.tensor4d(t.weight, [1, 16, 16, 2]), config))(tf.tensor4d(randn(16 * 16 * 9, 4), [1, 16, 16, 9])).dataSync());
+    for (let p = 0; p < 256; p++) if (sparse.data[p] === -1) for (let c = 0; c < 9; c++) expect(g[p * 9 + c]).to.equal(0);
+    await useBackend('wasm');
   });
 
   it('activate: sigmoid on channel 0, distances clamped at 0', () => {
