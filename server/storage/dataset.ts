@@ -2,7 +2,7 @@
  * Datasets on disk: a folder of image TIFFs and a folder of label TIFFs with the same file names (the StarDist /
  * DSB2018 layout). Used by the CLI, the study and the benchmarks (never by the daemon's RPC path).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeTiff, encodeTiff } from '../imaging/tiff.js';
 import type { Image2D, Labels2D } from '../imaging/types.js';
@@ -64,6 +64,17 @@ export function writeBytes(path: string, bytes: Uint8Array | string): void {
   writeFileSync(path, bytes);
 }
 
+/** Write a file atomically (temporary file beside it, then rename), so a killed run never leaves half a file. */
+export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, path);
+}
+
+export function readText(path: string): string {
+  return readFileSync(path, 'utf8');
+}
+
 export function readBytes(path: string): Uint8Array {
   return new Uint8Array(readFileSync(path));
 }
@@ -80,4 +91,16 @@ export function fileExists(path: string): boolean {
 export function sharedDataDir(root: string, name: string): string | undefined {
   const d = join(root, '..', 'shared', 'data', name);
   return existsSync(d) ? d : undefined;
+}
+
+/** Rows of a tab-separated index file (e.g. dsb2018-train/index.tsv): header from the first line (a leading "# " is dropped). */
+export function readIndexTsv(path: string): Array<Record<string, string>> {
+  if (!existsSync(path)) throw new Error(`index not found: ${path}`);
+  const lines = readFileSync(path, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+  if (lines.length === 0) return [];
+  const header = lines[0].replace(/^#\s*/, '').split('\t');
+  return lines.slice(1).filter((l) => !l.startsWith('#')).map((l) => {
+    const cells = l.split('\t');
+    return Object.fromEntries(header.map((h, i) => [h, cells[i] ?? '']));
+  });
 }

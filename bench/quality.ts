@@ -1,0 +1,251 @@
+/**
+ * Quality benchmark (issue 4 "quality", issue 9 per family):
+ *   npm run bench -- quality [--family stardist|cellpose|elephant] [--budget SECONDS] [--strategy full|minmax4bg|<study id>]
+ *                            [--holdout 50] [--seed 0] [--limit-train N] [--val 20] [--no-tune] [...]
+ *
+ * Data: ../shared/data/dsb2018-train (index.tsv, images/, masks/). Split: server/metrics/split.ts dsbSplit(names,
+ * seed, holdout) -- a seeded permutation; its first `holdout` (50) names are the held-out TEST images; the next
+ * `val` (20) names of the training part are a small VALIDATION set used only to choose the post-processing
+ * thresholds (StarDist's optimize_thresholds, on a grid); the remaining images (or the first --limit-train of
+ * them) are trained on. Test images are never seen before the final scoring.
+ *
+ * Training (CPU budget, default 2700 s = 45 min, counted on the training loop's wall clock): U-Net depth 3 with 16
+ * base filters, patches 128x128, batch 8, Adam lr 1e-3 for the first 80 % of the budget, then 2e-4 for the rest
+ * (two fitModel calls on the same model; Adam restarts). Measured on the 2-core dev machine with the wasm backend
+ * (one thread, other jobs running): ~2.7 s/step for this size (depth 3 / 32 filters / 4x256^2 is ~18 s/step), so
+ * 45 min gives ~1000-2000 steps of 8 patches. StarDist-like sampling computes its ray targets on the CPU in the
+ * training thread (~0.5 s of each step at this size).
+ *
+ * Scoring: stardist matching_dataset (counts pooled over the 50 images) at IoU 0.1..0.9 for the learned model and
+ * for the classical baseline (server/imaging/classical.ts: Otsu + distance-transform watershed) on the same images.
+ * Goal: accuracy@0.5 >= 0.80 (StarDist paper, DSB2018 on a GPU: 0.864); the baseline is ~0.68 on a split like this.
+ */
+import { parseArgs } from 'node:util';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureDir, readIndexTsv, loadDataset, sharedDataDir, writeBytes, type DatasetItem } from '../server/storage/dataset.js';
+import { dsbSplit } from '../server/metrics/split.js';
+import { matchingDataset, type DatasetMatchingStats } from '../server/metrics/matching.js';
+import { classicalSegment } from '../server/imaging/classical.js';
+import type { Image2D, Labels2D } from '../server/imaging/types.js';
+import { initBackend, type BackendPreference } from '../server/tensor/backend.js';
+import { familyNames } from '../server/models/registry.js';
+import { disposeModel, type SegmentationModel } from '../server/models/segmentation-model.js';
+import { unetMacsPerPixel } from '../server/models/unet/config.js';
+import { fitModel, type FitInput } from '../server/training/pipeline.js';
+import { predictImage } from '../server/training/predict.js';
+import type { TrainProgress } from '../server/training/train.js';
+import { ProgressBar, formatDuration } from '../server/cli/progress-bar.js';
+import { formatMatchingTable } from '../server/cli/evaluate.js';
+import { imageSeed, parseStrategyId, simulateAnnotation, strategyId, totalCost, type AnnotationCost, type Strategy } from '../server/study/strategies.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const THRESHOLDS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+export const QUALITY_DEFAULTS = Object.freeze({
+  family: 'stardist', budgetS: 2700, strategy: 'full', holdout: 50, seed: 0, val: 20,
+  config: Object.freeze({ unetDepth: 3, unetFilters: 16 }), batch: 8, patch: 128, lr: 1e-3, lrFinal: 2e-4, finalFraction: 0.2,
+});
+const GOAL_ACCURACY = 0.8;
+const BASELINE_EXPECTED = 0.68;
+/** Post-processing grid searched on the validation images (probThresh is a probability for every family). */
+const PROB_GRID = [0.3, 0.4, 0.5, 0.6, 0.7];
+const NMS_GRID = [0.3, 0.4, 0.5];
+
+const out = (s: string) => process.stdout.write(s);
+const err = (s: string) => process.stderr.write(s);
+
+function num(v: string | undefined, name: string, fallback: number, int = false): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || (int && !Number.isInteger(n)) || n < 0) throw new Error(`--${name} must be a non-negative ${int ? 'integer' : 'number'} (got "${v}")`);
+  return n;
+}
+
+function strategyFromFlag(s: string): Strategy {
+  if (s === 'minmax4bg') return parseStrategyId('minmax-k4-bg');
+  return parseStrategyId(s);
+}
+
+/** Activated maps of the model for every image (kept for the threshold grid). */
+async function predictAll(model: SegmentationModel, items: DatasetItem[], label: string): Promise<{ maps: Image2D[]; seconds: number }> {
+  const bar = new ProgressBar({ label, total: items.length, unit: 'images' });
+  const t0 = Date.now();
+  const maps: Image2D[] = [];
+  for (const [i, it] of items.entries()) {
+    maps.push(await predictImage(model, it.image, { onProgress: ({ done, total }) => bar.update(i + done / total) }));
+    bar.update(i + 1);
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  bar.finish(`${items.length} images in ${formatDuration(seconds)}`);
+  return { maps, seconds };
+}
+
+function postprocessAll(model: SegmentationModel, maps: Image2D[], probThresh?: number, nmsThresh?: number): { labels: Labels2D[]; seconds: number } {
+  const t0 = Date.now();
+  const labels = maps.map((m) => model.family.postprocess(m, model.config, { probThresh, nmsThresh }).labels);
+  return { labels, seconds: (Date.now() - t0) / 1000 };
+}
+
+const at = (rows: DatasetMatchingStats[], t: number) => rows.find((r) => Math.abs(r.thresh - t) < 1e-9)!;
+const f3 = (v: number) => v.toFixed(3);
+
+export async function run(args: string[]): Promise<Record<string, unknown>> {
+  const { values: f } = parseArgs({
+    args, allowPositionals: false, strict: true,
+    options: {
+      family: { type: 'string' }, budget: { type: 'string' }, strategy: { type: 'string' }, holdout: { type: 'string' },
+      seed: { type: 'string' }, 'limit-train': { type: 'string' }, val: { type: 'string' }, 'no-tune': { type: 'boolean' },
+      steps: { type: 'string' }, batch: { type: 'string' }, patch: { type: 'string' }, lr: { type: 'string' }, config: { type: 'string' },
+      data: { type: 'string' }, backend: { type: 'string' },
+    },
+  });
+  const D = QUALITY_DEFAULTS;
+  const family = f.family ?? D.family;
+  if (!(familyNames() as string[]).includes(family)) throw new Error(`--family must be one of ${familyNames().join(', ')}`);
+  const budgetS = num(f.budget, 'budget', D.budgetS);
+  const strategy = strategyFromFlag(f.strategy ?? D.strategy);
+  const holdout = num(f.holdout, 'holdout', D.holdout, true);
+  const seed = num(f.seed, 'seed', D.seed, true);
+  const nVal = num(f.val, 'val', D.val, true);
+  const limitTrain = f['limit-train'] !== undefined ? num(f['limit-train'], 'limit-train', 0, true) : undefined;
+  const maxSteps = num(f.steps, 'steps', 1e7, true);
+  const batch = num(f.batch, 'batch', D.batch, true);
+  const patch = num(f.patch, 'patch', D.patch, true);
+  const lr = num(f.lr, 'lr', D.lr);
+  const config = { ...D.config, ...(f.config ? (JSON.parse(f.config) as Record<string, unknown>) : {}) };
+  const tune = !f['no-tune'];
+  const dataDir = f.data ?? sharedDataDir(ROOT, 'dsb2018-train');
+  if (!dataDir) throw new Error(`DSB2018 data not found at ${join(ROOT, '..', 'shared', 'data', 'dsb2018-train')} (use --data DIR)`);
+
+  const backend = await initBackend((f.backend ?? 'auto') as BackendPreference);
+  err(`quality: backend ${backend.name}${backend.simd ? ' (SIMD)' : ''}, family ${family}, strategy ${strategyId(strategy)}, budget ${budgetS} s\n`);
+
+  // ---- split ----
+  const names = readIndexTsv(join(dataDir, 'index.tsv')).map((r) => `${r.name}.tif`);
+  const split = dsbSplit(names, seed, holdout);
+  const valNames = split.train.slice(split.train.length - Math.min(nVal, split.train.length - 1));
+  let trainNames = split.train.slice(0, split.train.length - valNames.length);
+  if (limitTrain !== undefined) trainNames = trainNames.slice(0, limitTrain);
+  if (trainNames.length === 0) throw new Error('no training images left');
+  err(`quality: ${trainNames.length} training, ${tune ? valNames.length : 0} validation (thresholds), ${split.test.length} held-out test images\n`);
+
+  // ---- training data (with the annotation strategy) ----
+  const tLoad = Date.now();
+  const trainItems = loadDataset(join(dataDir, 'images'), join(dataDir, 'masks'), 'signed', trainNames);
+  const costs: AnnotationCost[] = [];
+  const fitItems: FitInput[] = trainItems.map((it) => {
+    const sim = simulateAnnotation(it.image, it.labels!, strategy, imageSeed(it.name, seed));
+    costs.push(sim.cost);
+    return { image: it.image, labels: sim.labels };
+  });
+  const cost = totalCost(costs);
+  err(`quality: loaded in ${formatDuration((Date.now() - tLoad) / 1000)}; labeled ${(100 * cost.fractionObjects).toFixed(1)} % of objects, ${(100 * cost.fractionPixels).toFixed(1)} % of pixels\n`);
+
+  // ---- train: lr for (1 - finalFraction) of the budget, then lrFinal ----
+  const phases = budgetS > 0
+    ? [{ lr, timeLimitS: budgetS * (1 - D.finalFraction), seed: 1 }, { lr: Math.min(lr, D.lrFinal), timeLimitS: budgetS * D.finalFraction, seed: 2 }]
+    : [{ lr, timeLimitS: 0, seed: 1 }];
+  const bar = new ProgressBar({ label: 'train', total: Math.max(1, Math.ceil(budgetS)), unit: 's' });
+  const lossCurve: Array<[number, number]> = [];
+  let model: SegmentationModel | undefined;
+  let stepsDone = 0;
+  let lastLoss = NaN;
+  let stoppedBy = '';
+  let loopS = 0; // time inside the training loops (excludes normalisation / sampler set-up of each phase)
+  const tTrain = Date.now();
+  for (const ph of phases) {
+    const left = maxSteps - stepsDone;
+    if (left <= 0) break;
+    const base = stepsDone;
+    let phaseLoopS = 0;
+    const r = await fitModel(fitItems, {
+      family, model, config: { inputChannels: 1, ...config },
+      train: { steps: left, timeLimitS: ph.timeLimitS, batchSize: batch, patchSize: patch, learningRate: ph.lr, seed: ph.seed },
+    }, {
+      onProgress: (p: TrainProgress) => {
+        const step = base + p.step;
+        phaseLoopS = p.step / p.stepsPerS;
+        if (step % 10 === 0) lossCurve.push([step, Number(p.smoothedLoss.toPrecision(5))]);
+        const el = (Date.now() - tTrain) / 1000;
+        bar.update(Math.min(el, bar.total), { step, loss: p.smoothedLoss, lr: ph.lr, 'steps/s': step / el, ETA: formatDuration(budgetS - el) });
+      },
+    });
+    model = r.model;
+    stepsDone += r.result.steps;
+    lastLoss = r.result.loss;
+    stoppedBy = r.result.stoppedBy;
+    loopS += phaseLoopS;
+  }
+  const trainS = (Date.now() - tTrain) / 1000;
+  bar.finish(`${stepsDone} steps in ${formatDuration(trainS)}, loss ${lastLoss.toPrecision(4)}`);
+  fitItems.length = 0;
+  trainItems.length = 0;
+  const m = model!;
+  const msPerStep = (1000 * loopS) / Math.max(1, stepsDone);
+  const macs = unetMacsPerPixel(m.unet.config);
+  const gflops = (6 * macs * batch * patch * patch) / (msPerStep / 1000) / 1e9; // forward 2*macs, backward ~2x forward
+
+  // ---- thresholds on the validation images ----
+  let probThresh: number | undefined, nmsThresh: number | undefined;
+  const grid: Array<{ probThresh: number; nmsThresh?: number; accuracy: number }> = [];
+  if (tune && valNames.length > 0) {
+    const valItems = loadDataset(join(dataDir, 'images'), join(dataDir, 'masks'), 'signed', valNames);
+    const { maps } = await predictAll(m, valItems, 'validate');
+    const gts = valItems.map((v) => v.labels!);
+    let best = -1;
+    for (const p of PROB_GRID) for (const n of family === 'stardist' ? NMS_GRID : [undefined]) {
+      const acc = matchingDataset(gts, postprocessAll(m, maps, p, n).labels, 0.5).accuracy;
+      grid.push({ probThresh: p, nmsThresh: n, accuracy: acc });
+      if (acc > best) { best = acc; probThresh = p; nmsThresh = n; }
+    }
+    err(`quality: thresholds from ${valNames.length} validation images: probThresh ${probThresh}${nmsThresh !== undefined ? `, nmsThresh ${nmsThresh}` : ''} (val accuracy@0.5 ${f3(best)})\n`);
+  }
+
+  // ---- held-out test images: learned model and classical baseline ----
+  const testItems = loadDataset(join(dataDir, 'images'), join(dataDir, 'masks'), 'signed', split.test);
+  const gts = testItems.map((t) => t.labels!);
+  const { maps, seconds: predictS } = await predictAll(m, testItems, 'test');
+  const pp = postprocessAll(m, maps, probThresh, nmsThresh);
+  const learned = matchingDataset(gts, pp.labels, THRESHOLDS);
+  const learnedByImage = matchingDataset(gts, pp.labels, 0.5, 'iou', true);
+  const learnedDefault = tune ? matchingDataset(gts, postprocessAll(m, maps).labels, 0.5) : at(learned, 0.5);
+  const tClassical = Date.now();
+  const classical = matchingDataset(gts, testItems.map((t) => classicalSegment(t.image)), THRESHOLDS);
+  const classicalS = (Date.now() - tClassical) / 1000;
+  disposeModel(m);
+
+  // ---- report ----
+  const L = at(learned, 0.5), C = at(classical, 0.5);
+  out(`\nquality: ${family} (${strategyId(strategy)}), ${trainNames.length} training images, ${stepsDone} steps in ${formatDuration(trainS)} ` +
+    `(${msPerStep.toFixed(0)} ms/step, ~${gflops.toFixed(1)} GFLOP/s), ${split.test.length} held-out images (dsbSplit seed ${seed})\n\n`);
+  out(`learned model (${family}) -- stardist matching_dataset:\n${formatMatchingTable(learned)}\n`);
+  out(`classical baseline (Otsu + watershed):\n${formatMatchingTable(classical)}\n`);
+  out(`IoU 0.5            accuracy     f1     pq  precision  recall\n`);
+  out(`learned            ${f3(L.accuracy).padStart(8)}  ${f3(L.f1)}  ${f3(L.panoptic_quality)}  ${f3(L.precision).padStart(9)}  ${f3(L.recall).padStart(6)}\n`);
+  out(`classical          ${f3(C.accuracy).padStart(8)}  ${f3(C.f1)}  ${f3(C.panoptic_quality)}  ${f3(C.precision).padStart(9)}  ${f3(C.recall).padStart(6)}\n`);
+  out(`goal               ${('>= ' + GOAL_ACCURACY.toFixed(2)).padStart(8)}   (baseline expected ~${BASELINE_EXPECTED}; learned margin ${(L.accuracy - C.accuracy >= 0 ? '+' : '') + f3(L.accuracy - C.accuracy)})\n`);
+  out(`verdict: ${L.accuracy >= GOAL_ACCURACY ? 'GOAL MET' : 'below goal'}; ${L.accuracy > C.accuracy ? 'beats' : 'does NOT beat'} the classical baseline\n`);
+
+  const result = {
+    family, strategy: strategyId(strategy), backend,
+    split: { rule: 'server/metrics/split.ts dsbSplit(names, seed, holdout); validation = last `val` names of the training part', seed, holdout, nTrain: trainNames.length, nVal: tune ? valNames.length : 0, test: split.test },
+    annotation: cost,
+    train: {
+      budgetS, seconds: Number(trainS.toFixed(1)), loopSeconds: Number(loopS.toFixed(1)), steps: stepsDone, msPerStep: Number(msPerStep.toFixed(1)), effectiveGflops: Number(gflops.toFixed(2)),
+      loss: lastLoss, stoppedBy, config, batch, patch, phases, lossCurve,
+    },
+    postprocess: { probThresh, nmsThresh, grid, seconds: Number(pp.seconds.toFixed(1)) },
+    predictSeconds: Number(predictS.toFixed(1)),
+    learned, learnedByImageAccuracy05: learnedByImage.accuracy, learnedDefaultThresholds05: learnedDefault,
+    classical, classicalSeconds: Number(classicalS.toFixed(1)),
+    goal: { accuracy05: GOAL_ACCURACY, baselineExpected: BASELINE_EXPECTED, met: L.accuracy >= GOAL_ACCURACY, beatsBaseline: L.accuracy > C.accuracy },
+  };
+  // bench/run.ts writes quality.json (the latest run); keep one file per family and strategy too, for the
+  // side-by-side table of issue 9.
+  const resultsDir = join(ROOT, 'bench', 'results');
+  ensureDir(resultsDir);
+  const copy = join(resultsDir, `quality-${family}-${strategyId(strategy)}${budgetS !== D.budgetS || limitTrain !== undefined ? '-smoke' : ''}.json`);
+  writeBytes(copy, JSON.stringify({ bench: 'quality', finished: new Date().toISOString(), ...result }, null, 2) + '\n');
+  out(`wrote ${copy}\n`);
+  return result;
+}
