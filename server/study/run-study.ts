@@ -1,0 +1,293 @@
+/**
+ * The sparse-annotation study (issue 6): from a DENSE data set, simulate each annotation strategy of a grid
+ * (strategies.ts), train one model per strategy with the masked-loss pipeline under an equal time budget, evaluate
+ * it on held-out images with the stardist-identical matching, and write the results (JSON, CSV, Markdown, PNG plots).
+ *
+ * - Split: with no separate test set, the fixed seeded DSB split (metrics/split.ts dsbSplit(names, splitSeed = 0,
+ *   holdout = 50)); `limitTrain` takes the first N training names of that split (a seeded random subset).
+ * - Budget: every cell trains for budgetS / (number of cells in the grid) seconds (timeLimitS; training stops after
+ *   the step that crosses it), so the whole grid's training takes about budgetS.
+ * - Resumable: each finished cell is written to <out>/cells/<cell-id>.json (atomically) and skipped next time,
+ *   provided the study setup (family, config, data, split, seed, training options) is the same; otherwise an error
+ *   asks for another --out. The summary files are rewritten after every cell.
+ * The tensor backend must be initialised by the caller.
+ */
+import { join, resolve } from 'node:path';
+import type { Image2D, Labels2D } from '../imaging/types.js';
+import { ensureDir, fileExists, listTiffs, loadDataset, readText, writeFileAtomic, type DatasetItem } from '../storage/dataset.js';
+import { dsbSplit } from '../metrics/split.js';
+import { matchingDataset, type MatchingStats } from '../metrics/matching.js';
+import { fitModel, segment } from '../training/pipeline.js';
+import { parseTrainOptions, type TrainOptions } from '../training/config.js';
+import type { TrainProgress } from '../training/train.js';
+import { disposeModel } from '../models/segmentation-model.js';
+import { getFamily } from '../models/registry.js';
+import {
+  imageSeed, simulateAnnotation, strategyId, studyGrid, totalCost, parseStrategyId,
+  type AnnotationCost, type Strategy,
+} from './strategies.js';
+import { writeStudyReport } from './report.js';
+
+export const IOU_THRESHOLDS: readonly number[] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+
+/** Study defaults, sized for the 2-core CPU (default grid of 11 cells ≈ 75 min training + ~10 min evaluation). */
+export const STUDY_DEFAULTS = Object.freeze({
+  family: 'stardist',
+  grid: 'default' as 'default' | 'all',
+  budgetS: 4500,
+  seed: 1,
+  splitSeed: 0,
+  holdout: 50,
+  /** U-Net size and training as in bench/quality.ts: 16 filters at depth 3 (the family default of 32 is ~4x slower per step on a CPU), patches 128, batch 8, lr 1e-3. */
+  config: Object.freeze({ unetDepth: 3, unetFilters: 16 }) as Readonly<Record<string, unknown>>,
+  train: Object.freeze({ patchSize: 128, batchSize: 8, learningRate: 1e-3 }) as Readonly<Partial<TrainOptions>>,
+});
+
+export interface StudyOptions {
+  imagesDir: string;
+  masksDir: string;
+  /** Separate test set (else the fixed split of imagesDir). */
+  testImagesDir?: string;
+  testMasksDir?: string;
+  outDir: string;
+  family?: string;
+  grid?: 'default' | 'all';
+  /** Explicit strategy ids instead of a grid (e.g. ['full', 'minmax-k4-bg']). */
+  cells?: string[];
+  /** Total training time in seconds over all cells of the grid. */
+  budgetS?: number;
+  /** Seeds the random ordering, the scribbles and training (patch sampling). */
+  seed?: number;
+  splitSeed?: number;
+  holdout?: number;
+  limitTrain?: number;
+  limitTest?: number;
+  /** Family config (merged over STUDY_DEFAULTS.config). */
+  config?: Record<string, unknown>;
+  /** Training options (merged over STUDY_DEFAULTS.train; steps / timeLimitS are set by the budget unless maxSteps). */
+  train?: Partial<TrainOptions>;
+  /** Cap on steps per cell (tests, smoke runs); default unlimited (time budget only). */
+  maxSteps?: number;
+  /** Name of the tensor backend in use (recorded). */
+  backend?: string;
+  signal?: AbortSignal;
+  onEvent?: (e: StudyEvent) => void;
+}
+
+export type StudyEvent =
+  | { type: 'loaded'; trainImages: number; testImages: number; cells: number; perCellS: number }
+  | { type: 'cell-skip'; index: number; total: number; id: string }
+  | { type: 'cell-start'; index: number; total: number; id: string; cost: CellCost }
+  | { type: 'train'; index: number; total: number; id: string; progress: TrainProgress; elapsedS: number; limitS: number }
+  | { type: 'eval'; index: number; total: number; id: string; done: number; of: number }
+  | { type: 'cell-done'; index: number; total: number; id: string; result: CellResult };
+
+export type CellCost = AnnotationCost & { fractionObjects: number; fractionPixels: number };
+
+export interface CellResult {
+  id: string;
+  ordering: string;
+  /** Objects per image parameter (null for full). */
+  k: number | null;
+  bg: string;
+  cost: CellCost;
+  training: { steps: number; loss: number; stoppedBy: string; seconds: number; timeLimitS: number; images: number };
+  evaluation: { images: number; seconds: number; atIoU05: MatchingStats; curve: MatchingStats[] };
+  fingerprint: StudyFingerprint;
+  finishedAt: string;
+}
+
+/** What must be equal for a finished cell to be reused. */
+export interface StudyFingerprint {
+  family: string;
+  config: Record<string, unknown>;
+  train: Record<string, unknown>;
+  seed: number;
+  trainSet: string;
+  testSet: string;
+  trainImages: number;
+  testImages: number;
+  maxSteps: number | null;
+}
+
+export interface StudyResult {
+  outDir: string;
+  setup: StudySetup;
+  cells: CellResult[];
+  skipped: string[];
+  files: string[];
+}
+
+export interface StudySetup {
+  family: string;
+  grid: string;
+  cells: string[];
+  budgetS: number;
+  perCellS: number;
+  seed: number;
+  config: Record<string, unknown>;
+  train: Record<string, unknown>;
+  backend?: string;
+  trainSet: { images: string; masks: string; count: number };
+  testSet: { images: string; masks: string; count: number; split: string };
+}
+
+/** Cell ids of a study (explicit ids or a grid). */
+export function studyCells(grid: 'default' | 'all', ids?: string[]): Strategy[] {
+  return ids?.length ? ids.map(parseStrategyId) : studyGrid(grid);
+}
+
+/** A cheap digest of a list of names (FNV-1a over the joined list). */
+function digest(names: string[]): string {
+  let h = 0x811c9dc5;
+  const s = names.join('\n');
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return `${names.length}:${h.toString(16).padStart(8, '0')}`;
+}
+
+function sameFingerprint(a: StudyFingerprint, b: StudyFingerprint): string | undefined {
+  for (const k of Object.keys(b) as (keyof StudyFingerprint)[])
+    if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) return k;
+  return undefined;
+}
+
+function loadLabeled(imagesDir: string, masksDir: string, names: string[]): Array<DatasetItem & { labels: Labels2D }> {
+  return loadDataset(imagesDir, masksDir, 'signed', names) as Array<DatasetItem & { labels: Labels2D }>;
+}
+
+export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
+  const family = opts.family ?? STUDY_DEFAULTS.family;
+  getFamily(family);
+  const grid = opts.grid ?? STUDY_DEFAULTS.grid;
+  const budgetS = opts.budgetS ?? STUDY_DEFAULTS.budgetS;
+  const seed = opts.seed ?? STUDY_DEFAULTS.seed;
+  const emit = opts.onEvent ?? (() => undefined);
+  if (!(budgetS > 0)) throw new Error(`budget must be > 0 seconds (got ${budgetS})`);
+  const strategies = studyCells(grid, opts.cells);
+  const ids = strategies.map(strategyId);
+  if (new Set(ids).size !== ids.length) throw new Error('duplicate strategy ids');
+
+  // Data and split.
+  const names = listTiffs(opts.imagesDir);
+  let trainNames: string[], testNames: string[], splitRule: string;
+  const testImagesDir = opts.testImagesDir ?? opts.imagesDir, testMasksDir = opts.testMasksDir ?? opts.masksDir;
+  if (opts.testImagesDir || opts.testMasksDir) {
+    if (!opts.testImagesDir || !opts.testMasksDir) throw new Error('a separate test set needs both test images and test masks');
+    trainNames = names;
+    testNames = listTiffs(opts.testImagesDir);
+    splitRule = 'separate test set';
+  } else {
+    const split = dsbSplit(names, opts.splitSeed ?? STUDY_DEFAULTS.splitSeed, Math.min(opts.holdout ?? STUDY_DEFAULTS.holdout, Math.max(0, names.length - 1)));
+    trainNames = split.train;
+    testNames = split.test;
+    splitRule = `dsbSplit(seed ${opts.splitSeed ?? STUDY_DEFAULTS.splitSeed}, holdout ${split.test.length})`;
+  }
+  if (opts.limitTrain !== undefined) trainNames = trainNames.slice(0, opts.limitTrain);
+  if (opts.limitTest !== undefined) testNames = testNames.slice(0, opts.limitTest);
+  if (trainNames.length === 0) throw new Error('no training images');
+  if (testNames.length === 0) throw new Error('no test images');
+  const trainData = loadLabeled(opts.imagesDir, opts.masksDir, trainNames);
+  const testData = loadLabeled(testImagesDir, testMasksDir, testNames);
+  const channels = trainData[0].image.channels;
+  for (const d of [...trainData, ...testData])
+    if (d.image.channels !== channels) throw new Error(`${d.name}: ${d.image.channels} channels, but ${trainData[0].name} has ${channels}`);
+
+  const config = { ...STUDY_DEFAULTS.config, ...(opts.config ?? {}), inputChannels: channels };
+  getFamily(family).parseConfig(config);
+  const perCellS = budgetS / strategies.length;
+  const trainBase = parseTrainOptions({ ...STUDY_DEFAULTS.train, ...(opts.train ?? {}), seed: opts.train?.seed ?? seed });
+  const trainRecord: Record<string, unknown> = { ...trainBase };
+  delete trainRecord.steps;
+  delete trainRecord.timeLimitS;
+  delete trainRecord.checkpointEvery;
+  const fingerprint: StudyFingerprint = {
+    family, config, train: trainRecord, seed,
+    trainSet: `${resolve(opts.imagesDir)}|${resolve(opts.masksDir)}|${digest(trainNames)}`,
+    testSet: `${resolve(testImagesDir)}|${resolve(testMasksDir)}|${digest(testNames)}`,
+    trainImages: trainNames.length, testImages: testNames.length, maxSteps: opts.maxSteps ?? null,
+  };
+  const setup: StudySetup = {
+    family, grid: opts.cells?.length ? 'custom' : grid, cells: ids, budgetS, perCellS, seed, config, train: trainRecord, backend: opts.backend,
+    trainSet: { images: opts.imagesDir, masks: opts.masksDir, count: trainNames.length },
+    testSet: { images: testImagesDir, masks: testMasksDir, count: testNames.length, split: splitRule },
+  };
+  const cellsDir = join(opts.outDir, 'cells');
+  ensureDir(cellsDir);
+  emit({ type: 'loaded', trainImages: trainData.length, testImages: testData.length, cells: strategies.length, perCellS });
+
+  const results: CellResult[] = [];
+  const skipped: string[] = [];
+  const collect = (): CellResult[] => ids.flatMap((id) => {
+    const f = join(cellsDir, `${id}.json`);
+    return fileExists(f) ? [JSON.parse(readText(f)) as CellResult] : [];
+  });
+  let files: string[] = [];
+  for (const [i, strategy] of strategies.entries()) {
+    const id = ids[i];
+    const file = join(cellsDir, `${id}.json`);
+    if (fileExists(file)) {
+      const prev = JSON.parse(readText(file)) as CellResult;
+      const diff = sameFingerprint(prev.fingerprint ?? ({} as StudyFingerprint), fingerprint);
+      if (diff) throw new Error(`${file} was produced by a different study setup (${diff} differs); use another --out folder or delete it`);
+      skipped.push(id);
+      results.push(prev);
+      emit({ type: 'cell-skip', index: i, total: strategies.length, id });
+      continue;
+    }
+    if (opts.signal?.aborted) throw new Error('study aborted');
+    const result = await runCell(strategy, id, i, strategies.length);
+    writeFileAtomic(file, JSON.stringify(result, null, 2) + '\n');
+    results.push(result);
+    emit({ type: 'cell-done', index: i, total: strategies.length, id, result });
+    files = writeStudyReport(opts.outDir, setup, collect());
+  }
+  files = writeStudyReport(opts.outDir, setup, collect());
+  return { outDir: opts.outDir, setup, cells: results, skipped, files };
+
+  async function runCell(strategy: Strategy, id: string, index: number, total: number): Promise<CellResult> {
+    const costs: AnnotationCost[] = [];
+    const items: Array<{ image: Image2D; labels: Labels2D }> = [];
+    for (const d of trainData) {
+      const sim = simulateAnnotation(d.image, d.labels, strategy, imageSeed(d.name, seed));
+      costs.push(sim.cost);
+      items.push({ image: d.image, labels: sim.labels });
+    }
+    const cost = totalCost(costs);
+    emit({ type: 'cell-start', index, total, id, cost });
+    const t0 = Date.now();
+    const { model, result } = await fitModel(items, {
+      family, config,
+      train: { ...trainBase, steps: opts.maxSteps ?? 1e7, timeLimitS: perCellS },
+    }, {
+      signal: opts.signal,
+      onProgress: (progress) => emit({ type: 'train', index, total, id, progress, elapsedS: (Date.now() - t0) / 1000, limitS: perCellS }),
+    });
+    const trainS = (Date.now() - t0) / 1000;
+    const t1 = Date.now();
+    const preds: Labels2D[] = [];
+    try {
+      for (const [j, d] of testData.entries()) {
+        if (opts.signal?.aborted) throw new Error('study aborted');
+        preds.push((await segment(model, d.image, { signal: opts.signal })).labels);
+        emit({ type: 'eval', index, total, id, done: j + 1, of: testData.length });
+      }
+    } finally {
+      disposeModel(model);
+    }
+    const curve = matchingDataset(testData.map((d) => d.labels), preds, [...IOU_THRESHOLDS]);
+    const at05 = curve.find((c) => c.thresh === 0.5) ?? matchingDataset(testData.map((d) => d.labels), preds, 0.5);
+    return {
+      id,
+      ordering: strategy.kind === 'full' ? 'full' : strategy.ordering,
+      k: strategy.kind === 'full' ? null : strategy.k,
+      bg: strategy.kind === 'full' ? 'full' : strategy.bg,
+      cost,
+      training: { steps: result.steps, loss: result.loss, stoppedBy: result.stoppedBy, seconds: round(trainS, 1), timeLimitS: round(perCellS, 1), images: trainData.length },
+      evaluation: { images: testData.length, seconds: round((Date.now() - t1) / 1000, 1), atIoU05: at05, curve },
+      fingerprint,
+      finishedAt: new Date().toISOString(),
+    };
+  }
+}
+
+const round = (v: number, d: number) => Math.round(v * 10 ** d) / 10 ** d;
