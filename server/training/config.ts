@@ -26,6 +26,11 @@ export interface TrainOptions {
   checkpointEvery: number;
   /** Context (pixels) around a patch used when computing its targets (see sampler.ts). */
   targetMargin: number;
+  /**
+   * Threads per step on the wasm backend: 1 = this thread only; n > 1 = data-parallel with n - 1 extra
+   * worker threads, each with its own wasm instance, splitting every batch (see parallel.ts).
+   */
+  workers: number;
 }
 
 export const TRAIN_DEFAULTS: Readonly<TrainOptions> = Object.freeze({
@@ -38,6 +43,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainOptions> = Object.freeze({
   augment: Object.freeze({ flips: true, rot90: true, intensity: true }),
   checkpointEvery: 0,
   targetMargin: 32,
+  workers: 1,
 });
 
 type NumKey = Exclude<keyof TrainOptions, 'augment'>;
@@ -50,6 +56,7 @@ const RULES: Record<NumKey, { int: boolean; min: number; max: number }> = {
   seed: { int: true, min: 0, max: 2 ** 31 - 1 },
   checkpointEvery: { int: true, min: 0, max: 1e7 },
   targetMargin: { int: true, min: 0, max: 1024 },
+  workers: { int: true, min: 1, max: 64 },
 };
 
 /** Defaults merged with a partial (unknown JSON) object; throws an Error naming the bad field. */

@@ -11,6 +11,10 @@ import type { SegmentationModel } from '../models/segmentation-model.js';
 import { unetForward, unetVariables } from '../models/unet/unet.js';
 import { parseTrainOptions, type TrainOptions } from './config.js';
 import type { Batch, BatchSource } from './sampler.js';
+import { batchTensors, splitBatch } from './batch-tensors.js';
+import { GradientWorker } from './parallel.js';
+
+export { batchTensors } from './batch-tensors.js';
 
 export interface TrainProgress {
   step: number;
@@ -41,15 +45,6 @@ export interface TrainResult {
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Batch -> tensors (caller disposes, or call inside tf.tidy). */
-export function batchTensors(b: Batch): { x: tf.Tensor4D; target: tf.Tensor4D; weight: tf.Tensor4D } {
-  return {
-    x: tf.tensor4d(b.x, [b.batchSize, b.height, b.width, b.xChannels]),
-    target: tf.tensor4d(b.target, [b.batchSize, b.height, b.width, b.targetChannels]),
-    weight: tf.tensor4d(b.weight, [b.batchSize, b.height, b.width, b.weightChannels]),
-  };
-}
-
 /** Loss of the model on one batch (no gradient); for tests and validation. */
 export function batchLoss(model: SegmentationModel, b: Batch): number {
   return tf.tidy(() => {
@@ -75,6 +70,7 @@ export async function train(
   const opts = parseTrainOptions(options);
   const vars = unetVariables(model.unet);
   const optimizer = tf.train.adam(opts.learningRate);
+  const helpers: GradientWorker[] = [];
   const t0 = Date.now();
   let step = 0;
   let smoothed = NaN;
@@ -96,6 +92,44 @@ export async function train(
     if (step > 0) await cb.onCheckpoint?.(step);
   } finally {
     optimizer.dispose();
+    await Promise.all(helpers.map((h) => h.terminate()));
   }
   return { steps: step, loss: smoothed, stoppedBy };
+}
+
+async function singleStep(model: SegmentationModel, vars: tf.Variable[], optimizer: tf.Optimizer, batch: Batch): Promise<number> {
+  const lossT = tf.tidy(() => {
+    const { x, target, weight } = batchTensors(batch);
+    return optimizer.minimize(() => model.family.loss(unetForward(model.unet, x), target, weight, model.config), true, vars)!;
+  });
+  const loss = (await lossT.data())[0];
+  lossT.dispose();
+  return loss;
+}
+
+/** One step split over the leader and the helper workers; gradients averaged with equal weights. */
+async function parallelStep(model: SegmentationModel, vars: tf.Variable[], optimizer: tf.Optimizer, batch: Batch, helpers: GradientWorker[]): Promise<number> {
+  const parts = splitBatch(batch, helpers.length + 1);
+  const weights = vars.map((v) => v.dataSync() as Float32Array);
+  const remote = parts.slice(1).map((p, k) => helpers[k].compute(weights.map((w) => w.slice()), p));
+  const local = tf.tidy(() => {
+    const { x, target, weight } = batchTensors(parts[0]);
+    return tf.variableGrads(() => model.family.loss(unetForward(model.unet, x), target, weight, model.config), vars);
+  });
+  let lossSum = local.value.dataSync()[0];
+  local.value.dispose();
+  const results = await Promise.all(remote);
+  for (const r of results) lossSum += r.loss;
+  const n = parts.length;
+  tf.tidy(() => {
+    const avg: Record<string, tf.Tensor> = {};
+    vars.forEach((v, i) => {
+      let g: tf.Tensor = local.grads[v.name];
+      for (const r of results) g = tf.add(g, tf.tensor(r.grads[i], v.shape));
+      avg[v.name] = tf.div(g, n);
+    });
+    optimizer.applyGradients(avg);
+  });
+  tf.dispose(Object.values(local.grads));
+  return lossSum / n;
 }

@@ -72,7 +72,10 @@ export function createUNet(partial: Partial<UNetConfig> & Pick<UNetConfig, 'inpu
       const std = Math.sqrt((name.startsWith('out/') ? 1 : 2) / fanIn);
       for (let i = 0; i < n; i++) data[i] = std * normal();
     }
-    return { name, variable: tf.variable(tf.tensor(data, shape), true, `unet_${config.seed}_${name}_${uid++}`) };
+    const init = tf.tensor(data, shape);
+    const variable = tf.variable(init, true, `unet_${config.seed}_${name}_${uid++}`);
+    init.dispose();
+    return { name, variable };
   });
   return { config, params };
 }

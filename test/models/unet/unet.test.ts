@@ -46,6 +46,12 @@ describe('U-Net', () => {
     disposeUNet(a); disposeUNet(b);
   });
 
+  it('create + dispose leaves no tensors behind', () => {
+    const before = tf.memory().numTensors;
+    disposeUNet(createUNet({ inputChannels: 1, outputChannels: 3, depth: 2, filters: 4 }));
+    expect(tf.memory().numTensors).to.equal(before);
+  });
+
   it('gradients flow to every parameter', () => {
     const u = createUNet({ inputChannels: 1, outputChannels: 2, depth: 2, filters: 4, seed: 1 });
     const x = tf.tensor4d(randn(16 * 16, 2), [1, 16, 16, 1]);
