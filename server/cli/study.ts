@@ -32,6 +32,7 @@ time budget and evaluates each on held-out images (stardist matching, IoU 0.5 an
                         all (minmax/min/max/random x none/bg/scribble x k, + full: 61 cells)
   --cells IDS           explicit comma-separated cells instead of a grid, e.g. full,minmax-k4-bg
   --budget SECONDS      total training time over all cells of the grid (default ${STUDY_DEFAULTS.budgetS})
+  --holdout N           size of the held-out split of --images (default ${STUDY_DEFAULTS.holdout})
   --seed N              seed of the random ordering, the scribbles and patch sampling (default ${STUDY_DEFAULTS.seed})
   --limit-train N       train on the first N training images only (smoke runs)
   --limit-test N        evaluate on the first N test images only (smoke runs)
@@ -60,7 +61,7 @@ function parseJsonFlag(s: string | undefined, name: string): Record<string, unkn
 export const STUDY_FLAGS = {
   images: { type: 'string' }, masks: { type: 'string' }, 'test-images': { type: 'string' }, 'test-masks': { type: 'string' },
   out: { type: 'string' }, family: { type: 'string' }, grid: { type: 'string' }, cells: { type: 'string' }, budget: { type: 'string' },
-  seed: { type: 'string' }, 'limit-train': { type: 'string' }, 'limit-test': { type: 'string' }, 'max-steps': { type: 'string' },
+  seed: { type: 'string' }, holdout: { type: 'string' }, 'limit-train': { type: 'string' }, 'limit-test': { type: 'string' }, 'max-steps': { type: 'string' },
   config: { type: 'string' }, patch: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, backend: { type: 'string' },
 } as const;
 
@@ -93,6 +94,7 @@ export function studyOptionsFromFlags(f: CliFlags): StudyOptions {
     cells,
     budgetS: optionalNumber(f, 'budget', { min: 0, minOpen: true }) ?? STUDY_DEFAULTS.budgetS,
     seed: optionalNumber(f, 'seed', { int: true, min: 0, max: 2 ** 31 - 1 }) ?? STUDY_DEFAULTS.seed,
+    holdout: optionalNumber(f, 'holdout', { int: true, min: 1 }),
     limitTrain: optionalNumber(f, 'limit-train', { int: true, min: 1 }),
     limitTest: optionalNumber(f, 'limit-test', { int: true, min: 1 }),
     maxSteps: optionalNumber(f, 'max-steps', { int: true, min: 1, max: 1e7 }),

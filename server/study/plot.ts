@@ -173,13 +173,15 @@ const fmtTick = (v: number) => (Math.abs(v) >= 1000 || (Math.abs(v) < 0.01 && v 
 export function drawChart(cv: Canvas, x0: number, y0: number, w: number, h: number, spec: ChartSpec, scale = 2): void {
   const pts = spec.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!spec.xLog || x > 0));
   const xs = pts.map((p) => p[0]);
-  let xMin = spec.xMin ?? (xs.length ? Math.min(...xs) : 0);
+  let xMin = spec.xMin ?? (xs.length ? Math.min(...xs) : spec.xLog ? 0.1 : 0);
   let xMax = spec.xMax ?? (xs.length ? Math.max(...xs) : 1);
+  if (spec.xLog && !(xMin > 0)) xMin = xMax > 0 ? xMax / 1000 : 0.1;
+  if (spec.xLog && !(xMax > 0)) xMax = xMin * 1000;
   if (xMax <= xMin) { xMin = spec.xLog ? xMin / 2 : xMin - 1; xMax = spec.xLog ? xMax * 2 : xMax + 1; }
   const yMin = spec.yMin ?? 0, yMax = spec.yMax ?? 1;
   const th = textHeight(scale);
   const left = x0 + th * 2 + 6 + textWidth('0.00', scale), right = x0 + w - 10;
-  const top = y0 + th + 12, bottom = y0 + h - th * 2 - 14;
+  const top = y0 + th + 14, bottom = y0 + h - th * 2 - 24;
   const tx = (x: number) => {
     const u = spec.xLog ? (Math.log10(x) - Math.log10(xMin)) / (Math.log10(xMax) - Math.log10(xMin)) : (x - xMin) / (xMax - xMin);
     return left + u * (right - left);
@@ -200,7 +202,13 @@ export function drawChart(cv: Canvas, x0: number, y0: number, w: number, h: numb
   if (!xTicks) {
     if (spec.xLog) {
       xTicks = [];
-      for (let e = Math.floor(Math.log10(xMin)); e <= Math.ceil(Math.log10(xMax)); e++) if (10 ** e >= xMin * 0.999 && 10 ** e <= xMax * 1.001) xTicks.push(10 ** e);
+      const e0 = Math.floor(Math.log10(xMin)), e1 = Math.min(Math.ceil(Math.log10(xMax)), e0 + 30);
+      const mult = e1 - e0 <= 2 ? [1, 2, 5] : [1];
+      for (let e = e0; e <= e1; e++)
+        for (const m of mult) {
+          const v = Number((m * 10 ** e).toPrecision(6));
+          if (v >= xMin * 0.999 && v <= xMax * 1.001) xTicks.push(v);
+        }
     } else xTicks = Array.from({ length: 6 }, (_, i) => xMin + (i * (xMax - xMin)) / 5);
   }
   xTicks.forEach((v, i) => {
@@ -260,7 +268,7 @@ export function renderFigure(charts: ChartSpec[], opts: FigureOptions = {}): Can
   const pw = opts.panelWidth ?? 440, ph = opts.panelHeight ?? 330;
   const legend = opts.legend ?? [];
   const legendW = legend.length ? 60 + Math.max(...legend.map((l) => textWidth(l.label, scale))) : 0;
-  const titleH = opts.title ? textHeight(scale) + 16 : 0;
+  const titleH = opts.title ? textHeight(scale) + 24 : 0;
   const legendH = legend.length * (textHeight(scale) + 8);
   const height = Math.max(titleH + rows * ph, titleH + legendH + 20);
   const cv = new Canvas(cols * pw + legendW + 10, height);

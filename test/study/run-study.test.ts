@@ -1,0 +1,152 @@
+import { expect } from 'chai';
+import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inflateSync } from 'node:zlib';
+import { useBackend } from '../tensor/helpers.js';
+import { makeBlobs } from '../../scripts/synthetic.js';
+import { encodeTiff } from '../../server/imaging/tiff.js';
+import { runStudy, type StudyEvent } from '../../server/study/run-study.js';
+import { run as studyCli } from '../../server/cli/study.js';
+import { encodePng } from '../../server/study/png.js';
+import { Canvas, COLORS, renderFigure } from '../../server/study/plot.js';
+import { crc32 } from '../../server/storage/crc32.js';
+
+/** Parse a PNG (8-bit RGB, filter 0 rows as encodePng writes): size and pixels; checks every chunk CRC. */
+function decodePng(bytes: Uint8Array): { width: number; height: number; rgb: Uint8Array } {
+  expect(Array.from(bytes.subarray(0, 8))).to.deep.equal([137, 80, 78, 71, 13, 10, 26, 10]);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let o = 8, width = 0, height = 0;
+  const idat: Uint8Array[] = [];
+  for (;;) {
+    const len = dv.getUint32(o);
+    const type = new TextDecoder().decode(bytes.subarray(o + 4, o + 8));
+    const body = bytes.subarray(o + 8, o + 8 + len);
+    expect(dv.getUint32(o + 8 + len), `${type} crc`).to.equal(crc32(bytes.subarray(o + 4, o + 8), body));
+    if (type === 'IHDR') { width = dv.getUint32(o + 8); height = dv.getUint32(o + 12); expect(body[8]).to.equal(8); expect(body[9]).to.equal(2); }
+    if (type === 'IDAT') idat.push(body);
+    o += 12 + len;
+    if (type === 'IEND') break;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  expect(raw.length).to.equal((width * 3 + 1) * height);
+  const rgb = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    expect(raw[y * (width * 3 + 1)]).to.equal(0);
+    rgb.set(raw.subarray(y * (width * 3 + 1) + 1, (y + 1) * (width * 3 + 1)), y * width * 3);
+  }
+  return { width, height, rgb };
+}
+
+describe('study: PNG encoder and plotter', () => {
+  it('encodePng round-trips pixels through zlib with valid CRCs', () => {
+    const w = 7, h = 5, px = new Uint8Array(w * h * 3).map((_, i) => (i * 37) & 255);
+    const d = decodePng(encodePng(w, h, px));
+    expect(d).to.include({ width: w, height: h });
+    expect(Array.from(d.rgb)).to.deep.equal(Array.from(px));
+  });
+
+  it('draws text, dashed lines and a chart figure', () => {
+    const cv = new Canvas(60, 20);
+    cv.text('F1', 1, 1, COLORS.black);
+    let ink = 0;
+    for (let i = 0; i < cv.data.length; i += 3) if (cv.data[i] === 0) ink++;
+    expect(ink).to.be.greaterThan(10);
+    const dash = new Canvas(40, 3);
+    dash.line(0, 1, 39, 1, COLORS.black, 1, [4, 4]);
+    const row = Array.from({ length: 40 }, (_, x) => dash.data[(40 + x) * 3] === 0);
+    expect(row.slice(0, 4).every(Boolean)).to.equal(true);
+    expect(row.slice(5, 8).some(Boolean)).to.equal(false);
+    const fig = renderFigure([{ title: 'F1', xLabel: 'k', yLabel: 'F1', xLog: true, series: [{ label: 'a', color: COLORS.blue, points: [[1, 0.2], [4, 0.5], [16, 0.7]] }], refLines: [{ label: 'full', y: 0.8, color: COLORS.black }] }],
+      { legend: [{ label: 'a', color: COLORS.blue }] });
+    expect(fig.width).to.be.greaterThan(400);
+    let blue = 0;
+    for (let i = 0; i < fig.data.length; i += 3) if (fig.data[i] === 31 && fig.data[i + 1] === 119) blue++;
+    expect(blue).to.be.greaterThan(100);
+  });
+});
+
+describe('study pipeline end to end (4 tiny synthetic images)', function () {
+  this.timeout(120000);
+  let dir = '';
+  before(async () => {
+    await useBackend('wasm');
+    dir = mkdtempSync(join(tmpdir(), 'sparsecell-study-'));
+    mkdirSync(join(dir, 'images'));
+    mkdirSync(join(dir, 'masks'));
+    for (let i = 0; i < 4; i++) {
+      const b = makeBlobs({ height: 48, width: 48, count: 6, minRadius: 3, maxRadius: 6, seed: 100 + i });
+      const name = `img${i}.tif`;
+      writeFileSync(join(dir, 'images', name), encodeTiff({ dtype: 'float32', height: 48, width: 48, data: b.image.data }));
+      writeFileSync(join(dir, 'masks', name), encodeTiff({ dtype: 'uint16', height: 48, width: 48, data: Uint16Array.from(b.labels.data) }));
+    }
+  });
+  after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+
+  it('trains and evaluates every cell, writes results.json/csv/md and the PNG plots; a second run skips finished cells', async () => {
+    const out = join(dir, 'out');
+    const cells = ['full', 'minmax-k1-bg', 'minmax-k1-none', 'random-k1-scribble'];
+    const events: StudyEvent[] = [];
+    const r = await runStudy({
+      imagesDir: join(dir, 'images'), masksDir: join(dir, 'masks'), outDir: out, cells, holdout: 1, budgetS: 2, maxSteps: 2,
+      config: { unetDepth: 2, unetFilters: 8 }, train: { patchSize: 32, batchSize: 2 }, seed: 3, onEvent: (e) => events.push(e),
+    });
+    expect(r.cells.map((c) => c.id)).to.deep.equal(cells);
+    expect(r.skipped).to.deep.equal([]);
+    expect(r.setup.trainSet.count).to.equal(3);
+    expect(r.setup.testSet.count).to.equal(1);
+    expect(r.setup.perCellS).to.equal(0.5);
+    for (const c of r.cells) {
+      expect(c.training.steps).to.be.within(1, 2);
+      expect(c.evaluation.curve.map((s) => s.thresh)).to.deep.equal([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]);
+      expect(c.evaluation.atIoU05.thresh).to.equal(0.5);
+      expect(c.cost.fractionObjects).to.be.within(0, 1);
+    }
+    const full = r.cells[0], k1 = r.cells[1];
+    expect(full.cost.fractionObjects).to.equal(1);
+    expect(full.cost.fractionPixels).to.equal(1);
+    expect(k1.cost.objectsKept).to.be.lessThan(full.cost.objectsKept);
+    expect(k1.cost.fractionPixels).to.be.greaterThan(r.cells[2].cost.fractionPixels); // BG adds labeled pixels
+    expect(events.filter((e) => e.type === 'cell-done')).to.have.length(4);
+    expect(events.some((e) => e.type === 'train')).to.equal(true);
+
+    for (const f of ['results.json', 'results.csv', 'results.md', 'metrics-vs-k.png', 'metrics-vs-fraction.png']) expect(existsSync(join(out, f)), f).to.equal(true);
+    expect(readdirSync(join(out, 'cells')).sort()).to.deep.equal(cells.map((c) => `${c}.json`).sort());
+    const csv = readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n');
+    expect(csv).to.have.length(1 + cells.length);
+    expect(csv[0].split(',')).to.include.members(['id', 'fraction_objects', 'fraction_pixels', 'precision', 'recall', 'accuracy', 'f1', 'panoptic_quality', 'f1_iou0.9']);
+    expect(csv.slice(1).map((l) => l.split(',')[0]).sort()).to.deep.equal([...cells].sort());
+    for (const l of csv) expect(l.split(',')).to.have.length(csv[0].split(',').length);
+    const md = readFileSync(join(out, 'results.md'), 'utf8');
+    expect(md).to.contain('| strategy |');
+    expect(md.split('\n').filter((l) => /^\| (full|minmax|random)/.test(l))).to.have.length(4);
+    const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(json.cells).to.have.length(4);
+    expect(json.setup.family).to.equal('stardist');
+    for (const png of ['metrics-vs-k.png', 'metrics-vs-fraction.png']) {
+      const d = decodePng(new Uint8Array(readFileSync(join(out, png))));
+      expect(d.width).to.be.greaterThan(1000);
+      expect(d.height).to.be.greaterThan(500);
+    }
+
+    // Second run through the CLI entry: nothing is retrained.
+    const before = readFileSync(join(out, 'cells', 'full.json'), 'utf8');
+    const code = await studyCli([
+      '--images', join(dir, 'images'), '--masks', join(dir, 'masks'), '--out', out, '--cells', cells.join(','), '--budget', '2', '--max-steps', '2',
+      '--config', '{"unetDepth":2,"unetFilters":8}', '--patch', '32', '--batch', '2', '--seed', '3', '--holdout', '1', '--backend', 'wasm',
+    ], {});
+    expect(code).to.equal(0);
+    expect(readFileSync(join(out, 'cells', 'full.json'), 'utf8')).to.equal(before);
+    const again = await runStudy({
+      imagesDir: join(dir, 'images'), masksDir: join(dir, 'masks'), outDir: out, cells, holdout: 1, budgetS: 2, maxSteps: 2,
+      config: { unetDepth: 2, unetFilters: 8 }, train: { patchSize: 32, batchSize: 2 }, seed: 3,
+    });
+    expect(again.skipped).to.deep.equal(cells);
+    // A different setup in the same folder is refused.
+    let err: Error | undefined;
+    try {
+      await runStudy({ imagesDir: join(dir, 'images'), masksDir: join(dir, 'masks'), outDir: out, cells, holdout: 1, budgetS: 2, maxSteps: 2, config: { unetDepth: 2, unetFilters: 8 }, train: { patchSize: 32, batchSize: 2 }, seed: 4 });
+    } catch (e) { err = e as Error; }
+    expect(err?.message).to.match(/different study setup/);
+  });
+});
