@@ -74,7 +74,8 @@ def _wire_dtype(arr: np.ndarray) -> str:
         return "uint8"
     if dt.kind in "ui":
         for name in ("uint8", "uint16", "int16", "int32"):
-            if dt == np.dtype(_WIRE_DTYPES[name]).newbyteorder("=") or dt == np.dtype(_WIRE_DTYPES[name]):
+            wire = np.dtype(_WIRE_DTYPES[name])
+            if dt.kind == wire.kind and dt.itemsize == wire.itemsize:  # any byte order
                 return name
         if dt == np.int8:
             return "int16"

@@ -156,6 +156,8 @@ class SparsecellWidget(QWidget):
         self.live_job_id: Optional[str] = None
         self.last_view: Optional[tuple] = None
         self.prediction_updates = 0
+        #: extra TrainOptions merged into every model.train (e.g. {"seed": 1, "learningRate": 1e-3}); scripting only
+        self.extra_train_options: dict = {}
         self._image_ids: dict[int, str] = {}  # id(image layer) -> imageId (current session)
         self._synced: set[tuple[int, int]] = set()  # (id(image), id(labels)) pairs with labels on the server
         self._dirty: dict[Any, list[int]] = {}  # plane key (() or (z,)) -> [y0, x0, y1, x1]
@@ -656,7 +658,8 @@ class SparsecellWidget(QWidget):
         if config is not None and not isinstance(config, dict):
             raise ValueError("config must be a JSON object")
         return {"family": self.family_combo.currentText(), "config": config, "steps": self.steps_spin.value(),
-                "options": {"patchSize": self.patch_spin.value(), "batchSize": self.batch_spin.value()}}
+                "options": {"patchSize": self.patch_spin.value(), "batchSize": self.batch_spin.value(),
+                            **self.extra_train_options}}
 
     def _ensure_session_w(self, client: Client, settings: dict) -> str:
         if self.session_id is None:
