@@ -9,12 +9,13 @@
  * thresholds (StarDist's optimize_thresholds, on a grid); the remaining images (or the first --limit-train of
  * them) are trained on. Test images are never seen before the final scoring.
  *
- * Training (CPU budget, default 2700 s = 45 min, counted on the training loop's wall clock): U-Net depth 3 with 16
+ * Training (CPU budget, default 2700 s = 45 min, counted on the training loop's wall clock): U-Net depth 4 with 16
  * base filters, patches 128x128, batch 8, Adam lr 1e-3 for the first 80 % of the budget, then 2e-4 for the rest
  * (two fitModel calls on the same model; Adam restarts). Measured on the 2-core dev machine with the wasm backend
- * (one thread, other jobs running): ~2.7 s/step for this size (depth 3 / 32 filters / 4x256^2 is ~18 s/step), so
- * 45 min gives ~1000-2000 steps of 8 patches. StarDist-like sampling computes its ray targets on the CPU in the
- * training thread (~0.5 s of each step at this size).
+ * (one thread, other jobs running), ms per step: depth 3 / 32 filters / 4x256^2 ~18000; depth 3 / 16 / 4x256^2
+ * ~6200; depth 4 / 16 / 4x256^2 ~6400 (the deeper level is nearly free and doubles the receptive field, which
+ * the large DSB nuclei need); depth 3 / 16 / 8x128^2 ~2300-2700. So 45 min gives ~1000-2000 steps of 8 patches.
+ * StarDist-like sampling computes its ray targets on the CPU in the training thread (~0.5 s of each step here).
  *
  * Scoring: stardist matching_dataset (counts pooled over the 50 images) at IoU 0.1..0.9 for the learned model and
  * for the classical baseline (server/imaging/classical.ts: Otsu + distance-transform watershed) on the same images.
@@ -43,7 +44,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const THRESHOLDS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 export const QUALITY_DEFAULTS = Object.freeze({
   family: 'stardist', budgetS: 2700, strategy: 'full', holdout: 50, seed: 0, val: 20,
-  config: Object.freeze({ unetDepth: 3, unetFilters: 16 }), batch: 8, patch: 128, lr: 1e-3, lrFinal: 2e-4, finalFraction: 0.2,
+  config: Object.freeze({ unetDepth: 4, unetFilters: 16 }), batch: 8, patch: 128, lr: 1e-3, lrFinal: 2e-4, finalFraction: 0.2,
 });
 const GOAL_ACCURACY = 0.8;
 const BASELINE_EXPECTED = 0.68;
@@ -204,11 +205,24 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   // ---- held-out test images: learned model and classical baseline ----
   const testItems = loadDataset(join(dataDir, 'images'), join(dataDir, 'masks'), 'signed', split.test);
   const gts = testItems.map((t) => t.labels!);
-  const { maps, seconds: predictS } = await predictAll(m, testItems, 'test');
-  const pp = postprocessAll(m, maps, probThresh, nmsThresh);
-  const learned = matchingDataset(gts, pp.labels, THRESHOLDS);
-  const learnedByImage = matchingDataset(gts, pp.labels, 0.5, 'iou', true);
-  const learnedDefault = tune ? matchingDataset(gts, postprocessAll(m, maps).labels, 0.5) : at(learned, 0.5);
+  // one image at a time (StarDist maps hold 33 floats per pixel: do not keep them all)
+  const testBar = new ProgressBar({ label: 'test', total: testItems.length, unit: 'images' });
+  const predLabels: Labels2D[] = [], defaultLabels: Labels2D[] = [];
+  let predictS = 0, postS = 0;
+  for (const [i, it] of testItems.entries()) {
+    const t0 = Date.now();
+    const maps = await predictImage(m, it.image, { onProgress: ({ done, total }) => testBar.update(i + done / total) });
+    const t1 = Date.now();
+    predLabels.push(m.family.postprocess(maps, m.config, { probThresh, nmsThresh }).labels);
+    predictS += (t1 - t0) / 1000;
+    postS += (Date.now() - t1) / 1000;
+    if (tune) defaultLabels.push(m.family.postprocess(maps, m.config).labels);
+    testBar.update(i + 1);
+  }
+  testBar.finish(`predicted in ${formatDuration(predictS)}, post-processed in ${formatDuration(postS)}`);
+  const learned = matchingDataset(gts, predLabels, THRESHOLDS);
+  const learnedByImage = matchingDataset(gts, predLabels, 0.5, 'iou', true);
+  const learnedDefault = tune ? matchingDataset(gts, defaultLabels, 0.5) : at(learned, 0.5);
   const tClassical = Date.now();
   const classical = matchingDataset(gts, testItems.map((t) => classicalSegment(t.image)), THRESHOLDS);
   const classicalS = (Date.now() - tClassical) / 1000;
@@ -234,7 +248,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       budgetS, seconds: Number(trainS.toFixed(1)), loopSeconds: Number(loopS.toFixed(1)), steps: stepsDone, msPerStep: Number(msPerStep.toFixed(1)), effectiveGflops: Number(gflops.toFixed(2)),
       loss: lastLoss, stoppedBy, config, batch, patch, phases, lossCurve,
     },
-    postprocess: { probThresh, nmsThresh, grid, seconds: Number(pp.seconds.toFixed(1)) },
+    postprocess: { probThresh, nmsThresh, grid, seconds: Number(postS.toFixed(1)) },
     predictSeconds: Number(predictS.toFixed(1)),
     learned, learnedByImageAccuracy05: learnedByImage.accuracy, learnedDefaultThresholds05: learnedDefault,
     classical, classicalSeconds: Number(classicalS.toFixed(1)),
