@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { SegmentationModel } from '../models/segmentation-model.js';
 import { unetForward, unetVariables } from '../models/unet/unet.js';
 import { parseTrainOptions, type TrainOptions } from './config.js';
-import type { Batch, BatchSource } from './sampler.js';
+import { PatchSampler, type Batch, type BatchSource, type TrainingSample } from './sampler.js';
+import { unetDivisor } from '../models/unet/config.js';
 import { batchTensors, splitBatch } from './batch-tensors.js';
 import { GradientWorker } from './parallel.js';
 
@@ -41,6 +42,15 @@ export interface TrainResult {
   /** Smoothed loss at the end (NaN if no step ran). */
   loss: number;
   stoppedBy: StopReason;
+}
+
+/** The PatchSampler that matches a model and the training options (patch size, batch, seed, augmentation). */
+export function createSampler(model: SegmentationModel, samples: TrainingSample[], options: Partial<TrainOptions> = {}): PatchSampler<SegmentationModel['config']> {
+  const o = parseTrainOptions(options);
+  return new PatchSampler(samples, model.family, model.config, {
+    patchSize: o.patchSize, batchSize: o.batchSize, seed: o.seed, augment: o.augment, targetMargin: o.targetMargin,
+    divisor: unetDivisor(model.unet.config),
+  });
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { useBackend } from '../tensor/helpers.js';
 import { createModel, deserializeModel, disposeModel, serializeModel, type SegmentationModel } from '../../server/models/segmentation-model.js';
 import { PatchSampler, type TrainingSample } from '../../server/training/sampler.js';
-import { train, type TrainProgress } from '../../server/training/train.js';
+import { createSampler, train, type TrainProgress } from '../../server/training/train.js';
 import { predictImage } from '../../server/training/predict.js';
 import { normalizeImage } from '../../server/imaging/normalize.js';
 import { makeBlobs, sparsify } from '../../scripts/synthetic.js';
@@ -39,6 +39,9 @@ describe('training loop and prediction', () => {
     const ac = new AbortController();
     const r2 = await train(m, s, { steps: 100 }, { signal: ac.signal, onProgress: (p) => { if (p.step === 2) ac.abort(); } });
     expect(r2).to.include({ steps: 2, stoppedBy: 'abort' });
+    const cs = createSampler(m, samples, { patchSize: 30, batchSize: 2 });
+    expect(cs.patchSize).to.equal(28);
+    expect(cs.next().batchSize).to.equal(2);
     expect(tf.memory().numTensors).to.equal(before);
     disposeModel(m);
   });
