@@ -1,0 +1,211 @@
+"""The dock widget in a real napari viewer (pytest-qt, offscreen) against a REAL daemon."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+pytest.importorskip("pytestqt")
+
+from sparsecell_napari import SparsecellWidget  # noqa: E402
+from sparsecell_napari._sample_data import make_sample_data  # noqa: E402
+from sparsecell_napari._widget import POLYGON_LAYER, PREDICTION_LAYER  # noqa: E402
+from sparsecell_napari.client import Client, RpcError  # noqa: E402
+
+from .conftest import NOT_IMPLEMENTED, TINY_CONFIG, skip_or_fail  # noqa: E402
+
+if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    # napari's canvas needs OpenGL, which Qt's offscreen platform only gets from an X server
+    skip_or_fail("no X display for napari's OpenGL canvas: run under xvfb-run (scripts/ci.sh does)")
+
+WAIT = 60_000  # ms
+
+
+@pytest.fixture
+def widget(make_napari_viewer, daemon, qtbot):
+    viewer = make_napari_viewer()
+    w = SparsecellWidget(viewer)
+    viewer.window.add_dock_widget(w, name="sparsecell")
+    w.config_edit.setText(__import__("json").dumps(TINY_CONFIG))
+    w.patch_spin.setValue(32)
+    w.batch_spin.setValue(4)
+    w.extra_train_options = {"seed": 2}
+    w.connect(daemon)
+    qtbot.waitUntil(lambda: w.client is not None, timeout=WAIT)
+    yield w
+    w.shutdown()
+
+
+@pytest.fixture
+def probe(daemon):
+    c = Client.connect(daemon)
+    yield c
+    c.close()
+
+
+def wait_idle(qtbot, w):
+    qtbot.waitUntil(lambda: w.idle, timeout=WAIT)
+
+
+def paint_nuclei(layer, inst, cols=40):
+    """Paint like a person: brush strokes for objects, a filled rectangle of background.
+
+    ``paint`` and ``data_setitem`` are the napari calls the mouse tools use; both emit ``events.paint``.
+    """
+    ys, xs = np.nonzero(inst[:, :cols] == 0)
+    layer.data_setitem((ys, xs), 1)  # background brush over the annotated part
+    for k in range(1, inst.max() + 1):
+        yy, xx = np.nonzero(inst == k)
+        if len(xx) and xx.max() < cols:
+            layer.data_setitem((yy, xx), k + 1)
+
+
+def test_sample_data_contribution():
+    [(img, meta, kind)] = make_sample_data()
+    assert kind == "image" and img.dtype == np.uint8 and img.ndim == 2 and meta["name"]
+
+
+def test_manifest_is_valid():
+    import npe2
+
+    pm = npe2.PluginManifest.from_file(Path(__file__).parents[1] / "src" / "sparsecell_napari" / "napari.yaml")
+    assert pm.name == "sparsecell-napari"
+    assert [w.display_name for w in pm.contributions.widgets] == ["sparsecell"]
+    assert pm.contributions.sample_data[0].key == "nuclei"
+
+
+def test_paint_sends_patches(widget, qtbot, nuclei, probe):
+    w = widget
+    img, inst = nuclei
+    w.viewer.add_image(img, name="nuclei")
+    lab = w.create_labels_layer()
+    assert lab is not None and lab.data.dtype == np.uint16 and lab.selected_label == 2
+    assert w.labels_layer is lab and w.image_layer.name == "nuclei"
+
+    sent = []
+    orig = w.client.labels_update
+
+    def spy(sid, iid, labels, **kw):
+        sent.append((labels.shape, kw.get("origin")))
+        return orig(sid, iid, labels, **kw)
+
+    w.client.labels_update = spy
+    w.flush_labels()  # first use: session + image.add + full (empty) labels layer
+    wait_idle(qtbot, w)
+    assert w.session_id is not None and sent == [((64, 64), None)]
+
+    lab.brush_size = 5
+    lab.paint((10, 10), 2)  # a brush dab: one paint event with a small bounding box
+    wait_idle(qtbot, w)
+    assert len(sent) == 2 and sent[-1][1] is not None and sent[-1][0][0] <= 6
+
+    paint_nuclei(lab, inst)
+    wait_idle(qtbot, w)
+    assert all(origin is not None for _, origin in sent[1:])
+    got = probe.labels_get(w.session_id, w._image_ids[id(w.image_layer)], encoding="offset1")
+    assert np.array_equal(got.labels, lab.data)
+    assert got.counts["objects"] >= 3 and w.last_generation == got.generation
+
+    # undo replays history without a paint event: the widget still resends that box
+    lab.undo()
+    wait_idle(qtbot, w)
+    got = probe.labels_get(w.session_id, w._image_ids[id(w.image_layer)], encoding="offset1")
+    assert np.array_equal(got.labels, lab.data)
+
+
+def test_train_progress_and_predict(widget, qtbot, nuclei, tmp_path):
+    w = widget
+    img, inst = nuclei
+    w.viewer.add_image(img, name="nuclei")
+    lab = w.create_labels_layer()
+    paint_nuclei(lab, inst, cols=64)
+    w.family_combo.setCurrentText("elephant")
+    w.steps_spin.setValue(40)
+    w.polygons_check.setChecked(True)
+    values = []
+    w.progress.valueChanged.connect(values.append)
+    w.train_btn.click()
+    qtbot.waitUntil(lambda: w.job_id is not None or any("training done" in m for m in w.messages), timeout=WAIT)
+    if any(f"{NOT_IMPLEMENTED}" in m for m in w.messages):
+        pytest.skip("daemon answers -32811 NotImplemented for model.train")
+    qtbot.waitUntil(lambda: any(m.startswith("training done") for m in w.messages), timeout=WAIT)
+    assert max(values) == 40 and len(set(values)) >= 2, values  # the bar moved
+    assert w.progress.value() == 40
+
+    w.predict_btn.click()
+    qtbot.waitUntil(lambda: any(m.startswith("prediction:") for m in w.messages), timeout=WAIT)
+    pred = w.viewer.layers[PREDICTION_LAYER]
+    assert pred.data.shape == (64, 64) and pred.data.dtype == np.int32
+    assert pred.data.max() >= 1, "the prediction has no objects"
+    assert POLYGON_LAYER in w.viewer.layers
+
+    shot = Path(os.environ.get("SPARSECELL_NAPARI_SCREENSHOT", tmp_path / "screenshot.png"))
+    w.viewer.layers.selection.active = lab
+    w.viewer.window._qt_window.resize(1400, 820)
+    w.viewer.reset_view()
+    qtbot.wait(100)
+    pixmap = w.viewer.window._qt_window.grab()  # the whole window: canvas, layer list and the dock widget
+    pixmap = pixmap.scaledToWidth(min(1100, pixmap.width()))
+    assert pixmap.save(str(shot), "PNG")
+    assert shot.stat().st_size > 1000
+
+    out = tmp_path / "model.scm"
+    w.export_model(str(out))
+    qtbot.waitUntil(lambda: any(m.startswith("model saved") for m in w.messages), timeout=WAIT)
+    assert out.stat().st_size > 100
+
+
+def test_live_mode_updates_prediction_after_paint(widget, qtbot, nuclei):
+    w = widget
+    img, inst = nuclei
+    w.viewer.add_image(img, name="nuclei")
+    lab = w.create_labels_layer()
+    paint_nuclei(lab, inst, cols=40)
+    w.live_btn.click()
+    assert w.live
+    qtbot.waitUntil(lambda: w.live_job_id is not None or not w.live, timeout=WAIT)
+    if not w.live and any(f"{NOT_IMPLEMENTED}" in m for m in w.messages):
+        pytest.skip("daemon answers -32811 NotImplemented for model.train {live: true}")
+    assert w.last_view is not None  # session.setView was sent
+    qtbot.waitUntil(lambda: w.prediction_updates >= 1, timeout=30_000)
+    before = w.prediction_updates
+    gen_before = w.last_generation
+    k = inst.max() + 1
+    yy, xx = np.nonzero(inst[:, 40:] > 0)
+    lab.data_setitem((yy, xx + 40), k + 1)  # paint one more object on the right
+    qtbot.waitUntil(lambda: w.last_generation > gen_before, timeout=WAIT)
+    qtbot.waitUntil(lambda: w.prediction_updates > before, timeout=30_000)
+    assert PREDICTION_LAYER in w.viewer.layers
+    w.live_btn.click()  # stop
+    assert not w.live
+    qtbot.waitUntil(lambda: w.live_job_id is None, timeout=30_000)
+
+
+def test_stack_slice_by_slice(widget, qtbot, nuclei, probe):
+    w = widget
+    img, inst = nuclei
+    stack = np.stack([img, np.roll(img, 5, axis=1), np.roll(img, 9, axis=0)])
+    w.viewer.add_image(stack, name="stack")
+    lab = w.create_labels_layer()
+    assert lab.data.shape == (3, 64, 64)
+    w.viewer.dims.set_current_step(0, 1)
+    sent = []
+    orig = w.client.labels_update
+    w.client.labels_update = lambda sid, iid, labels, **kw: (sent.append((labels.shape, kw.get("origin"))),
+                                                              orig(sid, iid, labels, **kw))[1]
+    w.flush_labels()
+    wait_idle(qtbot, w)
+    lab.brush_size = 4
+    lab.paint((1, 20, 30), 3)  # plane 1 only
+    wait_idle(qtbot, w)
+    shape, origin = sent[-1]
+    assert shape[0] == 1 and origin[0] == 1 and len(origin) == 3
+    iid = w._image_ids[id(w.image_layer)]
+    got = probe.labels_get(w.session_id, iid, encoding="offset1").labels
+    assert np.array_equal(got, lab.data) and got[1].max() == 3 and got[0].max() == 0
+    assert probe.session_get(w.session_id)["images"][0]["axes"] == "ZYX"
+    assert w._current_z(w.image_layer) == 1
