@@ -49,12 +49,18 @@ export class ComputeWorker {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     const cancel = new Int32Array(new SharedArrayBuffer(4));
+    const onAbort = () => Atomics.store(cancel, 0, 1);
     if (opts.signal) {
-      if (opts.signal.aborted) cancel[0] = 1;
-      else opts.signal.addEventListener('abort', () => Atomics.store(cancel, 0, 1), { once: true });
+      if (opts.signal.aborted) onAbort();
+      else opts.signal.addEventListener('abort', onAbort, { once: true });
     }
+    const cleanup = () => opts.signal?.removeEventListener('abort', onAbort);
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress: opts.onProgress });
+      this.pending.set(id, {
+        resolve: (v) => { cleanup(); resolve(v as T); },
+        reject: (e) => { cleanup(); reject(e); },
+        onProgress: opts.onProgress,
+      });
       this.worker.postMessage({ id, cancel, req }, opts.transfer ?? []);
     });
   }

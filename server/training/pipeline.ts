@@ -5,11 +5,10 @@
 import type { Image2D, Instances, Labels2D } from '../imaging/types.js';
 import { normalizeImage } from '../imaging/normalize.js';
 import { createModel, type SegmentationModel } from '../models/segmentation-model.js';
-import { unetDivisor } from '../models/unet/config.js';
 import type { PostprocessOptions } from '../models/model-family.js';
 import { parseTrainOptions, type TrainOptions } from './config.js';
-import { PatchSampler, type TrainingSample } from './sampler.js';
-import { train, type TrainCallbacks, type TrainResult } from './train.js';
+import type { TrainingSample } from './sampler.js';
+import { createSampler, train, type TrainCallbacks, type TrainResult } from './train.js';
 import { predictImage } from './predict.js';
 
 export interface FitInput {
@@ -32,9 +31,7 @@ export async function fitModel(items: FitInput[], opts: FitOptions, cb: TrainCal
   const model = opts.model ?? createModel(opts.family, { inputChannels: channels, ...(opts.config ?? {}) });
   const t = parseTrainOptions(opts.train ?? {});
   const samples: TrainingSample[] = items.map((it) => ({ image: normalizeImage(it.image, model.normalization), labels: it.labels }));
-  const sampler = new PatchSampler(samples, model.family as never, model.config as never, {
-    patchSize: t.patchSize, batchSize: t.batchSize, seed: t.seed, augment: t.augment, targetMargin: t.targetMargin, divisor: unetDivisor(model.unet.config),
-  });
+  const sampler = createSampler(model, samples, t);
   const result = await train(model, sampler, t, cb);
   model.version++;
   return { model, result };

@@ -324,7 +324,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     job.stepsSincePush = 0;
     job.lastPush = Date.now();
     try {
-      const pred = await this.runPredict(sc, view.imageId, view.z, view.region, {});
+      const pred = await this.predictNow(sc, view.imageId, view.z, view.region, {});
       const ev: EventParams = { type: 'prediction.updated', sessionId: sc.session.id, imageId: view.imageId, region: view.region, ...(view.z ? { z: view.z } : {}), generation: pred.generation, modelVersion: pred.modelVersion, labels: pred.labels, polygons: pred.polygons };
       this.emit('event', sc.session.id, ev);
     } catch (e) {
@@ -358,22 +358,26 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     return { options: sc.options };
   }
 
-  private async runPredict(sc: SessionCompute, imageId: string, z: number, region: [number, number, number, number], o: { probThresh?: number; nmsThresh?: number; signal?: AbortSignal; onProgress?: (p: { tile?: number; tiles?: number }) => void }): Promise<PredictionResult> {
-    return sc.lane.runUrgent(async () => {
-      await this.ensureLoaded(sc);
-      await this.ensureImage(sc, imageId);
-      const r = await sc.worker
-        .call<PredictResult>({ op: 'predict', sessionId: sc.session.id, imageId, z, region, probThresh: o.probThresh, nmsThresh: o.nmsThresh }, { signal: o.signal, onProgress: o.onProgress })
-        .catch(mapWorkerError);
-      return {
-        labels: encodeNdArray(r.labels, r.shape, { deflate: true }),
-        polygons: r.polygons.map((q) => ({ id: q.id, score: q.score, points: q.points.map(([y, x]) => [y, x]) })),
-        modelVersion: sc.modelVersion,
-        generation: sc.trainedGeneration,
-        region,
-        ...(z ? { z } : {}),
-      };
-    });
+  /** Queue a prediction on the session's lane (ahead of training slices). */
+  private runPredict(sc: SessionCompute, imageId: string, z: number, region: [number, number, number, number], o: PredictOpts): Promise<PredictionResult> {
+    return sc.lane.runUrgent(() => this.predictNow(sc, imageId, z, region, o));
+  }
+
+  /** Predict now; only call while holding the lane (from an urgent task or a training slice). */
+  private async predictNow(sc: SessionCompute, imageId: string, z: number, region: [number, number, number, number], o: PredictOpts): Promise<PredictionResult> {
+    await this.ensureLoaded(sc);
+    await this.ensureImage(sc, imageId);
+    const r = await sc.worker
+      .call<PredictResult>({ op: 'predict', sessionId: sc.session.id, imageId, z, region, probThresh: o.probThresh, nmsThresh: o.nmsThresh }, { signal: o.signal, onProgress: o.onProgress })
+      .catch(mapWorkerError);
+    return {
+      labels: encodeNdArray(r.labels, r.shape, { deflate: true }),
+      polygons: r.polygons.map((q) => ({ id: q.id, score: q.score, points: q.points.map(([y, x]) => [y, x]) })),
+      modelVersion: sc.modelVersion,
+      generation: sc.trainedGeneration,
+      region,
+      ...(z ? { z } : {}),
+    };
   }
 
   async predict(session: Session, p: ParamsOf<'model.predict'>, ctx: { signal: AbortSignal; progress?: (p: ProgressParams) => void }): Promise<PredictionResult> {
@@ -475,6 +479,13 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
   }
 }
 
+
+interface PredictOpts {
+  probThresh?: number;
+  nmsThresh?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: { tile?: number; tiles?: number }) => void;
+}
 
 function mapWorkerError(e: unknown): never {
   if (e instanceof WorkerError && e.code) throw new RpcError(e.code as never, e.message);

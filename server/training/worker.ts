@@ -7,14 +7,13 @@ import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendPreference } from '../tensor/backend.js';
 import { createModel, deserializeModel, disposeModel, serializeModel, type SegmentationModel } from '../models/segmentation-model.js';
-import { unetDivisor } from '../models/unet/config.js';
 import { unetVariables } from '../models/unet/unet.js';
 import { normalizeImage } from '../imaging/normalize.js';
 import { autoBackground } from '../imaging/auto-background.js';
 import type { Image2D, Labels2D } from '../imaging/types.js';
 import { PatchSampler, type TrainingSample } from './sampler.js';
 import { parseTrainOptions } from './config.js';
-import { trainStep } from './train.js';
+import { createSampler, trainStep } from './train.js';
 import { predictImage, defaultOverlap } from './predict.js';
 import type { LiveTrainOptions, PredictResult, TrainSliceResult, WorkerImage, WorkerReply, WorkerRequest, WorkerTask } from './worker-protocol.js';
 
@@ -134,10 +133,9 @@ function samples(st: SessionState, only?: { imageId: string; z: number; region: 
 }
 
 function makeSampler(st: SessionState, s: TrainingSample[], o: LiveTrainOptions): PatchSampler<never> {
-  const opts = parseTrainOptions({ ...(o.batchSize ? { batchSize: o.batchSize } : {}), ...(o.patchSize ? { patchSize: o.patchSize } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.augment !== undefined ? { augment: o.augment } : {}) });
-  return new PatchSampler(s, st.model.family as never, st.model.config as never, {
-    patchSize: opts.patchSize, batchSize: opts.batchSize, seed: opts.seed + st.step, augment: opts.augment, targetMargin: opts.targetMargin, divisor: unetDivisor(st.model.unet.config),
-  });
+  const { learningRate: _lr, ...rest } = o;
+  const opts = parseTrainOptions(rest);
+  return createSampler(st.model, s, { ...opts, seed: opts.seed + st.step }) as PatchSampler<never>;
 }
 
 async function trainSlice(st: SessionState, req: Extract<WorkerRequest, { op: 'train' }>, cancel: Int32Array, post: (p: WorkerReply) => void, id: number): Promise<TrainSliceResult> {
