@@ -142,12 +142,10 @@ public final class LiveMode {
 		timer.shutdownNow();
 		if (offEvents != null) offEvents.run();
 		if (startedJob && jobId != null && s.client.isOpen()) {
-			try {
-				s.client.modelCancel(jobId);
-			}
-			catch (RpcException e) {
-				// already ended
-			}
+			// model.cancel answers once the job has stopped; do not hold the caller (the EDT, a macro) for it
+			org.sparsecell.fiji.protocol.Protocol.ModelCancelParams p = new org.sparsecell.fiji.protocol.Protocol.ModelCancelParams();
+			p.jobId = jobId;
+			s.client.callAsync("model.cancel", p);
 		}
 		if (s.live() == this) s.setLive(null);
 		IJ.showStatus("sparsecell: live mode off");

@@ -53,9 +53,13 @@ public final class LocalDaemon implements AutoCloseable {
 		return null;
 	}
 
-	/** Start `sparsecell serve --port 0` from PATH (home: the daemon's default, ~/.sparsecell). */
+	/**
+	 * Start `sparsecell serve --port 0` from PATH (home: the daemon's default, ~/.sparsecell). The system property
+	 * sparsecell.executable names another executable (tests, or a daemon installed off PATH).
+	 */
 	public static LocalDaemon startFromPath() throws IOException {
-		File exe = findOnPath("sparsecell");
+		String override = System.getProperty("sparsecell.executable");
+		File exe = override != null && !override.isEmpty() ? new File(override) : findOnPath("sparsecell");
 		if (exe == null) throw new IOException("\"sparsecell\" is not on PATH: install the daemon (npm install -g sparsecell) or start it yourself and connect to its URL");
 		List<String> cmd = new ArrayList<>();
 		cmd.add(exe.getAbsolutePath());

@@ -1,0 +1,336 @@
+package org.sparsecell.fiji;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Timeout;
+import org.scijava.Context;
+import org.scijava.command.Command;
+import org.scijava.command.CommandInfo;
+import org.scijava.command.CommandModule;
+import org.scijava.command.CommandService;
+import org.sparsecell.fiji.commands.*;
+import org.sparsecell.fiji.imaging.NdArrays;
+import org.sparsecell.fiji.imaging.RoiLabels;
+import org.sparsecell.fiji.protocol.Protocol.LabelsGetResult;
+import org.sparsecell.fiji.rpc.RpcException;
+
+import ij.ImagePlus;
+import ij.gui.OvalRoi;
+import ij.gui.Overlay;
+import ij.gui.Roi;
+import ij.macro.Interpreter;
+import ij.process.ShortProcessor;
+
+/**
+ * The commands run headless in a real SciJava Context (CommandService.run, as Fiji runs them from a menu or a macro)
+ * against a real daemon, on a synthetic image with ROIs: Connect → Send Labels → Train → Predict → Live Mode →
+ * Export/Import → Cancel → Disconnect. In a plain headless JVM the ROI Manager cannot exist, so "ROI Manager"
+ * reads and writes the image Overlay (RoiIO).
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class CommandsTest {
+	static Context ctx;
+	static CommandService cs;
+	static ImagePlus imp;
+
+	@BeforeAll
+	static void context() {
+		assertTrue(java.awt.GraphicsEnvironment.isHeadless(), "tests run headless");
+		ctx = new Context(CommandService.class);
+		cs = ctx.service(CommandService.class);
+		imp = Synthetic.image("cells.tif");
+		Overlay ov = new Overlay();
+		for (Roi r : Synthetic.rois(3)) ov.add(r);
+		imp.setOverlay(ov);
+	}
+
+	@AfterAll
+	static void close() {
+		Sparsecell.disconnect();
+		if (ctx != null) ctx.dispose();
+	}
+
+	/** Run a command as Fiji does (pre/postprocessing on) and fail with its reason when it failed. */
+	static CommandModule run(Class<? extends Command> c, Object... inputs) throws Exception {
+		CommandModule m = runAllowingFailure(c, inputs);
+		assertFalse(m.isCanceled(), c.getSimpleName() + " failed: " + m.getCancelReason());
+		return m;
+	}
+
+	static CommandModule runAllowingFailure(Class<? extends Command> c, Object... inputs) throws Exception {
+		return cs.run(c, true, inputs).get(100, TimeUnit.SECONDS);
+	}
+
+	/** Skip only when the daemon answered -32811 NotImplemented. */
+	static CommandModule runModel(Class<? extends Command> c, Object... inputs) throws Exception {
+		CommandModule m = runAllowingFailure(c, inputs);
+		Integer code = ((SparsecellCommand) m.getCommand()).errorCode();
+		Assumptions.assumeFalse(code != null && code == RpcException.NOT_IMPLEMENTED, "model methods not implemented by this daemon build (-32811)");
+		assertFalse(m.isCanceled(), c.getSimpleName() + " failed: " + m.getCancelReason());
+		return m;
+	}
+
+	static int[] daemonLabels(ImagePlus image) throws RpcException {
+		Sparsecell s = Sparsecell.current();
+		LabelsGetResult r = s.client.labelsGet(s.sessionId, s.linkOrNull(image).imageId, "offset1");
+		return NdArrays.toInts(r.labels);
+	}
+
+	@Test
+	@Order(0)
+	void commandsAreRegisteredUnderPluginsSparsecell() {
+		List<Class<?>> all = Arrays.asList(Connect.class, SendLabels.class, Train.class, Cancel.class, Predict.class, Live.class, ExportModel.class, ImportModel.class, Disconnect.class);
+		for (Class<?> c : all) {
+			CommandInfo info = cs.getCommand(c.getName());
+			assertNotNull(info, c.getName() + " is a SciJava plugin");
+			assertTrue(info.getMenuPath().getMenuString().startsWith("Plugins > sparsecell > sparsecell "), info.getMenuPath().getMenuString());
+			assertTrue(info.canRunHeadless(), c.getSimpleName() + " runs headless");
+		}
+	}
+
+	@Test
+	@Order(1)
+	void withoutConnectionCommandsSayWhatToDo() throws Exception {
+		Sparsecell.disconnect();
+		CommandModule m = runAllowingFailure(SendLabels.class, "imp", imp, "source", "Overlay");
+		assertTrue(m.isCanceled());
+		assertTrue(m.getCancelReason().contains("sparsecell Connect"), m.getCancelReason());
+		CommandModule bad = runAllowingFailure(Connect.class, "url", TestDaemon.url(), "token", "wrong-token-42", "startLocal", false, "session", "", "name", "x", "family", "stardist", "config", "");
+		assertTrue(bad.isCanceled());
+		assertTrue(bad.getCancelReason().contains("401"), bad.getCancelReason());
+	}
+
+	@Test
+	@Order(2)
+	void connectCreatesASession() throws Exception {
+		CommandModule m = run(Connect.class, "url", TestDaemon.url(), "token", TestDaemon.TOKEN, "startLocal", false, "session", "", "name", "fiji-test", "family", "stardist", "config", "{\"unetDepth\": 2, \"unetFilters\": 8}");
+		String sid = (String) m.getOutput("sessionId");
+		assertNotNull(sid);
+		assertEquals(sid, Sparsecell.current().sessionId);
+		assertEquals(2, Sparsecell.current().client.sessionGet(sid).config.get("unetDepth").getAsInt());
+		// reattaching by id keeps the session
+		run(Connect.class, "url", TestDaemon.url(), "token", TestDaemon.TOKEN, "startLocal", false, "session", sid, "name", "", "family", "stardist", "config", "");
+		assertEquals(sid, Sparsecell.current().sessionId);
+	}
+
+	@Test
+	@Order(3)
+	void sendLabelsFromRoisSendsOnlyWhatChanged() throws Exception {
+		CommandModule m = run(SendLabels.class, "imp", imp, "source", "ROI Manager", "labelImage", "", "backgroundColour", "none", "kind", "annotation");
+		assertEquals(true, m.getOutput("sent"));
+		assertEquals(3, m.getOutput("objects"));
+		int g1 = (Integer) m.getOutput("generation");
+		int[] expected = RoiLabels.rasterize(Synthetic.rois(3), 64, 64, null);
+		assertArrayEquals(expected, daemonLabels(imp));
+		assertEquals(imp.getProp("sparsecell.imageId"), Sparsecell.current().linkOrNull(imp).imageId);
+
+		CommandModule again = run(SendLabels.class, "imp", imp, "source", "Overlay", "labelImage", "", "backgroundColour", "none", "kind", "annotation");
+		assertEquals(false, again.getOutput("sent"), "nothing changed, nothing sent");
+		assertEquals(g1, again.getOutput("generation"));
+
+		// one more ROI: only its box travels, as a patch
+		int[] d = Synthetic.DISCS[3];
+		OvalRoi fourth = new OvalRoi(d[0] - d[2], d[1] - d[2], 2 * d[2] + 1, 2 * d[2] + 1);
+		imp.getOverlay().add(fourth);
+		List<Roi> now = Arrays.asList(imp.getOverlay().toArray());
+		int[] labels = RoiLabels.rasterize(RoiLabels.forPlane(now, imp, 0), 64, 64, null);
+		Sparsecell.SendResult r = Sparsecell.current().sendLabels(imp, 0, labels, null);
+		assertTrue(r.sent);
+		assertArrayEquals(new int[] { d[1] - d[2], d[0] - d[2], d[1] + d[2] + 1, d[0] + d[2] + 1 }, r.box, "the changed box is the new disc");
+		assertEquals(4, r.result.counts.objects);
+		assertEquals(g1 + 1, r.result.generation);
+		assertArrayEquals(labels, daemonLabels(imp));
+		// removing it again sends its box back to unlabeled
+		imp.getOverlay().remove(fourth);
+		CommandModule removed = run(SendLabels.class, "imp", imp, "source", "Overlay", "labelImage", "", "backgroundColour", "none", "kind", "annotation");
+		assertEquals(3, removed.getOutput("objects"));
+		assertArrayEquals(expected, daemonLabels(imp));
+	}
+
+	@Test
+	@Order(4)
+	void sendLabelsFromAnOffset1LabelImage() throws Exception {
+		ImagePlus other = Synthetic.image("other.tif");
+		int[] lab = RoiLabels.rasterize(Synthetic.rois(5), 64, 64, null);
+		short[] px = new short[lab.length];
+		for (int i = 0; i < lab.length; i++) px[i] = (short) lab[i];
+		ImagePlus li = new ImagePlus("other-annotations", new ShortProcessor(64, 64, px, null));
+		boolean wasBatch = Interpreter.isBatchMode();
+		Interpreter.batchMode = true; // as in a headless macro: images live in batch mode
+		Interpreter.addBatchModeImage(li);
+		try {
+			CommandModule m = run(SendLabels.class, "imp", other, "source", "Label image", "labelImage", "other-annotations", "backgroundColour", "none", "kind", "annotation");
+			assertEquals(5, m.getOutput("objects"));
+			assertArrayEquals(lab, daemonLabels(other));
+		}
+		finally {
+			Interpreter.removeBatchModeImage(li);
+			Interpreter.batchMode = wasBatch;
+		}
+		CommandModule missing = runAllowingFailure(SendLabels.class, "imp", other, "source", "Label image", "labelImage", "nope", "backgroundColour", "none", "kind", "annotation");
+		assertTrue(missing.getCancelReason().contains("nope"));
+	}
+
+	@Test
+	@Order(5)
+	void predictBeforeTrainingSaysModelNotTrained() throws Exception {
+		CommandModule m = runAllowingFailure(Predict.class, "imp", imp, "output", "Both", "probThresh", 0.0, "nmsThresh", 0.0);
+		Integer code = ((SparsecellCommand) m.getCommand()).errorCode();
+		Assumptions.assumeFalse(code != null && code == RpcException.NOT_IMPLEMENTED, "-32811");
+		assertTrue(m.isCanceled());
+		assertEquals(RpcException.MODEL_NOT_TRAINED, code);
+	}
+
+	@Test
+	@Order(6)
+	void trainRunsAFewSteps() throws Exception {
+		CommandModule m = runModel(Train.class, "family", "session", "steps", 10, "live", false, "patchSize", 32, "batchSize", 2, "reset", false, "waitForEnd", true);
+		assertEquals("done", m.getOutput("state"));
+		assertEquals(10, m.getOutput("stepsDone"));
+		assertFalse(Double.isNaN((Double) m.getOutput("loss")));
+		assertNotNull(Sparsecell.current().client.sessionGet(Sparsecell.current().sessionId).modelVersion);
+	}
+
+	@Test
+	@Order(7)
+	void predictFillsRoisAndALabelImage() throws Exception {
+		CommandModule m = runModel(Predict.class, "imp", imp, "output", "Both", "probThresh", 0.05, "nmsThresh", 0.0);
+		int objects = (Integer) m.getOutput("objects");
+		ImagePlus labels = (ImagePlus) m.getOutput("labelImage");
+		assertNotNull(labels);
+		assertEquals("cells-labels", labels.getTitle());
+		assertEquals(64, labels.getWidth());
+		Predict p = (Predict) m.getCommand();
+		assertEquals("Overlay", p.roisWentTo, "headless: the ROI Manager falls back to the overlay");
+		long predicted = Arrays.stream(imp.getOverlay().toArray()).filter(RoiLabels::isPrediction).count();
+		assertEquals(objects, predicted);
+		assertTrue(objects > 0, "the model finds objects");
+		assertTrue(labels.getStatistics().max > 0, "label image has objects");
+		// annotations are kept, predictions are not sent back as labels
+		assertEquals(4, imp.getOverlay().size() - predicted);
+		CommandModule s = run(SendLabels.class, "imp", imp, "source", "Overlay", "labelImage", "", "backgroundColour", "none", "kind", "annotation");
+		assertEquals(false, s.getOutput("sent"));
+		// predicting again replaces the earlier predictions
+		runModel(Predict.class, "imp", imp, "output", "ROI Manager", "probThresh", 0.05, "nmsThresh", 0.0);
+		assertEquals(predicted, Arrays.stream(imp.getOverlay().toArray()).filter(RoiLabels::isPrediction).count());
+		CommandModule only = runModel(Predict.class, "imp", imp, "output", "Label image", "probThresh", 0.05, "nmsThresh", 0.0);
+		assertNotNull(only.getOutput("labelImage"));
+	}
+
+	@Test
+	@Order(8)
+	void liveModeDrawsPredictionsAndFollowsNewRois() throws Exception {
+		ImagePlus live = Synthetic.image("live.tif");
+		Overlay ov = new Overlay();
+		for (Roi r : Synthetic.rois(2)) ov.add(r);
+		live.setOverlay(ov);
+		CommandModule m = runModel(Live.class, "imp", live, "action", "start", "source", "Overlay", "backgroundColour", "none", "intervalMs", 200, "patchSize", 32, "batchSize", 2);
+		LiveMode lm = ((Live) m.getCommand()).liveMode;
+		assertNotNull(lm);
+		assertNotNull(m.getOutput("jobId"));
+		try {
+			long deadline = System.currentTimeMillis() + 60_000;
+			while (lm.updates() == 0 && System.currentTimeMillis() < deadline) Thread.sleep(100);
+			assertTrue(lm.updates() > 0, "prediction.updated drawn as an overlay");
+			// keep annotating: the new ROI reaches the daemon without Send Labels
+			int[] d = Synthetic.DISCS[2];
+			live.getOverlay().add(new OvalRoi(d[0] - d[2], d[1] - d[2], 2 * d[2] + 1, 2 * d[2] + 1));
+			int[] want = RoiLabels.rasterize(Synthetic.rois(2).subList(0, 2), 64, 64, null);
+			int[] bg = RoiLabels.rasterize(Synthetic.rois(3), 64, 64, null);
+			deadline = System.currentTimeMillis() + 20_000;
+			int objects = 0;
+			while (System.currentTimeMillis() < deadline) {
+				Sparsecell s = Sparsecell.current();
+				objects = s.client.labelsGet(s.sessionId, s.linkOrNull(live).imageId, "offset1").counts.objects;
+				if (objects == 3) break;
+				Thread.sleep(100);
+			}
+			assertEquals(3, objects);
+			assertArrayEquals(bg, daemonLabels(live), "background + 3 objects");
+			assertNotNull(want);
+		}
+		finally {
+			run(Live.class, "imp", live, "action", "stop", "source", "Overlay", "backgroundColour", "none", "intervalMs", 200, "patchSize", 0, "batchSize", 0);
+		}
+		assertNull(Sparsecell.current().live());
+		String jobId = (String) m.getOutput("jobId");
+		assertEquals("cancelled", Sparsecell.current().client.progressEnd(jobId).get(30, TimeUnit.SECONDS).state);
+	}
+
+	@Test
+	@Order(9)
+	void exportAndImportModel() throws Exception {
+		Path dir = Files.createTempDirectory("sparsecell-model");
+		try {
+			File f = dir.resolve("sub/model.scm").toFile();
+			CommandModule ex = runModel(ExportModel.class, "file", f);
+			assertTrue(f.isFile());
+			assertEquals(f.length(), (long) (Long) ex.getOutput("bytes"));
+			int v = (Integer) ex.getOutput("modelVersion");
+			CommandModule im = runModel(ImportModel.class, "file", f);
+			assertEquals("stardist", im.getOutput("family"));
+			assertTrue((Integer) im.getOutput("modelVersion") >= v);
+			CommandModule missing = runAllowingFailure(ImportModel.class, "file", dir.resolve("none.scm").toFile());
+			assertTrue(missing.isCanceled());
+		}
+		finally {
+			TestDaemon.deleteTree(dir);
+		}
+	}
+
+	@Test
+	@Order(10)
+	void liveTrainingStopsWithCancel() throws Exception {
+		CommandModule t = runModel(Train.class, "family", "session", "steps", 10, "live", true, "patchSize", 32, "batchSize", 2, "reset", false, "waitForEnd", true);
+		String jobId = (String) t.getOutput("jobId");
+		assertNotNull(jobId);
+		CommandModule c = run(Cancel.class);
+		assertEquals(true, c.getOutput("cancelled"));
+		assertEquals("cancelled", Sparsecell.current().client.progressEnd(jobId).get(30, TimeUnit.SECONDS).state);
+		assertEquals(false, run(Cancel.class).getOutput("cancelled"));
+	}
+
+	@Test
+	@Order(11)
+	void connectCanStartALocalDaemon() throws Exception {
+		Path tmp = Files.createTempDirectory("sparsecell-local");
+		File exe = tmp.resolve("sparsecell").toFile();
+		String script = "#!/bin/sh\nexec node '" + TestDaemon.mainJs().getAbsolutePath() + "' \"$@\" --home '" + tmp.resolve("home") + "' --log-level warn\n";
+		Files.write(exe.toPath(), script.getBytes(StandardCharsets.UTF_8));
+		assertTrue(exe.setExecutable(true));
+		System.setProperty("sparsecell.executable", exe.getAbsolutePath());
+		try {
+			CommandModule m = run(Connect.class, "url", "ws://unused:1", "token", "", "startLocal", true, "session", "", "name", "local", "family", "elephant", "config", "");
+			String url = (String) m.getOutput("daemonUrl");
+			assertTrue(url.startsWith("ws://127.0.0.1:"), url);
+			assertNotEquals(TestDaemon.url(), url);
+			LocalDaemon d = Sparsecell.current().daemon();
+			assertTrue(d.isAlive());
+			assertEquals("elephant", Sparsecell.current().family);
+			run(Disconnect.class);
+			assertFalse(d.isAlive(), "Disconnect stops the daemon Connect started");
+			assertNull(Sparsecell.currentOrNull());
+		}
+		finally {
+			System.clearProperty("sparsecell.executable");
+			Sparsecell.disconnect();
+			TestDaemon.deleteTree(tmp);
+		}
+	}
+}
