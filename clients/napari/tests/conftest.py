@@ -28,6 +28,15 @@ TINY_CONFIG = {"unetDepth": 2, "unetFilters": 8}
 TINY_OPTIONS = {"patchSize": 32, "batchSize": 2}
 
 
+def _start(tmp_path_factory):
+    node = shutil.which("node")
+    if node is None:
+        skip_or_fail("node is not on PATH: cannot start the sparsecell daemon")
+    if not SERVER.exists():
+        skip_or_fail(f"{SERVER} is missing: run `npm run build` in {REPO} first")
+    return start_daemon([node, str(SERVER)], home=str(tmp_path_factory.mktemp("sparsecell-home")), cwd=str(REPO))
+
+
 @pytest.fixture(scope="session")
 def daemon(tmp_path_factory):
     """The daemon's URL. SPARSECELL_URL uses a running daemon instead of starting one."""
@@ -35,16 +44,21 @@ def daemon(tmp_path_factory):
     if url:
         yield url
         return
-    node = shutil.which("node")
-    if node is None:
-        skip_or_fail("node is not on PATH: cannot start the sparsecell daemon")
-    if not SERVER.exists():
-        skip_or_fail(f"{SERVER} is missing: run `npm run build` in {REPO} first")
-    d = start_daemon([node, str(SERVER)], home=str(tmp_path_factory.mktemp("sparsecell-home")), cwd=str(REPO))
+    d = _start(tmp_path_factory)
     try:
         yield d.url
     finally:
         d.stop()
+
+
+@pytest.fixture
+def own_daemon(tmp_path_factory):
+    """A daemon for one test (live mode keeps a training job running: keep it away from the others)."""
+    d = _start(tmp_path_factory)
+    try:
+        yield d.url
+    finally:
+        d.stop(timeout=5)
 
 
 @pytest.fixture

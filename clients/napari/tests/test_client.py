@@ -271,8 +271,9 @@ def test_cancel_training_and_request(client, nuclei):
     assert client.server_info()["name"] == "sparsecell"  # the connection is still fine
 
 
-def test_live_pushes_prediction_updates(client, nuclei):
+def test_live_pushes_prediction_updates(own_daemon, nuclei):
     img, inst = nuclei
+    client = Client.connect(own_daemon, validate=True)
     sid, iid = _session(client, nuclei)
     got = threading.Event()
     preds = []
@@ -306,7 +307,10 @@ def test_live_pushes_prediction_updates(client, nuclei):
             client.call("model.cancel", {"jobId": job}, timeout=10)
         except Exception as e:  # noqa: BLE001 - do not hide the first failure
             print(f"model.cancel of the live job failed: {e!r}")
-    assert client.wait_for_progress_end(job, 30)["state"] in ("cancelled", "done")
+    try:
+        assert client.wait_for_progress_end(job, 30)["state"] in ("cancelled", "done")
+    finally:
+        client.close()
 
 
 def test_close_fails_pending_and_later_calls(daemon):

@@ -25,8 +25,7 @@ if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.env
 WAIT = 60_000  # ms
 
 
-@pytest.fixture
-def widget(make_napari_viewer, daemon, qtbot):
+def _make_widget(make_napari_viewer, url, qtbot):
     viewer = make_napari_viewer()
     w = SparsecellWidget(viewer)
     viewer.window.add_dock_widget(w, name="sparsecell")
@@ -34,8 +33,21 @@ def widget(make_napari_viewer, daemon, qtbot):
     w.patch_spin.setValue(32)
     w.batch_spin.setValue(4)
     w.extra_train_options = {"seed": 2}
-    w.connect(daemon)
+    w.connect(url)
     qtbot.waitUntil(lambda: w.client is not None, timeout=WAIT)
+    return w
+
+
+@pytest.fixture
+def widget(make_napari_viewer, daemon, qtbot):
+    w = _make_widget(make_napari_viewer, daemon, qtbot)
+    yield w
+    w.shutdown()
+
+
+@pytest.fixture
+def live_widget(make_napari_viewer, own_daemon, qtbot):
+    w = _make_widget(make_napari_viewer, own_daemon, qtbot)
     yield w
     w.shutdown()
 
@@ -159,8 +171,8 @@ def test_train_progress_and_predict(widget, qtbot, nuclei, tmp_path):
     assert out.stat().st_size > 100
 
 
-def test_live_mode_updates_prediction_after_paint(widget, qtbot, nuclei):
-    w = widget
+def test_live_mode_updates_prediction_after_paint(live_widget, qtbot, nuclei):
+    w = live_widget
     img, inst = nuclei
     w.viewer.add_image(img, name="nuclei")
     lab = w.create_labels_layer()

@@ -72,8 +72,13 @@ class _SerialRunner:
 
     @property
     def busy(self) -> bool:
+        """True from submit() until the task's callback has run on the UI thread."""
         with self._lock:
             return self._pending > 0
+
+    def task_finished(self) -> None:
+        with self._lock:
+            self._pending -= 1
 
     def submit(self, fn: Callable[[], Any], on_done: Optional[Callable[[Any], None]],
                on_error: Callable[[BaseException], None]) -> None:
@@ -93,9 +98,6 @@ class _SerialRunner:
                 self._bridge.failed.emit(on_error, e)
             else:
                 self._bridge.done.emit(on_done, result)
-            finally:
-                with self._lock:
-                    self._pending -= 1
 
     def stop(self, timeout: float = 5.0) -> None:
         self._q.put(None)
@@ -323,12 +325,18 @@ class SparsecellWidget(QWidget):
         self._runner.submit(fn, on_done, on_error)
 
     def _on_done(self, cb: Optional[Callable[[Any], None]], result: Any) -> None:
-        if cb is not None and not self._closed:
-            cb(result)
+        try:
+            if cb is not None and not self._closed:
+                cb(result)
+        finally:
+            self._runner.task_finished()
 
     def _on_failed(self, cb: Callable[[BaseException], None], e: BaseException) -> None:
-        if not self._closed:
-            cb(e)
+        try:
+            if not self._closed:
+                cb(e)
+        finally:
+            self._runner.task_finished()
 
     @property
     def idle(self) -> bool:
@@ -1114,9 +1122,9 @@ class SparsecellWidget(QWidget):
                 ev.disconnect(cb)
             except Exception:  # noqa: BLE001
                 pass
-        self._runner.stop()
         if self.client is not None:
-            self.client.close()
+            self.client.close()  # fails calls in flight, so the runner thread is free to stop
+        self._runner.stop()
         if self.daemon is not None:
             self.daemon.stop()
             self.daemon = None
