@@ -1,0 +1,75 @@
+/**
+ * npm run bench -- rpc [--sessions 20] [--patches 1000] [--full 60] [--info 2000]
+ * Latency of labels.update for a 512x512 patch and a full 2048x2048 layer, and of server.info, with 20
+ * sessions updating concurrently against a spawned daemon. Goal: patch p99 <= 10 ms.
+ * Every labels.update is durable (journal fsync) before it is answered, so these figures include the fsync.
+ */
+import { SparsecellClient } from '../clients/typescript/src/client.js';
+import { encodeNdArray } from '../protocol/src/ndarray.js';
+import { flag, log, spawnDaemon, stats } from './helpers.js';
+
+export async function run(args: string[]): Promise<Record<string, unknown>> {
+  const nSessions = flag(args, 'sessions', 20);
+  const nPatches = flag(args, 'patches', 1000);
+  const nFull = flag(args, 'full', 60);
+  const nInfo = flag(args, 'info', 2000);
+  const d = await spawnDaemon();
+  try {
+    const S = 2048, P = 512;
+    const clients: SparsecellClient[] = [];
+    const sessions: string[] = [];
+    const image = encodeNdArray(new Uint8Array(S * S), [S, S]);
+    for (let i = 0; i < nSessions; i++) {
+      const c = await SparsecellClient.connect(d.url);
+      const { sessionId } = await c.call('session.create', { name: `bench${i}` });
+      await c.call('image.add', { sessionId, image });
+      clients.push(c);
+      sessions.push(sessionId);
+    }
+    // Pre-encoded payloads: a sparse offset-1 patch (a background stroke and two objects), and a full layer.
+    const patch = new Uint16Array(P * P);
+    for (let y = 0; y < 40; y++) for (let x = 0; x < P; x++) patch[y * P + x] = 1;
+    for (let y = 100; y < 130; y++) for (let x = 100; x < 130; x++) patch[y * P + x] = 2;
+    for (let y = 300; y < 320; y++) for (let x = 200; x < 235; x++) patch[y * P + x] = 3;
+    const patchNd = encodeNdArray(patch, [P, P], { deflate: true });
+    const full = new Uint16Array(S * S);
+    for (let i = 0; i < S * 64; i++) full[i] = 1;
+    const fullNd = encodeNdArray(full, [S, S], { deflate: true });
+
+    async function measure(n: number, call: (c: SparsecellClient, sessionId: string, i: number) => Promise<unknown>): Promise<number[]> {
+      const lat: number[] = [];
+      let next = 0;
+      await Promise.all(
+        clients.map(async (c, k) => {
+          for (let i = next++; i < n; i = next++) {
+            const t = process.hrtime.bigint();
+            await call(c, sessions[k], i);
+            lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+          }
+        }),
+      );
+      return lat;
+    }
+
+    log(`rpc bench: ${nSessions} sessions; server.info x${nInfo}`);
+    const info = await measure(nInfo, (c) => c.call('server.info', {}));
+    log(`labels.update 512x512 patch x${nPatches}`);
+    const patches = await measure(nPatches, (c, sessionId, i) => c.call('labels.update', { sessionId, imageId: 'img1', labels: patchNd, encoding: 'offset1', origin: [(i * 512) % 1536, (i * 1024) % 1536] }));
+    log(`labels.update full 2048x2048 x${nFull}`);
+    const fulls = await measure(nFull, (c, sessionId) => c.call('labels.update', { sessionId, imageId: 'img1', labels: fullNd, encoding: 'offset1' }));
+    for (const c of clients) await c.close();
+    const result = {
+      sessions: nSessions,
+      durable: 'every labels.update is fsync\'d before its answer',
+      serverInfoMs: stats(info),
+      patch512Ms: stats(patches),
+      full2048Ms: stats(fulls),
+      payloadBytes: { patch512: JSON.stringify(patchNd).length, full2048: JSON.stringify(fullNd).length },
+      goal: { patch512P99Ms: 10 },
+    };
+    log(JSON.stringify(result, null, 2));
+    return result;
+  } finally {
+    await d.stop();
+  }
+}
