@@ -28,13 +28,23 @@ TINY_CONFIG = {"unetDepth": 2, "unetFilters": 8}
 TINY_OPTIONS = {"patchSize": 32, "batchSize": 2}
 
 
-def _start(tmp_path_factory):
+def node_and_server() -> tuple[str, Path]:
     node = shutil.which("node")
     if node is None:
         skip_or_fail("node is not on PATH: cannot start the sparsecell daemon")
     if not SERVER.exists():
         skip_or_fail(f"{SERVER} is missing: run `npm run build` in {REPO} first")
-    return start_daemon([node, str(SERVER)], home=str(tmp_path_factory.mktemp("sparsecell-home")), cwd=str(REPO))
+    return node, SERVER
+
+
+def _start_with(tmp_path_factory, extra_args=()):
+    node, server = node_and_server()
+    return start_daemon([node, str(server)], home=str(tmp_path_factory.mktemp("sparsecell-home")), cwd=str(REPO),
+                        extra_args=extra_args)
+
+
+def _start(tmp_path_factory):
+    return _start_with(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

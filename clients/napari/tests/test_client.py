@@ -323,6 +323,16 @@ def test_close_fails_pending_and_later_calls(daemon):
         c.server_info()
 
 
-def test_token_header_is_accepted_on_loopback(daemon):
-    with Client.connect(daemon, token="secret") as c:
-        assert c.server_info()["name"] == "sparsecell"
+def test_token_is_sent_as_bearer_header(tmp_path_factory):
+    from .conftest import _start_with
+
+    d = _start_with(tmp_path_factory, ["--token", "s3cret-token"])
+    try:
+        with pytest.raises(ConnectionRefusedError, match="401"):
+            Client.connect(d.url)
+        with pytest.raises(ConnectionRefusedError, match="401"):
+            Client.connect(d.url, token="wrong-token")
+        with Client.connect(d.url, token="s3cret-token") as c:
+            assert c.server_info()["name"] == "sparsecell"
+    finally:
+        d.stop(timeout=5)

@@ -192,6 +192,12 @@ def test_live_mode_updates_prediction_after_paint(live_widget, qtbot, nuclei):
     qtbot.waitUntil(lambda: w.last_generation > gen_before, timeout=WAIT)
     qtbot.waitUntil(lambda: w.prediction_updates > before, timeout=30_000)
     assert PREDICTION_LAYER in w.viewer.layers
+    # zooming in sends the smaller visible region with session.setView (debounced)
+    full = w.last_view[1]
+    w.viewer.camera.zoom = w.viewer.camera.zoom * 4
+    qtbot.waitUntil(lambda: w.last_view[1] != full, timeout=5_000)
+    y0, x0, y1, x1 = w.last_view[1]
+    assert (y1 - y0) * (x1 - x0) < 64 * 64
     w.live_btn.click()  # stop
     assert not w.live
     qtbot.waitUntil(lambda: w.live_job_id is None, timeout=30_000)
@@ -221,3 +227,42 @@ def test_stack_slice_by_slice(widget, qtbot, nuclei, probe):
     assert np.array_equal(got, lab.data) and got[1].max() == 3 and got[0].max() == 0
     assert probe.session_get(w.session_id)["images"][0]["axes"] == "ZYX"
     assert w._current_z(w.image_layer) == 1
+
+    # train a few steps on the painted planes, then predict the current plane only
+    lab.data[:] = np.stack([inst, np.roll(inst, 5, axis=1), np.roll(inst, 9, axis=0)]) + 1
+    lab.events.data(value=lab.data)  # the whole layer replaced (as `layer.data = ...` does)
+    w.steps_spin.setValue(3)
+    zs = []
+    orig_predict = w.client.model_predict_async
+    w.client.model_predict_async = lambda *a, **kw: (zs.append(kw.get("z")), orig_predict(*a, **kw))[1]
+    w.train()
+    qtbot.waitUntil(lambda: any(m.startswith("training done") for m in w.messages), timeout=WAIT)
+    w.predict()
+    qtbot.waitUntil(lambda: any(m.startswith("prediction:") for m in w.messages), timeout=WAIT)
+    assert zs == [1]
+    assert w.viewer.layers[PREDICTION_LAYER].data.shape == (3, 64, 64)
+
+
+def test_start_local_daemon_button(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """With `sparsecell` on PATH the button starts `sparsecell serve --port 0` and connects to it."""
+    from .conftest import node_and_server
+
+    node, server = node_and_server()
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    shim = bindir / "sparsecell"
+    shim.write_text(f'#!/bin/sh\nexec "{node}" "{server}" "$@"\n')
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("SPARSECELL_HOME", str(tmp_path / "home"))
+    w = SparsecellWidget(make_napari_viewer())
+    try:
+        assert w.daemon_btn.isEnabled()
+        w.daemon_btn.click()
+        qtbot.waitUntil(lambda: w.client is not None, timeout=WAIT)
+        assert w.daemon is not None and w.url_edit.text() == w.daemon.url
+        assert w.client.server_info()["name"] == "sparsecell"
+        proc = w.daemon.process
+    finally:
+        w.shutdown()
+    assert proc.poll() is not None  # the widget stopped the daemon it started

@@ -47,7 +47,8 @@ class LocalDaemon:
 
 
 def start_daemon(command: Optional[Sequence[str]] = None, *, home: Optional[str] = None, port: int = 0,
-                 timeout: float = 60.0, cwd: Optional[str] = None, env: Optional[dict] = None) -> LocalDaemon:
+                 timeout: float = 60.0, cwd: Optional[str] = None, env: Optional[dict] = None,
+                 extra_args: Sequence[str] = ()) -> LocalDaemon:
     """Spawn ``command`` (default ``sparsecell``) with ``serve --port PORT --home HOME``; wait for its URL.
 
     The daemon's log (stderr) goes to a file (``LocalDaemon.log_path``) so a full pipe never blocks it.
@@ -60,6 +61,7 @@ def start_daemon(command: Optional[Sequence[str]] = None, *, home: Optional[str]
     args = list(command) + ["serve", "--port", str(port)]
     if home is not None:
         args += ["--home", home]
+    args += list(extra_args)
     fd, log_path = tempfile.mkstemp(prefix="sparsecell-daemon-", suffix=".log")
     os.close(fd)
     log = open(log_path, "wb")
