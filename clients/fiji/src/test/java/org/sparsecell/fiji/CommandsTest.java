@@ -188,6 +188,37 @@ class CommandsTest {
 	}
 
 	@Test
+	@Order(4)
+	void stacksSendTheCurrentPlaneAsA3DPatch() throws Exception {
+		ij.ImageStack st = new ij.ImageStack(32, 32);
+		for (int z = 0; z < 3; z++) st.addSlice(new ij.process.ByteProcessor(32, 32));
+		ImagePlus stack = new ImagePlus("stack.tif", st);
+		Roi onTwo = new Roi(4, 4, 6, 6);
+		onTwo.setPosition(2);
+		Roi onThree = new Roi(20, 20, 4, 4);
+		onThree.setPosition(3);
+		Overlay ov = new Overlay();
+		ov.add(onTwo);
+		ov.add(onThree);
+		stack.setOverlay(ov);
+		stack.setSlice(2);
+		CommandModule m = run(SendLabels.class, "imp", stack, "source", "Overlay", "labelImage", "", "backgroundColour", "none", "kind", "annotation");
+		assertEquals(1, m.getOutput("objects"));
+		Sparsecell s = Sparsecell.current();
+		LabelsGetResult r = s.client.labelsGet(s.sessionId, s.linkOrNull(stack).imageId, "offset1");
+		assertArrayEquals(new int[] { 3, 32, 32 }, r.labels.shape);
+		int[] v = NdArrays.toInts(r.labels);
+		assertEquals(2, v[32 * 32 + 5 * 32 + 5], "object on plane 1 (slice 2)");
+		assertEquals(0, v[5 * 32 + 5], "plane 0 stays unlabeled");
+		assertEquals(0, v[2 * 32 * 32 + 21 * 32 + 21], "slice 3 not sent while slice 2 is current");
+		stack.setSlice(3);
+		run(SendLabels.class, "imp", stack, "source", "Overlay", "labelImage", "", "backgroundColour", "none", "kind", "annotation");
+		v = daemonLabels(stack);
+		assertEquals(2, v[2 * 32 * 32 + 21 * 32 + 21]);
+		assertEquals(2, v[32 * 32 + 5 * 32 + 5], "plane 1 kept");
+	}
+
+	@Test
 	@Order(5)
 	void predictBeforeTrainingSaysModelNotTrained() throws Exception {
 		CommandModule m = runAllowingFailure(Predict.class, "imp", imp, "output", "Both", "probThresh", 0.0, "nmsThresh", 0.0);
