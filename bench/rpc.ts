@@ -1,7 +1,11 @@
 /**
- * npm run bench -- rpc [--sessions 20] [--patches 1000] [--full 60] [--info 2000]
+ * npm run bench -- rpc [--sessions 20] [--patches 1000] [--full 60] [--info 2000] [--interval 250]
  * Latency of labels.update for a 512x512 patch and a full 2048x2048 layer, and of server.info, with 20
- * sessions updating concurrently against a spawned daemon. Goal: patch p99 <= 10 ms.
+ * sessions against a spawned daemon, in two regimes:
+ *  - paced: every session sends one update every --interval ms (people painting; 20 x 4/s = 80 updates/s);
+ *  - saturated: every session sends its next update as soon as the previous one is answered (closed loop), so
+ *    latency = queueing behind the other 19 sessions; reported with the throughput it reaches.
+ * Goal: patch p99 <= 10 ms.
  * Every labels.update is durable (journal fsync) before it is answered, so these figures include the fsync.
  */
 import { SparsecellClient } from '../clients/typescript/src/client.js';
@@ -36,6 +40,25 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     for (let i = 0; i < S * 64; i++) full[i] = 1;
     const fullNd = encodeNdArray(full, [S, S], { deflate: true });
 
+    /** Open loop: each session fires one call every intervalMs, without waiting for earlier answers. */
+    async function paced(n: number, intervalMs: number, call: (c: SparsecellClient, sessionId: string, i: number) => Promise<unknown>): Promise<number[]> {
+      const lat: number[] = [];
+      const perSession = Math.ceil(n / clients.length);
+      await Promise.all(
+        clients.map(async (c, k) => {
+          await new Promise((r) => setTimeout(r, (k * intervalMs) / clients.length));
+          const calls: Promise<void>[] = [];
+          for (let j = 0; j < perSession; j++) {
+            const t = process.hrtime.bigint();
+            calls.push(call(c, sessions[k], k * perSession + j).then(() => void lat.push(Number(process.hrtime.bigint() - t) / 1e6)));
+            await new Promise((r) => setTimeout(r, intervalMs));
+          }
+          await Promise.all(calls);
+        }),
+      );
+      return lat;
+    }
+
     async function measure(n: number, call: (c: SparsecellClient, sessionId: string, i: number) => Promise<unknown>): Promise<number[]> {
       const lat: number[] = [];
       let next = 0;
@@ -51,19 +74,39 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       return lat;
     }
 
-    log(`rpc bench: ${nSessions} sessions; server.info x${nInfo}`);
-    const info = await measure(nInfo, (c) => c.call('server.info', {}));
-    log(`labels.update 512x512 patch x${nPatches}`);
-    const patches = await measure(nPatches, (c, sessionId, i) => c.call('labels.update', { sessionId, imageId: 'img1', labels: patchNd, encoding: 'offset1', origin: [(i * 512) % 1536, (i * 1024) % 1536] }));
-    log(`labels.update full 2048x2048 x${nFull}`);
-    const fulls = await measure(nFull, (c, sessionId) => c.call('labels.update', { sessionId, imageId: 'img1', labels: fullNd, encoding: 'offset1' }));
+    const interval = flag(args, 'interval', 250);
+    const patchCall = (c: SparsecellClient, sessionId: string, i: number) => c.call('labels.update', { sessionId, imageId: 'img1', labels: patchNd, encoding: 'offset1', origin: [(i * 512) % 1536, (i * 1024) % 1536] });
+    const fullCall = (c: SparsecellClient, sessionId: string) => c.call('labels.update', { sessionId, imageId: 'img1', labels: fullNd, encoding: 'offset1' });
+    const infoCall = (c: SparsecellClient) => c.call('server.info', {});
+    log(`rpc bench: ${nSessions} sessions, paced (one call per session every ${interval} ms)`);
+    const pacedInfo = await paced(nInfo / 2, interval / 4, infoCall);
+    const pacedPatch = await paced(nPatches, interval, patchCall);
+    const pacedFull = await paced(nFull, interval * 8, fullCall);
+    log('saturated (closed loop)');
+    let t = Date.now();
+    const info = await measure(nInfo, infoCall);
+    const infoRate = nInfo / ((Date.now() - t) / 1000);
+    t = Date.now();
+    const patches = await measure(nPatches, patchCall);
+    const patchRate = nPatches / ((Date.now() - t) / 1000);
+    t = Date.now();
+    const fulls = await measure(nFull, fullCall);
+    const fullRate = nFull / ((Date.now() - t) / 1000);
     for (const c of clients) await c.close();
     const result = {
       sessions: nSessions,
       durable: 'every labels.update is fsync\'d before its answer',
-      serverInfoMs: stats(info),
-      patch512Ms: stats(patches),
-      full2048Ms: stats(fulls),
+      paced: {
+        intervalMs: { serverInfo: interval / 4, patch512: interval, full2048: interval * 8 },
+        serverInfoMs: stats(pacedInfo),
+        patch512Ms: stats(pacedPatch),
+        full2048Ms: stats(pacedFull),
+      },
+      saturated: {
+        serverInfoMs: stats(info), serverInfoPerS: Math.round(infoRate),
+        patch512Ms: stats(patches), patch512PerS: Math.round(patchRate),
+        full2048Ms: stats(fulls), full2048PerS: Math.round(fullRate * 10) / 10,
+      },
       payloadBytes: { patch512: JSON.stringify(patchNd).length, full2048: JSON.stringify(fullNd).length },
       goal: { patch512P99Ms: 10 },
     };

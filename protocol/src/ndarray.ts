@@ -3,7 +3,10 @@
  * decodeNdArray checks sizes BEFORE decoding: the element count against a limit, and the base64 length
  * against shape x dtype, so a hostile shape can never make us allocate.
  */
-import { deflateSync, inflateSync } from 'node:zlib';
+import { deflateSync, inflateSync, inflate } from 'node:zlib';
+import { promisify } from 'node:util';
+
+const inflateAsync = promisify(inflate);
 import type { Dtype, NdArray } from './types.js';
 
 export type TypedArray = Uint8Array | Uint16Array | Int16Array | Int32Array | Float32Array;
@@ -59,8 +62,8 @@ export interface DecodeLimits {
   path?: string;
 }
 
-/** Decode; throws NdArrayError naming the field on any inconsistency. Little-endian host assumed (x86/ARM). */
-export function decodeNdArray(a: NdArray, limits: DecodeLimits): { data: TypedArray; shape: number[] } {
+/** Checks that need no decoding: element count and (for raw data) the exact base64 length. */
+function precheck(a: NdArray, limits: DecodeLimits): { n: number; want: number; path: string } {
   const path = limits.path ?? '';
   const n = elementCount(a.shape);
   if (a.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new NdArrayError('shape must hold non-negative integers', `${path}/shape`, 'shape');
@@ -69,23 +72,48 @@ export function decodeNdArray(a: NdArray, limits: DecodeLimits): { data: TypedAr
   const want = n * DTYPE_BYTES[a.dtype];
   const have = base64Bytes(a.data);
   if (have < 0) throw new NdArrayError('data is not valid base64', `${path}/data`, 'data');
-  let buf: Buffer;
-  if ((a.encoding ?? 'raw') === 'deflate') {
-    try {
-      buf = inflateSync(Buffer.from(a.data, 'base64'), { maxOutputLength: want + 1 });
-    } catch (e) {
-      throw new NdArrayError(`deflate data cannot be inflated to ${want} bytes: ${(e as Error).message}`, `${path}/data`, 'data');
-    }
-    if (buf.length !== want) throw new NdArrayError(`inflated data has ${buf.length} bytes; shape ${JSON.stringify(a.shape)} x ${a.dtype} needs ${want}`, `${path}/data`, 'data');
-  } else {
-    if (have !== want) throw new NdArrayError(`data has ${have} bytes; shape ${JSON.stringify(a.shape)} x ${a.dtype} needs ${want}`, `${path}/data`, 'data');
-    buf = Buffer.from(a.data, 'base64');
-  }
+  if ((a.encoding ?? 'raw') === 'raw' && have !== want) throw new NdArrayError(`data has ${have} bytes; shape ${JSON.stringify(a.shape)} x ${a.dtype} needs ${want}`, `${path}/data`, 'data');
+  return { n, want, path };
+}
+
+function finish(a: NdArray, buf: Buffer, n: number, want: number, path: string): { data: TypedArray; shape: number[] } {
+  if (buf.length !== want) throw new NdArrayError(`inflated data has ${buf.length} bytes; shape ${JSON.stringify(a.shape)} x ${a.dtype} needs ${want}`, `${path}/data`, 'data');
   const data = makeTyped(a.dtype, buf, n);
   if (data instanceof Float32Array) {
     for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) throw new NdArrayError(`data holds a non-finite value (NaN or Inf) at element ${i}`, `${path}/data`, 'data');
   }
   return { data, shape: [...a.shape] };
+}
+
+const inflateError = (e: unknown, want: number, path: string) =>
+  new NdArrayError(`deflate data cannot be inflated to ${want} bytes: ${(e as Error).message}`, `${path}/data`, 'data');
+
+/** Decode; throws NdArrayError naming the field on any inconsistency. Little-endian host assumed (x86/ARM). */
+export function decodeNdArray(a: NdArray, limits: DecodeLimits): { data: TypedArray; shape: number[] } {
+  const { n, want, path } = precheck(a, limits);
+  let buf: Buffer;
+  if ((a.encoding ?? 'raw') === 'deflate') {
+    try {
+      buf = inflateSync(Buffer.from(a.data, 'base64'), { maxOutputLength: want + 1 });
+    } catch (e) {
+      throw inflateError(e, want, path);
+    }
+  } else buf = Buffer.from(a.data, 'base64');
+  return finish(a, buf, n, want, path);
+}
+
+/** decodeNdArray with inflation on the libuv threadpool (keeps a server's event loop free). */
+export async function decodeNdArrayAsync(a: NdArray, limits: DecodeLimits): Promise<{ data: TypedArray; shape: number[] }> {
+  const { n, want, path } = precheck(a, limits);
+  let buf: Buffer;
+  if ((a.encoding ?? 'raw') === 'deflate') {
+    try {
+      buf = await inflateAsync(Buffer.from(a.data, 'base64'), { maxOutputLength: want + 1 });
+    } catch (e) {
+      throw inflateError(e, want, path);
+    }
+  } else buf = Buffer.from(a.data, 'base64');
+  return finish(a, buf, n, want, path);
 }
 
 export function encodeNdArray(data: TypedArray, shape: readonly number[], opts: { deflate?: boolean } = {}): NdArray {

@@ -4,7 +4,7 @@ import type { ServerConfig } from '../config.js';
 import type { MethodName } from '../../protocol/src/methods.js';
 import { PROTOCOL_VERSION } from '../../protocol/src/index.js';
 import { buildOpenRpc } from '../../protocol/src/openrpc.js';
-import { decodeNdArray, encodeNdArray, type TypedArray } from '../../protocol/src/ndarray.js';
+import { decodeNdArrayAsync, encodeNdArray, type TypedArray } from '../../protocol/src/ndarray.js';
 import type { Axes, NdArray } from '../../protocol/src/types.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { ModelService } from '../sessions/model-service.js';
@@ -34,9 +34,9 @@ function checkAxes(shape: number[], axes: Axes): void {
 }
 
 /** Validate and convert a label NdArray to signed int32 (offset1: v - 1). */
-function toSignedLabels(a: NdArray, encoding: 'signed' | 'offset1', maxElements: number): { data: Int32Array; shape: number[] } {
+async function toSignedLabels(a: NdArray, encoding: 'signed' | 'offset1', maxElements: number): Promise<{ data: Int32Array; shape: number[] }> {
   if (a.dtype === 'float32') throw new RpcError('InvalidLabels', 'labels must have an integer dtype (uint8, uint16, int16, int32), not float32', [{ path: '/labels/dtype', message: 'float32 not allowed for labels' }]);
-  const { data, shape } = decodeNd(a, maxElements, '/labels');
+  const { data, shape } = await decodeNd(a, maxElements, '/labels');
   const out = new Int32Array(data.length);
   const off = encoding === 'offset1' ? 1 : 0;
   const min = encoding === 'offset1' ? 0 : -1;
@@ -50,9 +50,9 @@ function toSignedLabels(a: NdArray, encoding: 'signed' | 'offset1', maxElements:
   return { data: out, shape };
 }
 
-function decodeNd(a: NdArray, maxElements: number, path: string): { data: TypedArray; shape: number[] } {
+async function decodeNd(a: NdArray, maxElements: number, path: string): Promise<{ data: TypedArray; shape: number[] }> {
   try {
-    return decodeNdArray(a, { maxElements, path });
+    return await decodeNdArrayAsync(a, { maxElements, path });
   } catch (e) {
     const err = e as Error & { path?: string; reason?: string };
     if (err.reason === 'limit') throw new RpcError('ResourceLimit', err.message, [{ path: err.path ?? path, message: err.message }]);
@@ -126,7 +126,7 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
       if ('tiff' in p.image) {
         ({ data, shape, dtype } = decodeImageTiff(p.image.tiff, config.maxArrayElements));
       } else {
-        ({ data, shape } = decodeNd(p.image, config.maxArrayElements, '/image'));
+        ({ data, shape } = await decodeNd(p.image, config.maxArrayElements, '/image'));
         dtype = p.image.dtype;
       }
       const axes: Axes = p.axes ?? inferAxes(shape);
@@ -140,7 +140,7 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
       ctx.attach(s.id);
       const im = s.image(p.imageId);
       const spatial = spatialShape(im.meta.shape, im.meta.axes);
-      const { data, shape } = toSignedLabels(p.labels, p.encoding, config.maxArrayElements);
+      const { data, shape } = await toSignedLabels(p.labels, p.encoding, config.maxArrayElements);
       if (shape.length !== spatial.length) {
         throw new RpcError('ShapeMismatch', `labels have ${shape.length} dimensions; image ${p.imageId} needs ${spatial.length} (${JSON.stringify(spatial)})`, [{ path: '/labels/shape', message: `expected ${spatial.length} dimensions` }]);
       }

@@ -13,10 +13,14 @@
 import { promises as fsp, existsSync, readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from './crc32.js';
+import { deflate, inflateSync } from 'node:zlib';
+import { promisify } from 'node:util';
+
+const deflateAsync = promisify(deflate);
 
 const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
-const JOURNAL_MAGIC = 0x53434a31; // "SCJ1"
-const SNAP_MAGIC = 0x53435331; // "SCS1"
+const JOURNAL_MAGIC = 0x53434a32; // "SCJ2": payloads deflated, CRC over the stored bytes
+const SNAP_MAGIC = 0x53435332; // "SCS2"
 
 export function assertId(id: string, what: string): void {
   if (!ID_RE.test(id)) throw new Error(`${what} "${id}" is not a valid id`);
@@ -81,8 +85,14 @@ function packLabels(labels: Int32Array): { dtype: 'int16' | 'int32'; bytes: Uint
   return { dtype: 'int16', bytes: new Uint8Array(s.buffer) };
 }
 
-function unpackLabels(dtype: string, bytes: Uint8Array, n: number): Int32Array {
-  const copy = new Uint8Array(bytes); // aligned copy
+/** Packed labels, deflated off the event loop (sparse labels shrink ~100x; the CRC then covers little). */
+async function packDeflated(labels: Int32Array): Promise<{ dtype: 'int16' | 'int32'; bytes: Uint8Array }> {
+  const p = packLabels(labels);
+  return { dtype: p.dtype, bytes: new Uint8Array(await deflateAsync(p.bytes, { level: 1 })) };
+}
+
+function unpackLabels(dtype: string, stored: Uint8Array, n: number): Int32Array {
+  const copy = new Uint8Array(inflateSync(stored)); // aligned copy
   if (dtype === 'int16') return Int32Array.from(new Int16Array(copy.buffer, 0, n));
   return new Int32Array(copy.buffer, 0, n);
 }
@@ -137,7 +147,7 @@ export class Store {
   /** Append one label record to the image's journal and fsync it. Resolves once durable. */
   async appendLabelRecord(sessionId: string, imageId: string, segment: number, rec: LabelRecord): Promise<number> {
     assertId(imageId, 'imageId');
-    const packed = packLabels(rec.labels);
+    const packed = await packDeflated(rec.labels);
     const header = Buffer.from(
       JSON.stringify({ generation: rec.generation, origin: rec.origin, shape: rec.shape, kind: rec.kind, dtype: packed.dtype }),
     );
@@ -156,7 +166,7 @@ export class Store {
   /** Write a snapshot atomically (journal records it covers are skipped on replay). */
   async writeLabelSnapshot(sessionId: string, imageId: string, snap: LabelSnapshot): Promise<void> {
     assertId(imageId, 'imageId');
-    const packed = packLabels(snap.labels);
+    const packed = await packDeflated(snap.labels);
     const header = Buffer.from(JSON.stringify({ generation: snap.generation, shape: snap.shape, dtype: packed.dtype }));
     const crc = crc32(header, packed.bytes, snap.corrections);
     const data = Buffer.concat([u32(SNAP_MAGIC), u32(header.length), header, u32(packed.bytes.length), packed.bytes, u32(snap.corrections.length), snap.corrections, u32(crc)]);
