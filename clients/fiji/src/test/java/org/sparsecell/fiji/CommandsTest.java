@@ -86,6 +86,12 @@ class CommandsTest {
 		return m;
 	}
 
+	/** A command's result field (results are fields, not SciJava outputs, so Fiji shows no window for them). */
+	static Object out(CommandModule m, String name) throws Exception {
+		Object c = m.getCommand();
+		return c.getClass().getField(name).get(c);
+	}
+
 	static int[] daemonLabels(ImagePlus image) throws RpcException {
 		Sparsecell s = Sparsecell.current();
 		LabelsGetResult r = s.client.labelsGet(s.sessionId, s.linkOrNull(image).imageId, "offset1");
@@ -120,7 +126,7 @@ class CommandsTest {
 	@Order(2)
 	void connectCreatesASession() throws Exception {
 		CommandModule m = run(Connect.class, "url", TestDaemon.url(), "token", TestDaemon.TOKEN, "startLocal", false, "session", "", "name", "fiji-test", "family", "stardist", "config", "{\"unetDepth\": 2, \"unetFilters\": 8}");
-		String sid = (String) m.getOutput("sessionId");
+		String sid = (String) out(m, "sessionId");
 		assertNotNull(sid);
 		assertEquals(sid, Sparsecell.current().sessionId);
 		assertEquals(2, Sparsecell.current().client.sessionGet(sid).config.get("unetDepth").getAsInt());
@@ -133,16 +139,16 @@ class CommandsTest {
 	@Order(3)
 	void sendLabelsFromRoisSendsOnlyWhatChanged() throws Exception {
 		CommandModule m = run(SendLabels.class, "imp", imp, "source", "ROI Manager", "labelImage", "", "backgroundColour", "none", "kind", "annotation");
-		assertEquals(true, m.getOutput("sent"));
-		assertEquals(3, m.getOutput("objects"));
-		int g1 = (Integer) m.getOutput("generation");
+		assertEquals(true, out(m, "sent"));
+		assertEquals(3, out(m, "objects"));
+		int g1 = (Integer) out(m, "generation");
 		int[] expected = RoiLabels.rasterize(Synthetic.rois(3), 64, 64, null);
 		assertArrayEquals(expected, daemonLabels(imp));
 		assertEquals(imp.getProp("sparsecell.imageId"), Sparsecell.current().linkOrNull(imp).imageId);
 
 		CommandModule again = run(SendLabels.class, "imp", imp, "source", "Overlay", "labelImage", "", "backgroundColour", "none", "kind", "annotation");
-		assertEquals(false, again.getOutput("sent"), "nothing changed, nothing sent");
-		assertEquals(g1, again.getOutput("generation"));
+		assertEquals(false, out(again, "sent"), "nothing changed, nothing sent");
+		assertEquals(g1, out(again, "generation"));
 
 		// one more ROI: only its box travels, as a patch
 		int[] d = Synthetic.DISCS[3];
@@ -159,7 +165,7 @@ class CommandsTest {
 		// removing it again sends its box back to unlabeled
 		imp.getOverlay().remove(fourth);
 		CommandModule removed = run(SendLabels.class, "imp", imp, "source", "Overlay", "labelImage", "", "backgroundColour", "none", "kind", "annotation");
-		assertEquals(3, removed.getOutput("objects"));
+		assertEquals(3, out(removed, "objects"));
 		assertArrayEquals(expected, daemonLabels(imp));
 	}
 
@@ -176,7 +182,7 @@ class CommandsTest {
 		Interpreter.addBatchModeImage(li);
 		try {
 			CommandModule m = run(SendLabels.class, "imp", other, "source", "Label image", "labelImage", "other-annotations", "backgroundColour", "none", "kind", "annotation");
-			assertEquals(5, m.getOutput("objects"));
+			assertEquals(5, out(m, "objects"));
 			assertArrayEquals(lab, daemonLabels(other));
 		}
 		finally {
@@ -203,7 +209,7 @@ class CommandsTest {
 		stack.setOverlay(ov);
 		stack.setSlice(2);
 		CommandModule m = run(SendLabels.class, "imp", stack, "source", "Overlay", "labelImage", "", "backgroundColour", "none", "kind", "annotation");
-		assertEquals(1, m.getOutput("objects"));
+		assertEquals(1, out(m, "objects"));
 		Sparsecell s = Sparsecell.current();
 		LabelsGetResult r = s.client.labelsGet(s.sessionId, s.linkOrNull(stack).imageId, "offset1");
 		assertArrayEquals(new int[] { 3, 32, 32 }, r.labels.shape);
@@ -232,9 +238,9 @@ class CommandsTest {
 	@Order(6)
 	void trainRunsAFewSteps() throws Exception {
 		CommandModule m = runModel(Train.class, "family", "session", "steps", 10, "live", false, "patchSize", 32, "batchSize", 2, "reset", false, "waitForEnd", true);
-		assertEquals("done", m.getOutput("state"));
-		assertEquals(10, m.getOutput("stepsDone"));
-		assertFalse(Double.isNaN((Double) m.getOutput("loss")));
+		assertEquals("done", out(m, "state"));
+		assertEquals(10, out(m, "stepsDone"));
+		assertFalse(Double.isNaN((Double) out(m, "loss")));
 		assertNotNull(Sparsecell.current().client.sessionGet(Sparsecell.current().sessionId).modelVersion);
 	}
 
@@ -242,7 +248,7 @@ class CommandsTest {
 	@Order(7)
 	void predictFillsRoisAndALabelImage() throws Exception {
 		CommandModule m = runModel(Predict.class, "imp", imp, "output", "Both", "probThresh", 0.05, "nmsThresh", 0.0);
-		int objects = (Integer) m.getOutput("objects");
+		int objects = (Integer) out(m, "objects");
 		ImagePlus labels = (ImagePlus) m.getOutput("labelImage");
 		assertNotNull(labels);
 		assertEquals("cells-labels", labels.getTitle());
@@ -256,7 +262,7 @@ class CommandsTest {
 		// annotations are kept, predictions are not sent back as labels
 		assertEquals(4, imp.getOverlay().size() - predicted);
 		CommandModule s = run(SendLabels.class, "imp", imp, "source", "Overlay", "labelImage", "", "backgroundColour", "none", "kind", "annotation");
-		assertEquals(false, s.getOutput("sent"));
+		assertEquals(false, out(s, "sent"));
 		// predicting again replaces the earlier predictions
 		runModel(Predict.class, "imp", imp, "output", "ROI Manager", "probThresh", 0.05, "nmsThresh", 0.0);
 		assertEquals(predicted, Arrays.stream(imp.getOverlay().toArray()).filter(RoiLabels::isPrediction).count());
@@ -274,7 +280,7 @@ class CommandsTest {
 		CommandModule m = runModel(Live.class, "imp", live, "action", "start", "source", "Overlay", "backgroundColour", "none", "intervalMs", 200, "patchSize", 32, "batchSize", 2);
 		LiveMode lm = ((Live) m.getCommand()).liveMode;
 		assertNotNull(lm);
-		assertNotNull(m.getOutput("jobId"));
+		assertNotNull(out(m, "jobId"));
 		try {
 			long deadline = System.currentTimeMillis() + 60_000;
 			while (lm.updates() == 0 && System.currentTimeMillis() < deadline) Thread.sleep(100);
@@ -300,7 +306,7 @@ class CommandsTest {
 			run(Live.class, "imp", live, "action", "stop", "source", "Overlay", "backgroundColour", "none", "intervalMs", 200, "patchSize", 0, "batchSize", 0);
 		}
 		assertNull(Sparsecell.current().live());
-		String jobId = (String) m.getOutput("jobId");
+		String jobId = (String) out(m, "jobId");
 		assertEquals("cancelled", Sparsecell.current().client.progressEnd(jobId).get(30, TimeUnit.SECONDS).state);
 	}
 
@@ -312,11 +318,11 @@ class CommandsTest {
 			File f = dir.resolve("sub/model.scm").toFile();
 			CommandModule ex = runModel(ExportModel.class, "file", f);
 			assertTrue(f.isFile());
-			assertEquals(f.length(), (long) (Long) ex.getOutput("bytes"));
-			int v = (Integer) ex.getOutput("modelVersion");
+			assertEquals(f.length(), (long) (Long) out(ex, "bytes"));
+			int v = (Integer) out(ex, "modelVersion");
 			CommandModule im = runModel(ImportModel.class, "file", f);
-			assertEquals("stardist", im.getOutput("family"));
-			assertTrue((Integer) im.getOutput("modelVersion") >= v);
+			assertEquals("stardist", out(im, "family"));
+			assertTrue((Integer) out(im, "modelVersion") >= v);
 			CommandModule missing = runAllowingFailure(ImportModel.class, "file", dir.resolve("none.scm").toFile());
 			assertTrue(missing.isCanceled());
 		}
@@ -329,12 +335,12 @@ class CommandsTest {
 	@Order(10)
 	void liveTrainingStopsWithCancel() throws Exception {
 		CommandModule t = runModel(Train.class, "family", "session", "steps", 10, "live", true, "patchSize", 32, "batchSize", 2, "reset", false, "waitForEnd", true);
-		String jobId = (String) t.getOutput("jobId");
+		String jobId = (String) out(t, "jobId");
 		assertNotNull(jobId);
 		CommandModule c = run(Cancel.class);
-		assertEquals(true, c.getOutput("cancelled"));
+		assertEquals(true, out(c, "cancelled"));
 		assertEquals("cancelled", Sparsecell.current().client.progressEnd(jobId).get(30, TimeUnit.SECONDS).state);
-		assertEquals(false, run(Cancel.class).getOutput("cancelled"));
+		assertEquals(false, out(run(Cancel.class), "cancelled"));
 	}
 
 	@Test
@@ -348,7 +354,7 @@ class CommandsTest {
 		System.setProperty("sparsecell.executable", exe.getAbsolutePath());
 		try {
 			CommandModule m = run(Connect.class, "url", "ws://unused:1", "token", "", "startLocal", true, "session", "", "name", "local", "family", "elephant", "config", "");
-			String url = (String) m.getOutput("daemonUrl");
+			String url = (String) out(m, "daemonUrl");
 			assertTrue(url.startsWith("ws://127.0.0.1:"), url);
 			assertNotEquals(TestDaemon.url(), url);
 			LocalDaemon d = Sparsecell.current().daemon();

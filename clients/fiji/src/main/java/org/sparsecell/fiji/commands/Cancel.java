@@ -1,6 +1,5 @@
 package org.sparsecell.fiji.commands;
 
-import org.scijava.ItemIO;
 import org.scijava.command.Command;
 import org.scijava.plugin.Parameter;
 import org.scijava.plugin.Plugin;
@@ -14,7 +13,7 @@ import org.sparsecell.fiji.Sparsecell;
 @Plugin(type = Command.class, headless = true, menuPath = "Plugins>sparsecell>sparsecell Cancel", label = "sparsecell Cancel")
 public class Cancel extends SparsecellCommand {
 
-	@Parameter(type = ItemIO.OUTPUT, label = "Cancelled")
+	/** Result (a field, not a displayed output, so Fiji opens no window for it): cancelled. */
 	public boolean cancelled;
 
 	@Override

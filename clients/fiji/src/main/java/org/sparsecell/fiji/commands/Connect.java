@@ -1,6 +1,5 @@
 package org.sparsecell.fiji.commands;
 
-import org.scijava.ItemIO;
 import org.scijava.command.Command;
 import org.scijava.plugin.Parameter;
 import org.scijava.plugin.Plugin;
@@ -36,10 +35,10 @@ public class Connect extends SparsecellCommand {
 	@Parameter(label = "Family config (JSON, optional)", required = false, description = "e.g. {\"nRays\": 32}")
 	public String config = "";
 
-	@Parameter(type = ItemIO.OUTPUT, label = "Session id")
+	/** Result (a field, not a displayed output, so Fiji opens no window for it): session id. */
 	public String sessionId;
 
-	@Parameter(type = ItemIO.OUTPUT, label = "Daemon URL")
+	/** Result (a field, not a displayed output, so Fiji opens no window for it): daemon url. */
 	public String daemonUrl;
 
 	@Override

@@ -4,7 +4,6 @@ import java.io.File;
 import java.nio.file.Files;
 import java.util.Base64;
 
-import org.scijava.ItemIO;
 import org.scijava.command.Command;
 import org.scijava.plugin.Parameter;
 import org.scijava.plugin.Plugin;
@@ -22,10 +21,10 @@ public class ExportModel extends SparsecellCommand {
 	@Parameter(label = "Model file", style = FileWidget.SAVE_STYLE)
 	public File file;
 
-	@Parameter(type = ItemIO.OUTPUT, label = "Model version")
+	/** Result (a field, not a displayed output, so Fiji opens no window for it): model version. */
 	public int modelVersion;
 
-	@Parameter(type = ItemIO.OUTPUT, label = "Bytes")
+	/** Result (a field, not a displayed output, so Fiji opens no window for it): bytes. */
 	public long bytes;
 
 	@Override

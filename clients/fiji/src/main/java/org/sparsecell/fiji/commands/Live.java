@@ -1,6 +1,5 @@
 package org.sparsecell.fiji.commands;
 
-import org.scijava.ItemIO;
 import org.scijava.command.Command;
 import org.scijava.plugin.Parameter;
 import org.scijava.plugin.Plugin;
@@ -41,7 +40,7 @@ public class Live extends SparsecellCommand {
 	@Parameter(label = "Batch size (0 = daemon default)", min = "0")
 	public int batchSize = 0;
 
-	@Parameter(type = ItemIO.OUTPUT, label = "Job id")
+	/** Result (a field, not a displayed output, so Fiji opens no window for it): job id. */
 	public String jobId;
 
 	/** The live mode started (null after stop). */

@@ -47,10 +47,10 @@ public class Predict extends SparsecellCommand {
 	@Parameter(type = ItemIO.OUTPUT, label = "Label Image")
 	public ImagePlus labelImage;
 
-	@Parameter(type = ItemIO.OUTPUT, label = "Objects")
+	/** Result (a field, not a displayed output, so Fiji opens no window for it): objects. */
 	public int objects;
 
-	@Parameter(type = ItemIO.OUTPUT, label = "Model version")
+	/** Result (a field, not a displayed output, so Fiji opens no window for it): model version. */
 	public int modelVersion;
 
 	/** Where the ROIs went (ROI Manager, or Overlay in a headless JVM). */

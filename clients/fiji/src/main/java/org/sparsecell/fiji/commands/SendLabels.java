@@ -3,7 +3,6 @@ package org.sparsecell.fiji.commands;
 import java.util.Arrays;
 import java.util.List;
 
-import org.scijava.ItemIO;
 import org.scijava.command.Command;
 import org.scijava.plugin.Parameter;
 import org.scijava.plugin.Plugin;
@@ -45,13 +44,13 @@ public class SendLabels extends SparsecellCommand {
 	@Parameter(label = "Kind", choices = { "annotation", "correction" })
 	public String kind = "annotation";
 
-	@Parameter(type = ItemIO.OUTPUT, label = "Label generation")
+	/** Result (a field, not a displayed output, so Fiji opens no window for it): label generation. */
 	public int generation;
 
-	@Parameter(type = ItemIO.OUTPUT, label = "Objects in image")
+	/** Result (a field, not a displayed output, so Fiji opens no window for it): objects in image. */
 	public int objects;
 
-	@Parameter(type = ItemIO.OUTPUT, label = "Sent")
+	/** Result (a field, not a displayed output, so Fiji opens no window for it): sent. */
 	public boolean sent;
 
 	@Override

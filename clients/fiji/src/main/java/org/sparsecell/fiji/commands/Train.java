@@ -3,7 +3,6 @@ package org.sparsecell.fiji.commands;
 import java.time.Duration;
 import java.util.Locale;
 
-import org.scijava.ItemIO;
 import org.scijava.command.Command;
 import org.scijava.plugin.Parameter;
 import org.scijava.plugin.Plugin;
@@ -43,16 +42,16 @@ public class Train extends SparsecellCommand {
 	@Parameter(label = "Wait until training ends")
 	public boolean waitForEnd = true;
 
-	@Parameter(type = ItemIO.OUTPUT, label = "Job id")
+	/** Result (a field, not a displayed output, so Fiji opens no window for it): job id. */
 	public String jobId;
 
-	@Parameter(type = ItemIO.OUTPUT, label = "State")
+	/** Result (a field, not a displayed output, so Fiji opens no window for it): state. */
 	public String state;
 
-	@Parameter(type = ItemIO.OUTPUT, label = "Final loss")
+	/** Result (a field, not a displayed output, so Fiji opens no window for it): final loss. */
 	public double loss = Double.NaN;
 
-	@Parameter(type = ItemIO.OUTPUT, label = "Steps done")
+	/** Result (a field, not a displayed output, so Fiji opens no window for it): steps done. */
 	public int stepsDone;
 
 	@Override
