@@ -13,8 +13,8 @@ pytest.importorskip("pytestqt")
 
 from sparsecell_napari import SparsecellWidget  # noqa: E402
 from sparsecell_napari._sample_data import make_sample_data  # noqa: E402
-from sparsecell_napari._widget import POLYGON_LAYER, PREDICTION_LAYER  # noqa: E402
-from sparsecell_napari.client import Client, RpcError  # noqa: E402
+from sparsecell_napari._widget import POLYGON_LAYER, PREDICTION_LAYER, _lid  # noqa: E402
+from sparsecell_napari.client import Client  # noqa: E402
 
 from .conftest import NOT_IMPLEMENTED, TINY_CONFIG, skip_or_fail  # noqa: E402
 
@@ -27,8 +27,9 @@ WAIT = 60_000  # ms
 
 def _make_widget(make_napari_viewer, url, qtbot):
     viewer = make_napari_viewer()
-    w = SparsecellWidget(viewer)
-    viewer.window.add_dock_widget(w, name="sparsecell")
+    # as Plugins > sparsecell does: npe2 builds the widget with a (proxied) viewer
+    _, w = viewer.window.add_plugin_dock_widget("sparsecell-napari", "sparsecell")
+    assert isinstance(w, SparsecellWidget)
     w.config_edit.setText(__import__("json").dumps(TINY_CONFIG))
     w.patch_spin.setValue(32)
     w.batch_spin.setValue(4)
@@ -96,7 +97,7 @@ def test_paint_sends_patches(widget, qtbot, nuclei, probe):
     w.viewer.add_image(img, name="nuclei")
     lab = w.create_labels_layer()
     assert lab is not None and lab.data.dtype == np.uint16 and lab.selected_label == 2
-    assert w.labels_layer is lab and w.image_layer.name == "nuclei"
+    assert _lid(w.labels_layer) == _lid(lab) and w.image_layer.name == "nuclei"
 
     sent = []
     orig = w.client.labels_update
@@ -118,14 +119,14 @@ def test_paint_sends_patches(widget, qtbot, nuclei, probe):
     paint_nuclei(lab, inst)
     wait_idle(qtbot, w)
     assert all(origin is not None for _, origin in sent[1:])
-    got = probe.labels_get(w.session_id, w._image_ids[id(w.image_layer)], encoding="offset1")
+    got = probe.labels_get(w.session_id, w._image_ids[_lid(w.image_layer)], encoding="offset1")
     assert np.array_equal(got.labels, lab.data)
     assert got.counts["objects"] >= 3 and w.last_generation == got.generation
 
     # undo replays history without a paint event: the widget still resends that box
     lab.undo()
     wait_idle(qtbot, w)
-    got = probe.labels_get(w.session_id, w._image_ids[id(w.image_layer)], encoding="offset1")
+    got = probe.labels_get(w.session_id, w._image_ids[_lid(w.image_layer)], encoding="offset1")
     assert np.array_equal(got.labels, lab.data)
 
 
@@ -157,10 +158,10 @@ def test_train_progress_and_predict(widget, qtbot, nuclei, tmp_path):
 
     shot = Path(os.environ.get("SPARSECELL_NAPARI_SCREENSHOT", tmp_path / "screenshot.png"))
     w.viewer.layers.selection.active = lab
-    w.viewer.window._qt_window.resize(1400, 820)
+    w.window().resize(1400, 820)  # the napari main window holding the dock widget
     w.viewer.reset_view()
     qtbot.wait(100)
-    pixmap = w.viewer.window._qt_window.grab()  # the whole window: canvas, layer list and the dock widget
+    pixmap = w.window().grab()  # the whole window: canvas, layer list and the dock widget
     pixmap = pixmap.scaledToWidth(min(1100, pixmap.width()))
     assert pixmap.save(str(shot), "PNG")
     assert shot.stat().st_size > 1000
@@ -222,7 +223,7 @@ def test_stack_slice_by_slice(widget, qtbot, nuclei, probe):
     wait_idle(qtbot, w)
     shape, origin = sent[-1]
     assert shape[0] == 1 and origin[0] == 1 and len(origin) == 3
-    iid = w._image_ids[id(w.image_layer)]
+    iid = w._image_ids[_lid(w.image_layer)]
     got = probe.labels_get(w.session_id, iid, encoding="offset1").labels
     assert np.array_equal(got, lab.data) and got[1].max() == 3 and got[0].max() == 0
     assert probe.session_get(w.session_id)["images"][0]["axes"] == "ZYX"
@@ -266,3 +267,17 @@ def test_start_local_daemon_button(make_napari_viewer, qtbot, tmp_path, monkeypa
     finally:
         w.shutdown()
     assert proc.poll() is not None  # the widget stopped the daemon it started
+
+
+def test_plugin_menu_opens_widget_and_sample(make_napari_viewer):
+    """What Plugins ▸ sparsecell and File ▸ Open Sample do: npe2 injects the viewer into the widget."""
+    viewer = make_napari_viewer()
+    _, w = viewer.window.add_plugin_dock_widget("sparsecell-napari", "sparsecell")
+    try:
+        assert isinstance(w, SparsecellWidget)
+        viewer.open_sample("sparsecell-napari", "nuclei")
+        assert viewer.layers[-1].data.shape == (128, 128)
+        assert _lid(w.image_layer) == _lid(viewer.layers[-1])
+        assert w.create_labels_layer().data.shape == (128, 128)
+    finally:
+        w.shutdown()

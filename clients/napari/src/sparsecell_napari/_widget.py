@@ -105,6 +105,16 @@ class _SerialRunner:
             self._thread.join(timeout)
 
 
+def _unwrap(obj: Any) -> Any:
+    """The object behind napari's plugin proxy (PublicOnlyProxy makes a new proxy on every access)."""
+    return getattr(obj, "__wrapped__", obj)
+
+
+def _lid(layer: Any) -> Optional[int]:
+    """A stable identity of a layer, also through napari's plugin proxies."""
+    return None if layer is None else id(_unwrap(layer))
+
+
 def _merge(a: Optional[list[int]], b: list[int]) -> list[int]:
     if a is None:
         return list(b)
@@ -479,7 +489,7 @@ class SparsecellWidget(QWidget):
 
     def _on_labels_selected(self, *_: Any) -> None:
         layer = self.labels_layer
-        if layer is self._labels_layer:
+        if _lid(layer) == _lid(self._labels_layer):
             return
         old = self._labels_layer
         if old is not None:
@@ -574,8 +584,15 @@ class SparsecellWidget(QWidget):
             self._mark_all_dirty(layer)
 
     @staticmethod
-    def _history_lengths(layer: Any) -> tuple[int, int]:
-        return (len(getattr(layer, "_undo_history", ())), len(getattr(layer, "_redo_history", ())))
+    def _history(layer: Any) -> tuple[Any, Any]:
+        # napari has no public undo/redo event: read the history stacks (best effort; () when they moved)
+        real = _unwrap(layer)
+        return getattr(real, "_undo_history", ()), getattr(real, "_redo_history", ())
+
+    @classmethod
+    def _history_lengths(cls, layer: Any) -> tuple[int, int]:
+        undo, redo = cls._history(layer)
+        return len(undo), len(redo)
 
     def _on_labels_set_data(self, event: Any = None) -> None:
         # undo / redo replay history without a paint event; they show up as a refresh with changed history
@@ -588,10 +605,11 @@ class SparsecellWidget(QWidget):
         undo0, redo0 = self._hist_len
         self._hist_len = now
         moved = None
+        undo, redo = self._history(layer)
         if now[0] == undo0 - 1 and now[1] == redo0 + 1:  # undo: the item went to the redo stack
-            moved = layer._redo_history[-1]
+            moved = redo[-1]
         elif now[0] == undo0 + 1 and now[1] == redo0 - 1:  # redo
-            moved = layer._undo_history[-1]
+            moved = undo[-1]
         if moved is None:
             return
         shape = tuple(layer.data.shape)
@@ -621,7 +639,7 @@ class SparsecellWidget(QWidget):
         img, lab = self.image_layer, self.labels_layer
         if self.client is None or img is None or lab is None:
             return  # kept dirty; the first sync sends the whole layer anyway
-        if (id(img), id(lab)) not in self._synced:
+        if (_lid(img), _lid(lab)) not in self._synced:
             self._dirty.clear()
             self._sync(img, lab)
             return
@@ -640,7 +658,7 @@ class SparsecellWidget(QWidget):
             self._send_patch(img, patch, origin)
 
     def _send_patch(self, img: Any, patch: np.ndarray, origin: list[int]) -> None:
-        key = id(img)
+        key = _lid(img)
         client = self.client
 
         def work() -> dict:
@@ -692,7 +710,7 @@ class SparsecellWidget(QWidget):
             self.log(str(e))
             return
         settings = dict(settings, image_name=img.name)
-        pair = (id(img), id(lab)) if lab is not None else None
+        pair = (_lid(img), _lid(lab)) if lab is not None else None
         if lab is not None:
             if self._spatial_shape(img) != tuple(lab.data.shape):
                 self.log(f"labels shape {tuple(lab.data.shape)} != image shape {self._spatial_shape(img)}")
@@ -701,10 +719,10 @@ class SparsecellWidget(QWidget):
 
         def work() -> Optional[dict]:
             sid = self._ensure_session_w(client, settings)
-            iid = self._image_ids.get(id(img))
+            iid = self._image_ids.get(_lid(img))
             if iid is None:
                 iid = client.image_add(sid, np.asarray(img.data), axes=axes, name=img.name[:200])["imageId"]
-                self._image_ids[id(img)] = iid
+                self._image_ids[_lid(img)] = iid
             if lab is not None:
                 return client.labels_update(sid, iid, np.asarray(lab.data), encoding="offset1")
             return None
@@ -727,7 +745,7 @@ class SparsecellWidget(QWidget):
         if img is None:
             self.log("select an image layer")
             return None
-        if (id(img), id(lab)) not in self._synced or id(img) not in self._image_ids:
+        if (_lid(img), _lid(lab)) not in self._synced or _lid(img) not in self._image_ids:
             self._dirty.clear()
             self._sync(img, lab)
         self.flush_labels()
@@ -878,11 +896,11 @@ class SparsecellWidget(QWidget):
         z = self._current_z(img)
         # the daemon indexes the planes of ZYX and TYX images alike by z
         extra: dict = {} if z is None else {"z": z}
-        view = (id(img), tuple(region), z)
+        view = (_lid(img), tuple(region), z)
         if view == self.last_view:
             return
         self.last_view = view
-        key = id(img)
+        key = _lid(img)
 
         def work() -> dict:
             sid, iid = self.session_id, self._image_ids.get(key)
@@ -900,7 +918,7 @@ class SparsecellWidget(QWidget):
         img, _ = prep
         client = self.client
         z = self._current_z(img)
-        key = id(img)
+        key = _lid(img)
         token = f"napari-predict-{id(self)}"
         self.progress.setRange(0, 0)
         self.progress.setFormat("predicting …")
@@ -1030,7 +1048,7 @@ class SparsecellWidget(QWidget):
         if isinstance(ev, Prediction):
             if ev.session_id != self.session_id:
                 return
-            img = next((ly for ly in self._layers_of("image") if self._image_ids.get(id(ly)) == ev.image_id), None)
+            img = next((ly for ly in self._layers_of("image") if self._image_ids.get(_lid(ly)) == ev.image_id), None)
             if img is None:
                 return
             if ev.z is None and self._spatial_ndim(img) == 3:
