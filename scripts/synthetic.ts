@@ -3,18 +3,9 @@
  * Used by tests (tiny fixtures), the fixture script and smoke benchmarks. Pure, deterministic.
  */
 import type { Image2D, Labels2D } from '../server/imaging/types.js';
+import { rng } from '../server/imaging/rng.js';
 
-/** Mulberry32: small, fast, seeded PRNG returning floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 /** Standard normal sample from a uniform PRNG (Box-Muller). */
 export function gaussian(rand: () => number): number {

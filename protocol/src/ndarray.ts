@@ -35,7 +35,8 @@ export function elementCount(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-function makeTyped(dtype: Dtype, buf: Buffer, n: number): TypedArray {
+/** n elements of dtype from buf, copied into a fresh aligned buffer. */
+export function makeTyped(dtype: Dtype, buf: Buffer, n: number): TypedArray {
   // Copy into a fresh, aligned buffer (Buffer slices may be unaligned or pooled).
   const bytes = new Uint8Array(n * DTYPE_BYTES[dtype]);
   bytes.set(buf.subarray(0, bytes.length));

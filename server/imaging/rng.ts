@@ -1,4 +1,4 @@
-/** Seeded PRNG (Mulberry32) returning floats in [0, 1), shared by the sampler and the training loop. */
+/** Seeded PRNG (Mulberry32) returning floats in [0, 1): the one generator behind sampling, splits, strategies and fixtures. Pure. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

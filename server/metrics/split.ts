@@ -8,6 +8,7 @@
  * in shuffled order so that "the first N training images" is itself a seeded random subset.
  * The rule depends only on the set of names, the seed and holdout (not on the order of the input).
  */
+import { rng } from '../imaging/rng.js';
 
 export interface DatasetSplit {
   /** Training names in shuffled order. */
@@ -16,23 +17,12 @@ export interface DatasetSplit {
   test: string[];
 }
 
-/** Mulberry32 (the same generator as training/rng.ts, repeated here so metrics/ depends on nothing). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function dsbSplit(names: readonly string[], seed = 0, holdout = 50): DatasetSplit {
   if (!Number.isInteger(holdout) || holdout < 0) throw new Error(`holdout must be a non-negative integer (got ${holdout})`);
   const a = [...new Set(names)].sort();
   if (holdout > a.length) throw new Error(`holdout ${holdout} is larger than the data set (${a.length} images)`);
-  const rand = mulberry32(seed);
+  const rand = rng(seed);
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [a[i], a[j]] = [a[j], a[i]];

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { RpcError } from '../errors.js';
 import type { Axes, Counts, Dtype, FamilyName, ImageInfo, JobInfo, SessionInfo } from '../../protocol/src/types.js';
-import { DTYPE_BYTES, type TypedArray } from '../../protocol/src/ndarray.js';
+import { DTYPE_BYTES, makeTyped, type TypedArray } from '../../protocol/src/ndarray.js';
 import type { Store } from '../storage/store.js';
 import { LabelLayer } from './label-layer.js';
 
@@ -46,17 +46,6 @@ const COMPACT_BYTES = 64 * 1024 * 1024;
 
 export function spatialShape(shape: number[], axes: Axes): number[] {
   return axes === 'YXC' ? shape.slice(0, 2) : [...shape];
-}
-
-export function makeTyped(dtype: Dtype, bytes: Uint8Array): TypedArray {
-  const b = new Uint8Array(bytes); // aligned copy
-  switch (dtype) {
-    case 'uint8': return b;
-    case 'uint16': return new Uint16Array(b.buffer);
-    case 'int16': return new Int16Array(b.buffer);
-    case 'int32': return new Int32Array(b.buffer);
-    case 'float32': return new Float32Array(b.buffer);
-  }
 }
 
 export class Session extends EventEmitter {
@@ -112,7 +101,10 @@ export class Session extends EventEmitter {
 
   async pixels(imageId: string): Promise<TypedArray> {
     const im = this.image(imageId);
-    if (!im.pixels) im.pixels = makeTyped(im.meta.dtype, await this.store.readImage(this.id, imageId));
+    if (!im.pixels) {
+      const bytes = await this.store.readImage(this.id, imageId);
+      im.pixels = makeTyped(im.meta.dtype, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes.length / DTYPE_BYTES[im.meta.dtype]);
+    }
     return im.pixels;
   }
 

@@ -29,7 +29,7 @@
  * A kept object's pixels are never changed by a background rule (only dense-background pixels become 0).
  */
 import type { Image2D, Labels2D } from '../imaging/types.js';
-import { rng } from '../training/rng.js';
+import { rng } from '../imaging/rng.js';
 
 export type Ordering = 'minmax' | 'min' | 'max' | 'random';
 export type BgMode = 'none' | 'bg' | 'scribble';

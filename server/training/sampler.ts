@@ -14,7 +14,7 @@
 import type { FamilyConfigBase, ModelFamily } from '../models/model-family.js';
 import type { Image2D, Labels2D } from '../imaging/types.js';
 import { reflectIndex } from '../imaging/tiling.js';
-import { rng } from './rng.js';
+import { rng } from '../imaging/rng.js';
 import type { AugmentOptions } from './config.js';
 
 export interface TrainingSample {

@@ -107,16 +107,6 @@ export async function train(
   return { steps: step, loss: smoothed, stoppedBy };
 }
 
-async function singleStep(model: SegmentationModel, vars: tf.Variable[], optimizer: tf.Optimizer, batch: Batch): Promise<number> {
-  const lossT = tf.tidy(() => {
-    const { x, target, weight } = batchTensors(batch);
-    return optimizer.minimize(() => model.family.loss(unetForward(model.unet, x), target, weight, model.config), true, vars)!;
-  });
-  const loss = (await lossT.data())[0];
-  lossT.dispose();
-  return loss;
-}
-
 /** One step split over the leader and the helper workers; gradients averaged with equal weights. */
 async function parallelStep(model: SegmentationModel, vars: tf.Variable[], optimizer: tf.Optimizer, batch: Batch, helpers: GradientWorker[]): Promise<number> {
   const parts = splitBatch(batch, helpers.length + 1);

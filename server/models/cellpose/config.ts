@@ -6,6 +6,7 @@
  * post-processing always sees UNIT-scale flows and a cell PROBABILITY.
  */
 import type { FamilyConfigBase } from '../model-family.js';
+import { BASE_CHECKS, anyNum, int, isNum, num, parseFamilyConfig, type Check } from '../config-checks.js';
 
 export interface CellposeConfig extends FamilyConfigBase {
   /** Threshold on the cellprob LOGIT (0 = probability 0.5); pixels above it are followed. */
@@ -35,22 +36,8 @@ export const CELLPOSE_DEFAULTS: Readonly<CellposeConfig> = Object.freeze({
   flowScale: 5,
 });
 
-type Check = (v: unknown) => string | undefined;
-
-const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const int = (min: number, max = Infinity): Check => (v) =>
-  isNum(v) && Number.isInteger(v) && v >= min && v <= max
-    ? undefined
-    : `must be an integer ${max === Infinity ? `>= ${min}` : `in [${min}, ${max}]`}`;
-const num = (min: number, strict = false): Check => (v) =>
-  isNum(v) && (strict ? v > min : v >= min) ? undefined : `must be a finite number ${strict ? '>' : '>='} ${min}`;
-const anyNum: Check = (v) => (isNum(v) ? undefined : 'must be a finite number');
-
 const CHECKS: Record<keyof CellposeConfig, Check> = {
-  inputChannels: int(1, 64),
-  unetDepth: int(1, 6),
-  unetFilters: int(1, 512),
-  correctionWeight: num(0),
+  ...BASE_CHECKS,
   cellprobThresh: anyNum,
   flowThresh: num(0),
   minSize: int(0),
@@ -59,27 +46,12 @@ const CHECKS: Record<keyof CellposeConfig, Check> = {
   flowScale: num(0, true),
 };
 
-/** Keys callers may pass along with a config that are not config fields. */
-const IGNORED = new Set(['family']);
-
 /**
  * Defaults merged with a partial config. Throws an Error naming the field on an unknown field or a bad
- * value (e.g. `cellpose config: niter must be an integer >= 1 (got 0)`).
+ * value (e.g. `config.niter must be an integer >= 1 (got 0)`).
  */
 export function parseConfig(partial: unknown): CellposeConfig {
-  if (partial === undefined || partial === null) return { ...CELLPOSE_DEFAULTS };
-  if (typeof partial !== 'object' || Array.isArray(partial))
-    throw new Error('config must be an object');
-  const out: Record<string, unknown> = { ...CELLPOSE_DEFAULTS };
-  for (const [key, value] of Object.entries(partial as Record<string, unknown>)) {
-    if (IGNORED.has(key) || value === undefined) continue;
-    if (!Object.prototype.hasOwnProperty.call(CHECKS, key))
-      throw new Error(`config.${key} is not a Cellpose option (known: ${Object.keys(CHECKS).join(', ')})`);
-    const err = CHECKS[key as keyof CellposeConfig](value);
-    if (err) throw new Error(`config.${key} ${err} (got ${JSON.stringify(value)})`);
-    out[key] = value;
-  }
-  return out as unknown as CellposeConfig;
+  return parseFamilyConfig('Cellpose', CELLPOSE_DEFAULTS, CHECKS, partial);
 }
 
 /** The logistic function (cellprob logit -> probability). */
