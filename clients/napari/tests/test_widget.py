@@ -1,6 +1,7 @@
 """The dock widget in a real napari viewer (pytest-qt, offscreen) against a REAL daemon."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ def _make_widget(make_napari_viewer, url, qtbot):
     # as Plugins > sparsecell does: npe2 builds the widget with a (proxied) viewer
     _, w = viewer.window.add_plugin_dock_widget("sparsecell-napari", "sparsecell")
     assert isinstance(w, SparsecellWidget)
-    w.config_edit.setText(__import__("json").dumps(TINY_CONFIG))
+    w.config_edit.setText(json.dumps(TINY_CONFIG))
     w.patch_spin.setValue(32)
     w.batch_spin.setValue(4)
     w.extra_train_options = {"seed": 2}
@@ -281,3 +282,15 @@ def test_plugin_menu_opens_widget_and_sample(make_napari_viewer):
         assert w.create_labels_layer().data.shape == (128, 128)
     finally:
         w.shutdown()
+
+
+def test_multiscale_image_sends_full_resolution(widget, qtbot, nuclei, probe):
+    w = widget
+    img, _ = nuclei
+    w.viewer.add_image([img, img[::2, ::2]], multiscale=True, name="pyramid")
+    lab = w.create_labels_layer()
+    assert lab.data.shape == (64, 64)
+    w.flush_labels()
+    wait_idle(qtbot, w)
+    info = probe.session_get(w.session_id)["images"][0]
+    assert info["shape"] == [64, 64] and info["name"] == "pyramid"

@@ -7,6 +7,7 @@ queue. The UI thread only slices small label patches; whole images are read and 
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import queue
@@ -177,6 +178,8 @@ class SparsecellWidget(QWidget):
         self._hist_len = (0, 0)
         self._progress_by_token: dict[Any, dict] = {}
         self._predict_call: Any = None
+        self._predict_token: Optional[str] = None
+        self._predict_seq = itertools.count(1)
         self._closed = False
 
         self._bridge = _Bridge()
@@ -511,8 +514,13 @@ class SparsecellWidget(QWidget):
     def _spatial_ndim(img: Any) -> int:
         return img.ndim - (1 if getattr(img, "rgb", False) else 0) if img.ndim >= 2 else img.ndim
 
+    @staticmethod
+    def _full_res(img: Any) -> Any:
+        """The full-resolution array of an image layer (level 0 of a multiscale one)."""
+        return img.data[0] if getattr(img, "multiscale", False) else img.data
+
     def _spatial_shape(self, img: Any) -> tuple[int, ...]:
-        shape = tuple(int(s) for s in img.data.shape)
+        shape = tuple(int(s) for s in self._full_res(img).shape)
         return shape[:-1] if getattr(img, "rgb", False) else shape
 
     def _axes(self, img: Any) -> str:
@@ -721,7 +729,8 @@ class SparsecellWidget(QWidget):
             sid = self._ensure_session_w(client, settings)
             iid = self._image_ids.get(_lid(img))
             if iid is None:
-                iid = client.image_add(sid, np.asarray(img.data), axes=axes, name=img.name[:200])["imageId"]
+                data = np.asarray(self._full_res(img))  # no copy for NumPy-backed layers
+                iid = client.image_add(sid, data, axes=axes, name=img.name[:200])["imageId"]
                 self._image_ids[_lid(img)] = iid
             if lab is not None:
                 return client.labels_update(sid, iid, np.asarray(lab.data), encoding="offset1")
@@ -919,7 +928,7 @@ class SparsecellWidget(QWidget):
         client = self.client
         z = self._current_z(img)
         key = _lid(img)
-        token = f"napari-predict-{id(self)}"
+        token = self._predict_token = f"napari-predict-{next(self._predict_seq)}"
         self.progress.setRange(0, 0)
         self.progress.setFormat("predicting …")
 
@@ -1031,6 +1040,12 @@ class SparsecellWidget(QWidget):
                 self.log(f"training {state} at step {step}{loss_txt}{err}")
                 self.progress.setFormat(f"{state} · %v/%m{loss_txt}")
                 self.job_id = None
+        elif token is not None and token == self._predict_token and kind != "end":
+            pct = p.get("percentage")
+            if isinstance(pct, (int, float)):
+                self.progress.setRange(0, 100)
+                self.progress.setValue(int(pct))
+                self.progress.setFormat("predicting %p%")
         elif token is not None and token == self.live_job_id:
             self.progress.setRange(0, 0)
             self.progress.setFormat(f"live · step {step}{loss_txt}")
