@@ -1,0 +1,37 @@
+import { expect } from 'chai';
+import { LabelLayer } from '../../server/sessions/label-layer.js';
+
+describe('sessions: label layer', () => {
+  it('keeps counts incrementally, equal to a full recount after random patches', () => {
+    const L = new LabelLayer([20, 30]);
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    for (let k = 0; k < 200; k++) {
+      const h = 1 + Math.floor(rand() * 8), w = 1 + Math.floor(rand() * 8);
+      const oy = Math.floor(rand() * (20 - h)), ox = Math.floor(rand() * (30 - w));
+      const patch = Int32Array.from({ length: h * w }, () => Math.floor(rand() * 6) - 1);
+      L.apply([oy, ox], [h, w], patch, rand() < 0.3 ? 'correction' : 'annotation');
+    }
+    const ids = new Set<number>();
+    let un = 0, bg = 0;
+    for (const v of L.labels) v < 0 ? un++ : v === 0 ? bg++ : ids.add(v);
+    expect(L.counts()).to.deep.equal({ unlabeled: un, background: bg, objects: ids.size });
+  });
+
+  it('marks correction pixels (labeled ones only) and clears them when annotated again', () => {
+    const L = new LabelLayer([4, 4]);
+    L.apply([0, 0], [2, 2], Int32Array.from([1, -1, 0, 2]), 'correction');
+    expect([...L.corrections.subarray(0, 6)]).to.deep.equal([1, 0, 0, 0, 1, 1]);
+    L.apply([0, 0], [1, 1], Int32Array.from([3]), 'annotation');
+    expect(L.corrections[0]).to.equal(0);
+    expect(L.lastEdit?.region).to.deep.equal([0, 0, 1, 1]);
+  });
+
+  it('applies [z, y, x] patches to stacks and exposes planes', () => {
+    const L = new LabelLayer([3, 4, 5]);
+    L.apply([1, 2, 3], [1, 2, 2], Int32Array.from([5, 5, 0, 0]), 'annotation');
+    expect(L.plane(1)[2 * 5 + 3]).to.equal(5);
+    expect(L.plane(0).every((v) => v === -1)).to.equal(true);
+    expect(L.counts()).to.deep.equal({ unlabeled: 60 - 4, background: 2, objects: 1 });
+  });
+});
