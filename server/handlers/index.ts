@@ -9,6 +9,7 @@ import type { Axes, NdArray } from '../../protocol/src/types.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { ModelService } from '../sessions/model-service.js';
 import { spatialShape } from '../sessions/session.js';
+import type { WireLabels } from '../storage/store.js';
 import type { Handler } from './context.js';
 import { decodeImageTiff } from './tiff-image.js';
 
@@ -155,7 +156,11 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
           if (origin[i] + shape[i] > spatial[i]) throw new RpcError('ShapeMismatch', `patch at origin ${JSON.stringify(origin)} with shape ${JSON.stringify(shape)} exceeds the image ${JSON.stringify(spatial)} on axis ${i}`, [{ path: `/origin/${i}`, message: 'patch does not fit' }]);
         }
       }
-      return s.updateLabels(p.imageId, origin, shape, data, p.kind ?? 'annotation');
+      // Deflated patches are journaled exactly as they arrived (the decode above validated them).
+      const wire: WireLabels | undefined = p.labels.encoding === 'deflate'
+        ? { dtype: p.labels.dtype as WireLabels['dtype'], offset: p.encoding === 'offset1' ? 1 : 0, deflated: Buffer.from(p.labels.data, 'base64') }
+        : undefined;
+      return s.updateLabels(p.imageId, origin, shape, data, p.kind ?? 'annotation', wire);
     },
 
     'labels.get': (p, ctx) => {

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { RpcError } from '../errors.js';
 import type { Axes, Counts, Dtype, FamilyName, ImageInfo, JobInfo, SessionInfo } from '../../protocol/src/types.js';
 import { DTYPE_BYTES, makeTyped, type TypedArray } from '../../protocol/src/ndarray.js';
-import type { Store } from '../storage/store.js';
+import type { Store, WireLabels } from '../storage/store.js';
 import { LabelLayer } from './label-layer.js';
 
 export interface ImageMeta {
@@ -126,11 +126,11 @@ export class Session extends EventEmitter {
    * Apply a signed label patch (origin = zeros and shape = spatial shape for a full layer). Resolves once the
    * update is durable; the generation it returns is then never lost.
    */
-  async updateLabels(imageId: string, origin: number[], shape: number[], patch: Int32Array, kind: 'annotation' | 'correction'): Promise<{ generation: number; counts: Counts }> {
+  async updateLabels(imageId: string, origin: number[], shape: number[], patch: Int32Array, kind: 'annotation' | 'correction', wire?: WireLabels): Promise<{ generation: number; counts: Counts }> {
     const im = this.image(imageId);
     return this.serial(async () => {
       const generation = this.generation + 1;
-      im.segmentBytes = await this.store.appendLabelRecord(this.id, imageId, im.segment, { generation, origin, shape, kind, labels: patch });
+      im.segmentBytes = await this.store.appendLabelRecord(this.id, imageId, im.segment, { generation, origin, shape, kind, labels: patch }, wire);
       this.generation = generation;
       im.generation = generation;
       im.layer.apply(origin, shape, patch, kind);

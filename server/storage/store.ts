@@ -36,6 +36,16 @@ export interface LabelRecord {
   labels: Int32Array;
 }
 
+/**
+ * The patch exactly as the client sent it, already deflated (labels.update with encoding "deflate"): stored as is,
+ * so the journal costs no re-packing. offset = 1 for offset1 labels (value - 1 = signed).
+ */
+export interface WireLabels {
+  dtype: 'uint8' | 'uint16' | 'int16' | 'int32';
+  offset: 0 | 1;
+  deflated: Uint8Array;
+}
+
 export interface LabelSnapshot {
   generation: number;
   shape: number[];
@@ -91,10 +101,17 @@ async function packDeflated(labels: Int32Array): Promise<{ dtype: 'int16' | 'int
   return { dtype: p.dtype, bytes: new Uint8Array(await deflateAsync(p.bytes, { level: 1 })) };
 }
 
-function unpackLabels(dtype: string, stored: Uint8Array, n: number): Int32Array {
+const VIEWS = { uint8: Uint8Array, uint16: Uint16Array, int16: Int16Array, int32: Int32Array } as const;
+
+function unpackLabels(dtype: string, stored: Uint8Array, n: number, offset = 0): Int32Array {
   const copy = new Uint8Array(inflateSync(stored)); // aligned copy
-  if (dtype === 'int16') return Int32Array.from(new Int16Array(copy.buffer, 0, n));
-  return new Int32Array(copy.buffer, 0, n);
+  const View = VIEWS[dtype as keyof typeof VIEWS];
+  if (!View) throw new Error(`unknown label dtype ${dtype} in the journal`);
+  const src = new View(copy.buffer, 0, n);
+  if (src instanceof Int32Array && offset === 0) return src;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = src[i] - offset;
+  return out;
 }
 
 export class Store {
@@ -145,11 +162,11 @@ export class Store {
   }
 
   /** Append one label record to the image's journal and fsync it. Resolves once durable. */
-  async appendLabelRecord(sessionId: string, imageId: string, segment: number, rec: LabelRecord): Promise<number> {
+  async appendLabelRecord(sessionId: string, imageId: string, segment: number, rec: LabelRecord, wire?: WireLabels): Promise<number> {
     assertId(imageId, 'imageId');
-    const packed = await packDeflated(rec.labels);
+    const packed = wire ? { dtype: wire.dtype, bytes: wire.deflated } : await packDeflated(rec.labels);
     const header = Buffer.from(
-      JSON.stringify({ generation: rec.generation, origin: rec.origin, shape: rec.shape, kind: rec.kind, dtype: packed.dtype }),
+      JSON.stringify({ generation: rec.generation, origin: rec.origin, shape: rec.shape, kind: rec.kind, dtype: packed.dtype, ...(wire?.offset ? { offset: 1 } : {}) }),
     );
     const crc = crc32(header, packed.bytes);
     const frame = Buffer.concat([u32(JOURNAL_MAGIC), u32(header.length), header, u32(packed.bytes.length), packed.bytes, u32(crc)]);
@@ -233,10 +250,10 @@ export class Store {
           const payload = b.subarray(o, o + pl); o += pl;
           const crc = b.readUInt32LE(o); o += 4;
           if (crc !== crc32(header, payload)) throw new Error('crc');
-          const h = JSON.parse(header.toString()) as { generation: number; origin: number[]; shape: number[]; kind: 'annotation' | 'correction'; dtype: string };
+          const h = JSON.parse(header.toString()) as { generation: number; origin: number[]; shape: number[]; kind: 'annotation' | 'correction'; dtype: string; offset?: number };
           if (snapshot && h.generation <= snapshot.generation) continue;
           const n = h.shape.reduce((a, c) => a * c, 1);
-          records.push({ generation: h.generation, origin: h.origin, shape: h.shape, kind: h.kind, labels: unpackLabels(h.dtype, payload, n) });
+          records.push({ generation: h.generation, origin: h.origin, shape: h.shape, kind: h.kind, labels: unpackLabels(h.dtype, payload, n, h.offset ?? 0) });
         } catch {
           tornBytes = b.length - start; // a torn tail from a crash: it was never acknowledged
           break;

@@ -24,6 +24,15 @@ describe('storage: label journal and snapshots', () => {
     expect(r.tornBytes).to.equal(0);
   });
 
+  it('journals deflated wire payloads as sent and replays them to signed labels (offset1 -> v - 1)', async () => {
+    const { deflateSync } = await import('node:zlib');
+    const wire = Uint16Array.from([0, 1, 2, 70]);
+    await store.appendLabelRecord('s1', 'img1', 1, { generation: 1, origin: [0, 0], shape: [2, 2], kind: 'annotation', labels: Int32Array.from([-1, 0, 1, 69]) },
+      { dtype: 'uint16', offset: 1, deflated: deflateSync(Buffer.from(wire.buffer)) });
+    const r = store.readLabels('s1', 'img1');
+    expect([...r.records[0].labels]).to.deep.equal([-1, 0, 1, 69]);
+  });
+
   it('drops a torn tail (a crash mid-write) and keeps every complete record', async () => {
     await store.appendLabelRecord('s1', 'img1', 1, { generation: 1, origin: [0, 0], shape: [1, 2], kind: 'annotation', labels: Int32Array.from([1, 2]) });
     appendFileSync(join(home, 'sessions', 's1', 'labels', 'img1.1.jnl'), Buffer.from([0x31, 0x4a, 0x43, 0x53, 9, 0, 0]));
