@@ -34,13 +34,14 @@ if [ -z "${SPARSECELL_URL:-}" ] && [ ! -f "$REPO/dist/server/main.js" ]; then
   (cd "$REPO" && npm run build --silent)
 fi
 
-"$PYTHON" -m pip install -q --disable-pip-version-check -e "$HERE[test]"
+PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install -q --disable-pip-version-check -e "$HERE[test]"
 
 export QT_QPA_PLATFORM=offscreen
 export SPARSECELL_NAPARI_STRICT=1   # missing daemon / display = failure, not skip
 export PYTHONDONTWRITEBYTECODE=1
 cd "$HERE"
-cmd=("$PYTHON" -m pytest -p no:cacheprovider -q "$@")
+# default verbosity: the summary line "==== N passed in Xs ====" is what the project test command parses
+cmd=("$PYTHON" -m pytest -p no:cacheprovider -ra "$@")
 set +e
 if [ -z "${DISPLAY:-}" ] && command -v xvfb-run >/dev/null 2>&1; then
   xvfb-run -a -s "-screen 0 1600x1200x24" "${cmd[@]}"

@@ -318,9 +318,30 @@ def test_close_fails_pending_and_later_calls(daemon):
     closed = []
     c.on_close(closed.append)
     c.close()
-    assert c.closed and closed
+    assert c.closed and closed == ["closed by client"] and c.close_reason == "closed by client"
     with pytest.raises(ConnectionClosedError):
         c.server_info()
+
+
+def test_daemon_exit_fails_waiting_calls(tmp_path_factory):
+    from .conftest import _start_with
+
+    d = _start_with(tmp_path_factory)
+    c = Client.connect(d.url)
+    reasons = []
+    gone = threading.Event()
+    c.on_close(lambda r: (reasons.append(r), gone.set()))
+    try:
+        sid = c.session_create()["sessionId"]
+        d.stop(timeout=5)  # SIGTERM: the daemon closes the socket
+        assert gone.wait(10) and c.closed and reasons
+        with pytest.raises(ConnectionClosedError):
+            c.session_get(sid)
+        with pytest.raises(ConnectionClosedError):
+            c.wait_for_progress_end("job-x", timeout=1)
+    finally:
+        c.close()
+        d.stop()
 
 
 def test_token_is_sent_as_bearer_header(tmp_path_factory):

@@ -261,6 +261,7 @@ class Client:
         self._progress_last: "OrderedDict[Any, JsonDict]" = OrderedDict()  # token -> last $/progress
         self._progress_cv = threading.Condition()
         self._closed = False
+        self._closing = False
         self.close_reason: Optional[str] = None
         self.last_heartbeat: Optional[str] = None
         self._reader = threading.Thread(target=self._read_loop, name="sparsecell-client-reader", daemon=True)
@@ -291,6 +292,7 @@ class Client:
     def close(self, timeout: float = 2.0) -> None:
         """Close the connection; calls still in flight fail with :class:`ConnectionClosedError`."""
         if not self._closed:
+            self._closing = True
             try:
                 with self._send_lock:
                     self._ws.send_close()
@@ -357,6 +359,8 @@ class Client:
             while True:
                 opcode, data = self._ws.recv_data()
                 if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    if self._closing:
+                        reason = "closed by client"
                     break
                 if opcode not in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
                     continue
@@ -369,8 +373,7 @@ class Client:
                     if isinstance(m, dict):
                         self._dispatch(m)
         except Exception as e:  # noqa: BLE001 - socket closed / reset
-            if not self._closed:
-                reason = f"connection lost: {e!r}"
+            reason = "closed by client" if self._closing else f"connection lost: {e!r}"
         self._on_closed(reason)
 
     def _on_closed(self, reason: str) -> None:
@@ -482,14 +485,13 @@ class Client:
     def wait_for_progress_end(self, token: Any, timeout: Optional[float] = 300.0) -> JsonDict:
         """Block until the ``$/progress`` ``end`` of ``token`` (also when it came before this call)."""
         with self._progress_cv:
-            ok = self._progress_cv.wait_for(
+            self._progress_cv.wait_for(
                 lambda: self._closed or (self._progress_last.get(token) or {}).get("kind") == "end", timeout)
             last = self._progress_last.get(token)
         if last is not None and last.get("kind") == "end":
             return last
         if self._closed:
             raise ConnectionClosedError(f"waiting for {token}: {self.close_reason}")
-        assert not ok
         raise TimeoutError(f"no $/progress end for {token!r} within {timeout} s")
 
     # ---- typed methods (one per protocol method) -----------------------------------------------------------
