@@ -357,3 +357,13 @@ def test_token_is_sent_as_bearer_header(tmp_path_factory):
             assert c.server_info()["name"] == "sparsecell"
     finally:
         d.stop(timeout=5)
+
+
+def test_client_module_needs_neither_napari_nor_qt():
+    import subprocess
+    import sys
+
+    code = ("import sys, sparsecell_napari.client as c; "
+            "bad = [m for m in ('napari', 'qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6') if m in sys.modules]; "
+            "assert not bad, bad; assert c.Client")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

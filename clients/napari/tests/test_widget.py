@@ -279,9 +279,14 @@ def test_plugin_menu_opens_widget_and_sample(make_napari_viewer):
         viewer.open_sample("sparsecell-napari", "nuclei")
         assert viewer.layers[-1].data.shape == (128, 128)
         assert _lid(w.image_layer) == _lid(viewer.layers[-1])
-        assert w.create_labels_layer().data.shape == (128, 128)
+        lab = w.create_labels_layer()
+        assert lab.data.shape == (128, 128)
     finally:
         w.shutdown()
+    # after shutdown the widget no longer reacts to the viewer (and does not crash on it)
+    viewer.layers[0].name = "renamed"
+    lab.paint((5, 5), 2)
+    assert not w._dirty
 
 
 def test_multiscale_image_sends_full_resolution(widget, qtbot, nuclei, probe):

@@ -454,6 +454,8 @@ class SparsecellWidget(QWidget):
         return [ly for ly in self.viewer.layers if isinstance(ly, cls) and ly.name != PREDICTION_LAYER]
 
     def _on_layers_changed(self, event: Any = None) -> None:
+        if self._closed:
+            return
         layer = getattr(event, "value", None)
         if layer is not None and getattr(event, "type", "") == "inserted":
             layer.events.name.connect(self._on_layers_changed)
@@ -491,7 +493,7 @@ class SparsecellWidget(QWidget):
         self.axes_combo.setEnabled(img is not None and self._spatial_ndim(img) == 3)
 
     def _on_labels_selected(self, *_: Any) -> None:
-        layer = self.labels_layer
+        layer = None if self._closed else self.labels_layer
         if _lid(layer) == _lid(self._labels_layer):
             return
         old = self._labels_layer
@@ -573,7 +575,7 @@ class SparsecellWidget(QWidget):
 
     def _on_paint(self, event: Any) -> None:
         layer = self._labels_layer
-        if layer is None:
+        if layer is None or self._closed:
             return
         shape = tuple(layer.data.shape)
         atoms = event.value if isinstance(event.value, list) else [event.value]
@@ -1145,6 +1147,7 @@ class SparsecellWidget(QWidget):
         self._closed = True
         self._flush_timer.stop()
         self._view_timer.stop()
+        self._on_labels_selected()  # unhooks the labels layer's paint / data events
         for ev, cb in ((self.viewer.layers.events.inserted, self._on_layers_changed),
                        (self.viewer.layers.events.removed, self._on_layers_changed),
                        (self.viewer.layers.events.moved, self._on_layers_changed),
