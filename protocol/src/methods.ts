@@ -87,7 +87,7 @@ export const METHODS = {
   },
   'session.setView': {
     summary: 'Tell the daemon which region the person is looking at; live mode pushes prediction.updated for it.',
-    params: Obj({ ...SessionRef, imageId: ImageId, region: Region, z: Type.Optional(Type.Integer({ minimum: 0 })), t: Type.Optional(Type.Integer({ minimum: 0 })) }),
+    params: Obj({ ...SessionRef, imageId: ImageId, region: Region, z: Type.Optional(Type.Integer({ minimum: 0, description: 'Plane index of a ZYX or TYX image (default 0).' })), t: Type.Optional(Type.Integer({ minimum: 0, description: 'Alias of z for TYX images; z wins when both are given.' })) }),
     result: Obj({ ok: Type.Boolean() }),
     errors: ['SessionNotFound', 'ImageNotFound', 'ShapeMismatch'],
   },
@@ -149,7 +149,7 @@ export const METHODS = {
       ...SessionRef,
       imageId: ImageId,
       region: Type.Optional(Region),
-      z: Type.Optional(Type.Integer({ minimum: 0, description: 'Plane index for ZYX/TYX images (default 0).' })),
+      z: Type.Optional(Type.Integer({ minimum: 0, description: 'Plane index for ZYX and TYX images (for TYX, the time point; default 0).' })),
       probThresh: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
       nmsThresh: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
       progressToken: ProgressToken,

@@ -325,7 +325,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     job.lastPush = Date.now();
     try {
       const pred = await this.predictNow(sc, view.imageId, view.z, view.region, {});
-      const ev: EventParams = { type: 'prediction.updated', sessionId: sc.session.id, imageId: view.imageId, region: view.region, ...(view.z ? { z: view.z } : {}), generation: pred.generation, modelVersion: pred.modelVersion, labels: pred.labels, polygons: pred.polygons };
+      const ev: EventParams = { type: 'prediction.updated', sessionId: sc.session.id, imageId: view.imageId, region: view.region, z: view.z, generation: pred.generation, modelVersion: pred.modelVersion, labels: pred.labels, polygons: pred.polygons };
       this.emit('event', sc.session.id, ev);
     } catch (e) {
       this.log.warn({ sessionId: sc.session.id, err: (e as Error).message }, 'live prediction failed');
@@ -376,7 +376,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       modelVersion: sc.modelVersion,
       generation: sc.trainedGeneration,
       region,
-      ...(z ? { z } : {}),
+      z,
     };
   }
 

@@ -177,8 +177,8 @@ class SessionSetViewParams(TypedDict):
     sessionId: str  # Session id (server-generated unless given at creation).
     imageId: str  # Image id within a session.
     region: Region  # [y0, x0, y1, x1], half-open (y1, x1 exclusive), in pixels of the image plane.
-    z: NotRequired[int]
-    t: NotRequired[int]
+    z: NotRequired[int]  # Plane index of a ZYX or TYX image (default 0).
+    t: NotRequired[int]  # Alias of z for TYX images; z wins when both are given.
 
 
 class SessionSetViewResult(TypedDict):
@@ -257,7 +257,7 @@ class ModelPredictParams(TypedDict):
     sessionId: str  # Session id (server-generated unless given at creation).
     imageId: str  # Image id within a session.
     region: NotRequired[Region]  # [y0, x0, y1, x1], half-open (y1, x1 exclusive), in pixels of the image plane.
-    z: NotRequired[int]  # Plane index for ZYX/TYX images (default 0).
+    z: NotRequired[int]  # Plane index for ZYX and TYX images (for TYX, the time point; default 0).
     probThresh: NotRequired[float]
     nmsThresh: NotRequired[float]
     progressToken: NotRequired[Union[str, int]]  # If given, $/progress notifications for this request carry this token.
