@@ -11,17 +11,16 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-const USAGE = `usage: sparsecell <command> [options]
+const USAGE = `usage: sparsecell <command> [options]        (sparsecell <command> --help for its options)
 
 commands:
-  serve     [--host H] [--port P] [--home DIR] [--token T] [--backend auto|wasm|tfjs-node-gpu] [--log-level L]
-            env: SPARSECELL_HOST, SPARSECELL_PORT, SPARSECELL_HOME, SPARSECELL_TOKEN, SPARSECELL_BACKEND
-  train     --images DIR --labels DIR [--encoding signed|offset1] [--family stardist|cellpose|elephant]
-            [--steps N] [--time-limit SECONDS] [--batch N] [--patch N] --out MODEL
-  predict   --model MODEL --images DIR --out DIR [--prob-thresh P] [--nms-thresh T]
-  evaluate  --pred DIR --gt DIR [--thresh 0.5] [--json FILE]
-  study     [--images DIR --masks DIR] [--family F] [--grid default|all] [--budget SECONDS] [--out DIR]
-  bench     rpc | train-step | quality | live | study  [-- options]
+  serve     run the daemon: [--host H] [--port P] [--home DIR] [--token T] [--backend auto|wasm|tfjs-node-gpu]
+            [--workers N] [--log-level L]; env SPARSECELL_HOST, _PORT, _HOME, _TOKEN, _BACKEND, _LOG_LEVEL
+  train     train a model from an images folder and a sparse-labels folder (same file names)
+  predict   predict label images (and polygons) for a folder of images
+  evaluate  stardist-style matching of predicted vs ground-truth label folders
+  study     the sparse-annotation study: which labels are worth a person's time
+  bench     benchmarks: rpc | train-step | quality | live | study
 `;
 
 export type Flags = Record<string, string | boolean | undefined>;
