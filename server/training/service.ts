@@ -39,6 +39,9 @@ export const SERVICE_DEFAULTS = {
   liveOptions: { patchSize: 128, batchSize: 2 } as LiveTrainOptions,
   defaultSteps: 200,
   maxJobsKept: 20,
+  /** Models (with their images) a compute worker keeps in memory; beyond this the least recently used idle one
+   * is checkpointed and unloaded (it reloads from its checkpoint on next use). */
+  maxLoadedPerWorker: 8,
 };
 
 interface SessionCompute {
@@ -56,6 +59,7 @@ interface SessionCompute {
   detach: () => void;
   /** Images the worker holds (images added later are sent with their labels on first label sync). */
   syncedImages?: Set<string>;
+  lastUsed: number;
 }
 
 class TrainJob implements Trainer {
@@ -146,7 +150,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     sc = {
       session, lane: this.lanes[i], worker: this.workers[i], loaded: false,
       syncedGeneration: 0, trainedGeneration: session.meta.trainedGeneration ?? 0, modelVersion: session.meta.modelVersion ?? 0,
-      dirty: false, options: { ...(session.meta.trainOptions as LiveTrainOptions | undefined) },
+      dirty: false, options: { ...(session.meta.trainOptions as LiveTrainOptions | undefined) }, lastUsed: Date.now(),
       detach: () => session.off('labels', onLabels),
     };
     this.computes.set(session.id, sc);
@@ -155,7 +159,9 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
 
   /** Load the session's model and data into its worker (urgent-lane context only). */
   private async ensureLoaded(sc: SessionCompute): Promise<void> {
+    sc.lastUsed = Date.now();
     if (sc.loaded) return;
+    await this.evictFor(sc);
     const s = sc.session;
     const images: WorkerImage[] = [];
     const transfer: ArrayBuffer[] = [];
@@ -171,6 +177,21 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     await sc.worker.call({ op: 'load', sessionId: s.id, family: s.meta.family, config: s.meta.config, archive, images, autoBackground: s.meta.autoBackground === true }, { transfer });
     sc.syncedImages = new Set(images.map((i) => i.imageId));
     sc.loaded = true;
+  }
+
+  /** Make room on sc's worker: checkpoint and unload least recently used sessions without a running job. */
+  private async evictFor(sc: SessionCompute): Promise<void> {
+    const same = [...this.computes.values()].filter((o) => o !== sc && o.worker === sc.worker && o.loaded);
+    const idle = same.filter((o) => !(o.job && o.job.info.state === 'running')).sort((a, b) => a.lastUsed - b.lastUsed);
+    while (same.length >= SERVICE_DEFAULTS.maxLoadedPerWorker && idle.length) {
+      const victim = idle.shift()!;
+      await this.checkpoint(victim);
+      await victim.worker.call({ op: 'unload', sessionId: victim.session.id });
+      victim.loaded = false;
+      victim.syncedImages = undefined;
+      same.splice(same.indexOf(victim), 1);
+      this.log.info({ sessionId: victim.session.id }, 'model unloaded from memory (least recently used)');
+    }
   }
 
   /** Send an image added after the worker loaded the session (with its current labels); urgent-lane only. */
