@@ -10,6 +10,7 @@ import { parseTrainOptions, type TrainOptions } from './config.js';
 import type { TrainingSample } from './sampler.js';
 import { createSampler, train, type TrainCallbacks, type TrainResult } from './train.js';
 import { predictImage } from './predict.js';
+import { modelScale, rescaleImage, rescaleSample, unscaleInstances } from './rescale.js';
 
 export interface FitInput {
   /** Raw images (normalised here with the model's settings). */
@@ -30,7 +31,8 @@ export async function fitModel(items: FitInput[], opts: FitOptions, cb: TrainCal
   const channels = items[0]?.image.channels ?? 1;
   const model = opts.model ?? createModel(opts.family, { inputChannels: channels, ...(opts.config ?? {}) });
   const t = parseTrainOptions(opts.train ?? {});
-  const samples: TrainingSample[] = items.map((it) => ({ image: normalizeImage(it.image, model.normalization), labels: it.labels }));
+  const scale = modelScale(model);
+  const samples: TrainingSample[] = items.map((it) => rescaleSample({ image: normalizeImage(it.image, model.normalization), labels: it.labels }, scale));
   const sampler = createSampler(model, samples, t);
   const result = await train(model, sampler, t, cb);
   model.version++;
@@ -39,7 +41,9 @@ export async function fitModel(items: FitInput[], opts: FitOptions, cb: TrainCal
 
 /** Normalise, predict tiled, post-process. */
 export async function segment(model: SegmentationModel, image: Image2D, opts: PostprocessOptions & { signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void } = {}): Promise<Instances> {
-  const maps = await predictImage(model, image, { signal: opts.signal, onProgress: opts.onProgress });
-  return model.family.postprocess(maps, model.config, { probThresh: opts.probThresh, nmsThresh: opts.nmsThresh });
+  const scale = modelScale(model);
+  const input = rescaleImage(normalizeImage(image, model.normalization), scale);
+  const maps = await predictImage(model, input, { normalized: true, signal: opts.signal, onProgress: opts.onProgress });
+  return unscaleInstances(model.family.postprocess(maps, model.config, { probThresh: opts.probThresh, nmsThresh: opts.nmsThresh }), scale, image.height, image.width);
 }
 

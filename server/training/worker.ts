@@ -15,6 +15,7 @@ import { PatchSampler, type TrainingSample } from './sampler.js';
 import { parseTrainOptions } from './config.js';
 import { createSampler, trainStep } from './train.js';
 import { predictImage, defaultOverlap } from './predict.js';
+import { modelScale, rescaleImage, rescaleSample, unscaleInstances } from './rescale.js';
 import type { LiveTrainOptions, PredictResult, TrainSliceResult, WorkerImage, WorkerReply, WorkerRequest, WorkerTask } from './worker-protocol.js';
 
 interface ImageData {
@@ -126,7 +127,7 @@ function samples(st: SessionState, only?: { imageId: string; z: number; region: 
           weightMultiplier ??= new Float32Array(corr.length).fill(1);
           weightMultiplier[i] = cw;
         }
-      out.push({ image, labels: lab, ...(weightMultiplier ? { weightMultiplier } : {}) });
+      out.push(rescaleSample({ image, labels: lab, ...(weightMultiplier ? { weightMultiplier } : {}) }, modelScale(st.model)));
     }
   }
   return out;
@@ -194,8 +195,9 @@ async function predict(st: SessionState, req: Extract<WorkerRequest, { op: 'pred
     sub = { height: eh, width: ew, channels: C, data: d };
   }
   const signal = { get aborted() { return Atomics.load(cancel, 0) === 1; } } as AbortSignal;
-  const maps = await predictImage(st.model, sub, { normalized: true, signal, onProgress: (p) => post({ id, progress: { tile: p.done, tiles: p.total } }) });
-  const inst = st.model.family.postprocess(maps, st.model.config);
+  const scale = modelScale(st.model);
+  const maps = await predictImage(st.model, rescaleImage(sub, scale), { normalized: true, signal, onProgress: (p) => post({ id, progress: { tile: p.done, tiles: p.total } }) });
+  const inst = unscaleInstances(st.model.family.postprocess(maps, st.model.config, { probThresh: req.probThresh, nmsThresh: req.nmsThresh }), scale, eh, ew);
   const h = y1 - y0, w = x1 - x0;
   const labels = new Int32Array(h * w);
   const present = new Set<number>();

@@ -17,7 +17,7 @@ export interface CellposeConfig extends FamilyConfigBase {
   minSize: number;
   /** Number of Euler steps of flow following. */
   niter: number;
-  /** Typical object diameter in pixels for optional rescaling by the caller; undefined = no rescaling. */
+  /** Typical object diameter in pixels: images are scaled by 30 / diameter for training and prediction (training/rescale.ts); undefined = no rescaling. */
   diameter?: number;
   /** Factor applied to unit target flows in the loss (the network learns flowScale * flows). */
   flowScale: number;
