@@ -108,6 +108,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
   private ready?: Promise<void>;
   private nextJob = 1;
   private nextWorker = 0;
+  private stopping = false;
 
   constructor(
     private readonly sessions: SessionManager,
@@ -128,16 +129,41 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       this.ready = (async () => {
         const n = Math.max(1, this.config.computeWorkers);
         for (let i = 0; i < n; i++) {
-          const w = new ComputeWorker((e) => this.log.error({ err: e.message }, 'compute worker died'));
-          this.workers.push(w);
           this.lanes.push(new Lane((e) => this.log.error({ err: e }, 'compute task failed')));
-          const info = await w.call<BackendInfo>({ op: 'init', backend: this.config.backend });
-          this.backend = info;
+          this.workers.push(await this.spawnWorker(i));
         }
         this.log.info({ backend: this.backend }, 'compute workers ready');
       })();
     }
     return this.ready;
+  }
+
+  /** A compute worker for slot i; if it dies (e.g. out of wasm memory), its jobs fail and a fresh one replaces it. */
+  private async spawnWorker(i: number): Promise<ComputeWorker> {
+    const w = new ComputeWorker((e) => {
+      if (this.stopping) return;
+      this.log.error({ err: e.message, worker: i }, 'compute worker died; starting a new one');
+      for (const sc of this.computes.values()) {
+        if (sc.worker !== w) continue;
+        sc.loaded = false;
+        sc.syncedImages = undefined;
+        // Steps since the last checkpoint are lost with the worker: fall back to what is on disk.
+        sc.modelVersion = sc.session.meta.modelVersion ?? 0;
+        sc.trainedGeneration = sc.session.meta.trainedGeneration ?? 0;
+        sc.dirty = false;
+        sc.job?.end('failed', `compute worker died: ${e.message}`);
+      }
+      this.workers[i] = undefined as never;
+      void this.spawnWorker(i).then(
+        (nw) => {
+          this.workers[i] = nw;
+          for (const sc of this.computes.values()) if (sc.worker === w) sc.worker = nw;
+        },
+        (err) => this.log.error({ err }, 'could not restart the compute worker'),
+      );
+    });
+    this.backend = await w.call<BackendInfo>({ op: 'init', backend: this.config.backend });
+    return w;
   }
 
   private async compute(session: Session): Promise<SessionCompute> {
@@ -300,7 +326,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     let r: TrainSliceResult;
     try {
       r = await sc.worker.call<TrainSliceResult>(
-        { op: 'train', sessionId: sc.session.id, steps: want, maxMs: SERVICE_DEFAULTS.sliceMs, options: opts, ...(job.live && view && sc.session.images.get(view.imageId)?.layer.lastEdit ? { focus: { imageId: view.imageId, z: sc.session.images.get(view.imageId)!.layer.lastEdit!.z, region: sc.session.images.get(view.imageId)!.layer.lastEdit!.region } } : {}) },
+        { op: 'train', sessionId: sc.session.id, steps: want, maxMs: job.live ? 0 : SERVICE_DEFAULTS.sliceMs, options: opts, ...(job.live && view && sc.session.images.get(view.imageId)?.layer.lastEdit ? { focus: { imageId: view.imageId, z: sc.session.images.get(view.imageId)!.layer.lastEdit!.z, region: sc.session.images.get(view.imageId)!.layer.lastEdit!.region } } : {}) },
         { signal: job.cancelFlag.signal },
       );
     } catch (e) {
@@ -490,6 +516,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
   }
 
   async shutdown(): Promise<void> {
+    this.stopping = true;
     for (const sc of [...this.computes.values()]) await this.closeSession(sc.session).catch(() => undefined);
     for (const l of this.lanes) l.stop();
     await Promise.all(this.workers.map((w) => w.terminate()));

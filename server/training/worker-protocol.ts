@@ -35,7 +35,9 @@ export type WorkerRequest =
   | { op: 'export'; sessionId: string }
   | { op: 'import'; sessionId: string; archive: Uint8Array }
   | { op: 'unload'; sessionId: string }
-  | { op: 'memory' };
+  | { op: 'memory' }
+  /** Test hook: exit the worker thread as a crash would. */
+  | { op: 'crash' };
 
 export interface WorkerTask {
   id: number;

@@ -310,6 +310,9 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
     case 'unload':
       unload(req.sessionId);
       return true;
+    case 'crash':
+      process.exit(70);
+      return undefined;
     case 'memory':
       return { numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes, sessions: sessions.size };
   }
