@@ -16,6 +16,7 @@ const BENCHES: Record<string, string> = {
   quality: './quality.js',
   live: './live.js',
   study: './study.js',
+  families: './families.js',
 };
 
 export async function runBench(argv: string[]): Promise<number> {

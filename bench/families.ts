@@ -1,0 +1,49 @@
+/**
+ * npm run bench -- families [--steps 8] [--images 20] [--patch 128] [--batch 8] [--depth 3] [--filters 16]
+ * Training step time per model family on DSB2018 patches (sampling and target computation included, as in real
+ * training), same U-Net for all: the cost side of "which family for which cells". The quality side is
+ * `npm run bench -- quality --family F`.
+ */
+import { join } from 'node:path';
+import { initBackend } from '../server/tensor/backend.js';
+import { familyNames } from '../server/models/registry.js';
+import { createModel, disposeModel } from '../server/models/segmentation-model.js';
+import { normalizeImage } from '../server/imaging/normalize.js';
+import { createSampler, train } from '../server/training/train.js';
+import { dsbSplit } from '../server/metrics/split.js';
+import { loadDataset, listTiffs, sharedDataDir } from '../server/storage/dataset.js';
+import { flag, log } from './helpers.js';
+import { RESULTS_DIR } from './run.js';
+
+export async function run(args: string[]): Promise<Record<string, unknown>> {
+  const steps = flag(args, 'steps', 8), nImages = flag(args, 'images', 20);
+  const patch = flag(args, 'patch', 128), batch = flag(args, 'batch', 8);
+  const depth = flag(args, 'depth', 3), filters = flag(args, 'filters', 16);
+  const dsb = sharedDataDir(join(RESULTS_DIR, '..', '..'), 'dsb2018-train');
+  if (!dsb) throw new Error('../shared/data/dsb2018-train is missing');
+  const backend = await initBackend('auto');
+  const names = dsbSplit(listTiffs(join(dsb, 'images')), 0, 50).train.slice(0, nImages);
+  const data = loadDataset(join(dsb, 'images'), join(dsb, 'masks'), 'signed', names);
+  const families: Record<string, unknown> = {};
+  for (const family of familyNames()) {
+    const model = createModel(family, { unetDepth: depth, unetFilters: filters });
+    const samples = data.map((d) => ({ image: normalizeImage(d.image, model.normalization), labels: d.labels! }));
+    const opts = { patchSize: patch, batchSize: batch, steps: 2, learningRate: 1e-3 };
+    await train(model, createSampler(model, samples, opts), opts); // warm-up
+    const sampler = createSampler(model, samples, { ...opts, seed: 7 });
+    let sampleMs = 0;
+    const t0 = Date.now();
+    for (let i = 0; i < steps; i++) {
+      const s = Date.now();
+      sampler.next();
+      sampleMs += Date.now() - s;
+    }
+    const tTrain = Date.now();
+    await train(model, createSampler(model, samples, { ...opts, seed: 7 }), { ...opts, steps });
+    const stepMs = (Date.now() - tTrain) / steps;
+    families[family] = { msPerStep: Math.round(stepMs), samplingMsPerBatch: Math.round(sampleMs / steps), outputChannels: model.family.outputChannels(model.config) };
+    log(`${family}: ${Math.round(stepMs)} ms/step (of which sampling + targets ~${Math.round(sampleMs / steps)} ms), ${Date.now() - t0} ms total`);
+    disposeModel(model);
+  }
+  return { backend, unet: { depth, filters }, batch: `${batch}x${patch}x${patch}`, steps, families };
+}
