@@ -251,17 +251,38 @@ function traceFrom(on: (y: number, x: number) => boolean, sy: number, sx: number
 }
 
 /**
- * One polygon per instance id (> 0) of a label image: the outer contour of the 4-connected piece that
- * holds the id's first pixel in raster order (other pieces of a fragmented id are ignored).
+ * One polygon per instance id (> 0) of a label image: the outer contour of the id's largest 4-connected piece
+ * (other pieces of a fragmented id are left out of the outline; the label image keeps them).
  */
 export function labelsToPolygons(labels: Labels2D): Map<number, Polygon> {
   const { height: H, width: W, data } = labels;
-  const first = new Map<number, number>();
-  for (let i = 0; i < data.length; i++) if (data[i] > 0 && !first.has(data[i])) first.set(data[i], i);
+  // For each id, the largest 4-connected piece (an instance split in pieces gets the outline of its main body),
+  // found in one pass with a flood fill per piece; the piece's raster-first pixel starts the trace.
+  const seen = new Uint8Array(data.length);
+  const best = new Map<number, { start: number; size: number }>();
+  const stack: number[] = [];
+  for (let i = 0; i < data.length; i++) {
+    const id = data[i];
+    if (id <= 0 || seen[i]) continue;
+    let size = 0;
+    seen[i] = 1;
+    stack.push(i);
+    while (stack.length) {
+      const j = stack.pop() as number;
+      size++;
+      const y = Math.floor(j / W), x = j - y * W;
+      if (x > 0 && !seen[j - 1] && data[j - 1] === id) { seen[j - 1] = 1; stack.push(j - 1); }
+      if (x < W - 1 && !seen[j + 1] && data[j + 1] === id) { seen[j + 1] = 1; stack.push(j + 1); }
+      if (y > 0 && !seen[j - W] && data[j - W] === id) { seen[j - W] = 1; stack.push(j - W); }
+      if (y < H - 1 && !seen[j + W] && data[j + W] === id) { seen[j + W] = 1; stack.push(j + W); }
+    }
+    const b = best.get(id);
+    if (!b || size > b.size) best.set(id, { start: i, size });
+  }
   const out = new Map<number, Polygon>();
-  for (const [id, s] of first) {
+  for (const [id, { start }] of best) {
     const on = (y: number, x: number) => y >= 0 && x >= 0 && y < H && x < W && data[y * W + x] === id;
-    out.set(id, traceFrom(on, Math.floor(s / W), s % W, H, W));
+    out.set(id, traceFrom(on, Math.floor(start / W), start % W, H, W));
   }
   return out;
 }

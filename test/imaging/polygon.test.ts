@@ -80,3 +80,17 @@ describe('imaging/polygon', () => {
     expect(traceContour([0, 0], 1, 2)).to.deep.equal([]);
   });
 });
+
+describe('imaging: labelsToPolygons on split instances', () => {
+  it('outlines the largest piece of an instance split in two', async () => {
+    const { labelsToPolygons, rasterizePolygon } = await import('../../server/imaging/polygon.js');
+    const H = 10, W = 10;
+    const data = new Int32Array(H * W);
+    data[0] = 5; // a 1-pixel fragment first in raster order
+    for (let y = 4; y < 8; y++) for (let x = 3; x < 8; x++) data[y * W + x] = 5; // the body (20 px)
+    const poly = labelsToPolygons({ height: H, width: W, data }).get(5)!;
+    const inside = rasterizePolygon(poly, H, W);
+    expect(inside.length).to.equal(20);
+    expect(inside[0]).to.equal(4 * W + 3);
+  });
+});
