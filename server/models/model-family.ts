@@ -52,8 +52,12 @@ export interface ModelFamily<C extends FamilyConfigBase = FamilyConfigBase> {
   parseConfig(partial: unknown): C;
   /** Number of raw network output channels. */
   outputChannels(config: C): number;
-  /** PURE: sparse signed labels (-1/0/k) -> targets and weights. */
-  makeTargets(labels: Labels2D, config: C): TargetMaps;
+  /**
+   * PURE: sparse signed labels (-1/0/k) -> targets and weights. `roi` [y0, x0, y1, x1] says only targets inside it
+   * will be used (the sampler computes targets on a crop with context margins); a family may then skip work
+   * outside it, but must give the same values inside as without `roi`.
+   */
+  makeTargets(labels: Labels2D, config: C, roi?: [number, number, number, number]): TargetMaps;
   /** TENSOR: masked loss, averaged over pixels with non-zero weight. pred is the RAW network output [B,H,W,out]. */
   loss(pred: tf.Tensor4D, target: tf.Tensor4D, weight: tf.Tensor4D, config: C): tf.Scalar;
   /** TENSOR: raw network output -> activated maps (e.g. sigmoid on probabilities) [B,H,W,out]. */

@@ -156,7 +156,7 @@ export class PatchSampler<C extends FamilyConfigBase> implements BatchSource {
           for (let c = 0; c < C; c++) xs[q + c] = img[s + c] * scale + shift;
         }
       }
-    const t = this.family.makeTargets({ height: S, width: S, data: lab }, this.config);
+    const t = this.family.makeTargets({ height: S, width: S, data: lab }, this.config, [M, M, M + P, M + P]);
     const tc = t.targetChannels, wc = t.weightChannels;
     const target = new Float32Array(P * P * tc);
     const weight = new Float32Array(P * P * wc);

@@ -79,7 +79,7 @@ export const stardistFamily: ModelFamily<StarDistConfig> = {
   name: 'stardist',
   parseConfig,
   outputChannels: (config) => 1 + config.nRays,
-  makeTargets: (labels, config) => makeTargets(labels, config),
+  makeTargets: (labels, config, roi) => makeTargets(labels, config, roi),
   loss: starDistLoss,
   activate: starDistActivate,
   postprocess: (maps, config, opts) => postprocess(maps, config, opts),

@@ -40,14 +40,16 @@ export function rayDirections(nRays: number): { dy: Float64Array; dx: Float64Arr
  * (1 - 0.5/max(|dy|,|dx|)) of a step (sub-pixel correction to the boundary). Returns H*W*nRays, 0 where
  * the label is <= 0.
  */
-export function starDistances(labels: Labels2D, nRays: number): Float32Array {
+/** Star distances of every instance pixel (only inside roi = [y0, x0, y1, x1] when given; 0 elsewhere). */
+export function starDistances(labels: Labels2D, nRays: number, roi?: [number, number, number, number]): Float32Array {
   const { height: H, width: W, data } = labels;
   const out = new Float32Array(H * W * nRays);
   const { dy, dx } = rayDirections(nRays);
   const corr = new Float64Array(nRays);
   for (let r = 0; r < nRays; r++) corr[r] = 1 - 0.5 / Math.max(Math.abs(dy[r]), Math.abs(dx[r]));
-  for (let i = 0; i < H; i++) {
-    for (let j = 0; j < W; j++) {
+  const [ry0, rx0, ry1, rx1] = roi ?? [0, 0, H, W];
+  for (let i = Math.max(0, ry0); i < Math.min(H, ry1); i++) {
+    for (let j = Math.max(0, rx0); j < Math.min(W, rx1); j++) {
       const p = i * W + j;
       const v = data[p];
       if (v <= 0) continue;
@@ -74,13 +76,13 @@ export function starDistances(labels: Labels2D, nRays: number): Float32Array {
 }
 
 /** Build the StarDist targets and weights for one (sparse) label image; see the file comment for layout. */
-export function makeTargets(labels: Labels2D, config: Pick<StarDistConfig, 'nRays'>): TargetMaps {
+export function makeTargets(labels: Labels2D, config: Pick<StarDistConfig, 'nRays'>, roi?: [number, number, number, number]): TargetMaps {
   const { height: H, width: W, data } = labels;
   const nRays = config.nRays;
   if (data.length !== H * W) throw new Error(`labels: data has ${data.length} values, expected ${H}x${W}`);
   const tc = 1 + nRays;
   const prob = normalizedInstanceEdt(labels);
-  const dist = starDistances(labels, nRays);
+  const dist = starDistances(labels, nRays, roi);
   const target = new Float32Array(H * W * tc);
   const weight = new Float32Array(H * W * 2);
   for (let p = 0; p < H * W; p++) {

@@ -92,3 +92,24 @@ describe('models/stardist/targets', () => {
     }
   });
 });
+
+describe('stardist targets: roi', () => {
+  it('inside the roi, targets equal the full computation; ray casting is skipped outside', async () => {
+    const { makeBlobs } = await import('../../../scripts/synthetic.js');
+    const { makeTargets } = await import('../../../server/models/stardist/targets.js');
+    const b = makeBlobs({ height: 48, width: 48, count: 10, seed: 2 });
+    const full = makeTargets(b.labels, { nRays: 16 });
+    const part = makeTargets(b.labels, { nRays: 16 }, [8, 8, 40, 40]);
+    const tc = full.targetChannels;
+    let outsideNonZeroDist = 0;
+    for (let y = 0; y < 48; y++)
+      for (let x = 0; x < 48; x++) {
+        const o = (y * 48 + x) * tc;
+        const inRoi = y >= 8 && y < 40 && x >= 8 && x < 40;
+        if (inRoi) expect([...part.target.subarray(o, o + tc)]).to.deep.equal([...full.target.subarray(o, o + tc)]);
+        else for (let r = 1; r < tc; r++) if (part.target[o + r] !== 0) outsideNonZeroDist++;
+      }
+    expect(outsideNonZeroDist).to.equal(0);
+    expect([...part.weight]).to.deep.equal([...full.weight]);
+  });
+});
