@@ -149,4 +149,19 @@ describe('study pipeline end to end (4 tiny synthetic images)', function () {
     } catch (e) { err = e as Error; }
     expect(err?.message).to.match(/different study setup/);
   });
+
+  for (const family of ['cellpose', 'elephant']) {
+    it(`runs for the ${family} family too (same cells, same outputs)`, async () => {
+      const out = join(dir, `out-${family}`);
+      const cells = ['full', 'minmax-k1-bg'];
+      const r = await runStudy({
+        imagesDir: join(dir, 'images'), masksDir: join(dir, 'masks'), outDir: out, cells, holdout: 1, budgetS: 2, maxSteps: 2, family,
+        config: { unetDepth: 2, unetFilters: 8 }, train: { patchSize: 32, batchSize: 2 }, seed: 3,
+      });
+      expect(r.setup.family).to.equal(family);
+      expect(r.cells.map((c) => c.id)).to.deep.equal(cells);
+      for (const c of r.cells) expect(c.evaluation.atIoU05.thresh).to.equal(0.5);
+      expect(existsSync(join(out, 'results.csv'))).to.equal(true);
+    });
+  }
 });
