@@ -113,6 +113,19 @@ describe('e2e: daemon foundation', () => {
     expect(e.code).to.equal(ErrorCode.ShapeMismatch);
   });
 
+  it('image.add takes a base64 TIFF (2-D and a stack) and rejects a corrupt one with -32810', async () => {
+    const { encodeTiff } = await import('../../server/imaging/tiff.js');
+    const { sessionId } = await c.call('session.create', {});
+    const px = Uint16Array.from({ length: 6 * 5 }, (_, i) => i * 100);
+    const tif = Buffer.from(encodeTiff({ dtype: 'uint16', height: 6, width: 5, data: px }, { compression: 'deflate' })).toString('base64');
+    expect(await c.call('image.add', { sessionId, image: { tiff: tif } })).to.deep.equal({ imageId: 'img1', shape: [6, 5], axes: 'YX' });
+    const stack = Buffer.from(encodeTiff({ dtype: 'uint8', pages: 3, height: 4, width: 4, data: new Uint8Array(48) })).toString('base64');
+    expect((await c.call('image.add', { sessionId, image: { tiff: stack }, axes: 'ZYX' })).shape).to.deep.equal([3, 4, 4]);
+    const e = await rpcError(c.call('image.add', { sessionId, image: { tiff: Buffer.from('II*\0garbage!').toString('base64') } }));
+    expect(e.code).to.equal(ErrorCode.InvalidImage);
+    expect((e.data as { path: string }[])[0].path).to.equal('/image/tiff');
+  });
+
   describe('error paths', () => {
     let sessionId: string;
     before(async () => {
