@@ -135,6 +135,8 @@ export const TrainOptions = Type.Object(
     learningRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
     seed: Type.Optional(Type.Integer()),
     augment: Type.Optional(Type.Boolean()),
+    pushEverySteps: Type.Optional(Type.Integer({ minimum: 1, description: 'Live mode: push prediction.updated after this many steps (default 20).' })),
+    pushEveryS: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Live mode: ... or after this many seconds (default 5), and after each label update.' })),
   },
   { $id: 'TrainOptions', additionalProperties: false, description: 'Training hyper-parameters (defaults in server/training/config.ts).' },
 );

@@ -365,7 +365,9 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     const sc = job.sc;
     const view = sc.session.view;
     if (!view) return;
-    const due = job.pushWanted || job.stepsSincePush >= SERVICE_DEFAULTS.livePushSteps || (Date.now() - job.lastPush) / 1000 >= SERVICE_DEFAULTS.livePushS;
+    const everySteps = sc.options.pushEverySteps ?? SERVICE_DEFAULTS.livePushSteps;
+    const everyS = sc.options.pushEveryS ?? SERVICE_DEFAULTS.livePushS;
+    const due = job.pushWanted || job.stepsSincePush >= everySteps || (Date.now() - job.lastPush) / 1000 >= everyS;
     if (!due) return;
     job.pushWanted = false;
     job.stepsSincePush = 0;

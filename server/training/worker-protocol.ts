@@ -22,6 +22,8 @@ export interface LiveTrainOptions {
   learningRate?: number;
   seed?: number;
   augment?: boolean;
+  pushEverySteps?: number;
+  pushEveryS?: number;
 }
 
 export type WorkerRequest =

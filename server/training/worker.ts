@@ -134,7 +134,7 @@ function samples(st: SessionState, only?: { imageId: string; z: number; region: 
 }
 
 function makeSampler(st: SessionState, s: TrainingSample[], o: LiveTrainOptions): PatchSampler<never> {
-  const { learningRate: _lr, ...rest } = o;
+  const { learningRate: _lr, pushEverySteps: _n, pushEveryS: _t, ...rest } = o;
   const opts = parseTrainOptions(rest);
   return createSampler(st.model, s, { ...opts, seed: opts.seed + st.step }) as PatchSampler<never>;
 }

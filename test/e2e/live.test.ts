@@ -127,8 +127,9 @@ describe('e2e: live mode', function () {
       ids.push(sessionId);
       jobs.push((await c.call('model.train', { sessionId, steps: 100000, options: { patchSize: 32, batchSize: 2 } })).jobId);
     }
-    const conf = await c.call('model.configure', { sessionId: ids[0], options: { learningRate: 0.0001 } });
+    const conf = await c.call('model.configure', { sessionId: ids[0], options: { learningRate: 0.0001, pushEverySteps: 5 } });
     expect(conf.options.learningRate).to.equal(0.0001);
+    expect(conf.options.pushEverySteps).to.equal(5);
     await sleep(5000);
     const s0 = steps.get(jobs[0]) ?? 0, s1 = steps.get(jobs[1]) ?? 0;
     expect(s0).to.be.greaterThan(2);

@@ -100,6 +100,8 @@ class TrainOptions(TypedDict):
     learningRate: NotRequired[float]
     seed: NotRequired[int]
     augment: NotRequired[bool]
+    pushEverySteps: NotRequired[int]  # Live mode: push prediction.updated after this many steps (default 20).
+    pushEveryS: NotRequired[float]  # Live mode: ... or after this many seconds (default 5), and after each label update.
 
 
 class ServerLimits(TypedDict):
@@ -427,7 +429,9 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                    'patchSize': (('int', 16, 1024), False),
                    'learningRate': (('num', None, 1, 0), False),
                    'seed': (('int', None, None), False),
-                   'augment': (('bool',), False)},
+                   'augment': (('bool',), False),
+                   'pushEverySteps': (('int', 1, None), False),
+                   'pushEveryS': (('num', None, None, 0), False)},
                   False),
  'ServerLimits': ('obj',
                   {'maxMessageBytes': (('int', None, None), True),

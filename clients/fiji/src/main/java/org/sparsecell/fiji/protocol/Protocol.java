@@ -93,6 +93,10 @@ public final class Protocol {
 		public Double learningRate;
 		public Integer seed;
 		public Boolean augment;
+		/** Live mode: push prediction.updated after this many steps (default 20). */
+		public Integer pushEverySteps;
+		/** Live mode: ... or after this many seconds (default 5). */
+		public Double pushEveryS;
 	}
 
 	public static class ServerLimits {
