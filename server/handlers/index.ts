@@ -5,7 +5,8 @@ import type { MethodName } from '../../protocol/src/methods.js';
 import { PROTOCOL_VERSION } from '../../protocol/src/index.js';
 import { buildOpenRpc } from '../../protocol/src/openrpc.js';
 import { decodeNdArrayAsync, encodeNdArray, type TypedArray } from '../../protocol/src/ndarray.js';
-import type { Axes, NdArray } from '../../protocol/src/types.js';
+import type { Axes, FamilyName, NdArray } from '../../protocol/src/types.js';
+import { checkFamilyConfig } from '../models/configs.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { ModelService } from '../sessions/model-service.js';
 import { spatialShape } from '../sessions/session.js';
@@ -62,6 +63,12 @@ async function decodeNd(a: NdArray, maxElements: number, path: string): Promise<
   }
 }
 
+/** Refuse a family config with -32602 naming /config/<field> before anything is stored. */
+function assertConfig(family: FamilyName, config: unknown): void {
+  const bad = checkFamilyConfig(family, config ?? {});
+  if (bad) throw invalidParams([{ path: bad.field ? `/config/${bad.field}` : '/config', message: bad.message }], 'invalid family config');
+}
+
 export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
   const { sessions, models, config } = deps;
   const limits = { maxMessageBytes: config.maxMessageBytes, maxArrayElements: config.maxArrayElements, maxSessions: config.maxSessions };
@@ -81,6 +88,7 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
     'rpc.discover': () => openrpc,
 
     'session.create': async (p, ctx) => {
+      assertConfig(p.family ?? 'stardist', p.config);
       const s = await sessions.create(p);
       ctx.attach(s.id);
       ctx.log.info({ sessionId: s.id }, 'session created');
@@ -184,6 +192,7 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
     'model.train': async (p, ctx) => {
       const s = sessions.get(p.sessionId);
       ctx.attach(s.id);
+      if (p.family !== undefined || p.config !== undefined) assertConfig(p.family ?? s.meta.family, p.config ?? s.meta.config);
       if (s.images.size === 0) throw new RpcError('InvalidLabels', `session ${s.id} has no images; add an image and labels first`, [{ path: '/sessionId', message: 'no images' }]);
       return models.train(s, p);
     },

@@ -60,6 +60,8 @@ interface SessionCompute {
   /** Images the worker holds (images added later are sent with their labels on first label sync). */
   syncedImages?: Set<string>;
   lastUsed: number;
+  /** A model.train is between its busy check and its job start. */
+  starting?: boolean;
 }
 
 class TrainJob implements Trainer {
@@ -258,8 +260,8 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
 
   async train(session: Session, p: ParamsOf<'model.train'>): Promise<{ jobId: string }> {
     const sc = await this.compute(session);
-    if (sc.job && sc.job.info.state === 'running') {
-      throw new RpcError('SessionBusy', `session ${session.id} is already training (job ${sc.job.jobId}); cancel it first or use model.configure`, [{ path: '/sessionId', message: 'busy' }]);
+    if (sc.starting || (sc.job && sc.job.info.state === 'running')) {
+      throw new RpcError('SessionBusy', `session ${session.id} is already training (job ${sc.job?.jobId ?? "starting"}); cancel it first or use model.configure`, [{ path: '/sessionId', message: 'busy' }]);
     }
     const live = p.live === true;
     if (!live) {
@@ -269,6 +271,15 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       });
       if (!labeled) throw new RpcError('InvalidLabels', `session ${session.id} has no labeled pixels yet; send labels with labels.update first`, [{ path: '/sessionId', message: 'nothing labeled' }]);
     }
+    sc.starting = true;
+    try {
+      return await this.startJob(sc, session, p, live);
+    } finally {
+      sc.starting = false;
+    }
+  }
+
+  private async startJob(sc: SessionCompute, session: Session, p: ParamsOf<'model.train'>, live: boolean): Promise<{ jobId: string }> {
     // Family / config changes start a fresh model.
     const familyChanged = p.family !== undefined && p.family !== session.meta.family;
     const configChanged = p.config !== undefined && JSON.stringify(p.config) !== JSON.stringify(session.meta.config);
@@ -291,6 +302,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     const job = new TrainJob(this, sc, jobId, p.steps ?? SERVICE_DEFAULTS.defaultSteps, p.timeLimitS, live);
     sc.job = job;
     this.jobs.set(jobId, job);
+    for (const [id, j] of this.jobs) if (this.jobs.size > 1000 && j.info.state !== 'running') this.jobs.delete(id);
     session.jobs.push(job.info);
     if (session.jobs.length > SERVICE_DEFAULTS.maxJobsKept) session.jobs.splice(0, session.jobs.length - SERVICE_DEFAULTS.maxJobsKept);
     this.emitProgress(session.id, { token: jobId, kind: 'begin', title: `${live ? 'live ' : ''}train ${session.meta.family}`, step: 0, steps: job.info.steps ?? 0 });

@@ -45,12 +45,32 @@ describe('e2e: model methods', () => {
     expect(await code(c.call('model.cancel', { jobId: 'nojob' }))).to.equal(ErrorCode.JobNotFound);
   });
 
-  it('rejects a bad family config with -32602 naming the field', async () => {
-    const s = await c.call('session.create', { config: { nRays: 3 } });
+  it('rejects a bad family config with -32602 naming the field, before storing it', async () => {
+    let err: RpcException | undefined;
+    try {
+      await c.call('session.create', { config: { nRays: 3 } });
+    } catch (e) {
+      err = e as RpcException;
+    }
+    expect(err?.code).to.equal(ErrorCode.InvalidParams);
+    expect((err?.data as { path: string }[])[0].path).to.equal('/config/nRays');
+    const s = await c.call('session.create', { family: 'cellpose' });
     await c.call('image.add', { sessionId: s.sessionId, image: nd(new Uint8Array(64 * 64), [64, 64]) });
     await c.call('labels.update', { sessionId: s.sessionId, imageId: 'img1', labels: nd(new Int32Array(64 * 64), [64, 64]), encoding: 'signed' });
-    const e = await code(c.call('model.train', { sessionId: s.sessionId, steps: 2 }));
-    expect(e).to.equal(ErrorCode.InvalidParams);
+    expect(await code(c.call('model.train', { sessionId: s.sessionId, steps: 2, config: { niter: 0 } }))).to.equal(ErrorCode.InvalidParams);
+    expect(await code(c.call('model.train', { sessionId: s.sessionId, steps: 2, family: 'elephant', config: { nRays: 32 } }))).to.equal(ErrorCode.InvalidParams);
+    expect((await c.call('session.get', { sessionId: s.sessionId })).config).to.deep.equal({}); // nothing stored
+  });
+
+  it('two model.train calls at once: one starts, the other is SessionBusy', async () => {
+    const s = await c.call('session.create', { config: TINY });
+    await c.call('image.add', { sessionId: s.sessionId, image: nd(new Uint8Array(64 * 64), [64, 64]) });
+    await c.call('labels.update', { sessionId: s.sessionId, imageId: 'img1', labels: nd(new Int32Array(64 * 64), [64, 64]), encoding: 'signed' });
+    const both = await Promise.allSettled([0, 1].map(() => c.call('model.train', { sessionId: s.sessionId, steps: 100000, options: OPTS })));
+    expect(both.filter((r) => r.status === 'fulfilled')).to.have.length(1);
+    const rejected = both.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect((rejected.reason as RpcException).code).to.equal(ErrorCode.SessionBusy);
+    await c.call('model.cancel', { jobId: (both.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ jobId: string }>).value.jobId });
   });
 
   it('trains from sparse labels with $/progress begin/report/end, then predicts labels + polygons', async () => {
