@@ -1,5 +1,5 @@
 /**
- * npm run bench -- live [--edits 30] [--pace 2.5] [--sessions 4] [--filters 16] [--image NAME]
+ * npm run bench -- live [--edits 30] [--pace 2.5] [--sessions 4] [--depth 2] [--filters 16] [--image NAME]
  * Replays a person annotating a DSB2018 image (one object every --pace seconds, background strokes in between)
  * against a spawned daemon in live mode, with the view on a 512x512 region. Records, per edit, the latency
  * from labels.update to the first prediction.updated whose generation includes it, and the F1 (IoU 0.5, dense
@@ -38,8 +38,8 @@ function crop(l: Labels2D, h: number, w: number): Labels2D {
   return { height: h, width: w, data: out };
 }
 
-async function annotate(c: SparsecellClient, image: Uint8Array, H: number, W: number, gt: Labels2D, edits: number, paceS: number, filters: number, seed: number): Promise<Trace> {
-  const { sessionId } = await c.call('session.create', { name: 'live-bench', config: { unetFilters: filters } });
+async function annotate(c: SparsecellClient, image: Uint8Array, H: number, W: number, gt: Labels2D, edits: number, paceS: number, depth: number, filters: number, seed: number): Promise<Trace> {
+  const { sessionId } = await c.call('session.create', { name: 'live-bench', config: { unetDepth: depth, unetFilters: filters } });
   await c.call('image.add', { sessionId, image: encodeNdArray(image, [H, W]) });
   await c.call('session.setView', { sessionId, imageId: 'img1', region: [0, 0, V, V] });
   const gtView = crop(gt, V, V);
@@ -101,6 +101,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const pace = flag(args, 'pace', 2.5);
   const nMulti = flag(args, 'sessions', 4);
   const filters = flag(args, 'filters', 16);
+  const depth = flag(args, 'depth', 2);
   const dsb = sharedDataDir(join(RESULTS_DIR, '..', '..'), 'dsb2018-train');
   if (!dsb) throw new Error('../shared/data/dsb2018-train is missing');
   const iIdx = args.indexOf('--image');
@@ -113,7 +114,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   try {
     log(`live bench: 1 session, ${edits} edits every ${pace}s, view ${V}x${V} of ${H}x${W}, U-Net filters ${filters}`);
     const c = await SparsecellClient.connect(d.url);
-    const single = await annotate(c, pixels, H, W, gt, edits, pace, filters, 1);
+    const single = await annotate(c, pixels, H, W, gt, edits, pace, depth, filters, 1);
     await c.close();
     log(`single: edit->view ${JSON.stringify(stats(single.latenciesMs))}`);
 
@@ -130,7 +131,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       }
     })();
     const multiClients = await Promise.all(Array.from({ length: nMulti }, () => SparsecellClient.connect(d.url)));
-    const multi = await Promise.all(multiClients.map((mc, i) => annotate(mc, pixels, H, W, gt, edits, pace, filters, 100 + i)));
+    const multi = await Promise.all(multiClients.map((mc, i) => annotate(mc, pixels, H, W, gt, edits, pace, depth, filters, 100 + i)));
     probing = false;
     await prober;
     await probe.close();
@@ -151,7 +152,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     writeBytes(join(RESULTS_DIR, 'live-f1.png'), encodePng(cv.width, cv.height, cv.data, 3));
     const allMulti = multi.flatMap((m) => m.latenciesMs);
     return {
-      image: name, view: [0, 0, V, V], edits, paceS: pace, unetFilters: filters,
+      image: name, view: [0, 0, V, V], edits, paceS: pace, unetDepth: depth, unetFilters: filters, liveDefaults: 'patch 128, batch 2, lr 2e-3, push context 16 px',
       single: { editToViewMs: stats(single.latenciesMs), events: single.events, f1First: single.f1[0]?.[1], f1Last: single.f1[single.f1.length - 1]?.[1], f1: single.f1 },
       multi: { sessions: nMulti, editToViewMs: stats(allMulti), rpcServerInfoMs: stats(rpcLat), f1Last: multi.map((m) => m.f1[m.f1.length - 1]?.[1]) },
       goals: { medianEditToViewMs: 2000, rpcP99Ms: 10 },

@@ -36,7 +36,9 @@ export const SERVICE_DEFAULTS = {
   /** Live: stop after this long without label updates or view changes. */
   liveIdleS: 1800,
   /** Live defaults (small patches keep edit -> prediction latency low on a CPU). */
-  liveOptions: { patchSize: 128, batchSize: 2 } as LiveTrainOptions,
+  liveOptions: { patchSize: 128, batchSize: 2, learningRate: 2e-3 } as LiveTrainOptions,
+  /** Live pushes predict the view with this much context (px) around it (full predictions use the U-Net's). */
+  livePushContext: 16,
   defaultSteps: 200,
   maxJobsKept: 20,
   /** Models (with their images) a compute worker keeps in memory; beyond this the least recently used idle one
@@ -385,7 +387,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     job.stepsSincePush = 0;
     job.lastPush = Date.now();
     try {
-      const pred = await this.predictNow(sc, view.imageId, view.z, view.region, {});
+      const pred = await this.predictNow(sc, view.imageId, view.z, view.region, { context: SERVICE_DEFAULTS.livePushContext });
       const ev: EventParams = { type: 'prediction.updated', sessionId: sc.session.id, imageId: view.imageId, region: view.region, z: view.z, generation: pred.generation, modelVersion: pred.modelVersion, labels: pred.labels, polygons: pred.polygons };
       this.emit('event', sc.session.id, ev);
     } catch (e) {
@@ -429,7 +431,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     await this.ensureLoaded(sc);
     await this.ensureImage(sc, imageId);
     const r = await sc.worker
-      .call<PredictResult>({ op: 'predict', sessionId: sc.session.id, imageId, z, region, probThresh: o.probThresh, nmsThresh: o.nmsThresh }, { signal: o.signal, onProgress: o.onProgress })
+      .call<PredictResult>({ op: 'predict', sessionId: sc.session.id, imageId, z, region, probThresh: o.probThresh, nmsThresh: o.nmsThresh, context: o.context }, { signal: o.signal, onProgress: o.onProgress })
       .catch(mapWorkerError);
     return {
       labels: encodeNdArray(r.labels, r.shape, { deflate: true }),
@@ -543,6 +545,8 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
 
 
 interface PredictOpts {
+  /** Context pixels around the region (default: the U-Net's receptive half-width). */
+  context?: number;
   probThresh?: number;
   nmsThresh?: number;
   signal?: AbortSignal;

@@ -33,7 +33,7 @@ export type WorkerRequest =
   | { op: 'addImage'; sessionId: string; image: WorkerImage }
   | { op: 'labels'; sessionId: string; imageId: string; origin: number[]; shape: number[]; patch: Int32Array; corrections: Uint8Array }
   | { op: 'train'; sessionId: string; steps: number; maxMs: number; options: LiveTrainOptions; focus?: { imageId: string; z: number; region: [number, number, number, number] } }
-  | { op: 'predict'; sessionId: string; imageId: string; z: number; region: [number, number, number, number]; probThresh?: number; nmsThresh?: number }
+  | { op: 'predict'; sessionId: string; imageId: string; z: number; region: [number, number, number, number]; probThresh?: number; nmsThresh?: number; context?: number }
   | { op: 'export'; sessionId: string }
   | { op: 'import'; sessionId: string; archive: Uint8Array }
   | { op: 'unload'; sessionId: string }

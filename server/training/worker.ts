@@ -40,6 +40,9 @@ interface SessionState {
 
 const sessions = new Map<string, SessionState>();
 
+/** Largest region (pixels) predicted in a single network window. */
+const SINGLE_WINDOW_PX = 1536 * 1024;
+
 class TaskError extends Error {
   constructor(message: string, readonly code: string) {
     super(message);
@@ -185,7 +188,7 @@ async function predict(st: SessionState, req: Extract<WorkerRequest, { op: 'pred
   const [y0, x0, y1, x1] = req.region;
   const H = plane.height, W = plane.width, C = plane.channels;
   // Predict on the region plus context so objects at the region border are whole.
-  const ctx = defaultOverlap(st.model.unet.config.depth);
+  const ctx = req.context ?? defaultOverlap(st.model.unet.config.depth);
   const ey0 = Math.max(0, y0 - ctx), ex0 = Math.max(0, x0 - ctx), ey1 = Math.min(H, y1 + ctx), ex1 = Math.min(W, x1 + ctx);
   const eh = ey1 - ey0, ew = ex1 - ex0;
   let sub: Image2D = plane;
@@ -196,7 +199,12 @@ async function predict(st: SessionState, req: Extract<WorkerRequest, { op: 'pred
   }
   const signal = { get aborted() { return Atomics.load(cancel, 0) === 1; } } as AbortSignal;
   const scale = modelScale(st.model);
-  const maps = await predictImage(st.model, rescaleImage(sub, scale), { normalized: true, signal, onProgress: (p) => post({ id, progress: { tile: p.done, tiles: p.total } }) });
+  const input = rescaleImage(sub, scale);
+  // Regions up to SINGLE_WINDOW_PX go through the network in one window: tiling a 640x640 view into 512-px tiles
+  // with overlap would compute ~2.5x its pixels. Larger images are tiled (bounded memory, progress per tile).
+  const side = Math.max(input.height, input.width);
+  const tileSize = input.height * input.width <= SINGLE_WINDOW_PX ? side : undefined;
+  const maps = await predictImage(st.model, input, { normalized: true, tileSize, signal, onProgress: (p) => post({ id, progress: { tile: p.done, tiles: p.total } }) });
   const inst = unscaleInstances(st.model.family.postprocess(maps, st.model.config, { probThresh: req.probThresh, nmsThresh: req.nmsThresh }), scale, eh, ew);
   const h = y1 - y0, w = x1 - x0;
   const labels = new Int32Array(h * w);
