@@ -1,9 +1,8 @@
 /** Live mode over a real WebSocket server: retraining while labels stream in, pushed predictions, fairness. */
 import { expect } from 'chai';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { nd } from '../helpers/arrays.js';
+import { useDaemon } from '../helpers/daemon.js';
+import { nd, toU8 } from '../helpers/arrays.js';
 import { makeBlobs } from '../../scripts/synthetic.js';
-import type { SparsecellClient } from '../../clients/typescript/src/client.js';
 import { decodeNdArray } from '../../protocol/src/ndarray.js';
 import { matching } from '../../server/metrics/matching.js';
 import type { EventParams } from '../../protocol/src/progress.js';
@@ -12,10 +11,6 @@ import type { Labels2D } from '../../server/imaging/types.js';
 const TINY = { unetDepth: 2, unetFilters: 16 };
 const H = 96, W = 96;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function toU8(data: Float32Array): Uint8Array {
-  return Uint8Array.from(data, (v) => Math.max(0, Math.min(255, Math.round(v * 255))));
-}
 
 /** Labels of the held-out objects only (the rest 0), to score what the person never annotated. */
 function heldOut(gt: Labels2D, annotated: Set<number>): Labels2D {
@@ -31,27 +26,18 @@ function heldOutRecall(ev: Extract<EventParams, { type: 'prediction.updated' }>,
 
 describe('e2e: live mode', function () {
   this.timeout(240000);
-  let d: TestDaemon;
-  let c: SparsecellClient;
-  before(async () => {
-    d = await startTestDaemon();
-    c = await d.connect();
-  });
-  after(async () => {
-    await c.close();
-    await d.stop();
-  });
+  const t = useDaemon();
 
   it('streamed label patches retrain the model and pushed predictions improve on held-out objects', async () => {
     const blobs = makeBlobs({ height: H, width: W, count: 24, minRadius: 4, maxRadius: 7, seed: 11 });
-    const { sessionId } = await c.call('session.create', { name: 'live', config: TINY });
-    await c.call('image.add', { sessionId, image: nd(toU8(blobs.image.data), [H, W]) });
-    await c.call('session.setView', { sessionId, imageId: 'img1', region: [0, 0, H, W] });
+    const { sessionId } = await t.c.call('session.create', { name: 'live', config: TINY });
+    await t.c.call('image.add', { sessionId, image: nd(toU8(blobs.image.data), [H, W]) });
+    await t.c.call('session.setView', { sessionId, imageId: 'img1', region: [0, 0, H, W] });
     const events: Extract<EventParams, { type: 'prediction.updated' }>[] = [];
-    c.onEvent((e) => {
+    t.c.onEvent((e) => {
       if (e.type === 'prediction.updated' && e.sessionId === sessionId) events.push(e);
     });
-    const { jobId } = await c.call('model.train', { sessionId, live: true, options: { patchSize: 32, batchSize: 4, learningRate: 0.003 } });
+    const { jobId } = await t.c.call('model.train', { sessionId, live: true, options: { patchSize: 32, batchSize: 4, learningRate: 0.003 } });
 
     // A person annotates the top half, a few objects at a time, with background strokes in between.
     const annotated = new Set<number>();
@@ -67,7 +53,7 @@ describe('e2e: live mode', function () {
         const v = blobs.labels.data[i];
         patch[i] = v === 0 ? (i % W < 16 * (round + 1) + 16 ? 0 : -1) : annotated.has(v) ? v : -1;
       }
-      const r = await c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(patch, [ph, W]), encoding: 'signed', origin: [0, 0] });
+      const r = await t.c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(patch, [ph, W]), encoding: 'signed', origin: [0, 0] });
       gens.push(r.generation);
       await sleep(4000);
     }
@@ -76,8 +62,8 @@ describe('e2e: live mode', function () {
     const deadline = Date.now() + 60000;
     while (!events.some((e) => e.generation >= last && e.modelVersion > 0) && Date.now() < deadline) await sleep(200);
     await sleep(8000); // a few more pushes with the full stream
-    const end = c.waitForProgressEnd(jobId);
-    await c.call('model.cancel', { jobId });
+    const end = t.c.waitForProgressEnd(jobId);
+    await t.c.call('model.cancel', { jobId });
     expect((await end).state).to.equal('cancelled');
 
     expect(events.length).to.be.greaterThan(3);
@@ -94,7 +80,7 @@ describe('e2e: live mode', function () {
 
   it('a session whose client disconnects keeps training; reconnecting resumes events', async () => {
     const blobs = makeBlobs({ height: 64, width: 64, count: 8, seed: 5 });
-    const a = await d.connect();
+    const a = await t.d.connect();
     const { sessionId } = await a.call('session.create', { config: TINY });
     await a.call('image.add', { sessionId, image: nd(toU8(blobs.image.data), [64, 64]) });
     await a.call('labels.update', { sessionId, imageId: 'img1', labels: nd(blobs.labels.data, [64, 64]), encoding: 'signed' });
@@ -102,7 +88,7 @@ describe('e2e: live mode', function () {
     const { jobId } = await a.call('model.train', { sessionId, live: true, options: { patchSize: 32, batchSize: 2 } });
     await a.close();
     await sleep(1500);
-    const b = await d.connect();
+    const b = await t.d.connect();
     const info = await b.call('session.get', { sessionId }); // attaches b to the session
     expect(info.jobs.find((j) => j.jobId === jobId)!.state).to.equal('running');
     const ev = b.waitForEvent((e) => e.type === 'prediction.updated' && e.sessionId === sessionId, 60000);
@@ -117,17 +103,17 @@ describe('e2e: live mode', function () {
     const ids: string[] = [];
     const jobs: string[] = [];
     const steps = new Map<string, number>();
-    c.onProgress((p) => {
+    t.c.onProgress((p) => {
       if (p.kind === 'report' && typeof p.token === 'string') steps.set(p.token, p.step ?? 0);
     });
     for (let i = 0; i < 2; i++) {
-      const { sessionId } = await c.call('session.create', { config: TINY });
-      await c.call('image.add', { sessionId, image: nd(toU8(blobs.image.data), [64, 64]) });
-      await c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(blobs.labels.data, [64, 64]), encoding: 'signed' });
+      const { sessionId } = await t.c.call('session.create', { config: TINY });
+      await t.c.call('image.add', { sessionId, image: nd(toU8(blobs.image.data), [64, 64]) });
+      await t.c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(blobs.labels.data, [64, 64]), encoding: 'signed' });
       ids.push(sessionId);
-      jobs.push((await c.call('model.train', { sessionId, steps: 100000, options: { patchSize: 32, batchSize: 2 } })).jobId);
+      jobs.push((await t.c.call('model.train', { sessionId, steps: 100000, options: { patchSize: 32, batchSize: 2 } })).jobId);
     }
-    const conf = await c.call('model.configure', { sessionId: ids[0], options: { learningRate: 0.0001, pushEverySteps: 5 } });
+    const conf = await t.c.call('model.configure', { sessionId: ids[0], options: { learningRate: 0.0001, pushEverySteps: 5 } });
     expect(conf.options.learningRate).to.equal(0.0001);
     expect(conf.options.pushEverySteps).to.equal(5);
     await sleep(5000);
@@ -136,6 +122,6 @@ describe('e2e: live mode', function () {
     expect(s1).to.be.greaterThan(2);
     // Round-robin slices: neither starves (within a factor of 3 of the other).
     expect(Math.max(s0, s1) / Math.min(s0, s1)).to.be.lessThan(3);
-    for (const j of jobs) await c.call('model.cancel', { jobId: j });
+    for (const j of jobs) await t.c.call('model.cancel', { jobId: j });
   });
 });

@@ -1,7 +1,7 @@
 /** Model methods over a real WebSocket server: train with progress, cancel, predict, export/import, errors. */
 import { expect } from 'chai';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { nd } from '../helpers/arrays.js';
+import { nd, toU8 } from '../helpers/arrays.js';
 import { makeBlobs, sparsify } from '../../scripts/synthetic.js';
 import { SparsecellClient, RpcException } from '../../clients/typescript/src/client.js';
 import { decodeNdArray } from '../../protocol/src/ndarray.js';
@@ -30,7 +30,7 @@ describe('e2e: model methods', () => {
     d = await startTestDaemon();
     c = await d.connect();
     ({ sessionId } = await c.call('session.create', { name: 'model', config: TINY }));
-    const img = Uint8Array.from(blobs.image.data, (v) => Math.max(0, Math.min(255, Math.round(v * 255))));
+    const img = toU8(blobs.image.data);
     await c.call('image.add', { sessionId, image: nd(img, [64, 64]) });
   });
   after(async () => {
@@ -141,7 +141,7 @@ describe('e2e: model methods', () => {
     expect(exp.family).to.equal('stardist');
     expect(exp.bytes).to.be.greaterThan(1000);
     const s2 = await c.call('session.create', {});
-    const img = Uint8Array.from(blobs.image.data, (v) => Math.max(0, Math.min(255, Math.round(v * 255))));
+    const img = toU8(blobs.image.data);
     await c.call('image.add', { sessionId: s2.sessionId, image: nd(img, [64, 64]) });
     const imp = await c.call('model.import', { sessionId: s2.sessionId, model: exp.model });
     expect(imp.family).to.equal('stardist');

@@ -77,3 +77,17 @@ export function waitExit(proc: ChildProcess): Promise<number | null> {
 export function cleanup(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
+
+/** Mocha hooks for a describe block: an in-process daemon and one connected client, shut down afterwards. */
+export function useDaemon(overrides: Partial<ServerConfig> = {}): { d: TestDaemon; c: SparsecellClient } {
+  const ctx = {} as { d: TestDaemon; c: SparsecellClient };
+  before(async () => {
+    ctx.d = await startTestDaemon(overrides);
+    ctx.c = await ctx.d.connect();
+  });
+  after(async () => {
+    await ctx.c.close();
+    await ctx.d.stop();
+  });
+  return ctx;
+}

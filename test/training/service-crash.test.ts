@@ -1,39 +1,29 @@
 /** A compute worker that dies is replaced; the session's model comes back from its checkpoint. */
 import { expect } from 'chai';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { nd } from '../helpers/arrays.js';
+import { useDaemon } from '../helpers/daemon.js';
+import { nd, toU8 } from '../helpers/arrays.js';
 import { makeBlobs } from '../../scripts/synthetic.js';
 import { decodeNdArray } from '../../protocol/src/ndarray.js';
-import type { SparsecellClient } from '../../clients/typescript/src/client.js';
 import type { ComputeWorker } from '../../server/training/compute-worker.js';
 
 describe('model service: compute worker crash', function () {
   this.timeout(120000);
-  let d: TestDaemon;
-  let c: SparsecellClient;
-  before(async () => {
-    d = await startTestDaemon();
-    c = await d.connect();
-  });
-  after(async () => {
-    await c.close();
-    await d.stop();
-  });
+  const t = useDaemon();
 
   it('fails the running job, restarts the worker, and serves the checkpointed model again', async () => {
     const blobs = makeBlobs({ height: 64, width: 64, count: 6, seed: 12 });
-    const img = Uint8Array.from(blobs.image.data, (v) => Math.max(0, Math.min(255, Math.round(v * 255))));
-    const { sessionId } = await c.call('session.create', { config: { unetDepth: 2, unetFilters: 8 } });
-    await c.call('image.add', { sessionId, image: nd(img, [64, 64]) });
-    await c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(blobs.labels.data, [64, 64]), encoding: 'signed' });
-    const first = await c.call('model.train', { sessionId, steps: 5, options: { patchSize: 32, batchSize: 2 } });
-    await c.waitForProgressEnd(first.jobId);
-    const before = await c.call('model.predict', { sessionId, imageId: 'img1' });
+    const img = toU8(blobs.image.data);
+    const { sessionId } = await t.c.call('session.create', { config: { unetDepth: 2, unetFilters: 8 } });
+    await t.c.call('image.add', { sessionId, image: nd(img, [64, 64]) });
+    await t.c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(blobs.labels.data, [64, 64]), encoding: 'signed' });
+    const first = await t.c.call('model.train', { sessionId, steps: 5, options: { patchSize: 32, batchSize: 2 } });
+    await t.c.waitForProgressEnd(first.jobId);
+    const before = await t.c.call('model.predict', { sessionId, imageId: 'img1' });
 
-    const { jobId } = await c.call('model.train', { sessionId, steps: 100000, options: { patchSize: 32, batchSize: 2 } });
-    const end = c.waitForProgressEnd(jobId);
+    const { jobId } = await t.c.call('model.train', { sessionId, steps: 100000, options: { patchSize: 32, batchSize: 2 } });
+    const end = t.c.waitForProgressEnd(jobId);
     await new Promise((r) => setTimeout(r, 500));
-    const svc = d.daemon.models as unknown as { workers: ComputeWorker[] };
+    const svc = t.d.daemon.models as unknown as { workers: ComputeWorker[] };
     void svc.workers[0].call({ op: 'crash' }).catch(() => undefined);
     const e = await end;
     expect(e.state).to.equal('failed');
@@ -42,7 +32,7 @@ describe('model service: compute worker crash', function () {
     let after;
     for (let i = 0; i < 50 && !after; i++) {
       try {
-        after = await c.call('model.predict', { sessionId, imageId: 'img1' });
+        after = await t.c.call('model.predict', { sessionId, imageId: 'img1' });
       } catch {
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -50,6 +40,6 @@ describe('model service: compute worker crash', function () {
     expect(after, 'prediction after restart').to.not.equal(undefined);
     expect(decodeNdArray(after!.labels, { maxElements: 1e6 }).data).to.deep.equal(decodeNdArray(before.labels, { maxElements: 1e6 }).data);
     expect(after!.modelVersion).to.equal(before.modelVersion);
-    expect((await c.call('server.info', {})).backend.name).to.equal('wasm');
+    expect((await t.c.call('server.info', {})).backend.name).to.equal('wasm');
   });
 });

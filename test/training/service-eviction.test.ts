@@ -1,7 +1,7 @@
 /** Bounded memory: beyond maxLoadedPerWorker, idle sessions are checkpointed, unloaded, and reload unchanged. */
 import { expect } from 'chai';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { nd } from '../helpers/arrays.js';
+import { nd, toU8 } from '../helpers/arrays.js';
 import { makeBlobs } from '../../scripts/synthetic.js';
 import { SERVICE_DEFAULTS } from '../../server/training/service.js';
 import { decodeNdArray } from '../../protocol/src/ndarray.js';
@@ -25,7 +25,7 @@ describe('model service: bounded models per worker', function () {
 
   it('evicts the least recently used idle model and reloads it from its checkpoint with identical predictions', async () => {
     const blobs = makeBlobs({ height: 64, width: 64, count: 6, seed: 9 });
-    const img = Uint8Array.from(blobs.image.data, (v) => Math.max(0, Math.min(255, Math.round(v * 255))));
+    const img = toU8(blobs.image.data);
     const ids: string[] = [];
     for (let i = 0; i < 2; i++) {
       const { sessionId } = await c.call('session.create', { config: { unetDepth: 2, unetFilters: 8 } });
