@@ -260,7 +260,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   // side-by-side table of issue 9.
   const resultsDir = join(ROOT, 'bench', 'results');
   ensureDir(resultsDir);
-  const copy = join(resultsDir, `quality-${family}-${strategyId(strategy)}${budgetS !== D.budgetS || limitTrain !== undefined ? '-smoke' : ''}.json`);
+  const tag = `${budgetS !== D.budgetS ? `-${budgetS}s` : ''}${limitTrain !== undefined ? `-train${limitTrain}` : ''}-${backend.name}`;
+  const copy = join(resultsDir, `quality-${family}-${strategyId(strategy)}${tag}.json`);
   writeBytes(copy, JSON.stringify({ bench: 'quality', finished: new Date().toISOString(), ...result }, null, 2) + '\n');
   out(`wrote ${copy}\n`);
   return result;

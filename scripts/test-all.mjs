@@ -3,7 +3,7 @@
 // real viewer offscreen, real daemon) and the Fiji client tests (JUnit via Maven, real daemon). Each client
 // suite's script installs what it needs. Prints one summary line "tests: N passed, N failed, N skipped".
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -44,7 +44,16 @@ const surefire = (s) => {
 };
 
 const built = run('build', 'npx', ['tsc', '-p', 'tsconfig.json'], undefined);
-if (built && only.includes('ts')) run('typescript', 'npx', ['mocha'], mocha);
+// After `npm run native` the daemons pick the 'tensorflow' backend; the end-to-end suites then run a second
+// time on wasm, the backend every install has.
+const nativeBuilt = () => {
+  const lib = join(root, 'node_modules', '@tensorflow', 'tfjs-node', 'lib');
+  return existsSync(lib) && readdirSync(lib).some((d) => existsSync(join(lib, d, 'tfjs_binding.node')));
+};
+if (built && only.includes('ts')) {
+  run(nativeBuilt() ? 'typescript (daemons on tensorflow)' : 'typescript', 'npx', ['mocha'], mocha);
+  if (nativeBuilt()) run('typescript e2e (daemons on wasm)', 'npx', ['mocha'], mocha, { SPARSECELL_BACKEND: 'wasm', MOCHA_SPEC: 'dist/test/e2e/*.test.js' });
+}
 if (built && only.includes('napari')) {
   const s = join(root, 'clients', 'napari', 'scripts', 'ci.sh');
   if (existsSync(s)) run('napari', 'bash', [s], pytest);

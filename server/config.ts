@@ -1,6 +1,7 @@
 /** Server configuration: defaults here; only main.ts reads argv/env and calls resolveConfig. */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import type { BackendPreference } from './tensor/backend.js';
 
 export interface ServerConfig {
   host: string;
@@ -14,7 +15,7 @@ export interface ServerConfig {
   maxSessions: number;
   heartbeatS: number;
   /** tfjs backend preference for compute workers. */
-  backend: 'auto' | 'tfjs-node-gpu' | 'wasm' | 'cpu';
+  backend: BackendPreference;
   /** Number of compute worker threads (each with its own tensor backend). */
   computeWorkers: number;
   logLevel: string;

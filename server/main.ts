@@ -33,6 +33,8 @@ function parse(args: string[], options: ParseArgsConfig['options']): Flags {
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   const env = process.env;
+  // libtensorflow (tfjs-node after `npm run native`) prints C++ start-up banners unless told otherwise.
+  env.TF_CPP_MIN_LOG_LEVEL ??= '2';
   const str = { type: 'string' } as const;
   switch (cmd) {
     case 'serve': {

@@ -70,7 +70,7 @@ export function requireDir(f: CliFlags, name: string): string {
   return d;
 }
 
-const BACKENDS: readonly BackendPreference[] = ['auto', 'wasm', 'tfjs-node-gpu', 'cpu'];
+const BACKENDS: readonly BackendPreference[] = ['auto', 'wasm', 'tfjs-node-gpu', 'tfjs-node', 'cpu'];
 
 /** --backend flag, else the SPARSECELL_BACKEND value main.ts passed, else 'auto'. */
 export function backendChoice(f: CliFlags, envBackend: string | undefined): BackendPreference {

@@ -3,7 +3,8 @@
  * call `initBackend`; every other module uses whatever backend is active.
  *
  * Order for 'auto': `@tensorflow/tfjs-node-gpu` (an optionalDependency, loaded with a dynamic import inside a
- * try, so a missing or broken install simply falls through) -> wasm (SIMD). The plain 'cpu' backend is never
+ * try, so a missing or broken install simply falls through) -> `@tensorflow/tfjs-node` (present only after
+ * `npm run native` built it against a pip-installed TensorFlow, see scripts/setup-native.mjs) -> wasm (SIMD). The plain 'cpu' backend is never
  * chosen automatically: it is ~100x too slow to train on and only exists for reference tests.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -12,10 +13,10 @@ import path from 'node:path';
 import { registerWasmKernels } from './kernels/index.js';
 import { registerCustomKernels } from './kernels/index.js';
 
-export type BackendPreference = 'auto' | 'tfjs-node-gpu' | 'wasm' | 'cpu';
+export type BackendPreference = 'auto' | 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
 
 export interface BackendInfo {
-  /** The tfjs backend name: 'tensorflow' (tfjs-node-gpu), 'wasm' or 'cpu'. */
+  /** The tfjs backend name: 'tensorflow' (tfjs-node-gpu or tfjs-node), 'wasm' or 'cpu'. */
   name: string;
   /** wasm only: SIMD build in use. */
   simd: boolean;
@@ -25,10 +26,31 @@ export interface BackendInfo {
 
 let wasmPathsSet = false;
 
-async function tryNodeGpu(): Promise<boolean> {
+const NODE_PACKAGES = { 'tfjs-node-gpu': '@tensorflow/tfjs-node-gpu', 'tfjs-node': '@tensorflow/tfjs-node' } as const;
+
+/**
+ * True when the package is installed with a compiled binding (lib/napi-v*\/tfjs_binding.node). An
+ * optionalDependency whose download step failed can be left without one; importing it would register its
+ * kernels and then throw, leaving duplicate registrations behind for the next candidate.
+ */
+function hasBinding(spec: string): boolean {
+  const require = createRequire(import.meta.url);
+  // node-pre-gyp's layout: lib/napi-v<N>/ for the N-API version the binding was built for.
+  for (let napi = 3; napi <= 10; napi++) {
+    try {
+      require.resolve(`${spec}/lib/napi-v${napi}/tfjs_binding.node`);
+      return true;
+    } catch { /* not this version */ }
+  }
+  return false;
+}
+
+/** Load a libtensorflow-backed package; false when it is not installed or its binding does not load. */
+async function tryNode(which: keyof typeof NODE_PACKAGES): Promise<boolean> {
+  if (!hasBinding(NODE_PACKAGES[which])) return false;
   try {
     // A variable specifier keeps TypeScript from resolving a package that may not be installed.
-    const spec = '@tensorflow/tfjs-node-gpu';
+    const spec: string = NODE_PACKAGES[which];
     await import(spec);
     const ok = await tf.setBackend('tensorflow');
     return ok && tf.getBackend() === 'tensorflow';
@@ -72,11 +94,16 @@ function info(): BackendInfo {
  */
 export async function initBackend(preferred: BackendPreference = 'auto'): Promise<BackendInfo> {
   registerCustomKernels();
-  if (preferred === 'auto' || preferred === 'tfjs-node-gpu') {
-    if (tf.getBackend() === 'tensorflow' || (await tryNodeGpu())) return info();
-    if (preferred === 'tfjs-node-gpu') throw new Error('@tensorflow/tfjs-node-gpu is not available on this machine');
+  if (tf.getBackend() === 'tensorflow' && preferred !== 'wasm' && preferred !== 'cpu') return info();
+  if (preferred === 'auto') {
+    if ((await tryNode('tfjs-node-gpu')) || (await tryNode('tfjs-node'))) return info();
     await initWasm();
     return info();
+  }
+  if (preferred === 'tfjs-node-gpu' || preferred === 'tfjs-node') {
+    if (await tryNode(preferred)) return info();
+    const hint = preferred === 'tfjs-node' ? ' (run `npm run native` with a pip TensorFlow installed)' : '';
+    throw new Error(`@tensorflow/${preferred} is not available on this machine${hint}`);
   }
   if (preferred === 'wasm') {
     await initWasm();

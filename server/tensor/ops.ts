@@ -3,11 +3,13 @@
  *  - on 'cpu'/'wasm' they run sparsecell's own kernels (see kernels/): exact 2x2 max-pool and 2x nearest
  *    up-sampling gradients, and a convolution whose backward applies the ReLU mask and bias sum in one pass
  *    and runs both convolution gradients through XNNPACK (wasm);
- *  - on any other backend (tfjs-node-gpu 'tensorflow') they map to the stock tfjs ops.
+ *  - on libtensorflow ('tensorflow', tfjs-node[-gpu]) the convolution keeps the fused backward, its ReLU and
+ *    bias gradients running as TensorFlow's ReluGrad + BiasAddGrad (kernels/tensorflow.ts); the rest are the
+ *    stock tfjs ops, which map to TensorFlow ops one to one.
  * All ops take and return NHWC float32 tensors; callers own the results (use tf.tidy).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BIAS_ACT_GRAD, CUSTOM_KERNEL_BACKENDS, MAXPOOL2X2, UPCONCAT, UPSAMPLE2X, registerCustomKernels } from './kernels/index.js';
+import { BIAS_ACT_GRAD, BIAS_ACT_GRAD_BACKENDS, CUSTOM_KERNEL_BACKENDS, MAXPOOL2X2, UPCONCAT, UPSAMPLE2X, registerCustomKernels } from './kernels/index.js';
 
 export { registerCustomKernels } from './kernels/index.js';
 
@@ -72,7 +74,8 @@ function makeConv(relu: boolean, pad: 'same' | 'valid'): ConvFn {
  * Stride-1 convolution + bias (+ ReLU when `relu`), 'same' padding by default. w: [KH, KW, Cin, Cout].
  */
 export function conv2dBiasAct(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, relu: boolean, pad: 'same' | 'valid' = 'same'): tf.Tensor4D {
-  if (!custom()) return tf.fused.conv2d({ x, filter: w, bias: b, strides: 1, pad, activation: relu ? 'relu' : 'linear' });
+  registerCustomKernels();
+  if (!BIAS_ACT_GRAD_BACKENDS.includes(tf.getBackend())) return tf.fused.conv2d({ x, filter: w, bias: b, strides: 1, pad, activation: relu ? 'relu' : 'linear' });
   const key = `${relu}-${pad}`;
   let fn = convFns.get(key);
   if (!fn) { fn = makeConv(relu, pad); convFns.set(key, fn); }

@@ -27,7 +27,10 @@ export interface TestDaemon {
 
 export async function startTestDaemon(overrides: Partial<ServerConfig> = {}): Promise<TestDaemon> {
   const home = overrides.home ?? tempHome();
-  const config = resolveConfig({ port: 0, home, heartbeatS: 30, ...overrides });
+  // SPARSECELL_BACKEND (as for the CLI) lets `npm test` run the daemon suites on wasm when the native
+  // 'tensorflow' backend is also installed (auto would pick it).
+  const backend = process.env.SPARSECELL_BACKEND as ServerConfig['backend'] | undefined;
+  const config = resolveConfig({ port: 0, home, heartbeatS: 30, ...(backend ? { backend } : {}), ...overrides });
   const daemon = await startDaemon(config, silentLogger, (s) => createModelService(s, config, silentLogger));
   const url = `ws://127.0.0.1:${daemon.rpc.port}`;
   return {

@@ -6,11 +6,31 @@ import { rng, gaussian } from '../../scripts/synthetic.js';
 
 let cpuReady = false;
 let wasmReady = false;
+let tensorflowReady: boolean | undefined;
 
-/** Switch to 'wasm' or 'cpu' (initialising both once). */
-export async function useBackend(name: 'wasm' | 'cpu'): Promise<void> {
+/**
+ * True when tfjs-node's libtensorflow backend loads here (after `npm run native`, or tfjs-node-gpu). The
+ * active backend is left as it was.
+ */
+export async function tensorflowAvailable(): Promise<boolean> {
+  if (tensorflowReady === undefined) {
+    const was = tf.getBackend();
+    try {
+      await initBackend('tfjs-node');
+      tensorflowReady = true;
+    } catch {
+      tensorflowReady = false;
+    }
+    if (was) await tf.setBackend(was);
+  }
+  return tensorflowReady;
+}
+
+/** Switch to 'wasm', 'cpu' or 'tensorflow' (initialising cpu and wasm once; check tensorflowAvailable first). */
+export async function useBackend(name: 'wasm' | 'cpu' | 'tensorflow'): Promise<void> {
   if (!cpuReady) { await initBackend('cpu'); cpuReady = true; }
   if (!wasmReady) { await initBackend('wasm'); wasmReady = true; }
+  if (name === 'tensorflow' && !(await tensorflowAvailable())) throw new Error('the tensorflow backend is not available');
   await tf.setBackend(name);
 }
 

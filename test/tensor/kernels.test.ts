@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
-import { useBackend, randn, expectClose } from './helpers.js';
+import { useBackend, randn, expectClose, tensorflowAvailable } from './helpers.js';
 import { conv2dBiasAct, maxPool2x2, upConcat, upsample2x } from '../../server/tensor/ops.js';
 
 type Pad = 'same' | 'valid';
@@ -17,6 +17,34 @@ function convGrads(xs: number[], ws: number[], xd: Float32Array, wd: Float32Arra
     const [gx, gw] = tf.grads(f)([x, w]);
     return [gx.dataSync().slice(), gw.dataSync().slice()] as [Float32Array, Float32Array];
   });
+}
+
+/** conv2dBiasAct (value and the three gradients, with and without ReLU) on `backend` vs stock ops on cpu. */
+async function checkConvBiasAct(backend: 'wasm' | 'cpu' | 'tensorflow'): Promise<void> {
+  const xs = [2, 8, 6, 3] as [number, number, number, number];
+  const ws = [3, 3, 3, 5] as [number, number, number, number];
+  const xd = randn(2 * 8 * 6 * 3, 4), wd = randn(135, 5, 0.5), bd = randn(5, 6, 0.3), rd = randn(2 * 8 * 6 * 5, 7);
+  const run = (mine: boolean, relu: boolean) => tf.tidy(() => {
+    const x = tf.tensor4d(xd, xs), w = tf.tensor4d(wd, ws), b = tf.tensor1d(bd), r = tf.tensor4d(rd, [2, 8, 6, 5]);
+    const f = (a: tf.Tensor, bw: tf.Tensor, bb: tf.Tensor) => {
+      const y = mine
+        ? conv2dBiasAct(a as tf.Tensor4D, bw as tf.Tensor4D, bb as tf.Tensor1D, relu)
+        : (() => { const z = tf.add(tf.conv2d(a as tf.Tensor4D, bw as tf.Tensor4D, 1, 'same'), bb); return relu ? tf.relu(z) : z; })();
+      return tf.sum(tf.mul(y, r));
+    };
+    const { value, grads } = tf.valueAndGrads(f)([x, w, b]);
+    return [value.dataSync()[0], ...grads.map((g) => g.dataSync().slice())] as [number, Float32Array, Float32Array, Float32Array];
+  });
+  for (const relu of [true, false]) {
+    await useBackend('cpu');
+    const ref = run(false, relu);
+    await useBackend(backend);
+    const got = run(true, relu);
+    expect(got[0]).to.be.closeTo(ref[0], 1e-3 * Math.max(1, Math.abs(ref[0])));
+    expectClose(got[1], ref[1], 1e-4, 'dx');
+    expectClose(got[2], ref[2], 1e-4, 'dw');
+    expectClose(got[3], ref[3], 1e-4, 'db');
+  }
 }
 
 describe('tensor kernels (wasm vs cpu reference)', () => {
@@ -40,32 +68,16 @@ describe('tensor kernels (wasm vs cpu reference)', () => {
     });
   }
 
+  // tensorflow: libtensorflow through tfjs-node, present after `npm run native` (the CI script builds it);
+  // there the backward runs TensorFlow's ReluGrad + BiasAddGrad (kernels/tensorflow.ts)
+  it('conv2dBiasAct forward and gradients match stock cpu ops (tensorflow)', async function () {
+    if (!(await tensorflowAvailable())) this.skip();
+    await checkConvBiasAct('tensorflow');
+  });
+
   for (const backend of ['wasm', 'cpu'] as const) {
     it(`conv2dBiasAct forward and gradients match stock ops (${backend})`, async () => {
-      const xs = [2, 8, 6, 3] as [number, number, number, number];
-      const ws = [3, 3, 3, 5] as [number, number, number, number];
-      const xd = randn(2 * 8 * 6 * 3, 4), wd = randn(135, 5, 0.5), bd = randn(5, 6, 0.3), rd = randn(2 * 8 * 6 * 5, 7);
-      const run = (mine: boolean, relu: boolean) => tf.tidy(() => {
-        const x = tf.tensor4d(xd, xs), w = tf.tensor4d(wd, ws), b = tf.tensor1d(bd), r = tf.tensor4d(rd, [2, 8, 6, 5]);
-        const f = (a: tf.Tensor, bw: tf.Tensor, bb: tf.Tensor) => {
-          const y = mine
-            ? conv2dBiasAct(a as tf.Tensor4D, bw as tf.Tensor4D, bb as tf.Tensor1D, relu)
-            : (() => { const z = tf.add(tf.conv2d(a as tf.Tensor4D, bw as tf.Tensor4D, 1, 'same'), bb); return relu ? tf.relu(z) : z; })();
-          return tf.sum(tf.mul(y, r));
-        };
-        const { value, grads } = tf.valueAndGrads(f)([x, w, b]);
-        return [value.dataSync()[0], ...grads.map((g) => g.dataSync().slice())] as [number, Float32Array, Float32Array, Float32Array];
-      });
-      for (const relu of [true, false]) {
-        await useBackend('cpu');
-        const ref = run(false, relu);
-        await useBackend(backend);
-        const got = run(true, relu);
-        expect(got[0]).to.be.closeTo(ref[0], 1e-3 * Math.max(1, Math.abs(ref[0])));
-        expectClose(got[1], ref[1], 1e-4, 'dx');
-        expectClose(got[2], ref[2], 1e-4, 'dw');
-        expectClose(got[3], ref[3], 1e-4, 'db');
-      }
+      await checkConvBiasAct(backend);
     });
 
     it(`maxPool2x2: forward = tf.maxPool, gradient = finite differences, negative maxima kept (${backend})`, async () => {

@@ -11,6 +11,7 @@ import { MAXPOOL2X2, MAXPOOL2X2_GRAD, UPSAMPLE2X, UPSAMPLE2X_GRAD, poolUpsampleC
 import { biasActGradConfig } from './bias-act-grad.js';
 import { UPCONCAT, UPCONCAT_GRAD, upConcatConfigs } from './up-concat.js';
 import { starDistLossConfig } from './stardist-loss.js';
+import { TENSORFLOW_BACKEND, tensorflowKernelConfigs } from './tensorflow.js';
 import { registerGradients } from '../gradients.js';
 
 export { MAXPOOL2X2, MAXPOOL2X2_GRAD, UPSAMPLE2X, UPSAMPLE2X_GRAD } from './pool-upsample.js';
@@ -37,10 +38,14 @@ export function registerWasmKernels(): void {
 /** Backends on which the sparsecell JS kernels run (they need zero-copy access to float32 storage). */
 export const CUSTOM_KERNEL_BACKENDS = ['cpu', 'wasm'] as const;
 
+/** Backends with a BIAS_ACT_GRAD kernel, so the U-Net convolution can use the fused backward of ops.ts. */
+export const BIAS_ACT_GRAD_BACKENDS: readonly string[] = [...CUSTOM_KERNEL_BACKENDS, TENSORFLOW_BACKEND];
+
 let customDone = false;
 export function registerCustomKernels(): void {
   if (customDone) return;
   registerGradients();
+  for (const c of tensorflowKernelConfigs) replace(c);
   for (const b of CUSTOM_KERNEL_BACKENDS) {
     for (const c of poolUpsampleConfigs(b)) replace(c);
     replace(biasActGradConfig(b));
