@@ -26,17 +26,17 @@
 import { parseArgs } from 'node:util';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureDir, readIndexTsv, loadDataset, sharedDataDir, writeBytes, type DatasetItem } from '../server/storage/dataset.js';
+import { ensureDir, readIndexTsv, loadDataset, sharedDataDir, writeBytes } from '../server/storage/dataset.js';
 import { dsbSplit } from '../server/metrics/split.js';
 import { matchingDataset, type DatasetMatchingStats } from '../server/metrics/matching.js';
 import { classicalSegment } from '../server/imaging/classical.js';
-import type { Image2D, Labels2D } from '../server/imaging/types.js';
+import type { Labels2D } from '../server/imaging/types.js';
 import { initBackend, type BackendPreference } from '../server/tensor/backend.js';
 import { familyNames } from '../server/models/registry.js';
 import { disposeModel, type SegmentationModel } from '../server/models/segmentation-model.js';
 import { unetMacsPerPixel } from '../server/models/unet/config.js';
 import { fitModel, type FitInput } from '../server/training/pipeline.js';
-import { predictImage } from '../server/training/predict.js';
+import { postprocessMaps, predictMaps, tuneThresholds, type ThresholdChoice } from '../server/training/thresholds.js';
 import type { TrainProgress } from '../server/training/train.js';
 import { ProgressBar, formatDuration } from '../server/cli/progress-bar.js';
 import { formatMatchingTable } from '../server/cli/evaluate.js';
@@ -51,8 +51,6 @@ export const QUALITY_DEFAULTS = Object.freeze({
 const GOAL_ACCURACY = 0.8;
 const BASELINE_EXPECTED = 0.68;
 /** Post-processing grid searched on the validation images (probThresh is a probability for every family). */
-const PROB_GRID = [0.3, 0.4, 0.5, 0.6, 0.7];
-const NMS_GRID = [0.3, 0.4, 0.5];
 
 const out = (s: string) => process.stdout.write(s);
 const err = (s: string) => process.stderr.write(s);
@@ -67,26 +65,6 @@ function num(v: string | undefined, name: string, fallback: number, int = false)
 function strategyFromFlag(s: string): Strategy {
   if (s === 'minmax4bg') return parseStrategyId('minmax-k4-bg');
   return parseStrategyId(s);
-}
-
-/** Activated maps of the model for every image (kept for the threshold grid). */
-async function predictAll(model: SegmentationModel, items: DatasetItem[], label: string): Promise<{ maps: Image2D[]; seconds: number }> {
-  const bar = new ProgressBar({ label, total: items.length, unit: 'images' });
-  const t0 = Date.now();
-  const maps: Image2D[] = [];
-  for (const [i, it] of items.entries()) {
-    maps.push(await predictImage(model, it.image, { onProgress: ({ done, total }) => bar.update(i + done / total) }));
-    bar.update(i + 1);
-  }
-  const seconds = (Date.now() - t0) / 1000;
-  bar.finish(`${items.length} images in ${formatDuration(seconds)}`);
-  return { maps, seconds };
-}
-
-function postprocessAll(model: SegmentationModel, maps: Image2D[], probThresh?: number, nmsThresh?: number): { labels: Labels2D[]; seconds: number } {
-  const t0 = Date.now();
-  const labels = maps.map((m) => model.family.postprocess(m, model.config, { probThresh, nmsThresh }).labels);
-  return { labels, seconds: (Date.now() - t0) / 1000 };
 }
 
 const at = (rows: DatasetMatchingStats[], t: number) => rows.find((r) => Math.abs(r.thresh - t) < 1e-9)!;
@@ -190,18 +168,14 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
 
   // ---- thresholds on the validation images ----
   let probThresh: number | undefined, nmsThresh: number | undefined;
-  const grid: Array<{ probThresh: number; nmsThresh?: number; accuracy: number }> = [];
+  let grid: ThresholdChoice['grid'] = [];
   if (tune && valNames.length > 0) {
     const valItems = loadDataset(join(dataDir, 'images'), join(dataDir, 'masks'), 'signed', valNames);
-    const { maps } = await predictAll(m, valItems, 'validate');
-    const gts = valItems.map((v) => v.labels!);
-    let best = -1;
-    for (const p of PROB_GRID) for (const n of family === 'stardist' ? NMS_GRID : [undefined]) {
-      const acc = matchingDataset(gts, postprocessAll(m, maps, p, n).labels, 0.5).accuracy;
-      grid.push({ probThresh: p, nmsThresh: n, accuracy: acc });
-      if (acc > best) { best = acc; probThresh = p; nmsThresh = n; }
-    }
-    err(`quality: thresholds from ${valNames.length} validation images: probThresh ${probThresh}${nmsThresh !== undefined ? `, nmsThresh ${nmsThresh}` : ''} (val accuracy@0.5 ${f3(best)})\n`);
+    const bar = new ProgressBar({ label: 'validate', total: valItems.length, unit: 'images' });
+    const choice = await tuneThresholds(m, valItems.map((v) => ({ image: v.image, labels: v.labels! })), { onImage: (done) => bar.update(done) });
+    bar.finish(`${valItems.length} images, ${choice.grid.length} threshold settings`);
+    ({ probThresh, nmsThresh, grid } = choice);
+    err(`quality: thresholds from ${valNames.length} validation images: probThresh ${probThresh}${nmsThresh !== undefined ? `, nmsThresh ${nmsThresh}` : ''} (val accuracy@0.5 ${f3(choice.accuracy)})\n`);
   }
 
   // ---- held-out test images: learned model and classical baseline ----
@@ -213,12 +187,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   let predictS = 0, postS = 0;
   for (const [i, it] of testItems.entries()) {
     const t0 = Date.now();
-    const maps = await predictImage(m, it.image, { onProgress: ({ done, total }) => testBar.update(i + done / total) });
+    const maps = await predictMaps(m, it.image, { onProgress: ({ done, total }) => testBar.update(i + done / total) });
     const t1 = Date.now();
-    predLabels.push(m.family.postprocess(maps, m.config, { probThresh, nmsThresh }).labels);
+    predLabels.push(postprocessMaps(m, maps, { probThresh, nmsThresh }).labels);
     predictS += (t1 - t0) / 1000;
     postS += (Date.now() - t1) / 1000;
-    if (tune) defaultLabels.push(m.family.postprocess(maps, m.config).labels);
+    if (tune) defaultLabels.push(postprocessMaps(m, maps).labels);
     testBar.update(i + 1);
   }
   testBar.finish(`predicted in ${formatDuration(predictS)}, post-processed in ${formatDuration(postS)}`);

@@ -19,7 +19,7 @@ export const PREDICT_USAGE = `usage: sparsecell predict --model MODEL.scm --imag
   --nms-thresh T        polygon NMS overlap threshold in [0, 1] (StarDist-like; default: the model's)
   --tile N              prediction window side in pixels (default 512)
   --polygons            also write <name>.polygons.json: [{id, score, points: [[y, x], ...]}, ...]
-  --backend B           auto | wasm | tfjs-node-gpu | cpu (default: SPARSECELL_BACKEND or auto)
+  --backend B           auto | wasm | tfjs-node | tfjs-node-gpu | cpu (default: SPARSECELL_BACKEND or auto)
 `;
 
 export async function run(args: string[], env: { backend?: string } = {}): Promise<number> {

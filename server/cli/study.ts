@@ -33,6 +33,8 @@ time budget and evaluates each on held-out images (stardist matching, IoU 0.5 an
   --cells IDS           explicit comma-separated cells instead of a grid, e.g. full,minmax-k4-bg
   --budget SECONDS      total training time over all cells of the grid (default ${STUDY_DEFAULTS.budgetS})
   --holdout N           size of the held-out split of --images (default ${STUDY_DEFAULTS.holdout})
+  --val N               validation images (dense masks, not trained on) choosing each cell's thresholds
+                        (default ${STUDY_DEFAULTS.val}; 0 = the family's default thresholds)
   --seed N              seed of the random ordering, the scribbles and patch sampling (default ${STUDY_DEFAULTS.seed})
   --limit-train N       train on the first N training images only (smoke runs)
   --limit-test N        evaluate on the first N test images only (smoke runs)
@@ -41,7 +43,7 @@ time budget and evaluates each on held-out images (stardist matching, IoU 0.5 an
   --patch N             patch side (default ${STUDY_DEFAULTS.train.patchSize})
   --batch N             patches per step (default ${STUDY_DEFAULTS.train.batchSize})
   --lr X                Adam learning rate (default ${STUDY_DEFAULTS.train.learningRate})
-  --backend B           auto | wasm | tfjs-node-gpu | cpu (default: SPARSECELL_BACKEND or auto)
+  --backend B           auto | wasm | tfjs-node | tfjs-node-gpu | cpu (default: SPARSECELL_BACKEND or auto)
 `;
 
 function parseJsonFlag(s: string | undefined, name: string): Record<string, unknown> | undefined {
@@ -61,7 +63,7 @@ function parseJsonFlag(s: string | undefined, name: string): Record<string, unkn
 export const STUDY_FLAGS = {
   images: { type: 'string' }, masks: { type: 'string' }, 'test-images': { type: 'string' }, 'test-masks': { type: 'string' },
   out: { type: 'string' }, family: { type: 'string' }, grid: { type: 'string' }, cells: { type: 'string' }, budget: { type: 'string' },
-  seed: { type: 'string' }, holdout: { type: 'string' }, 'limit-train': { type: 'string' }, 'limit-test': { type: 'string' }, 'max-steps': { type: 'string' },
+  seed: { type: 'string' }, holdout: { type: 'string' }, val: { type: 'string' }, 'limit-train': { type: 'string' }, 'limit-test': { type: 'string' }, 'max-steps': { type: 'string' },
   config: { type: 'string' }, patch: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, backend: { type: 'string' },
 } as const;
 
@@ -95,6 +97,7 @@ export function studyOptionsFromFlags(f: CliFlags): StudyOptions {
     budgetS: optionalNumber(f, 'budget', { min: 0, minOpen: true }) ?? STUDY_DEFAULTS.budgetS,
     seed: optionalNumber(f, 'seed', { int: true, min: 0, max: 2 ** 31 - 1 }) ?? STUDY_DEFAULTS.seed,
     holdout: optionalNumber(f, 'holdout', { int: true, min: 1 }),
+    val: optionalNumber(f, 'val', { int: true, min: 0 }),
     limitTrain: optionalNumber(f, 'limit-train', { int: true, min: 1 }),
     limitTest: optionalNumber(f, 'limit-test', { int: true, min: 1 }),
     maxSteps: optionalNumber(f, 'max-steps', { int: true, min: 1, max: 1e7 }),
@@ -107,6 +110,7 @@ export function studyOptionsFromFlags(f: CliFlags): StudyOptions {
 export function studyProgress(stream: { write(s: string): unknown; isTTY?: boolean } = process.stderr): (e: StudyEvent) => void {
   let bar: ProgressBar | undefined;
   let evalBar: ProgressBar | undefined;
+  let tuneBar: ProgressBar | undefined;
   return (e) => {
     const tag = 'index' in e ? `cell ${e.index + 1}/${e.total} ${e.id}` : '';
     switch (e.type) {
@@ -120,12 +124,19 @@ export function studyProgress(stream: { write(s: string): unknown; isTTY?: boole
         stream.write(`${tag}: ${e.cost.objectsKept}/${e.cost.objectsTotal} objects (${(100 * e.cost.fractionObjects).toFixed(2)} %), ${(100 * e.cost.fractionPixels).toFixed(2)} % of pixels labeled\n`);
         bar = new ProgressBar({ label: `  train`, total: 100, unit: '%', stream });
         evalBar = undefined;
+        tuneBar = undefined;
         break;
       case 'train':
         bar?.update(Math.min(100, (100 * e.elapsedS) / e.limitS), { step: e.progress.step, loss: e.progress.smoothedLoss, 'steps/s': e.progress.stepsPerS });
         break;
+      case 'tune':
+        if (bar) { bar.finish(); bar = undefined; }
+        tuneBar ??= new ProgressBar({ label: '  thresholds', total: e.of, unit: 'images', stream });
+        tuneBar.update(e.done);
+        break;
       case 'eval':
         if (bar) { bar.finish(); bar = undefined; }
+        if (tuneBar) { tuneBar.finish(); tuneBar = undefined; }
         evalBar ??= new ProgressBar({ label: '  evaluate', total: e.of, unit: 'images', stream });
         evalBar.update(e.done);
         break;
@@ -133,7 +144,9 @@ export function studyProgress(stream: { write(s: string): unknown; isTTY?: boole
         bar?.finish();
         evalBar?.finish();
         const m = e.result.evaluation.atIoU05;
-        stream.write(`${tag}: ${e.result.training.steps} steps in ${formatDuration(e.result.training.seconds)}; IoU 0.5: F1 ${m.f1.toFixed(3)}, precision ${m.precision.toFixed(3)}, recall ${m.recall.toFixed(3)}, PQ ${m.panoptic_quality.toFixed(3)}\n`);
+        const th = e.result.evaluation.thresholds;
+        const thText = th.probThresh !== undefined ? ` (prob ${th.probThresh}${th.nmsThresh !== undefined ? `, nms ${th.nmsThresh}` : ''} from ${th.chosenOn})` : '';
+        stream.write(`${tag}: ${e.result.training.steps} steps in ${formatDuration(e.result.training.seconds)}; IoU 0.5${thText}: F1 ${m.f1.toFixed(3)}, precision ${m.precision.toFixed(3)}, recall ${m.recall.toFixed(3)}, PQ ${m.panoptic_quality.toFixed(3)}\n`);
         break;
       }
     }

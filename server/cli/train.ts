@@ -27,7 +27,7 @@ export const TRAIN_USAGE = `usage: sparsecell train --images DIR --labels DIR --
   --patch N             patch side in pixels (default ${TRAIN_DEFAULTS.patchSize})
   --lr X                Adam learning rate (default ${TRAIN_DEFAULTS.learningRate})
   --seed N              sampling seed (default ${TRAIN_DEFAULTS.seed})
-  --backend B           auto | wasm | tfjs-node-gpu | cpu (default: SPARSECELL_BACKEND or auto)
+  --backend B           auto | wasm | tfjs-node | tfjs-node-gpu | cpu (default: SPARSECELL_BACKEND or auto)
   --out MODEL.scm       where to write the trained model
 `;
 

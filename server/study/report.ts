@@ -35,6 +35,7 @@ export function toCsv(cells: CellResult[]): string {
     'train_steps', 'train_seconds', 'train_loss', 'test_images', 'n_true', 'n_pred', 'tp', 'fp', 'fn',
     'precision', 'recall', 'accuracy', 'f1', 'panoptic_quality', 'mean_matched_score', 'mean_true_score',
     ...ths.map((t) => `f1_iou${t.toFixed(1)}`),
+    'prob_thresh', 'nms_thresh', 'thresholds_from', 'f1_default_thresholds',
   ];
   const rows = sortCells(cells).map((c) => {
     const m = c.evaluation.atIoU05;
@@ -43,6 +44,8 @@ export function toCsv(cells: CellResult[]): string {
       c.cost.fractionPixels.toFixed(6), c.training.steps, c.training.seconds, f4(c.training.loss), c.evaluation.images, m.n_true, m.n_pred, m.tp, m.fp, m.fn,
       f4(m.precision), f4(m.recall), f4(m.accuracy), f4(m.f1), f4(m.panoptic_quality), f4(m.mean_matched_score), f4(m.mean_true_score),
       ...c.evaluation.curve.map((s) => f4(s.f1)),
+      c.evaluation.thresholds?.probThresh ?? '', c.evaluation.thresholds?.nmsThresh ?? '', `"${c.evaluation.thresholds?.chosenOn ?? 'family defaults'}"`,
+      c.evaluation.defaultThresholdsAtIoU05 ? f4(c.evaluation.defaultThresholdsAtIoU05.f1) : '',
     ].join(',');
   });
   return [head.join(','), ...rows].join('\n') + '\n';
@@ -59,14 +62,18 @@ export function toMarkdown(setup: StudySetup, cells: CellResult[]): string {
     `- budget: ${setup.budgetS} s of training in total, ${setup.perCellS.toFixed(0)} s per cell (${setup.cells.length} cells, grid ${setup.grid}); seed ${setup.seed}; backend ${setup.backend ?? '?'}`,
     `- model config: \`${JSON.stringify(setup.config)}\`; training: patch ${String(setup.train.patchSize)}, batch ${String(setup.train.batchSize)}, lr ${String(setup.train.learningRate)}`,
     '- metrics: stardist matching_dataset at IoU 0.5 on the test images (F1 curve over IoU 0.1–0.9 in results.csv); cost = kept objects / all objects and labeled pixels / all pixels of the training images',
+    `- thresholds: ${setup.valSet?.count ? `chosen per cell on ${setup.valSet.count} validation images (${setup.valSet.rule}); "F1 default thr." is the same model at the family's default thresholds` : "the family's defaults"}`,
     '',
-    '| strategy | ordering | k | background | objects annotated | pixels labeled | steps | precision | recall | accuracy | F1 | PQ | F1 / full |',
-    '|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| strategy | ordering | k | background | objects annotated | pixels labeled | steps | precision | recall | accuracy | F1 | PQ | F1 / full | thresholds (prob, nms) | F1 default thr. |',
+    '|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
   ];
   for (const c of sortCells(cells)) {
     const m = c.evaluation.atIoU05;
     const rel = full && full.evaluation.atIoU05.f1 > 0 ? (m.f1 / full.evaluation.atIoU05.f1).toFixed(2) : '';
-    lines.push(`| ${c.id} | ${c.ordering} | ${c.k ?? 'all'} | ${c.bg === 'full' ? 'all' : BG_NAME[c.bg] ?? c.bg} | ${pct(c.cost.fractionObjects)} | ${pct(c.cost.fractionPixels)} | ${c.training.steps} | ${m.precision.toFixed(3)} | ${m.recall.toFixed(3)} | ${m.accuracy.toFixed(3)} | ${m.f1.toFixed(3)} | ${m.panoptic_quality.toFixed(3)} | ${rel} |`);
+    const th = c.evaluation.thresholds;
+    const thText = th?.probThresh !== undefined ? `${th.probThresh}${th.nmsThresh !== undefined ? `, ${th.nmsThresh}` : ''}` : 'defaults';
+    const def = c.evaluation.defaultThresholdsAtIoU05 ? c.evaluation.defaultThresholdsAtIoU05.f1.toFixed(3) : '';
+    lines.push(`| ${c.id} | ${c.ordering} | ${c.k ?? 'all'} | ${c.bg === 'full' ? 'all' : BG_NAME[c.bg] ?? c.bg} | ${pct(c.cost.fractionObjects)} | ${pct(c.cost.fractionPixels)} | ${c.training.steps} | ${m.precision.toFixed(3)} | ${m.recall.toFixed(3)} | ${m.accuracy.toFixed(3)} | ${m.f1.toFixed(3)} | ${m.panoptic_quality.toFixed(3)} | ${rel} | ${thText} | ${def} |`);
   }
   const missing = setup.cells.filter((id) => !cells.some((c) => c.id === id));
   if (missing.length) lines.push('', `Not finished yet: ${missing.join(', ')}.`);

@@ -17,7 +17,8 @@ import type { Image2D, Labels2D } from '../imaging/types.js';
 import { ensureDir, fileExists, listTiffs, loadDataset, readText, writeFileAtomic, type DatasetItem } from '../storage/dataset.js';
 import { dsbSplit } from '../metrics/split.js';
 import { matchingDataset, type MatchingStats } from '../metrics/matching.js';
-import { fitModel, segment } from '../training/pipeline.js';
+import { fitModel } from '../training/pipeline.js';
+import { postprocessMaps, predictMaps, tuneThresholds } from '../training/thresholds.js';
 import { parseTrainOptions, type TrainOptions } from '../training/config.js';
 import type { TrainProgress } from '../training/train.js';
 import { disposeModel } from '../models/segmentation-model.js';
@@ -38,6 +39,12 @@ export const STUDY_DEFAULTS = Object.freeze({
   seed: 1,
   splitSeed: 0,
   holdout: 50,
+  /**
+   * Validation images (dense masks) taken from the training part and never trained on: each cell's thresholds are
+   * chosen on them (StarDist's optimize_thresholds), so a sparse model is not judged at thresholds that only suit
+   * dense training. 0 = the family's default thresholds.
+   */
+  val: 20,
   /**
    * A small U-Net (depth 2, 16 filters) on 64x64 patches, batch 8, lr 2e-3: ~2.8 steps/s on one wasm thread, so each
    * of the 11 default cells gets ~650 steps in its 245 s. (Depth 3 / 16 filters / 128 patches gives only ~100-190 steps
@@ -64,6 +71,8 @@ export interface StudyOptions {
   seed?: number;
   splitSeed?: number;
   holdout?: number;
+  /** Validation images for per-cell thresholds (default STUDY_DEFAULTS.val; 0 = default thresholds). */
+  val?: number;
   limitTrain?: number;
   limitTest?: number;
   /** Family config (merged over STUDY_DEFAULTS.config). */
@@ -83,6 +92,7 @@ export type StudyEvent =
   | { type: 'cell-skip'; index: number; total: number; id: string }
   | { type: 'cell-start'; index: number; total: number; id: string; cost: CellCost }
   | { type: 'train'; index: number; total: number; id: string; progress: TrainProgress; elapsedS: number; limitS: number }
+  | { type: 'tune'; index: number; total: number; id: string; done: number; of: number }
   | { type: 'eval'; index: number; total: number; id: string; done: number; of: number }
   | { type: 'cell-done'; index: number; total: number; id: string; result: CellResult };
 
@@ -96,7 +106,13 @@ export interface CellResult {
   bg: string;
   cost: CellCost;
   training: { steps: number; loss: number; stoppedBy: string; seconds: number; timeLimitS: number; images: number };
-  evaluation: { images: number; seconds: number; atIoU05: MatchingStats; curve: MatchingStats[] };
+  evaluation: {
+    images: number; seconds: number; atIoU05: MatchingStats; curve: MatchingStats[];
+    /** Thresholds used for atIoU05 / curve: chosen on the validation images, or the family's defaults. */
+    thresholds: { probThresh?: number; nmsThresh?: number; chosenOn: string; valAccuracy05?: number };
+    /** The same model at the family's default thresholds (when thresholds were tuned). */
+    defaultThresholdsAtIoU05?: MatchingStats;
+  };
   fingerprint: StudyFingerprint;
   finishedAt: string;
 }
@@ -111,6 +127,8 @@ export interface StudyFingerprint {
   testSet: string;
   trainImages: number;
   testImages: number;
+  /** Validation images for thresholds ('' when none). */
+  valSet: string;
   maxSteps: number | null;
 }
 
@@ -134,6 +152,8 @@ export interface StudySetup {
   backend?: string;
   trainSet: { images: string; masks: string; count: number };
   testSet: { images: string; masks: string; count: number; split: string };
+  /** Validation images (from the training folder, not trained on) for per-cell thresholds. */
+  valSet: { count: number; rule: string };
 }
 
 /** Cell ids of a study (explicit ids or a grid). */
@@ -186,14 +206,19 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
     testNames = split.test;
     splitRule = `dsbSplit(seed ${opts.splitSeed ?? STUDY_DEFAULTS.splitSeed}, holdout ${split.test.length})`;
   }
+  // validation = the last `val` names of the training part (as the quality benchmark), never trained on
+  const nVal = Math.min(opts.val ?? STUDY_DEFAULTS.val, Math.max(0, trainNames.length - 1));
+  const valNames = nVal > 0 ? trainNames.slice(trainNames.length - nVal) : [];
+  if (nVal > 0) trainNames = trainNames.slice(0, trainNames.length - nVal);
   if (opts.limitTrain !== undefined) trainNames = trainNames.slice(0, opts.limitTrain);
   if (opts.limitTest !== undefined) testNames = testNames.slice(0, opts.limitTest);
   if (trainNames.length === 0) throw new Error('no training images');
   if (testNames.length === 0) throw new Error('no test images');
   const trainData = loadLabeled(opts.imagesDir, opts.masksDir, trainNames);
   const testData = loadLabeled(testImagesDir, testMasksDir, testNames);
+  const valData = loadLabeled(opts.imagesDir, opts.masksDir, valNames);
   const channels = trainData[0].image.channels;
-  for (const d of [...trainData, ...testData])
+  for (const d of [...trainData, ...testData, ...valData])
     if (d.image.channels !== channels) throw new Error(`${d.name}: ${d.image.channels} channels, but ${trainData[0].name} has ${channels}`);
 
   const config = { ...STUDY_DEFAULTS.config, ...(opts.config ?? {}), inputChannels: channels };
@@ -208,12 +233,14 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
     family, config, train: trainRecord, seed,
     trainSet: `${resolve(opts.imagesDir)}|${resolve(opts.masksDir)}|${digest(trainNames)}`,
     testSet: `${resolve(testImagesDir)}|${resolve(testMasksDir)}|${digest(testNames)}`,
-    trainImages: trainNames.length, testImages: testNames.length, maxSteps: opts.maxSteps ?? null,
+    trainImages: trainNames.length, testImages: testNames.length,
+    valSet: valNames.length ? digest(valNames) : '', maxSteps: opts.maxSteps ?? null,
   };
   const setup: StudySetup = {
     family, grid: opts.cells?.length ? 'custom' : grid, cells: ids, budgetS, perCellS, seed, config, train: trainRecord, backend: opts.backend,
     trainSet: { images: opts.imagesDir, masks: opts.masksDir, count: trainNames.length },
     testSet: { images: testImagesDir, masks: testMasksDir, count: testNames.length, split: splitRule },
+    valSet: { count: valNames.length, rule: valNames.length ? `last ${valNames.length} images of the training part, dense masks, not trained on` : 'none (family default thresholds)' },
   };
   const cellsDir = join(opts.outDir, 'cells');
   ensureDir(cellsDir);
@@ -268,18 +295,29 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
     });
     const trainS = (Date.now() - t0) / 1000;
     const t1 = Date.now();
-    const preds: Labels2D[] = [];
+    const preds: Labels2D[] = [], defaultPreds: Labels2D[] = [];
+    let thresholds: CellResult['evaluation']['thresholds'] = { chosenOn: 'family defaults' };
     try {
+      if (valData.length) {
+        const choice = await tuneThresholds(model, valData, {
+          signal: opts.signal, onImage: (done, of) => emit({ type: 'tune', index, total, id, done, of }),
+        });
+        thresholds = { probThresh: choice.probThresh, nmsThresh: choice.nmsThresh, chosenOn: `${valData.length} validation images`, valAccuracy05: round(choice.accuracy, 4) };
+      }
       for (const [j, d] of testData.entries()) {
         if (opts.signal?.aborted) throw new Error('study aborted');
-        preds.push((await segment(model, d.image, { signal: opts.signal })).labels);
+        const maps = await predictMaps(model, d.image, { signal: opts.signal });
+        preds.push(postprocessMaps(model, maps, { probThresh: thresholds.probThresh, nmsThresh: thresholds.nmsThresh }).labels);
+        if (valData.length) defaultPreds.push(postprocessMaps(model, maps).labels);
         emit({ type: 'eval', index, total, id, done: j + 1, of: testData.length });
       }
     } finally {
       disposeModel(model);
     }
-    const curve = matchingDataset(testData.map((d) => d.labels), preds, [...IOU_THRESHOLDS]);
-    const at05 = curve.find((c) => c.thresh === 0.5) ?? matchingDataset(testData.map((d) => d.labels), preds, 0.5);
+    const gts = testData.map((d) => d.labels);
+    const curve = matchingDataset(gts, preds, [...IOU_THRESHOLDS]);
+    const at05 = curve.find((c) => c.thresh === 0.5) ?? matchingDataset(gts, preds, 0.5);
+    const defaultThresholdsAtIoU05 = valData.length ? matchingDataset(gts, defaultPreds, 0.5) : undefined;
     return {
       id,
       ordering: strategy.kind === 'full' ? 'full' : strategy.ordering,
@@ -287,7 +325,7 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
       bg: strategy.kind === 'full' ? 'full' : strategy.bg,
       cost,
       training: { steps: result.steps, loss: result.loss, stoppedBy: result.stoppedBy, seconds: round(trainS, 1), timeLimitS: round(perCellS, 1), images: trainData.length },
-      evaluation: { images: testData.length, seconds: round((Date.now() - t1) / 1000, 1), atIoU05: at05, curve },
+      evaluation: { images: testData.length, seconds: round((Date.now() - t1) / 1000, 1), atIoU05: at05, curve, thresholds, defaultThresholdsAtIoU05 },
       fingerprint,
       finishedAt: new Date().toISOString(),
     };

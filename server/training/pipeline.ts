@@ -9,8 +9,8 @@ import type { PostprocessOptions } from '../models/model-family.js';
 import { parseTrainOptions, type TrainOptions } from './config.js';
 import type { TrainingSample } from './sampler.js';
 import { createSampler, train, type TrainCallbacks, type TrainResult } from './train.js';
-import { predictImage } from './predict.js';
-import { modelScale, rescaleImage, rescaleSample, unscaleInstances } from './rescale.js';
+import { modelScale, rescaleSample } from './rescale.js';
+import { postprocessMaps, predictMaps } from './thresholds.js';
 
 export interface FitInput {
   /** Raw images (normalised here with the model's settings). */
@@ -41,9 +41,7 @@ export async function fitModel(items: FitInput[], opts: FitOptions, cb: TrainCal
 
 /** Normalise, predict tiled, post-process. */
 export async function segment(model: SegmentationModel, image: Image2D, opts: PostprocessOptions & { signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void } = {}): Promise<Instances> {
-  const scale = modelScale(model);
-  const input = rescaleImage(normalizeImage(image, model.normalization), scale);
-  const maps = await predictImage(model, input, { normalized: true, signal: opts.signal, onProgress: opts.onProgress });
-  return unscaleInstances(model.family.postprocess(maps, model.config, { probThresh: opts.probThresh, nmsThresh: opts.nmsThresh }), scale, image.height, image.width);
+  const maps = await predictMaps(model, image, { signal: opts.signal, onProgress: opts.onProgress });
+  return postprocessMaps(model, maps, { probThresh: opts.probThresh, nmsThresh: opts.nmsThresh });
 }
 

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { NMS_GRID, PROB_GRID } from '../../server/training/thresholds.js';
 import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,18 +89,24 @@ describe('study pipeline end to end (4 tiny synthetic images)', function () {
     const cells = ['full', 'minmax-k1-bg', 'minmax-k1-none', 'random-k1-scribble'];
     const events: StudyEvent[] = [];
     const r = await runStudy({
-      imagesDir: join(dir, 'images'), masksDir: join(dir, 'masks'), outDir: out, cells, holdout: 1, budgetS: 2, maxSteps: 2,
+      imagesDir: join(dir, 'images'), masksDir: join(dir, 'masks'), outDir: out, cells, holdout: 1, val: 1, budgetS: 2, maxSteps: 2,
       config: { unetDepth: 2, unetFilters: 8 }, train: { patchSize: 32, batchSize: 2 }, seed: 3, onEvent: (e) => events.push(e),
     });
     expect(r.cells.map((c) => c.id)).to.deep.equal(cells);
     expect(r.skipped).to.deep.equal([]);
-    expect(r.setup.trainSet.count).to.equal(3);
+    expect(r.setup.trainSet.count).to.equal(2); // 4 images: 1 test, 1 validation (thresholds), 2 trained on
     expect(r.setup.testSet.count).to.equal(1);
+    expect(r.setup.valSet.count).to.equal(1);
     expect(r.setup.perCellS).to.equal(0.5);
     for (const c of r.cells) {
       expect(c.training.steps).to.be.within(1, 2);
       expect(c.evaluation.curve.map((s) => s.thresh)).to.deep.equal([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]);
       expect(c.evaluation.atIoU05.thresh).to.equal(0.5);
+      // thresholds chosen on the validation image from the grid; the default-threshold score is kept beside them
+      expect(c.evaluation.thresholds.chosenOn).to.equal('1 validation images');
+      expect(PROB_GRID).to.include(c.evaluation.thresholds.probThresh);
+      expect(NMS_GRID).to.include(c.evaluation.thresholds.nmsThresh);
+      expect(c.evaluation.defaultThresholdsAtIoU05?.thresh).to.equal(0.5);
       expect(c.cost.fractionObjects).to.be.within(0, 1);
     }
     const full = r.cells[0], k1 = r.cells[1];
@@ -109,6 +116,7 @@ describe('study pipeline end to end (4 tiny synthetic images)', function () {
     expect(k1.cost.fractionPixels).to.be.greaterThan(r.cells[2].cost.fractionPixels); // BG adds labeled pixels
     expect(events.filter((e) => e.type === 'cell-done')).to.have.length(4);
     expect(events.some((e) => e.type === 'train')).to.equal(true);
+    expect(events.filter((e) => e.type === 'tune')).to.have.length(4);
 
     for (const f of ['results.json', 'results.csv', 'results.md', 'metrics-vs-k.png', 'metrics-vs-fraction.png']) expect(existsSync(join(out, f)), f).to.equal(true);
     expect(readdirSync(join(out, 'cells')).sort()).to.deep.equal(cells.map((c) => `${c}.json`).sort());
@@ -133,19 +141,19 @@ describe('study pipeline end to end (4 tiny synthetic images)', function () {
     const before = readFileSync(join(out, 'cells', 'full.json'), 'utf8');
     const code = await studyCli([
       '--images', join(dir, 'images'), '--masks', join(dir, 'masks'), '--out', out, '--cells', cells.join(','), '--budget', '2', '--max-steps', '2',
-      '--config', '{"unetDepth":2,"unetFilters":8}', '--patch', '32', '--batch', '2', '--seed', '3', '--holdout', '1', '--backend', 'wasm',
+      '--config', '{"unetDepth":2,"unetFilters":8}', '--patch', '32', '--batch', '2', '--seed', '3', '--holdout', '1', '--val', '1', '--backend', 'wasm',
     ], {});
     expect(code).to.equal(0);
     expect(readFileSync(join(out, 'cells', 'full.json'), 'utf8')).to.equal(before);
     const again = await runStudy({
-      imagesDir: join(dir, 'images'), masksDir: join(dir, 'masks'), outDir: out, cells, holdout: 1, budgetS: 2, maxSteps: 2,
+      imagesDir: join(dir, 'images'), masksDir: join(dir, 'masks'), outDir: out, cells, holdout: 1, val: 1, budgetS: 2, maxSteps: 2,
       config: { unetDepth: 2, unetFilters: 8 }, train: { patchSize: 32, batchSize: 2 }, seed: 3,
     });
     expect(again.skipped).to.deep.equal(cells);
     // A different setup in the same folder is refused.
     let err: Error | undefined;
     try {
-      await runStudy({ imagesDir: join(dir, 'images'), masksDir: join(dir, 'masks'), outDir: out, cells, holdout: 1, budgetS: 2, maxSteps: 2, config: { unetDepth: 2, unetFilters: 8 }, train: { patchSize: 32, batchSize: 2 }, seed: 4 });
+      await runStudy({ imagesDir: join(dir, 'images'), masksDir: join(dir, 'masks'), outDir: out, cells, holdout: 1, val: 1, budgetS: 2, maxSteps: 2, config: { unetDepth: 2, unetFilters: 8 }, train: { patchSize: 32, batchSize: 2 }, seed: 4 });
     } catch (e) { err = e as Error; }
     expect(err?.message).to.match(/different study setup/);
   });
@@ -155,7 +163,7 @@ describe('study pipeline end to end (4 tiny synthetic images)', function () {
       const out = join(dir, `out-${family}`);
       const cells = ['full', 'minmax-k1-bg'];
       const r = await runStudy({
-        imagesDir: join(dir, 'images'), masksDir: join(dir, 'masks'), outDir: out, cells, holdout: 1, budgetS: 2, maxSteps: 2, family,
+        imagesDir: join(dir, 'images'), masksDir: join(dir, 'masks'), outDir: out, cells, holdout: 1, val: 1, budgetS: 2, maxSteps: 2, family,
         config: { unetDepth: 2, unetFilters: 8 }, train: { patchSize: 32, batchSize: 2 }, seed: 3,
       });
       expect(r.setup.family).to.equal(family);
