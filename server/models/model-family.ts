@@ -64,4 +64,9 @@ export interface ModelFamily<C extends FamilyConfigBase = FamilyConfigBase> {
   activate(pred: tf.Tensor4D, config: C): tf.Tensor4D;
   /** PURE: activated maps for one whole image (H*W*out, channels-last) -> instances. */
   postprocess(maps: Image2D, config: C, opts?: PostprocessOptions): Instances;
+  /**
+   * Optional: postprocess at every point of a threshold grid, equal to one call per point but sharing work
+   * (StarDist: one NMS per nmsThresh). Threshold tuning uses it when present.
+   */
+  postprocessGrid?(maps: Image2D, config: C, grid: PostprocessOptions[]): Instances[];
 }

@@ -37,6 +37,13 @@ export function postprocessMaps(model: SegmentationModel, p: PredictedMaps, opts
   return unscaleInstances(model.family.postprocess(p.maps, model.config, opts), p.scale, p.height, p.width);
 }
 
+/** postprocessMaps at every grid point (the family's shared-work grid post-processing when it has one). */
+export function postprocessMapsGrid(model: SegmentationModel, p: PredictedMaps, grid: PostprocessOptions[]): Instances[] {
+  const f = model.family;
+  const all = f.postprocessGrid ? f.postprocessGrid(p.maps, model.config, grid) : grid.map((g) => f.postprocess(p.maps, model.config, g));
+  return all.map((inst) => unscaleInstances(inst, p.scale, p.height, p.width));
+}
+
 export interface ThresholdChoice extends PostprocessOptions {
   /** Pooled accuracy at IoU 0.5 on the validation images at the chosen point. */
   accuracy: number;
@@ -62,7 +69,7 @@ export async function tuneThresholds(
   for (const [i, it] of items.entries()) {
     if (opts.signal?.aborted) throw new Error('aborted');
     const p = await predictMaps(model, it.image, { signal: opts.signal });
-    grid.forEach((g, j) => preds[j].push(postprocessMaps(model, p, g).labels));
+    postprocessMapsGrid(model, p, grid).forEach((inst, j) => preds[j].push(inst.labels));
     opts.onImage?.(i + 1, items.length);
   }
   const gts = items.map((it) => it.labels);

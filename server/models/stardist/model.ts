@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ModelFamily } from '../model-family.js';
 import { parseConfig, type StarDistConfig } from './config.js';
 import { makeTargets } from './targets.js';
-import { postprocess } from './postprocess.js';
+import { postprocess, postprocessGrid } from './postprocess.js';
 import { customKernelsActive } from '../../tensor/ops.js';
 import { STARDIST_LOSS } from '../../tensor/kernels/index.js';
 
@@ -83,4 +83,5 @@ export const stardistFamily: ModelFamily<StarDistConfig> = {
   loss: starDistLoss,
   activate: starDistActivate,
   postprocess: (maps, config, opts) => postprocess(maps, config, opts),
+  postprocessGrid: (maps, config, grid) => postprocessGrid(maps, config, grid),
 };

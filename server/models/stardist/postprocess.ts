@@ -35,16 +35,48 @@ interface Kept {
   vx: Float64Array;
 }
 
-export function postprocess(
-  maps: Image2D, config: Pick<StarDistConfig, 'nRays' | 'probThresh' | 'nmsThresh'>, opts: StarDistPostprocessOptions = {},
-): Instances {
+type StarDistPostConfig = Pick<StarDistConfig, 'nRays' | 'probThresh' | 'nmsThresh'>;
+
+export function postprocess(maps: Image2D, config: StarDistPostConfig, opts: StarDistPostprocessOptions = {}): Instances {
+  const probThresh = opts.probThresh ?? config.probThresh;
+  const kept = suppress(maps, config.nRays, probThresh, opts.nmsThresh ?? config.nmsThresh, opts.b);
+  return render(kept, maps.height, maps.width, config.nRays);
+}
+
+/**
+ * postprocess() at every point of a threshold grid, equal to calling it once per point but with one NMS per
+ * distinct nmsThresh: candidates are visited in decreasing score, so those above a higher probability
+ * threshold are a prefix of those above the lowest one, and greedy NMS on a prefix keeps exactly the kept
+ * polygons of that prefix. (Used to choose thresholds on validation images.)
+ */
+export function postprocessGrid(maps: Image2D, config: StarDistPostConfig, grid: StarDistPostprocessOptions[]): Instances[] {
+  const out: Instances[] = new Array(grid.length);
+  const groups = new Map<string, number[]>();
+  grid.forEach((g, i) => {
+    const key = `${g.nmsThresh ?? config.nmsThresh}|${g.b ?? 2}`;
+    const list = groups.get(key);
+    if (list) list.push(i); else groups.set(key, [i]);
+  });
+  for (const idx of groups.values()) {
+    const first = grid[idx[0]];
+    const lowest = Math.min(...idx.map((i) => grid[i].probThresh ?? config.probThresh));
+    const kept = suppress(maps, config.nRays, lowest, first.nmsThresh ?? config.nmsThresh, first.b);
+    for (const i of idx) {
+      const p = grid[i].probThresh ?? config.probThresh;
+      let n = 0;
+      while (n < kept.length && kept[n].score > p) n++;
+      out[i] = render(kept.slice(0, n), maps.height, maps.width, config.nRays);
+    }
+  }
+  return out;
+}
+
+/** Steps 1-3: candidates above probThresh, greedy NMS; kept polygons in decreasing score. */
+function suppress(maps: Image2D, nRays: number, probThresh: number, nmsThresh: number, bOpt: number | undefined): Kept[] {
   const { height: H, width: W, channels: C, data } = maps;
-  const nRays = config.nRays;
   if (C !== 1 + nRays) throw new Error(`postprocess: maps have ${C} channels, expected 1 + nRays = ${1 + nRays}`);
   if (data.length !== H * W * C) throw new Error(`postprocess: maps data has ${data.length} values, expected ${H * W * C}`);
-  const probThresh = opts.probThresh ?? config.probThresh;
-  const nmsThresh = opts.nmsThresh ?? config.nmsThresh;
-  const b = Math.max(0, Math.floor(opts.b ?? 2));
+  const b = Math.max(0, Math.floor(bOpt ?? 2));
 
   // 1. candidates
   const cand: number[] = [];
@@ -116,7 +148,11 @@ export function postprocess(
     }
   }
 
-  // 4. render, lowest score first; ids 1..n by decreasing score
+  return kept;
+}
+
+/** Step 4: render, lowest score first; ids 1..n by decreasing score. */
+function render(kept: Kept[], H: number, W: number, nRays: number): Instances {
   const labels = new Int32Array(H * W);
   for (let i = kept.length - 1; i >= 0; i--) {
     const id = i + 1;

@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Image2D } from '../../../server/imaging/types.js';
 import { makeTargets } from '../../../server/models/stardist/targets.js';
-import { postprocess } from '../../../server/models/stardist/postprocess.js';
+import { postprocess, postprocessGrid } from '../../../server/models/stardist/postprocess.js';
 import { parseConfig } from '../../../server/models/stardist/config.js';
 import { matching } from '../../../server/metrics/matching.js';
-import { makeBlobs } from '../../../scripts/synthetic.js';
+import { makeBlobs, rng } from '../../../scripts/synthetic.js';
 
 const FIX = fileURLToPath(new URL('../../../../test/fixtures/stardist/targets.json', import.meta.url));
 
@@ -31,6 +31,31 @@ describe('models/stardist/postprocess', () => {
         expect(p.score).to.be.greaterThan(0.5);
       }
     }
+  });
+
+  it('postprocessGrid equals one postprocess per grid point (noisy maps, many overlapping candidates)', () => {
+    const config = parseConfig({});
+    const { labels } = makeBlobs({ height: 96, width: 96, count: 20, minRadius: 4, maxRadius: 10, seed: 5 });
+    const t = makeTargets(labels, config);
+    const r = rng(9);
+    // per-object peak probability between 0.35 and 0.95 (objects drop out at different thresholds), noisy
+    // probabilities and distances (many overlapping candidates per object)
+    const C = t.targetChannels;
+    const data = Float32Array.from(t.target, (v, i) => {
+      const id = labels.data[Math.floor(i / C)];
+      return i % C === 0 ? Math.min(1, v * (0.35 + 0.06 * ((id * 7) % 11)) + 0.1 * r()) : v * (0.8 + 0.4 * r());
+    });
+    const maps: Image2D = { height: 96, width: 96, channels: t.targetChannels, data };
+    const grid = [0.3, 0.4, 0.5, 0.6, 0.7].flatMap((probThresh) => [0.3, 0.4, 0.5].map((nmsThresh) => ({ probThresh, nmsThresh })));
+    const all = postprocessGrid(maps, config, grid);
+    const counts = new Set<number>();
+    grid.forEach((g, i) => {
+      const one = postprocess(maps, config, g);
+      expect(Array.from(all[i].labels.data), `labels at ${JSON.stringify(g)}`).to.deep.equal(Array.from(one.labels.data));
+      expect(all[i].polygons, `polygons at ${JSON.stringify(g)}`).to.deep.equal(one.polygons);
+      counts.add(one.polygons.length);
+    });
+    expect(counts.size, 'the grid points give different results').to.be.greaterThan(3);
   });
 
   it('renders like stardist polygons_to_label (ids by score, higher score painted last)', () => {
