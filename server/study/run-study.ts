@@ -47,7 +47,8 @@ export const STUDY_DEFAULTS = Object.freeze({
   val: 20,
   /**
    * A small U-Net (depth 2, 16 filters) on 64x64 patches, batch 8, lr 2e-3: ~2.8 steps/s on one wasm thread, so each
-   * of the 11 default cells gets ~650 steps in its 245 s. (Depth 3 / 16 filters / 128 patches gives only ~100-190 steps
+   * of the 11 default cells gets ~650 steps in its 245 s; ~6 steps/s (~1,500 per cell) on the tensorflow backend
+   * with one thread. (Depth 3 / 16 filters / 128 patches gives only ~100-190 steps
    * per cell at this budget: every sparse cell was undertrained.) DSB nuclei are small, so 64x64 patches hold several.
    */
   config: Object.freeze({ unetDepth: 2, unetFilters: 16 }) as Readonly<Record<string, unknown>>,
