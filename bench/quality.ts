@@ -35,8 +35,8 @@ import { initBackend, type BackendPreference } from '../server/tensor/backend.js
 import { familyNames } from '../server/models/registry.js';
 import { disposeModel, type SegmentationModel } from '../server/models/segmentation-model.js';
 import { unetMacsPerPixel } from '../server/models/unet/config.js';
-import { fitModel, type FitInput } from '../server/training/pipeline.js';
-import { postprocessMaps, predictMaps, tuneThresholds, type ThresholdChoice } from '../server/training/thresholds.js';
+import { fitModel, postprocessMaps, predictMaps, type FitInput } from '../server/training/pipeline.js';
+import { tuneThresholds, type ThresholdChoice } from '../server/training/thresholds.js';
 import type { TrainProgress } from '../server/training/train.js';
 import { ProgressBar, formatDuration } from '../server/cli/progress-bar.js';
 import { formatMatchingTable } from '../server/cli/evaluate.js';
@@ -50,7 +50,6 @@ export const QUALITY_DEFAULTS = Object.freeze({
 });
 const GOAL_ACCURACY = 0.8;
 const BASELINE_EXPECTED = 0.68;
-/** Post-processing grid searched on the validation images (probThresh is a probability for every family). */
 
 const out = (s: string) => process.stdout.write(s);
 const err = (s: string) => process.stderr.write(s);

@@ -46,13 +46,12 @@ const surefire = (s) => {
 const built = run('build', 'npx', ['tsc', '-p', 'tsconfig.json'], undefined);
 // After `npm run native` the daemons pick the 'tensorflow' backend; the end-to-end suites then run a second
 // time on wasm, the backend every install has.
-const nativeBuilt = () => {
-  const lib = join(root, 'node_modules', '@tensorflow', 'tfjs-node', 'lib');
-  return existsSync(lib) && readdirSync(lib).some((d) => existsSync(join(lib, d, 'tfjs_binding.node')));
-};
+// (The same test as server/tensor/backend.ts hasBinding: a compiled lib/napi-v*/tfjs_binding.node.)
+const tfjsNodeLib = join(root, 'node_modules', '@tensorflow', 'tfjs-node', 'lib');
+const nativeBuilt = existsSync(tfjsNodeLib) && readdirSync(tfjsNodeLib).some((d) => existsSync(join(tfjsNodeLib, d, 'tfjs_binding.node')));
 if (built && only.includes('ts')) {
-  run(nativeBuilt() ? 'typescript (daemons on tensorflow)' : 'typescript', 'npx', ['mocha'], mocha);
-  if (nativeBuilt()) run('typescript e2e (daemons on wasm)', 'npx', ['mocha'], mocha, { SPARSECELL_BACKEND: 'wasm', MOCHA_SPEC: 'dist/test/e2e/*.test.js' });
+  run(nativeBuilt ? 'typescript (daemons on tensorflow)' : 'typescript', 'npx', ['mocha'], mocha);
+  if (nativeBuilt) run('typescript e2e (daemons on wasm)', 'npx', ['mocha'], mocha, { SPARSECELL_BACKEND: 'wasm', MOCHA_SPEC: 'dist/test/e2e/*.test.js' });
 }
 if (built && only.includes('napari')) {
   const s = join(root, 'clients', 'napari', 'scripts', 'ci.sh');

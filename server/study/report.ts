@@ -28,6 +28,12 @@ export function sortCells(cells: CellResult[]): CellResult[] {
 
 const f4 = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : '');
 
+/** "0.5, 0.3" (prob, nms) for tuned thresholds; undefined when the family's defaults were used. */
+export function formatThresholds(th: CellResult['evaluation']['thresholds'] | undefined): string | undefined {
+  if (th?.probThresh === undefined) return undefined;
+  return `${th.probThresh}${th.nmsThresh !== undefined ? `, ${th.nmsThresh}` : ''}`;
+}
+
 export function toCsv(cells: CellResult[]): string {
   const ths = cells[0]?.evaluation.curve.map((c) => c.thresh) ?? [];
   const head = [
@@ -70,8 +76,7 @@ export function toMarkdown(setup: StudySetup, cells: CellResult[]): string {
   for (const c of sortCells(cells)) {
     const m = c.evaluation.atIoU05;
     const rel = full && full.evaluation.atIoU05.f1 > 0 ? (m.f1 / full.evaluation.atIoU05.f1).toFixed(2) : '';
-    const th = c.evaluation.thresholds;
-    const thText = th?.probThresh !== undefined ? `${th.probThresh}${th.nmsThresh !== undefined ? `, ${th.nmsThresh}` : ''}` : 'defaults';
+    const thText = formatThresholds(c.evaluation.thresholds) ?? 'defaults';
     const def = c.evaluation.defaultThresholdsAtIoU05 ? c.evaluation.defaultThresholdsAtIoU05.f1.toFixed(3) : '';
     lines.push(`| ${c.id} | ${c.ordering} | ${c.k ?? 'all'} | ${c.bg === 'full' ? 'all' : BG_NAME[c.bg] ?? c.bg} | ${pct(c.cost.fractionObjects)} | ${pct(c.cost.fractionPixels)} | ${c.training.steps} | ${m.precision.toFixed(3)} | ${m.recall.toFixed(3)} | ${m.accuracy.toFixed(3)} | ${m.f1.toFixed(3)} | ${m.panoptic_quality.toFixed(3)} | ${rel} | ${thText} | ${def} |`);
   }

@@ -17,8 +17,8 @@ import type { Image2D, Labels2D } from '../imaging/types.js';
 import { ensureDir, fileExists, listTiffs, loadDataset, readText, writeFileAtomic, type DatasetItem } from '../storage/dataset.js';
 import { dsbSplit } from '../metrics/split.js';
 import { matchingDataset, type MatchingStats } from '../metrics/matching.js';
-import { fitModel } from '../training/pipeline.js';
-import { postprocessMaps, predictMaps, tuneThresholds } from '../training/thresholds.js';
+import { fitModel, postprocessMaps, predictMaps } from '../training/pipeline.js';
+import { tuneThresholds } from '../training/thresholds.js';
 import { parseTrainOptions, type TrainOptions } from '../training/config.js';
 import type { TrainProgress } from '../training/train.js';
 import { disposeModel } from '../models/segmentation-model.js';
@@ -297,9 +297,10 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
     const trainS = (Date.now() - t0) / 1000;
     const t1 = Date.now();
     const preds: Labels2D[] = [], defaultPreds: Labels2D[] = [];
+    const tune = valData.length > 0;
     let thresholds: CellResult['evaluation']['thresholds'] = { chosenOn: 'family defaults' };
     try {
-      if (valData.length) {
+      if (tune) {
         const choice = await tuneThresholds(model, valData, {
           signal: opts.signal, onImage: (done, of) => emit({ type: 'tune', index, total, id, done, of }),
         });
@@ -309,7 +310,7 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
         if (opts.signal?.aborted) throw new Error('study aborted');
         const maps = await predictMaps(model, d.image, { signal: opts.signal });
         preds.push(postprocessMaps(model, maps, { probThresh: thresholds.probThresh, nmsThresh: thresholds.nmsThresh }).labels);
-        if (valData.length) defaultPreds.push(postprocessMaps(model, maps).labels);
+        if (tune) defaultPreds.push(postprocessMaps(model, maps).labels);
         emit({ type: 'eval', index, total, id, done: j + 1, of: testData.length });
       }
     } finally {
@@ -318,7 +319,7 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
     const gts = testData.map((d) => d.labels);
     const curve = matchingDataset(gts, preds, [...IOU_THRESHOLDS]);
     const at05 = curve.find((c) => c.thresh === 0.5) ?? matchingDataset(gts, preds, 0.5);
-    const defaultThresholdsAtIoU05 = valData.length ? matchingDataset(gts, defaultPreds, 0.5) : undefined;
+    const defaultThresholdsAtIoU05 = tune ? matchingDataset(gts, defaultPreds, 0.5) : undefined;
     return {
       id,
       ordering: strategy.kind === 'full' ? 'full' : strategy.ordering,

@@ -23,6 +23,12 @@ function custom(): boolean {
   return (CUSTOM_KERNEL_BACKENDS as readonly string[]).includes(tf.getBackend());
 }
 
+/** True when the active backend has BIAS_ACT_GRAD, so conv2dBiasAct can use the fused backward. */
+function fusedConvBackward(): boolean {
+  registerCustomKernels();
+  return BIAS_ACT_GRAD_BACKENDS.includes(tf.getBackend());
+}
+
 /** 2x2 max-pool, stride 2 (H, W even). Gradient goes to the first maximum of each window. */
 export function maxPool2x2(x: tf.Tensor4D): tf.Tensor4D {
   if (custom()) return tf.engine().runKernel(MAXPOOL2X2, { x }) as tf.Tensor4D;
@@ -74,8 +80,7 @@ function makeConv(relu: boolean, pad: 'same' | 'valid'): ConvFn {
  * Stride-1 convolution + bias (+ ReLU when `relu`), 'same' padding by default. w: [KH, KW, Cin, Cout].
  */
 export function conv2dBiasAct(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, relu: boolean, pad: 'same' | 'valid' = 'same'): tf.Tensor4D {
-  registerCustomKernels();
-  if (!BIAS_ACT_GRAD_BACKENDS.includes(tf.getBackend())) return tf.fused.conv2d({ x, filter: w, bias: b, strides: 1, pad, activation: relu ? 'relu' : 'linear' });
+  if (!fusedConvBackward()) return tf.fused.conv2d({ x, filter: w, bias: b, strides: 1, pad, activation: relu ? 'relu' : 'linear' });
   const key = `${relu}-${pad}`;
   let fn = convFns.get(key);
   if (!fn) { fn = makeConv(relu, pad); convFns.set(key, fn); }

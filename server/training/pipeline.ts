@@ -9,8 +9,8 @@ import type { PostprocessOptions } from '../models/model-family.js';
 import { parseTrainOptions, type TrainOptions } from './config.js';
 import type { TrainingSample } from './sampler.js';
 import { createSampler, train, type TrainCallbacks, type TrainResult } from './train.js';
-import { modelScale, rescaleSample } from './rescale.js';
-import { postprocessMaps, predictMaps } from './thresholds.js';
+import { predictImage } from './predict.js';
+import { modelScale, rescaleImage, rescaleSample, unscaleInstances } from './rescale.js';
 
 export interface FitInput {
   /** Raw images (normalised here with the model's settings). */
@@ -37,6 +37,26 @@ export async function fitModel(items: FitInput[], opts: FitOptions, cb: TrainCal
   const result = await train(model, sampler, t, cb);
   model.version++;
   return { model, result };
+}
+
+/** The network's activated maps for one image, in model space, ready to post-process at any thresholds. */
+export interface PredictedMaps {
+  maps: Image2D;
+  scale: number;
+  height: number;
+  width: number;
+}
+
+export async function predictMaps(model: SegmentationModel, image: Image2D, opts: { signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void } = {}): Promise<PredictedMaps> {
+  const scale = modelScale(model);
+  const input = rescaleImage(normalizeImage(image, model.normalization), scale);
+  const maps = await predictImage(model, input, { normalized: true, signal: opts.signal, onProgress: opts.onProgress });
+  return { maps, scale, height: image.height, width: image.width };
+}
+
+/** Instances at the input image's size from predicted maps. */
+export function postprocessMaps(model: SegmentationModel, p: PredictedMaps, opts: PostprocessOptions = {}): Instances {
+  return unscaleInstances(model.family.postprocess(p.maps, model.config, opts), p.scale, p.height, p.width);
 }
 
 /** Normalise, predict tiled, post-process. */

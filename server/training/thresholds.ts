@@ -5,37 +5,16 @@
  * Used by the quality benchmark and the study; the validation images need dense masks and must not be trained on.
  */
 import type { Image2D, Instances, Labels2D } from '../imaging/types.js';
-import { normalizeImage } from '../imaging/normalize.js';
 import { matchingDataset } from '../metrics/matching.js';
 import type { PostprocessOptions } from '../models/model-family.js';
 import type { SegmentationModel } from '../models/segmentation-model.js';
-import { predictImage } from './predict.js';
-import { modelScale, rescaleImage, unscaleInstances } from './rescale.js';
+import { predictMaps, type PredictedMaps } from './pipeline.js';
+import { unscaleInstances } from './rescale.js';
 
 /** Probability thresholds tried (family meaning: StarDist object probability, Cellpose cell probability, ELEPHANT centre). */
 export const PROB_GRID: readonly number[] = [0.3, 0.4, 0.5, 0.6, 0.7];
 /** NMS IoU thresholds tried for the StarDist-like family. */
 export const NMS_GRID: readonly number[] = [0.3, 0.4, 0.5];
-
-/** The network's activated maps for one image, in model space, ready to post-process at any thresholds. */
-export interface PredictedMaps {
-  maps: Image2D;
-  scale: number;
-  height: number;
-  width: number;
-}
-
-export async function predictMaps(model: SegmentationModel, image: Image2D, opts: { signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void } = {}): Promise<PredictedMaps> {
-  const scale = modelScale(model);
-  const input = rescaleImage(normalizeImage(image, model.normalization), scale);
-  const maps = await predictImage(model, input, { normalized: true, signal: opts.signal, onProgress: opts.onProgress });
-  return { maps, scale, height: image.height, width: image.width };
-}
-
-/** Instances at the input image's size from predicted maps. */
-export function postprocessMaps(model: SegmentationModel, p: PredictedMaps, opts: PostprocessOptions = {}): Instances {
-  return unscaleInstances(model.family.postprocess(p.maps, model.config, opts), p.scale, p.height, p.width);
-}
 
 /** postprocessMaps at every grid point (the family's shared-work grid post-processing when it has one). */
 export function postprocessMapsGrid(model: SegmentationModel, p: PredictedMaps, grid: PostprocessOptions[]): Instances[] {
