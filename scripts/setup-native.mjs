@@ -10,14 +10,16 @@
  *   2. installs @tensorflow/tfjs-node from the npm registry with its download step switched off,
  *   3. compiles tfjs-node's N-API binding (the C++ sources are in the npm package) against that TensorFlow with
  *      the node-gyp bundled with npm and Node's own headers (no header download),
- * after which `initBackend('auto')` picks the 'tensorflow' backend. `npm ci` removes it again; nothing in the
- * tests depends on it. Linux x86-64 only (pip's TensorFlow layout); elsewhere it explains and exits 1.
+ * after which `initBackend('auto')` picks the 'tensorflow' backend. `npm ci` runs this by itself when it can
+ * (scripts/postinstall.mjs). Built against the full `tensorflow` wheel (with its NVIDIA pip packages) the same
+ * binding runs on a GPU. Linux x86-64 only (pip's TensorFlow layout); elsewhere it explains and exits 1.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { findTensorFlow, missingTensorFlowFile } from './native-env.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TFJS_VERSION = '4.22.0';
@@ -36,30 +38,17 @@ function run(cmd, args, opts = {}) {
   return execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', ...opts });
 }
 
-function findTensorFlow() {
-  const fromEnv = process.env.SPARSECELL_TENSORFLOW_DIR;
-  if (fromEnv) return path.resolve(fromEnv);
-  const python = process.env.PYTHON ?? 'python3';
-  try {
-    // find_spec does not import TensorFlow (which takes seconds and prints banners).
-    const out = run(python, ['-c',
-      'import importlib.util as u; s = u.find_spec("tensorflow"); print(s.submodule_search_locations[0] if s else "")']);
-    return out.trim() || null;
-  } catch {
-    return null;
-  }
-}
-
 if (process.platform !== 'linux' || process.arch !== 'x64') {
   fail(`only Linux x86-64 is supported (this is ${process.platform}-${process.arch}); the daemon keeps the wasm backend`);
 }
 
-const tfDir = findTensorFlow();
-if (!tfDir) fail('no TensorFlow found: `pip install tensorflow-cpu` (or set SPARSECELL_TENSORFLOW_DIR) and run again');
-const libs = ['libtensorflow_cc.so.2', 'libtensorflow_framework.so.2'];
-for (const f of [...libs, 'include/tensorflow/c/eager/c_api.h']) {
-  if (!fs.existsSync(path.join(tfDir, f))) fail(`${path.join(tfDir, f)} is missing: not a pip TensorFlow 2.x install?`);
-}
+const found = findTensorFlow();
+if (!found) fail('no TensorFlow found: `pip install tensorflow-cpu` (or set SPARSECELL_TENSORFLOW_DIR) and run again');
+const missing = missingTensorFlowFile(found);
+if (missing) fail(`${missing} is missing: not a pip TensorFlow 2.x install?`);
+// The real directory: the full `tensorflow` wheel finds NVIDIA's pip CUDA libraries through $ORIGIN/../nvidia/*
+// runpaths, which only resolve when libtensorflow is loaded from where pip put it (not through a symlink).
+const tfDir = fs.realpathSync(found);
 say(`TensorFlow at ${tfDir}`);
 
 say(`installing @tensorflow/tfjs-node@${TFJS_VERSION} from the npm registry (download step off)`);
@@ -75,11 +64,12 @@ const deps = path.join(pkgDir, 'deps');
 fs.rmSync(deps, { recursive: true, force: true });
 fs.mkdirSync(path.join(deps, 'lib'), { recursive: true });
 fs.symlinkSync(path.join(tfDir, 'include'), path.join(deps, 'include'));
+// Link-time names only: at run time the binding finds libtensorflow_cc.so.2 and libtensorflow_framework.so.2
+// through an rpath to tfDir itself (LDFLAGS below), so that their own $ORIGIN runpaths work.
 const link = (target, name) => fs.symlinkSync(path.join(tfDir, target), path.join(deps, 'lib', name));
-link('libtensorflow_cc.so.2', 'libtensorflow_cc.so.2');
 link('libtensorflow_cc.so.2', 'libtensorflow.so');
-link('libtensorflow_framework.so.2', 'libtensorflow_framework.so.2');
 link('libtensorflow_framework.so.2', 'libtensorflow_framework.so');
+fs.writeFileSync(path.join(deps, 'tensorflow-dir'), `${tfDir}\n`);
 
 // The binding goes where node-pre-gyp (tfjs-node's loader) looks for it.
 const bindingPath = require('@mapbox/node-pre-gyp').find(path.join(pkgDir, 'package.json'));
@@ -94,7 +84,8 @@ if (!fs.existsSync(path.join(nodeDir, 'include', 'node', 'node_api.h'))) fail(`N
 say('compiling the tfjs-node binding against it (about 10 s)');
 try {
   run(process.execPath, [nodeGyp, 'rebuild', `--nodedir=${nodeDir}`, '--module_name=tfjs_binding',
-    `--module_path=${path.relative(pkgDir, path.dirname(bindingPath))}`, `--napi_build_version=${napi}`], { cwd: pkgDir });
+    `--module_path=${path.relative(pkgDir, path.dirname(bindingPath))}`, `--napi_build_version=${napi}`],
+  { cwd: pkgDir, env: { ...process.env, LDFLAGS: `${process.env.LDFLAGS ?? ''} -Wl,-rpath,${tfDir}`.trim() } });
 } catch (e) {
   fail(`node-gyp failed:\n${(e.stdout ?? '') + (e.stderr ?? e.message)}`);
 }

@@ -1,7 +1,7 @@
 /** Server configuration: defaults here; only main.ts reads argv/env and calls resolveConfig. */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { BackendPreference } from './tensor/backend.js';
+import type { BackendPreference, TensorFlowThreads } from './tensor/backend.js';
 
 export interface ServerConfig {
   host: string;
@@ -18,6 +18,8 @@ export interface ServerConfig {
   backend: BackendPreference;
   /** Number of compute worker threads (each with its own tensor backend). */
   computeWorkers: number;
+  /** TensorFlow thread pools as main.ts put them into the environment (reported in server.info). */
+  tfThreads?: TensorFlowThreads;
   logLevel: string;
 }
 
@@ -34,6 +36,8 @@ export const DEFAULTS: ServerConfig = {
   logLevel: 'info',
 };
 
+const BACKENDS: BackendPreference[] = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
@@ -46,5 +50,19 @@ export function resolveConfig(partial: Partial<ServerConfig>): ServerConfig {
     throw new Error(`refusing to bind ${c.host} without a token: pass --token or SPARSECELL_TOKEN (any non-loopback bind needs one)`);
   }
   if (c.token !== undefined && c.token.length < 8) throw new Error('token must be at least 8 characters');
+  if (!BACKENDS.includes(c.backend)) throw new Error(`backend must be one of ${BACKENDS.join(', ')}, got "${c.backend}"`);
   return c;
+}
+
+/**
+ * TensorFlow's thread pools from `--tf-threads INTRA[,INTER]` (or SPARSECELL_TF_THREADS); 0 lets TensorFlow
+ * decide (one thread per core for each pool). Without a setting the daemon leaves a core to the event loop:
+ * intra-op = cores − 1 (at least 1), inter-op = 1 (tfjs runs one op at a time, so more inter-op threads only
+ * compete). Throws a user-facing message on a malformed setting.
+ */
+export function resolveTfThreads(spec: string | undefined, cores: number): TensorFlowThreads {
+  if (spec === undefined || spec === '') return { intra: Math.max(1, cores - 1), inter: 1 };
+  const m = /^\s*(\d{1,4})\s*(?:,\s*(\d{1,4})\s*)?$/.exec(spec);
+  if (!m) throw new Error(`tf-threads must be INTRA or INTRA,INTER (non-negative integers, 0 = TensorFlow decides), got "${spec}"`);
+  return { intra: Number(m[1]), inter: m[2] === undefined ? 1 : Number(m[2]) };
 }

@@ -10,12 +10,16 @@
  *   bench     benchmarks (same as npm run bench -- NAME)
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { availableParallelism } from 'node:os';
+import { resolveTfThreads } from './config.js';
+import type { TensorFlowThreads } from './tensor/backend.js';
 
 const USAGE = `usage: sparsecell <command> [options]        (sparsecell <command> --help for its options)
 
 commands:
-  serve     run the daemon: [--host H] [--port P] [--home DIR] [--token T] [--backend auto|wasm|tfjs-node-gpu]
-            [--workers N] [--log-level L]; env SPARSECELL_HOST, _PORT, _HOME, _TOKEN, _BACKEND, _LOG_LEVEL
+  serve     run the daemon: [--host H] [--port P] [--home DIR] [--token T] [--backend auto|wasm|tfjs-node|tfjs-node-gpu]
+            [--workers N] [--tf-threads INTRA[,INTER]] [--log-level L];
+            env SPARSECELL_HOST, _PORT, _HOME, _TOKEN, _BACKEND, _TF_THREADS, _LOG_LEVEL
   train     train a model from an images folder and a sparse-labels folder (same file names)
   predict   predict label images (and polygons) for a folder of images
   evaluate  stardist-style matching of predicted vs ground-truth label folders
@@ -30,6 +34,17 @@ function parse(args: string[], options: ParseArgsConfig['options']): Flags {
   return values as Flags;
 }
 
+/**
+ * TensorFlow reads its thread-pool sizes from the process environment when its first context is created (in
+ * a compute worker), so they are set here, before any worker starts. A worker thread's process.env is a copy
+ * that never reaches getenv(), hence the main thread.
+ */
+function setTfThreads(t: TensorFlowThreads): TensorFlowThreads {
+  if (t.intra > 0) process.env.TF_NUM_INTRAOP_THREADS = String(t.intra);
+  if (t.inter > 0) process.env.TF_NUM_INTEROP_THREADS = String(t.inter);
+  return t;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   const env = process.env;
@@ -38,21 +53,25 @@ async function main(argv: string[]): Promise<number> {
   const str = { type: 'string' } as const;
   switch (cmd) {
     case 'serve': {
-      const f = parse(rest, { host: str, port: str, home: str, token: str, backend: str, 'log-level': str, workers: str });
+      const f = parse(rest, { host: str, port: str, home: str, token: str, backend: str, 'log-level': str, workers: str, 'tf-threads': str });
+      const tfThreads = setTfThreads(resolveTfThreads((f['tf-threads'] as string) ?? env.SPARSECELL_TF_THREADS, availableParallelism()));
       const { serve } = await import('./cli/serve.js');
       return serve({
         host: (f.host as string) ?? env.SPARSECELL_HOST,
         port: f.port ?? env.SPARSECELL_PORT ? Number(f.port ?? env.SPARSECELL_PORT) : undefined,
         home: (f.home as string) ?? env.SPARSECELL_HOME,
         token: (f.token as string) ?? env.SPARSECELL_TOKEN,
-        backend: ((f.backend as string) ?? env.SPARSECELL_BACKEND) as never,
+        backend: ((f.backend as string) ?? (env.SPARSECELL_BACKEND || undefined)) as never,
         logLevel: (f['log-level'] as string) ?? env.SPARSECELL_LOG_LEVEL,
         computeWorkers: f.workers ? Number(f.workers) : undefined,
+        tfThreads,
       });
     }
     case 'train': case 'predict': case 'evaluate': case 'study': {
+      // One-shot commands use every core unless told otherwise (no event loop to keep responsive).
+      if (env.SPARSECELL_TF_THREADS) setTfThreads(resolveTfThreads(env.SPARSECELL_TF_THREADS, availableParallelism()));
       const mod = await import(`./cli/${cmd}.js`);
-      return mod.run(rest, { backend: env.SPARSECELL_BACKEND });
+      return mod.run(rest, { backend: env.SPARSECELL_BACKEND || undefined });
     }
     case 'bench': {
       const { runBench } = await import('../bench/run.js');

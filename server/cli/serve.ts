@@ -3,12 +3,37 @@ import { resolveConfig, type ServerConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { startDaemon } from '../app.js';
 import { createModelService } from '../training/service.js';
+import type { BackendInfo } from '../sessions/model-service.js';
+
+const GiB = 1024 ** 3;
+
+/** The one line `serve` prints about its tensor backend (and, on wasm, how to get the faster one). */
+export function describeBackend(b: BackendInfo, chosen = 'auto'): string {
+  const fallback = b.fallback ? ` (${b.fallback})` : '';
+  if (b.name === 'tensorflow') {
+    const gpus = (b.devices ?? []).filter((d) => d.type === 'GPU').map((d) => `${d.name}${d.memoryBytes ? `, ${(d.memoryBytes / GiB).toFixed(0)} GiB` : ''}`);
+    const where = b.gpu ? `training on the GPU${gpus.length ? ` (${gpus.join('; ')})` : ''}`
+      : `training on the CPU${gpus.length ? ` although a GPU is present (${gpus.join('; ')}): see README "GPU"` : ''}`;
+    const threads = `${b.threads || 'auto'} intra-op / ${b.interOpThreads || 'auto'} inter-op threads`;
+    return `backend: tensorflow (libtensorflow), ${where}, ${threads}`;
+  }
+  if (b.name === 'wasm') {
+    if (chosen === 'wasm') return `backend: wasm${b.simd ? ' (SIMD)' : ''}, as chosen by --backend / SPARSECELL_BACKEND`;
+    return `backend: wasm${b.simd ? ' (SIMD)' : ''}${fallback}; training is ~8x faster on TensorFlow's native kernels: run \`npm run native\` (after \`pip install tensorflow-cpu\` if Python has no TensorFlow)`;
+  }
+  return `backend: ${b.name}${fallback}`;
+}
 
 export async function serve(partial: Partial<ServerConfig>): Promise<number> {
   const config = resolveConfig(partial);
   const log = createLogger(config.logLevel);
   const daemon = await startDaemon(config, log, (sessions) => createModelService(sessions, config, log));
   process.stdout.write(`sparsecell listening on ws://${config.host}:${daemon.rpc.port} (store ${config.home})\n`);
+  // Start the compute workers now rather than on first use, so the person sees which backend trains.
+  daemon.models.startCompute?.().then(
+    (b) => process.stdout.write(`${describeBackend(b, config.backend)}\n`),
+    (e: Error) => process.stdout.write(`backend: not available (${e.message})\n`),
+  );
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log.info({ signal: sig }, 'shutting down');

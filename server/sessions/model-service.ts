@@ -5,13 +5,18 @@
 import type { ProgressParams, EventParams } from '../../protocol/src/progress.js';
 import type { ParamsOf, PredictionResult, ResultOf } from '../../protocol/src/methods.js';
 import type { Session } from './session.js';
+import type { DeviceInfo } from '../tensor/devices.js';
 
 export interface BackendInfo {
   name: string;
   simd?: boolean;
   threads?: number;
+  interOpThreads?: number;
   gpu?: boolean;
+  devices?: DeviceInfo[];
+  fallback?: string;
 }
+
 
 export interface ModelServiceEvents {
   progress(sessionId: string, params: ProgressParams): void;
@@ -20,6 +25,8 @@ export interface ModelServiceEvents {
 
 export interface ModelService {
   backendInfo(): BackendInfo;
+  /** Start the compute workers now (they otherwise start on first model use) and report their backend. */
+  startCompute?(): Promise<BackendInfo>;
   train(session: Session, params: ParamsOf<'model.train'>): Promise<{ jobId: string }>;
   configure(session: Session, params: ParamsOf<'model.configure'>): Promise<ResultOf<'model.configure'>>;
   predict(session: Session, params: ParamsOf<'model.predict'>, ctx: { signal: AbortSignal; progress?: (p: ProgressParams) => void }): Promise<PredictionResult>;

@@ -10,23 +10,44 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { registerWasmKernels } from './kernels/index.js';
 import { registerCustomKernels } from './kernels/index.js';
 
 export type BackendPreference = 'auto' | 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
+
+/** TensorFlow's thread pools (TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS); 0 = TensorFlow decides. */
+export interface TensorFlowThreads {
+  intra: number;
+  inter: number;
+}
 
 export interface BackendInfo {
   /** The tfjs backend name: 'tensorflow' (tfjs-node-gpu or tfjs-node), 'wasm' or 'cpu'. */
   name: string;
   /** wasm only: SIMD build in use. */
   simd: boolean;
-  /** wasm: XNNPACK threads (1 in Node); tensorflow: 0 = chosen by TensorFlow. */
+  /** wasm: XNNPACK threads (1 in Node); tensorflow: intra-op threads, 0 = chosen by TensorFlow. */
   threads: number;
+  /** tensorflow: inter-op threads, 0 = chosen by TensorFlow. */
+  interOpThreads?: number;
+  /** tensorflow: TensorFlow placed its ops on a GPU device (tfjs-node's isUsingGpuDevice). */
+  gpu?: boolean;
+  /** Why auto did not pick a native backend whose binding is installed (it failed to load). */
+  fallback?: string;
+}
+
+export interface InitOptions {
+  /** The thread settings the main thread put into the environment (reported, see server/main.ts). */
+  threads?: TensorFlowThreads;
+  /** Package (name or directory) per native backend; tests point these at deliberately broken builds. */
+  packages?: Partial<Record<'tfjs-node-gpu' | 'tfjs-node', string>>;
 }
 
 let wasmPathsSet = false;
 
 const NODE_PACKAGES = { 'tfjs-node-gpu': '@tensorflow/tfjs-node-gpu', 'tfjs-node': '@tensorflow/tfjs-node' } as const;
+const require = createRequire(import.meta.url);
 
 /**
  * True when the package is installed with a compiled binding (lib/napi-v*\/tfjs_binding.node). An
@@ -34,7 +55,6 @@ const NODE_PACKAGES = { 'tfjs-node-gpu': '@tensorflow/tfjs-node-gpu', 'tfjs-node
  * kernels and then throw, leaving duplicate registrations behind for the next candidate.
  */
 function hasBinding(spec: string): boolean {
-  const require = createRequire(import.meta.url);
   // node-pre-gyp's layout: lib/napi-v<N>/ for the N-API version the binding was built for.
   for (let napi = 3; napi <= 10; napi++) {
     try {
@@ -45,24 +65,26 @@ function hasBinding(spec: string): boolean {
   return false;
 }
 
-/** Load a libtensorflow-backed package; false when it is not installed or its binding does not load. */
-async function tryNode(which: keyof typeof NODE_PACKAGES): Promise<boolean> {
-  if (!hasBinding(NODE_PACKAGES[which])) return false;
+/**
+ * Load a libtensorflow-backed package. 'absent' when it has no compiled binding; otherwise true, or the
+ * reason it failed (a built binding that does not load: wrong TensorFlow, moved pip install, corrupt file).
+ */
+async function tryNode(which: keyof typeof NODE_PACKAGES, opts: InitOptions): Promise<true | 'absent' | string> {
+  const spec = opts.packages?.[which] ?? NODE_PACKAGES[which];
+  if (!hasBinding(spec)) return 'absent';
   try {
-    // A variable specifier keeps TypeScript from resolving a package that may not be installed.
-    const spec: string = NODE_PACKAGES[which];
-    await import(spec);
+    await import(pathToFileURL(require.resolve(spec)).href);
     const ok = await tf.setBackend('tensorflow');
-    return ok && tf.getBackend() === 'tensorflow';
-  } catch {
-    return false;
+    if (ok && tf.getBackend() === 'tensorflow') return true;
+    return 'the tensorflow backend did not initialise';
+  } catch (e) {
+    return String((e as Error)?.message ?? e).split('\n')[0];
   }
 }
 
 async function initWasm(): Promise<void> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   if (!wasmPathsSet) {
-    const require = createRequire(import.meta.url);
     const pkg = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
     try {
       wasm.setWasmPaths(path.join(pkg, 'dist') + path.sep);
@@ -76,14 +98,18 @@ async function initWasm(): Promise<void> {
   if (!ok) throw new Error('could not initialise the tfjs wasm backend');
 }
 
-function info(): BackendInfo {
+function info(opts: InitOptions, fallback?: string): BackendInfo {
   const name = tf.getBackend();
   if (name === 'wasm') {
     let threads = 1;
     let simd = false;
     try { simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT'); } catch { /* flag unknown */ }
     try { threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? 2 : 1; } catch { /* flag unknown */ }
-    return { name, simd, threads };
+    return { name, simd, threads, ...(fallback ? { fallback } : {}) };
+  }
+  if (name === 'tensorflow') {
+    const gpu = (tf.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice === true;
+    return { name, simd: false, threads: opts.threads?.intra ?? 0, interOpThreads: opts.threads?.inter ?? 0, gpu };
   }
   return { name, simd: false, threads: 0 };
 }
@@ -92,26 +118,33 @@ function info(): BackendInfo {
  * Pick and initialise the tfjs backend for this thread. Idempotent. Throws when an explicitly requested
  * backend cannot be initialised (never falls back to 'cpu').
  */
-export async function initBackend(preferred: BackendPreference = 'auto'): Promise<BackendInfo> {
+export async function initBackend(preferred: BackendPreference = 'auto', opts: InitOptions = {}): Promise<BackendInfo> {
   registerCustomKernels();
-  if (tf.getBackend() === 'tensorflow' && preferred !== 'wasm' && preferred !== 'cpu') return info();
+  if (tf.getBackend() === 'tensorflow' && preferred !== 'wasm' && preferred !== 'cpu') return info(opts);
   if (preferred === 'auto') {
-    if ((await tryNode('tfjs-node-gpu')) || (await tryNode('tfjs-node'))) return info();
+    const failed: string[] = [];
+    for (const which of ['tfjs-node-gpu', 'tfjs-node'] as const) {
+      const r = await tryNode(which, opts);
+      if (r === true) return info(opts);
+      if (r !== 'absent') failed.push(`${opts.packages?.[which] ?? NODE_PACKAGES[which]} is built but does not load (${r})`);
+    }
     await initWasm();
-    return info();
+    return info(opts, failed.length ? `${failed.join('; ')}: using wasm; rebuild with \`npm run native\`` : undefined);
   }
   if (preferred === 'tfjs-node-gpu' || preferred === 'tfjs-node') {
-    if (await tryNode(preferred)) return info();
-    const hint = preferred === 'tfjs-node' ? ' (run `npm run native` with a pip TensorFlow installed)' : '';
+    const r = await tryNode(preferred, opts);
+    if (r === true) return info(opts);
+    const hint = r !== 'absent' ? `: its binding does not load (${r}); rebuild with \`npm run native\``
+      : preferred === 'tfjs-node' ? ' (run `npm run native` with a pip TensorFlow installed)' : '';
     throw new Error(`@tensorflow/${preferred} is not available on this machine${hint}`);
   }
   if (preferred === 'wasm') {
     await initWasm();
-    return info();
+    return info(opts);
   }
   // Explicit 'cpu' (reference tests only).
   await import('@tensorflow/tfjs-backend-cpu');
   const ok = await tf.setBackend('cpu');
   if (!ok) throw new Error('could not initialise the tfjs cpu backend');
-  return info();
+  return info(opts);
 }

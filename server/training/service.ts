@@ -127,6 +127,11 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     return this.backend;
   }
 
+  async startCompute(): Promise<BackendInfo> {
+    await this.start();
+    return this.backend;
+  }
+
   /** Start the workers lazily, on first model use (keeps daemon start fast and tests without models light). */
   private start(): Promise<void> {
     if (!this.ready) {
@@ -166,7 +171,8 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
         (err) => this.log.error({ err }, 'could not restart the compute worker'),
       );
     });
-    this.backend = await w.call<BackendInfo>({ op: 'init', backend: this.config.backend });
+    this.backend = await w.call<BackendInfo>({ op: 'init', backend: this.config.backend, threads: this.config.tfThreads });
+    if (this.backend.fallback) this.log.warn({ backend: this.backend.name, reason: this.backend.fallback }, `native backend not used: ${this.backend.fallback}`);
     return w;
   }
 

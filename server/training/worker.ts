@@ -6,6 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendPreference } from '../tensor/backend.js';
+import { listDevices } from '../tensor/devices.js';
 import { createModel, deserializeModel, disposeModel, serializeModel, type SegmentationModel } from '../models/segmentation-model.js';
 import { unetVariables } from '../models/unet/unet.js';
 import { normalizeImage } from '../imaging/normalize.js';
@@ -239,7 +240,7 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
   const { req, cancel, id } = task;
   switch (req.op) {
     case 'init':
-      return initBackend(req.backend as BackendPreference);
+      return { ...(await initBackend(req.backend as BackendPreference, { threads: req.threads })), devices: await listDevices() };
     case 'load': {
       unload(req.sessionId);
       let model: SegmentationModel;

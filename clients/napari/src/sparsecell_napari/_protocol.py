@@ -114,11 +114,21 @@ class ServerInfoParams(TypedDict):
     pass
 
 
+class ServerInfoResultBackendDevicesItem(TypedDict):
+    type: Literal['CPU', 'GPU']
+    name: str
+    cores: NotRequired[int]  # CPU: logical cores.
+    memoryBytes: NotRequired[float]
+
+
 class ServerInfoResultBackend(TypedDict):
-    name: str  # tfjs backend used for training: tensorflow (tfjs-node-gpu), wasm, or none before first use.
+    name: str  # tfjs backend used for training: tensorflow (libtensorflow through tfjs-node), wasm, or none before first use.
     simd: NotRequired[bool]
-    threads: NotRequired[int]
-    gpu: NotRequired[bool]
+    threads: NotRequired[int]  # wasm: XNNPACK threads; tensorflow: intra-op threads (0 = chosen by TensorFlow).
+    interOpThreads: NotRequired[int]  # tensorflow: inter-op threads (0 = chosen by TensorFlow).
+    gpu: NotRequired[bool]  # tensorflow: TensorFlow runs training on a GPU device.
+    devices: NotRequired[list[ServerInfoResultBackendDevicesItem]]  # Compute devices found on the machine (GPUs as nvidia-smi lists them).
+    fallback: NotRequired[str]  # Why a built native backend was not used (it failed to load).
 
 
 class ServerInfoResult(TypedDict):
@@ -439,11 +449,21 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                    'maxSessions': (('int', None, None), True)},
                   False),
  'ServerInfoParams': ('obj', {}, False),
+ 'ServerInfoResultBackendDevicesItem': ('obj',
+                                        {'type': (('lit', ('CPU', 'GPU')), True),
+                                         'name': (('str', None, None), True),
+                                         'cores': (('int', None, None), False),
+                                         'memoryBytes': (('num', None, None, None), False)},
+                                        False),
  'ServerInfoResultBackend': ('obj',
                              {'name': (('str', None, None), True),
                               'simd': (('bool',), False),
                               'threads': (('int', None, None), False),
-                              'gpu': (('bool',), False)},
+                              'interOpThreads': (('int', None, None), False),
+                              'gpu': (('bool',), False),
+                              'devices': (('list', ('ref', 'ServerInfoResultBackendDevicesItem'), None, None),
+                                          False),
+                              'fallback': (('str', None, None), False)},
                              False),
  'ServerInfoResult': ('obj',
                       {'name': (('lit', ('sparsecell',)), True),
@@ -733,8 +753,8 @@ __all__ = [
     'ModelTrainResult', 'NOTIFICATIONS', 'N_CANCEL_REQUEST', 'N_EVENT', 'N_HEARTBEAT', 'N_PROGRESS', 'NdArray',
     'PROTOCOL_TITLE', 'PROTOCOL_VERSION', 'PolygonRoi', 'PredictionUpdatedEvent', 'ProgressNotification',
     'ProgressParams', 'Region', 'RpcDiscoverParams', 'RpcDiscoverResult', 'SPECS', 'ServerInfoParams',
-    'ServerInfoResult', 'ServerInfoResultBackend', 'ServerLimits', 'SessionCloseParams', 'SessionCloseResult',
-    'SessionCreateParams', 'SessionCreateResult', 'SessionGetParams', 'SessionGetResult', 'SessionInfo',
-    'SessionListParams', 'SessionListResult', 'SessionListResultSessionsItem', 'SessionSetViewParams',
-    'SessionSetViewResult', 'SimpleEvent', 'TrainOptions'
+    'ServerInfoResult', 'ServerInfoResultBackend', 'ServerInfoResultBackendDevicesItem', 'ServerLimits',
+    'SessionCloseParams', 'SessionCloseResult', 'SessionCreateParams', 'SessionCreateResult', 'SessionGetParams',
+    'SessionGetResult', 'SessionInfo', 'SessionListParams', 'SessionListResult', 'SessionListResultSessionsItem',
+    'SessionSetViewParams', 'SessionSetViewResult', 'SimpleEvent', 'TrainOptions'
 ]

@@ -109,11 +109,21 @@ public final class Protocol {
 
 	public static class ServerInfoParams {}
 
+	public static class Device {
+		public String type;
+		public String name;
+		public Integer cores;
+		public Double memoryBytes;
+	}
+
 	public static class Backend {
 		public String name;
 		public Boolean simd;
 		public Integer threads;
+		public Integer interOpThreads;
 		public Boolean gpu;
+		public List<Device> devices;
+		public String fallback;
 	}
 
 	public static class ServerInfoResult {

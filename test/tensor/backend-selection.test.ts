@@ -1,0 +1,170 @@
+/**
+ * Backend selection as a person meets it: auto picks the native 'tensorflow' backend when `npm run native` (or
+ * the install step) built it, SPARSECELL_BACKEND overrides, a built binding that does not load falls back to
+ * wasm with a reason, `serve` prints which backend it uses, and the thread settings reach TensorFlow.
+ */
+import { expect } from 'chai';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { ChildProcess } from 'node:child_process';
+import { DIST_ROOT, cleanup, spawnDaemon, tempHome, waitExit } from '../helpers/daemon.js';
+import { SparsecellClient } from '../../clients/typescript/src/client.js';
+import { describeBackend } from '../../server/cli/serve.js';
+import { resolveTfThreads } from '../../server/config.js';
+import { tensorflowAvailable } from './helpers.js';
+
+const BACKEND_JS = pathToFileURL(join(DIST_ROOT, 'server', 'tensor', 'backend.js')).href;
+
+/** initBackend in a fresh worker thread (its own tfjs), returning its BackendInfo or its error message. */
+function initInWorker(preferred: string, packages: Record<string, string>): Promise<{ info?: Record<string, unknown>; error?: string }> {
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    import(workerData.url).then((m) => m.initBackend(workerData.preferred, { packages: workerData.packages }))
+      .then((info) => parentPort.postMessage({ info }), (e) => parentPort.postMessage({ error: String(e.message) }));`;
+  const w = new Worker(code, { eval: true, workerData: { url: BACKEND_JS, preferred, packages } });
+  return new Promise((resolve, reject) => {
+    w.once('message', (m) => { void w.terminate(); resolve(m); });
+    w.once('error', reject);
+  });
+}
+
+/** A tfjs-node look-alike whose compiled binding is not a loadable library (a broken native build). */
+function brokenPackage(dir: string): string {
+  const pkg = join(dir, 'broken-tfjs-node');
+  mkdirSync(join(pkg, 'lib', 'napi-v8'), { recursive: true });
+  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'broken-tfjs-node', main: 'index.js' }));
+  writeFileSync(join(pkg, 'lib', 'napi-v8', 'tfjs_binding.node'), 'not a shared library\n');
+  writeFileSync(join(pkg, 'index.js'), "require('./lib/napi-v8/tfjs_binding.node');\n");
+  return pkg;
+}
+
+/** Spawn `serve` and wait for its "backend: …" line. */
+async function serveUntilBackend(args: string[], env: NodeJS.ProcessEnv): Promise<{ proc: ChildProcess; url: string; line: string }> {
+  const d = await spawnDaemon(args, env);
+  let out = '';
+  const line = await new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no backend line: ${out} ${d.stderr()}`)), 30000);
+    const check = () => {
+      const m = /^backend: .*$/m.exec(out);
+      if (m) { clearTimeout(t); resolve(m[0]); }
+    };
+    d.proc.stdout!.on('data', (b) => { out += b; check(); });
+  });
+  return { proc: d.proc, url: d.url, line };
+}
+
+async function stop(proc: ChildProcess): Promise<void> {
+  proc.kill('SIGTERM');
+  await waitExit(proc);
+}
+
+function threadNames(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/task`).map((t) => {
+    try { return readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim(); } catch { return ''; }
+  }).filter(Boolean);
+}
+
+describe('backend selection', () => {
+  let dir: string;
+  before(() => { dir = mkdtempSync(join(tmpdir(), 'sparsecell-backend-')); });
+  after(() => cleanup(dir));
+
+  it('a built native binding that does not load falls back to wasm, naming the package and the reason', async () => {
+    const r = await initInWorker('auto', { 'tfjs-node-gpu': join(dir, 'absent'), 'tfjs-node': brokenPackage(dir) });
+    expect(r.error).to.equal(undefined);
+    expect(r.info!.name).to.equal('wasm');
+    expect(r.info!.fallback).to.be.a('string').and.match(/broken-tfjs-node.* is built but does not load \(.+\).*npm run native/);
+    // The line `serve` prints carries the reason.
+    expect(describeBackend(r.info as never)).to.include('does not load').and.include('npm run native');
+  });
+
+  it('no native build at all: auto picks wasm silently; asking for tfjs-node explicitly is an error that says what to run', async () => {
+    const absent = { 'tfjs-node-gpu': join(dir, 'absent'), 'tfjs-node': join(dir, 'absent2') };
+    const r = await initInWorker('auto', absent);
+    expect(r.info!.name).to.equal('wasm');
+    expect(r.info!.fallback).to.equal(undefined);
+    const e = await initInWorker('tfjs-node', absent);
+    expect(e.error).to.match(/tfjs-node is not available.*npm run native/);
+    const b = await initInWorker('tfjs-node', { 'tfjs-node': brokenPackage(join(dir, 'b2')) });
+    expect(b.error).to.match(/does not load/);
+  });
+
+  it('serve prints its backend: tensorflow when built (auto), wasm when SPARSECELL_BACKEND=wasm; server.info agrees', async function () {
+    const native = await tensorflowAvailable();
+    const home = tempHome();
+    try {
+      for (const [env, want] of [[{ SPARSECELL_BACKEND: undefined }, native ? 'tensorflow' : 'wasm'], [{ SPARSECELL_BACKEND: 'wasm' }, 'wasm']] as const) {
+        const d = await serveUntilBackend(['--home', home], env);
+        try {
+          expect(d.line).to.match(new RegExp(`^backend: ${want}\\b`));
+          if (want === 'wasm' && env.SPARSECELL_BACKEND === 'wasm') expect(d.line).to.include('SPARSECELL_BACKEND');
+          const c = await SparsecellClient.connect(d.url);
+          const info = (await c.call('server.info', {})).backend;
+          await c.close();
+          expect(info.name).to.equal(want);
+          expect(info.devices?.[0]?.type).to.equal('CPU');
+          expect(info.devices![0].cores).to.be.greaterThan(0);
+          if (want === 'tensorflow') expect(info.gpu).to.equal(false); // no GPU on the test machines
+        } finally {
+          await stop(d.proc);
+        }
+      }
+    } finally {
+      cleanup(home);
+    }
+  });
+
+  it('on wasm, the line names the one command that makes training ~8x faster', () => {
+    const line = describeBackend({ name: 'wasm', simd: true, threads: 1 });
+    expect(line).to.match(/^backend: wasm \(SIMD\); training is ~8x faster .*`npm run native`/);
+    expect(describeBackend({ name: 'tensorflow', threads: 3, interOpThreads: 1, gpu: true, devices: [{ type: 'GPU', name: 'NVIDIA A100', memoryBytes: 40 * 2 ** 30 }] }))
+      .to.equal('backend: tensorflow (libtensorflow), training on the GPU (NVIDIA A100, 40 GiB), 3 intra-op / 1 inter-op threads');
+  });
+});
+
+describe('TensorFlow threads', () => {
+  it('default leaves a core to the event loop; --tf-threads / SPARSECELL_TF_THREADS parse INTRA[,INTER]', () => {
+    expect(resolveTfThreads(undefined, 2)).to.deep.equal({ intra: 1, inter: 1 });
+    expect(resolveTfThreads(undefined, 1)).to.deep.equal({ intra: 1, inter: 1 });
+    expect(resolveTfThreads('', 16)).to.deep.equal({ intra: 15, inter: 1 });
+    expect(resolveTfThreads('3', 2)).to.deep.equal({ intra: 3, inter: 1 });
+    expect(resolveTfThreads(' 2, 4 ', 2)).to.deep.equal({ intra: 2, inter: 4 });
+    expect(resolveTfThreads('0,0', 2)).to.deep.equal({ intra: 0, inter: 0 });
+    for (const bad of ['x', '-1', '1,2,3', '1.5', '99999']) expect(() => resolveTfThreads(bad, 2), bad).to.throw(/tf-threads must be/);
+  });
+
+  it('the settings reach TensorFlow: its thread pools in the daemon process have the requested sizes', async function () {
+    if (process.platform !== 'linux' || !(await tensorflowAvailable())) this.skip();
+    const home = tempHome();
+    const counts: Record<string, { compute: number; all: number; line: string }> = {};
+    try {
+      for (const spec of ['1,3', '4,2']) {
+        const d = await serveUntilBackend(['--home', home, '--tf-threads', spec], { SPARSECELL_BACKEND: 'tfjs-node' });
+        try {
+          const names = threadNames(d.proc.pid!);
+          // TensorFlow names its inter-op pool threads tf_Compute; intra-op (Eigen) threads are unnamed.
+          counts[spec] = { compute: names.filter((n) => n === 'tf_Compute').length, all: names.length, line: d.line };
+        } finally {
+          await stop(d.proc);
+        }
+      }
+    } finally {
+      cleanup(home);
+    }
+    expect(counts['1,3'].line).to.include('1 intra-op / 3 inter-op threads');
+    expect(counts['1,3'].compute).to.equal(3);
+    expect(counts['4,2'].compute).to.equal(2);
+    // Three more intra-op threads and one fewer inter-op thread; everything else is the same process.
+    expect(counts['4,2'].all - counts['1,3'].all).to.equal(3 - 1);
+  });
+
+  it('a malformed --tf-threads stops serve with a message naming the flag', async () => {
+    const err = await spawnDaemon(['--home', tempHome(), '--tf-threads', 'many']).then(() => '', (e: Error) => e.message);
+    expect(err).to.match(/tf-threads must be INTRA or INTRA,INTER/);
+    const err2 = await spawnDaemon(['--home', tempHome()], { SPARSECELL_BACKEND: 'gpu' }).then(() => '', (e: Error) => e.message);
+    expect(err2).to.match(/backend must be one of auto, .*got "gpu"/);
+  });
+});
