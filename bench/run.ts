@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
+import { execFileSync } from 'node:child_process';
 
 export const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
 
@@ -19,8 +20,25 @@ const BENCHES: Record<string, string> = {
   families: './families.js',
 };
 
+/** The checkout's commit (with "-dirty" when it has uncommitted changes), for the record. */
+function commit(): string {
+  const git = (args: string[]) => execFileSync('git', args, { cwd: dirname(RESULTS_DIR), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    return git(['rev-parse', 'HEAD']) + (git(['status', '--porcelain', '--untracked-files=no']) ? '-dirty' : '');
+  } catch {
+    return 'unknown';
+  }
+}
+
 export async function runBench(argv: string[]): Promise<number> {
-  const [name, ...args] = argv.filter((a) => a !== '--');
+  let [name, ...args] = argv.filter((a) => a !== '--');
+  // --out NAME writes bench/results/NAME.json instead of <bench>.json (before/after runs side by side).
+  const o = args.indexOf('--out');
+  let outName = name;
+  if (o >= 0 && name !== 'study') {
+    outName = args[o + 1];
+    args = [...args.slice(0, o), ...args.slice(o + 2)];
+  }
   if (!name || !BENCHES[name]) {
     process.stderr.write(`usage: npm run bench -- <${Object.keys(BENCHES).join('|')}> [options]\n`);
     return 2;
@@ -30,13 +48,15 @@ export async function runBench(argv: string[]): Promise<number> {
   const result = await mod.run(args);
   const out = {
     bench: name,
+    command: `npm run bench -- ${argv.filter((a) => a !== '--').join(' ')}`,
+    commit: commit(),
     started,
     finished: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: process.platform },
     ...result,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = join(RESULTS_DIR, `${name}.json`);
+  const file = join(RESULTS_DIR, `${outName}.json`);
   writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
   process.stdout.write(`\nwrote ${file}\n`);
   return 0;

@@ -2,12 +2,14 @@
  * Tiled prediction geometry (pure).
  *
  * The image is first padded at the bottom/right (mirror) to multiples of `divisor` (2^depth of the U-Net).
- * Along each axis the image is cut into CORES of size c = tileSize - 2*overlap that partition [0, length);
- * the network sees a WINDOW of `tileSize` around each core, shifted inward at the borders so that it never
- * leaves the padded image, and with a start that is a multiple of `divisor` (so the pooling grid is the same
- * as for the whole image). Only the core of each window's output is kept ("crop", no blending): every pixel
- * comes from exactly one tile, and whenever `overlap` >= the network's receptive half-width, the tiled
- * result equals the untiled one. Axes shorter than tileSize get a single window covering the padded axis.
+ * Along each axis the padded image is cut into the fewest near-equal CORES (multiples of `divisor`) whose
+ * windows fit in `tileSize`; the network sees each core's WINDOW: the core plus `overlap` of context on each
+ * side that has a neighbour (none at the image border, where the untiled network sees its own zero padding
+ * too), so windows start at multiples of `divisor` (the pooling grid is the same as for the whole image).
+ * Only the core of each window's output is kept ("crop", no blending): every pixel comes from exactly one
+ * tile, and whenever `overlap` >= the network's receptive half-width, the tiled result equals the untiled one.
+ * An axis of n cores computes padded + 2*overlap*(n-1) pixels; with tileSize >= 20*overlap (predict's default)
+ * that is at most ~1.1x the axis, so at most 1.3x the pixels of an image (test/imaging/tiling.test.ts).
  */
 import type { Image2D } from './types.js';
 
@@ -27,7 +29,7 @@ export interface TileGrid {
 }
 
 export interface TilingOptions {
-  /** Window size (rounded down to a multiple of divisor). */
+  /** Largest window size (rounded down to a multiple of divisor). */
   tileSize: number;
   /** Context kept on each side of a core (rounded up to a multiple of divisor). */
   overlap: number;
@@ -44,14 +46,26 @@ export function axisTiles(length: number, opts: TilingOptions): { padded: number
   const overlap = roundUp(Math.max(0, opts.overlap), d);
   const size = Math.floor(opts.tileSize / d) * d;
   if (padded <= size) return { padded, tiles: [{ start: 0, size: padded, coreStart: 0, coreEnd: length }] };
-  const core = size - 2 * overlap;
-  if (core < d) throw new Error(`tiling: tileSize ${opts.tileSize} leaves no core with overlap ${overlap} (need tileSize >= 2*overlap + ${d})`);
+  const maxCore = size - 2 * overlap;
+  if (maxCore < d) throw new Error(`tiling: tileSize ${opts.tileSize} leaves no core with overlap ${overlap} (need tileSize >= 2*overlap + ${d})`);
+  // n cores of units (divisor-sized blocks) as equal as possible; an interior window (core + 2 overlaps) fits.
+  const units = padded / d;
+  const n = Math.ceil(padded / maxCore);
   const tiles: AxisTile[] = [];
-  for (let s = 0; s < length; s += core) {
-    const start = Math.min(Math.max(s - overlap, 0), padded - size);
-    tiles.push({ start, size, coreStart: s, coreEnd: Math.min(s + core, length) });
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const core = (Math.floor(units / n) + (i < units % n ? 1 : 0)) * d;
+    const start = Math.max(0, s - overlap);
+    const end = Math.min(padded, s + core + overlap);
+    tiles.push({ start, size: end - start, coreStart: s, coreEnd: Math.min(s + core, length) });
+    s += core;
   }
   return { padded, tiles };
+}
+
+/** Pixels the network computes for a grid (all windows), to compare with the image's. */
+export function computedPixels(grid: TileGrid): number {
+  return grid.tiles.reduce((a, t) => a + t.y.size * t.x.size, 0);
 }
 
 export function tileGrid(height: number, width: number, opts: TilingOptions): TileGrid {

@@ -12,7 +12,7 @@ import { unetForward } from '../models/unet/unet.js';
 import { unetDivisor } from '../models/unet/config.js';
 
 export interface PredictOptions {
-  /** Window side (default 512; rounded down to a multiple of 2^depth). */
+  /** Largest window side (default defaultTileSize(overlap); rounded down to a multiple of 2^depth). */
   tileSize?: number;
   /** Context per side of each core (default: the U-Net's receptive half-width, see defaultOverlap). */
   overlap?: number;
@@ -23,6 +23,14 @@ export interface PredictOptions {
 }
 
 export const DEFAULT_TILE_SIZE = 512;
+
+/**
+ * Largest window side by default: 20 overlaps (1280 px for a depth-3 U-Net), so that the context around
+ * interior cores costs at most ~1.1x per axis (<= 1.3x the image's pixels), and never below DEFAULT_TILE_SIZE.
+ */
+export function defaultTileSize(overlap: number): number {
+  return Math.max(DEFAULT_TILE_SIZE, 20 * overlap);
+}
 
 /** Receptive half-width bound of the U-Net (2 convs per level): 8 * 2^depth, a multiple of 2^depth. */
 export function defaultOverlap(depth: number): number {
@@ -41,9 +49,8 @@ export async function predictImage(model: SegmentationModel, image: Image2D, opt
   if (image.channels !== cfg.inputChannels) throw new Error(`predict: image has ${image.channels} channels, model expects ${cfg.inputChannels}`);
   const input = opts.normalized ? image : normalizeImage(image, model.normalization);
   const divisor = unetDivisor(cfg);
-  const grid = tileGrid(image.height, image.width, {
-    tileSize: opts.tileSize ?? DEFAULT_TILE_SIZE, overlap: opts.overlap ?? defaultOverlap(cfg.depth), divisor,
-  });
+  const overlap = opts.overlap ?? defaultOverlap(cfg.depth);
+  const grid = tileGrid(image.height, image.width, { tileSize: opts.tileSize ?? defaultTileSize(overlap), overlap, divisor });
   const C = cfg.outputChannels;
   const out: Image2D = { height: image.height, width: image.width, channels: C, data: new Float32Array(image.height * image.width * C) };
   let done = 0;

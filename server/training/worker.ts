@@ -201,8 +201,8 @@ async function predict(st: SessionState, req: Extract<WorkerRequest, { op: 'pred
   const signal = { get aborted() { return Atomics.load(cancel, 0) === 1; } } as AbortSignal;
   const scale = modelScale(st.model);
   const input = rescaleImage(sub, scale);
-  // Regions up to SINGLE_WINDOW_PX go through the network in one window: tiling a 640x640 view into 512-px tiles
-  // with overlap would compute ~2.5x its pixels. Larger images are tiled (bounded memory, progress per tile).
+  // Regions up to SINGLE_WINDOW_PX go through the network in one window (no context computed twice). Larger
+  // images are tiled (bounded memory, progress per tile; at most 1.3x their pixels, see imaging/tiling.ts).
   const side = Math.max(input.height, input.width);
   const tileSize = input.height * input.width <= SINGLE_WINDOW_PX ? side : undefined;
   const maps = await predictImage(st.model, input, { normalized: true, tileSize, signal, onProgress: (p) => post({ id, progress: { tile: p.done, tiles: p.total } }) });

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { axisTiles, extractWindow, pasteCore, reflectIndex, tileGrid } from '../../server/imaging/tiling.js';
+import { axisTiles, computedPixels, extractWindow, pasteCore, reflectIndex, tileGrid } from '../../server/imaging/tiling.js';
+import { defaultOverlap, defaultTileSize } from '../../server/training/predict.js';
 
 describe('tiling geometry', () => {
   it('cores partition the axis, windows stay inside the padded axis and are divisor-aligned', () => {
@@ -14,6 +15,7 @@ describe('tiling geometry', () => {
           next = t.coreEnd;
           expect(t.start % divisor).to.equal(0);
           expect(t.size % divisor).to.equal(0);
+          expect(t.size).to.be.at.most(Math.max(tileSize, padded));
           expect(t.start).to.be.at.least(0);
           expect(t.start + t.size).to.be.at.most(padded);
           expect(t.coreStart).to.be.at.least(t.start);
@@ -24,6 +26,28 @@ describe('tiling geometry', () => {
         }
         expect(next).to.equal(length);
       }
+  });
+
+  it('default tiling never computes more than 1.3x the pixels (U-Net depth 1-4, sides 16*2^depth to 6000)', () => {
+    let worst = 0, tiled = 0;
+    for (let depth = 1; depth <= 4; depth++) {
+      const divisor = 2 ** depth, overlap = defaultOverlap(depth), tileSize = defaultTileSize(overlap);
+      const sides: number[] = [];
+      for (let L = 16 * divisor; L <= 6000; L += L < 600 ? 1 : 7) sides.push(L);
+      for (const H of [16 * divisor, 1000, 2048, 2049, 2600, 4097, 6000]) {
+        for (const W of sides) {
+          const grid = tileGrid(H, W, { tileSize, overlap, divisor });
+          if (grid.tiles.length > 1) tiled++;
+          worst = Math.max(worst, computedPixels(grid) / (H * W));
+        }
+      }
+    }
+    expect(tiled).to.be.greaterThan(1000); // the bound is exercised on tiled images, not only single windows
+    expect(worst).to.be.at.most(1.3);
+    // The case: a 2048^2 image with the default depth-3 U-Net (overlap 64).
+    const g = tileGrid(2048, 2048, { tileSize: defaultTileSize(64), overlap: 64, divisor: 8 });
+    expect(g.tiles.length).to.equal(4);
+    expect(computedPixels(g) / 2048 ** 2).to.be.at.most(1.15);
   });
 
   it('rejects a tile size that leaves no core', () => {
