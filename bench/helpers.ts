@@ -17,7 +17,9 @@ export interface SpawnedDaemon {
 /** Start `sparsecell serve --port 0` in its own process (so client load does not share its event loop). */
 export function spawnDaemon(extra: string[] = []): Promise<SpawnedDaemon> {
   const home = mkdtempSync(join(tmpdir(), 'sparsecell-bench-'));
-  const proc = spawn(process.execPath, [MAIN_JS, 'serve', '--port', '0', '--home', home, '--log-level', 'warn', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // BENCH_DAEMON_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=prof") profiles the daemon.
+  const nodeArgs = process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const proc = spawn(process.execPath, [...nodeArgs, MAIN_JS, 'serve', '--port', '0', '--home', home, '--log-level', 'warn', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
     proc.stdout!.on('data', (d) => {

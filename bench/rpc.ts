@@ -92,8 +92,10 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     t = Date.now();
     const fulls = await measure(nFull, fullCall);
     const fullRate = nFull / ((Date.now() - t) / 1000);
+    const backend = (await clients[0].call('server.info', {})).backend;
     for (const c of clients) await c.close();
     const result = {
+      backend,
       sessions: nSessions,
       durable: 'every labels.update is fsync\'d before its answer',
       paced: {

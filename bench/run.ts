@@ -45,6 +45,8 @@ export async function runBench(argv: string[]): Promise<number> {
   }
   const mod = (await import(BENCHES[name])) as { run(args: string[]): Promise<Record<string, unknown>> };
   const started = new Date().toISOString();
+  // The development machine is shared: the 1-minute load average before and after says how busy it was.
+  const loadBefore = os.loadavg()[0];
   const result = await mod.run(args);
   const out = {
     bench: name,
@@ -52,7 +54,10 @@ export async function runBench(argv: string[]): Promise<number> {
     commit: commit(),
     started,
     finished: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: process.platform },
+    machine: {
+      cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: process.platform,
+      loadAverage1m: { before: Math.round(loadBefore * 100) / 100, after: Math.round(os.loadavg()[0] * 100) / 100 },
+    },
     ...result,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });

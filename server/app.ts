@@ -37,6 +37,7 @@ export async function startDaemon(config: ServerConfig, log: Logger, makeModels:
       await models.shutdown();
       await rpc.close();
       await sessions.flushAll();
+      await store.closeJournals();
     },
   };
 }

@@ -109,7 +109,8 @@ export async function decodeNdArrayAsync(a: NdArray, limits: DecodeLimits): Prom
   let buf: Buffer;
   if ((a.encoding ?? 'raw') === 'deflate') {
     try {
-      buf = await inflateAsync(Buffer.from(a.data, 'base64'), { maxOutputLength: want + 1 });
+      // One output chunk of the expected size: zlib's default 16 KiB chunks cost a callback and a copy each.
+      buf = await inflateAsync(Buffer.from(a.data, 'base64'), { maxOutputLength: want + 1, chunkSize: Math.max(64, Math.min(want + 1, 64 * 1024 * 1024)) });
     } catch (e) {
       throw inflateError(e, want, path);
     }

@@ -11,6 +11,7 @@ import type { SessionManager } from '../sessions/session-manager.js';
 import type { ModelService } from '../sessions/model-service.js';
 import { spatialShape } from '../sessions/session.js';
 import type { WireLabels } from '../storage/store.js';
+import type { LabelValues } from '../sessions/label-layer.js';
 import type { Handler } from './context.js';
 import { decodeImageTiff } from './tiff-image.js';
 
@@ -35,21 +36,30 @@ function checkAxes(shape: number[], axes: Axes): void {
   if (axes === 'YXC' && shape[2] > 16) throw new RpcError('ShapeMismatch', `YXC image with ${shape[2]} channels; at most 16`, [{ path: '/image/shape/2', message: 'too many channels' }]);
 }
 
-/** Validate and convert a label NdArray to signed int32 (offset1: v - 1). */
-async function toSignedLabels(a: NdArray, encoding: 'signed' | 'offset1', maxElements: number): Promise<{ data: Int32Array; shape: number[] }> {
+/**
+ * Validate a label NdArray: its values as sent plus the offset that makes them signed (offset1: v - 1). Unsigned
+ * dtypes cannot go below the minimum, so only int16/int32 are scanned; nothing is copied.
+ */
+async function decodeLabels(a: NdArray, encoding: 'signed' | 'offset1', maxElements: number): Promise<{ data: LabelValues; offset: number; shape: number[] }> {
   if (a.dtype === 'float32') throw new RpcError('InvalidLabels', 'labels must have an integer dtype (uint8, uint16, int16, int32), not float32', [{ path: '/labels/dtype', message: 'float32 not allowed for labels' }]);
   const { data, shape } = await decodeNd(a, maxElements, '/labels');
-  const out = new Int32Array(data.length);
-  const off = encoding === 'offset1' ? 1 : 0;
+  const offset = encoding === 'offset1' ? 1 : 0;
   const min = encoding === 'offset1' ? 0 : -1;
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (v < min) {
-      throw new RpcError('InvalidLabels', `label value ${v} at element ${i} is not allowed in ${encoding} form (minimum ${min})`, [{ path: '/labels/data', message: `value ${v} < ${min}` }]);
+  if (data instanceof Int16Array || data instanceof Int32Array) {
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i];
+      if (v < min) throw new RpcError('InvalidLabels', `label value ${v} at element ${i} is not allowed in ${encoding} form (minimum ${min})`, [{ path: '/labels/data', message: `value ${v} < ${min}` }]);
     }
-    out[i] = v - off;
   }
-  return { data: out, shape };
+  return { data: data as LabelValues, offset, shape };
+}
+
+/** Signed int32 labels (the journal's form when the wire payload was not deflated). */
+function toSigned(data: LabelValues, offset: number): Int32Array {
+  if (data instanceof Int32Array && offset === 0) return data;
+  const out = new Int32Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = data[i] - offset;
+  return out;
 }
 
 async function decodeNd(a: NdArray, maxElements: number, path: string): Promise<{ data: TypedArray; shape: number[] }> {
@@ -149,7 +159,7 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
       ctx.attach(s.id);
       const im = s.image(p.imageId);
       const spatial = spatialShape(im.meta.shape, im.meta.axes);
-      const { data, shape } = await toSignedLabels(p.labels, p.encoding, config.maxArrayElements);
+      const { data, offset, shape } = await decodeLabels(p.labels, p.encoding, config.maxArrayElements);
       if (shape.length !== spatial.length) {
         throw new RpcError('ShapeMismatch', `labels have ${shape.length} dimensions; image ${p.imageId} needs ${spatial.length} (${JSON.stringify(spatial)})`, [{ path: '/labels/shape', message: `expected ${spatial.length} dimensions` }]);
       }
@@ -164,11 +174,14 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
           if (origin[i] + shape[i] > spatial[i]) throw new RpcError('ShapeMismatch', `patch at origin ${JSON.stringify(origin)} with shape ${JSON.stringify(shape)} exceeds the image ${JSON.stringify(spatial)} on axis ${i}`, [{ path: `/origin/${i}`, message: 'patch does not fit' }]);
         }
       }
-      // Deflated patches are journaled exactly as they arrived (the decode above validated them).
-      const wire: WireLabels | undefined = p.labels.encoding === 'deflate'
-        ? { dtype: p.labels.dtype as WireLabels['dtype'], offset: p.encoding === 'offset1' ? 1 : 0, deflated: Buffer.from(p.labels.data, 'base64') }
-        : undefined;
-      return s.updateLabels(p.imageId, origin, shape, data, p.kind ?? 'annotation', wire);
+      // Deflated patches are journaled exactly as they arrived (the decode above validated them) and applied
+      // straight from the decoded values; other patches are journaled as signed int32.
+      if (p.labels.encoding === 'deflate') {
+        const wire: WireLabels = { dtype: p.labels.dtype as WireLabels['dtype'], offset: offset as 0 | 1, deflated: Buffer.from(p.labels.data, 'base64') };
+        return s.updateLabels(p.imageId, origin, shape, { values: data, offset }, p.kind ?? 'annotation', wire);
+      }
+      const signed = toSigned(data, offset);
+      return s.updateLabels(p.imageId, origin, shape, { values: signed, offset: 0 }, p.kind ?? 'annotation');
     },
 
     'labels.get': (p, ctx) => {

@@ -4,6 +4,9 @@
  */
 import type { Counts } from '../../protocol/src/types.js';
 
+/** Label values as decoded from the wire (signed = value - offset). */
+export type LabelValues = Int32Array | Int16Array | Uint16Array | Uint8Array;
+
 export class LabelLayer {
   readonly labels: Int32Array;
   /** 1 where the pixel was last written by a "correction" update (and is labeled). */
@@ -37,28 +40,40 @@ export class LabelLayer {
     return { unlabeled: this.unlabeled, background: this.background, objects: this.hist.size };
   }
 
-  /** Write a signed patch at origin (full layer: origin all zeros, shape = layer shape). */
-  apply(origin: number[], shape: number[], patch: Int32Array, kind: 'annotation' | 'correction'): void {
+  /**
+   * Write a patch at origin (full layer: origin all zeros, shape = layer shape); the signed label of element k
+   * is patch[k] - offset (offset1 wire values are applied without a converted copy).
+   */
+  apply(origin: number[], shape: number[], patch: LabelValues, kind: 'annotation' | 'correction', offset = 0): void {
     const nd = this.shape.length;
     const [Z, H, W] = nd === 3 ? this.shape : [1, this.shape[0], this.shape[1]];
     const [oz, oy, ox] = nd === 3 ? origin : [0, origin[0], origin[1]];
     const [dz, dy, dx] = nd === 3 ? shape : [1, shape[0], shape[1]];
     const flag = kind === 'correction' ? 1 : 0;
+    const labels = this.labels, corrections = this.corrections;
+    // Unlabeled and background changes are tallied locally; only instance ids touch the histogram.
+    let dUnlabeled = 0, dBackground = 0;
     let k = 0;
     for (let z = 0; z < dz; z++)
       for (let y = 0; y < dy; y++) {
         let i = ((oz + z) * H + oy + y) * W + ox;
         for (let x = 0; x < dx; x++, i++, k++) {
-          const v = patch[k];
-          const old = this.labels[i];
+          const v = patch[k] - offset;
+          const old = labels[i];
           if (old !== v) {
-            this.count(old, -1);
-            this.count(v, 1);
-            this.labels[i] = v;
+            if (old < 0) dUnlabeled--;
+            else if (old === 0) dBackground--;
+            else this.count(old, -1);
+            if (v < 0) dUnlabeled++;
+            else if (v === 0) dBackground++;
+            else this.count(v, 1);
+            labels[i] = v;
           }
-          this.corrections[i] = v >= 0 ? flag : 0;
+          corrections[i] = v >= 0 ? flag : 0;
         }
       }
+    this.unlabeled += dUnlabeled;
+    this.background += dBackground;
     void Z;
     this.lastEdit = { region: [oy, ox, oy + dy, ox + dx], z: oz, at: Date.now() };
   }

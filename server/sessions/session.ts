@@ -8,7 +8,7 @@ import { RpcError } from '../errors.js';
 import type { Axes, Counts, Dtype, FamilyName, ImageInfo, JobInfo, SessionInfo } from '../../protocol/src/types.js';
 import { DTYPE_BYTES, makeTyped, type TypedArray } from '../../protocol/src/ndarray.js';
 import type { Store, WireLabels } from '../storage/store.js';
-import { LabelLayer } from './label-layer.js';
+import { LabelLayer, type LabelValues } from './label-layer.js';
 
 export interface ImageMeta {
   imageId: string;
@@ -126,14 +126,16 @@ export class Session extends EventEmitter {
    * Apply a signed label patch (origin = zeros and shape = spatial shape for a full layer). Resolves once the
    * update is durable; the generation it returns is then never lost.
    */
-  async updateLabels(imageId: string, origin: number[], shape: number[], patch: Int32Array, kind: 'annotation' | 'correction', wire?: WireLabels): Promise<{ generation: number; counts: Counts }> {
+  async updateLabels(imageId: string, origin: number[], shape: number[], patch: { values: LabelValues; offset: number }, kind: 'annotation' | 'correction', wire?: WireLabels): Promise<{ generation: number; counts: Counts }> {
     const im = this.image(imageId);
+    // Without the wire payload the journal stores signed int32.
+    const signed = wire ? undefined : patch.values instanceof Int32Array && patch.offset === 0 ? patch.values : Int32Array.from(patch.values, (v) => v - patch.offset);
     return this.serial(async () => {
       const generation = this.generation + 1;
-      im.segmentBytes = await this.store.appendLabelRecord(this.id, imageId, im.segment, { generation, origin, shape, kind, labels: patch }, wire);
+      im.segmentBytes = await this.store.appendLabelRecord(this.id, imageId, im.segment, { generation, origin, shape, kind, labels: signed }, wire);
       this.generation = generation;
       im.generation = generation;
-      im.layer.apply(origin, shape, patch, kind);
+      im.layer.apply(origin, shape, patch.values, kind, patch.offset);
       const counts = im.layer.counts();
       this.emit('labels', { imageId, generation, origin, shape });
       if (im.segmentBytes > COMPACT_BYTES) this.compact(im);

@@ -11,7 +11,7 @@
  * generation <= the snapshot's are skipped on replay, so a crash at any point loses nothing acknowledged. Ids are validated as ids, never used as raw paths.
  */
 import { promises as fsp, existsSync, readdirSync, readFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { crc32 } from './crc32.js';
 import { deflate, inflateSync } from 'node:zlib';
 import { promisify } from 'node:util';
@@ -114,8 +114,18 @@ function unpackLabels(dtype: string, stored: Uint8Array, n: number, offset = 0):
   return out;
 }
 
+/** An open journal segment: appends skip open/fstat/close (three libuv round trips per labels.update). */
+interface OpenJournal {
+  fh: fsp.FileHandle;
+  size: number;
+}
+
+/** Journal segments kept open at once (one per image being annotated); the least recently used is closed. */
+const MAX_OPEN_JOURNALS = 64;
+
 export class Store {
   readonly sessionsDir: string;
+  private readonly journals = new Map<string, Promise<OpenJournal>>();
 
   constructor(readonly home: string) {
     this.sessionsDir = join(home, 'sessions');
@@ -148,6 +158,7 @@ export class Store {
   }
 
   async deleteSession(sessionId: string): Promise<void> {
+    await this.closeJournals((path) => path.startsWith(this.dir(sessionId) + sep));
     await fsp.rm(this.dir(sessionId), { recursive: true, force: true });
   }
 
@@ -162,22 +173,58 @@ export class Store {
   }
 
   /** Append one label record to the image's journal and fsync it. Resolves once durable. */
-  async appendLabelRecord(sessionId: string, imageId: string, segment: number, rec: LabelRecord, wire?: WireLabels): Promise<number> {
+  async appendLabelRecord(sessionId: string, imageId: string, segment: number, rec: Omit<LabelRecord, 'labels'> & { labels?: Int32Array }, wire?: WireLabels): Promise<number> {
     assertId(imageId, 'imageId');
-    const packed = wire ? { dtype: wire.dtype, bytes: wire.deflated } : await packDeflated(rec.labels);
+    if (!wire && !rec.labels) throw new Error('appendLabelRecord: neither labels nor the wire payload');
+    const packed = wire ? { dtype: wire.dtype, bytes: wire.deflated } : await packDeflated(rec.labels!);
     const header = Buffer.from(
       JSON.stringify({ generation: rec.generation, origin: rec.origin, shape: rec.shape, kind: rec.kind, dtype: packed.dtype, ...(wire?.offset ? { offset: 1 } : {}) }),
     );
     const crc = crc32(header, packed.bytes);
     const frame = Buffer.concat([u32(JOURNAL_MAGIC), u32(header.length), header, u32(packed.bytes.length), packed.bytes, u32(crc)]);
-    const fh = await fsp.open(this.dir(sessionId, 'labels', `${imageId}.${segment}.jnl`), 'a');
+    const path = this.dir(sessionId, 'labels', `${imageId}.${segment}.jnl`);
+    const j = await this.journal(path, this.dir(sessionId, 'labels', `${imageId}.`));
     try {
-      await fh.write(frame);
-      await fh.datasync();
-      return (await fh.stat()).size;
-    } finally {
-      await fh.close();
+      await j.fh.write(frame);
+      await j.fh.datasync();
+    } catch (e) {
+      await this.closeJournals((p) => p === path);
+      throw e;
     }
+    j.size += frame.length;
+    return j.size;
+  }
+
+  /** The open append handle of a journal segment; opening one closes the image's other segments. */
+  private journal(path: string, imagePrefix: string): Promise<OpenJournal> {
+    let j = this.journals.get(path);
+    if (j) {
+      this.journals.delete(path); // re-insert: Map order = least recently used first
+      this.journals.set(path, j);
+      return j;
+    }
+    void this.closeJournals((p) => p.startsWith(imagePrefix));
+    if (this.journals.size >= MAX_OPEN_JOURNALS) {
+      const oldest = this.journals.keys().next().value as string;
+      void this.closeJournals((p) => p === oldest);
+    }
+    const opened = fsp.open(path, 'a').then(async (fh) => ({ fh, size: (await fh.stat()).size }));
+    opened.catch(() => {
+      if (this.journals.get(path) === opened) this.journals.delete(path);
+    });
+    this.journals.set(path, opened);
+    return opened;
+  }
+
+  /** Close open journal segments whose path matches (all of them without a predicate: shutdown). */
+  async closeJournals(match: (path: string) => boolean = () => true): Promise<void> {
+    const closing: Promise<unknown>[] = [];
+    for (const [path, j] of this.journals) {
+      if (!match(path)) continue;
+      this.journals.delete(path);
+      closing.push(j.then((o) => o.fh.close(), () => undefined));
+    }
+    await Promise.all(closing);
   }
 
   /** Write a snapshot atomically (journal records it covers are skipped on replay). */
@@ -206,6 +253,7 @@ export class Store {
   /** Delete journal segments numbered below `segment` (after a snapshot covering them is durable). */
   async deleteJournalSegmentsBelow(sessionId: string, imageId: string, segment: number): Promise<void> {
     for (const s of this.journalSegments(sessionId, imageId)) {
+      if (s < segment) await this.closeJournals((p) => p === this.dir(sessionId, 'labels', `${imageId}.${s}.jnl`));
       if (s < segment) await fsp.rm(this.dir(sessionId, 'labels', `${imageId}.${s}.jnl`), { force: true });
     }
   }

@@ -75,7 +75,13 @@ async function tryNode(which: keyof typeof NODE_PACKAGES, opts: InitOptions): Pr
   try {
     await import(pathToFileURL(require.resolve(spec)).href);
     const ok = await tf.setBackend('tensorflow');
-    if (ok && tf.getBackend() === 'tensorflow') return true;
+    if (ok && tf.getBackend() === 'tensorflow') {
+      // One small op proves the binding computes (and a worker that ends before TensorFlow ever ran an op
+      // crashes libtensorflow at exit).
+      const v = tf.tidy(() => tf.sum(tf.conv2d(tf.ones([1, 4, 4, 1]) as tf.Tensor4D, tf.ones([3, 3, 1, 1]) as tf.Tensor4D, 1, 'same'))).dataSync()[0];
+      if (v !== 100) return `a test convolution gave ${v}, expected 100`;
+      return true;
+    }
     return 'the tensorflow backend did not initialise';
   } catch (e) {
     return String((e as Error)?.message ?? e).split('\n')[0];

@@ -105,6 +105,7 @@ class TrainJob implements Trainer {
 
 class ModelServiceImpl extends EventEmitter implements ModelService {
   private readonly workers: ComputeWorker[] = [];
+  private readonly spawning = new Set<ComputeWorker>();
   private readonly lanes: Lane[] = [];
   private readonly computes = new Map<string, SessionCompute>();
   private readonly jobs = new Map<string, TrainJob>();
@@ -171,7 +172,20 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
         (err) => this.log.error({ err }, 'could not restart the compute worker'),
       );
     });
-    this.backend = await w.call<BackendInfo>({ op: 'init', backend: this.config.backend, threads: this.config.tfThreads });
+    // Until init answers, only this set knows the worker: shutdown (e.g. SIGTERM during start-up) ends it too.
+    this.spawning.add(w);
+    try {
+      this.backend = await w.call<BackendInfo>({ op: 'init', backend: this.config.backend, threads: this.config.tfThreads });
+    } catch (e) {
+      await w.terminate(); // e.g. an explicit backend that is not available: no idle thread keeps the daemon alive
+      throw e;
+    } finally {
+      this.spawning.delete(w);
+    }
+    if (this.stopping) {
+      await w.terminate();
+      throw new Error('shutting down');
+    }
     if (this.backend.fallback) this.log.warn({ backend: this.backend.name, reason: this.backend.fallback }, `native backend not used: ${this.backend.fallback}`);
     return w;
   }
@@ -541,7 +555,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     this.stopping = true;
     for (const sc of [...this.computes.values()]) await this.closeSession(sc.session).catch(() => undefined);
     for (const l of this.lanes) l.stop();
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all([...this.workers, ...this.spawning].filter(Boolean).map((w) => w.terminate()));
   }
 
   private emitProgress(sessionId: string, p: ProgressParams): void {

@@ -18,6 +18,28 @@ describe('sessions: label layer', () => {
     expect(L.counts()).to.deep.equal({ unlabeled: un, background: bg, objects: ids.size });
   });
 
+  it('offset1 values applied in place (uint8/uint16, offset 1) give the same layer and counts as signed int32', () => {
+    const A = new LabelLayer([16, 16]), B = new LabelLayer([16, 16]), C = new LabelLayer([16, 16]);
+    let seed = 3;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    for (let k = 0; k < 100; k++) {
+      const h = 1 + Math.floor(rand() * 6), w = 1 + Math.floor(rand() * 6);
+      const oy = Math.floor(rand() * (16 - h)), ox = Math.floor(rand() * (16 - w));
+      const signed = Int32Array.from({ length: h * w }, () => Math.floor(rand() * 5) - 1);
+      const kind = rand() < 0.3 ? 'correction' : 'annotation';
+      A.apply([oy, ox], [h, w], signed, kind);
+      B.apply([oy, ox], [h, w], Uint16Array.from(signed, (v) => v + 1), kind, 1);
+      C.apply([oy, ox], [h, w], Uint8Array.from(signed, (v) => v + 1), kind, 1);
+    }
+    expect(A.counts().objects).to.be.greaterThan(1);
+    expect(A.counts().background).to.be.greaterThan(0);
+    for (const L of [B, C]) {
+      expect([...L.labels]).to.deep.equal([...A.labels]);
+      expect([...L.corrections]).to.deep.equal([...A.corrections]);
+      expect(L.counts()).to.deep.equal(A.counts());
+    }
+  });
+
   it('marks correction pixels (labeled ones only) and clears them when annotated again', () => {
     const L = new LabelLayer([4, 4]);
     L.apply([0, 0], [2, 2], Int32Array.from([1, -1, 0, 2]), 'correction');

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { appendFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store } from '../../server/storage/store.js';
 import { tempHome, cleanup } from '../helpers/daemon.js';
@@ -12,7 +12,10 @@ describe('storage: label journal and snapshots', () => {
     store = new Store(home);
     await store.writeSessionMeta('s1', { sessionId: 's1' });
   });
-  afterEach(() => cleanup(home));
+  afterEach(async () => {
+    await store.closeJournals();
+    cleanup(home);
+  });
 
   it('replays records in generation order, packing int16 and int32 payloads', async () => {
     await store.appendLabelRecord('s1', 'img1', 1, { generation: 1, origin: [0, 0], shape: [2, 2], kind: 'annotation', labels: Int32Array.from([-1, 0, 5, 40000]) });
@@ -53,6 +56,29 @@ describe('storage: label journal and snapshots', () => {
     r = store.readLabels('s1', 'img1');
     expect([...r.snapshot!.labels]).to.deep.equal([4, 4]);
     expect(r.records).to.have.length(1);
+  });
+
+  it('keeps the segment being appended open (sizes = file sizes); a new segment, a deleted one or a deleted session closes it', async function () {
+    if (process.platform !== 'linux') this.skip();
+    const openJournals = () => readdirSync('/proc/self/fd').map((fd) => {
+      try { return readlinkSync(`/proc/self/fd/${fd}`); } catch { return ''; }
+    }).filter((p) => p.startsWith(home) && p.endsWith('.jnl')).map((p) => p.slice(p.lastIndexOf('/') + 1)).sort();
+    const rec = (generation: number) => ({ generation, origin: [0, 0], shape: [1, 2], kind: 'annotation' as const, labels: Int32Array.from([1, 2]) });
+    const file = (seg: number) => join(home, 'sessions', 's1', 'labels', `img1.${seg}.jnl`);
+    const sizes = [await store.appendLabelRecord('s1', 'img1', 1, rec(1)), await store.appendLabelRecord('s1', 'img1', 1, rec(2))];
+    expect(sizes[0]).to.be.greaterThan(0);
+    expect(sizes[1]).to.equal(statSync(file(1)).size);
+    expect(sizes[1]).to.equal(2 * sizes[0]);
+    expect(openJournals()).to.deep.equal(['img1.1.jnl']);
+    await store.appendLabelRecord('s1', 'img2', 1, rec(3));
+    await store.appendLabelRecord('s1', 'img1', 2, rec(4));
+    await new Promise((r) => setTimeout(r, 50)); // closing the old segment is not awaited by the append
+    expect(openJournals()).to.deep.equal(['img1.2.jnl', 'img2.1.jnl']);
+    expect(store.readLabels('s1', 'img1').records.map((r) => r.generation)).to.deep.equal([1, 2, 4]);
+    await store.deleteJournalSegmentsBelow('s1', 'img1', 3);
+    expect(openJournals()).to.deep.equal(['img2.1.jnl']);
+    await store.deleteSession('s1');
+    expect(openJournals()).to.deep.equal([]);
   });
 
   it('refuses ids that are not ids', async () => {

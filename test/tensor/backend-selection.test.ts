@@ -56,9 +56,9 @@ async function serveUntilBackend(args: string[], env: NodeJS.ProcessEnv): Promis
   return { proc: d.proc, url: d.url, line };
 }
 
-async function stop(proc: ChildProcess): Promise<void> {
+async function stop(proc: ChildProcess): Promise<number | null> {
   proc.kill('SIGTERM');
-  await waitExit(proc);
+  return waitExit(proc);
 }
 
 function threadNames(pid: number): string[] {
@@ -111,7 +111,8 @@ describe('backend selection', () => {
           expect(info.devices![0].cores).to.be.greaterThan(0);
           if (want === 'tensorflow') expect(info.gpu).to.equal(false); // no GPU on the test machines
         } finally {
-          await stop(d.proc);
+          // A clean exit: compute workers start with the daemon now, and end with it (no crash, no hang).
+          expect(await stop(d.proc), 'exit code after SIGTERM').to.equal(0);
         }
       }
     } finally {
@@ -161,6 +162,17 @@ describe('TensorFlow threads', () => {
     expect(counts['4,2'].compute).to.equal(2);
     // Three more intra-op threads and one fewer inter-op thread; everything else is the same process.
     expect(counts['4,2'].all - counts['1,3'].all).to.equal(3 - 1);
+  });
+
+  it('an explicitly requested backend that is missing: serve says so and still exits cleanly on SIGTERM', async () => {
+    const home = tempHome();
+    try {
+      const d = await serveUntilBackend(['--home', home, '--backend', 'tfjs-node-gpu'], {});
+      expect(d.line).to.match(/^backend: not available \(@tensorflow\/tfjs-node-gpu is not available/);
+      expect(await stop(d.proc)).to.equal(0);
+    } finally {
+      cleanup(home);
+    }
   });
 
   it('a malformed --tf-threads stops serve with a message naming the flag', async () => {
