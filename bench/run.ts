@@ -18,6 +18,7 @@ const BENCHES: Record<string, string> = {
   live: './live.js',
   study: './study.js',
   families: './families.js',
+  predict: './predict.js',
 };
 
 /** The checkout's commit (with "-dirty" when it has uncommitted changes), for the record. */

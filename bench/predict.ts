@@ -1,0 +1,89 @@
+/**
+ * npm run bench -- predict [--size 2048] [--backends tensorflow,wasm] [--native 1]
+ * model.predict of one size x size image on the CPU, per backend, next to Keras on the same machine: the
+ * StarDist-like U-Net (depth 3, 32 filters, 32 rays, untrained weights: the network's cost does not depend
+ * on them) through predictImage's default tiling, as the compute worker runs it for an image larger than one
+ * window. Post-processing is left out: its cost follows the number of objects, which untrained weights make
+ * meaningless (the families bench times it on real nuclei). Keras (bench/native/unet_keras.py) runs the same
+ * network on the whole image in one call. Figures are ms per megapixel; the goal compares the
+ * network time (tiled) with Keras' (<= 1.2x). Each backend runs in its own process (one tfjs backend each).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initBackend, type BackendPreference } from '../server/tensor/backend.js';
+import { createModel, disposeModel } from '../server/models/segmentation-model.js';
+import { predictImage, defaultOverlap, defaultTileSize } from '../server/training/predict.js';
+import { computedPixels, tileGrid } from '../server/imaging/tiling.js';
+import { unetDivisor } from '../server/models/unet/config.js';
+import { flag, log } from './helpers.js';
+
+const BACKENDS: Record<string, BackendPreference> = { tensorflow: 'tfjs-node', wasm: 'wasm' };
+
+/** One backend, in this process: warm-up on a small image, then the timed prediction. */
+async function measure(backendName: string, size: number): Promise<Record<string, unknown>> {
+  const backend = await initBackend(BACKENDS[backendName]);
+  const model = createModel('stardist', { nRays: 32, unetDepth: 3, unetFilters: 32 }, { seed: 1 });
+  const data = Float32Array.from({ length: size * size }, (_, i) => Math.sin(i * 0.37) + Math.cos(i * 0.0011));
+  const image = { height: size, width: size, channels: 1, data };
+  const overlap = defaultOverlap(3);
+  const grid = tileGrid(size, size, { tileSize: defaultTileSize(overlap), overlap, divisor: unetDivisor(model.unet.config) });
+  await predictImage(model, { height: 256, width: 256, channels: 1, data: data.subarray(0, 256 * 256) }, { normalized: true });
+  const t0 = performance.now();
+  const maps = await predictImage(model, image, { normalized: true });
+  const networkMs = performance.now() - t0;
+  if (maps.data.length !== size * size * model.unet.config.outputChannels) throw new Error('predictImage returned a map of the wrong size');
+  disposeModel(model);
+  const mpx = (size * size) / 1e6;
+  return {
+    backend, tiles: grid.tiles.length, computedPixelsRatio: computedPixels(grid) / (size * size),
+    networkMs: Math.round(networkMs), networkMsPerMpx: Math.round(networkMs / mpx),
+    numTensorsAfter: tf.memory().numTensors,
+  };
+}
+
+export async function run(args: string[]): Promise<Record<string, unknown>> {
+  const size = flag(args, 'size', 2048);
+  const i = args.indexOf('--backends');
+  const names = (i >= 0 ? args[i + 1] : 'tensorflow,wasm').split(',');
+  const here = fileURLToPath(import.meta.url);
+  const perBackend: Record<string, unknown> = {};
+  for (const name of names) {
+    if (!BACKENDS[name]) throw new Error(`--backends: unknown backend ${name} (tensorflow, wasm)`);
+    log(`predict bench: ${size}x${size} on ${name}`);
+    const r = spawnSync(process.execPath, [here, name, String(size)], { encoding: 'utf8', timeout: 1_800_000 });
+    const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+    perBackend[name] = r.status === 0 && line ? JSON.parse(line) : { error: (r.stderr || r.error?.message || '').slice(-1500) };
+  }
+  let native: Record<string, unknown> | undefined;
+  if (flag(args, 'native', 1)) {
+    log('Keras on the same image size');
+    const script = path.join(process.cwd(), 'bench', 'native', 'unet_keras.py');
+    const r = spawnSync(process.env.SPARSECELL_PYTHON ?? 'python3', [script, '--depth', '3', '--filters', '32', '--batch', '1', '--size', '64',
+      '--out-channels', '33', '--steps', '1', '--predict', String(size)], { encoding: 'utf8', timeout: 1_800_000 });
+    const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+    if (r.status === 0 && line) {
+      const k = JSON.parse(line) as { predictMs: number; tensorflow: string };
+      native = { tensorflow: k.tensorflow, networkMs: Math.round(k.predictMs), networkMsPerMpx: Math.round(k.predictMs / ((size * size) / 1e6)) };
+    } else native = { error: (r.stderr || r.error?.message || '').slice(-1500) };
+  }
+  const ratio: Record<string, number> = {};
+  for (const [name, v] of Object.entries(perBackend) as [string, { networkMs?: number }][]) {
+    if (native?.networkMs && v.networkMs) ratio[name] = Math.round((v.networkMs / (native.networkMs as number)) * 100) / 100;
+  }
+  const result = {
+    image: [size, size], model: 'stardist, U-Net depth 3, 32 filters, 32 rays', perBackend, keras: native,
+    networkTimeVsKeras: ratio, goal: { networkTimeVsKeras: 1.2, computedPixelsRatio: 1.3 },
+  };
+  log(JSON.stringify(result, null, 2));
+  return result;
+}
+
+// Child process: `node dist/bench/predict.js BACKEND SIZE` prints one JSON line.
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  measure(process.argv[2], Number(process.argv[3])).then((r) => process.stdout.write(`${JSON.stringify(r)}\n`), (e) => {
+    process.stderr.write(`${(e as Error).stack ?? e}\n`);
+    process.exitCode = 1;
+  });
+}
