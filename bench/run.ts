@@ -19,6 +19,7 @@ const BENCHES: Record<string, string> = {
   study: './study.js',
   families: './families.js',
   predict: './predict.js',
+  'gpu-check': './gpu-check.js',
 };
 
 /** The checkout's commit (with "-dirty" when it has uncommitted changes), for the record. */

@@ -94,6 +94,7 @@ def main():
         "tensorflow": tf.__version__,
         "threads": a.threads or "default",
         "cpus": os.cpu_count(),
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         "stepMs": 1000 * float(np.median(times)),
         "stepMsAll": [1000 * v for v in times],
         "predictMs": predict_ms,
