@@ -18,6 +18,11 @@ export interface ServerConfig {
   backend: BackendPreference;
   /** Number of compute worker threads (each with its own tensor backend). */
   computeWorkers: number;
+  /**
+   * Nice value of the compute worker threads and the TensorFlow pools they create (Linux; 0 = as the daemon).
+   * The default 10 lets the RPC event loop win the CPU from training on a loaded machine.
+   */
+  computeNice: number;
   /** TensorFlow thread pools as main.ts put them into the environment (reported in server.info). */
   tfThreads?: TensorFlowThreads;
   logLevel: string;
@@ -33,6 +38,7 @@ export const DEFAULTS: ServerConfig = {
   heartbeatS: 15,
   backend: 'auto',
   computeWorkers: 1,
+  computeNice: 10,
   logLevel: 'info',
 };
 
@@ -50,6 +56,7 @@ export function resolveConfig(partial: Partial<ServerConfig>): ServerConfig {
     throw new Error(`refusing to bind ${c.host} without a token: pass --token or SPARSECELL_TOKEN (any non-loopback bind needs one)`);
   }
   if (c.token !== undefined && c.token.length < 8) throw new Error('token must be at least 8 characters');
+  if (!Number.isInteger(c.computeNice) || c.computeNice < 0 || c.computeNice > 19) throw new Error(`compute-nice must be an integer in [0, 19], got ${c.computeNice}`);
   if (!BACKENDS.includes(c.backend)) throw new Error(`backend must be one of ${BACKENDS.join(', ')}, got "${c.backend}"`);
   return c;
 }

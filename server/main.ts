@@ -18,8 +18,8 @@ const USAGE = `usage: sparsecell <command> [options]        (sparsecell <command
 
 commands:
   serve     run the daemon: [--host H] [--port P] [--home DIR] [--token T] [--backend auto|wasm|tfjs-node|tfjs-node-gpu]
-            [--workers N] [--tf-threads INTRA[,INTER]] [--log-level L];
-            env SPARSECELL_HOST, _PORT, _HOME, _TOKEN, _BACKEND, _TF_THREADS, _LOG_LEVEL
+            [--workers N] [--tf-threads INTRA[,INTER]] [--compute-nice 0-19] [--log-level L];
+            env SPARSECELL_HOST, _PORT, _HOME, _TOKEN, _BACKEND, _TF_THREADS, _COMPUTE_NICE, _LOG_LEVEL
   train     train a model from an images folder and a sparse-labels folder (same file names)
   predict   predict label images (and polygons) for a folder of images
   evaluate  stardist-style matching of predicted vs ground-truth label folders
@@ -53,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
   const str = { type: 'string' } as const;
   switch (cmd) {
     case 'serve': {
-      const f = parse(rest, { host: str, port: str, home: str, token: str, backend: str, 'log-level': str, workers: str, 'tf-threads': str });
+      const f = parse(rest, { host: str, port: str, home: str, token: str, backend: str, 'log-level': str, workers: str, 'tf-threads': str, 'compute-nice': str });
       const tfThreads = setTfThreads(resolveTfThreads((f['tf-threads'] as string) ?? env.SPARSECELL_TF_THREADS, availableParallelism()));
       const { serve } = await import('./cli/serve.js');
       return serve({
@@ -64,6 +64,7 @@ async function main(argv: string[]): Promise<number> {
         backend: ((f.backend as string) ?? (env.SPARSECELL_BACKEND || undefined)) as never,
         logLevel: (f['log-level'] as string) ?? env.SPARSECELL_LOG_LEVEL,
         computeWorkers: f.workers ? Number(f.workers) : undefined,
+        computeNice: f['compute-nice'] ?? env.SPARSECELL_COMPUTE_NICE ? Number(f['compute-nice'] ?? env.SPARSECELL_COMPUTE_NICE) : undefined,
         tfThreads,
       });
     }

@@ -175,7 +175,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     // Until init answers, only this set knows the worker: shutdown (e.g. SIGTERM during start-up) ends it too.
     this.spawning.add(w);
     try {
-      this.backend = await w.call<BackendInfo>({ op: 'init', backend: this.config.backend, threads: this.config.tfThreads });
+      this.backend = await w.call<BackendInfo>({ op: 'init', backend: this.config.backend, threads: this.config.tfThreads, nice: this.config.computeNice });
     } catch (e) {
       await w.terminate(); // e.g. an explicit backend that is not available: no idle thread keeps the daemon alive
       throw e;

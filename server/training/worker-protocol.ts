@@ -27,7 +27,7 @@ export interface LiveTrainOptions {
 }
 
 export type WorkerRequest =
-  | { op: 'init'; backend: string; threads?: { intra: number; inter: number } }
+  | { op: 'init'; backend: string; threads?: { intra: number; inter: number }; nice?: number }
   | { op: 'load'; sessionId: string; family: FamilyName; config: Record<string, unknown>; archive?: Uint8Array; images: WorkerImage[]; autoBackground: boolean }
   | { op: 'reset'; sessionId: string; family: FamilyName; config: Record<string, unknown> }
   | { op: 'addImage'; sessionId: string; image: WorkerImage }

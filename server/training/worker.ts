@@ -7,6 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendPreference } from '../tensor/backend.js';
 import { listDevices } from '../tensor/devices.js';
+import { niceCurrentThread } from '../storage/thread-priority.js';
 import { createModel, deserializeModel, disposeModel, serializeModel, type SegmentationModel } from '../models/segmentation-model.js';
 import { unetVariables } from '../models/unet/unet.js';
 import { normalizeImage } from '../imaging/normalize.js';
@@ -239,8 +240,11 @@ function unload(sessionId: string): void {
 async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayBuffer[]) => void): Promise<unknown> {
   const { req, cancel, id } = task;
   switch (req.op) {
-    case 'init':
-      return { ...(await initBackend(req.backend as BackendPreference, { threads: req.threads })), devices: await listDevices() };
+    case 'init': {
+      // Before the backend exists: libtensorflow's pools, created next, inherit this thread's priority.
+      const nice = niceCurrentThread(req.nice ?? 0);
+      return { ...(await initBackend(req.backend as BackendPreference, { threads: req.threads })), devices: await listDevices(), ...(nice ? { nice } : {}) };
+    }
     case 'load': {
       unload(req.sessionId);
       let model: SegmentationModel;

@@ -67,6 +67,16 @@ function threadNames(pid: number): string[] {
   }).filter(Boolean);
 }
 
+/** Nice value of each thread of a process, by thread name (field 19 of /proc/PID/task/TID/stat). */
+function threadNice(pid: number): Array<{ tid: number; name: string; nice: number }> {
+  return readdirSync(`/proc/${pid}/task`).map((t) => {
+    const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+    return { tid: Number(t), name, nice: Number(fields[19 - 3]) };
+  });
+}
+
 describe('backend selection', () => {
   let dir: string;
   before(() => { dir = mkdtempSync(join(tmpdir(), 'sparsecell-backend-')); });
@@ -139,7 +149,7 @@ describe('TensorFlow threads', () => {
     for (const bad of ['x', '-1', '1,2,3', '1.5', '99999']) expect(() => resolveTfThreads(bad, 2), bad).to.throw(/tf-threads must be/);
   });
 
-  it('the settings reach TensorFlow: its thread pools in the daemon process have the requested sizes', async function () {
+  it('the settings reach TensorFlow: its thread pools in the daemon process have the requested sizes and run at nice 10', async function () {
     if (process.platform !== 'linux' || !(await tensorflowAvailable())) this.skip();
     const home = tempHome();
     const counts: Record<string, { compute: number; all: number; line: string }> = {};
@@ -150,6 +160,13 @@ describe('TensorFlow threads', () => {
           const names = threadNames(d.proc.pid!);
           // TensorFlow names its inter-op pool threads tf_Compute; intra-op (Eigen) threads are unnamed.
           counts[spec] = { compute: names.filter((n) => n === 'tf_Compute').length, all: names.length, line: d.line };
+          // The compute worker lowered its priority before loading TensorFlow, whose threads inherit it; the
+          // event loop (main thread, tid = pid) keeps the daemon's.
+          const nice = threadNice(d.proc.pid!);
+          expect(nice.find((t) => t.tid === d.proc.pid)!.nice).to.equal(0);
+          const tfThreads = nice.filter((t) => t.name === 'tf_Compute');
+          expect(tfThreads.length).to.be.greaterThan(0);
+          for (const t of tfThreads) expect(t.nice, `${t.name} ${t.tid}`).to.equal(10);
         } finally {
           await stop(d.proc);
         }
