@@ -120,6 +120,14 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
 
     log(`live bench: ${nMulti} sessions at once, RPC latency sampled meanwhile`);
     const probe = await SparsecellClient.connect(d.url);
+    // Control: the same probe for 10 s with nothing training (on a shared machine, other load shows up here).
+    const idleLat: number[] = [];
+    for (const t1 = Date.now(); Date.now() - t1 < 10000;) {
+      const t = process.hrtime.bigint();
+      await probe.call('server.info', {});
+      idleLat.push(Number(process.hrtime.bigint() - t) / 1e6);
+      await sleep(100);
+    }
     const rpcLat: number[] = [];
     let probing = true;
     const prober = (async () => {
@@ -134,6 +142,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     const multi = await Promise.all(multiClients.map((mc, i) => annotate(mc, pixels, H, W, gt, edits, pace, depth, filters, 100 + i)));
     probing = false;
     await prober;
+    const backend = (await probe.call('server.info', {})).backend;
     await probe.close();
     for (const mc of multiClients) await mc.close();
 
@@ -154,7 +163,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     return {
       image: name, view: [0, 0, V, V], edits, paceS: pace, unetDepth: depth, unetFilters: filters, liveDefaults: 'patch 128, batch 2, lr 2e-3, push context 16 px',
       single: { editToViewMs: stats(single.latenciesMs), events: single.events, f1First: single.f1[0]?.[1], f1Last: single.f1[single.f1.length - 1]?.[1], f1: single.f1 },
-      multi: { sessions: nMulti, editToViewMs: stats(allMulti), rpcServerInfoMs: stats(rpcLat), f1Last: multi.map((m) => m.f1[m.f1.length - 1]?.[1]) },
+      multi: { sessions: nMulti, editToViewMs: stats(allMulti), rpcServerInfoMs: stats(rpcLat), idleServerInfoMs: stats(idleLat), f1Last: multi.map((m) => m.f1[m.f1.length - 1]?.[1]) },
+      backend,
       goals: { medianEditToViewMs: 2000, rpcP99Ms: 10 },
       plot: 'bench/results/live-f1.png',
     };
