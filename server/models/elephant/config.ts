@@ -4,6 +4,7 @@
  * The network predicts 3 raw channels (logits of background / border / centre); `activate` applies a
  * softmax, so post-processing sees class PROBABILITIES [bg, border, centre].
  */
+import { RECIPE } from '../../recipe.js';
 import type { FamilyConfigBase } from '../model-family.js';
 import { BASE_CHECKS, int, isNum, parseFamilyConfig, range, type Check } from '../config-checks.js';
 
@@ -24,8 +25,8 @@ export interface ElephantConfig extends FamilyConfigBase {
 
 export const ELEPHANT_DEFAULTS: Readonly<ElephantConfig> = Object.freeze({
   inputChannels: 1,
-  unetDepth: 3,
-  unetFilters: 32,
+  unetDepth: RECIPE.unetDepth,
+  unetFilters: RECIPE.unetFilters,
   correctionWeight: 10,
   centerRatio: 0.4,
   classWeights: [1, 10, 10] as [number, number, number],
