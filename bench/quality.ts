@@ -29,7 +29,7 @@ import { classicalSegment } from '../server/imaging/classical.js';
 import type { Labels2D } from '../server/imaging/types.js';
 import { initBackend, type BackendPreference } from '../server/tensor/backend.js';
 import { familyNames } from '../server/models/registry.js';
-import { disposeModel, serializeModel, type SegmentationModel } from '../server/models/segmentation-model.js';
+import { createModel, disposeModel, serializeModel, type SegmentationModel } from '../server/models/segmentation-model.js';
 import { unetMacsPerPixel } from '../server/models/unet/config.js';
 import { fitModel, postprocessMaps, predictMaps, type FitInput } from '../server/training/pipeline.js';
 import { TRAIN_DEFAULTS, UNBOUNDED_STEPS } from '../server/training/config.js';
@@ -71,7 +71,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       family: { type: 'string' }, budget: { type: 'string' }, strategy: { type: 'string' }, holdout: { type: 'string' },
       seed: { type: 'string' }, 'limit-train': { type: 'string' }, val: { type: 'string' }, 'no-tune': { type: 'boolean' },
       steps: { type: 'string' }, batch: { type: 'string' }, patch: { type: 'string' }, lr: { type: 'string' }, config: { type: 'string' },
-      data: { type: 'string' }, backend: { type: 'string' }, 'save-model': { type: 'string' },
+      data: { type: 'string' }, backend: { type: 'string' }, 'save-model': { type: 'string' }, 'eval-steps': { type: 'string' },
     },
   });
   const D = QUALITY_DEFAULTS;
@@ -89,6 +89,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const lr = num(f.lr, 'lr', TRAIN_DEFAULTS.learningRate);
   const config = f.config ? (JSON.parse(f.config) as Record<string, unknown>) : {};
   const tune = !f['no-tune'];
+  // --eval-steps 250,500,1000: also score the model on the test images at these steps of the same run (a learning
+  // curve; the learning-rate drop happens only near the run's end). Needs a step budget (--steps, --budget 0).
+  const evalSteps = (f['eval-steps'] ?? '').split(',').filter(Boolean).map((v) => num(v, 'eval-steps', 0, true));
   const dataDir = f.data ?? sharedDataDir(ROOT, 'dsb2018-train');
   if (!dataDir) throw new Error(`DSB2018 data not found at ${join(ROOT, '..', 'shared', 'data', 'dsb2018-train')} (use --data DIR)`);
 
@@ -116,23 +119,78 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const cost = totalCost(costs);
   err(`quality: loaded in ${formatDuration((Date.now() - tLoad) / 1000)}; labeled ${(100 * cost.fractionObjects).toFixed(1)} % of objects, ${(100 * cost.fractionPixels).toFixed(1)} % of pixels\n`);
 
+  // ---- scoring: thresholds on the validation images, then the held-out test images ----
+  const valItems = tune && valNames.length > 0 ? loadDataset(join(dataDir, 'images'), join(dataDir, 'masks'), 'signed', valNames) : [];
+  const testItems = loadDataset(join(dataDir, 'images'), join(dataDir, 'masks'), 'signed', split.test);
+  const gts = testItems.map((t) => t.labels!);
+  async function scoreModel(m: SegmentationModel) {
+    let probThresh: number | undefined, nmsThresh: number | undefined;
+    let grid: ThresholdChoice['grid'] = [], atEdge: ThresholdChoice['atEdge'] = [];
+    if (valItems.length > 0) {
+      const bar = new ProgressBar({ label: 'validate', total: valItems.length, unit: 'images' });
+      const choice = await tuneThresholds(m, valItems.map((v) => ({ image: v.image, labels: v.labels! })), { onImage: (done) => bar.update(done) });
+      bar.finish(`${valItems.length} images, ${choice.grid.length} threshold settings`);
+      ({ probThresh, nmsThresh, grid, atEdge } = choice);
+      err(`quality: thresholds from ${valNames.length} validation images: probThresh ${probThresh}${nmsThresh !== undefined ? `, nmsThresh ${nmsThresh}` : ''} (val accuracy@0.5 ${f3(choice.accuracy)})${atEdge.length ? `; at the grid's edge: ${atEdge.join(', ')}` : ''}\n`);
+    }
+    // one image at a time (StarDist maps hold 33 floats per pixel: do not keep them all)
+    const testBar = new ProgressBar({ label: 'test', total: testItems.length, unit: 'images' });
+    const predLabels: Labels2D[] = [], defaultLabels: Labels2D[] = [];
+    let predictS = 0, postS = 0;
+    for (const [i, it] of testItems.entries()) {
+      const t0 = Date.now();
+      const maps = await predictMaps(m, it.image, { onProgress: ({ done, total }) => testBar.update(i + done / total) });
+      const t1 = Date.now();
+      predLabels.push(postprocessMaps(m, maps, { probThresh, nmsThresh }).labels);
+      predictS += (t1 - t0) / 1000;
+      postS += (Date.now() - t1) / 1000;
+      if (tune) defaultLabels.push(postprocessMaps(m, maps).labels);
+      testBar.update(i + 1);
+    }
+    testBar.finish(`predicted in ${formatDuration(predictS)}, post-processed in ${formatDuration(postS)}`);
+    const learned = matchingDataset(gts, predLabels, THRESHOLDS);
+    return {
+      probThresh, nmsThresh, grid, atEdge, learned, predictS, postS,
+      learnedByImage: matchingDataset(gts, predLabels, 0.5, 'iou', true),
+      learnedDefault: tune ? matchingDataset(gts, defaultLabels, 0.5) : at(learned, 0.5),
+    };
+  }
+
   // ---- train: the recipe (one run; lrFinal for its last part) ----
-  const bar = new ProgressBar({ label: 'train', total: Math.max(1, Math.ceil(budgetS)), unit: 's' });
+  const byTime = budgetS > 0;
+  if (!byTime && maxSteps >= UNBOUNDED_STEPS) throw new Error('--budget 0 needs --steps N');
+  const bar = byTime ? new ProgressBar({ label: 'train', total: Math.max(1, Math.ceil(budgetS)), unit: 's' }) : new ProgressBar({ label: 'train', total: maxSteps, unit: 'steps' });
   const lossCurve: Array<[number, number]> = [];
-  let loopS = 0; // time inside the training loop (excludes normalisation / sampler set-up)
+  let loopS = 0; // time inside the training loop (excludes normalisation / sampler set-up and checkpoint scoring)
+  const fitted = createModel(family, { inputChannels: 1, ...config }); // created here so checkpoints can score it
+  let scoringS = 0;
   const tTrain = Date.now();
-  const trainOptions = { steps: Math.min(maxSteps, UNBOUNDED_STEPS), timeLimitS: budgetS, batchSize: batch, patchSize: patch, learningRate: lr, seed: 1 };
-  const r = await fitModel(fitItems, { family, config: { inputChannels: 1, ...config } , train: trainOptions }, {
+  const learningCurve: Array<{ step: number; seconds: number; accuracy05: number; f1: number; pq: number; probThresh?: number; nmsThresh?: number }> = [];
+  const every = evalSteps.length ? evalSteps.reduce((g, v) => { let a = g, b = v; while (b) [a, b] = [b, a % b]; return a; }) : 0;
+  const trainOptions = { steps: Math.min(maxSteps, UNBOUNDED_STEPS), timeLimitS: budgetS, batchSize: batch, patchSize: patch, learningRate: lr, seed: 1, checkpointEvery: every };
+  const r = await fitModel(fitItems, { family, model: fitted, train: trainOptions }, {
+    onCheckpoint: async (step: number) => {
+      if (!evalSteps.includes(step)) return;
+      const seconds = Number((loopS).toFixed(1));
+      const tScore = Date.now();
+      const sc = await scoreModel(fitted);
+      scoringS += (Date.now() - tScore) / 1000;
+      const a = at(sc.learned, 0.5);
+      learningCurve.push({ step, seconds, accuracy05: a.accuracy, f1: a.f1, pq: a.panoptic_quality, probThresh: sc.probThresh, nmsThresh: sc.nmsThresh });
+      err(`quality: step ${step} (${seconds} s of training): accuracy@0.5 ${f3(a.accuracy)}, F1 ${f3(a.f1)}, PQ ${f3(a.panoptic_quality)}\n`);
+    },
     onProgress: (p: TrainProgress) => {
-      loopS = p.step / p.stepsPerS;
+      loopS = p.step / p.stepsPerS - scoringS;
       if (p.step % 10 === 0) lossCurve.push([p.step, Number(p.smoothedLoss.toPrecision(5))]);
       const el = (Date.now() - tTrain) / 1000;
-      bar.update(Math.min(el, bar.total), { step: p.step, loss: p.smoothedLoss, 'steps/s': p.step / el, ETA: formatDuration(budgetS - el) });
+      const fields = { loss: p.smoothedLoss, 'steps/s': p.step / Math.max(1e-3, el - scoringS) };
+      if (byTime) bar.update(Math.min(el, bar.total), { step: p.step, ...fields, ETA: formatDuration(budgetS - el) });
+      else bar.update(p.step, fields);
     },
   });
   const model: SegmentationModel = r.model;
   const stepsDone = r.result.steps, lastLoss = r.result.loss, stoppedBy = r.result.stoppedBy;
-  const trainS = (Date.now() - tTrain) / 1000;
+  const trainS = (Date.now() - tTrain) / 1000 - scoringS;
   bar.finish(`${stepsDone} steps in ${formatDuration(trainS)}, loss ${lastLoss.toPrecision(4)}`);
   fitItems.length = 0;
   trainItems.length = 0;
@@ -141,39 +199,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const macs = unetMacsPerPixel(m.unet.config);
   const gflops = (6 * macs * batch * patch * patch) / (msPerStep / 1000) / 1e9; // forward 2*macs, backward ~2x forward
 
-  // ---- thresholds on the validation images ----
-  let probThresh: number | undefined, nmsThresh: number | undefined;
-  let grid: ThresholdChoice['grid'] = [];
-  if (tune && valNames.length > 0) {
-    const valItems = loadDataset(join(dataDir, 'images'), join(dataDir, 'masks'), 'signed', valNames);
-    const bar = new ProgressBar({ label: 'validate', total: valItems.length, unit: 'images' });
-    const choice = await tuneThresholds(m, valItems.map((v) => ({ image: v.image, labels: v.labels! })), { onImage: (done) => bar.update(done) });
-    bar.finish(`${valItems.length} images, ${choice.grid.length} threshold settings`);
-    ({ probThresh, nmsThresh, grid } = choice);
-    err(`quality: thresholds from ${valNames.length} validation images: probThresh ${probThresh}${nmsThresh !== undefined ? `, nmsThresh ${nmsThresh}` : ''} (val accuracy@0.5 ${f3(choice.accuracy)})\n`);
-  }
-
-  // ---- held-out test images: learned model and classical baseline ----
-  const testItems = loadDataset(join(dataDir, 'images'), join(dataDir, 'masks'), 'signed', split.test);
-  const gts = testItems.map((t) => t.labels!);
-  // one image at a time (StarDist maps hold 33 floats per pixel: do not keep them all)
-  const testBar = new ProgressBar({ label: 'test', total: testItems.length, unit: 'images' });
-  const predLabels: Labels2D[] = [], defaultLabels: Labels2D[] = [];
-  let predictS = 0, postS = 0;
-  for (const [i, it] of testItems.entries()) {
-    const t0 = Date.now();
-    const maps = await predictMaps(m, it.image, { onProgress: ({ done, total }) => testBar.update(i + done / total) });
-    const t1 = Date.now();
-    predLabels.push(postprocessMaps(m, maps, { probThresh, nmsThresh }).labels);
-    predictS += (t1 - t0) / 1000;
-    postS += (Date.now() - t1) / 1000;
-    if (tune) defaultLabels.push(postprocessMaps(m, maps).labels);
-    testBar.update(i + 1);
-  }
-  testBar.finish(`predicted in ${formatDuration(predictS)}, post-processed in ${formatDuration(postS)}`);
-  const learned = matchingDataset(gts, predLabels, THRESHOLDS);
-  const learnedByImage = matchingDataset(gts, predLabels, 0.5, 'iou', true);
-  const learnedDefault = tune ? matchingDataset(gts, defaultLabels, 0.5) : at(learned, 0.5);
+  const { probThresh, nmsThresh, grid, learned, learnedByImage, learnedDefault, predictS, postS } = await scoreModel(m);
   const tClassical = Date.now();
   const classical = matchingDataset(gts, testItems.map((t) => classicalSegment(t.image)), THRESHOLDS);
   const classicalS = (Date.now() - tClassical) / 1000;
@@ -196,7 +222,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     annotation: cost,
     train: {
       budgetS, seconds: Number(trainS.toFixed(1)), loopSeconds: Number(loopS.toFixed(1)), steps: stepsDone, msPerStep: Number(msPerStep.toFixed(1)), effectiveGflops: Number(gflops.toFixed(2)),
-      loss: lastLoss, stoppedBy, config, batch, patch, learningRate: lr, lrFinal: TRAIN_DEFAULTS.lrFinal, finalFraction: TRAIN_DEFAULTS.finalFraction, lossCurve,
+      loss: lastLoss, stoppedBy, config, batch, patch, learningCurve, learningRate: lr, lrFinal: TRAIN_DEFAULTS.lrFinal, finalFraction: TRAIN_DEFAULTS.finalFraction, lossCurve,
     },
     postprocess: { probThresh, nmsThresh, grid, seconds: Number(postS.toFixed(1)) },
     predictSeconds: Number(predictS.toFixed(1)),
@@ -221,7 +247,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   disposeModel(m);
   const resultsDir = join(ROOT, 'bench', 'results');
   ensureDir(resultsDir);
-  const tag = `${budgetS !== D.budgetS ? `-${budgetS}s` : ''}${limitTrain !== undefined ? `-train${limitTrain}` : ''}-${backend.name}`;
+  const tag = `${!byTime ? `-${stepsDone}steps` : budgetS !== D.budgetS ? `-${budgetS}s` : ''}${limitTrain !== undefined ? `-train${limitTrain}` : ''}-${backend.name}`;
   const copy = join(resultsDir, `quality-${family}-${strategyId(strategy)}${tag}.json`);
   writeBytes(copy, JSON.stringify({ ...provenance('quality', args), ...result }, null, 2) + '\n');
   out(`wrote ${copy}\n`);
