@@ -248,7 +248,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const resultsDir = join(ROOT, 'bench', 'results');
   ensureDir(resultsDir);
   const tag = `${!byTime ? `-${stepsDone}steps` : budgetS !== D.budgetS ? `-${budgetS}s` : ''}${limitTrain !== undefined ? `-train${limitTrain}` : ''}-${backend.name}`;
-  const copy = join(resultsDir, `quality-${family}-${strategyId(strategy)}${tag}.json`);
+  const cfgTag = Object.entries(config).map(([k, v]) => `-${k}-${String(v)}`).join('').replace(/[^A-Za-z0-9.-]/g, '');
+  const copy = join(resultsDir, `quality-${family}-${strategyId(strategy)}${cfgTag}${tag}.json`);
   writeBytes(copy, JSON.stringify({ ...provenance('quality', args), ...result }, null, 2) + '\n');
   out(`wrote ${copy}\n`);
   return result;
