@@ -30,7 +30,7 @@ export const MODELS_DIR = join(ROOT, 'models');
  * machine was; the cards record the wall time. The test scores at EVAL_STEPS form the learning curve that README
  * turns into "what a minute of training gives" with the measured step times per backend.
  */
-export const PRETRAIN_STEPS: Record<string, number> = { stardist: 2000, cellpose: 1200, elephant: 1200 };
+export const PRETRAIN_STEPS: Record<string, number> = { stardist: 2000, cellpose: 800, elephant: 800 };
 export const EVAL_STEPS = [250, 1000];
 
 const DESCRIPTION: Record<string, string> = {

@@ -105,6 +105,7 @@ export const TABLES: Record<string, () => { md: string; files: string[] }> = {
       ].join('\n'),
     };
   },
+  'study-tensorflow': () => studyTable('bench/results/study-tensorflow/results.json'),
   /** Sparse (cellsparse minmax k = 4 + BG) per family at an equal step budget. */
   'sparse-families': () => {
     const runs: Array<[string, string]> = [
@@ -127,6 +128,29 @@ export const TABLES: Record<string, () => { md: string; files: string[] }> = {
     };
   },
 };
+
+/** The study table (minmax k with / without background, and full labels) of one committed study run. */
+function studyTable(file: string): { md: string; files: string[] } {
+  const d = load(file);
+  const cell = (id: string) => d.cells.find((c: Json) => c.id === id);
+  const f1At = (c: Json, t: number) => c.evaluation.curve.find((r: Json) => Math.abs(r.thresh - t) < 1e-9).f1.toFixed(3);
+  const ks = [...new Set(d.cells.filter((c: Json) => c.ordering === 'minmax').map((c: Json) => c.k))].sort((a: any, b: any) => a - b) as number[];
+  const full = cell('full');
+  const nTrue = full.evaluation.atIoU05.n_true;
+  const rows = ks.map((k) => {
+    const bg = cell(`minmax-k${k}-bg`), none = cell(`minmax-k${k}-none`);
+    return `| ${k} | ${(100 * bg.cost.fractionObjects).toFixed(1)} % | ${f1At(bg, 0.5)} | ${f1At(none, 0.5)} | ${f1At(bg, 0.1)} | ${f1At(none, 0.1)} | ${bg.evaluation.atIoU05.n_pred} vs ${none.evaluation.atIoU05.n_pred} / ${nTrue} | ${bg.evaluation.defaultThresholdsAtIoU05.f1.toFixed(3)} vs ${none.evaluation.defaultThresholdsAtIoU05.f1.toFixed(3)} |`;
+  });
+  return {
+    files: [file],
+    md: [
+      '| minmax k | objects annotated | F1@0.5 with BG | F1@0.5 no BG | F1@0.1 with BG | F1@0.1 no BG | predicted / true objects, with BG vs no BG | F1@0.5 at default thresholds, with BG vs no BG |',
+      '|---:|---:|---:|---:|---:|---:|---|---|',
+      ...rows,
+      `| full labels | 100 % | ${f1At(full, 0.5)} | | ${f1At(full, 0.1)} | | ${full.evaluation.atIoU05.n_pred} / ${nTrue} | ${full.evaluation.defaultThresholdsAtIoU05.f1.toFixed(3)} |`,
+    ].join('\n'),
+  };
+}
 
 export function render(readme: string): string {
   const tables = readme.replace(/(<!-- table:([\w-]+) -->\n)([\s\S]*?)(\n<!-- \/table:\2 -->)/g, (_all, open: string, name: string, _old: string, close: string) => {
