@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { startTestDaemon, spawnDaemon, waitExit, tempHome, cleanup, type TestDaemon } from '../helpers/daemon.js';
 import { SparsecellClient } from '../../clients/typescript/src/client.js';
 import { bindsLoopback, isLoopbackAddress } from '../../server/config.js';
-import { upgradeStatus } from './helpers.js';
+import { upgradeStatus } from '../helpers/rpc.js';
 
 describe('security: origins, hosts and the bind check', () => {
   let d: TestDaemon;

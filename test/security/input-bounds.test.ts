@@ -10,7 +10,7 @@ import { nd } from '../helpers/arrays.js';
 import { ErrorCode } from '../../protocol/src/errors.js';
 import { encodeTiff } from '../../server/imaging/tiff.js';
 import { deflateBombTiff, hugeDeclaredTiff, loopingIfdTiff, lzwGarbageTiff, packBitsGarbageTiff } from '../../scripts/attack-fixtures.js';
-import { rawCall, rpcError } from './helpers.js';
+import { rawCall, rpcError } from '../helpers/rpc.js';
 
 const b64 = (u8: Uint8Array) => Buffer.from(u8).toString('base64');
 

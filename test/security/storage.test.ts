@@ -12,7 +12,7 @@ import { SparsecellClient } from '../../clients/typescript/src/client.js';
 import { decodeNdArray } from '../../protocol/src/ndarray.js';
 import { ErrorCode } from '../../protocol/src/errors.js';
 import type { EventParams, ProgressParams } from '../../protocol/src/progress.js';
-import { rpcError } from './helpers.js';
+import { rpcError } from '../helpers/rpc.js';
 
 const TINY = { unetDepth: 2, unetFilters: 8 };
 const OPTS = { patchSize: 32, batchSize: 2 };
