@@ -4,6 +4,7 @@
  * loop or take the daemon's memory: the decoder checks the declared size against maxArrayElements before it
  * allocates, caps every strip at what the page needs, and the worker is terminated when the deadline passes.
  */
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { RpcError } from '../errors.js';
 import type { TypedArray } from '../../protocol/src/ndarray.js';
@@ -12,6 +13,23 @@ import type { TiffImage } from '../imaging/tiff.js';
 
 /** V8 heap of a decode worker (tags and bookkeeping; the pixels live in an ArrayBuffer bounded by maxElements). */
 const DECODE_HEAP_MB = 256;
+
+/** Decodes running at once; more wait their turn (a batch of hostile files costs this many threads, not one each). */
+const MAX_DECODES = Math.max(1, Math.min(4, availableParallelism()));
+let running = 0;
+const waiting: Array<() => void> = [];
+
+async function withDecodeSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (running >= MAX_DECODES) await new Promise<void>((r) => waiting.push(r)); // a finishing decode hands its slot over
+  else running++;
+  try {
+    return await fn();
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  }
+}
 
 type Reply = { ok: true; image: TiffImage } | { ok: false; message: string; limit: boolean };
 
@@ -48,7 +66,8 @@ export async function decodeImageTiff(b64: string, maxElements: number, timeoutS
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) {
     throw new RpcError('InvalidParams', 'image.tiff is not valid base64', [{ path: '/image/tiff', message: 'not base64' }]);
   }
-  const t = await decodeTiffOffThread(new Uint8Array(Buffer.from(b64, 'base64')), maxElements, timeoutS);
+  const bytes = new Uint8Array(Buffer.from(b64, 'base64'));
+  const t = await withDecodeSlot(() => decodeTiffOffThread(bytes, maxElements, timeoutS));
   if (t.pages > 1 && t.channels > 1) throw new RpcError('InvalidImage', 'multi-page multi-channel TIFFs are not supported; send one channel per stack', [{ path: '/image/tiff', message: 'pages and channels' }]);
   const shape = t.pages > 1 ? [t.pages, t.height, t.width] : t.channels > 1 ? [t.height, t.width, t.channels] : [t.height, t.width];
   return { data: t.data, shape, dtype: t.dtype };

@@ -1,8 +1,8 @@
 /**
  * The only module that knows ws. One JSON-RPC 2.0 endpoint over WebSocket text frames:
  * - token check at upgrade (Authorization: Bearer or ?token=), required off loopback;
- * - browser Origin check at upgrade (only --allow-origin origins; requests without Origin, as from napari, Fiji and
- *   scripts, pass) and, on a loopback bind, a Host check against DNS rebinding (loopback names and addresses only);
+ * - browser Origin check at upgrade (only --allow-origin origins; requests without Origin, or with the daemon's own
+ *   loopback address as websocket-client sends, pass) and, on a loopback bind, a Host check against DNS rebinding;
  * - at most maxBatch requests per JSON-RPC batch;
  * - max message size enforced by ws (maxPayload) before any parsing: oversized frames close with 1009;
  * - params validated against protocol/ (invalid -> -32602 with data [{path, message}]);
@@ -89,10 +89,25 @@ function isLoopbackHost(host: string): boolean {
   return /^127(\.\d{1,3}){3}$/.test(name);
 }
 
+/**
+ * The daemon's own loopback address as an origin (http://127.0.0.1:<port>, http://localhost:<port>): what
+ * websocket-client (napari, Python scripts) sends by default. No web page can have it: the daemon serves no pages.
+ */
+function isOwnOrigin(origin: string, port: number): boolean {
+  let u: URL;
+  try {
+    u = new URL(origin);
+  } catch {
+    return false;
+  }
+  const p = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+  return (u.protocol === 'http:' || u.protocol === 'https:') && p === port && isLoopbackHost(u.hostname);
+}
+
 /** Why an upgrade is refused (403), or undefined when it may go on. */
-function refusal(req: IncomingMessage, opts: RpcServerOptions): string | undefined {
+function refusal(req: IncomingMessage, opts: RpcServerOptions, port: number): string | undefined {
   const origin = req.headers.origin;
-  if (origin !== undefined && !opts.allowOrigins.some((o) => o.toLowerCase() === origin.toLowerCase())) {
+  if (origin !== undefined && !opts.allowOrigins.some((o) => o.toLowerCase() === origin.toLowerCase()) && !(opts.loopbackBind && isOwnOrigin(origin, port))) {
     return `origin ${origin} is not allowed: a web page may connect only when the daemon is started with --allow-origin ${origin}`;
   }
   const host = req.headers.host;
@@ -213,7 +228,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes, perMessageDeflate: false });
 
   http.on('upgrade', (req, socket, head) => {
-    const refused = refusal(req, opts);
+    const refused = refusal(req, opts, (http.address() as AddressInfo).port);
     if (refused) {
       socket.write(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${refused}\n`);
       socket.destroy();

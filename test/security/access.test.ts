@@ -21,6 +21,12 @@ describe('security: origins, hosts and the bind check', () => {
     expect(evil.body).to.match(/--allow-origin/);
     expect((await upgradeStatus(d.url, { origin: 'null' })).status).to.equal(403);
     expect((await upgradeStatus(d.url, {})).status).to.equal(101);
+    // websocket-client (napari, Python scripts) sends the daemon's own address as Origin: no page can have it
+    const port = d.daemon.rpc.port;
+    expect((await upgradeStatus(d.url, { origin: `http://127.0.0.1:${port}` })).status).to.equal(101);
+    expect((await upgradeStatus(d.url, { origin: `http://localhost:${port}` })).status).to.equal(101);
+    expect((await upgradeStatus(d.url, { origin: `http://localhost:${port + 1}` })).status).to.equal(403);
+    expect((await upgradeStatus(d.url, { origin: `http://127.0.0.1.evil.example:${port}` })).status).to.equal(403);
   });
 
   it('refuses a Host that is not a loopback name on a loopback bind (DNS rebinding)', async () => {
