@@ -7,7 +7,7 @@
  *   predict   predict label images for a folder of images
  *   evaluate  stardist-style matching of predicted vs ground-truth label folders
  *   study     the sparse-annotation study (which labels are worth a person's time)
- *   bench     benchmarks (same as npm run bench -- NAME)
+ * Benchmarks have their own entry point (bench/run.ts, `npm run bench -- NAME`): the product never imports them.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
@@ -21,7 +21,8 @@ commands:
   predict   predict label images (and polygons) for a folder of images
   evaluate  stardist-style matching of predicted vs ground-truth label folders
   study     the sparse-annotation study: which labels are worth a person's time
-  bench     benchmarks: rpc | train-step | quality | live | study
+
+benchmarks: npm run bench -- NAME (from a checkout)
 `;
 
 export type Flags = Record<string, string | string[] | boolean | undefined>;
@@ -61,10 +62,6 @@ async function main(argv: string[]): Promise<number> {
     case 'train': case 'predict': case 'evaluate': case 'study': {
       const mod = await import(`./cli/${cmd}.js`);
       return mod.run(rest, { backend: env.SPARSECELL_BACKEND });
-    }
-    case 'bench': {
-      const { runBench } = await import('../bench/run.js');
-      return runBench(rest);
     }
     case undefined: case '-h': case '--help': case 'help':
       process.stdout.write(USAGE);

@@ -36,8 +36,9 @@ export interface SessionMeta {
 
 export interface ActiveJob {
   jobId: string;
-  /** Total steps (0 for live jobs). */
+  /** Total steps (0 for live jobs and jobs limited by time only). */
   steps: number;
+  timeLimitS?: number;
   live: boolean;
   /** Steps done when the last checkpoint was written. */
   step: number;
