@@ -34,6 +34,7 @@ const Prediction = Obj({
   generation: Type.Integer({ minimum: 0, description: 'Newest label generation the model had trained on.' }),
   region: Region,
   z: Type.Optional(Type.Integer({ minimum: 0 })),
+  truncated: Type.Optional(Type.Boolean({ description: 'True when more objects were found than maxObjects: the best-scoring maxObjects are returned.' })),
 });
 
 export const METHODS = {
@@ -52,7 +53,7 @@ export const METHODS = {
       }),
       limits: ServerLimits,
       families: Type.Array(FamilyName),
-      home: Type.Optional(Type.String({ description: 'Only reported to loopback clients.' })),
+      home: Type.Optional(Type.String({ description: 'The store folder; only reported to clients that authenticated with the token.' })),
     }),
     errors: [],
   },
@@ -70,14 +71,17 @@ export const METHODS = {
   'session.list': {
     summary: 'All sessions in the store, open or closed.',
     params: Obj({}),
-    result: Obj({ sessions: Type.Array(Obj({ sessionId: SessionId, name: Type.String(), family: FamilyName, state: Type.String(), images: Type.Integer(), generation: Type.Integer() })) }),
+    result: Obj({
+      sessions: Type.Array(Obj({ sessionId: SessionId, name: Type.String(), family: FamilyName, state: Type.String(), images: Type.Integer(), generation: Type.Integer() })),
+      damaged: Type.Optional(Type.Array(Obj({ sessionId: SessionId, error: Type.String() }), { description: 'Sessions whose files on disk are damaged (session.get answers StorageCorrupt for them).' })),
+    }),
     errors: [],
   },
   'session.get': {
     summary: 'Full state of a session. Attaches this connection to the session events (use after a reconnect).',
     params: Obj(SessionRef),
     result: SessionInfo,
-    errors: ['SessionNotFound'],
+    errors: ['SessionNotFound', 'StorageCorrupt'],
   },
   'session.close': {
     summary: 'Stop the session jobs and release its memory (data stays on disk and is reopened on next use); delete: true removes it.',
@@ -132,9 +136,10 @@ export const METHODS = {
       options: Type.Optional(TrainOptions),
       live: Type.Optional(Type.Boolean({ description: 'Keep training as labels change until model.cancel, session.close or idle timeout.' })),
       reset: Type.Optional(Type.Boolean({ description: 'Start from fresh weights instead of continuing.' })),
+      resume: Type.Optional(Type.Boolean({ description: 'Continue the interrupted job of this session (same steps, live flag and options) from the last checkpoint; steps given here replace the remaining steps.' })),
     }),
-    result: Obj({ jobId: JobId }),
-    errors: ['SessionNotFound', 'SessionBusy', 'InvalidLabels', 'ResourceLimit'],
+    result: Obj({ jobId: JobId, resumedFrom: Type.Optional(Type.Integer({ minimum: 0, description: 'With resume: the step of the interrupted job the new job continues from.' })) }),
+    errors: ['SessionNotFound', 'SessionBusy', 'InvalidLabels', 'ResourceLimit', 'JobNotFound', 'StorageCorrupt'],
     progress: true,
   },
   'model.configure': {
@@ -152,10 +157,11 @@ export const METHODS = {
       z: Type.Optional(Type.Integer({ minimum: 0, description: 'Plane index for ZYX and TYX images (for TYX, the time point; default 0).' })),
       probThresh: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
       nmsThresh: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+      maxObjects: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000000, description: 'Return at most this many objects, best scores first (default server.info.limits.maxObjects); truncated tells when more were found.' })),
       progressToken: ProgressToken,
     }),
     result: Prediction,
-    errors: ['SessionNotFound', 'ImageNotFound', 'ModelNotTrained', 'ShapeMismatch', 'RequestCancelled'],
+    errors: ['SessionNotFound', 'ImageNotFound', 'ModelNotTrained', 'ShapeMismatch', 'RequestCancelled', 'StorageCorrupt'],
   },
   'model.cancel': {
     summary: 'Cancel a job (training or prediction). cancelled = false when it had already ended.',
@@ -172,7 +178,7 @@ export const METHODS = {
   'model.import': {
     summary: 'Load a model archive (from model.export or the CLI) into the session.',
     params: Obj({ ...SessionRef, model: Type.String({ description: 'Base64 archive.' }) }),
-    result: Obj({ family: FamilyName, modelVersion: Type.Integer() }),
+    result: Obj({ family: FamilyName, modelVersion: Type.Integer({ description: 'Continues the lineage: the archive model version (or the session one, plus 1, when that is higher).' }) }),
     errors: ['SessionNotFound', 'InvalidModel', 'SessionBusy'],
   },
   'rpc.discover': {

@@ -17,7 +17,7 @@ export const ProgressParams = Type.Object(
     loss: Type.Optional(Type.Number()),
     stepsPerS: Type.Optional(Type.Number()),
     etaS: Type.Optional(Type.Number()),
-    state: Type.Optional(Type.String({ description: 'On end: done | cancelled | failed.' })),
+    state: Type.Optional(Type.String({ description: 'On end: done | cancelled | failed | interrupted.' })),
     error: Type.Optional(Type.String()),
   },
   { $id: 'ProgressParams', additionalProperties: false },

@@ -81,8 +81,8 @@ export const ImageInfo = Type.Object(
 export type ImageInfo = Static<typeof ImageInfo>;
 
 export const JobState = Type.Union(
-  [Type.Literal('queued'), Type.Literal('running'), Type.Literal('done'), Type.Literal('cancelled'), Type.Literal('failed')],
-  { $id: 'JobState' },
+  [Type.Literal('queued'), Type.Literal('running'), Type.Literal('done'), Type.Literal('cancelled'), Type.Literal('failed'), Type.Literal('interrupted')],
+  { $id: 'JobState', description: 'interrupted: the daemon stopped (crash, kill -9) while the job ran; model.train {resume: true} continues it from the last checkpoint.' },
 );
 export const JobInfo = Type.Object(
   {
@@ -113,6 +113,9 @@ export const SessionInfo = Type.Object(
     trainedGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'Newest label generation the model has trained on.' })),
     jobs: Type.Array(JobInfo),
     autoBackground: Type.Optional(Type.Boolean()),
+    warnings: Type.Optional(Type.Array(Type.Object({ imageId: Type.Optional(Type.String()), message: Type.String() }, { additionalProperties: false }), {
+      description: 'Damage found on disk when the session was opened (e.g. a label journal record that failed its checksum: that update is lost, the others are kept).',
+    })),
   },
   { $id: 'SessionInfo', additionalProperties: false },
 );
@@ -147,6 +150,9 @@ export const ServerLimits = Type.Object(
     maxMessageBytes: Type.Integer(),
     maxArrayElements: Type.Integer(),
     maxSessions: Type.Integer(),
+    maxBatch: Type.Optional(Type.Integer({ description: 'Most requests in one JSON-RPC batch; a longer batch is refused as a whole.' })),
+    maxImagesPerSession: Type.Optional(Type.Integer()),
+    maxObjects: Type.Optional(Type.Integer({ description: 'Default cap on the objects of one model.predict (its maxObjects param).' })),
   },
   { $id: 'ServerLimits', additionalProperties: false },
 );

@@ -71,7 +71,10 @@ function assertConfig(family: FamilyName, config: unknown): void {
 
 export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
   const { sessions, models, config } = deps;
-  const limits = { maxMessageBytes: config.maxMessageBytes, maxArrayElements: config.maxArrayElements, maxSessions: config.maxSessions };
+  const limits = {
+    maxMessageBytes: config.maxMessageBytes, maxArrayElements: config.maxArrayElements, maxSessions: config.maxSessions,
+    maxBatch: config.maxBatch, maxImagesPerSession: config.maxImagesPerSession, maxObjects: config.maxObjects,
+  };
   const openrpc = buildOpenRpc(deps.version);
 
   return {
@@ -82,7 +85,8 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
       backend: models.backendInfo(),
       limits,
       families: deps.families,
-      ...(ctx.loopback ? { home: config.home } : {}),
+      // The store path tells a web page or a stranger about this machine: only token holders get it.
+      ...(ctx.authenticated ? { home: config.home } : {}),
     }),
 
     'rpc.discover': () => openrpc,
@@ -95,13 +99,18 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
       return { sessionId: s.id, name: s.meta.name, family: s.meta.family };
     },
 
-    'session.list': () => ({
-      sessions: sessions.list().map((s) => ({ sessionId: s.id, name: s.meta.name, family: s.meta.family, state: s.state, images: s.images.size, generation: s.generation })),
-    }),
+    'session.list': () => {
+      const { sessions: all, damaged } = sessions.list();
+      return {
+        sessions: all.map((s) => ({ sessionId: s.id, name: s.meta.name, family: s.meta.family, state: s.state, images: s.images.size, generation: s.generation })),
+        ...(damaged.length ? { damaged } : {}),
+      };
+    },
 
     'session.get': (p, ctx) => {
       const s = sessions.get(p.sessionId);
       ctx.attach(s.id);
+      sessions.reopened(s);
       return s.info();
     },
 
@@ -131,16 +140,17 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
     'image.add': async (p, ctx) => {
       const s = sessions.get(p.sessionId);
       ctx.attach(s.id);
+      s.assertRoomForImage(config.maxImagesPerSession);
       let data: TypedArray, shape: number[], dtype;
       if ('tiff' in p.image) {
-        ({ data, shape, dtype } = decodeImageTiff(p.image.tiff, config.maxArrayElements));
+        ({ data, shape, dtype } = await decodeImageTiff(p.image.tiff, config.maxArrayElements, config.decodeTimeoutS));
       } else {
         ({ data, shape } = await decodeNd(p.image, config.maxArrayElements, '/image'));
         dtype = p.image.dtype;
       }
       const axes: Axes = p.axes ?? inferAxes(shape);
       checkAxes(shape, axes);
-      const meta = await s.addImage(data, shape, axes, dtype, p.name);
+      const meta = await s.addImage(data, shape, axes, dtype, p.name, config.maxImagesPerSession);
       return { imageId: meta.imageId, shape: meta.shape, axes: meta.axes };
     },
 

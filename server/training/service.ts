@@ -11,11 +11,11 @@
  * - Live jobs keep training as labels change and push prediction.updated for the session's view.
  */
 import { EventEmitter } from 'node:events';
-import { RpcError } from '../errors.js';
+import { RpcError, invalidParams } from '../errors.js';
 import type { ServerConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { SessionManager } from '../sessions/session-manager.js';
-import type { Session } from '../sessions/session.js';
+import type { ActiveJob, Session } from '../sessions/session.js';
 import { spatialShape } from '../sessions/session.js';
 import type { BackendInfo, ModelService } from '../sessions/model-service.js';
 import type { JobInfo } from '../../protocol/src/types.js';
@@ -79,6 +79,8 @@ class TrainJob implements Trainer {
   finished?: Promise<void>;
   private finish!: () => void;
   lossEma?: number;
+  /** Step a resumed job started from (0 otherwise). */
+  startStep = 0;
 
   constructor(
     readonly svc: ModelServiceImpl,
@@ -222,7 +224,12 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     }
     const archive = s.meta.modelVersion ? this.sessions.store.readCheckpoint(s.id) : undefined;
     sc.syncedGeneration = s.generation;
-    await sc.worker.call({ op: 'load', sessionId: s.id, family: s.meta.family, config: s.meta.config, archive, images, autoBackground: s.meta.autoBackground === true }, { transfer });
+    await sc.worker.call({ op: 'load', sessionId: s.id, family: s.meta.family, config: s.meta.config, archive, images, autoBackground: s.meta.autoBackground === true }, { transfer }).catch((e: unknown) => {
+      if (archive && e instanceof WorkerError && e.code === 'InvalidModel') {
+        throw new RpcError('StorageCorrupt', `the model checkpoint of session ${s.id} is damaged (${e.message}); start again with model.train {reset: true} or load one with model.import`, [{ path: '/sessionId', message: 'damaged checkpoint' }]);
+      }
+      return mapWorkerError(e);
+    });
     sc.syncedImages = new Set(images.map((i) => i.imageId));
     sc.loaded = true;
   }
@@ -278,12 +285,19 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     });
   }
 
-  async train(session: Session, p: ParamsOf<'model.train'>): Promise<{ jobId: string }> {
+  async train(session: Session, p: ParamsOf<'model.train'>): Promise<{ jobId: string; resumedFrom?: number }> {
     const sc = await this.compute(session);
     if (sc.starting || (sc.job && sc.job.info.state === 'running')) {
       throw new RpcError('SessionBusy', `session ${session.id} is already training (job ${sc.job?.jobId ?? "starting"}); cancel it first or use model.configure`, [{ path: '/sessionId', message: 'busy' }]);
     }
-    const live = p.live === true;
+    const interrupted = session.meta.activeJob;
+    if (p.resume) {
+      if (!interrupted) throw new RpcError('JobNotFound', `session ${session.id} has no interrupted training job to resume`, [{ path: '/resume', message: 'nothing to resume' }]);
+      if (p.reset || p.family !== undefined || p.config !== undefined || p.live !== undefined) {
+        throw invalidParams([{ path: '/resume', message: 'resume continues the interrupted job as it was: reset, family, config and live cannot be given with it' }]);
+      }
+    }
+    const live = p.resume ? interrupted!.live : p.live === true;
     if (!live) {
       const labeled = [...session.images.values()].some((im) => {
         const c = im.layer.counts();
@@ -293,13 +307,13 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     }
     sc.starting = true;
     try {
-      return await this.startJob(sc, session, p, live);
+      return await this.startJob(sc, session, p, live, p.resume ? interrupted : undefined);
     } finally {
       sc.starting = false;
     }
   }
 
-  private async startJob(sc: SessionCompute, session: Session, p: ParamsOf<'model.train'>, live: boolean): Promise<{ jobId: string }> {
+  private async startJob(sc: SessionCompute, session: Session, p: ParamsOf<'model.train'>, live: boolean, resume?: ActiveJob): Promise<{ jobId: string; resumedFrom?: number }> {
     // Family / config changes start a fresh model.
     const familyChanged = p.family !== undefined && p.family !== session.meta.family;
     const configChanged = p.config !== undefined && JSON.stringify(p.config) !== JSON.stringify(session.meta.config);
@@ -319,9 +333,15 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     // Validate the family config early, in the worker, with a clear error.
     await sc.lane.runUrgent(() => this.ensureLoaded(sc)).catch(mapWorkerError);
     const jobId = `job${Date.now().toString(36)}${this.nextJob++}`;
-    // Neither steps nor a time limit: the recipe's time budget (server/recipe.ts).
-    const timeLimitS = p.timeLimitS ?? (p.steps === undefined ? RECIPE.budgetS : undefined);
-    const job = new TrainJob(this, sc, jobId, p.steps ?? UNBOUNDED_STEPS, timeLimitS, live);
+    // A resumed job goes on counting from the step its checkpoint holds, towards the interrupted job's total (or
+    // under its time limit). Otherwise, neither steps nor a time limit: the recipe's time budget (server/recipe.ts).
+    const from = resume?.step ?? 0;
+    const steps = resume ? (p.steps !== undefined ? from + p.steps : resume.steps || UNBOUNDED_STEPS) : p.steps ?? UNBOUNDED_STEPS;
+    const timeLimitS = p.timeLimitS ?? (p.steps !== undefined ? undefined : resume ? resume.timeLimitS : RECIPE.budgetS);
+    const job = new TrainJob(this, sc, jobId, steps, timeLimitS, live);
+    job.info.step = from;
+    job.startStep = from;
+    await session.updateMeta({ activeJob: { jobId, steps: job.info.steps ?? 0, live, step: from, ...(timeLimitS !== undefined ? { timeLimitS } : {}) } });
     sc.job = job;
     this.jobs.set(jobId, job);
     for (const [id, j] of this.jobs) if (this.jobs.size > 1000 && j.info.state !== 'running') this.jobs.delete(id);
@@ -330,7 +350,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     this.emitProgress(session.id, { token: jobId, kind: 'begin', title: `${live ? 'live ' : ''}train ${session.meta.family}`, step: 0, steps: job.info.steps ?? 0 });
     sc.lane.addTrainer(job);
     void job.finished!.then(() => this.afterJob(job));
-    return { jobId };
+    return resume ? { jobId, resumedFrom: from } : { jobId };
   }
 
   /** One training slice of a job (called by the lane). Returns false when there is nothing to do now. */
@@ -385,14 +405,14 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       sc.trainedGeneration = generationBefore;
       sc.dirty = true;
       const elapsed = (Date.now() - job.startedAt) / 1000;
-      const stepsPerS = job.info.step / Math.max(elapsed, 1e-3);
+      const stepsPerS = (job.info.step - job.startStep) / Math.max(elapsed, 1e-3);
       this.emitProgress(sc.session.id, { token: job.jobId, kind: 'report', step: job.info.step, loss: r.loss, stepsPerS, ...jobProgress(job, elapsed, stepsPerS) });
     }
     if (r.cancelled) {
       job.end('cancelled');
       return false;
     }
-    if ((Date.now() - job.lastCheckpoint) / 1000 >= SERVICE_DEFAULTS.checkpointS) await this.checkpoint(sc);
+    if ((Date.now() - job.lastCheckpoint) / 1000 >= (this.config.checkpointS ?? SERVICE_DEFAULTS.checkpointS)) await this.checkpoint(sc);
     if (job.live) await this.maybePush(job);
     return true;
   }
@@ -419,6 +439,10 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
 
   private async afterJob(job: TrainJob): Promise<void> {
     const sc = job.sc;
+    // Ended (done, cancelled, failed): nothing to resume after a later crash. Queued before the session can close.
+    if (sc.session.meta.activeJob?.jobId === job.jobId) {
+      sc.session.updateMeta({ activeJob: undefined }).catch((e) => this.log.error({ err: e }, 'could not record the end of a job'));
+    }
     sc.lane.removeTrainer(job);
     if (sc.dirty) await sc.lane.runUrgent(() => this.checkpoint(sc)).catch((e) => this.log.error({ err: e }, 'checkpoint failed'));
     this.emitProgress(sc.session.id, { token: job.jobId, kind: 'end', step: job.info.step ?? 0, steps: job.info.steps ?? 0, ...(job.info.loss !== undefined ? { loss: job.info.loss } : {}), state: job.info.state, ...(job.info.error ? { error: job.info.error } : {}) });
@@ -428,11 +452,16 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
   /** Persist the worker's current weights (worker call + durable write) and announce model.updated. */
   private async checkpoint(sc: SessionCompute): Promise<void> {
     if (!sc.loaded || !sc.dirty) return;
-    const bytes = await sc.worker.call<Uint8Array>({ op: 'export', sessionId: sc.session.id });
+    const bytes = await sc.worker.call<Uint8Array>({ op: 'export', sessionId: sc.session.id, modelVersion: sc.modelVersion });
     await this.sessions.store.writeCheckpoint(sc.session.id, bytes);
     sc.dirty = false;
+    const job = sc.job && sc.job.info.state === 'running' ? sc.job : undefined;
     if (sc.job) sc.job.lastCheckpoint = Date.now();
-    await sc.session.updateMeta({ modelVersion: sc.modelVersion, trainedGeneration: sc.trainedGeneration });
+    // A running job records the step this checkpoint holds: after a crash, model.train {resume: true} goes on from it.
+    await sc.session.updateMeta({
+      modelVersion: sc.modelVersion, trainedGeneration: sc.trainedGeneration,
+      ...(job && sc.session.meta.activeJob?.jobId === job.jobId ? { activeJob: { ...sc.session.meta.activeJob, step: job.info.step ?? 0 } } : {}),
+    });
     this.emit('event', sc.session.id, { type: 'model.updated', sessionId: sc.session.id, modelVersion: sc.modelVersion, generation: sc.trainedGeneration });
   }
 
@@ -453,7 +482,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     await this.ensureLoaded(sc);
     await this.ensureImage(sc, imageId);
     const r = await sc.worker
-      .call<PredictResult>({ op: 'predict', sessionId: sc.session.id, imageId, z, region, probThresh: o.probThresh, nmsThresh: o.nmsThresh, context: o.context }, { signal: o.signal, onProgress: o.onProgress })
+      .call<PredictResult>({ op: 'predict', sessionId: sc.session.id, imageId, z, region, probThresh: o.probThresh, nmsThresh: o.nmsThresh, context: o.context, maxObjects: o.maxObjects ?? this.config.maxObjects }, { signal: o.signal, onProgress: o.onProgress })
       .catch(mapWorkerError);
     return {
       labels: encodeNdArray(r.labels, r.shape, { deflate: true }),
@@ -462,6 +491,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       generation: sc.trainedGeneration,
       region,
       z,
+      ...(r.truncated ? { truncated: true } : {}),
     };
   }
 
@@ -479,7 +509,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     ctx.progress?.({ token: '', kind: 'begin', title: 'predict', percentage: 0 });
     try {
       const res = await this.runPredict(sc, p.imageId, z, region, {
-        probThresh: p.probThresh, nmsThresh: p.nmsThresh, signal: ctx.signal,
+        probThresh: p.probThresh, nmsThresh: p.nmsThresh, maxObjects: p.maxObjects, signal: ctx.signal,
         onProgress: (q) => ctx.progress?.({ token: '', kind: 'report', message: `tile ${q.tile}/${q.tiles}`, percentage: q.tiles ? (100 * (q.tile ?? 0)) / q.tiles : 0 }),
       });
       ctx.progress?.({ token: '', kind: 'end', state: 'done', percentage: 100 });
@@ -504,9 +534,11 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
   async exportModel(session: Session) {
     const sc = await this.compute(session);
     if (!sc.modelVersion) throw new RpcError('ModelNotTrained', `session ${session.id} has no trained model to export`);
-    const bytes = sc.loaded
-      ? await sc.lane.runUrgent(() => sc.worker.call<Uint8Array>({ op: 'export', sessionId: session.id }))
-      : this.sessions.store.readCheckpoint(session.id);
+    // Through the worker, so a damaged checkpoint is reported (StorageCorrupt) instead of handed out.
+    const bytes = await sc.lane.runUrgent(async () => {
+      await this.ensureLoaded(sc);
+      return sc.worker.call<Uint8Array>({ op: 'export', sessionId: session.id, modelVersion: sc.modelVersion });
+    });
     if (!bytes) throw new RpcError('ModelNotTrained', `session ${session.id} has no checkpoint on disk`);
     return { model: Buffer.from(bytes).toString('base64'), family: session.meta.family, modelVersion: sc.modelVersion, bytes: bytes.length };
   }
@@ -516,10 +548,11 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     if (sc.job && sc.job.info.state === 'running') throw new RpcError('SessionBusy', `session ${session.id} is training (job ${sc.job.jobId}); cancel it before importing a model`);
     const spec = await sc.lane.runUrgent(async () => {
       await this.ensureLoaded(sc);
-      return sc.worker.call<{ family: 'stardist' | 'cellpose' | 'elephant'; config: Record<string, unknown> }>({ op: 'import', sessionId: session.id, archive }).catch(mapWorkerError);
+      return sc.worker.call<{ family: 'stardist' | 'cellpose' | 'elephant'; config: Record<string, unknown>; modelVersion: number }>({ op: 'import', sessionId: session.id, archive }).catch(mapWorkerError);
     });
     await this.sessions.store.writeCheckpoint(session.id, archive);
-    sc.modelVersion++;
+    // Keep the model's lineage: its own version goes on (and never goes below what this session has shown).
+    sc.modelVersion = Math.max(sc.modelVersion + 1, Number.isSafeInteger(spec.modelVersion) ? spec.modelVersion : 0);
     sc.dirty = false;
     await session.updateMeta({ family: spec.family, config: spec.config, modelVersion: sc.modelVersion, trainedGeneration: sc.trainedGeneration });
     this.emit('event', session.id, { type: 'model.updated', sessionId: session.id, modelVersion: sc.modelVersion });
@@ -571,6 +604,8 @@ interface PredictOpts {
   context?: number;
   probThresh?: number;
   nmsThresh?: number;
+  /** Default: the server's maxObjects. */
+  maxObjects?: number;
   signal?: AbortSignal;
   onProgress?: (p: { tile?: number; tiles?: number }) => void;
 }

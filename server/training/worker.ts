@@ -205,7 +205,8 @@ async function predict(st: SessionState, req: Extract<WorkerRequest, { op: 'pred
   const side = Math.max(input.height, input.width);
   const tileSize = input.height * input.width <= SINGLE_WINDOW_PX ? side : undefined;
   const maps = await predictImage(st.model, input, { normalized: true, tileSize, signal, onProgress: (p) => post({ id, progress: { tile: p.done, tiles: p.total } }) });
-  const inst = unscaleInstances(st.model.family.postprocess(maps, st.model.config, { probThresh: req.probThresh, nmsThresh: req.nmsThresh }), scale, eh, ew);
+  const raw = st.model.family.postprocess(maps, st.model.config, { probThresh: req.probThresh, nmsThresh: req.nmsThresh, maxObjects: req.maxObjects });
+  const inst = unscaleInstances(raw, scale, eh, ew);
   const h = y1 - y0, w = x1 - x0;
   const labels = new Int32Array(h * w);
   const present = new Set<number>();
@@ -215,10 +216,16 @@ async function predict(st: SessionState, req: Extract<WorkerRequest, { op: 'pred
       labels[y * w + x] = v;
       if (v > 0) present.add(v);
     }
-  const polygons = inst.polygons
-    .filter((p) => present.has(p.id))
-    .map((p) => ({ id: p.id, score: p.score, points: p.points.map(([y, x]) => [y + ey0, x + ex0] as [number, number]) }));
-  return { labels, shape: [h, w], polygons };
+  let polygons = inst.polygons.filter((p) => present.has(p.id));
+  // Families that cannot stop early are capped here: the best-scoring maxObjects stay.
+  let truncated = raw.truncated === true;
+  if (present.size > req.maxObjects) {
+    truncated = true;
+    const keep = new Set(polygons.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, req.maxObjects).map((p) => p.id));
+    polygons = polygons.filter((p) => keep.has(p.id)).sort((a, b) => a.id - b.id);
+    for (let i = 0; i < labels.length; i++) if (labels[i] > 0 && !keep.has(labels[i])) labels[i] = 0;
+  }
+  return { labels, shape: [h, w], polygons: polygons.map((p) => ({ id: p.id, score: p.score, points: p.points.map(([y, x]) => [y + ey0, x + ex0] as [number, number]) })), truncated };
 }
 
 function state(sessionId: string): SessionState {
@@ -293,7 +300,7 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
       return predict(state(req.sessionId), req, cancel, post, id);
     case 'export': {
       const st = state(req.sessionId);
-      st.model.version++;
+      st.model.version = req.modelVersion; // the archive carries the session's model version (its lineage)
       return serializeModel(st.model);
     }
     case 'import': {
@@ -313,7 +320,7 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
       disposeModel(st.model);
       st.model = model;
       st.dirty = true;
-      return { family: model.family.name, config: model.config };
+      return { family: model.family.name, config: model.config, modelVersion: model.version };
     }
     case 'unload':
       unload(req.sessionId);

@@ -177,14 +177,19 @@ export function decodeArchive<S>(bytes: Uint8Array): { spec: S; tensors: NamedTe
   const hl = dv.getUint32(4, true);
   if (8 + hl > bytes.length) throw new Error('archive: truncated header');
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + hl))) as ArchiveHeader<S>;
+  if (!header || typeof header !== 'object' || !Array.isArray(header.tensors)) throw new Error('archive: header has no tensor list');
   let off = 8 + hl;
   const tensors = header.tensors.map(({ name, shape }) => {
+    if (typeof name !== 'string' || !Array.isArray(shape) || shape.length > 8 || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new Error(`archive: tensor ${JSON.stringify(name)} has an invalid shape ${JSON.stringify(shape)}`);
+    }
     const n = shape.reduce((a, b) => a * b, 1);
     if (off + 4 * n > bytes.length) throw new Error(`archive: truncated data for ${name}`);
     const data = new Float32Array(n);
     if (LITTLE_ENDIAN) new Uint8Array(data.buffer).set(bytes.subarray(off, off + 4 * n));
     else for (let i = 0; i < n; i++) data[i] = dv.getFloat32(off + 4 * i, true);
     off += 4 * n;
+    for (let i = 0; i < n; i++) if (!Number.isFinite(data[i])) throw new Error(`archive: tensor ${name} holds ${data[i]} at element ${i}`);
     return { name, shape, data };
   });
   if (off !== bytes.length) throw new Error(`archive: ${bytes.length - off} trailing bytes`);

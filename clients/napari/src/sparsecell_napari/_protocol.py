@@ -59,17 +59,23 @@ class ImageInfo(TypedDict):
     counts: Counts  # Pixel counts of a label layer.
 
 
-JobState = Literal['queued', 'running', 'done', 'cancelled', 'failed']
+JobState = Literal['queued', 'running', 'done', 'cancelled', 'failed', 'interrupted']
+"""interrupted: the daemon stopped (crash, kill -9) while the job ran; model.train {resume: true} continues it from the last checkpoint."""
 
 class JobInfo(TypedDict):
     jobId: str  # Job id; also the $/progress token of the job.
     kind: Literal['train', 'predict']
-    state: JobState
+    state: JobState  # interrupted: the daemon stopped (crash, kill -9) while the job ran; model.train {resume: true} continues it from the last checkpoint.
     live: NotRequired[bool]
     step: NotRequired[int]
     steps: NotRequired[int]
     loss: NotRequired[float]
     error: NotRequired[str]
+
+
+class SessionInfoWarningsItem(TypedDict):
+    imageId: NotRequired[str]
+    message: str
 
 
 class SessionInfo(TypedDict):
@@ -85,6 +91,7 @@ class SessionInfo(TypedDict):
     trainedGeneration: NotRequired[int]  # Newest label generation the model has trained on.
     jobs: list[JobInfo]
     autoBackground: NotRequired[bool]
+    warnings: NotRequired[list[SessionInfoWarningsItem]]  # Damage found on disk when the session was opened (e.g. a label journal record that failed its checksum: that update is lost, the others are kept).
 
 
 class PolygonRoi(TypedDict):
@@ -108,6 +115,9 @@ class ServerLimits(TypedDict):
     maxMessageBytes: int
     maxArrayElements: int
     maxSessions: int
+    maxBatch: NotRequired[int]  # Most requests in one JSON-RPC batch; a longer batch is refused as a whole.
+    maxImagesPerSession: NotRequired[int]
+    maxObjects: NotRequired[int]  # Default cap on the objects of one model.predict (its maxObjects param).
 
 
 class ServerInfoParams(TypedDict):
@@ -128,7 +138,7 @@ class ServerInfoResult(TypedDict):
     backend: ServerInfoResultBackend
     limits: ServerLimits
     families: list[FamilyName]
-    home: NotRequired[str]  # Only reported to loopback clients.
+    home: NotRequired[str]  # The store folder; only reported to clients that authenticated with the token.
 
 
 class SessionCreateParams(TypedDict):
@@ -157,8 +167,14 @@ class SessionListResultSessionsItem(TypedDict):
     generation: int
 
 
+class SessionListResultDamagedItem(TypedDict):
+    sessionId: str  # Session id (server-generated unless given at creation).
+    error: str
+
+
 class SessionListResult(TypedDict):
     sessions: list[SessionListResultSessionsItem]
+    damaged: NotRequired[list[SessionListResultDamagedItem]]  # Sessions whose files on disk are damaged (session.get answers StorageCorrupt for them).
 
 
 class SessionGetParams(TypedDict):
@@ -240,10 +256,12 @@ class ModelTrainParams(TypedDict):
     options: NotRequired[TrainOptions]  # Training hyper-parameters (defaults in server/training/config.ts).
     live: NotRequired[bool]  # Keep training as labels change until model.cancel, session.close or idle timeout.
     reset: NotRequired[bool]  # Start from fresh weights instead of continuing.
+    resume: NotRequired[bool]  # Continue the interrupted job of this session (same steps, live flag and options) from the last checkpoint; steps given here replace the remaining steps.
 
 
 class ModelTrainResult(TypedDict):
     jobId: str  # Job id; also the $/progress token of the job.
+    resumedFrom: NotRequired[int]  # With resume: the step of the interrupted job the new job continues from.
 
 
 class ModelConfigureParams(TypedDict):
@@ -262,6 +280,7 @@ class ModelPredictParams(TypedDict):
     z: NotRequired[int]  # Plane index for ZYX and TYX images (for TYX, the time point; default 0).
     probThresh: NotRequired[float]
     nmsThresh: NotRequired[float]
+    maxObjects: NotRequired[int]  # Return at most this many objects, best scores first (default server.info.limits.maxObjects); truncated tells when more were found.
     progressToken: NotRequired[Union[str, int]]  # If given, $/progress notifications for this request carry this token.
 
 
@@ -272,6 +291,7 @@ class ModelPredictResult(TypedDict):
     generation: int  # Newest label generation the model had trained on.
     region: Region  # [y0, x0, y1, x1], half-open (y1, x1 exclusive), in pixels of the image plane.
     z: NotRequired[int]
+    truncated: NotRequired[bool]  # True when more objects were found than maxObjects: the best-scoring maxObjects are returned.
 
 
 class ModelCancelParams(TypedDict):
@@ -301,7 +321,7 @@ class ModelImportParams(TypedDict):
 
 class ModelImportResult(TypedDict):
     family: FamilyName  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
-    modelVersion: int
+    modelVersion: int  # Continues the lineage: the archive model version (or the session one, plus 1, when that is higher).
 
 
 class RpcDiscoverParams(TypedDict):
@@ -323,7 +343,7 @@ class ProgressNotification(TypedDict):
     loss: NotRequired[float]
     stepsPerS: NotRequired[float]
     etaS: NotRequired[float]
-    state: NotRequired[str]  # On end: done | cancelled | failed.
+    state: NotRequired[str]  # On end: done | cancelled | failed | interrupted.
     error: NotRequired[str]
 
 
@@ -394,7 +414,7 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                 'generation': (('int', 0, None), True),
                 'counts': (('ref', 'Counts'), True)},
                False),
- 'JobState': ('lit', ('queued', 'running', 'done', 'cancelled', 'failed')),
+ 'JobState': ('lit', ('queued', 'running', 'done', 'cancelled', 'failed', 'interrupted')),
  'JobInfo': ('obj',
              {'jobId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True),
               'kind': (('lit', ('train', 'predict')), True),
@@ -405,6 +425,9 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
               'loss': (('num', None, None, None), False),
               'error': (('str', None, None), False)},
              False),
+ 'SessionInfoWarningsItem': ('obj',
+                             {'imageId': (('str', None, None), False), 'message': (('str', None, None), True)},
+                             False),
  'SessionInfo': ('obj',
                  {'sessionId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True),
                   'name': (('str', None, None), True),
@@ -417,7 +440,8 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                   'modelVersion': (('int', 0, None), False),
                   'trainedGeneration': (('int', 0, None), False),
                   'jobs': (('list', ('ref', 'JobInfo'), None, None), True),
-                  'autoBackground': (('bool',), False)},
+                  'autoBackground': (('bool',), False),
+                  'warnings': (('list', ('ref', 'SessionInfoWarningsItem'), None, None), False)},
                  False),
  'PolygonRoi': ('obj',
                 {'id': (('int', 1, None), True),
@@ -436,7 +460,10 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
  'ServerLimits': ('obj',
                   {'maxMessageBytes': (('int', None, None), True),
                    'maxArrayElements': (('int', None, None), True),
-                   'maxSessions': (('int', None, None), True)},
+                   'maxSessions': (('int', None, None), True),
+                   'maxBatch': (('int', None, None), False),
+                   'maxImagesPerSession': (('int', None, None), False),
+                   'maxObjects': (('int', None, None), False)},
                   False),
  'ServerInfoParams': ('obj', {}, False),
  'ServerInfoResultBackend': ('obj',
@@ -474,8 +501,13 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                                     'images': (('int', None, None), True),
                                     'generation': (('int', None, None), True)},
                                    False),
+ 'SessionListResultDamagedItem': ('obj',
+                                  {'sessionId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True),
+                                   'error': (('str', None, None), True)},
+                                  False),
  'SessionListResult': ('obj',
-                       {'sessions': (('list', ('ref', 'SessionListResultSessionsItem'), None, None), True)},
+                       {'sessions': (('list', ('ref', 'SessionListResultSessionsItem'), None, None), True),
+                        'damaged': (('list', ('ref', 'SessionListResultDamagedItem'), None, None), False)},
                        False),
  'SessionGetParams': ('obj', {'sessionId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True)}, False),
  'SessionCloseParams': ('obj',
@@ -532,9 +564,13 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                        'config': (('dict',), False),
                        'options': (('ref', 'TrainOptions'), False),
                        'live': (('bool',), False),
-                       'reset': (('bool',), False)},
+                       'reset': (('bool',), False),
+                       'resume': (('bool',), False)},
                       False),
- 'ModelTrainResult': ('obj', {'jobId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True)}, False),
+ 'ModelTrainResult': ('obj',
+                      {'jobId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True),
+                       'resumedFrom': (('int', 0, None), False)},
+                      False),
  'ModelConfigureParams': ('obj',
                           {'sessionId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True),
                            'options': (('ref', 'TrainOptions'), True)},
@@ -547,6 +583,7 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                          'z': (('int', 0, None), False),
                          'probThresh': (('num', 0, 1, None), False),
                          'nmsThresh': (('num', 0, 1, None), False),
+                         'maxObjects': (('int', 1, 1000000), False),
                          'progressToken': (('union', (('str', None, None), ('int', None, None))), False)},
                         False),
  'ModelPredictResult': ('obj',
@@ -555,7 +592,8 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                          'modelVersion': (('int', 0, None), True),
                          'generation': (('int', 0, None), True),
                          'region': (('ref', 'Region'), True),
-                         'z': (('int', 0, None), False)},
+                         'z': (('int', 0, None), False),
+                         'truncated': (('bool',), False)},
                         False),
  'ModelCancelParams': ('obj', {'jobId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True)}, False),
  'ModelCancelResult': ('obj', {'cancelled': (('bool',), True), 'state': (('str', None, None), True)}, False),
@@ -633,15 +671,15 @@ METHODS: dict[str, MethodInfo] = {
     'server.info': MethodInfo('ServerInfoParams', 'ServerInfoResult', (), False, 'Server name, version, tensor backend, limits and model families.'),
     'session.create': MethodInfo('SessionCreateParams', 'SessionCreateResult', (-32805,), False, 'Create a session (images + sparse labels + one model). Returns its id; sessions persist across restarts.'),
     'session.list': MethodInfo('SessionListParams', 'SessionListResult', (), False, 'All sessions in the store, open or closed.'),
-    'session.get': MethodInfo('SessionGetParams', 'SessionGetResult', (-32801,), False, 'Full state of a session. Attaches this connection to the session events (use after a reconnect).'),
+    'session.get': MethodInfo('SessionGetParams', 'SessionGetResult', (-32801, -32812), False, 'Full state of a session. Attaches this connection to the session events (use after a reconnect).'),
     'session.close': MethodInfo('SessionCloseParams', 'SessionCloseResult', (-32801,), False, 'Stop the session jobs and release its memory (data stays on disk and is reopened on next use); delete: true removes it.'),
     'session.setView': MethodInfo('SessionSetViewParams', 'SessionSetViewResult', (-32801, -32802, -32803), False, 'Tell the daemon which region the person is looking at; live mode pushes prediction.updated for it.'),
     'image.add': MethodInfo('ImageAddParams', 'ImageAddResult', (-32801, -32803, -32805, -32810), False, 'Add an image to a session, as an NdArray or a base64 TIFF. Labels start all unlabeled.'),
     'labels.update': MethodInfo('LabelsUpdateParams', 'LabelsUpdateResult', (-32801, -32802, -32803, -32804, -32805), False, 'Replace the labels of an image (full layer) or of a patch at origin. Acknowledged only once durably on disk.'),
     'labels.get': MethodInfo('LabelsGetParams', 'LabelsGetResult', (-32801, -32802), False, 'The current sparse labels of an image (signed int32, or offset1 uint16/int32).'),
-    'model.train': MethodInfo('ModelTrainParams', 'ModelTrainResult', (-32801, -32807, -32804, -32805), True, 'Start training the session model on its sparse labels. Returns a job id at once; progress as $/progress with token = jobId.'),
+    'model.train': MethodInfo('ModelTrainParams', 'ModelTrainResult', (-32801, -32807, -32804, -32805, -32808, -32812), True, 'Start training the session model on its sparse labels. Returns a job id at once; progress as $/progress with token = jobId.'),
     'model.configure': MethodInfo('ModelConfigureParams', 'ModelConfigureResult', (-32801,), False, 'Change training hyper-parameters of the session, also while a (live) training runs.'),
-    'model.predict': MethodInfo('ModelPredictParams', 'ModelPredictResult', (-32801, -32802, -32806, -32803, -32800), False, 'Predict instances for an image (or a region / z-slice). Answers even while training runs.'),
+    'model.predict': MethodInfo('ModelPredictParams', 'ModelPredictResult', (-32801, -32802, -32806, -32803, -32800, -32812), False, 'Predict instances for an image (or a region / z-slice). Answers even while training runs.'),
     'model.cancel': MethodInfo('ModelCancelParams', 'ModelCancelResult', (-32808,), False, 'Cancel a job (training or prediction). cancelled = false when it had already ended.'),
     'model.export': MethodInfo('ModelExportParams', 'ModelExportResult', (-32801, -32806), False, 'The trained model (weights, config, normalisation) as one base64 archive.'),
     'model.import': MethodInfo('ModelImportParams', 'ModelImportResult', (-32801, -32809, -32807), False, 'Load a model archive (from model.export or the CLI) into the session.'),
@@ -698,6 +736,7 @@ class ErrorCode(IntEnum):
     InvalidModel = -32809
     InvalidImage = -32810
     NotImplemented = -32811
+    StorageCorrupt = -32812
 
 
 ERROR_DESCRIPTIONS: dict[int, str] = {
@@ -718,6 +757,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     ErrorCode.InvalidModel: 'The model archive cannot be read or does not fit the session.',
     ErrorCode.InvalidImage: 'The image cannot be decoded (bad TIFF, unsupported dtype or axes).',
     ErrorCode.NotImplemented: 'Declared in the protocol but not available in this server build.',
+    ErrorCode.StorageCorrupt: 'Data of this session on disk is damaged (session.json, a snapshot or the model checkpoint); the message names what. Other sessions are unaffected.',
 }
 
 __all__ = [
@@ -735,6 +775,7 @@ __all__ = [
     'ProgressParams', 'Region', 'RpcDiscoverParams', 'RpcDiscoverResult', 'SPECS', 'ServerInfoParams',
     'ServerInfoResult', 'ServerInfoResultBackend', 'ServerLimits', 'SessionCloseParams', 'SessionCloseResult',
     'SessionCreateParams', 'SessionCreateResult', 'SessionGetParams', 'SessionGetResult', 'SessionInfo',
-    'SessionListParams', 'SessionListResult', 'SessionListResultSessionsItem', 'SessionSetViewParams',
-    'SessionSetViewResult', 'SimpleEvent', 'TrainOptions'
+    'SessionInfoWarningsItem', 'SessionListParams', 'SessionListResult', 'SessionListResultDamagedItem',
+    'SessionListResultSessionsItem', 'SessionSetViewParams', 'SessionSetViewResult', 'SimpleEvent',
+    'TrainOptions'
 ]

@@ -78,6 +78,13 @@ public final class Protocol {
 		public Integer trainedGeneration;
 		public List<JobInfo> jobs = new ArrayList<>();
 		public Boolean autoBackground;
+		/** Damage found on disk when the session was opened (null when none). */
+		public List<SessionWarning> warnings;
+	}
+
+	public static class SessionWarning {
+		public String imageId;
+		public String message;
 	}
 
 	/** A predicted object: points are [[y, x], ...] vertices in image pixels. */
@@ -103,6 +110,9 @@ public final class Protocol {
 		public long maxMessageBytes;
 		public long maxArrayElements;
 		public int maxSessions;
+		public Integer maxBatch;
+		public Integer maxImagesPerSession;
+		public Integer maxObjects;
 	}
 
 	// ---- methods: <Method>Params / <Method>Result --------------------------------------------------
@@ -152,6 +162,13 @@ public final class Protocol {
 
 	public static class SessionListResult {
 		public List<SessionSummary> sessions = new ArrayList<>();
+		/** Sessions whose files are damaged (null when none). */
+		public List<DamagedSession> damaged;
+	}
+
+	public static class DamagedSession {
+		public String sessionId;
+		public String error;
 	}
 
 	public static class SessionGetParams {
@@ -235,10 +252,13 @@ public final class Protocol {
 		public TrainOptions options;
 		public Boolean live;
 		public Boolean reset;
+		/** Continue the job a crash interrupted, from the last checkpoint. */
+		public Boolean resume;
 	}
 
 	public static class ModelTrainResult {
 		public String jobId;
+		public Integer resumedFrom;
 	}
 
 	public static class ModelConfigureParams {
@@ -257,6 +277,7 @@ public final class Protocol {
 		public Integer z;
 		public Double probThresh;
 		public Double nmsThresh;
+		public Integer maxObjects;
 		public JsonPrimitive progressToken;
 	}
 
@@ -267,6 +288,8 @@ public final class Protocol {
 		public int generation;
 		public int[] region;
 		public Integer z;
+		/** True when more objects were found than maxObjects. */
+		public Boolean truncated;
 	}
 
 	public static class ModelCancelParams {
