@@ -630,22 +630,22 @@ class MethodInfo(NamedTuple):
 
 
 METHODS: dict[str, MethodInfo] = {
-    'server.info': MethodInfo('ServerInfoParams', 'ServerInfoResult', (), False, 'Server name, version, tensor backend, limits and model families.'),
-    'session.create': MethodInfo('SessionCreateParams', 'SessionCreateResult', (-32805,), False, 'Create a session (images + sparse labels + one model). Returns its id; sessions persist across restarts.'),
-    'session.list': MethodInfo('SessionListParams', 'SessionListResult', (), False, 'All sessions in the store, open or closed.'),
-    'session.get': MethodInfo('SessionGetParams', 'SessionGetResult', (-32801,), False, 'Full state of a session. Attaches this connection to the session events (use after a reconnect).'),
-    'session.close': MethodInfo('SessionCloseParams', 'SessionCloseResult', (-32801,), False, 'Stop the session jobs and release its memory (data stays on disk and is reopened on next use); delete: true removes it.'),
-    'session.setView': MethodInfo('SessionSetViewParams', 'SessionSetViewResult', (-32801, -32802, -32803), False, 'Tell the daemon which region the person is looking at; live mode pushes prediction.updated for it.'),
-    'image.add': MethodInfo('ImageAddParams', 'ImageAddResult', (-32801, -32803, -32805, -32810), False, 'Add an image to a session, as an NdArray or a base64 TIFF. Labels start all unlabeled.'),
-    'labels.update': MethodInfo('LabelsUpdateParams', 'LabelsUpdateResult', (-32801, -32802, -32803, -32804, -32805), False, 'Replace the labels of an image (full layer) or of a patch at origin. Acknowledged only once durably on disk.'),
-    'labels.get': MethodInfo('LabelsGetParams', 'LabelsGetResult', (-32801, -32802), False, 'The current sparse labels of an image (signed int32, or offset1 uint16/int32).'),
-    'model.train': MethodInfo('ModelTrainParams', 'ModelTrainResult', (-32801, -32807, -32804, -32805), True, 'Start training the session model on its sparse labels. Returns a job id at once; progress as $/progress with token = jobId.'),
-    'model.configure': MethodInfo('ModelConfigureParams', 'ModelConfigureResult', (-32801,), False, 'Change training hyper-parameters of the session, also while a (live) training runs.'),
-    'model.predict': MethodInfo('ModelPredictParams', 'ModelPredictResult', (-32801, -32802, -32806, -32803, -32800), False, 'Predict instances for an image (or a region / z-slice). Answers even while training runs.'),
-    'model.cancel': MethodInfo('ModelCancelParams', 'ModelCancelResult', (-32808,), False, 'Cancel a job (training or prediction). cancelled = false when it had already ended.'),
-    'model.export': MethodInfo('ModelExportParams', 'ModelExportResult', (-32801, -32806), False, 'The trained model (weights, config, normalisation) as one base64 archive.'),
-    'model.import': MethodInfo('ModelImportParams', 'ModelImportResult', (-32801, -32809, -32807), False, 'Load a model archive (from model.export or the CLI) into the session.'),
-    'rpc.discover': MethodInfo('RpcDiscoverParams', 'RpcDiscoverResult', (), False, 'The OpenRPC document of this server (protocol/openrpc.json).'),
+    'server.info': MethodInfo('ServerInfoParams', 'ServerInfoResult', (-32602,), False, 'Server name, version, tensor backend, limits and model families.'),
+    'session.create': MethodInfo('SessionCreateParams', 'SessionCreateResult', (-32602, -32805), False, 'Create a session (images + sparse labels + one model). Returns its id; sessions persist across restarts.'),
+    'session.list': MethodInfo('SessionListParams', 'SessionListResult', (-32602,), False, 'All sessions in the store, open or closed.'),
+    'session.get': MethodInfo('SessionGetParams', 'SessionGetResult', (-32602, -32801), False, 'Full state of a session. Attaches this connection to the session events (use after a reconnect).'),
+    'session.close': MethodInfo('SessionCloseParams', 'SessionCloseResult', (-32602, -32801), False, 'Stop the session jobs and release its memory (data stays on disk and is reopened on next use); delete: true removes it.'),
+    'session.setView': MethodInfo('SessionSetViewParams', 'SessionSetViewResult', (-32602, -32801, -32802, -32803), False, 'Tell the daemon which region the person is looking at; live mode pushes prediction.updated for it.'),
+    'image.add': MethodInfo('ImageAddParams', 'ImageAddResult', (-32602, -32801, -32803, -32805, -32810), False, 'Add an image to a session, as an NdArray or a base64 TIFF. Labels start all unlabeled.'),
+    'labels.update': MethodInfo('LabelsUpdateParams', 'LabelsUpdateResult', (-32602, -32801, -32802, -32803, -32804, -32805), False, 'Replace the labels of an image (full layer) or of a patch at origin. Acknowledged only once durably on disk.'),
+    'labels.get': MethodInfo('LabelsGetParams', 'LabelsGetResult', (-32602, -32801, -32802), False, 'The current sparse labels of an image (signed int32, or offset1 uint16/int32).'),
+    'model.train': MethodInfo('ModelTrainParams', 'ModelTrainResult', (-32602, -32801, -32807, -32804, -32805), True, 'Start training the session model on its sparse labels. Returns a job id at once; progress as $/progress with token = jobId.'),
+    'model.configure': MethodInfo('ModelConfigureParams', 'ModelConfigureResult', (-32602, -32801), False, 'Change training hyper-parameters of the session, also while a (live) training runs.'),
+    'model.predict': MethodInfo('ModelPredictParams', 'ModelPredictResult', (-32602, -32801, -32802, -32806, -32803, -32800), False, 'Predict instances for an image (or a region / z-slice). Answers even while training runs.'),
+    'model.cancel': MethodInfo('ModelCancelParams', 'ModelCancelResult', (-32602, -32808), False, 'Cancel a job (training or prediction). cancelled = false when it had already ended.'),
+    'model.export': MethodInfo('ModelExportParams', 'ModelExportResult', (-32602, -32801, -32806), False, 'The trained model (weights, config, normalisation) as one base64 archive.'),
+    'model.import': MethodInfo('ModelImportParams', 'ModelImportResult', (-32602, -32801, -32809, -32807), False, 'Load a model archive (from model.export or the CLI) into the session.'),
+    'rpc.discover': MethodInfo('RpcDiscoverParams', 'RpcDiscoverResult', (-32602,), False, 'The OpenRPC document of this server (protocol/openrpc.json).'),
 }
 
 M_SERVER_INFO = 'server.info'
