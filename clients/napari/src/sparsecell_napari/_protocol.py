@@ -73,7 +73,7 @@ class JobInfo(TypedDict):
 
 
 class SessionInfo(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     name: str
     family: FamilyName  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
     config: dict[str, Any]  # Family config as given at creation (defaults filled in by the model).
@@ -115,7 +115,7 @@ class ServerInfoParams(TypedDict):
 
 
 class ServerInfoResultBackend(TypedDict):
-    name: str  # tfjs backend used for training: tensorflow (tfjs-node-gpu), wasm, or none before first use.
+    name: str  # Tensor backend of the compute workers: "tensorflow" (tfjs-node or tfjs-node-gpu) or "wasm"; "none" until the first model use (training, prediction or import) starts the workers.
     simd: NotRequired[bool]
     threads: NotRequired[int]
     gpu: NotRequired[bool]
@@ -128,7 +128,7 @@ class ServerInfoResult(TypedDict):
     backend: ServerInfoResultBackend
     limits: ServerLimits
     families: list[FamilyName]
-    home: NotRequired[str]  # Only reported to loopback clients.
+    home: NotRequired[str]  # The store folder; only reported to loopback clients.
 
 
 class SessionCreateParams(TypedDict):
@@ -139,7 +139,7 @@ class SessionCreateParams(TypedDict):
 
 
 class SessionCreateResult(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     name: str
     family: FamilyName  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
 
@@ -149,12 +149,12 @@ class SessionListParams(TypedDict):
 
 
 class SessionListResultSessionsItem(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     name: str
     family: FamilyName  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
-    state: str
-    images: int
-    generation: int
+    state: str  # open (in memory) or closed (on disk only; any call naming it reopens it).
+    images: int  # Number of images.
+    generation: int  # Label generation (bumped by every accepted labels.update).
 
 
 class SessionListResult(TypedDict):
@@ -162,21 +162,21 @@ class SessionListResult(TypedDict):
 
 
 class SessionGetParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
 
 
 class SessionCloseParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
-    delete: NotRequired[bool]
+    sessionId: str  # Session id (returned by session.create).
+    delete: NotRequired[bool]  # true: remove the session, its images, labels and model from the store. Absent or false: stop its jobs and free its memory; everything stays on disk and any later call naming the sessionId reopens it.
 
 
 class SessionCloseResult(TypedDict):
     closed: bool
-    deleted: bool
+    deleted: bool  # true when the session was removed from the store.
 
 
 class SessionSetViewParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     imageId: str  # Image id within a session.
     region: Region  # [y0, x0, y1, x1], half-open (y1, x1 exclusive), in pixels of the image plane.
     z: NotRequired[int]  # Plane index of a ZYX or TYX image (default 0).
@@ -192,20 +192,20 @@ class ImageAddParamsImage1(TypedDict):
 
 
 class ImageAddParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     image: Union[NdArray, ImageAddParamsImage1]
     axes: NotRequired[Axes]  # Axis order of an image. Labels cover the spatial axes (all but C).
-    name: NotRequired[str]
+    name: NotRequired[str]  # Display name (e.g. the file name), reported by session.get.
 
 
 class ImageAddResult(TypedDict):
     imageId: str  # Image id within a session.
-    shape: list[int]
+    shape: list[int]  # Image shape in the order of axes.
     axes: Axes  # Axis order of an image. Labels cover the spatial axes (all but C).
 
 
 class LabelsUpdateParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     imageId: str  # Image id within a session.
     labels: NdArray  # An n-dimensional array.
     encoding: LabelEncoding  # signed: -1 unlabeled, 0 background, k>0 instance k. offset1: 0 unlabeled, 1 background, k+1 instance k (napari/Fiji label layers).
@@ -214,40 +214,43 @@ class LabelsUpdateParams(TypedDict):
 
 
 class LabelsUpdateResult(TypedDict):
-    generation: int
+    'counts are of the whole label layer after the update, also when a patch was sent.'
+    generation: int  # The session generation this update created.
     counts: Counts  # Pixel counts of a label layer.
 
 
 class LabelsGetParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     imageId: str  # Image id within a session.
     encoding: NotRequired[LabelEncoding]  # signed: -1 unlabeled, 0 background, k>0 instance k. offset1: 0 unlabeled, 1 background, k+1 instance k (napari/Fiji label layers).
 
 
 class LabelsGetResult(TypedDict):
-    generation: int
+    'labels is the whole layer, shaped like the image without its channel axis ([H, W], or [Z or T, H, W]), deflate-encoded: int32 in signed form; uint16 in offset1 form (int32 when an instance id exceeds 65534).'
+    generation: int  # Session generation of the last accepted update of this image (0: none).
     labels: NdArray  # An n-dimensional array.
     encoding: LabelEncoding  # signed: -1 unlabeled, 0 background, k>0 instance k. offset1: 0 unlabeled, 1 background, k+1 instance k (napari/Fiji label layers).
     counts: Counts  # Pixel counts of a label layer.
 
 
 class ModelTrainParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     family: NotRequired[FamilyName]  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
-    steps: NotRequired[int]
-    timeLimitS: NotRequired[float]
-    config: NotRequired[dict[str, Any]]
+    steps: NotRequired[int]  # Optimizer steps (default 200); not used in live mode.
+    timeLimitS: NotRequired[float]  # Stop after this many seconds even if steps remain.
+    config: NotRequired[dict[str, Any]]  # New family config; a different family or config starts from fresh weights.
     options: NotRequired[TrainOptions]  # Training hyper-parameters (defaults in server/training/config.ts).
     live: NotRequired[bool]  # Keep training as labels change until model.cancel, session.close or idle timeout.
     reset: NotRequired[bool]  # Start from fresh weights instead of continuing.
 
 
 class ModelTrainResult(TypedDict):
+    'Answered at once; $/progress {token: jobId} reports the steps and $/event job.finished the end.'
     jobId: str  # Job id; also the $/progress token of the job.
 
 
 class ModelConfigureParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     options: TrainOptions  # Training hyper-parameters (defaults in server/training/config.ts).
 
 
@@ -256,7 +259,7 @@ class ModelConfigureResult(TypedDict):
 
 
 class ModelPredictParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     imageId: str  # Image id within a session.
     region: NotRequired[Region]  # [y0, x0, y1, x1], half-open (y1, x1 exclusive), in pixels of the image plane.
     z: NotRequired[int]  # Plane index for ZYX and TYX images (for TYX, the time point; default 0).
@@ -280,22 +283,22 @@ class ModelCancelParams(TypedDict):
 
 class ModelCancelResult(TypedDict):
     cancelled: bool
-    state: str
+    state: str  # The job state after the call: done, cancelled or failed.
 
 
 class ModelExportParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
 
 
 class ModelExportResult(TypedDict):
-    model: str
+    model: str  # Base64 archive (model.import and the CLI read it).
     family: FamilyName  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
     modelVersion: int
-    bytes: int
+    bytes: int  # Archive size before base64.
 
 
 class ModelImportParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     model: str  # Base64 archive.
 
 
@@ -314,16 +317,16 @@ class RpcDiscoverResult(TypedDict):
 
 class ProgressNotification(TypedDict):
     token: Union[str, int]  # A jobId, or the progressToken the caller passed.
-    kind: Literal['begin', 'report', 'end']
+    kind: Literal['begin', 'report', 'end']  # begin once, report as work advances, end once.
     title: NotRequired[str]
     message: NotRequired[str]
-    percentage: NotRequired[float]
-    step: NotRequired[int]
-    steps: NotRequired[int]
-    loss: NotRequired[float]
+    percentage: NotRequired[float]  # Training: 100 × step / steps on report (absent in live mode). Prediction with a progressToken: tiles done.
+    step: NotRequired[int]  # Training steps done.
+    steps: NotRequired[int]  # Training steps planned (0 in live mode).
+    loss: NotRequired[float]  # Masked training loss of the latest step.
     stepsPerS: NotRequired[float]
-    etaS: NotRequired[float]
-    state: NotRequired[str]  # On end: done | cancelled | failed.
+    etaS: NotRequired[float]  # Estimated seconds to go.
+    state: NotRequired[str]  # Only on end: done, cancelled or failed (then error says why).
     error: NotRequired[str]
 
 
