@@ -138,7 +138,8 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     if ((msg as { method: string }).method === '$/cancelRequest') {
       const id = ((msg as { params?: { id?: unknown } }).params ?? {}).id;
       if (typeof id === 'string' || typeof id === 'number') conn.inflight.get(id)?.abort();
-      return null;
+      // Meant as a notification; sent as a request (with an id) it still gets its answer.
+      return isNotification(msg as JSONRPCRequest) ? null : createJSONRPCSuccessResponse((msg as JSONRPCRequest).id ?? null, null);
     }
     try {
       return (await rpc.receive(msg as JSONRPCRequest, { conn })) as JSONRPCResponse | null;

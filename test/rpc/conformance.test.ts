@@ -164,6 +164,11 @@ describe('rpc: JSON-RPC 2.0 conformance (raw frames, real daemon)', () => {
       }
     });
 
+    it('$/cancelRequest is not answered as a notification, and is answered when sent with an id', async () => {
+      await none('{"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 12345}}');
+      expect(await one('{"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 12345}, "id": 6}')).to.deep.equal({ id: 6, result: true });
+    });
+
     it('the daemon still answers normally afterwards', async () => {
       expect(await one('{"jsonrpc": "2.0", "method": "session.create", "params": {"name": "after"}, "id": 99}')).to.deep.equal({ id: 99, result: true });
     });
