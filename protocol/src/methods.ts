@@ -133,7 +133,7 @@ export const METHODS = {
     params: Obj({
       ...SessionRef,
       family: Type.Optional(FamilyName),
-      steps: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000000, description: 'Optimizer steps (default 200); not used in live mode.' })),
+      steps: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000000, description: 'Optimizer steps. With neither steps nor timeLimitS the job trains for the default time budget (10 min). Not used in live mode.' })),
       timeLimitS: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Stop after this many seconds even if steps remain.' })),
       config: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'New family config; a different family or config starts from fresh weights.' })),
       options: Type.Optional(TrainOptions),

@@ -236,7 +236,7 @@ class LabelsGetResult(TypedDict):
 class ModelTrainParams(TypedDict):
     sessionId: str  # Session id (returned by session.create).
     family: NotRequired[FamilyName]  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
-    steps: NotRequired[int]  # Optimizer steps (default 200); not used in live mode.
+    steps: NotRequired[int]  # Optimizer steps. With neither steps nor timeLimitS the job trains for the default time budget (10 min). Not used in live mode.
     timeLimitS: NotRequired[float]  # Stop after this many seconds even if steps remain.
     config: NotRequired[dict[str, Any]]  # New family config; a different family or config starts from fresh weights.
     options: NotRequired[TrainOptions]  # Training hyper-parameters (defaults in server/training/config.ts).
@@ -320,9 +320,9 @@ class ProgressNotification(TypedDict):
     kind: Literal['begin', 'report', 'end']  # begin once, report as work advances, end once.
     title: NotRequired[str]
     message: NotRequired[str]
-    percentage: NotRequired[float]  # Training: 100 × step / steps on report (absent in live mode). Prediction with a progressToken: tiles done.
+    percentage: NotRequired[float]  # Training: how far the job is, by its steps or its time limit (absent in live mode). Prediction with a progressToken: tiles done.
     step: NotRequired[int]  # Training steps done.
-    steps: NotRequired[int]  # Training steps planned (0 in live mode).
+    steps: NotRequired[int]  # Training steps planned (for a time-limited job: expected at the current rate; 0 in live mode).
     loss: NotRequired[float]  # Masked training loss of the latest step.
     stepsPerS: NotRequired[float]
     etaS: NotRequired[float]  # Estimated seconds to go.
