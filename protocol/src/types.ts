@@ -44,7 +44,7 @@ export const FamilyName = Type.Union([Type.Literal('stardist'), Type.Literal('ce
 });
 export type FamilyName = Static<typeof FamilyName>;
 
-export const SessionId = Id('Session id (server-generated unless given at creation).');
+export const SessionId = Id('Session id (returned by session.create).');
 export const ImageId = Id('Image id within a session.');
 export const JobId = Id('Job id; also the $/progress token of the job.');
 

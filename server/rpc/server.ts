@@ -22,6 +22,7 @@ import { METHODS, type MethodName } from '../../protocol/src/methods.js';
 import { validateParams } from '../../protocol/src/validate.js';
 import type { EventParams, ProgressParams } from '../../protocol/src/progress.js';
 import { RpcError } from '../errors.js';
+import { invalidRequestResponse, isNotification } from './envelope.js';
 import type { Logger } from '../log.js';
 import type { Handler, HandlerContext } from '../handlers/context.js';
 
@@ -149,12 +150,13 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
       const { conn } = sp;
       const id = request.id ?? null;
       const params = request.params === undefined ? {} : request.params;
+      // A notification is never answered, not even when its params are wrong (JSON-RPC 2.0 section 4.1).
       if (params === null || typeof params !== 'object' || Array.isArray(params)) {
-        return createJSONRPCErrorResponse(id, ErrorCode.InvalidParams, 'params must be one named object', [{ path: '/', message: 'expected an object' }]);
+        return isNotification(request) ? null : createJSONRPCErrorResponse(id, ErrorCode.InvalidParams, 'params must be one named object', [{ path: '/', message: 'expected an object' }]);
       }
       const issues = validateParams(name, params);
       if (issues.length) {
-        return createJSONRPCErrorResponse(id, ErrorCode.InvalidParams, `invalid params for ${name}: ${issues[0].path} ${issues[0].message}`, issues);
+        return isNotification(request) ? null : createJSONRPCErrorResponse(id, ErrorCode.InvalidParams, `invalid params for ${name}: ${issues[0].path} ${issues[0].message}`, issues);
       }
       const ac = new AbortController();
       if (request.id !== undefined && request.id !== null) conn.inflight.set(request.id, ac);
@@ -180,10 +182,13 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   }
 
   const handleOne = async (conn: Connection, msg: unknown): Promise<JSONRPCResponse | null> => {
-    if (msg && typeof msg === 'object' && !Array.isArray(msg) && (msg as { method?: unknown }).method === '$/cancelRequest') {
+    const invalid = invalidRequestResponse(msg);
+    if (invalid) return invalid;
+    if ((msg as { method: string }).method === '$/cancelRequest') {
       const id = ((msg as { params?: { id?: unknown } }).params ?? {}).id;
       if (typeof id === 'string' || typeof id === 'number') conn.inflight.get(id)?.abort();
-      return null;
+      // Meant as a notification; sent as a request (with an id) it still gets its answer.
+      return isNotification(msg as JSONRPCRequest) ? null : createJSONRPCSuccessResponse((msg as JSONRPCRequest).id ?? null, null);
     }
     try {
       return (await rpc.receive(msg as JSONRPCRequest, { conn })) as JSONRPCResponse | null;

@@ -79,7 +79,7 @@ class SessionInfoWarningsItem(TypedDict):
 
 
 class SessionInfo(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     name: str
     family: FamilyName  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
     config: dict[str, Any]  # Family config as given at creation (defaults filled in by the model).
@@ -125,7 +125,7 @@ class ServerInfoParams(TypedDict):
 
 
 class ServerInfoResultBackend(TypedDict):
-    name: str  # tfjs backend used for training: tensorflow (tfjs-node-gpu), wasm, or none before first use.
+    name: str  # Tensor backend of the compute workers: "tensorflow" (tfjs-node or tfjs-node-gpu) or "wasm"; "none" until the first model use (training, prediction or import) starts the workers.
     simd: NotRequired[bool]
     threads: NotRequired[int]
     gpu: NotRequired[bool]
@@ -149,7 +149,7 @@ class SessionCreateParams(TypedDict):
 
 
 class SessionCreateResult(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     name: str
     family: FamilyName  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
 
@@ -159,16 +159,16 @@ class SessionListParams(TypedDict):
 
 
 class SessionListResultSessionsItem(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     name: str
     family: FamilyName  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
-    state: str
-    images: int
-    generation: int
+    state: str  # open (in memory) or closed (on disk only; any call naming it reopens it).
+    images: int  # Number of images.
+    generation: int  # Label generation (bumped by every accepted labels.update).
 
 
 class SessionListResultDamagedItem(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     error: str
 
 
@@ -178,21 +178,21 @@ class SessionListResult(TypedDict):
 
 
 class SessionGetParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
 
 
 class SessionCloseParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
-    delete: NotRequired[bool]
+    sessionId: str  # Session id (returned by session.create).
+    delete: NotRequired[bool]  # true: remove the session, its images, labels and model from the store. Absent or false: stop its jobs and free its memory; everything stays on disk and any later call naming the sessionId reopens it.
 
 
 class SessionCloseResult(TypedDict):
     closed: bool
-    deleted: bool
+    deleted: bool  # true when the session was removed from the store.
 
 
 class SessionSetViewParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     imageId: str  # Image id within a session.
     region: Region  # [y0, x0, y1, x1], half-open (y1, x1 exclusive), in pixels of the image plane.
     z: NotRequired[int]  # Plane index of a ZYX or TYX image (default 0).
@@ -208,20 +208,20 @@ class ImageAddParamsImage1(TypedDict):
 
 
 class ImageAddParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     image: Union[NdArray, ImageAddParamsImage1]
     axes: NotRequired[Axes]  # Axis order of an image. Labels cover the spatial axes (all but C).
-    name: NotRequired[str]
+    name: NotRequired[str]  # Display name (e.g. the file name), reported by session.get.
 
 
 class ImageAddResult(TypedDict):
     imageId: str  # Image id within a session.
-    shape: list[int]
+    shape: list[int]  # Image shape in the order of axes.
     axes: Axes  # Axis order of an image. Labels cover the spatial axes (all but C).
 
 
 class LabelsUpdateParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     imageId: str  # Image id within a session.
     labels: NdArray  # An n-dimensional array.
     encoding: LabelEncoding  # signed: -1 unlabeled, 0 background, k>0 instance k. offset1: 0 unlabeled, 1 background, k+1 instance k (napari/Fiji label layers).
@@ -230,29 +230,31 @@ class LabelsUpdateParams(TypedDict):
 
 
 class LabelsUpdateResult(TypedDict):
-    generation: int
+    'counts are of the whole label layer after the update, also when a patch was sent.'
+    generation: int  # The session generation this update created.
     counts: Counts  # Pixel counts of a label layer.
 
 
 class LabelsGetParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     imageId: str  # Image id within a session.
     encoding: NotRequired[LabelEncoding]  # signed: -1 unlabeled, 0 background, k>0 instance k. offset1: 0 unlabeled, 1 background, k+1 instance k (napari/Fiji label layers).
 
 
 class LabelsGetResult(TypedDict):
-    generation: int
+    'labels is the whole layer, shaped like the image without its channel axis ([H, W], or [Z or T, H, W]), deflate-encoded: int32 in signed form; uint16 in offset1 form (int32 when an instance id exceeds 65534).'
+    generation: int  # Session generation of the last accepted update of this image (0: none).
     labels: NdArray  # An n-dimensional array.
     encoding: LabelEncoding  # signed: -1 unlabeled, 0 background, k>0 instance k. offset1: 0 unlabeled, 1 background, k+1 instance k (napari/Fiji label layers).
     counts: Counts  # Pixel counts of a label layer.
 
 
 class ModelTrainParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     family: NotRequired[FamilyName]  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
-    steps: NotRequired[int]
-    timeLimitS: NotRequired[float]
-    config: NotRequired[dict[str, Any]]
+    steps: NotRequired[int]  # Optimizer steps. With neither steps nor timeLimitS the job trains for the default time budget (10 min). Not used in live mode.
+    timeLimitS: NotRequired[float]  # Stop after this many seconds even if steps remain.
+    config: NotRequired[dict[str, Any]]  # New family config; a different family or config starts from fresh weights.
     options: NotRequired[TrainOptions]  # Training hyper-parameters (defaults in server/training/config.ts).
     live: NotRequired[bool]  # Keep training as labels change until model.cancel, session.close or idle timeout.
     reset: NotRequired[bool]  # Start from fresh weights instead of continuing.
@@ -260,12 +262,13 @@ class ModelTrainParams(TypedDict):
 
 
 class ModelTrainResult(TypedDict):
+    'Answered at once; $/progress {token: jobId} reports the steps and $/event job.finished the end.'
     jobId: str  # Job id; also the $/progress token of the job.
     resumedFrom: NotRequired[int]  # With resume: the step of the interrupted job the new job continues from.
 
 
 class ModelConfigureParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     options: TrainOptions  # Training hyper-parameters (defaults in server/training/config.ts).
 
 
@@ -274,7 +277,7 @@ class ModelConfigureResult(TypedDict):
 
 
 class ModelPredictParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     imageId: str  # Image id within a session.
     region: NotRequired[Region]  # [y0, x0, y1, x1], half-open (y1, x1 exclusive), in pixels of the image plane.
     z: NotRequired[int]  # Plane index for ZYX and TYX images (for TYX, the time point; default 0).
@@ -300,22 +303,22 @@ class ModelCancelParams(TypedDict):
 
 class ModelCancelResult(TypedDict):
     cancelled: bool
-    state: str
+    state: str  # The job state after the call: done, cancelled or failed.
 
 
 class ModelExportParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
 
 
 class ModelExportResult(TypedDict):
-    model: str
+    model: str  # Base64 archive (model.import and the CLI read it).
     family: FamilyName  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
     modelVersion: int
-    bytes: int
+    bytes: int  # Archive size before base64.
 
 
 class ModelImportParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     model: str  # Base64 archive.
 
 
@@ -334,16 +337,16 @@ class RpcDiscoverResult(TypedDict):
 
 class ProgressNotification(TypedDict):
     token: Union[str, int]  # A jobId, or the progressToken the caller passed.
-    kind: Literal['begin', 'report', 'end']
+    kind: Literal['begin', 'report', 'end']  # begin once, report as work advances, end once.
     title: NotRequired[str]
     message: NotRequired[str]
-    percentage: NotRequired[float]
-    step: NotRequired[int]
-    steps: NotRequired[int]
-    loss: NotRequired[float]
+    percentage: NotRequired[float]  # Training: how far the job is, by its steps or its time limit (absent in live mode). Prediction with a progressToken: tiles done.
+    step: NotRequired[int]  # Training steps done.
+    steps: NotRequired[int]  # Training steps planned (for a time-limited job: expected at the current rate; 0 in live mode).
+    loss: NotRequired[float]  # Masked training loss of the latest step.
     stepsPerS: NotRequired[float]
-    etaS: NotRequired[float]
-    state: NotRequired[str]  # On end: done | cancelled | failed | interrupted.
+    etaS: NotRequired[float]  # Estimated seconds to go.
+    state: NotRequired[str]  # Only on end: done, cancelled, failed (then error says why) or interrupted (the daemon stopped during the job).
     error: NotRequired[str]
 
 
@@ -668,22 +671,22 @@ class MethodInfo(NamedTuple):
 
 
 METHODS: dict[str, MethodInfo] = {
-    'server.info': MethodInfo('ServerInfoParams', 'ServerInfoResult', (), False, 'Server name, version, tensor backend, limits and model families.'),
-    'session.create': MethodInfo('SessionCreateParams', 'SessionCreateResult', (-32805,), False, 'Create a session (images + sparse labels + one model). Returns its id; sessions persist across restarts.'),
-    'session.list': MethodInfo('SessionListParams', 'SessionListResult', (), False, 'All sessions in the store, open or closed.'),
-    'session.get': MethodInfo('SessionGetParams', 'SessionGetResult', (-32801, -32812), False, 'Full state of a session. Attaches this connection to the session events (use after a reconnect).'),
-    'session.close': MethodInfo('SessionCloseParams', 'SessionCloseResult', (-32801,), False, 'Stop the session jobs and release its memory (data stays on disk and is reopened on next use); delete: true removes it.'),
-    'session.setView': MethodInfo('SessionSetViewParams', 'SessionSetViewResult', (-32801, -32802, -32803), False, 'Tell the daemon which region the person is looking at; live mode pushes prediction.updated for it.'),
-    'image.add': MethodInfo('ImageAddParams', 'ImageAddResult', (-32801, -32803, -32805, -32810), False, 'Add an image to a session, as an NdArray or a base64 TIFF. Labels start all unlabeled.'),
-    'labels.update': MethodInfo('LabelsUpdateParams', 'LabelsUpdateResult', (-32801, -32802, -32803, -32804, -32805), False, 'Replace the labels of an image (full layer) or of a patch at origin. Acknowledged only once durably on disk.'),
-    'labels.get': MethodInfo('LabelsGetParams', 'LabelsGetResult', (-32801, -32802), False, 'The current sparse labels of an image (signed int32, or offset1 uint16/int32).'),
-    'model.train': MethodInfo('ModelTrainParams', 'ModelTrainResult', (-32801, -32807, -32804, -32805, -32808, -32812), True, 'Start training the session model on its sparse labels. Returns a job id at once; progress as $/progress with token = jobId.'),
-    'model.configure': MethodInfo('ModelConfigureParams', 'ModelConfigureResult', (-32801,), False, 'Change training hyper-parameters of the session, also while a (live) training runs.'),
-    'model.predict': MethodInfo('ModelPredictParams', 'ModelPredictResult', (-32801, -32802, -32806, -32803, -32800, -32812), False, 'Predict instances for an image (or a region / z-slice). Answers even while training runs.'),
-    'model.cancel': MethodInfo('ModelCancelParams', 'ModelCancelResult', (-32808,), False, 'Cancel a job (training or prediction). cancelled = false when it had already ended.'),
-    'model.export': MethodInfo('ModelExportParams', 'ModelExportResult', (-32801, -32806), False, 'The trained model (weights, config, normalisation) as one base64 archive.'),
-    'model.import': MethodInfo('ModelImportParams', 'ModelImportResult', (-32801, -32809, -32807), False, 'Load a model archive (from model.export or the CLI) into the session.'),
-    'rpc.discover': MethodInfo('RpcDiscoverParams', 'RpcDiscoverResult', (), False, 'The OpenRPC document of this server (protocol/openrpc.json).'),
+    'server.info': MethodInfo('ServerInfoParams', 'ServerInfoResult', (-32602,), False, 'Server name, version, tensor backend, limits and model families.'),
+    'session.create': MethodInfo('SessionCreateParams', 'SessionCreateResult', (-32602, -32805), False, 'Create a session (images + sparse labels + one model). Returns its id; sessions persist across restarts.'),
+    'session.list': MethodInfo('SessionListParams', 'SessionListResult', (-32602,), False, 'All sessions in the store, open or closed.'),
+    'session.get': MethodInfo('SessionGetParams', 'SessionGetResult', (-32602, -32801, -32812), False, 'Full state of a session. Attaches this connection to the session events (use after a reconnect).'),
+    'session.close': MethodInfo('SessionCloseParams', 'SessionCloseResult', (-32602, -32801), False, 'Stop the session jobs and release its memory (data stays on disk and is reopened on next use); delete: true removes it.'),
+    'session.setView': MethodInfo('SessionSetViewParams', 'SessionSetViewResult', (-32602, -32801, -32802, -32803), False, 'Tell the daemon which region the person is looking at; live mode pushes prediction.updated for it.'),
+    'image.add': MethodInfo('ImageAddParams', 'ImageAddResult', (-32602, -32801, -32803, -32805, -32810), False, 'Add an image to a session, as an NdArray or a base64 TIFF. Labels start all unlabeled.'),
+    'labels.update': MethodInfo('LabelsUpdateParams', 'LabelsUpdateResult', (-32602, -32801, -32802, -32803, -32804, -32805), False, 'Replace the labels of an image (full layer) or of a patch at origin. Acknowledged only once durably on disk.'),
+    'labels.get': MethodInfo('LabelsGetParams', 'LabelsGetResult', (-32602, -32801, -32802), False, 'The current sparse labels of an image (signed int32, or offset1 uint16/int32).'),
+    'model.train': MethodInfo('ModelTrainParams', 'ModelTrainResult', (-32602, -32801, -32807, -32804, -32805, -32808, -32812), True, 'Start training the session model on its sparse labels. Returns a job id at once; progress as $/progress with token = jobId.'),
+    'model.configure': MethodInfo('ModelConfigureParams', 'ModelConfigureResult', (-32602, -32801), False, 'Change training hyper-parameters of the session, also while a (live) training runs.'),
+    'model.predict': MethodInfo('ModelPredictParams', 'ModelPredictResult', (-32602, -32801, -32802, -32806, -32803, -32800, -32812), False, 'Predict instances for an image (or a region / z-slice). Answers even while training runs.'),
+    'model.cancel': MethodInfo('ModelCancelParams', 'ModelCancelResult', (-32602, -32808), False, 'Cancel a job (training or prediction). cancelled = false when it had already ended.'),
+    'model.export': MethodInfo('ModelExportParams', 'ModelExportResult', (-32602, -32801, -32806), False, 'The trained model (weights, config, normalisation) as one base64 archive.'),
+    'model.import': MethodInfo('ModelImportParams', 'ModelImportResult', (-32602, -32801, -32809, -32807), False, 'Load a model archive (from model.export or the CLI) into the session.'),
+    'rpc.discover': MethodInfo('RpcDiscoverParams', 'RpcDiscoverResult', (-32602,), False, 'The OpenRPC document of this server (protocol/openrpc.json).'),
 }
 
 M_SERVER_INFO = 'server.info'
