@@ -15,7 +15,8 @@ const USAGE = `usage: sparsecell <command> [options]        (sparsecell <command
 
 commands:
   serve     run the daemon: [--host H] [--port P] [--home DIR] [--token T] [--backend auto|wasm|tfjs-node-gpu]
-            [--workers N] [--log-level L]; env SPARSECELL_HOST, _PORT, _HOME, _TOKEN, _BACKEND, _LOG_LEVEL
+            [--workers N] [--log-level L] [--models-dir DIR]; env SPARSECELL_HOST, _PORT, _HOME, _TOKEN, _BACKEND,
+            _LOG_LEVEL, _MODELS_DIR (starter models; default the package's models/)
   train     train a model from an images folder and a sparse-labels folder (same file names)
   predict   predict label images (and polygons) for a folder of images
   evaluate  stardist-style matching of predicted vs ground-truth label folders
@@ -39,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
   const str = { type: 'string' } as const;
   switch (cmd) {
     case 'serve': {
-      const f = parse(rest, { host: str, port: str, home: str, token: str, backend: str, 'log-level': str, workers: str });
+      const f = parse(rest, { host: str, port: str, home: str, token: str, backend: str, 'log-level': str, workers: str, 'models-dir': str });
       const { serve } = await import('./cli/serve.js');
       return serve({
         host: (f.host as string) ?? env.SPARSECELL_HOST,
@@ -49,11 +50,12 @@ async function main(argv: string[]): Promise<number> {
         backend: ((f.backend as string) ?? env.SPARSECELL_BACKEND) as never,
         logLevel: (f['log-level'] as string) ?? env.SPARSECELL_LOG_LEVEL,
         computeWorkers: f.workers ? Number(f.workers) : undefined,
+        modelsDir: (f['models-dir'] as string) ?? (env.SPARSECELL_MODELS_DIR || undefined),
       });
     }
     case 'train': case 'predict': case 'evaluate': case 'study': {
       const mod = await import(`./cli/${cmd}.js`);
-      return mod.run(rest, { backend: env.SPARSECELL_BACKEND });
+      return mod.run(rest, { backend: env.SPARSECELL_BACKEND, modelsDir: env.SPARSECELL_MODELS_DIR || undefined });
     }
     case undefined: case '-h': case '--help': case 'help':
       process.stdout.write(USAGE);

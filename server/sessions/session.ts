@@ -30,6 +30,8 @@ export interface SessionMeta {
   modelVersion?: number;
   trainedGeneration?: number;
   trainOptions?: Record<string, unknown>;
+  /** Name of the starter model the session model began from (models/ registry); its checkpoint, once written, wins. */
+  starter?: string;
 }
 
 interface ImageState {
@@ -179,6 +181,7 @@ export class Session extends EventEmitter {
       ...(this.meta.trainedGeneration !== undefined ? { trainedGeneration: this.meta.trainedGeneration } : {}),
       jobs: this.jobs.map((j) => ({ ...j })),
       ...(this.meta.autoBackground !== undefined ? { autoBackground: this.meta.autoBackground } : {}),
+      ...(this.meta.starter !== undefined ? { starter: this.meta.starter } : {}),
     };
   }
 
