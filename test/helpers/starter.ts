@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeBlobs, type SyntheticSample } from '../../scripts/synthetic.js';
 import { normalizeImage } from '../../server/imaging/normalize.js';
-import { createModel, disposeModel, serializeModel } from '../../server/models/segmentation-model.js';
+import { createModel, deserializeModel, disposeModel, serializeModel } from '../../server/models/segmentation-model.js';
 import { PatchSampler } from '../../server/training/sampler.js';
 import { train } from '../../server/training/train.js';
 import { sha256Hex } from '../../server/storage/starters.js';
@@ -53,12 +53,25 @@ export function writeStarter(dir: string, family: string, bytes: Uint8Array, nam
 
 let cached: Promise<{ dir: string; archive: Uint8Array }> | undefined;
 
-/** One temp models folder with a StarDist-like "nuclei" starter, trained once per test process. */
+/** The same weights with other thresholds stored in the archive's meta. */
+export function withThresholds(archive: Uint8Array, thresholds: { probThresh: number; nmsThresh: number }): Uint8Array {
+  const m = deserializeModel(archive);
+  m.meta = { ...m.meta, thresholds };
+  const bytes = serializeModel(m);
+  disposeModel(m);
+  return bytes;
+}
+
+/**
+ * One temp models folder, made once per test process: a StarDist-like "nuclei" starter, and "strict", the same
+ * weights with a stored probability threshold of 0.999 (so tests can see that stored thresholds are the defaults).
+ */
 export function testStarterDir(): Promise<{ dir: string; archive: Uint8Array }> {
   cached ??= (async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sparsecell-starters-'));
     const archive = await trainStarterArchive('stardist');
     writeStarter(dir, 'stardist', archive);
+    writeStarter(dir, 'stardist', withThresholds(archive, { probThresh: 0.999, nmsThresh: STARTER_THRESHOLDS.nmsThresh }), 'strict');
     return { dir, archive };
   })();
   return cached;
