@@ -85,6 +85,7 @@ class SessionInfo(TypedDict):
     trainedGeneration: NotRequired[int]  # Newest label generation the model has trained on.
     jobs: list[JobInfo]
     autoBackground: NotRequired[bool]
+    starter: NotRequired[str]  # Name of the built-in starter model the session model began from (absent: trained from scratch).
 
 
 class PolygonRoi(TypedDict):
@@ -110,6 +111,51 @@ class ServerLimits(TypedDict):
     maxSessions: int
 
 
+class StarterScores(TypedDict):
+    'Scores of a starter model from its model card.'
+    accuracy05: float  # accuracy at IoU 0.5 on the held-out test images
+    f1: float  # F1 at IoU 0.5
+    pq: float  # panoptic quality
+    testImages: NotRequired[int]
+
+
+class StarterModel(TypedDict):
+    'A built-in trained model a session can start from (models/ of the package).'
+    name: str  # Name to pass as session.create {starter} (e.g. "nuclei").
+    family: FamilyName  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
+    description: str
+    scores: StarterScores  # Scores of a starter model from its model card.
+
+
+class TrainRecipeLive(TypedDict):
+    batchSize: int
+    patchSize: int
+    learningRate: float
+
+
+class TrainRecipeFinetune(TypedDict):
+    'Used instead of the above when the model began from a starter.'
+    learningRate: float
+    lrFinal: float
+    warmupSteps: int
+    freezeEncoderSteps: int
+    liveLearningRate: float
+
+
+class TrainRecipe(TypedDict):
+    'The training defaults (server/recipe.ts); clients show these instead of their own.'
+    unetDepth: int
+    unetFilters: int
+    batchSize: int
+    patchSize: int
+    learningRate: float
+    lrFinal: float
+    finalFraction: float
+    budgetS: float  # model.train without steps or timeLimitS trains for this many seconds.
+    live: TrainRecipeLive
+    finetune: TrainRecipeFinetune  # Used instead of the above when the model began from a starter.
+
+
 class ServerInfoParams(TypedDict):
     pass
 
@@ -128,6 +174,8 @@ class ServerInfoResult(TypedDict):
     backend: ServerInfoResultBackend
     limits: ServerLimits
     families: list[FamilyName]
+    starterModels: NotRequired[list[StarterModel]]  # Built-in trained models (session.create {starter}).
+    recipe: NotRequired[TrainRecipe]  # The training defaults (server/recipe.ts); clients show these instead of their own.
     home: NotRequired[str]  # Only reported to loopback clients.
 
 
@@ -136,12 +184,14 @@ class SessionCreateParams(TypedDict):
     family: NotRequired[FamilyName]  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
     config: NotRequired[dict[str, Any]]  # Family config overrides (e.g. {nRays: 32}).
     autoBackground: NotRequired[bool]  # Treat a ring around annotated objects as background (off by default).
+    starter: NotRequired[str]  # Begin from the built-in starter model of this name for the session family (server.info.starterModels), e.g. "nuclei": model.predict works at once (zero-shot) and model.train fine-tunes it.
 
 
 class SessionCreateResult(TypedDict):
     sessionId: str  # Session id (server-generated unless given at creation).
     name: str
     family: FamilyName  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
+    starter: NotRequired[str]
 
 
 class SessionListParams(TypedDict):
@@ -231,16 +281,7 @@ class LabelsGetResult(TypedDict):
     counts: Counts  # Pixel counts of a label layer.
 
 
-class ModelTrainParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
-    family: NotRequired[FamilyName]  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
-    steps: NotRequired[int]
-    timeLimitS: NotRequired[float]
-    config: NotRequired[dict[str, Any]]
-    options: NotRequired[TrainOptions]  # Training hyper-parameters (defaults in server/training/config.ts).
-    live: NotRequired[bool]  # Keep training as labels change until model.cancel, session.close or idle timeout.
-    reset: NotRequired[bool]  # Start from fresh weights instead of continuing.
-
+ModelTrainParams = TypedDict('ModelTrainParams', {'sessionId': str, 'family': NotRequired[FamilyName], 'steps': NotRequired[int], 'timeLimitS': NotRequired[float], 'config': NotRequired[dict[str, Any]], 'options': NotRequired[TrainOptions], 'live': NotRequired[bool], 'reset': NotRequired[bool], 'from': NotRequired[Literal['starter', 'scratch']]})
 
 class ModelTrainResult(TypedDict):
     jobId: str  # Job id; also the $/progress token of the job.
@@ -417,7 +458,8 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                   'modelVersion': (('int', 0, None), False),
                   'trainedGeneration': (('int', 0, None), False),
                   'jobs': (('list', ('ref', 'JobInfo'), None, None), True),
-                  'autoBackground': (('bool',), False)},
+                  'autoBackground': (('bool',), False),
+                  'starter': (('str', None, None), False)},
                  False),
  'PolygonRoi': ('obj',
                 {'id': (('int', 1, None), True),
@@ -438,6 +480,42 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                    'maxArrayElements': (('int', None, None), True),
                    'maxSessions': (('int', None, None), True)},
                   False),
+ 'StarterScores': ('obj',
+                   {'accuracy05': (('num', None, None, None), True),
+                    'f1': (('num', None, None, None), True),
+                    'pq': (('num', None, None, None), True),
+                    'testImages': (('int', 0, None), False)},
+                   False),
+ 'StarterModel': ('obj',
+                  {'name': (('str', None, None), True),
+                   'family': (('ref', 'FamilyName'), True),
+                   'description': (('str', None, None), True),
+                   'scores': (('ref', 'StarterScores'), True)},
+                  False),
+ 'TrainRecipeLive': ('obj',
+                     {'batchSize': (('int', None, None), True),
+                      'patchSize': (('int', None, None), True),
+                      'learningRate': (('num', None, None, None), True)},
+                     False),
+ 'TrainRecipeFinetune': ('obj',
+                         {'learningRate': (('num', None, None, None), True),
+                          'lrFinal': (('num', None, None, None), True),
+                          'warmupSteps': (('int', None, None), True),
+                          'freezeEncoderSteps': (('int', None, None), True),
+                          'liveLearningRate': (('num', None, None, None), True)},
+                         False),
+ 'TrainRecipe': ('obj',
+                 {'unetDepth': (('int', None, None), True),
+                  'unetFilters': (('int', None, None), True),
+                  'batchSize': (('int', None, None), True),
+                  'patchSize': (('int', None, None), True),
+                  'learningRate': (('num', None, None, None), True),
+                  'lrFinal': (('num', None, None, None), True),
+                  'finalFraction': (('num', None, None, None), True),
+                  'budgetS': (('num', None, None, None), True),
+                  'live': (('ref', 'TrainRecipeLive'), True),
+                  'finetune': (('ref', 'TrainRecipeFinetune'), True)},
+                 False),
  'ServerInfoParams': ('obj', {}, False),
  'ServerInfoResultBackend': ('obj',
                              {'name': (('str', None, None), True),
@@ -452,18 +530,22 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                        'backend': (('ref', 'ServerInfoResultBackend'), True),
                        'limits': (('ref', 'ServerLimits'), True),
                        'families': (('list', ('ref', 'FamilyName'), None, None), True),
+                       'starterModels': (('list', ('ref', 'StarterModel'), None, None), False),
+                       'recipe': (('ref', 'TrainRecipe'), False),
                        'home': (('str', None, None), False)},
                       False),
  'SessionCreateParams': ('obj',
                          {'name': (('str', None, 200), False),
                           'family': (('ref', 'FamilyName'), False),
                           'config': (('dict',), False),
-                          'autoBackground': (('bool',), False)},
+                          'autoBackground': (('bool',), False),
+                          'starter': (('str', '^[A-Za-z0-9_-]{1,64}$', None), False)},
                          False),
  'SessionCreateResult': ('obj',
                          {'sessionId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True),
                           'name': (('str', None, None), True),
-                          'family': (('ref', 'FamilyName'), True)},
+                          'family': (('ref', 'FamilyName'), True),
+                          'starter': (('str', None, None), False)},
                          False),
  'SessionListParams': ('obj', {}, False),
  'SessionListResultSessionsItem': ('obj',
@@ -532,7 +614,8 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                        'config': (('dict',), False),
                        'options': (('ref', 'TrainOptions'), False),
                        'live': (('bool',), False),
-                       'reset': (('bool',), False)},
+                       'reset': (('bool',), False),
+                       'from': (('lit', ('starter', 'scratch')), False)},
                       False),
  'ModelTrainResult': ('obj', {'jobId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True)}, False),
  'ModelConfigureParams': ('obj',
@@ -736,5 +819,6 @@ __all__ = [
     'ServerInfoResult', 'ServerInfoResultBackend', 'ServerLimits', 'SessionCloseParams', 'SessionCloseResult',
     'SessionCreateParams', 'SessionCreateResult', 'SessionGetParams', 'SessionGetResult', 'SessionInfo',
     'SessionListParams', 'SessionListResult', 'SessionListResultSessionsItem', 'SessionSetViewParams',
-    'SessionSetViewResult', 'SimpleEvent', 'TrainOptions'
+    'SessionSetViewResult', 'SimpleEvent', 'StarterModel', 'StarterScores', 'TrainOptions', 'TrainRecipe',
+    'TrainRecipeFinetune', 'TrainRecipeLive'
 ]
