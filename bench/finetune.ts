@@ -103,12 +103,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const entry = reg.find(starterName, family);
   if (!entry) throw new Error(`no ${family} starter "${starterName}" in ${reg.dir}${reg.problems.length ? ` (skipped: ${reg.problems.map((p) => p.problem).join('; ')})` : ''}; run npm run pretrain first`);
   const archive = reg.read(entry);
+  const backend = await initBackend((f.backend ?? 'auto') as BackendPreference);
   const probe = deserializeModel(archive);
   const stored = storedThresholds(probe);
   disposeModel(probe);
   const dataDir = f.data ?? sharedDataDir(ROOT, 'dsb2018-train');
   if (!dataDir) throw new Error('../shared/data/dsb2018-train is missing (use --data DIR)');
-  const backend = await initBackend((f.backend ?? 'auto') as BackendPreference);
   const names = readIndexTsv(join(dataDir, 'index.tsv')).map((r) => `${r.name}.tif`);
   const testNames = dsbSplit(names, 0, 50).test.slice(0, nImages);
   const base = loadDataset(join(dataDir, 'images'), join(dataDir, 'masks'), 'signed', testNames);
