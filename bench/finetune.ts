@@ -2,7 +2,7 @@
  * Fine-tuning a starter on a shifted domain (issue 14):
  *   npm run bench -- finetune [--family stardist] [--starter nuclei] [--models-dir DIR] [--shifts invert,zoom2]
  *                             [--ks 1,4] [--labeled 5] [--images 50] [--budgets 30,60,120] [--scratch-budgets 30,60,120,480]
- *                             [--backend auto] [--data DIR]
+ *                             [--policies recipe[,no-warmup,no-freeze,scratch-lr]] [--backend auto] [--data DIR]
  *
  * Data: the 50 held-out TEST images of ../shared/data/dsb2018-train (server/metrics/split.ts, seed 0), which no
  * starter was trained on, moved to another domain. Two shifts a microscope user meets:
@@ -14,7 +14,9 @@
  * background, server/study/strategies.ts); the other images are scored (stardist matching, IoU 0.5: accuracy, F1,
  * PQ). Arms, each with the same labels and training time (training-loop wall clock):
  *   zero-shot  the starter as shipped (its stored thresholds);
- *   finetune   the starter fine-tuned with RECIPE.finetune for each of --budgets seconds (stored thresholds);
+ *   finetune   the starter fine-tuned with RECIPE.finetune for each of --budgets seconds (stored thresholds); with
+ *              --policies, also without its warm-up, without its frozen encoder, or at the from-scratch rates
+ *              (to measure the policy's parts);
  *   scratch    a fresh model with the recipe for each of --scratch-budgets seconds (family default thresholds: a
  *              person with sparse labels has no dense validation images to choose others).
  * Goal (issue 14): on each shift, 60 s of fine-tuning with k = 4 + BG beats zero-shot by >= 0.10 accuracy@0.5 and
@@ -32,7 +34,8 @@ import { resizeImage, resizeLabels } from '../server/imaging/resize.js';
 import type { Image2D, Labels2D } from '../server/imaging/types.js';
 import { deserializeModel, disposeModel, storedThresholds, type SegmentationModel } from '../server/models/segmentation-model.js';
 import { fitModel, segment } from '../server/training/pipeline.js';
-import { FINETUNE_OPTIONS, UNBOUNDED_STEPS } from '../server/training/config.js';
+import { FINETUNE_OPTIONS, UNBOUNDED_STEPS, type TrainOptions } from '../server/training/config.js';
+import { RECIPE } from '../server/recipe.js';
 import { imageSeed, parseStrategyId, simulateAnnotation, totalCost } from '../server/study/strategies.js';
 import { log } from './helpers.js';
 
@@ -69,7 +72,15 @@ export const SHIFTS: Record<string, (it: DatasetItem) => DatasetItem> = {
   },
 };
 
-interface Row { shift: string; k: number; arm: 'zero-shot' | 'finetune' | 'scratch'; budgetS: number; steps: number; accuracy05: number; f1: number; pq: number; nPred: number; nTrue: number }
+/** Fine-tuning policies to compare: the recipe's and the recipe without one of its parts. */
+export const POLICIES: Record<string, Partial<TrainOptions>> = {
+  recipe: { ...FINETUNE_OPTIONS },
+  'no-warmup': { ...FINETUNE_OPTIONS, warmupSteps: 0 },
+  'no-freeze': { ...FINETUNE_OPTIONS, freezeEncoderSteps: 0 },
+  'scratch-lr': { learningRate: RECIPE.learningRate, lrFinal: RECIPE.lrFinal, warmupSteps: 0, freezeEncoderSteps: 0 },
+};
+
+interface Row { shift: string; k: number; arm: 'zero-shot' | 'finetune' | 'scratch'; policy?: string; budgetS: number; steps: number; accuracy05: number; f1: number; pq: number; nPred: number; nTrue: number }
 
 async function score(m: SegmentationModel, test: DatasetItem[], thresholds: { probThresh?: number; nmsThresh?: number }): Promise<Pick<Row, 'accuracy05' | 'f1' | 'pq' | 'nPred' | 'nTrue'>> {
   const preds: Labels2D[] = [];
@@ -84,7 +95,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     options: {
       family: { type: 'string' }, starter: { type: 'string' }, 'models-dir': { type: 'string' }, shifts: { type: 'string' }, ks: { type: 'string' },
       labeled: { type: 'string' }, images: { type: 'string' }, budgets: { type: 'string' }, 'scratch-budgets': { type: 'string' },
-      backend: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string' },
+      backend: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string' }, policies: { type: 'string' },
     },
   });
   const family = f.family ?? 'stardist';
@@ -97,6 +108,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const budgets = nums(f.budgets, '30,60,120', 'budgets');
   const scratchBudgets = nums(f['scratch-budgets'], '30,60,120,480', 'scratch-budgets');
   const seed = nums(f.seed, '0', 'seed')[0];
+  const policies = list(f.policies, 'recipe');
+  for (const p of policies) if (!POLICIES[p]) throw new Error(`--policies: unknown policy "${p}" (known: ${Object.keys(POLICIES).join(', ')})`);
   if (nImages <= nLabeled) throw new Error('--images must be larger than --labeled (the rest is scored)');
 
   const reg = new StarterRegistry(f['models-dir'] ?? defaultModelsDir());
@@ -118,7 +131,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const annotation: Record<string, unknown> = {};
   const push = (r: Row) => {
     rows.push(r);
-    log(`finetune: ${r.shift} k=${r.k} ${r.arm.padEnd(9)} ${String(r.budgetS).padStart(4)} s ${String(r.steps).padStart(5)} steps: accuracy@0.5 ${r.accuracy05.toFixed(3)}, F1 ${r.f1.toFixed(3)}, PQ ${r.pq.toFixed(3)} (${r.nPred} / ${r.nTrue} objects)`);
+    log(`finetune: ${r.shift} k=${r.k} ${(r.arm + (r.policy && r.policy !== 'recipe' ? ` (${r.policy})` : '')).padEnd(9)} ${String(r.budgetS).padStart(4)} s ${String(r.steps).padStart(5)} steps: accuracy@0.5 ${r.accuracy05.toFixed(3)}, F1 ${r.f1.toFixed(3)}, PQ ${r.pq.toFixed(3)} (${r.nPred} / ${r.nTrue} objects)`);
   };
   for (const shift of shifts) {
     const items = base.map(SHIFTS[shift]);
@@ -132,11 +145,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       annotation[`${shift}-k${k}`] = totalCost(sims.map((s) => s.cost));
       const fit = sims.map((s, i) => ({ image: labeledItems[i].image as Image2D, labels: s.labels }));
       push({ shift, k, arm: 'zero-shot', budgetS: 0, steps: 0, ...zs });
-      for (const budgetS of budgets) {
-        const { model, result } = await fitModel(fit, { family, model: deserializeModel(archive), train: { ...FINETUNE_OPTIONS, steps: UNBOUNDED_STEPS, timeLimitS: budgetS, seed: 1 } });
-        push({ shift, k, arm: 'finetune', budgetS, steps: result.steps, ...(await score(model, test, stored)) });
-        disposeModel(model);
-      }
+      for (const policy of policies)
+        for (const budgetS of budgets) {
+          const { model, result } = await fitModel(fit, { family, model: deserializeModel(archive), train: { ...POLICIES[policy], steps: UNBOUNDED_STEPS, timeLimitS: budgetS, seed: 1 } });
+          push({ shift, k, arm: 'finetune', policy, budgetS, steps: result.steps, ...(await score(model, test, stored)) });
+          disposeModel(model);
+        }
       for (const budgetS of scratchBudgets) {
         const { model, result } = await fitModel(fit, { family, train: { steps: UNBOUNDED_STEPS, timeLimitS: budgetS, seed: 1 } });
         push({ shift, k, arm: 'scratch', budgetS, steps: result.steps, ...(await score(model, test, {})) });
@@ -145,7 +159,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     }
   }
   // The issue's goals, per shift, with k = 4 + BG (when those arms ran).
-  const pick = (shift: string, arm: Row['arm'], budgetS: number) => rows.find((r) => r.shift === shift && r.k === 4 && r.arm === arm && r.budgetS === budgetS);
+  const pick = (shift: string, arm: Row['arm'], budgetS: number) => rows.find((r) => r.shift === shift && r.k === 4 && r.arm === arm && r.budgetS === budgetS && (r.policy ?? 'recipe') === 'recipe');
   const goals = shifts.map((shift) => {
     const ft60 = pick(shift, 'finetune', 60), zs = pick(shift, 'zero-shot', 0), sc480 = pick(shift, 'scratch', 480);
     return {
@@ -158,6 +172,6 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   return {
     family, starter: { name: starterName, sha256: entry.card.sha256, thresholds: stored }, backend,
     split: { rule: 'server/metrics/split.ts dsbSplit(names, 0, 50).test: the 50 held-out test images', images: testNames.length, labeled: nLabeled, scored: testNames.length - nLabeled },
-    shifts, ks, budgets, scratchBudgets, finetune: FINETUNE_OPTIONS, annotation, rows, goals,
+    shifts, ks, budgets, scratchBudgets, finetune: FINETUNE_OPTIONS, policies: Object.fromEntries(policies.map((p) => [p, POLICIES[p]])), annotation, rows, goals,
   };
 }

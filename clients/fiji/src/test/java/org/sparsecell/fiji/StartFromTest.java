@@ -23,16 +23,10 @@ import org.scijava.command.CommandService;
 import org.sparsecell.fiji.commands.Connect;
 import org.sparsecell.fiji.commands.SendLabels;
 import org.sparsecell.fiji.commands.Train;
-import org.sparsecell.fiji.imaging.NdArrays;
-import org.sparsecell.fiji.imaging.RoiLabels;
-import org.sparsecell.fiji.protocol.Protocol.ImageAddParams;
-import org.sparsecell.fiji.protocol.Protocol.LabelsUpdateParams;
 import org.sparsecell.fiji.protocol.Protocol.ModelTrainParams;
 import org.sparsecell.fiji.protocol.Protocol.ServerInfoResult;
 import org.sparsecell.fiji.protocol.Protocol.SessionInfo;
 import org.sparsecell.fiji.rpc.RpcClient;
-
-import com.google.gson.JsonObject;
 
 import ij.ImagePlus;
 import ij.gui.Overlay;
@@ -53,21 +47,7 @@ class StartFromTest {
 
 	/** A tiny trained model of a family, exported from the shared test daemon. */
 	static byte[] trainedArchive(RpcClient c, String family) throws Exception {
-		JsonObject cfg = new JsonObject();
-		cfg.addProperty("unetDepth", 2);
-		cfg.addProperty("unetFilters", 8);
-		String sid = c.sessionCreate("starter-" + family, family, cfg).sessionId;
-		ImageAddParams ap = new ImageAddParams();
-		ap.sessionId = sid;
-		ap.image = RpcClientTest.image();
-		ap.axes = "YX";
-		String iid = c.imageAdd(ap).imageId;
-		LabelsUpdateParams lp = new LabelsUpdateParams();
-		lp.sessionId = sid;
-		lp.imageId = iid;
-		lp.encoding = "offset1";
-		lp.labels = NdArrays.fromInts(RoiLabels.rasterize(Synthetic.rois(5), 64, 64, null), new int[] { 64, 64 }, "uint16", true);
-		c.labelsUpdate(lp);
+		String sid = RpcClientTest.sessionWithLabels(c, "starter-" + family, family, 5)[0];
 		ModelTrainParams tp = new ModelTrainParams();
 		tp.sessionId = sid;
 		tp.steps = 5;

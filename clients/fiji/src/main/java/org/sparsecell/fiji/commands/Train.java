@@ -58,7 +58,7 @@ public class Train extends SparsecellCommand {
 	@Parameter(label = "Batch size (0 = daemon default)", min = "0")
 	public int batchSize = 0;
 
-	@Parameter(label = "Start from fresh weights")
+	@Parameter(label = "Start over (from the session's starter model if it has one, else fresh weights)")
 	public boolean reset = false;
 
 	@Parameter(label = "Wait until training ends")
