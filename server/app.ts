@@ -3,6 +3,7 @@ import { assertBindAllowed, bindsLoopback, type ServerConfig } from './config.js
 import type { Logger } from './log.js';
 import { Store } from './storage/store.js';
 import { packageVersion } from './storage/package-info.js';
+import { StarterRegistry, defaultModelsDir } from './storage/starters.js';
 export { packageVersion };
 import { SessionManager } from './sessions/session-manager.js';
 import type { ModelService } from './sessions/model-service.js';
@@ -19,7 +20,9 @@ export interface Daemon {
 export async function startDaemon(config: ServerConfig, log: Logger, makeModels: (sessions: SessionManager) => ModelService): Promise<Daemon> {
   await assertBindAllowed(config);
   const store = new Store(config.home);
-  const sessions = new SessionManager(store, config.maxSessions);
+  const starters = new StarterRegistry(config.modelsDir ?? defaultModelsDir());
+  for (const p of starters.problems) log.warn({ card: p.cardPath }, `starter model skipped: ${p.problem}`);
+  const sessions = new SessionManager(store, config.maxSessions, starters);
   const models = makeModels(sessions);
   const handlers = createHandlers({ sessions, models, config, version: packageVersion(), families: ['stardist', 'cellpose', 'elephant'] });
   const rpc = await startRpcServer({

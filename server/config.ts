@@ -33,6 +33,8 @@ export interface ServerConfig {
   /** Number of compute worker threads (each with its own tensor backend). */
   computeWorkers: number;
   logLevel: string;
+  /** Folder of starter models (cards + archives); default: models/ of the package. */
+  modelsDir?: string;
 }
 
 export const DEFAULTS: ServerConfig = {

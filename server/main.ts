@@ -15,8 +15,9 @@ const USAGE = `usage: sparsecell <command> [options]        (sparsecell <command
 
 commands:
   serve     run the daemon: [--host H] [--port P] [--home DIR] [--token T] [--backend auto|wasm|tfjs-node-gpu]
-            [--workers N] [--log-level L] [--allow-origin URL]... [--checkpoint-s S]; env SPARSECELL_HOST, _PORT,
-            _HOME, _TOKEN, _BACKEND, _LOG_LEVEL, _ALLOW_ORIGIN (comma-separated), _CHECKPOINT_S
+            [--workers N] [--log-level L] [--allow-origin URL]... [--checkpoint-s S] [--models-dir DIR];
+            env SPARSECELL_HOST, _PORT, _HOME, _TOKEN, _BACKEND, _LOG_LEVEL, _ALLOW_ORIGIN (comma-separated),
+            _CHECKPOINT_S, _MODELS_DIR (starter models; default the package's models/)
   train     train a model from an images folder and a sparse-labels folder (same file names)
   predict   predict label images (and polygons) for a folder of images
   evaluate  stardist-style matching of predicted vs ground-truth label folders
@@ -41,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'serve': {
       const f = parse(rest, {
-        host: str, port: str, home: str, token: str, backend: str, 'log-level': str, workers: str, 'checkpoint-s': str,
+        host: str, port: str, home: str, token: str, backend: str, 'log-level': str, workers: str, 'checkpoint-s': str, 'models-dir': str,
         'allow-origin': { type: 'string', multiple: true },
       });
       const origins = (f['allow-origin'] as string[] | undefined) ?? env.SPARSECELL_ALLOW_ORIGIN?.split(',').map((o) => o.trim()).filter(Boolean);
@@ -57,11 +58,12 @@ async function main(argv: string[]): Promise<number> {
         computeWorkers: f.workers ? Number(f.workers) : undefined,
         allowOrigins: origins,
         checkpointS: checkpointS !== undefined ? Number(checkpointS) : undefined,
+        modelsDir: (f['models-dir'] as string) ?? (env.SPARSECELL_MODELS_DIR || undefined),
       });
     }
     case 'train': case 'predict': case 'evaluate': case 'study': {
       const mod = await import(`./cli/${cmd}.js`);
-      return mod.run(rest, { backend: env.SPARSECELL_BACKEND });
+      return mod.run(rest, { backend: env.SPARSECELL_BACKEND, modelsDir: env.SPARSECELL_MODELS_DIR || undefined });
     }
     case undefined: case '-h': case '--help': case 'help':
       process.stdout.write(USAGE);

@@ -7,7 +7,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { ErrorCodeName } from './errors.js';
 import {
   Axes, Counts, FamilyName, ImageId, ImageInfo, JobId, LabelEncoding, NdArray, PolygonRoi, Region, ServerLimits,
-  SessionId, SessionInfo, TrainOptions,
+  SessionId, SessionInfo, StarterModel, TrainOptions, TrainRecipe,
 } from './types.js';
 
 export interface MethodSpec {
@@ -53,6 +53,8 @@ export const METHODS = {
       }),
       limits: ServerLimits,
       families: Type.Array(FamilyName),
+      starterModels: Type.Optional(Type.Array(StarterModel, { description: 'Built-in trained models (session.create {starter}).' })),
+      recipe: Type.Optional(TrainRecipe),
       home: Type.Optional(Type.String({ description: 'The store folder; only reported to clients that authenticated with the token.' })),
     }),
     errors: [],
@@ -64,8 +66,9 @@ export const METHODS = {
       family: Type.Optional(FamilyName),
       config: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Family config overrides (e.g. {nRays: 32}).' })),
       autoBackground: Type.Optional(Type.Boolean({ description: 'Treat a ring around annotated objects as background (off by default).' })),
+      starter: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'Begin from the built-in starter model of this name for the session family (server.info.starterModels), e.g. "nuclei": model.predict works at once (zero-shot) and model.train fine-tunes it.' })),
     }),
-    result: Obj({ sessionId: SessionId, name: Type.String(), family: FamilyName }),
+    result: Obj({ sessionId: SessionId, name: Type.String(), family: FamilyName, starter: Type.Optional(Type.String()) }),
     errors: ['ResourceLimit'],
   },
   'session.list': {
@@ -142,7 +145,8 @@ export const METHODS = {
       config: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'New family config; a different family or config starts from fresh weights.' })),
       options: Type.Optional(TrainOptions),
       live: Type.Optional(Type.Boolean({ description: 'Keep training as labels change until model.cancel, session.close or idle timeout.' })),
-      reset: Type.Optional(Type.Boolean({ description: 'Start from fresh weights instead of continuing.' })),
+      reset: Type.Optional(Type.Boolean({ description: 'Start over instead of continuing: from the session starter model if it has one, else from fresh weights.' })),
+      from: Type.Optional(Type.Union([Type.Literal('starter'), Type.Literal('scratch')], { description: 'starter: fine-tune the family built-in starter model (the session starter, else "nuclei"); scratch: fresh weights (the session then has no starter). Absent: continue the current model.' })),
       resume: Type.Optional(Type.Boolean({ description: 'Continue the interrupted job of this session (same steps, live flag and options) from the last checkpoint; steps given here replace the remaining steps.' })),
     }),
     result: Obj({ jobId: JobId, resumedFrom: Type.Optional(Type.Integer({ minimum: 0, description: 'With resume: the step of the interrupted job the new job continues from.' })) }, 'Answered at once; $/progress {token: jobId} reports the steps and $/event job.finished the end.'),

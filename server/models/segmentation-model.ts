@@ -110,6 +110,17 @@ export function deserializeModel<C extends FamilyConfigBase = FamilyConfigBase>(
   return { family, config, unet, normalization: parseNormalization(spec.normalization), version: spec.version, meta: spec.meta ?? {} };
 }
 
+/**
+ * Post-processing thresholds stored in the archive's meta (chosen on validation images by `npm run pretrain` /
+ * `bench quality --save-model`): the defaults of model.predict and `sparsecell predict` for this model. Fields that
+ * are absent or not in [0, 1] fall back to the family's defaults.
+ */
+export function storedThresholds(model: SegmentationModel): { probThresh?: number; nmsThresh?: number } {
+  const t = model.meta.thresholds as { probThresh?: unknown; nmsThresh?: unknown } | undefined;
+  const ok = (v: unknown): v is number => typeof v === 'number' && v >= 0 && v <= 1;
+  return { ...(ok(t?.probThresh) ? { probThresh: t.probThresh } : {}), ...(ok(t?.nmsThresh) ? { nmsThresh: t.nmsThresh } : {}) };
+}
+
 export function disposeModel(model: SegmentationModel): void {
   disposeUNet(model.unet);
 }

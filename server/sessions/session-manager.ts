@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { RpcError } from '../errors.js';
 import type { FamilyName } from '../../protocol/src/types.js';
 import type { Store } from '../storage/store.js';
+import type { StarterRegistry } from '../storage/starters.js';
 import { Session, type SessionMeta } from './session.js';
 
 const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
@@ -30,11 +31,13 @@ export class SessionManager extends EventEmitter {
   constructor(
     readonly store: Store,
     private readonly maxSessions: number,
+    /** Built-in starter models (session.create {starter}). */
+    readonly starters: StarterRegistry,
   ) {
     super();
   }
 
-  async create(opts: { name?: string; family?: FamilyName; config?: Record<string, unknown>; autoBackground?: boolean }): Promise<Session> {
+  async create(opts: { name?: string; family?: FamilyName; config?: Record<string, unknown>; autoBackground?: boolean; starter?: string }): Promise<Session> {
     if (this.store.listSessionIds().length >= this.maxSessions) {
       throw new RpcError('ResourceLimit', `the store already holds ${this.maxSessions} sessions (maxSessions); delete some with session.close {delete: true}`);
     }
@@ -46,6 +49,7 @@ export class SessionManager extends EventEmitter {
       config: opts.config ?? {},
       createdAt: new Date().toISOString(),
       ...(opts.autoBackground !== undefined ? { autoBackground: opts.autoBackground } : {}),
+      ...(opts.starter !== undefined ? { starter: opts.starter } : {}),
       images: [],
       nextImage: 1,
     };

@@ -30,6 +30,8 @@ export interface SessionMeta {
   modelVersion?: number;
   trainedGeneration?: number;
   trainOptions?: Record<string, unknown>;
+  /** Name of the starter model the session model began from (models/ registry); its checkpoint, once written, wins. */
+  starter?: string;
   /** The training job running now (cleared when it ends): found on load, it was interrupted by a crash. */
   activeJob?: ActiveJob;
 }
@@ -235,6 +237,7 @@ export class Session extends EventEmitter {
       jobs: this.jobs.map((j) => ({ ...j })),
       ...(this.meta.autoBackground !== undefined ? { autoBackground: this.meta.autoBackground } : {}),
       ...(this.warnings.length ? { warnings: this.warnings.map((w) => ({ ...w })) } : {}),
+      ...(this.meta.starter !== undefined ? { starter: this.meta.starter } : {}),
     };
   }
 

@@ -26,6 +26,7 @@ import { ComputeWorker, WorkerError } from './compute-worker.js';
 import { Lane, type Trainer } from './lane.js';
 import { RECIPE, scheduledLearningRate } from '../recipe.js';
 import { UNBOUNDED_STEPS } from './config.js';
+import { DEFAULT_STARTER } from '../storage/starters.js';
 import type { LiveTrainOptions, PredictResult, TrainSliceResult, WorkerImage } from './worker-protocol.js';
 
 /** Scheduling and live-mode constants (see ARCHITECTURE.md "Training and scheduling"). */
@@ -222,7 +223,8 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       images.push({ imageId: im.meta.imageId, pixels, shape: im.meta.shape, axes: im.meta.axes, dtype: im.meta.dtype, labels, corrections });
       transfer.push(pixels.buffer as ArrayBuffer, labels.buffer as ArrayBuffer, corrections.buffer as ArrayBuffer);
     }
-    const archive = s.meta.modelVersion ? this.sessions.store.readCheckpoint(s.id) : undefined;
+    // The checkpoint once there is one; before that, the session's starter model (zero-shot); else fresh weights.
+    const archive = s.meta.modelVersion ? this.sessions.store.readCheckpoint(s.id) : s.meta.starter !== undefined ? this.starterArchive(s) : undefined;
     sc.syncedGeneration = s.generation;
     await sc.worker.call({ op: 'load', sessionId: s.id, family: s.meta.family, config: s.meta.config, archive, images, autoBackground: s.meta.autoBackground === true }, { transfer }).catch((e: unknown) => {
       if (archive && e instanceof WorkerError && e.code === 'InvalidModel') {
@@ -232,6 +234,22 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     });
     sc.syncedImages = new Set(images.map((i) => i.imageId));
     sc.loaded = true;
+  }
+
+  /** The archive of the session's starter model (checked against its card's sha256). */
+  private starterArchive(s: Session): Uint8Array {
+    const e = this.sessions.starters.find(s.meta.starter!, s.meta.family);
+    if (!e) throw new RpcError('InvalidModel', `session ${s.id} began from the ${s.meta.family} starter model "${s.meta.starter}", which is not installed in ${this.sessions.starters.dir}`);
+    try {
+      return this.sessions.starters.read(e);
+    } catch (err) {
+      throw new RpcError('InvalidModel', (err as Error).message);
+    }
+  }
+
+  /** True when the session has a model to predict with: trained, imported, or a starter (zero-shot). */
+  private hasModel(sc: SessionCompute): boolean {
+    return sc.modelVersion > 0 || sc.session.meta.starter !== undefined;
   }
 
   /** Make room on sc's worker: checkpoint and unload least recently used sessions without a running job. */
@@ -314,11 +332,27 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
   }
 
   private async startJob(sc: SessionCompute, session: Session, p: ParamsOf<'model.train'>, live: boolean, resume?: ActiveJob): Promise<{ jobId: string; resumedFrom?: number }> {
-    // Family / config changes start a fresh model.
+    // from: "starter" loads the family's starter model; from: "scratch", reset without a starter, and family / config
+    // changes start fresh weights (and the session no longer has a starter); reset with a starter goes back to it.
     const familyChanged = p.family !== undefined && p.family !== session.meta.family;
     const configChanged = p.config !== undefined && JSON.stringify(p.config) !== JSON.stringify(session.meta.config);
-    if (familyChanged || configChanged || p.reset) {
-      await session.updateMeta({ family: p.family ?? session.meta.family, config: p.config ?? session.meta.config });
+    const from = p.from ?? (p.reset ? (session.meta.starter !== undefined && !familyChanged && !configChanged ? 'starter' : 'scratch') : undefined);
+    if (from === 'starter') {
+      const family = p.family ?? session.meta.family;
+      const name = session.meta.starter ?? DEFAULT_STARTER;
+      if (p.config !== undefined && Object.keys(p.config).length > 0) throw invalidParams([{ path: '/config', message: 'a starter model fixes the family config; leave config out with from: "starter"' }]);
+      if (!this.sessions.starters.find(name, family)) throw invalidParams([{ path: '/from', message: `no built-in ${family} starter model "${name}" (server.info.starterModels lists them)` }]);
+      await session.updateMeta({ family, config: {}, starter: name, modelVersion: 0, trainedGeneration: 0 });
+      await sc.lane.runUrgent(async () => {
+        if (sc.loaded) await sc.worker.call({ op: 'unload', sessionId: session.id });
+        sc.loaded = false;
+        sc.syncedImages = undefined;
+      });
+      sc.modelVersion = 0;
+      sc.trainedGeneration = 0;
+      sc.dirty = false;
+    } else if (familyChanged || configChanged || from === 'scratch') {
+      await session.updateMeta({ family: p.family ?? session.meta.family, config: p.config ?? session.meta.config, starter: undefined });
       await sc.lane.runUrgent(async () => {
         if (sc.loaded) await sc.worker.call({ op: 'reset', sessionId: session.id, family: session.meta.family, config: session.meta.config }).catch(mapWorkerError);
       });
@@ -335,13 +369,13 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     const jobId = `job${Date.now().toString(36)}${this.nextJob++}`;
     // A resumed job goes on counting from the step its checkpoint holds, towards the interrupted job's total (or
     // under its time limit). Otherwise, neither steps nor a time limit: the recipe's time budget (server/recipe.ts).
-    const from = resume?.step ?? 0;
-    const steps = resume ? (p.steps !== undefined ? from + p.steps : resume.steps || UNBOUNDED_STEPS) : p.steps ?? UNBOUNDED_STEPS;
+    const fromStep = resume?.step ?? 0;
+    const steps = resume ? (p.steps !== undefined ? fromStep + p.steps : resume.steps || UNBOUNDED_STEPS) : p.steps ?? UNBOUNDED_STEPS;
     const timeLimitS = p.timeLimitS ?? (p.steps !== undefined ? undefined : resume ? resume.timeLimitS : RECIPE.budgetS);
     const job = new TrainJob(this, sc, jobId, steps, timeLimitS, live);
-    job.info.step = from;
-    job.startStep = from;
-    await session.updateMeta({ activeJob: { jobId, steps: job.info.steps ?? 0, live, step: from, ...(timeLimitS !== undefined ? { timeLimitS } : {}) } });
+    job.info.step = fromStep;
+    job.startStep = fromStep;
+    await session.updateMeta({ activeJob: { jobId, steps: job.info.steps ?? 0, live, step: fromStep, ...(timeLimitS !== undefined ? { timeLimitS } : {}) } });
     sc.job = job;
     this.jobs.set(jobId, job);
     for (const [id, j] of this.jobs) if (this.jobs.size > 1000 && j.info.state !== 'running') this.jobs.delete(id);
@@ -350,7 +384,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     this.emitProgress(session.id, { token: jobId, kind: 'begin', title: `${live ? 'live ' : ''}train ${session.meta.family}`, step: 0, steps: job.info.steps ?? 0 });
     sc.lane.addTrainer(job);
     void job.finished!.then(() => this.afterJob(job));
-    return resume ? { jobId, resumedFrom: from } : { jobId };
+    return resume ? { jobId, resumedFrom: fromStep } : { jobId };
   }
 
   /** One training slice of a job (called by the lane). Returns false when there is nothing to do now. */
@@ -375,18 +409,24 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     }
     const generationBefore = sc.syncedGeneration;
     const want = job.live ? 1_000_000 : job.steps - (job.info.step ?? 0);
+    // A model that began from a starter is fine-tuned with RECIPE.finetune (lower rates, warm-up, encoder frozen at first).
+    const ft = sc.session.meta.starter !== undefined ? RECIPE.finetune : undefined;
+    const policy = ft ? { warmupSteps: ft.warmupSteps, freezeEncoderSteps: ft.freezeEncoderSteps } : {};
     const opts = job.live
-      ? { ...SERVICE_DEFAULTS.liveOptions, ...sc.options }
+      ? { ...SERVICE_DEFAULTS.liveOptions, ...(ft ? { learningRate: ft.liveLearningRate } : {}), ...policy, ...sc.options }
       : {
+        ...policy,
         ...sc.options,
         // The recipe's schedule: lrFinal for the last part of the run (a configured rate is the first phase's).
-        learningRate: scheduledLearningRate({ ...RECIPE, learningRate: sc.options.learningRate ?? RECIPE.learningRate, steps: job.steps, timeLimitS: job.timeLimitS ?? 0 }, job.info.step ?? 0, elapsedS, UNBOUNDED_STEPS),
+        learningRate: scheduledLearningRate({ ...RECIPE, learningRate: sc.options.learningRate ?? (ft ?? RECIPE).learningRate, lrFinal: (ft ?? RECIPE).lrFinal, steps: job.steps, timeLimitS: job.timeLimitS ?? 0 }, job.info.step ?? 0, elapsedS, UNBOUNDED_STEPS),
       };
+    // Live from a starter: the first prediction.updated goes out at once (zero-shot, before any step).
+    if (job.live && job.lastPush === 0 && ft) await this.maybePush(job);
     const view = sc.session.view;
     let r: TrainSliceResult;
     try {
       r = await sc.worker.call<TrainSliceResult>(
-        { op: 'train', sessionId: sc.session.id, steps: want, maxMs: job.live ? 0 : SERVICE_DEFAULTS.sliceMs, options: opts, ...(job.live && view && sc.session.images.get(view.imageId)?.layer.lastEdit ? { focus: { imageId: view.imageId, z: sc.session.images.get(view.imageId)!.layer.lastEdit!.z, region: sc.session.images.get(view.imageId)!.layer.lastEdit!.region } } : {}) },
+        { op: 'train', sessionId: sc.session.id, steps: want, maxMs: job.live ? 0 : SERVICE_DEFAULTS.sliceMs, options: opts, jobStep: job.info.step ?? 0, ...(job.live && view && sc.session.images.get(view.imageId)?.layer.lastEdit ? { focus: { imageId: view.imageId, z: sc.session.images.get(view.imageId)!.layer.lastEdit!.z, region: sc.session.images.get(view.imageId)!.layer.lastEdit!.region } } : {}) },
         { signal: job.cancelFlag.signal },
       );
     } catch (e) {
@@ -497,7 +537,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
 
   async predict(session: Session, p: ParamsOf<'model.predict'>, ctx: { signal: AbortSignal; progress?: (p: ProgressParams) => void }): Promise<PredictionResult> {
     const sc = await this.compute(session);
-    if (!sc.modelVersion) throw new RpcError('ModelNotTrained', `session ${session.id} has no trained model yet; run model.train or model.import first`);
+    if (!this.hasModel(sc)) throw new RpcError('ModelNotTrained', `session ${session.id} has no trained model yet; run model.train or model.import first (or create it with a starter model)`);
     const im = session.image(p.imageId);
     const spatial = spatialShape(im.meta.shape, im.meta.axes);
     const [H, W] = spatial.slice(-2);
@@ -533,7 +573,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
 
   async exportModel(session: Session) {
     const sc = await this.compute(session);
-    if (!sc.modelVersion) throw new RpcError('ModelNotTrained', `session ${session.id} has no trained model to export`);
+    if (!this.hasModel(sc)) throw new RpcError('ModelNotTrained', `session ${session.id} has no trained model to export`);
     // Through the worker, so a damaged checkpoint is reported (StorageCorrupt) instead of handed out.
     const bytes = await sc.lane.runUrgent(async () => {
       await this.ensureLoaded(sc);
@@ -554,7 +594,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     // Keep the model's lineage: its own version goes on (and never goes below what this session has shown).
     sc.modelVersion = Math.max(sc.modelVersion + 1, Number.isSafeInteger(spec.modelVersion) ? spec.modelVersion : 0);
     sc.dirty = false;
-    await session.updateMeta({ family: spec.family, config: spec.config, modelVersion: sc.modelVersion, trainedGeneration: sc.trainedGeneration });
+    await session.updateMeta({ family: spec.family, config: spec.config, modelVersion: sc.modelVersion, trainedGeneration: sc.trainedGeneration, starter: undefined });
     this.emit('event', session.id, { type: 'model.updated', sessionId: session.id, modelVersion: sc.modelVersion });
     return { family: spec.family, modelVersion: sc.modelVersion };
   }

@@ -116,6 +116,21 @@ export function unetVariables(unet: UNet): tf.Variable[] {
   return unet.params.map((p) => p.variable);
 }
 
+const isEncoder = (name: string) => /^(enc\d+|bottom)\//.test(name);
+
+/** The decoder and output-layer variables (everything but enc* and bottom): what trains while the encoder is frozen. */
+export function unetDecoderVariables(unet: UNet): tf.Variable[] {
+  return unet.params.filter((p) => !isEncoder(p.name)).map((p) => p.variable);
+}
+
+/**
+ * Every variable, decoder first, for training loops that may freeze the encoder: tfjs's Adam keys its moment slots
+ * by position in the variable list, so the frozen phase's list (the decoder) must be a prefix of the full one.
+ */
+export function unetTrainableVariables(unet: UNet): tf.Variable[] {
+  return [...unetDecoderVariables(unet), ...unet.params.filter((p) => isEncoder(p.name)).map((p) => p.variable)];
+}
+
 export function disposeUNet(unet: UNet): void {
   for (const p of unet.params) p.variable.dispose();
 }

@@ -92,6 +92,7 @@ class SessionInfo(TypedDict):
     jobs: list[JobInfo]
     autoBackground: NotRequired[bool]
     warnings: NotRequired[list[SessionInfoWarningsItem]]  # Damage found on disk when the session was opened (e.g. a label journal record that failed its checksum: that update is lost, the others are kept).
+    starter: NotRequired[str]  # Name of the built-in starter model the session model began from (absent: trained from scratch).
 
 
 class PolygonRoi(TypedDict):
@@ -120,6 +121,51 @@ class ServerLimits(TypedDict):
     maxObjects: NotRequired[int]  # Default cap on the objects of one model.predict (its maxObjects param).
 
 
+class StarterScores(TypedDict):
+    'Scores of a starter model from its model card.'
+    accuracy05: float  # accuracy at IoU 0.5 on the held-out test images
+    f1: float  # F1 at IoU 0.5
+    pq: float  # panoptic quality
+    testImages: NotRequired[int]
+
+
+class StarterModel(TypedDict):
+    'A built-in trained model a session can start from (models/ of the package).'
+    name: str  # Name to pass as session.create {starter} (e.g. "nuclei").
+    family: FamilyName  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
+    description: str
+    scores: StarterScores  # Scores of a starter model from its model card.
+
+
+class TrainRecipeLive(TypedDict):
+    batchSize: int
+    patchSize: int
+    learningRate: float
+
+
+class TrainRecipeFinetune(TypedDict):
+    'Used instead of the above when the model began from a starter.'
+    learningRate: float
+    lrFinal: float
+    warmupSteps: int
+    freezeEncoderSteps: int
+    liveLearningRate: float
+
+
+class TrainRecipe(TypedDict):
+    'The training defaults (server/recipe.ts); clients show these instead of their own.'
+    unetDepth: int
+    unetFilters: int
+    batchSize: int
+    patchSize: int
+    learningRate: float
+    lrFinal: float
+    finalFraction: float
+    budgetS: float  # model.train without steps or timeLimitS trains for this many seconds.
+    live: TrainRecipeLive
+    finetune: TrainRecipeFinetune  # Used instead of the above when the model began from a starter.
+
+
 class ServerInfoParams(TypedDict):
     pass
 
@@ -138,6 +184,8 @@ class ServerInfoResult(TypedDict):
     backend: ServerInfoResultBackend
     limits: ServerLimits
     families: list[FamilyName]
+    starterModels: NotRequired[list[StarterModel]]  # Built-in trained models (session.create {starter}).
+    recipe: NotRequired[TrainRecipe]  # The training defaults (server/recipe.ts); clients show these instead of their own.
     home: NotRequired[str]  # The store folder; only reported to clients that authenticated with the token.
 
 
@@ -146,12 +194,14 @@ class SessionCreateParams(TypedDict):
     family: NotRequired[FamilyName]  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
     config: NotRequired[dict[str, Any]]  # Family config overrides (e.g. {nRays: 32}).
     autoBackground: NotRequired[bool]  # Treat a ring around annotated objects as background (off by default).
+    starter: NotRequired[str]  # Begin from the built-in starter model of this name for the session family (server.info.starterModels), e.g. "nuclei": model.predict works at once (zero-shot) and model.train fine-tunes it.
 
 
 class SessionCreateResult(TypedDict):
     sessionId: str  # Session id (returned by session.create).
     name: str
     family: FamilyName  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
+    starter: NotRequired[str]
 
 
 class SessionListParams(TypedDict):
@@ -249,17 +299,7 @@ class LabelsGetResult(TypedDict):
     counts: Counts  # Pixel counts of a label layer.
 
 
-class ModelTrainParams(TypedDict):
-    sessionId: str  # Session id (returned by session.create).
-    family: NotRequired[FamilyName]  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
-    steps: NotRequired[int]  # Optimizer steps. With neither steps nor timeLimitS the job trains for the default time budget (10 min). Not used in live mode.
-    timeLimitS: NotRequired[float]  # Stop after this many seconds even if steps remain.
-    config: NotRequired[dict[str, Any]]  # New family config; a different family or config starts from fresh weights.
-    options: NotRequired[TrainOptions]  # Training hyper-parameters (defaults in server/training/config.ts).
-    live: NotRequired[bool]  # Keep training as labels change until model.cancel, session.close or idle timeout.
-    reset: NotRequired[bool]  # Start from fresh weights instead of continuing.
-    resume: NotRequired[bool]  # Continue the interrupted job of this session (same steps, live flag and options) from the last checkpoint; steps given here replace the remaining steps.
-
+ModelTrainParams = TypedDict('ModelTrainParams', {'sessionId': str, 'family': NotRequired[FamilyName], 'steps': NotRequired[int], 'timeLimitS': NotRequired[float], 'config': NotRequired[dict[str, Any]], 'options': NotRequired[TrainOptions], 'live': NotRequired[bool], 'reset': NotRequired[bool], 'from': NotRequired[Literal['starter', 'scratch']], 'resume': NotRequired[bool]})
 
 class ModelTrainResult(TypedDict):
     'Answered at once; $/progress {token: jobId} reports the steps and $/event job.finished the end.'
@@ -444,7 +484,8 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                   'trainedGeneration': (('int', 0, None), False),
                   'jobs': (('list', ('ref', 'JobInfo'), None, None), True),
                   'autoBackground': (('bool',), False),
-                  'warnings': (('list', ('ref', 'SessionInfoWarningsItem'), None, None), False)},
+                  'warnings': (('list', ('ref', 'SessionInfoWarningsItem'), None, None), False),
+                  'starter': (('str', None, None), False)},
                  False),
  'PolygonRoi': ('obj',
                 {'id': (('int', 1, None), True),
@@ -468,6 +509,42 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                    'maxImagesPerSession': (('int', None, None), False),
                    'maxObjects': (('int', None, None), False)},
                   False),
+ 'StarterScores': ('obj',
+                   {'accuracy05': (('num', None, None, None), True),
+                    'f1': (('num', None, None, None), True),
+                    'pq': (('num', None, None, None), True),
+                    'testImages': (('int', 0, None), False)},
+                   False),
+ 'StarterModel': ('obj',
+                  {'name': (('str', None, None), True),
+                   'family': (('ref', 'FamilyName'), True),
+                   'description': (('str', None, None), True),
+                   'scores': (('ref', 'StarterScores'), True)},
+                  False),
+ 'TrainRecipeLive': ('obj',
+                     {'batchSize': (('int', None, None), True),
+                      'patchSize': (('int', None, None), True),
+                      'learningRate': (('num', None, None, None), True)},
+                     False),
+ 'TrainRecipeFinetune': ('obj',
+                         {'learningRate': (('num', None, None, None), True),
+                          'lrFinal': (('num', None, None, None), True),
+                          'warmupSteps': (('int', None, None), True),
+                          'freezeEncoderSteps': (('int', None, None), True),
+                          'liveLearningRate': (('num', None, None, None), True)},
+                         False),
+ 'TrainRecipe': ('obj',
+                 {'unetDepth': (('int', None, None), True),
+                  'unetFilters': (('int', None, None), True),
+                  'batchSize': (('int', None, None), True),
+                  'patchSize': (('int', None, None), True),
+                  'learningRate': (('num', None, None, None), True),
+                  'lrFinal': (('num', None, None, None), True),
+                  'finalFraction': (('num', None, None, None), True),
+                  'budgetS': (('num', None, None, None), True),
+                  'live': (('ref', 'TrainRecipeLive'), True),
+                  'finetune': (('ref', 'TrainRecipeFinetune'), True)},
+                 False),
  'ServerInfoParams': ('obj', {}, False),
  'ServerInfoResultBackend': ('obj',
                              {'name': (('str', None, None), True),
@@ -482,18 +559,22 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                        'backend': (('ref', 'ServerInfoResultBackend'), True),
                        'limits': (('ref', 'ServerLimits'), True),
                        'families': (('list', ('ref', 'FamilyName'), None, None), True),
+                       'starterModels': (('list', ('ref', 'StarterModel'), None, None), False),
+                       'recipe': (('ref', 'TrainRecipe'), False),
                        'home': (('str', None, None), False)},
                       False),
  'SessionCreateParams': ('obj',
                          {'name': (('str', None, 200), False),
                           'family': (('ref', 'FamilyName'), False),
                           'config': (('dict',), False),
-                          'autoBackground': (('bool',), False)},
+                          'autoBackground': (('bool',), False),
+                          'starter': (('str', '^[A-Za-z0-9_-]{1,64}$', None), False)},
                          False),
  'SessionCreateResult': ('obj',
                          {'sessionId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True),
                           'name': (('str', None, None), True),
-                          'family': (('ref', 'FamilyName'), True)},
+                          'family': (('ref', 'FamilyName'), True),
+                          'starter': (('str', None, None), False)},
                          False),
  'SessionListParams': ('obj', {}, False),
  'SessionListResultSessionsItem': ('obj',
@@ -568,6 +649,7 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                        'options': (('ref', 'TrainOptions'), False),
                        'live': (('bool',), False),
                        'reset': (('bool',), False),
+                       'from': (('lit', ('starter', 'scratch')), False),
                        'resume': (('bool',), False)},
                       False),
  'ModelTrainResult': ('obj',
@@ -779,6 +861,6 @@ __all__ = [
     'ServerInfoResult', 'ServerInfoResultBackend', 'ServerLimits', 'SessionCloseParams', 'SessionCloseResult',
     'SessionCreateParams', 'SessionCreateResult', 'SessionGetParams', 'SessionGetResult', 'SessionInfo',
     'SessionInfoWarningsItem', 'SessionListParams', 'SessionListResult', 'SessionListResultDamagedItem',
-    'SessionListResultSessionsItem', 'SessionSetViewParams', 'SessionSetViewResult', 'SimpleEvent',
-    'TrainOptions'
+    'SessionListResultSessionsItem', 'SessionSetViewParams', 'SessionSetViewResult', 'SimpleEvent', 'StarterModel',
+    'StarterScores', 'TrainOptions', 'TrainRecipe', 'TrainRecipeFinetune', 'TrainRecipeLive'
 ]
