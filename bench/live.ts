@@ -5,7 +5,7 @@
  * from labels.update to the first prediction.updated whose generation includes it, and the F1 (IoU 0.5, dense
  * ground truth of the view) of every pushed prediction over time. Then the same with N sessions at once while
  * another client samples server.info latency. Goals: median edit -> refreshed view <= 2 s; RPC p99 <= 10 ms.
- * Writes bench/results/live.json (via the dispatcher) and bench/results/live-f1.png.
+ * Writes bench/results/live.json (via the dispatcher) and bench/results/live-f1.png (Vega-Lite; spec and data in live-f1.vl.json).
  */
 import { join } from 'node:path';
 import { SparsecellClient } from '../clients/typescript/src/client.js';
@@ -14,8 +14,7 @@ import type { EventParams } from '../protocol/src/progress.js';
 import { matching } from '../server/metrics/matching.js';
 import { readImage, readLabels, writeBytes, sharedDataDir, ensureDir } from '../server/storage/dataset.js';
 import { boundingBoxes } from '../server/imaging/labels.js';
-import { Canvas, COLORS, drawChart } from '../server/study/plot.js';
-import { encodePng } from '../server/study/png.js';
+import { FIGURE_CONFIG, renderFigure } from '../server/plot/vega.js';
 import type { Labels2D } from '../server/imaging/types.js';
 import { rng } from '../scripts/synthetic.js';
 import { flag, log, spawnDaemon, stats } from './helpers.js';
@@ -138,18 +137,23 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     for (const mc of multiClients) await mc.close();
 
     // F1 over annotation time.
-    const cv = new Canvas(900, 560);
-    const palette = [COLORS.black, ...Object.values(COLORS).slice(4, 4 + nMulti)];
-    drawChart(cv, 0, 0, 900, 560, {
-      title: `live mode: F1 of pushed predictions (IoU 0.5, 512x512 view), ${edits} edits every ${pace}s`,
-      xLabel: 'annotation time (s)', yLabel: 'F1', yMin: 0, yMax: 1,
-      series: [
-        { label: '1 session', color: palette[0], points: single.f1 },
-        ...multi.map((m, i) => ({ label: `${nMulti} sessions: #${i + 1}`, color: palette[1 + i] ?? COLORS.black, dash: [6, 4], points: m.f1 })),
-      ],
+    const sessions = ['1 session', ...multi.map((_, i) => `${nMulti} sessions: #${i + 1}`)];
+    const fig = await renderFigure({
+      title: { text: 'Live mode: F1 of pushed predictions over annotation time', subtitle: `IoU 0.5 on the 512x512 view, ${edits} edits every ${pace} s; image ${name.slice(0, 12)}` },
+      data: { values: [single, ...multi].flatMap((t, i) => t.f1.map(([timeS, f1]) => ({ session: sessions[i], timeS, f1 }))) },
+      mark: { type: 'line', strokeWidth: 2, point: { filled: true, size: 25 } },
+      width: 640, height: 360,
+      encoding: {
+        x: { field: 'timeS', type: 'quantitative', title: 'annotation time (s)' },
+        y: { field: 'f1', type: 'quantitative', title: 'F1 at IoU 0.5', scale: { domain: [0, 1] } },
+        color: { field: 'session', type: 'nominal', title: 'run', scale: { domain: sessions, range: ['#000000', '#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9'] } },
+        strokeDash: { field: 'session', type: 'nominal', title: 'run', scale: { domain: sessions, range: sessions.map((_, i) => (i === 0 ? [1, 0] : [6, 4])) } },
+      },
+      config: FIGURE_CONFIG,
     });
     ensureDir(RESULTS_DIR);
-    writeBytes(join(RESULTS_DIR, 'live-f1.png'), encodePng(cv.width, cv.height, cv.data, 3));
+    writeBytes(join(RESULTS_DIR, 'live-f1.vl.json'), JSON.stringify(fig.spec, null, 1) + '\n');
+    writeBytes(join(RESULTS_DIR, 'live-f1.png'), fig.png);
     const allMulti = multi.flatMap((m) => m.latenciesMs);
     return {
       image: name, view: [0, 0, V, V], edits, paceS: pace, unetDepth: depth, unetFilters: filters, liveDefaults: 'patch 128, batch 2, lr 2e-3, push context 16 px',
