@@ -119,6 +119,15 @@ describe('study figures: Vega-Lite specs from the results', function () {
     expect((await renderSvg(good)).svg).to.contain('<svg');
   });
 
+  it('lay text out with the font\'s real widths, not a per-character guess', async () => {
+    const labelled = (label: string) => ({ data: { values: [{ a: label, b: 1 }] }, mark: 'bar', encoding: { y: { field: 'a', type: 'nominal', axis: { labelLimit: 0 } }, x: { field: 'b', type: 'quantitative' } } }) as TopLevelSpec;
+    const wide = await renderSvg(labelled('M'.repeat(20))), narrow = await renderSvg(labelled('i'.repeat(20)));
+    // DejaVu Sans at 11 px: 'M' is 9.5 px wide, 'i' 3.1 px, so 20 of each differ by about 128 px
+    expect(wide.width - narrow.width).to.be.within(100, 160);
+    const { setup, cells } = load(STUDIES[0]);
+    expect((await renderSvg(studyFigureSpec(setup, cells, 'k'))).width, 'study figure width').to.be.within(1000, 1250);
+  });
+
   for (const dir of STUDIES)
     it(`committed figures of ${dir} are current: data = its results.json, SVG and PNG drawn`, () => expectFigureFiles(join(ROOT, dir)));
 });
