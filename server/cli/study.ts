@@ -47,7 +47,7 @@ time budget and evaluates each on held-out images (stardist matching, IoU 0.5 an
   --lr X                Adam learning rate (default ${TRAIN_DEFAULTS.learningRate}, then ${TRAIN_DEFAULTS.lrFinal} for the last ${100 * TRAIN_DEFAULTS.finalFraction} %)
   --backend B           auto | wasm | tfjs-node | tfjs-node-gpu | cpu (default: SPARSECELL_BACKEND or auto)
   --report-only         rewrite results.csv, results.md and the figures of --out from its results.json
-                        (no training, no data needed)
+                        (no training, no data needed; sparsecell study only)
 `;
 
 function parseJsonFlag(s: string | undefined, name: string): Record<string, unknown> | undefined {
@@ -69,7 +69,6 @@ export const STUDY_FLAGS = {
   out: { type: 'string' }, family: { type: 'string' }, grid: { type: 'string' }, cells: { type: 'string' }, budget: { type: 'string' },
   seed: { type: 'string' }, holdout: { type: 'string' }, val: { type: 'string' }, 'limit-train': { type: 'string' }, 'limit-test': { type: 'string' }, 'max-steps': { type: 'string' },
   config: { type: 'string' }, patch: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, backend: { type: 'string' },
-  'report-only': { type: 'boolean' },
 } as const;
 
 /** Flags -> study options (without the backend, the signal and the event sink). */
@@ -166,7 +165,7 @@ export function summarize(r: StudyResult): string {
 
 export async function run(args: string[], env: { backend?: string } = {}): Promise<number> {
   return runCli('study', STUDY_USAGE, async () => {
-    const f = parseFlags(args, STUDY_FLAGS);
+    const f = parseFlags(args, { ...STUDY_FLAGS, 'report-only': { type: 'boolean' } });
     if (f.help) { process.stdout.write(STUDY_USAGE); return 0; }
     if (f['report-only']) {
       const out = optionalString(f, 'out');

@@ -19,8 +19,15 @@ export const PLOT_FONT = 'DejaVu Sans';
 /** PNG pixels per SVG pixel (print resolution for a figure about 1100 px wide). */
 export const PNG_SCALE = 2;
 
-const require = createRequire(import.meta.url);
-const FONT_FILES = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf'].map((f) => require.resolve(`dejavu-fonts-ttf/ttf/${f}`));
+let fontFiles: string[] | undefined;
+/** Paths of the regular and bold DejaVu Sans files of the npm package (resolved on first use). */
+function fonts(): string[] {
+  if (!fontFiles) {
+    const require = createRequire(import.meta.url);
+    fontFiles = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf'].map((f) => require.resolve(`dejavu-fonts-ttf/ttf/${f}`));
+  }
+  return fontFiles;
+}
 
 export interface RenderedFigure {
   /** The spec as rendered (with $schema). */
@@ -66,7 +73,7 @@ function measureText(resvg: ResvgModule, item: { fontSize?: number; fontWeight?:
   let w = widthCache.get(key);
   if (w === undefined) {
     const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text x="0" y="${size}" font-family="${PLOT_FONT}" font-size="${size}" font-weight="${weight}" font-style="${style}" xml:space="preserve">${xmlEscape(str)}</text></svg>`;
-    const r = new resvg.Resvg(svg, { font: { loadSystemFonts: false, fontFiles: FONT_FILES, defaultFontFamily: PLOT_FONT } });
+    const r = new resvg.Resvg(svg, { font: { loadSystemFonts: false, fontFiles: fonts(), defaultFontFamily: PLOT_FONT } });
     w = r.getBBox()?.width ?? 0;
     if (widthCache.size > 10000) widthCache.clear();
     widthCache.set(key, w);
@@ -100,7 +107,7 @@ export async function svgToPng(svg: string, scale = PNG_SCALE): Promise<{ png: U
   const img = await renderAsync(svg, {
     fitTo: { mode: 'zoom', value: scale },
     background: 'white',
-    font: { loadSystemFonts: false, fontFiles: FONT_FILES, defaultFontFamily: PLOT_FONT, sansSerifFamily: PLOT_FONT },
+    font: { loadSystemFonts: false, fontFiles: fonts(), defaultFontFamily: PLOT_FONT, sansSerifFamily: PLOT_FONT },
   });
   return { png: new Uint8Array(img.asPng()), width: img.width, height: img.height };
 }
