@@ -7,6 +7,7 @@ import { ROOT } from '../../scripts/codegen.js';
 import { PNG_SCALE, renderFigure, renderSvg, type TopLevelSpec } from '../../server/plot/vega.js';
 import { BG_DASH, FIGURES, FULL_LABEL, METRICS, ORDER_COLORS, PANEL_HEIGHT, figureRows, studyFigureSpec } from '../../server/study/figures.js';
 import type { CellResult, StudySetup } from '../../server/study/types.js';
+import { liveFigureSpec } from '../../bench/live.js';
 import { expectDrawnPng, expectFigureFiles, expectPointsAtValues, svgSize } from './figure-checks.js';
 
 const STUDIES = ['bench/results/study-tensorflow', 'bench/results/study'];
@@ -126,6 +127,16 @@ describe('study figures: Vega-Lite specs from the results', function () {
     expect(wide.width - narrow.width).to.be.within(100, 160);
     const { setup, cells } = load(STUDIES[0]);
     expect((await renderSvg(studyFigureSpec(setup, cells, 'k'))).width, 'study figure width').to.be.within(1000, 1250);
+  });
+
+  it('draw the live bench figure (F1 over annotation time per session) from its traces', async () => {
+    const traces = [0, 1, 2].map((s) => ({ f1: Array.from({ length: 8 }, (_, i) => [i * 2.5 + s, Math.min(1, 0.1 * i + 0.05 * s)] as [number, number]) }));
+    const fig = await renderFigure(liveFigureSpec(traces, { edits: 8, pace: 2.5, image: '10ba6cbee4873b32d5626a118a339832' }));
+    const rows = (fig.spec as unknown as { data: { values: Array<{ session: string; timeS: number; f1: number }> } }).data.values;
+    expect(rows).to.have.length(24);
+    expect(rows.filter((r) => r.session === '2 sessions: #2').map((r) => r.f1)).to.deep.equal(traces[2].f1.map(([, f]) => f));
+    for (const t of ['annotation time (s)', 'F1 at IoU 0.5', '1 session', '2 sessions: #1']) expect(fig.svg, t).to.contain(t);
+    expectDrawnPng(fig.png, fig.width, fig.height, ['#000000', '#0072B2', '#D55E00']);
   });
 
   for (const dir of STUDIES)
