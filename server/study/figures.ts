@@ -60,9 +60,8 @@ const pretty = (family: string) => ({ stardist: 'StarDist-like', cellpose: 'Cell
 const PANEL_W = 300, COL_GAP = 30, ROW_GAP = 24;
 /** Height of each metric panel in SVG pixels. */
 export const PANEL_HEIGHT = 210;
-const PANEL_H = PANEL_HEIGHT;
 /** The legend sits in the empty sixth place of the 3 x 2 grid of panels (5 metrics). */
-const LEGEND = { orient: 'none', legendX: 2 * (PANEL_W + COL_GAP) + 60, legendY: PANEL_H + ROW_GAP + 70, titleLimit: 0 } as const;
+const LEGEND = { orient: 'none', legendX: 2 * (PANEL_W + COL_GAP) + 60, legendY: PANEL_HEIGHT + ROW_GAP + 70, titleLimit: 0 } as const;
 
 /** One study figure: 5 metric panels against k or against the fraction of objects annotated. */
 export function studyFigureSpec(setup: StudySetup, cells: CellResult[], x: FigureX): TopLevelSpec {
@@ -115,7 +114,7 @@ export function studyFigureSpec(setup: StudySetup, cells: CellResult[], x: Figur
     spacing: { row: ROW_GAP, column: COL_GAP },
     spec: {
       width: PANEL_W,
-      height: PANEL_H,
+      height: PANEL_HEIGHT,
       layer: [
         ...(hasFull ? [{
           transform: [{ filter: 'datum.k == null' }],
