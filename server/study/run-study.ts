@@ -1,7 +1,7 @@
 /**
  * The sparse-annotation study (issue 6): from a DENSE data set, simulate each annotation strategy of a grid
  * (strategies.ts), train one model per strategy with the masked-loss pipeline under an equal time budget, evaluate
- * it on held-out images with the stardist-identical matching, and write the results (JSON, CSV, Markdown, PNG plots).
+ * it on held-out images with the stardist-identical matching, and write the results (JSON, CSV, Markdown, Vega-Lite figures as SVG and PNG).
  *
  * - Split: with no separate test set, the fixed seeded DSB split (metrics/split.ts dsbSplit(names, splitSeed = 0,
  *   holdout = 50)); `limitTrain` takes the first N training names of that split (a seeded random subset).
@@ -222,9 +222,9 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
     writeFileAtomic(file, JSON.stringify(result, null, 2) + '\n');
     results.push(result);
     emit({ type: 'cell-done', index: i, total: strategies.length, id, result });
-    files = writeStudyReport(opts.outDir, setup, collect());
+    files = await writeStudyReport(opts.outDir, setup, collect());
   }
-  files = writeStudyReport(opts.outDir, setup, collect());
+  files = await writeStudyReport(opts.outDir, setup, collect());
   return { outDir: opts.outDir, setup, cells: results, skipped, files };
 
   async function runCell(strategy: Strategy, id: string, index: number, total: number): Promise<CellResult> {
