@@ -2,8 +2,8 @@
 import { expect } from 'chai';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { nd, toU8 } from '../helpers/arrays.js';
-import { sparsify } from '../../scripts/synthetic.js';
-import { blobImage, expectObjects, trainedBlobsModel } from '../helpers/trained-model.js';
+import { makeBlobs, sparsify } from '../../scripts/synthetic.js';
+import { blobImage, expectObjects, sessionWithTrainedModel, trainedBlobsModel } from '../helpers/trained-model.js';
 import { SparsecellClient, RpcException } from '../../clients/typescript/src/client.js';
 import { decodeNdArray } from '../../protocol/src/ndarray.js';
 import { ErrorCode } from '../../protocol/src/errors.js';
@@ -109,6 +109,21 @@ describe('e2e: model methods', () => {
     const ids = [...new Set(lab)].filter((v) => v > 0).sort((a, b) => a - b);
     expect(pred.polygons.map((p) => p.id).sort((a, b) => a - b)).to.deep.equal(ids);
     expect(pred.polygons.every((p) => p.points.length === 32 && p.score > 0)).to.equal(true);
+  });
+
+  it('a Z stack is normalised as one volume: a plane without cells stays dark (its faint haze is not stretched into cells)', async () => {
+    const s = await sessionWithTrainedModel(c, blobs);
+    // plane 1: no cells, only faint blobs 0.05 above the background (plane by plane they would be stretched to 0..1)
+    const haze = makeBlobs({ height: 64, width: 64, count: 6, seed: 4, intensity: [0.15, 0.16], noise: 0.01 });
+    const stack = new Uint8Array(2 * 64 * 64);
+    stack.set(toU8(blobs.image.data));
+    stack.set(toU8(haze.image.data), 64 * 64);
+    const { imageId } = await c.call('image.add', { sessionId: s, image: nd(stack, [2, 64, 64]), axes: 'ZYX' });
+    expectObjects((await c.call('model.predict', { sessionId: s, imageId, z: 0 })).labels, blobs, 'plane 0');
+    const z1 = await c.call('model.predict', { sessionId: s, imageId, z: 1 });
+    const found = new Set(decodeNdArray(z1.labels, { maxElements: 1e6 }).data as Int32Array);
+    expect(found.size - (found.has(0) ? 1 : 0), 'objects on the plane without cells').to.equal(0);
+    expect(z1.polygons).to.deep.equal([]);
   });
 
   it('predicts a region and refuses regions outside the image', async () => {
