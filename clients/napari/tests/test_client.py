@@ -20,7 +20,7 @@ from sparsecell_napari.client import (
     signed_to_offset1,
 )
 
-from .conftest import TINY_CONFIG, TINY_OPTIONS, skip_if_not_implemented, sparse_offset1
+from .conftest import TINY_CONFIG, TINY_OPTIONS, sparse_offset1
 
 
 def _session(client, nuclei, labels=True, family="stardist", **kw):
@@ -190,7 +190,7 @@ def test_image_and_label_errors(client, nuclei):
 
 
 # ---- model methods ---------------------------------------------------------------------------------------------
-def test_model_errors_before_training(client, nuclei, model_methods):
+def test_model_errors_before_training(client, nuclei):
     sid, iid = _session(client, nuclei)
     with pytest.raises(RpcError) as e:
         client.model_predict(sid, iid)
@@ -214,11 +214,7 @@ def test_train_progress_predict_export_import(client, nuclei):
     models: list[dict] = []
     client.on_progress(seen.append)
     client.on_event(lambda ev: models.append(ev) if ev["type"] == "model.updated" else None)
-    try:
-        job = client.model_train(sid, steps=10, options=TINY_OPTIONS)["jobId"]
-    except RpcError as e:
-        skip_if_not_implemented(e)
-        raise
+    job = client.model_train(sid, steps=10, options=TINY_OPTIONS)["jobId"]
     end = client.wait_for_progress_end(job, timeout=120)
     assert end["state"] == "done" and end["step"] == 10
     mine = [p for p in seen if p["token"] == job]
@@ -247,11 +243,7 @@ def test_train_progress_predict_export_import(client, nuclei):
 
 def test_cancel_training_and_request(client, nuclei):
     sid, iid = _session(client, nuclei)
-    try:
-        job = client.model_train(sid, steps=100000, options=TINY_OPTIONS)["jobId"]
-    except RpcError as e:
-        skip_if_not_implemented(e)
-        raise
+    job = client.model_train(sid, steps=100000, options=TINY_OPTIONS)["jobId"]
     with pytest.raises(RpcError) as e:  # one training per session
         client.model_train(sid, steps=5)
     assert e.value.code == ErrorCode.SessionBusy
@@ -284,11 +276,7 @@ def test_live_pushes_prediction_updates(own_daemon, nuclei):
 
     client.on_prediction(on_pred)
     client.session_set_view(sid, iid, [0, 0, 64, 64])
-    try:
-        job = client.model_train(sid, live=True, options=TINY_OPTIONS)["jobId"]
-    except RpcError as e:
-        skip_if_not_implemented(e)
-        raise
+    job = client.model_train(sid, live=True, options=TINY_OPTIONS)["jobId"]
     try:
         assert got.wait(30), f"no prediction.updated within 30 s of live training (last progress: " \
                              f"{client.last_progress(job)})"
