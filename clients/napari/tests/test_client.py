@@ -23,6 +23,16 @@ from sparsecell_napari.client import (
 from .conftest import TINY_CONFIG, TINY_OPTIONS, sparse_offset1
 
 
+def _found(truth: np.ndarray, pred: np.ndarray) -> int:
+    """Number of true instances matched by a predicted instance with IoU >= 0.5."""
+    n = 0
+    for t in range(1, int(truth.max()) + 1):
+        m = truth == t
+        ids, counts = np.unique(pred[m], return_counts=True)
+        n += any(i > 0 and c / (m.sum() + (pred == i).sum() - c) >= 0.5 for i, c in zip(ids, counts))
+    return n
+
+
 def _session(client, nuclei, labels=True, family="stardist", **kw):
     img, inst = nuclei
     sid = client.session_create(name="test", family=family, config=TINY_CONFIG, **kw)["sessionId"]
@@ -230,6 +240,14 @@ def test_train_progress_predict_export_import(client, nuclei):
     assert pred.region == [0, 0, 64, 64] and pred.model_version >= 1
     part = client.model_predict(sid, iid, region=[0, 0, 32, 48], prob_thresh=0.5, nms_thresh=0.3)
     assert part.labels.shape == (32, 48)
+
+    # export/import must give the same prediction; 10 steps find little, so first train until the model finds objects
+    inst = nuclei[1]
+    client.labels_update(sid, iid, (inst + 1).astype(np.uint16), encoding="offset1")
+    more = client.model_train(sid, steps=120, options={"patchSize": 64, "batchSize": 4, "learningRate": 3e-3})["jobId"]
+    assert client.wait_for_progress_end(more, timeout=120)["state"] == "done"
+    pred = client.model_predict(sid, iid)
+    assert _found(inst, pred.labels) >= (inst.max() + 1) // 2, f"{_found(inst, pred.labels)} of {inst.max()} nuclei found"
 
     exported = client.model_export(sid)
     assert exported["family"] == "stardist" and exported["bytes"] == len(base64.b64decode(exported["model"]))
