@@ -3,11 +3,11 @@
  * Each benchmark module exports run(args) -> a JSON-able result, written to bench/results/NAME.json.
  * Benchmarks are not tests: they measure and report; goals are printed next to the figures.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
-import { execFileSync } from 'node:child_process';
 
 export const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
 
@@ -20,16 +20,27 @@ const BENCHES: Record<string, string> = {
   families: './families.js',
   predict: './predict.js',
   'gpu-check': './gpu-check.js',
+  finetune: './finetune.js',
 };
 
-/** The checkout's commit (with "-dirty" when it has uncommitted changes), for the record. */
-function commit(): string {
-  const git = (args: string[]) => execFileSync('git', args, { cwd: dirname(RESULTS_DIR), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  try {
-    return git(['rev-parse', 'HEAD']) + (git(['status', '--porcelain', '--untracked-files=no']) ? '-dirty' : '');
-  } catch {
-    return 'unknown';
-  }
+/** The commit the benchmark ran on ("<sha>+dirty" when the work tree had changes; "unknown" outside git). */
+export function gitCommit(): string {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const head = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' });
+  if (head.status !== 0) return 'unknown';
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' });
+  return head.stdout.trim() + (dirty.stdout.trim() ? '+dirty' : '');
+}
+
+/** What every committed result carries: the bench, its command line, the commit, the machine and the date. */
+export function provenance(name: string, args: string[]): Record<string, unknown> {
+  return {
+    bench: name,
+    command: `npm run bench -- ${[name, ...args].join(' ')}`,
+    commit: gitCommit(),
+    finished: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: process.platform },
+  };
 }
 
 export async function runBench(argv: string[]): Promise<number> {
@@ -50,18 +61,9 @@ export async function runBench(argv: string[]): Promise<number> {
   // The development machine is shared: the 1-minute load average before and after says how busy it was.
   const loadBefore = os.loadavg()[0];
   const result = await mod.run(args);
-  const out = {
-    bench: name,
-    command: `npm run bench -- ${argv.filter((a) => a !== '--').join(' ')}`,
-    commit: commit(),
-    started,
-    finished: new Date().toISOString(),
-    machine: {
-      cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: process.platform,
-      loadAverage1m: { before: Math.round(loadBefore * 100) / 100, after: Math.round(os.loadavg()[0] * 100) / 100 },
-    },
-    ...result,
-  };
+  const out: Record<string, unknown> = { ...provenance(name, args), started, ...result };
+  // The development machine is shared: the 1-minute load average before and after says how busy it was.
+  (out.machine as Record<string, unknown>).loadAverage1m = { before: Math.round(loadBefore * 100) / 100, after: Math.round(os.loadavg()[0] * 100) / 100 };
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, `${outName}.json`);
   writeFileSync(file, JSON.stringify(out, null, 2) + '\n');

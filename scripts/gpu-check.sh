@@ -31,4 +31,4 @@ else
   echo "gpu-check: no pip TensorFlow here (pip install 'tensorflow[and-cuda]'): the daemon runs on wasm and there is no Keras reference" >&2
 fi
 cd "$root"
-exec "$node" dist/server/main.js bench gpu-check "$@"
+exec "$node" dist/bench/run.js gpu-check "$@"

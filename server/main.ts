@@ -7,7 +7,7 @@
  *   predict   predict label images for a folder of images
  *   evaluate  stardist-style matching of predicted vs ground-truth label folders
  *   study     the sparse-annotation study (which labels are worth a person's time)
- *   bench     benchmarks (same as npm run bench -- NAME)
+ * Benchmarks have their own entry point (bench/run.ts, `npm run bench -- NAME`): the product never imports them.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { availableParallelism } from 'node:os';
@@ -18,16 +18,19 @@ const USAGE = `usage: sparsecell <command> [options]        (sparsecell <command
 
 commands:
   serve     run the daemon: [--host H] [--port P] [--home DIR] [--token T] [--backend auto|wasm|tfjs-node|tfjs-node-gpu]
-            [--workers N] [--tf-threads INTRA[,INTER]] [--compute-nice 0-19] [--log-level L];
-            env SPARSECELL_HOST, _PORT, _HOME, _TOKEN, _BACKEND, _TF_THREADS, _COMPUTE_NICE, _LOG_LEVEL
+            [--workers N] [--tf-threads INTRA[,INTER]] [--compute-nice 0-19] [--log-level L] [--allow-origin URL]...
+            [--checkpoint-s S] [--models-dir DIR];
+            env SPARSECELL_HOST, _PORT, _HOME, _TOKEN, _BACKEND, _TF_THREADS, _COMPUTE_NICE, _LOG_LEVEL,
+            _ALLOW_ORIGIN (comma-separated), _CHECKPOINT_S, _MODELS_DIR (starter models; default the package's models/)
   train     train a model from an images folder and a sparse-labels folder (same file names)
   predict   predict label images (and polygons) for a folder of images
   evaluate  stardist-style matching of predicted vs ground-truth label folders
   study     the sparse-annotation study: which labels are worth a person's time
-  bench     benchmarks: rpc | train-step | quality | live | study
+
+benchmarks: npm run bench -- NAME (from a checkout)
 `;
 
-export type Flags = Record<string, string | boolean | undefined>;
+export type Flags = Record<string, string | string[] | boolean | undefined>;
 
 function parse(args: string[], options: ParseArgsConfig['options']): Flags {
   const { values } = parseArgs({ args, options, allowPositionals: true, strict: true });
@@ -53,8 +56,13 @@ async function main(argv: string[]): Promise<number> {
   const str = { type: 'string' } as const;
   switch (cmd) {
     case 'serve': {
-      const f = parse(rest, { host: str, port: str, home: str, token: str, backend: str, 'log-level': str, workers: str, 'tf-threads': str, 'compute-nice': str });
+      const f = parse(rest, {
+        host: str, port: str, home: str, token: str, backend: str, 'log-level': str, workers: str, 'checkpoint-s': str, 'models-dir': str,
+        'tf-threads': str, 'compute-nice': str, 'allow-origin': { type: 'string', multiple: true },
+      });
       const tfThreads = setTfThreads(resolveTfThreads((f['tf-threads'] as string) ?? env.SPARSECELL_TF_THREADS, availableParallelism()));
+      const origins = (f['allow-origin'] as string[] | undefined) ?? env.SPARSECELL_ALLOW_ORIGIN?.split(',').map((o) => o.trim()).filter(Boolean);
+      const checkpointS = f['checkpoint-s'] ?? env.SPARSECELL_CHECKPOINT_S;
       const { serve } = await import('./cli/serve.js');
       return serve({
         host: (f.host as string) ?? env.SPARSECELL_HOST,
@@ -66,17 +74,16 @@ async function main(argv: string[]): Promise<number> {
         computeWorkers: f.workers ? Number(f.workers) : undefined,
         computeNice: f['compute-nice'] ?? env.SPARSECELL_COMPUTE_NICE ? Number(f['compute-nice'] ?? env.SPARSECELL_COMPUTE_NICE) : undefined,
         tfThreads,
+        allowOrigins: origins,
+        checkpointS: checkpointS !== undefined ? Number(checkpointS) : undefined,
+        modelsDir: (f['models-dir'] as string) ?? (env.SPARSECELL_MODELS_DIR || undefined),
       });
     }
     case 'train': case 'predict': case 'evaluate': case 'study': {
       // One-shot commands use every core unless told otherwise (no event loop to keep responsive).
       if (env.SPARSECELL_TF_THREADS) setTfThreads(resolveTfThreads(env.SPARSECELL_TF_THREADS, availableParallelism()));
       const mod = await import(`./cli/${cmd}.js`);
-      return mod.run(rest, { backend: env.SPARSECELL_BACKEND || undefined });
-    }
-    case 'bench': {
-      const { runBench } = await import('../bench/run.js');
-      return runBench(rest);
+      return mod.run(rest, { backend: env.SPARSECELL_BACKEND || undefined, modelsDir: env.SPARSECELL_MODELS_DIR || undefined });
     }
     case undefined: case '-h': case '--help': case 'help':
       process.stdout.write(USAGE);

@@ -1,7 +1,7 @@
 /**
  * The sparse-annotation study (issue 6): from a DENSE data set, simulate each annotation strategy of a grid
  * (strategies.ts), train one model per strategy with the masked-loss pipeline under an equal time budget, evaluate
- * it on held-out images with the stardist-identical matching, and write the results (JSON, CSV, Markdown, PNG plots).
+ * it on held-out images with the stardist-identical matching, and write the results (JSON, CSV, Markdown, Vega-Lite figures as SVG and PNG).
  *
  * - Split: with no separate test set, the fixed seeded DSB split (metrics/split.ts dsbSplit(names, splitSeed = 0,
  *   holdout = 50)); `limitTrain` takes the first N training names of that split (a seeded random subset).
@@ -15,7 +15,7 @@
 import { join, resolve } from 'node:path';
 import type { Image2D, Labels2D } from '../imaging/types.js';
 import { ensureDir, fileExists, listTiffs, loadDataset, readText, writeFileAtomic, type DatasetItem } from '../storage/dataset.js';
-import { dsbSplit } from '../metrics/split.js';
+import { holdOutValidation, trainValTestSplit } from '../metrics/split.js';
 import { matchingDataset, type MatchingStats } from '../metrics/matching.js';
 import { fitModel, postprocessMaps, predictMaps } from '../training/pipeline.js';
 import { tuneThresholds } from '../training/thresholds.js';
@@ -28,6 +28,9 @@ import {
   type AnnotationCost, type Strategy,
 } from './strategies.js';
 import { writeStudyReport } from './report.js';
+import type { CellCost, CellResult, StudyFingerprint, StudySetup } from './types.js';
+
+export type { CellCost, CellResult, StudyFingerprint, StudySetup } from './types.js';
 
 export const IOU_THRESHOLDS: readonly number[] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 
@@ -46,13 +49,13 @@ export const STUDY_DEFAULTS = Object.freeze({
    */
   val: 20,
   /**
-   * A small U-Net (depth 2, 16 filters) on 64x64 patches, batch 8, lr 2e-3: ~2.8 steps/s on one wasm thread, so each
-   * of the 11 default cells gets ~650 steps in its 245 s; ~6 steps/s (~1,500 per cell) on the tensorflow backend
-   * with one thread. (Depth 3 / 16 filters / 128 patches gives only ~100-190 steps
-   * per cell at this budget: every sparse cell was undertrained.) DSB nuclei are small, so 64x64 patches hold several.
+   * The product's recipe (server/recipe.ts), so a study answers "how much must I annotate" for the model a person
+   * actually trains: family defaults (U-Net depth 3 / 16 filters) and the recipe's training options (8 x 128^2,
+   * lr 1e-3 then 2e-4). The committed study in bench/results/study-tensorflow used the earlier study-only recipe
+   * (depth 2, 64-px patches, lr 2e-3); its results.json records that.
    */
-  config: Object.freeze({ unetDepth: 2, unetFilters: 16 }) as Readonly<Record<string, unknown>>,
-  train: Object.freeze({ patchSize: 64, batchSize: 8, learningRate: 2e-3 }) as Readonly<Partial<TrainOptions>>,
+  config: Object.freeze({}) as Readonly<Record<string, unknown>>,
+  train: Object.freeze({}) as Readonly<Partial<TrainOptions>>,
 });
 
 export interface StudyOptions {
@@ -97,64 +100,12 @@ export type StudyEvent =
   | { type: 'eval'; index: number; total: number; id: string; done: number; of: number }
   | { type: 'cell-done'; index: number; total: number; id: string; result: CellResult };
 
-export type CellCost = AnnotationCost & { fractionObjects: number; fractionPixels: number };
-
-export interface CellResult {
-  id: string;
-  ordering: string;
-  /** Objects per image parameter (null for full). */
-  k: number | null;
-  bg: string;
-  cost: CellCost;
-  training: { steps: number; loss: number; stoppedBy: string; seconds: number; timeLimitS: number; images: number };
-  evaluation: {
-    images: number; seconds: number; atIoU05: MatchingStats; curve: MatchingStats[];
-    /** Thresholds used for atIoU05 / curve: chosen on the validation images, or the family's defaults. */
-    thresholds: { probThresh?: number; nmsThresh?: number; chosenOn: string; valAccuracy05?: number };
-    /** The same model at the family's default thresholds (when thresholds were tuned). */
-    defaultThresholdsAtIoU05?: MatchingStats;
-  };
-  fingerprint: StudyFingerprint;
-  finishedAt: string;
-}
-
-/** What must be equal for a finished cell to be reused. */
-export interface StudyFingerprint {
-  family: string;
-  config: Record<string, unknown>;
-  train: Record<string, unknown>;
-  seed: number;
-  trainSet: string;
-  testSet: string;
-  trainImages: number;
-  testImages: number;
-  /** Validation images for thresholds ('' when none). */
-  valSet: string;
-  maxSteps: number | null;
-}
-
 export interface StudyResult {
   outDir: string;
   setup: StudySetup;
   cells: CellResult[];
   skipped: string[];
   files: string[];
-}
-
-export interface StudySetup {
-  family: string;
-  grid: string;
-  cells: string[];
-  budgetS: number;
-  perCellS: number;
-  seed: number;
-  config: Record<string, unknown>;
-  train: Record<string, unknown>;
-  backend?: string;
-  trainSet: { images: string; masks: string; count: number };
-  testSet: { images: string; masks: string; count: number; split: string };
-  /** Validation images (from the training folder, not trained on) for per-cell thresholds. */
-  valSet: { count: number; rule: string };
 }
 
 /** Cell ids of a study (explicit ids or a grid). */
@@ -194,23 +145,20 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
 
   // Data and split.
   const names = listTiffs(opts.imagesDir);
-  let trainNames: string[], testNames: string[], splitRule: string;
+  let trainNames: string[], valNames: string[], testNames: string[], splitRule: string;
+  const nVal = opts.val ?? STUDY_DEFAULTS.val;
   const testImagesDir = opts.testImagesDir ?? opts.imagesDir, testMasksDir = opts.testMasksDir ?? opts.masksDir;
   if (opts.testImagesDir || opts.testMasksDir) {
     if (!opts.testImagesDir || !opts.testMasksDir) throw new Error('a separate test set needs both test images and test masks');
-    trainNames = names;
+    ({ train: trainNames, val: valNames } = holdOutValidation(names, nVal));
     testNames = listTiffs(opts.testImagesDir);
     splitRule = 'separate test set';
   } else {
-    const split = dsbSplit(names, opts.splitSeed ?? STUDY_DEFAULTS.splitSeed, Math.min(opts.holdout ?? STUDY_DEFAULTS.holdout, Math.max(0, names.length - 1)));
-    trainNames = split.train;
-    testNames = split.test;
+    // the quality benchmark's split: validation = the last `val` names of the training part, never trained on
+    const split = trainValTestSplit(names, opts.splitSeed ?? STUDY_DEFAULTS.splitSeed, Math.min(opts.holdout ?? STUDY_DEFAULTS.holdout, Math.max(0, names.length - 1)), nVal);
+    ({ train: trainNames, val: valNames, test: testNames } = split);
     splitRule = `dsbSplit(seed ${opts.splitSeed ?? STUDY_DEFAULTS.splitSeed}, holdout ${split.test.length})`;
   }
-  // validation = the last `val` names of the training part (as the quality benchmark), never trained on
-  const nVal = Math.min(opts.val ?? STUDY_DEFAULTS.val, Math.max(0, trainNames.length - 1));
-  const valNames = nVal > 0 ? trainNames.slice(trainNames.length - nVal) : [];
-  if (nVal > 0) trainNames = trainNames.slice(0, trainNames.length - nVal);
   if (opts.limitTrain !== undefined) trainNames = trainNames.slice(0, opts.limitTrain);
   if (opts.limitTest !== undefined) testNames = testNames.slice(0, opts.limitTest);
   if (trainNames.length === 0) throw new Error('no training images');
@@ -271,9 +219,9 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
     writeFileAtomic(file, JSON.stringify(result, null, 2) + '\n');
     results.push(result);
     emit({ type: 'cell-done', index: i, total: strategies.length, id, result });
-    files = writeStudyReport(opts.outDir, setup, collect());
+    files = await writeStudyReport(opts.outDir, setup, collect());
   }
-  files = writeStudyReport(opts.outDir, setup, collect());
+  files = await writeStudyReport(opts.outDir, setup, collect());
   return { outDir: opts.outDir, setup, cells: results, skipped, files };
 
   async function runCell(strategy: Strategy, id: string, index: number, total: number): Promise<CellResult> {

@@ -8,21 +8,22 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendPreference } from '../tensor/backend.js';
 import { listDevices } from '../tensor/devices.js';
 import { niceCurrentThread } from '../storage/thread-priority.js';
-import { createModel, deserializeModel, disposeModel, serializeModel, type SegmentationModel } from '../models/segmentation-model.js';
-import { unetVariables } from '../models/unet/unet.js';
-import { normalizeImage } from '../imaging/normalize.js';
+import { createModel, deserializeModel, disposeModel, serializeModel, storedThresholds, type SegmentationModel } from '../models/segmentation-model.js';
+import { unetDecoderVariables, unetTrainableVariables } from '../models/unet/unet.js';
+import { finetuneStep } from '../recipe.js';
+import { normalizeStack } from '../imaging/normalize.js';
 import { autoBackground } from '../imaging/auto-background.js';
 import type { Image2D, Labels2D } from '../imaging/types.js';
 import { PatchSampler, type TrainingSample } from './sampler.js';
 import { parseTrainOptions } from './config.js';
-import { createSampler, trainStep } from './train.js';
+import { createSampler, setLearningRate, trainStep } from './train.js';
 import { predictImage, defaultOverlap } from './predict.js';
 import { modelScale, rescaleImage, rescaleSample, unscaleInstances } from './rescale.js';
 import type { LiveTrainOptions, PredictResult, TrainSliceResult, WorkerImage, WorkerReply, WorkerRequest, WorkerTask } from './worker-protocol.js';
 
 interface ImageData {
   shape: number[]; // spatial
-  planes: Image2D[]; // normalised, one per z
+  planes: Image2D[]; // one per z, normalised together (percentiles over the whole stack)
   labels: Int32Array;
   corrections: Uint8Array;
 }
@@ -69,7 +70,7 @@ function toFloatPlanes(img: WorkerImage): { planes: Image2D[]; spatial: number[]
 
 function addImage(st: SessionState, img: WorkerImage): void {
   const { planes, spatial } = toFloatPlanes(img);
-  st.images.set(img.imageId, { shape: spatial, planes: planes.map((p) => normalizeImage(p, st.model.normalization)), labels: img.labels, corrections: img.corrections });
+  st.images.set(img.imageId, { shape: spatial, planes: normalizeStack(planes, st.model.normalization), labels: img.labels, corrections: img.corrections });
   st.dirty = true;
 }
 
@@ -165,14 +166,18 @@ async function trainSlice(st: SessionState, req: Extract<WorkerRequest, { op: 't
   }
   const lr = req.options.learningRate ?? parseTrainOptions({}).learningRate;
   if (!st.optimizer) st.optimizer = tf.train.adam(lr);
-  (st.optimizer as unknown as { learningRate: number }).learningRate = lr;
-  const vars = unetVariables(st.model.unet);
+  const policy = { warmupSteps: req.options.warmupSteps ?? 0, freezeEncoderSteps: req.options.freezeEncoderSteps ?? 0 };
+  // Decoder first: the frozen-encoder steps train a prefix of this list (Adam's slots are positional).
+  const vars = unetTrainableVariables(st.model.unet);
+  const decoderVars = unetDecoderVariables(st.model.unet);
   const t0 = Date.now();
   let steps = 0, lossSum = 0, cancelled = false;
   while (steps < req.steps) {
     if (Atomics.load(cancel, 0) === 1) { cancelled = true; break; }
     const src = st.focusSampler && steps % 2 === 1 ? st.focusSampler : st.sampler;
-    const loss = await trainStep(st.model, st.optimizer, src.next(), vars);
+    const ft = finetuneStep(policy, (req.jobStep ?? 0) + steps);
+    setLearningRate(st.optimizer, lr * ft.lrFactor);
+    const loss = await trainStep(st.model, st.optimizer, src.next(), ft.freezeEncoder ? decoderVars : vars);
     if (!Number.isFinite(loss)) throw new TaskError(`training diverged at step ${st.step + 1} (loss ${loss}); lower the learning rate`, 'InternalError');
     steps++;
     st.step++;
@@ -207,7 +212,10 @@ async function predict(st: SessionState, req: Extract<WorkerRequest, { op: 'pred
   const side = Math.max(input.height, input.width);
   const tileSize = input.height * input.width <= SINGLE_WINDOW_PX ? side : undefined;
   const maps = await predictImage(st.model, input, { normalized: true, tileSize, signal, onProgress: (p) => post({ id, progress: { tile: p.done, tiles: p.total } }) });
-  const inst = unscaleInstances(st.model.family.postprocess(maps, st.model.config, { probThresh: req.probThresh, nmsThresh: req.nmsThresh }), scale, eh, ew);
+  // Request thresholds win; then the ones stored with the model (a starter's, chosen on validation images).
+  const stored = storedThresholds(st.model);
+  const raw = st.model.family.postprocess(maps, st.model.config, { probThresh: req.probThresh ?? stored.probThresh, nmsThresh: req.nmsThresh ?? stored.nmsThresh, maxObjects: req.maxObjects });
+  const inst = unscaleInstances(raw, scale, eh, ew);
   const h = y1 - y0, w = x1 - x0;
   const labels = new Int32Array(h * w);
   const present = new Set<number>();
@@ -217,10 +225,16 @@ async function predict(st: SessionState, req: Extract<WorkerRequest, { op: 'pred
       labels[y * w + x] = v;
       if (v > 0) present.add(v);
     }
-  const polygons = inst.polygons
-    .filter((p) => present.has(p.id))
-    .map((p) => ({ id: p.id, score: p.score, points: p.points.map(([y, x]) => [y + ey0, x + ex0] as [number, number]) }));
-  return { labels, shape: [h, w], polygons };
+  let polygons = inst.polygons.filter((p) => present.has(p.id));
+  // Families that cannot stop early are capped here: the best-scoring maxObjects stay.
+  let truncated = raw.truncated === true;
+  if (present.size > req.maxObjects) {
+    truncated = true;
+    const keep = new Set(polygons.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, req.maxObjects).map((p) => p.id));
+    polygons = polygons.filter((p) => keep.has(p.id)).sort((a, b) => a.id - b.id);
+    for (let i = 0; i < labels.length; i++) if (labels[i] > 0 && !keep.has(labels[i])) labels[i] = 0;
+  }
+  return { labels, shape: [h, w], polygons: polygons.map((p) => ({ id: p.id, score: p.score, points: p.points.map(([y, x]) => [y + ey0, x + ex0] as [number, number]) })), truncated };
 }
 
 function state(sessionId: string): SessionState {
@@ -253,6 +267,11 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
           model = deserializeModel(req.archive);
         } catch (e) {
           throw new TaskError(`stored checkpoint cannot be read: ${(e as Error).message}`, 'InvalidModel');
+        }
+        const ch = inputChannelsOf(req.images);
+        if (req.images.length && model.config.inputChannels !== ch) {
+          disposeModel(model);
+          throw new TaskError(`the session's model expects ${model.config.inputChannels} input channel(s); its images have ${ch}`, 'InvalidModel');
         }
       } else model = newModel(req.family, req.config, inputChannelsOf(req.images));
       const st: SessionState = { model, images: new Map(), autoBackground: req.autoBackground, dirty: true, step: 0 };
@@ -298,7 +317,7 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
       return predict(state(req.sessionId), req, cancel, post, id);
     case 'export': {
       const st = state(req.sessionId);
-      st.model.version++;
+      st.model.version = req.modelVersion; // the archive carries the session's model version (its lineage)
       return serializeModel(st.model);
     }
     case 'import': {
@@ -318,7 +337,7 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
       disposeModel(st.model);
       st.model = model;
       st.dirty = true;
-      return { family: model.family.name, config: model.config };
+      return { family: model.family.name, config: model.config, modelVersion: model.version };
     }
     case 'unload':
       unload(req.sessionId);

@@ -8,16 +8,7 @@ import { decodeNdArray } from '../../protocol/src/ndarray.js';
 import { ErrorCode } from '../../protocol/src/errors.js';
 import { resolveConfig } from '../../server/config.js';
 import { METHOD_NAMES } from '../../protocol/src/methods.js';
-
-async function rpcError(p: Promise<unknown>): Promise<RpcException> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RpcException) return e;
-    throw e;
-  }
-  throw new Error('expected an RPC error');
-}
+import { rpcError } from '../helpers/rpc.js';
 
 describe('e2e: daemon foundation', () => {
   let d: TestDaemon;

@@ -11,7 +11,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -77,11 +76,9 @@ class CommandsTest {
 		return cs.run(c, true, inputs).get(100, TimeUnit.SECONDS);
 	}
 
-	/** Skip only when the daemon answered -32811 NotImplemented. */
+	/** Run a model command; it must succeed. */
 	static CommandModule runModel(Class<? extends Command> c, Object... inputs) throws Exception {
 		CommandModule m = runAllowingFailure(c, inputs);
-		Integer code = ((SparsecellCommand) m.getCommand()).errorCode();
-		Assumptions.assumeFalse(code != null && code == RpcException.NOT_IMPLEMENTED, "model methods not implemented by this daemon build (-32811)");
 		assertFalse(m.isCanceled(), c.getSimpleName() + " failed: " + m.getCancelReason());
 		return m;
 	}
@@ -229,7 +226,6 @@ class CommandsTest {
 	void predictBeforeTrainingSaysModelNotTrained() throws Exception {
 		CommandModule m = runAllowingFailure(Predict.class, "imp", imp, "output", "Both", "probThresh", 0.0, "nmsThresh", 0.0);
 		Integer code = ((SparsecellCommand) m.getCommand()).errorCode();
-		Assumptions.assumeFalse(code != null && code == RpcException.NOT_IMPLEMENTED, "-32811");
 		assertTrue(m.isCanceled());
 		assertEquals(RpcException.MODEL_NOT_TRAINED, code);
 	}
@@ -237,7 +233,7 @@ class CommandsTest {
 	@Test
 	@Order(6)
 	void trainRunsAFewSteps() throws Exception {
-		CommandModule m = runModel(Train.class, "family", "session", "steps", 10, "live", false, "patchSize", 32, "batchSize", 2, "reset", false, "waitForEnd", true);
+		CommandModule m = runModel(Train.class, "family", "session", "startFrom", Train.SCRATCH, "steps", 10, "live", false, "patchSize", 32, "batchSize", 2, "reset", false, "waitForEnd", true);
 		assertEquals("done", out(m, "state"));
 		assertEquals(10, out(m, "stepsDone"));
 		assertFalse(Double.isNaN((Double) out(m, "loss")));
@@ -334,7 +330,7 @@ class CommandsTest {
 	@Test
 	@Order(10)
 	void liveTrainingStopsWithCancel() throws Exception {
-		CommandModule t = runModel(Train.class, "family", "session", "steps", 10, "live", true, "patchSize", 32, "batchSize", 2, "reset", false, "waitForEnd", true);
+		CommandModule t = runModel(Train.class, "family", "session", "startFrom", Train.SCRATCH, "steps", 10, "live", true, "patchSize", 32, "batchSize", 2, "reset", false, "waitForEnd", true);
 		String jobId = (String) out(t, "jobId");
 		assertNotNull(jobId);
 		CommandModule c = run(Cancel.class);
