@@ -33,8 +33,10 @@ export interface ServerConfig {
   /** Number of compute worker threads (each with its own tensor backend). */
   computeWorkers: number;
   /**
-   * Nice value of the compute worker threads and the TensorFlow pools they create (Linux; 0 = as the daemon).
-   * The default 10 lets the RPC event loop win the CPU from training on a loaded machine.
+   * Nice value of the compute worker threads and the TensorFlow pools they create (Linux; 0 = as the daemon,
+   * the default). 10 lets the RPC event loop win the CPU from training, but on a machine shared with other
+   * work it also slows training ~10x against that work (a live-mode test then missed its quality bar), so it
+   * is opt-in.
    */
   computeNice: number;
   /** TensorFlow thread pools as main.ts put them into the environment (reported in server.info). */
@@ -60,7 +62,7 @@ export const DEFAULTS: ServerConfig = {
   heartbeatS: 15,
   backend: 'auto',
   computeWorkers: 1,
-  computeNice: 10,
+  computeNice: 0,
   logLevel: 'info',
 };
 

@@ -149,13 +149,13 @@ describe('TensorFlow threads', () => {
     for (const bad of ['x', '-1', '1,2,3', '1.5', '99999']) expect(() => resolveTfThreads(bad, 2), bad).to.throw(/tf-threads must be/);
   });
 
-  it('the settings reach TensorFlow: its thread pools in the daemon process have the requested sizes and run at nice 10', async function () {
+  it('the settings reach TensorFlow: its thread pools in the daemon process have the requested sizes and run at --compute-nice 10', async function () {
     if (process.platform !== 'linux' || !(await tensorflowAvailable())) this.skip();
     const home = tempHome();
     const counts: Record<string, { compute: number; all: number; line: string }> = {};
     try {
       for (const spec of ['1,3', '4,2']) {
-        const d = await serveUntilBackend(['--home', home, '--tf-threads', spec], { SPARSECELL_BACKEND: 'tfjs-node' });
+        const d = await serveUntilBackend(['--home', home, '--tf-threads', spec, '--compute-nice', '10'], { SPARSECELL_BACKEND: 'tfjs-node' });
         try {
           const names = threadNames(d.proc.pid!);
           // TensorFlow names its inter-op pool threads tf_Compute; intra-op (Eigen) threads are unnamed.
