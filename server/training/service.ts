@@ -24,7 +24,7 @@ import type { EventParams, ProgressParams } from '../../protocol/src/progress.js
 import { encodeNdArray } from '../../protocol/src/ndarray.js';
 import { ComputeWorker, WorkerError } from './compute-worker.js';
 import { Lane, type Trainer } from './lane.js';
-import { RECIPE, scheduledLearningRate } from '../recipe.js';
+import { finalRateFor, RECIPE, scheduledLearningRate } from '../recipe.js';
 import { UNBOUNDED_STEPS } from './config.js';
 import { DEFAULT_STARTER } from '../storage/starters.js';
 import type { LiveTrainOptions, PredictResult, TrainSliceResult, WorkerImage } from './worker-protocol.js';
@@ -418,7 +418,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
         ...policy,
         ...sc.options,
         // The recipe's schedule: lrFinal for the last part of the run (a configured rate is the first phase's).
-        learningRate: scheduledLearningRate({ ...RECIPE, learningRate: sc.options.learningRate ?? (ft ?? RECIPE).learningRate, lrFinal: (ft ?? RECIPE).lrFinal, steps: job.steps, timeLimitS: job.timeLimitS ?? 0 }, job.info.step ?? 0, elapsedS, UNBOUNDED_STEPS),
+        learningRate: scheduledLearningRate({ ...RECIPE, learningRate: sc.options.learningRate ?? (ft ?? RECIPE).learningRate, lrFinal: sc.options.learningRate !== undefined ? finalRateFor(sc.options.learningRate, ft ?? RECIPE) : (ft ?? RECIPE).lrFinal, steps: job.steps, timeLimitS: job.timeLimitS ?? 0 }, job.info.step ?? 0, elapsedS, UNBOUNDED_STEPS),
       };
     // Live from a starter: the first prediction.updated goes out at once (zero-shot, before any step).
     if (job.live && job.lastPush === 0 && ft) await this.maybePush(job);
