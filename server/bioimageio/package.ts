@@ -1,8 +1,9 @@
 /**
  * bioimage.io model packages (model spec 0.5) of sparsecell models, and their import.
  *
- * A package is a zip with rdf.yaml, weights.onnx (unet-onnx.ts), test/sample tensors as .npy (input: the raw
- * test crop; output: the network's activated output on it), cover.png (the test crop and the same crop with
+ * A package is a zip with rdf.yaml, weights.onnx (unet-onnx.ts), test tensors as .npy (input: the raw test crop;
+ * output: the network's activated output on it), the same as sample tensors in float32 TIFF (the spec requires an
+ * imageio-readable image there), cover.png (the test crop and the same crop with
  * the predicted outlines, side by side), README.md and the sparsecell configuration in rdf `config.sparsecell`
  * (plus `config.stardist` for StarDist-like models). Preprocessing in the rdf is the model's own percentile
  * normalisation (imaging/normalize.ts) as `scale_range` per sample and channel, so a consumer feeds raw images.
@@ -13,6 +14,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { Image2D, Labels2D } from '../imaging/types.js';
 import { normalizeImage, parseNormalization, type NormalizationSettings } from '../imaging/normalize.js';
 import { extractWindow } from '../imaging/tiling.js';
+import { encodeTiff } from '../imaging/tiff.js';
 import { encodePng } from '../study/png.js';
 import type { FamilyName } from '../models/model-family.js';
 import { getFamily } from '../models/registry.js';
@@ -33,10 +35,11 @@ export const TEST_CROP_MAX = 256;
 /** How the model was trained (README and config.sparsecell.training). */
 export interface TrainingSummary {
   images: number;
-  objects: number;
-  backgroundPixels: number;
+  /** Label counts (unknown for models trained before they were recorded). */
+  objects?: number;
+  backgroundPixels?: number;
   labeledPixels: number;
-  totalPixels: number;
+  totalPixels?: number;
   steps: number;
   backend: string;
   date: string;
@@ -99,14 +102,25 @@ const TALK = {
   url: 'https://github.com/ksugar/cellsparse',
 };
 
+/** Output halo: the U-Net's receptive half-width bound (training/predict.ts defaultOverlap), 8 * 2^depth. */
+export function unetHalo(unet: Pick<UNetConfig, 'depth'>): number {
+  return 8 * unetDivisor(unet);
+}
+
+/** Smallest input side the rdf allows: more than twice the halo (the spec's rule), a multiple of 2^depth. */
+export function minInputSize(unet: Pick<UNetConfig, 'depth'>): number {
+  return 2 * unetHalo(unet) + unetDivisor(unet);
+}
+
 /**
- * A square test crop of side <= TEST_CROP_MAX (a multiple of the U-Net divisor), centred on the labeled pixels
- * when labels are given; mirrored where the image is smaller than the crop.
+ * A square test crop (a multiple of the U-Net divisor, at least minInputSize, otherwise at most TEST_CROP_MAX
+ * or the image), centred on the labeled pixels when labels are given; mirrored where the image is smaller.
  */
-export function pickTestCrop(image: Image2D, divisor: number, labels?: Labels2D): Image2D {
+export function pickTestCrop(image: Image2D, unet: Pick<UNetConfig, 'depth'>, labels?: Labels2D): Image2D {
   const { height: H, width: W } = image;
-  const fit = Math.floor(Math.min(H, W, TEST_CROP_MAX) / divisor) * divisor;
-  const side = Math.max(fit, divisor * Math.ceil(Math.max(32, divisor) / divisor));
+  const divisor = unetDivisor(unet);
+  const fit = Math.floor(Math.min(H, W, Math.max(TEST_CROP_MAX, minInputSize(unet))) / divisor) * divisor;
+  const side = Math.max(fit, minInputSize(unet));
   let cy = H / 2, cx = W / 2;
   if (labels) {
     let y0 = H, x0 = W, y1 = -1, x1 = -1;
@@ -164,7 +178,8 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 function readme(model: SegmentationModel, meta: ExportMetadata, cfg: SparsecellPackageConfig, objects: number): string {
   const t = meta.training;
   const f = FAMILY_TEXT[model.family.name];
-  const pct = (a: number, b: number) => (b > 0 ? `${((100 * a) / b).toFixed(2)} %` : 'n/a');
+  const pct = (a: number, b?: number) => (b ? `${((100 * a) / b).toFixed(2)} %` : 'n/a');
+  const n = (v?: number) => (v === undefined ? 'unknown' : String(v));
   const post = Object.entries(cfg.postprocessing).map(([k, v]) => `\`${k}\` = ${JSON.stringify(v)}`).join(', ');
   return `# ${meta.name ?? defaultName(model)}
 
@@ -178,9 +193,9 @@ A ${f.title} instance segmentation model trained with [sparsecell](https://githu
 | family | ${model.family.name} (${f.title}) |
 | network | U-Net, depth ${cfg.unet.depth}, ${cfg.unet.filters} filters, ${cfg.unet.inputChannels} input channel(s), ${cfg.unet.outputChannels} outputs |
 | images | ${t.images} |
-| labeled objects | ${t.objects} |
-| labeled background pixels | ${t.backgroundPixels} |
-| labeled pixels (sparse fraction) | ${t.labeledPixels} of ${t.totalPixels} (${pct(t.labeledPixels, t.totalPixels)}) |
+| labeled objects | ${n(t.objects)} |
+| labeled background pixels | ${n(t.backgroundPixels)} |
+| labeled pixels (sparse fraction) | ${t.labeledPixels} of ${n(t.totalPixels)} (${pct(t.labeledPixels, t.totalPixels)}) |
 | training steps | ${t.steps} |
 | backend | ${t.backend} |
 | date | ${t.date} |
@@ -188,13 +203,19 @@ A ${f.title} instance segmentation model trained with [sparsecell](https://githu
 ## Using it
 
 - Input \`${ONNX_INPUT}\`: axes (batch, channel, y, x), float32, raw intensities. Height and width must be multiples
-  of ${unetDivisor(cfg.unet)}. The preprocessing normalises each image and channel with its own percentiles
+  of ${unetDivisor(cfg.unet)}, at least ${minInputSize(cfg.unet)}; tiles need a halo of ${unetHalo(cfg.unet)} px to match whole-image predictions. The preprocessing normalises each image and channel with its own percentiles
   (${cfg.normalization.pmin} and ${cfg.normalization.pmax}, as csbdeep's \`normalize\`)${cfg.normalization.clip ? ' and clips to [0, 1]' : ''}.
 ${cfg.scale !== 1 ? `- The model was trained on images resampled by ${cfg.scale.toFixed(4)} (object diameter ${(cfg.familyConfig.diameter as number)} px -> 30 px): resample inputs by this factor first. The test tensors are already resampled.\n` : ''}- Output \`${ONNX_OUTPUT}\`: axes (batch, channel, y, x), channels ${f.channels(cfg.familyConfig).slice(0, 4).join(', ')}${f.channels(cfg.familyConfig).length > 4 ? ', …' : ''}
   (the family's activation is part of the ONNX graph).
 - Instances need the family's post-processing (${model.family.name === 'stardist' ? 'StarDist polygon NMS' : model.family.name === 'cellpose' ? 'Cellpose flow following' : 'ELEPHANT seeded growing'}),
   with ${post}. sparsecell does it when the package is imported back (\`model.import {format: "bioimageio"}\`).
 - The test crop holds ${objects} predicted object(s); \`cover.png\` shows them.
+
+## Validation
+
+\`test_input.npy\` is a ${cfg.unet.inputChannels}-channel crop of a training image (raw intensities); \`test_output.npy\` is
+sparsecell's own (tfjs) network output for it, after the preprocessing above. The ONNX weights reproduce it to
+1e-4 (checked by sparsecell's tests with onnxruntime, and by \`bioimageio.core\`'s model test).
 
 Weights: \`weights.onnx\` (opset ${ONNX_OPSET}, float32), written by sparsecell ${meta.sparsecellVersion} without a converter.
 `;
@@ -208,15 +229,16 @@ function defaultName(model: SegmentationModel): string {
 export function buildPackage(model: SegmentationModel, testImage: Image2D, meta: ExportMetadata, scale = 1): { zip: Uint8Array; rdf: Record<string, unknown>; testOutput: Image2D; labels: Labels2D } {
   const unet = model.unet.config;
   const d = unetDivisor(unet);
-  if (testImage.height % d || testImage.width % d) throw new Error(`test image ${testImage.height}x${testImage.width} is not a multiple of ${d}`);
+  if (testImage.height % d || testImage.width % d || Math.min(testImage.height, testImage.width) < minInputSize(unet))
+    throw new Error(`test image ${testImage.height}x${testImage.width} is not a multiple of ${d} of at least ${minInputSize(unet)}`);
   if (testImage.channels !== unet.inputChannels) throw new Error(`test image has ${testImage.channels} channels; the model takes ${unet.inputChannels}`);
   const norm = model.normalization;
-  if (norm.pmax <= 1) throw new Error(`normalization.pmax ${norm.pmax} cannot be written as a bioimage.io scale_range (max_percentile must be > 1)`);
+  if (norm.pmax <= 1) throw new PackageError(`normalization.pmax ${norm.pmax} cannot be written as a bioimage.io scale_range (max_percentile must be > 1)`);
   const x = normalizeImage(testImage, norm);
   const out = forward(model, x);
   const inst = model.family.postprocess(out, model.config);
   const name = meta.name ?? defaultName(model);
-  if (!/^[A-Za-z0-9_+\- ()]{5,128}$/.test(name)) throw new Error('name must be 5-128 letters, digits, spaces or _+-()');
+  if (!/^[A-Za-z0-9_+\- ()]{5,128}$/.test(name)) throw new PackageError('name must be 5-128 letters, digits, spaces or _+-()');
   const f = FAMILY_TEXT[model.family.name];
   const fc = model.config as unknown as Record<string, unknown>;
   const cfg: SparsecellPackageConfig = {
@@ -233,10 +255,13 @@ export function buildPackage(model: SegmentationModel, testImage: Image2D, meta:
   const onnx = unetToOnnx(unet, activationSpec(model), getUNetWeights(model.unet), `sparsecell ${model.family.name} U-Net`, { sparsecell_family: model.family.name });
   const inNpy = writeNpy(channelsFirst(testImage), [1, testImage.channels, testImage.height, testImage.width]);
   const outNpy = writeNpy(channelsFirst(out), [1, out.channels, out.height, out.width]);
+  // sample tensors: (C, H, W) float32 TIFF stacks (the spec wants an imageio-readable image, not .npy)
+  const inTif = encodeTiff({ dtype: 'float32', pages: testImage.channels, height: testImage.height, width: testImage.width, data: channelsFirst(testImage) });
+  const outTif = encodeTiff({ dtype: 'float32', pages: out.channels, height: out.height, width: out.width, data: channelsFirst(out) });
   const cover = coverPng(x, inst.labels);
   const readmeText = new TextEncoder().encode(readme(model, meta, cfg, inst.polygons.length));
-  const halo = 8 * d;
-  const space = (id: string) => ({ type: 'space', id, size: { min: d, step: d } });
+  const halo = unetHalo(unet);
+  const space = (id: string) => ({ type: 'space', id, size: { min: minInputSize(unet), step: d } });
   const outSpace = (id: string) => ({ type: 'space', id, size: { tensor_id: ONNX_INPUT, axis_id: id }, halo });
   const preprocessing: unknown[] = [
     { id: 'ensure_dtype', kwargs: { dtype: 'float32' } },
@@ -268,7 +293,7 @@ export function buildPackage(model: SegmentationModel, testImage: Image2D, meta:
       description: 'raw image (percentile-normalised by the preprocessing)',
       axes: [{ type: 'batch' }, { type: 'channel', channel_names: Array.from({ length: unet.inputChannels }, (_, k) => `channel${k}`) }, space('y'), space('x')],
       test_tensor: file('test_input.npy', inNpy),
-      sample_tensor: file('test_input.npy', inNpy),
+      sample_tensor: file('sample_input.tif', inTif),
       data: { type: 'float32' },
       preprocessing,
     }],
@@ -277,7 +302,7 @@ export function buildPackage(model: SegmentationModel, testImage: Image2D, meta:
       description: `${f.title} maps: ${f.channels(fc).slice(0, 3).join(', ')}${out.channels > 3 ? ', …' : ''}`,
       axes: [{ type: 'batch' }, { type: 'channel', channel_names: f.channels(fc) }, outSpace('y'), outSpace('x')],
       test_tensor: file('test_output.npy', outNpy),
-      sample_tensor: file('test_output.npy', outNpy),
+      sample_tensor: file('sample_output.tif', outTif),
       data: { type: 'float32' },
     }],
     weights: { onnx: { ...file('weights.onnx', onnx), opset_version: ONNX_OPSET } },
@@ -289,6 +314,8 @@ export function buildPackage(model: SegmentationModel, testImage: Image2D, meta:
     { name: 'weights.onnx', data: onnx },
     { name: 'test_input.npy', data: inNpy },
     { name: 'test_output.npy', data: outNpy },
+    { name: 'sample_input.tif', data: inTif },
+    { name: 'sample_output.tif', data: outTif },
     { name: 'cover.png', data: cover },
     { name: 'README.md', data: readmeText },
   ]);
