@@ -7,6 +7,7 @@
  *   predict   predict label images for a folder of images
  *   evaluate  stardist-style matching of predicted vs ground-truth label folders
  *   study     the sparse-annotation study (which labels are worth a person's time)
+ *   export    a model as a bioimage.io model package (ONNX weights) or a copy of its archive
  *   bench     benchmarks (same as npm run bench -- NAME)
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -20,6 +21,7 @@ commands:
   predict   predict label images (and polygons) for a folder of images
   evaluate  stardist-style matching of predicted vs ground-truth label folders
   study     the sparse-annotation study: which labels are worth a person's time
+  export    a model as a bioimage.io model package (zip with ONNX weights): --model M --out model.zip
   bench     benchmarks: rpc | train-step | quality | live | study
 `;
 
@@ -50,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
         computeWorkers: f.workers ? Number(f.workers) : undefined,
       });
     }
-    case 'train': case 'predict': case 'evaluate': case 'study': {
+    case 'train': case 'predict': case 'evaluate': case 'study': case 'export': {
       const mod = await import(`./cli/${cmd}.js`);
       return mod.run(rest, { backend: env.SPARSECELL_BACKEND });
     }

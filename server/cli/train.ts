@@ -11,6 +11,10 @@ import { serializeModel, disposeModel } from '../models/segmentation-model.js';
 import { fitModel } from '../training/pipeline.js';
 import { parseTrainOptions, TRAIN_DEFAULTS, type TrainOptions } from '../training/config.js';
 import { ProgressBar, formatDuration } from './progress-bar.js';
+import { modelScale, rescaleImage } from '../training/rescale.js';
+import { resizeLabels, scaledSize } from '../imaging/resize.js';
+import { pickTestCrop } from '../bioimageio/package.js';
+import { storeTestImage } from './export.js';
 import { UsageError, backendChoice, choice, optionalNumber, optionalString, parseFlags, requireDir, requireString, runCli } from './args.js';
 
 export const TRAIN_USAGE = `usage: sparsecell train --images DIR --labels DIR --out MODEL.scm [options]
@@ -127,10 +131,22 @@ export async function run(args: string[], env: { backend?: string } = {}): Promi
     }
     const trainS = bar.elapsedS();
     bar.finish(`${result.steps} steps in ${formatDuration(trainS)}, loss ${result.loss.toPrecision(4)} (stopped by ${result.stoppedBy})`);
+    let objects = 0, backgroundPixels = 0, totalPixels = 0;
+    for (const d of data) {
+      const ids = new Set<number>();
+      for (const v of d.labels!.data) { if (v > 0) ids.add(v); else if (v === 0) backgroundPixels++; }
+      objects += ids.size;
+      totalPixels += d.labels!.data.length;
+    }
+    const first = data.find((d) => d.labels!.data.some((v) => v > 0)) ?? data[0];
+    const scale = modelScale(model);
+    const firstLabels = scale === 1 ? first.labels! : resizeLabels(first.labels!, scaledSize(first.labels!.height, scale), scaledSize(first.labels!.width, scale));
     model.meta = {
       ...model.meta,
+      // the crop `sparsecell export` turns into a bioimage.io package's test tensor
+      testImage: storeTestImage(pickTestCrop(rescaleImage(first.image, scale), model.unet.config, firstLabels)),
       training: {
-        images: data.length, labeledPixels: labeled, encoding, steps: result.steps, loss: result.loss,
+        images: data.length, labeledPixels: labeled, objects, backgroundPixels, totalPixels, encoding, steps: result.steps, loss: result.loss,
         stoppedBy: result.stoppedBy, seconds: Math.round(trainS * 10) / 10, backend: info.name,
         options: { ...trainOpts, steps: result.steps }, date: new Date().toISOString(),
       },
