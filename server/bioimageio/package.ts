@@ -134,7 +134,8 @@ export function pickTestCrop(image: Image2D, unet: Pick<UNetConfig, 'depth'>, la
   return { height: side, width: side, channels: image.channels, data };
 }
 
-function channelsFirst(img: Image2D): Float32Array {
+/** Channels-last Image2D -> C x H x W data (the NCHW layout of ONNX and the test tensors). */
+export function channelsFirst(img: Image2D): Float32Array {
   const { height: h, width: w, channels: c, data } = img;
   const out = new Float32Array(data.length);
   for (let i = 0; i < h * w; i++) for (let k = 0; k < c; k++) out[k * h * w + i] = data[i * c + k];

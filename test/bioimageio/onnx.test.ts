@@ -5,24 +5,16 @@ import { useBackend, randn } from '../tensor/helpers.js';
 import { createModel, disposeModel, type SegmentationModel } from '../../server/models/segmentation-model.js';
 import { getUNetWeights, unetForward } from '../../server/models/unet/unet.js';
 import { decodeOnnx, encodeOnnx } from '../../server/bioimageio/onnx.js';
-import { activationSpec } from '../../server/bioimageio/package.js';
+import { activationSpec, channelsFirst } from '../../server/bioimageio/package.js';
 import { onnxToUNetWeights, unetToOnnx } from '../../server/bioimageio/unet-onnx.js';
 import { PbMessage, PbWriter } from '../../server/bioimageio/protobuf.js';
 
 /** tfjs activated output, NCHW. */
 function tfjsOutput(m: SegmentationModel, xNhwc: Float32Array, h: number, w: number): Float32Array {
-  const c = m.unet.config.outputChannels;
   const nhwc = tf.tidy(() => m.family.activate(unetForward(m.unet, tf.tensor4d(xNhwc, [1, h, w, m.unet.config.inputChannels])), m.config).dataSync() as Float32Array);
-  const out = new Float32Array(nhwc.length);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) out[(k * h + y) * w + x] = nhwc[(y * w + x) * c + k];
-  return out;
+  return channelsFirst({ height: h, width: w, channels: m.unet.config.outputChannels, data: nhwc });
 }
 
-function toNchw(x: Float32Array, h: number, w: number, c: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let y = 0; y < h; y++) for (let xx = 0; xx < w; xx++) for (let k = 0; k < c; k++) out[(k * h + y) * w + xx] = x[(y * w + xx) * c + k];
-  return out;
-}
 
 export async function runOnnx(bytes: Uint8Array, input: Float32Array, dims: number[]): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const s = await ort.InferenceSession.create(bytes);
@@ -56,7 +48,7 @@ describe('bioimageio: ONNX U-Net', () => {
       const x = randn(h * w * cin, 9);
       const want = tfjsOutput(m, x, h, w);
       const bytes = unetToOnnx(m.unet.config, activationSpec(m), getUNetWeights(m.unet), 'test');
-      const got = await runOnnx(bytes, toNchw(x, h, w, cin), [1, cin, h, w]);
+      const got = await runOnnx(bytes, channelsFirst({ height: h, width: w, channels: cin, data: x }), [1, cin, h, w]);
       expect(got.dims).to.deep.equal([1, m.unet.config.outputChannels, h, w]);
       expect(want.some((v) => Math.abs(v) > 1e-3)).to.equal(true);
       expect(maxAbs(got.data, want)).to.be.at.most(1e-4);

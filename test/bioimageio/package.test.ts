@@ -8,19 +8,19 @@ import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import * as tf from '@tensorflow/tfjs-core';
-import { useDaemon } from '../helpers/daemon.js';
+import { rpcError, useDaemon } from '../helpers/daemon.js';
 import { nd } from '../helpers/arrays.js';
 import { tensorflowAvailable, useBackend } from '../tensor/helpers.js';
 import { runOnnx } from './onnx.test.js';
 import { FAMILIES, TINY_STEPS, syntheticImage, tinyTrainedModel } from '../../scripts/bioimageio-packages.js';
-import { RpcException, type SparsecellClient } from '../../clients/typescript/src/client.js';
+import type { SparsecellClient } from '../../clients/typescript/src/client.js';
 import { decodeNdArray } from '../../protocol/src/ndarray.js';
 import { ErrorCode } from '../../protocol/src/errors.js';
 import { disposeModel, serializeModel, type SegmentationModel } from '../../server/models/segmentation-model.js';
 import { unetForward } from '../../server/models/unet/unet.js';
 import { normalizeImage } from '../../server/imaging/normalize.js';
 import type { Image2D } from '../../server/imaging/types.js';
-import { packageTestTensors, readPackage } from '../../server/bioimageio/package.js';
+import { channelsFirst, packageTestTensors, readPackage } from '../../server/bioimageio/package.js';
 import { decodeOnnx, encodeOnnx } from '../../server/bioimageio/onnx.js';
 import { readZip, writeZip } from '../../server/bioimageio/zip.js';
 import type { FamilyName } from '../../server/models/model-family.js';
@@ -35,23 +35,6 @@ function fromNchw(t: { data: Float32Array; shape: number[] }): Image2D {
   const data = new Float32Array(t.data.length);
   for (let k = 0; k < c; k++) for (let i = 0; i < h * w; i++) data[i * c + k] = t.data[k * h * w + i];
   return { height: h, width: w, channels: c, data };
-}
-
-function toNchw(img: Image2D): Float32Array {
-  const { height: h, width: w, channels: c } = img;
-  const out = new Float32Array(img.data.length);
-  for (let k = 0; k < c; k++) for (let i = 0; i < h * w; i++) out[k * h * w + i] = img.data[i * c + k];
-  return out;
-}
-
-async function rpcError(p: Promise<unknown>): Promise<RpcException> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RpcException) return e;
-    throw e;
-  }
-  throw new Error('expected an RPC error');
 }
 
 describe('bioimageio: model packages through the daemon', function () {
@@ -126,13 +109,13 @@ describe('bioimageio: model packages through the daemon', function () {
       const raw = fromNchw(t.input);
       expect(raw.height).to.be.at.least(68);
       const normalized = normalizeImage(raw, config.normalization);
-      const onnx = await runOnnx(files.get('weights.onnx')!, toNchw(normalized), t.input.shape);
+      const onnx = await runOnnx(files.get('weights.onnx')!, channelsFirst(normalized), t.input.shape);
       expect(onnx.dims).to.deep.equal(t.output.shape);
       expect(t.output.data.some((v) => Math.abs(v) > 1e-2)).to.equal(true);
       const dOnnx = maxAbs(onnx.data, t.output.data);
       const m = models.get(family)!;
       const local = tf.tidy(() => m.family.activate(unetForward(m.unet, tf.tensor4d(normalized.data, [1, raw.height, raw.width, 1])), m.config).dataSync() as Float32Array);
-      const dTfjs = maxAbs(toNchw({ ...raw, channels: m.unet.config.outputChannels, data: local }), t.output.data);
+      const dTfjs = maxAbs(channelsFirst({ ...raw, channels: m.unet.config.outputChannels, data: local }), t.output.data);
       this.test!.title += ` [max |ONNX - test_output| ${dOnnx.toExponential(1)}, |tfjs here - test_output| ${dTfjs.toExponential(1)}]`;
       expect(dOnnx).to.be.at.most(1e-4);
       expect(dTfjs).to.be.at.most(1e-4);

@@ -1,23 +1,13 @@
 /** Daemon foundation over a real WebSocket server on port 0: sessions, images, labels, errors, limits, auth. */
 import { expect } from 'chai';
 import WebSocket from 'ws';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { rpcError, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { nd, filled } from '../helpers/arrays.js';
 import { SparsecellClient, RpcException } from '../../clients/typescript/src/client.js';
 import { decodeNdArray } from '../../protocol/src/ndarray.js';
 import { ErrorCode } from '../../protocol/src/errors.js';
 import { resolveConfig } from '../../server/config.js';
 import { METHOD_NAMES } from '../../protocol/src/methods.js';
-
-async function rpcError(p: Promise<unknown>): Promise<RpcException> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RpcException) return e;
-    throw e;
-  }
-  throw new Error('expected an RPC error');
-}
 
 describe('e2e: daemon foundation', () => {
   let d: TestDaemon;
