@@ -184,7 +184,7 @@ function readme(model: SegmentationModel, meta: ExportMetadata, cfg: SparsecellP
   const post = Object.entries(cfg.postprocessing).map(([k, v]) => `\`${k}\` = ${JSON.stringify(v)}`).join(', ');
   return `# ${meta.name ?? defaultName(model)}
 
-A ${f.title} instance segmentation model trained with [sparsecell](https://github.com/ksugar/cellsparse) from
+A ${f.title} instance segmentation model trained with sparsecell (JSON-RPC daemon with napari and Fiji clients) from
 **sparse** annotations: the loss ignored every pixel that was not labeled.
 
 ## How it was trained

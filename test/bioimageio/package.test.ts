@@ -143,6 +143,8 @@ describe('bioimageio: model packages through the daemon', function () {
       await c.waitForProgressEnd(jobId);
       const info = await c.call('session.get', { sessionId: s2 });
       expect(info.jobs.find((j) => j.jobId === jobId)?.state).to.equal('done');
+      const again = readPackage(new Uint8Array(Buffer.from((await c.call('model.export', { sessionId: s2, format: 'bioimageio' })).model, 'base64')), MAX);
+      expect(again.config.training.steps).to.equal(2); // steps trained in the daemon are counted
       await c.call('session.close', { sessionId: s2, delete: true });
       await c.call('session.close', { sessionId, delete: true });
     });
