@@ -202,6 +202,21 @@ describe('bioimageio: model packages through the daemon', function () {
     await c.call('session.close', { sessionId, delete: true });
   });
 
+  it('a stack (ZYX): the test tensor is cut from the plane with the labeled objects', async () => {
+    const { c } = ctx;
+    const { sessionId } = await c.call('session.create', { family: 'elephant' });
+    const stack = new Uint8Array(3 * 96 * 96).fill(7);
+    stack.set(pixels, 2 * 96 * 96);
+    await c.call('image.add', { sessionId, image: nd(stack, [3, 96, 96]), axes: 'ZYX' });
+    await c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(sparseOffset1, [1, 96, 96]), encoding: 'offset1', origin: [2, 0, 0] });
+    await c.call('model.import', { sessionId, model: b64(serializeModel(models.get('elephant')!)) });
+    const zip = new Uint8Array(Buffer.from((await c.call('model.export', { sessionId, format: 'bioimageio' })).model, 'base64'));
+    const t = packageTestTensors(readPackage(zip, MAX).files).input;
+    expect(t.shape).to.deep.equal([1, 1, 96, 96]);
+    expect(Array.from(t.data)).to.deep.equal(Array.from(pixels));
+    await c.call('session.close', { sessionId, delete: true });
+  });
+
   it('zip reader bounds: declared sizes over the limit are refused before inflating', () => {
     const big = writeZip([{ name: 'a.bin', data: new Uint8Array(1 << 20) }]);
     expect(big.length).to.be.lessThan(1 << 14);
