@@ -23,6 +23,11 @@ const Obj = <T extends Record<string, TSchema>>(props: T, description?: string) 
   Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
 
 const SessionRef = { sessionId: SessionId };
+/** SPDX ids accepted as a bioimage.io package license (a subset that the spec's validator knows). */
+export const BIOIMAGEIO_LICENSES = [
+  'CC-BY-4.0', 'CC-BY-SA-4.0', 'CC-BY-NC-4.0', 'CC-BY-NC-SA-4.0', 'CC0-1.0', 'MIT', 'BSD-2-Clause', 'BSD-3-Clause', 'Apache-2.0',
+  'GPL-2.0-only', 'GPL-3.0-only', 'GPL-3.0-or-later', 'LGPL-3.0-only', 'AGPL-3.0-only', 'MPL-2.0', 'Unlicense', 'ISC', 'Zlib',
+] as const;
 const ModelFormat = Type.Union([Type.Literal('sparsecell'), Type.Literal('bioimageio')], {
   description: 'Model file format: "sparsecell" (own archive, the default) or "bioimageio" (bioimage.io model package, spec 0.5, ONNX weights).',
 });
@@ -175,7 +180,7 @@ export const METHODS = {
       name: Type.Optional(Type.String({ minLength: 5, maxLength: 128, pattern: '^[A-Za-z0-9_+\\- ()]+$', description: 'bioimageio: the model name (letters, digits, spaces, _+-()).' })),
       description: Type.Optional(Type.String({ maxLength: 1024, description: 'bioimageio: one-sentence description.' })),
       authors: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200, pattern: '^[^/]*$' }), { maxItems: 50, description: 'bioimageio: author names (default "sparsecell user").' })),
-      license: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9.+-]+$', description: 'bioimageio: SPDX license id (default CC-BY-4.0).' })),
+      license: Type.Optional(Type.Union(BIOIMAGEIO_LICENSES.map((l) => Type.Literal(l)), { description: 'bioimageio: SPDX license id (default CC-BY-4.0).' })),
     }),
     result: Obj({ model: Type.String(), family: FamilyName, modelVersion: Type.Integer(), bytes: Type.Integer(), format: Type.Optional(ModelFormat) }),
     errors: ['SessionNotFound', 'ModelNotTrained', 'ImageNotFound', 'InvalidModel'],

@@ -12,6 +12,7 @@ import { resizeLabels, scaledSize } from '../imaging/resize.js';
 import type { Image2D, Labels2D } from '../imaging/types.js';
 import { buildPackage, pickTestCrop, PackageError, type TrainingSummary } from '../bioimageio/package.js';
 import { packageVersion } from '../storage/package-info.js';
+import { BIOIMAGEIO_LICENSES } from '../../protocol/src/methods.js';
 import { UsageError, backendChoice, choice, optionalString, parseFlags, requireString, runCli } from './args.js';
 
 export const EXPORT_USAGE = `usage: sparsecell export --model MODEL.scm --out FILE [options]
@@ -26,7 +27,7 @@ export const EXPORT_USAGE = `usage: sparsecell export --model MODEL.scm --out FI
   --name NAME           model name (5-128 letters, digits, spaces, _+-())
   --description TEXT    one sentence
   --authors "A;B"       author names, separated by ';' (default "sparsecell user")
-  --license SPDX        license id (default CC-BY-4.0)
+  --license SPDX        license id (default CC-BY-4.0): ${BIOIMAGEIO_LICENSES.join(', ')}
   --backend B           auto | wasm | tfjs-node | tfjs-node-gpu | cpu (default: SPARSECELL_BACKEND or auto)
 `;
 
@@ -80,6 +81,7 @@ export async function run(args: string[], env: { backend?: string } = {}): Promi
     if (labelsPath && !imagePath) throw new UsageError('--labels needs --image');
     for (const [flag, p] of [['image', imagePath], ['labels', labelsPath]] as const) if (p && !fileExists(p)) throw new UsageError(`--${flag}: file not found: ${p}`);
     const encoding = choice(f, 'encoding', ['signed', 'offset1'] as const, 'signed');
+    const license = choice(f, 'license', BIOIMAGEIO_LICENSES, 'CC-BY-4.0');
     const authors = optionalString(f, 'authors')?.split(';').map((a) => a.trim()).filter(Boolean);
     const info = await initBackend(backendChoice(f, env.backend));
     const model = deserializeModel(bytes);
@@ -107,7 +109,7 @@ export async function run(args: string[], env: { backend?: string } = {}): Promi
         steps: t.steps ?? (model.meta.steps as number | undefined) ?? 0, backend: t.backend ?? info.name, date: t.date ?? new Date().toISOString(),
       };
       const pkg = buildPackage(model, crop, {
-        name: optionalString(f, 'name'), description: optionalString(f, 'description'), authors, license: optionalString(f, 'license'),
+        name: optionalString(f, 'name'), description: optionalString(f, 'description'), authors, license,
         training, sparsecellVersion: packageVersion(),
       }, scale);
       writeBytes(out, pkg.zip);

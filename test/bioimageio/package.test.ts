@@ -197,6 +197,9 @@ describe('bioimageio: model packages through the daemon', function () {
     e = await rpcError(c.call('model.export', { sessionId, format: 'bioimageio', name: 'bad/name' }));
     expect(e.code).to.equal(ErrorCode.InvalidParams);
     expect((e.data as { path: string }[])[0].path).to.equal('/name');
+    e = await rpcError(c.call('model.export', { sessionId, format: 'bioimageio', license: 'My-License' as never }));
+    expect(e.code).to.equal(ErrorCode.InvalidParams);
+    expect((e.data as { path: string }[])[0].path).to.equal('/license');
     e = await rpcError(c.call('model.export', { sessionId, format: 'bioimageio', imageId: 'nope' }));
     expect(e.code).to.equal(ErrorCode.ImageNotFound);
     await c.call('session.close', { sessionId, delete: true });

@@ -85,6 +85,7 @@ describe('cli: sparsecell export', function () {
       [['--model', p('nope.scm'), '--out', p('x.zip')], /--model: file not found/],
       [['--model', p('model.scm'), '--out', p('x.zip'), '--labels', p('labels', 'a.tif')], /--labels needs --image/],
       [['--model', p('model.scm'), '--out', p('x.zip'), '--name', 'a/b/c/d'], /name must be/],
+      [['--model', p('model.scm'), '--out', p('x.zip'), '--license', 'My-License'], /--license/],
     ];
     for (const [args, re] of cases) {
       const r = await sparsecell(['export', ...args]);

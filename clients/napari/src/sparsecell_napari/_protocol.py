@@ -290,7 +290,7 @@ class ModelExportParams(TypedDict):
     name: NotRequired[str]  # bioimageio: the model name (letters, digits, spaces, _+-()).
     description: NotRequired[str]  # bioimageio: one-sentence description.
     authors: NotRequired[list[str]]  # bioimageio: author names (default "sparsecell user").
-    license: NotRequired[str]  # bioimageio: SPDX license id (default CC-BY-4.0).
+    license: NotRequired[Literal['CC-BY-4.0', 'CC-BY-SA-4.0', 'CC-BY-NC-4.0', 'CC-BY-NC-SA-4.0', 'CC0-1.0', 'MIT', 'BSD-2-Clause', 'BSD-3-Clause', 'Apache-2.0', 'GPL-2.0-only', 'GPL-3.0-only', 'GPL-3.0-or-later', 'LGPL-3.0-only', 'AGPL-3.0-only', 'MPL-2.0', 'Unlicense', 'ISC', 'Zlib']]  # bioimageio: SPDX license id (default CC-BY-4.0).
 
 
 class ModelExportResult(TypedDict):
@@ -574,7 +574,26 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                         'name': (('str', '^[A-Za-z0-9_+\\- ()]+$', 128), False),
                         'description': (('str', None, 1024), False),
                         'authors': (('list', ('str', '^[^/]*$', 200), None, 50), False),
-                        'license': (('str', '^[A-Za-z0-9.+-]+$', 64), False)},
+                        'license': (('lit',
+                                     ('CC-BY-4.0',
+                                      'CC-BY-SA-4.0',
+                                      'CC-BY-NC-4.0',
+                                      'CC-BY-NC-SA-4.0',
+                                      'CC0-1.0',
+                                      'MIT',
+                                      'BSD-2-Clause',
+                                      'BSD-3-Clause',
+                                      'Apache-2.0',
+                                      'GPL-2.0-only',
+                                      'GPL-3.0-only',
+                                      'GPL-3.0-or-later',
+                                      'LGPL-3.0-only',
+                                      'AGPL-3.0-only',
+                                      'MPL-2.0',
+                                      'Unlicense',
+                                      'ISC',
+                                      'Zlib')),
+                                    False)},
                        False),
  'ModelExportResult': ('obj',
                        {'model': (('str', None, None), True),
