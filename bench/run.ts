@@ -3,6 +3,7 @@
  * Each benchmark module exports run(args) -> a JSON-able result, written to bench/results/NAME.json.
  * Benchmarks are not tests: they measure and report; goals are printed next to the figures.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,26 @@ const BENCHES: Record<string, string> = {
   families: './families.js',
 };
 
+/** The commit the benchmark ran on ("<sha>+dirty" when the work tree had changes; "unknown" outside git). */
+export function gitCommit(): string {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const head = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' });
+  if (head.status !== 0) return 'unknown';
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' });
+  return head.stdout.trim() + (dirty.stdout.trim() ? '+dirty' : '');
+}
+
+/** What every committed result carries: the bench, its command line, the commit, the machine and the date. */
+export function provenance(name: string, args: string[]): Record<string, unknown> {
+  return {
+    bench: name,
+    command: `npm run bench -- ${[name, ...args].join(' ')}`,
+    commit: gitCommit(),
+    finished: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: process.platform },
+  };
+}
+
 export async function runBench(argv: string[]): Promise<number> {
   const [name, ...args] = argv.filter((a) => a !== '--');
   if (!name || !BENCHES[name]) {
@@ -28,13 +49,7 @@ export async function runBench(argv: string[]): Promise<number> {
   const mod = (await import(BENCHES[name])) as { run(args: string[]): Promise<Record<string, unknown>> };
   const started = new Date().toISOString();
   const result = await mod.run(args);
-  const out = {
-    bench: name,
-    started,
-    finished: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: process.platform },
-    ...result,
-  };
+  const out = { ...provenance(name, args), started, ...result };
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, `${name}.json`);
   writeFileSync(file, JSON.stringify(out, null, 2) + '\n');

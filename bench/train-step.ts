@@ -3,13 +3,15 @@
  * side by side with native TensorFlow/Keras running the same architecture (bench/native/unet_keras.py),
  * both measured in the same run. Writes bench/results/train-step.json.
  *
- *   run({ batch: 4, size: 256, steps: 3, predictSize: 1024, native: true, python: 'python3', workers: 1 })
+ *   run({ batch: 4, size: 256, steps: 3, predictSize: 1024, native: true , python: 'python3' })
+ *   npm run bench -- train-step --batch 4 --size 256 --steps 3 --predict-size 1024 [--no-native] [--backend B]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { initBackend, type BackendPreference } from '../server/tensor/backend.js';
 import { createModel, disposeModel } from '../server/models/segmentation-model.js';
@@ -31,8 +33,6 @@ export interface TrainStepBenchArgs {
   /** Also run native TensorFlow (needs `pip install tensorflow-cpu`). */
   native?: boolean;
   python?: string;
-  /** Worker threads for data-parallel training (train option `workers`). */
-  workers?: number;
   /** Where to write the JSON (default bench/results/train-step.json next to this file's source tree). */
   out?: string;
 }
@@ -47,7 +47,31 @@ function median(v: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-export async function run(args: TrainStepBenchArgs = {}): Promise<object> {
+/** `npm run bench -- train-step --batch 4 …` passes its flags as strings; a direct caller passes the object. */
+export function parseTrainStepArgs(argv: string[]): TrainStepBenchArgs {
+  const { values: f } = parseArgs({
+    args: argv, strict: true, allowPositionals: false,
+    options: {
+      batch: { type: 'string' }, size: { type: 'string' }, steps: { type: 'string' }, depth: { type: 'string' }, filters: { type: 'string' },
+      'n-rays': { type: 'string' }, 'predict-size': { type: 'string' }, backend: { type: 'string' }, 'no-native': { type: 'boolean' },
+      python: { type: 'string' }, out: { type: 'string' },
+    },
+  });
+  const n = (v: string | undefined, name: string) => {
+    if (v === undefined) return undefined;
+    const x = Number(v);
+    if (!Number.isInteger(x) || x < 0) throw new Error(`--${name} must be a non-negative integer (got "${v}")`);
+    return x;
+  };
+  return {
+    batch: n(f.batch, 'batch'), size: n(f.size, 'size'), steps: n(f.steps, 'steps'), depth: n(f.depth, 'depth'), filters: n(f.filters, 'filters'),
+    nRays: n(f['n-rays'], 'n-rays'), predictSize: n(f['predict-size'], 'predict-size'), backend: f.backend as BackendPreference | undefined,
+    native: !f['no-native'], python: f.python, out: f.out,
+  };
+}
+
+export async function run(argsOrArgv: TrainStepBenchArgs | string[] = {}): Promise<object> {
+  const args = Array.isArray(argsOrArgv) ? parseTrainStepArgs(argsOrArgv) : argsOrArgv;
   const B = args.batch ?? 4, S = args.size ?? 256, steps = args.steps ?? 3;
   const depth = args.depth ?? 3, filters = args.filters ?? 32, nRays = args.nRays ?? 32;
   const P = args.predictSize ?? 1024;
@@ -69,13 +93,13 @@ export async function run(args: TrainStepBenchArgs = {}): Promise<object> {
   const source: BatchSource = { next: () => batch };
   const stepMs: number[] = [];
   let last = Date.now();
-  await train(model, source, { steps: 1, workers: args.workers ?? 1 }); // warm-up: kernel setup, heap growth
+  await train(model, source, { steps: 1 }); // warm-up: kernel setup, heap growth
   last = Date.now();
-  await train(model, source, { steps, workers: args.workers ?? 1 }, {
+  await train(model, source, { steps }, {
     onProgress: () => { const now = Date.now(); stepMs.push(now - last); last = now; },
   });
   const ours: Record<string, unknown> = {
-    backend, workers: args.workers ?? 1,
+    backend,
     stepMs: median(stepMs), stepMsAll: stepMs,
     stepGflop, effectiveGflops: stepGflop / (median(stepMs) / 1000),
   };

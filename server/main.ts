@@ -8,7 +8,7 @@
  *   evaluate  stardist-style matching of predicted vs ground-truth label folders
  *   study     the sparse-annotation study (which labels are worth a person's time)
  *   export    a model as a bioimage.io model package (ONNX weights) or a copy of its archive
- *   bench     benchmarks (same as npm run bench -- NAME)
+ * Benchmarks have their own entry point (bench/run.ts, `npm run bench -- NAME`): the product never imports them.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
@@ -22,7 +22,8 @@ commands:
   evaluate  stardist-style matching of predicted vs ground-truth label folders
   study     the sparse-annotation study: which labels are worth a person's time
   export    a model as a bioimage.io model package (zip with ONNX weights): --model M --out model.zip
-  bench     benchmarks: rpc | train-step | quality | live | study
+
+benchmarks: npm run bench -- NAME (from a checkout)
 `;
 
 export type Flags = Record<string, string | boolean | undefined>;
@@ -55,10 +56,6 @@ async function main(argv: string[]): Promise<number> {
     case 'train': case 'predict': case 'evaluate': case 'study': case 'export': {
       const mod = await import(`./cli/${cmd}.js`);
       return mod.run(rest, { backend: env.SPARSECELL_BACKEND });
-    }
-    case 'bench': {
-      const { runBench } = await import('../bench/run.js');
-      return runBench(rest);
     }
     case undefined: case '-h': case '--help': case 'help':
       process.stdout.write(USAGE);

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { fileExists, readBytes, sharedDataDir } from '../storage/dataset.js';
 import { initBackend } from '../tensor/backend.js';
 import { familyNames } from '../models/registry.js';
+import { TRAIN_DEFAULTS } from '../training/config.js';
 import { runStudy, STUDY_DEFAULTS, type StudyEvent, type StudyOptions, type StudyResult } from '../study/run-study.js';
 import { ProgressBar, formatDuration } from './progress-bar.js';
 import { UsageError, backendChoice, choice, optionalNumber, optionalString, parseFlags, requireDir, runCli, type CliFlags } from './args.js';
@@ -39,10 +40,10 @@ time budget and evaluates each on held-out images (stardist matching, IoU 0.5 an
   --limit-train N       train on the first N training images only (smoke runs)
   --limit-test N        evaluate on the first N test images only (smoke runs)
   --max-steps N         cap on training steps per cell (default: the time budget only)
-  --config JSON         family config (default '${JSON.stringify(STUDY_DEFAULTS.config)}')
-  --patch N             patch side (default ${STUDY_DEFAULTS.train.patchSize})
-  --batch N             patches per step (default ${STUDY_DEFAULTS.train.batchSize})
-  --lr X                Adam learning rate (default ${STUDY_DEFAULTS.train.learningRate})
+  --config JSON         family config (default: the family's defaults, the recipe's U-Net)
+  --patch N             patch side (default ${TRAIN_DEFAULTS.patchSize}, the recipe's)
+  --batch N             patches per step (default ${TRAIN_DEFAULTS.batchSize})
+  --lr X                Adam learning rate (default ${TRAIN_DEFAULTS.learningRate}, then ${TRAIN_DEFAULTS.lrFinal} for the last ${100 * TRAIN_DEFAULTS.finalFraction} %)
   --backend B           auto | wasm | tfjs-node | tfjs-node-gpu | cpu (default: SPARSECELL_BACKEND or auto)
 `;
 

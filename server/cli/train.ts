@@ -9,7 +9,8 @@ import { initBackend } from '../tensor/backend.js';
 import { familyNames, getFamily } from '../models/registry.js';
 import { serializeModel, disposeModel } from '../models/segmentation-model.js';
 import { fitModel } from '../training/pipeline.js';
-import { parseTrainOptions, TRAIN_DEFAULTS, type TrainOptions } from '../training/config.js';
+import { parseTrainOptions, TRAIN_DEFAULTS, UNBOUNDED_STEPS, type TrainOptions } from '../training/config.js';
+import { RECIPE } from '../recipe.js';
 import { ProgressBar, formatDuration } from './progress-bar.js';
 import { modelScale, rescaleImage } from '../training/rescale.js';
 import { resizeLabels, scaledSize } from '../imaging/resize.js';
@@ -25,17 +26,18 @@ export const TRAIN_USAGE = `usage: sparsecell train --images DIR --labels DIR --
                         offset1 (0 unlabeled, 1 background, k+1 instance: napari / Fiji label layers)
   --family F            ${familyNames().join(' | ')} (default stardist)
   --config JSON         family config, e.g. '{"unetDepth":3,"unetFilters":32}' (or @file.json)
-  --steps N             optimizer steps (default ${TRAIN_DEFAULTS.steps}; unlimited when only --time-limit is given)
-  --time-limit SECONDS  stop after this much training time
+  --steps N             optimizer steps (default: no step limit; without --steps and --time-limit the run
+                        lasts the recipe's ${RECIPE.budgetS} s)
+  --time-limit SECONDS  stop after this much training time (default ${RECIPE.budgetS} when --steps is not given)
   --batch N             patches per step (default ${TRAIN_DEFAULTS.batchSize})
   --patch N             patch side in pixels (default ${TRAIN_DEFAULTS.patchSize})
-  --lr X                Adam learning rate (default ${TRAIN_DEFAULTS.learningRate})
+  --lr X                Adam learning rate (default ${TRAIN_DEFAULTS.learningRate}; ${TRAIN_DEFAULTS.lrFinal} for the last
+                        ${100 * TRAIN_DEFAULTS.finalFraction} % of the steps or time)
   --seed N              sampling seed (default ${TRAIN_DEFAULTS.seed})
   --backend B           auto | wasm | tfjs-node | tfjs-node-gpu | cpu (default: SPARSECELL_BACKEND or auto)
   --out MODEL.scm       where to write the trained model
 `;
 
-const MAX_STEPS = 1e7;
 
 function parseConfigFlag(s: string | undefined): Record<string, unknown> {
   if (s === undefined) return {};
@@ -71,10 +73,11 @@ export async function run(args: string[], env: { backend?: string } = {}): Promi
     const encoding = choice(f, 'encoding', ['signed', 'offset1'] as const, 'signed');
     const family = choice(f, 'family', familyNames(), 'stardist');
     const config = parseConfigFlag(optionalString(f, 'config'));
-    const stepsFlag = optionalNumber(f, 'steps', { int: true, min: 1, max: MAX_STEPS });
-    const timeLimit = optionalNumber(f, 'time-limit', { min: 0, minOpen: true });
+    const stepsFlag = optionalNumber(f, 'steps', { int: true, min: 1, max: UNBOUNDED_STEPS });
+    // The recipe: a time budget unless steps are given (server/recipe.ts).
+    const timeLimit = optionalNumber(f, 'time-limit', { min: 0, minOpen: true }) ?? (stepsFlag === undefined ? RECIPE.budgetS : undefined);
     const partial: Partial<TrainOptions> = {
-      steps: stepsFlag ?? (timeLimit !== undefined ? MAX_STEPS : TRAIN_DEFAULTS.steps),
+      steps: stepsFlag ?? UNBOUNDED_STEPS,
       timeLimitS: timeLimit ?? 0,
       batchSize: optionalNumber(f, 'batch', { int: true, min: 1, max: 256 }),
       patchSize: optionalNumber(f, 'patch', { int: true, min: 8, max: 4096 }),

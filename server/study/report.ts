@@ -9,7 +9,7 @@ import { ensureDir, writeFileAtomic } from '../storage/dataset.js';
 import type { MatchingStats } from '../metrics/matching.js';
 import { COLORS, renderFigure, type ChartSpec, type LegendItem, type RGB, type Series } from './plot.js';
 import { encodePng } from './png.js';
-import type { CellResult, StudySetup } from './run-study.js';
+import type { CellResult, StudySetup } from './types.js';
 
 export const METRICS: ReadonlyArray<[keyof MatchingStats, string]> = [
   ['f1', 'F1'], ['accuracy', 'accuracy'], ['precision', 'precision'], ['recall', 'recall'], ['panoptic_quality', 'PQ'],

@@ -28,6 +28,9 @@ import {
   type AnnotationCost, type Strategy,
 } from './strategies.js';
 import { writeStudyReport } from './report.js';
+import type { CellCost, CellResult, StudyFingerprint, StudySetup } from './types.js';
+
+export type { CellCost, CellResult, StudyFingerprint, StudySetup } from './types.js';
 
 export const IOU_THRESHOLDS: readonly number[] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 
@@ -46,13 +49,13 @@ export const STUDY_DEFAULTS = Object.freeze({
    */
   val: 20,
   /**
-   * A small U-Net (depth 2, 16 filters) on 64x64 patches, batch 8, lr 2e-3: ~2.8 steps/s on one wasm thread, so each
-   * of the 11 default cells gets ~650 steps in its 245 s; ~6 steps/s (~1,500 per cell) on the tensorflow backend
-   * with one thread. (Depth 3 / 16 filters / 128 patches gives only ~100-190 steps
-   * per cell at this budget: every sparse cell was undertrained.) DSB nuclei are small, so 64x64 patches hold several.
+   * The product's recipe (server/recipe.ts), so a study answers "how much must I annotate" for the model a person
+   * actually trains: family defaults (U-Net depth 3 / 16 filters) and the recipe's training options (8 x 128^2,
+   * lr 1e-3 then 2e-4). The committed study in bench/results/study-tensorflow used the earlier study-only recipe
+   * (depth 2, 64-px patches, lr 2e-3); its results.json records that.
    */
-  config: Object.freeze({ unetDepth: 2, unetFilters: 16 }) as Readonly<Record<string, unknown>>,
-  train: Object.freeze({ patchSize: 64, batchSize: 8, learningRate: 2e-3 }) as Readonly<Partial<TrainOptions>>,
+  config: Object.freeze({}) as Readonly<Record<string, unknown>>,
+  train: Object.freeze({}) as Readonly<Partial<TrainOptions>>,
 });
 
 export interface StudyOptions {
@@ -97,64 +100,12 @@ export type StudyEvent =
   | { type: 'eval'; index: number; total: number; id: string; done: number; of: number }
   | { type: 'cell-done'; index: number; total: number; id: string; result: CellResult };
 
-export type CellCost = AnnotationCost & { fractionObjects: number; fractionPixels: number };
-
-export interface CellResult {
-  id: string;
-  ordering: string;
-  /** Objects per image parameter (null for full). */
-  k: number | null;
-  bg: string;
-  cost: CellCost;
-  training: { steps: number; loss: number; stoppedBy: string; seconds: number; timeLimitS: number; images: number };
-  evaluation: {
-    images: number; seconds: number; atIoU05: MatchingStats; curve: MatchingStats[];
-    /** Thresholds used for atIoU05 / curve: chosen on the validation images, or the family's defaults. */
-    thresholds: { probThresh?: number; nmsThresh?: number; chosenOn: string; valAccuracy05?: number };
-    /** The same model at the family's default thresholds (when thresholds were tuned). */
-    defaultThresholdsAtIoU05?: MatchingStats;
-  };
-  fingerprint: StudyFingerprint;
-  finishedAt: string;
-}
-
-/** What must be equal for a finished cell to be reused. */
-export interface StudyFingerprint {
-  family: string;
-  config: Record<string, unknown>;
-  train: Record<string, unknown>;
-  seed: number;
-  trainSet: string;
-  testSet: string;
-  trainImages: number;
-  testImages: number;
-  /** Validation images for thresholds ('' when none). */
-  valSet: string;
-  maxSteps: number | null;
-}
-
 export interface StudyResult {
   outDir: string;
   setup: StudySetup;
   cells: CellResult[];
   skipped: string[];
   files: string[];
-}
-
-export interface StudySetup {
-  family: string;
-  grid: string;
-  cells: string[];
-  budgetS: number;
-  perCellS: number;
-  seed: number;
-  config: Record<string, unknown>;
-  train: Record<string, unknown>;
-  backend?: string;
-  trainSet: { images: string; masks: string; count: number };
-  testSet: { images: string; masks: string; count: number; split: string };
-  /** Validation images (from the training folder, not trained on) for per-cell thresholds. */
-  valSet: { count: number; rule: string };
 }
 
 /** Cell ids of a study (explicit ids or a grid). */

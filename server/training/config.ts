@@ -1,6 +1,9 @@
 /**
- * Training options with defaults (one typed object; see ARCHITECTURE.md "Training and scheduling").
+ * Training options with defaults (one typed object; see ARCHITECTURE.md "Training and scheduling"). The defaults
+ * are the measured recipe (server/recipe.ts).
  */
+import { RECIPE } from '../recipe.js';
+
 export interface AugmentOptions {
   /** Random vertical / horizontal flips. */
   flips: boolean;
@@ -18,6 +21,10 @@ export interface TrainOptions {
   patchSize: number;
   /** Adam learning rate. */
   learningRate: number;
+  /** Learning rate for the last `finalFraction` of a run (by steps or by time limit, whichever is further). */
+  lrFinal: number;
+  /** Fraction of the run trained at lrFinal (0 = a constant learning rate). */
+  finalFraction: number;
   /** Wall-clock limit in seconds (0 = none); training stops after the step that crosses it. */
   timeLimitS: number;
   seed: number;
@@ -26,24 +33,23 @@ export interface TrainOptions {
   checkpointEvery: number;
   /** Context (pixels) around a patch used when computing its targets (see sampler.ts). */
   targetMargin: number;
-  /**
-   * Threads per step on the wasm backend: 1 = this thread only; n > 1 = data-parallel with n - 1 extra
-   * worker threads, each with its own wasm instance, splitting every batch (see parallel.ts).
-   */
-  workers: number;
 }
 
+/** Steps of a run limited by time only. */
+export const UNBOUNDED_STEPS = 1e7;
+
 export const TRAIN_DEFAULTS: Readonly<TrainOptions> = Object.freeze({
-  steps: 200,
-  batchSize: 4,
-  patchSize: 256,
-  learningRate: 5e-4,
-  timeLimitS: 0,
+  steps: UNBOUNDED_STEPS,
+  batchSize: RECIPE.batchSize,
+  patchSize: RECIPE.patchSize,
+  learningRate: RECIPE.learningRate,
+  lrFinal: RECIPE.lrFinal,
+  finalFraction: RECIPE.finalFraction,
+  timeLimitS: RECIPE.budgetS,
   seed: 1,
   augment: Object.freeze({ flips: true, rot90: true, intensity: true }),
   checkpointEvery: 0,
   targetMargin: 32,
-  workers: 1,
 });
 
 type NumKey = Exclude<keyof TrainOptions, 'augment'>;
@@ -52,11 +58,12 @@ const RULES: Record<NumKey, { int: boolean; min: number; max: number }> = {
   batchSize: { int: true, min: 1, max: 256 },
   patchSize: { int: true, min: 8, max: 4096 },
   learningRate: { int: false, min: 1e-7, max: 1 },
+  lrFinal: { int: false, min: 1e-7, max: 1 },
+  finalFraction: { int: false, min: 0, max: 1 },
   timeLimitS: { int: false, min: 0, max: 1e7 },
   seed: { int: true, min: 0, max: 2 ** 31 - 1 },
   checkpointEvery: { int: true, min: 0, max: 1e7 },
   targetMargin: { int: true, min: 0, max: 1024 },
-  workers: { int: true, min: 1, max: 64 },
 };
 
 /** Defaults merged with a partial (unknown JSON) object; throws an Error naming the bad field. */

@@ -27,6 +27,8 @@ import type { ExportMetadata, TrainingSummary } from '../bioimageio/package.js';
 import { packageVersion } from '../storage/package-info.js';
 import type { Image2D, Labels2D } from '../imaging/types.js';
 import { Lane, type Trainer } from './lane.js';
+import { RECIPE, scheduledLearningRate } from '../recipe.js';
+import { UNBOUNDED_STEPS } from './config.js';
 import type { LiveTrainOptions, PredictResult, TrainSliceResult, WorkerImage } from './worker-protocol.js';
 
 /** Scheduling and live-mode constants (see ARCHITECTURE.md "Training and scheduling"). */
@@ -39,10 +41,9 @@ export const SERVICE_DEFAULTS = {
   /** Live: stop after this long without label updates or view changes. */
   liveIdleS: 1800,
   /** Live defaults (small patches keep edit -> prediction latency low on a CPU). */
-  liveOptions: { patchSize: 128, batchSize: 2, learningRate: 2e-3 } as LiveTrainOptions,
+  liveOptions: { ...RECIPE.live } as LiveTrainOptions,
   /** Live pushes predict the view with this much context (px) around it (full predictions use the U-Net's). */
   livePushContext: 16,
-  defaultSteps: 200,
   maxJobsKept: 20,
   /** Models (with their images) a compute worker keeps in memory; beyond this the least recently used idle one
    * is checkpointed and unloaded (it reloads from its checkpoint on next use). */
@@ -90,7 +91,7 @@ class TrainJob implements Trainer {
     readonly timeLimitS: number | undefined,
     readonly live: boolean,
   ) {
-    this.info = { jobId, kind: 'train', state: 'running', live, step: 0, steps: live ? 0 : steps };
+    this.info = { jobId, kind: 'train', state: 'running', live, step: 0, steps: live || steps >= UNBOUNDED_STEPS ? 0 : steps };
     this.finished = new Promise((r) => (this.finish = r));
   }
 
@@ -104,6 +105,23 @@ class TrainJob implements Trainer {
     if (error) this.info.error = error;
     this.finish();
   }
+}
+
+/**
+ * steps / etaS / percentage of a job: by steps, by its time limit, or both (whichever ends it first). A job limited
+ * by time only reports the steps it will reach at the current rate.
+ */
+function jobProgress(job: TrainJob, elapsedS: number, stepsPerS: number): { steps: number; etaS?: number; percentage?: number } {
+  if (job.live) return { steps: 0 };
+  const step = job.info.step ?? 0;
+  const bySteps = job.steps < UNBOUNDED_STEPS ? { eta: (job.steps - step) / Math.max(stepsPerS, 1e-6), frac: step / job.steps } : undefined;
+  const byTime = job.timeLimitS ? { eta: job.timeLimitS - elapsedS, frac: elapsedS / job.timeLimitS } : undefined;
+  const ends = [bySteps, byTime].filter((e) => e !== undefined);
+  if (!ends.length) return { steps: 0 };
+  const etaS = Math.max(0, Math.min(...ends.map((e) => e.eta)));
+  const percentage = Math.min(100, 100 * Math.max(...ends.map((e) => e.frac)));
+  const steps = bySteps && (!byTime || bySteps.eta <= byTime.eta) ? job.steps : Math.max(step, Math.round(step + etaS * stepsPerS));
+  return { steps, etaS, percentage };
 }
 
 class ModelServiceImpl extends EventEmitter implements ModelService {
@@ -304,7 +322,9 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     // Validate the family config early, in the worker, with a clear error.
     await sc.lane.runUrgent(() => this.ensureLoaded(sc)).catch(mapWorkerError);
     const jobId = `job${Date.now().toString(36)}${this.nextJob++}`;
-    const job = new TrainJob(this, sc, jobId, p.steps ?? SERVICE_DEFAULTS.defaultSteps, p.timeLimitS, live);
+    // Neither steps nor a time limit: the recipe's time budget (server/recipe.ts).
+    const timeLimitS = p.timeLimitS ?? (p.steps === undefined ? RECIPE.budgetS : undefined);
+    const job = new TrainJob(this, sc, jobId, p.steps ?? UNBOUNDED_STEPS, timeLimitS, live);
     sc.job = job;
     this.jobs.set(jobId, job);
     for (const [id, j] of this.jobs) if (this.jobs.size > 1000 && j.info.state !== 'running') this.jobs.delete(id);
@@ -338,7 +358,13 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     }
     const generationBefore = sc.syncedGeneration;
     const want = job.live ? 1_000_000 : job.steps - (job.info.step ?? 0);
-    const opts = job.live ? { ...SERVICE_DEFAULTS.liveOptions, ...sc.options } : sc.options;
+    const opts = job.live
+      ? { ...SERVICE_DEFAULTS.liveOptions, ...sc.options }
+      : {
+        ...sc.options,
+        // The recipe's schedule: lrFinal for the last part of the run (a configured rate is the first phase's).
+        learningRate: scheduledLearningRate({ ...RECIPE, learningRate: sc.options.learningRate ?? RECIPE.learningRate, steps: job.steps, timeLimitS: job.timeLimitS ?? 0 }, job.info.step ?? 0, elapsedS, UNBOUNDED_STEPS),
+      };
     const view = sc.session.view;
     let r: TrainSliceResult;
     try {
@@ -363,11 +389,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       sc.dirty = true;
       const elapsed = (Date.now() - job.startedAt) / 1000;
       const stepsPerS = job.info.step / Math.max(elapsed, 1e-3);
-      const total = job.live ? undefined : job.steps;
-      this.emitProgress(sc.session.id, {
-        token: job.jobId, kind: 'report', step: job.info.step, steps: total ?? 0, loss: r.loss, stepsPerS,
-        ...(total ? { etaS: Math.max(0, (total - job.info.step) / Math.max(stepsPerS, 1e-6)), percentage: Math.min(100, (100 * job.info.step) / total) } : {}),
-      });
+      this.emitProgress(sc.session.id, { token: job.jobId, kind: 'report', step: job.info.step, loss: r.loss, stepsPerS, ...jobProgress(job, elapsed, stepsPerS) });
     }
     if (r.cancelled) {
       job.end('cancelled');

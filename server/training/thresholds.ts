@@ -12,9 +12,9 @@ import { predictMaps, type PredictedMaps } from './pipeline.js';
 import { unscaleInstances } from './rescale.js';
 
 /** Probability thresholds tried (family meaning: StarDist object probability, Cellpose cell probability, ELEPHANT centre). */
-export const PROB_GRID: readonly number[] = [0.3, 0.4, 0.5, 0.6, 0.7];
+export const PROB_GRID: readonly number[] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8];
 /** NMS IoU thresholds tried for the StarDist-like family. */
-export const NMS_GRID: readonly number[] = [0.3, 0.4, 0.5];
+export const NMS_GRID: readonly number[] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6];
 
 /** postprocessMaps at every grid point (the family's shared-work grid post-processing when it has one). */
 export function postprocessMapsGrid(model: SegmentationModel, p: PredictedMaps, grid: PostprocessOptions[]): Instances[] {
@@ -28,6 +28,8 @@ export interface ThresholdChoice extends PostprocessOptions {
   accuracy: number;
   /** Every grid point tried. */
   grid: Array<PostprocessOptions & { accuracy: number }>;
+  /** Thresholds whose chosen value is the lowest or highest of its grid (then the grid should be wider). */
+  atEdge: Array<'probThresh' | 'nmsThresh'>;
 }
 
 /** The grid of threshold settings for a family (PROB_GRID x NMS_GRID for stardist, PROB_GRID otherwise). */
@@ -55,5 +57,9 @@ export async function tuneThresholds(
   const tried = grid.map((g, j) => ({ ...g, accuracy: matchingDataset(gts, preds[j], 0.5).accuracy }));
   let best = tried[0];
   for (const t of tried) if (t.accuracy > best.accuracy) best = t;
-  return { ...best, grid: tried };
+  const atEdge: ThresholdChoice['atEdge'] = [];
+  const edge = (v: number | undefined, g: readonly number[]) => v !== undefined && (v === g[0] || v === g[g.length - 1]);
+  if (edge(best.probThresh, PROB_GRID)) atEdge.push('probThresh');
+  if (edge(best.nmsThresh, NMS_GRID)) atEdge.push('nmsThresh');
+  return { ...best, grid: tried, atEdge };
 }

@@ -9,11 +9,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { SegmentationModel } from '../models/segmentation-model.js';
 import { unetForward, unetVariables } from '../models/unet/unet.js';
-import { parseTrainOptions, type TrainOptions } from './config.js';
+import { parseTrainOptions, UNBOUNDED_STEPS, type TrainOptions } from './config.js';
 import { PatchSampler, type Batch, type BatchSource, type TrainingSample } from './sampler.js';
 import { unetDivisor } from '../models/unet/config.js';
-import { batchTensors, splitBatch } from './batch-tensors.js';
-import { GradientWorker } from './parallel.js';
+import { batchTensors } from './batch-tensors.js';
+import { scheduledLearningRate } from '../recipe.js';
 
 export { batchTensors } from './batch-tensors.js';
 
@@ -53,6 +53,11 @@ export function createSampler(model: SegmentationModel, samples: TrainingSample[
   });
 }
 
+/** Adam reads its learning rate at every step, so changing it keeps the moments (no restart). */
+export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
+  (optimizer as unknown as { learningRate: number }).learningRate = lr;
+}
+
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Loss of the model on one batch (no gradient); for tests and validation. */
@@ -80,7 +85,6 @@ export async function train(
   const opts = parseTrainOptions(options);
   const vars = unetVariables(model.unet);
   const optimizer = tf.train.adam(opts.learningRate);
-  const helpers: GradientWorker[] = [];
   const t0 = Date.now();
   let step = 0;
   let smoothed = NaN;
@@ -88,6 +92,7 @@ export async function train(
   try {
     while (step < opts.steps) {
       if (cb.signal?.aborted) { stoppedBy = 'abort'; break; }
+      setLearningRate(optimizer, scheduledLearningRate(opts, step, (Date.now() - t0) / 1000, UNBOUNDED_STEPS));
       const loss = await trainStep(model, optimizer, sampler.next(), vars);
       if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${step + 1} (loss ${loss})`);
       step++;
@@ -102,34 +107,6 @@ export async function train(
     if (step > 0) await cb.onCheckpoint?.(step);
   } finally {
     optimizer.dispose();
-    await Promise.all(helpers.map((h) => h.terminate()));
   }
   return { steps: step, loss: smoothed, stoppedBy };
-}
-
-/** One step split over the leader and the helper workers; gradients averaged with equal weights. */
-async function parallelStep(model: SegmentationModel, vars: tf.Variable[], optimizer: tf.Optimizer, batch: Batch, helpers: GradientWorker[]): Promise<number> {
-  const parts = splitBatch(batch, helpers.length + 1);
-  const weights = vars.map((v) => v.dataSync() as Float32Array);
-  const remote = parts.slice(1).map((p, k) => helpers[k].compute(weights.map((w) => w.slice()), p));
-  const local = tf.tidy(() => {
-    const { x, target, weight } = batchTensors(parts[0]);
-    return tf.variableGrads(() => model.family.loss(unetForward(model.unet, x), target, weight, model.config), vars);
-  });
-  let lossSum = local.value.dataSync()[0];
-  local.value.dispose();
-  const results = await Promise.all(remote);
-  for (const r of results) lossSum += r.loss;
-  const n = parts.length;
-  tf.tidy(() => {
-    const avg: Record<string, tf.Tensor> = {};
-    vars.forEach((v, i) => {
-      let g: tf.Tensor = local.grads[v.name];
-      for (const r of results) g = tf.add(g, tf.tensor(r.grads[i], v.shape));
-      avg[v.name] = tf.div(g, n);
-    });
-    optimizer.applyGradients(avg);
-  });
-  tf.dispose(Object.values(local.grads));
-  return lossSum / n;
 }

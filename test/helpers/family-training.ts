@@ -49,6 +49,7 @@ export function familyTrainingTests(family: string, checkMaps: (maps: Image2D) =
   });
 
   it('a tiny model overfits sparse labels and finds the UNLABELED objects too', async function () {
+    this.timeout(180_000); // 80 wasm steps: ~20 s on an idle 2-core machine, more when it is shared
     const m = tinyModel(family);
     const r = await overfitHidden(m);
     this.test!.title += ` [loss ${r.loss.toFixed(3)}, hidden objects found ${r.foundHidden.toFixed(2)}, F1 all ${r.f1.toFixed(2)}, n_pred ${r.nPred}/${r.nTrue}]`;

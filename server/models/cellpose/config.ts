@@ -5,6 +5,7 @@
  * `flowScale` times the unit flows of the targets (Cellpose uses 5); `activate` divides them back, so
  * post-processing always sees UNIT-scale flows and a cell PROBABILITY.
  */
+import { RECIPE } from '../../recipe.js';
 import type { FamilyConfigBase } from '../model-family.js';
 import { BASE_CHECKS, anyNum, int, isNum, num, parseFamilyConfig, type Check } from '../config-checks.js';
 
@@ -25,8 +26,8 @@ export interface CellposeConfig extends FamilyConfigBase {
 
 export const CELLPOSE_DEFAULTS: Readonly<CellposeConfig> = Object.freeze({
   inputChannels: 1,
-  unetDepth: 3,
-  unetFilters: 32,
+  unetDepth: RECIPE.unetDepth,
+  unetFilters: RECIPE.unetFilters,
   correctionWeight: 10,
   cellprobThresh: 0,
   flowThresh: 0.4,

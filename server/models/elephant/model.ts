@@ -3,10 +3,12 @@
  * ties the pure halves together. The network is the shared U-Net with 3 outputs: logits of
  * [background, border, centre].
  *
- * Loss: class-weighted softmax cross-entropy,
- *   sum_pixels w * (-sum_c t_c * log_softmax(pred)_c) / #(w > 0),
- * where w = classWeights[class] on labeled pixels (0 on unlabeled, see targets.ts), i.e. averaged over the
- * labeled pixels (the family interface's convention; PyTorch's weighted NLL divides by sum(w) instead).
+ * Loss: softmax cross-entropy ce = -sum_c t_c * log_softmax(pred)_c, class-balanced (config.balance):
+ * - 'shares' (default): sum_c s_c * m_c / sum_{c present} s_c, where m_c = sum_p w_p t_pc ce_p / sum_p w_p t_pc is
+ *   the mean over the labeled pixels of class c in the batch (w = 1, or the correction weight) and s = classShares:
+ *   the same balance for dense and sparse labels;
+ * - 'weights': sum_pixels w * ce / #(w > 0) with w = classWeights[class] (ELEPHANT's), averaged over the labeled
+ *   pixels (the family interface's convention; PyTorch's weighted NLL divides by sum(w) instead).
  * ELEPHANT's extra centre-Dice and smoothness terms are not used. Unlabeled pixels contribute exactly 0 to
  * the loss and its gradient.
  */
@@ -20,10 +22,17 @@ import { makeTargets } from './targets.js';
 export const OUTPUT_CHANNELS = 3;
 
 /** The masked ELEPHANT loss (see the file header). pred/target [B,H,W,3], weight [B,H,W,1]. */
-export function elephantLoss(pred: tf.Tensor4D, target: tf.Tensor4D, weight: tf.Tensor4D, _config: ElephantConfig): tf.Scalar {
+export function elephantLoss(pred: tf.Tensor4D, target: tf.Tensor4D, weight: tf.Tensor4D, config: ElephantConfig): tf.Scalar {
   return tf.tidy(() => {
     const ce = tf.neg(tf.sum(tf.mul(target, tf.logSoftmax(pred, -1)), -1, true));
-    return maskedMean(ce, weight);
+    if (config.balance !== 'shares') return maskedMean(ce, weight);
+    const wt = tf.mul(weight, target); // [B,H,W,3]: the pixel's weight in its class's channel
+    const num = tf.sum(tf.mul(wt, ce), [0, 1, 2]);
+    const den = tf.sum(wt, [0, 1, 2]);
+    const present = tf.cast(tf.greater(den, 0), 'float32');
+    const shares = tf.mul(tf.tensor1d(config.classShares), present);
+    const means = tf.div(num, tf.maximum(den, 1e-12));
+    return tf.div(tf.sum(tf.mul(shares, means)), tf.maximum(tf.sum(shares), 1e-12)) as tf.Scalar;
   });
 }
 

@@ -3,7 +3,8 @@
  *
  * Layout (model.ts codes against it), channels-last:
  *   target channels = [bg, border, centre]  one-hot on labeled pixels, all 0 on unlabeled pixels (3)
- *   weight channels = [w]                   classWeights[class] on labeled pixels, exactly 0 on unlabeled (1)
+ *   weight channels = [w]                   on labeled pixels 1 (balance 'shares': the loss balances the classes)
+ *                                           or classWeights[class] (balance 'weights'); exactly 0 on unlabeled (1)
  *
  * Centre rule (as ELEPHANT, whose centre label is the nucleus ellipse with its radii scaled by the centre
  * ratio): the object's moment ellipse — centroid and covariance of its pixels, each pixel counted as a
@@ -119,7 +120,7 @@ export function classMap(labels: Labels2D, centerRatio: number): Int8Array {
 }
 
 /** Sparse signed labels (-1/0/k) -> ELEPHANT targets and weights (layout in the file header). */
-export function makeTargets(labels: Labels2D, config: Pick<ElephantConfig, 'centerRatio' | 'classWeights'>): TargetMaps {
+export function makeTargets(labels: Labels2D, config: Pick<ElephantConfig, 'centerRatio' | 'classWeights'> & Partial<Pick<ElephantConfig, 'balance'>>): TargetMaps {
   const { height: H, width: W, data } = labels;
   if (data.length !== H * W) throw new Error(`labels: data length ${data.length} != ${H}x${W}`);
   const cls = classMap(labels, config.centerRatio);
@@ -129,7 +130,7 @@ export function makeTargets(labels: Labels2D, config: Pick<ElephantConfig, 'cent
     const c = cls[i];
     if (c < 0) continue;
     target[3 * i + c] = 1;
-    weight[i] = config.classWeights[c];
+    weight[i] = config.balance === 'shares' ? 1 : config.classWeights[c];
   }
   return { height: H, width: W, target, targetChannels: TARGET_CHANNELS, weight, weightChannels: WEIGHT_CHANNELS };
 }

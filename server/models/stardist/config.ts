@@ -1,6 +1,7 @@
 /**
  * StarDist-like family configuration: defaults and validation (pure).
  */
+import { RECIPE } from '../../recipe.js';
 import type { FamilyConfigBase } from '../model-family.js';
 import { BASE_CHECKS, int, parseFamilyConfig, range, type Check } from '../config-checks.js';
 
@@ -15,8 +16,8 @@ export interface StarDistConfig extends FamilyConfigBase {
 
 export const STARDIST_DEFAULTS: Readonly<StarDistConfig> = Object.freeze({
   inputChannels: 1,
-  unetDepth: 3,
-  unetFilters: 32,
+  unetDepth: RECIPE.unetDepth,
+  unetFilters: RECIPE.unetFilters,
   correctionWeight: 10,
   nRays: 32,
   probThresh: 0.5,

@@ -3,6 +3,8 @@
  * depth 2x2 max-pool levels; `filters` at level 0, doubled per level; 2 x (conv3x3 + ReLU) per level;
  * nearest 2x up-sampling + concat skip in the decoder; final 1x1 linear conv to `outputChannels`.
  */
+import { RECIPE } from '../../recipe.js';
+
 export interface UNetConfig {
   inputChannels: number;
   outputChannels: number;
@@ -14,7 +16,7 @@ export interface UNetConfig {
   seed: number;
 }
 
-export const UNET_DEFAULTS = Object.freeze({ depth: 3, filters: 32, seed: 42 });
+export const UNET_DEFAULTS = Object.freeze({ depth: RECIPE.unetDepth, filters: RECIPE.unetFilters, seed: 42 });
 
 export function makeUNetConfig(c: Partial<UNetConfig> & Pick<UNetConfig, 'inputChannels' | 'outputChannels'>): UNetConfig {
   const out: UNetConfig = {

@@ -24,23 +24,47 @@ for (const backend of ['cpu', 'wasm'] as const) describe(`elephant loss (tensor 
     expect(elephantFamily.outputChannels(ELEPHANT_DEFAULTS)).to.equal(3);
   });
 
-  it('matches a direct computation of the class-weighted cross-entropy', () => {
-    const { t, p } = setup(1);
-    let sum = 0, n = 0;
+  /** Cross-entropy and class of every labeled pixel, computed directly from the logits. */
+  function direct(t: ReturnType<typeof setup>['t'], p: Float32Array) {
+    const rows: Array<{ w: number; c: number; ce: number }> = [];
     for (let i = 0; i < H * W; i++) {
       const w = t.weight[i];
       if (w <= 0) continue;
-      n++;
       const z = [p[3 * i], p[3 * i + 1], p[3 * i + 2]];
       const m = Math.max(...z);
       const lse = m + Math.log(z.reduce((a, v) => a + Math.exp(v - m), 0));
       const c = [0, 1, 2].find((k) => t.target[3 * i + k] === 1)!;
-      sum += w * (lse - z[c]);
+      rows.push({ w, c, ce: lse - z[c] });
     }
-    const got = tf.tidy(() => elephantFamily.loss(
-      tf.tensor4d(p, [1, H, W, 3]), tf.tensor4d(t.target, [1, H, W, 3]), tf.tensor4d(t.weight, [1, H, W, 1]), ELEPHANT_DEFAULTS,
-    ).dataSync()[0]);
-    expect(got).to.be.closeTo(sum / n, 1e-4 * (sum / n));
+    return rows;
+  }
+  const lossOf = (t: ReturnType<typeof setup>['t'], p: Float32Array, config: typeof ELEPHANT_DEFAULTS) => tf.tidy(() => elephantFamily.loss(
+    tf.tensor4d(p, [1, H, W, 3]), tf.tensor4d(t.target, [1, H, W, 3]), tf.tensor4d(t.weight, [1, H, W, 1]), config,
+  ).dataSync()[0]);
+
+  it("balance 'weights': matches a direct computation of the class-weighted cross-entropy", () => {
+    const config = { ...ELEPHANT_DEFAULTS, balance: 'weights' as const };
+    const { sparse } = setup(1);
+    const t = elephantFamily.makeTargets(sparse, config);
+    const { p } = setup(1);
+    const rows = direct(t, p);
+    expect(rows.length).to.be.greaterThan(100);
+    const want = rows.reduce((a, r) => a + r.w * r.ce, 0) / rows.length;
+    expect(lossOf(t, p, config)).to.be.closeTo(want, 1e-4 * want);
+  });
+
+  it("balance 'shares' (default): each class's mean cross-entropy weighted by its share, whatever the class counts", () => {
+    const { t, p } = setup(1);
+    const rows = direct(t, p);
+    const means = [0, 1, 2].map((c) => { const r = rows.filter((x) => x.c === c); return r.reduce((a, x) => a + x.ce, 0) / r.length; });
+    expect(means.every(Number.isFinite)).to.equal(true);
+    const s = ELEPHANT_DEFAULTS.classShares;
+    const want = (s[0] * means[0] + s[1] * means[1] + s[2] * means[2]) / (s[0] + s[1] + s[2]);
+    expect(lossOf(t, p, ELEPHANT_DEFAULTS)).to.be.closeTo(want, 1e-4 * want);
+    // labeling twice as much background changes the balance with 'weights' but not with 'shares'
+    const more = { ...t, weight: t.weight.slice() };
+    for (let i = 0; i < H * W; i++) if (t.target[3 * i] === 1) more.weight[i] = 2;
+    expect(lossOf(more, p, ELEPHANT_DEFAULTS)).to.be.closeTo(want, 1e-4 * want);
   });
 
   it('gives exactly zero gradient at unlabeled pixels', () => {

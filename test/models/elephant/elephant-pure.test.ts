@@ -37,14 +37,17 @@ function components(H: number, W: number, pred: (i: number) => boolean): number 
 describe('elephant config', () => {
   it('has the documented defaults', () => {
     const c = parseConfig({});
-    expect(c).to.include({ inputChannels: 1, unetDepth: 3, unetFilters: 32, correctionWeight: 10, centerRatio: 0.4 });
+    expect(c).to.include({ inputChannels: 1, unetDepth: 3, unetFilters: 16, correctionWeight: 10, centerRatio: 0.4, balance: 'shares' });
     expect(c.classWeights).to.deep.equal([1, 10, 10]);
+    expect(c.classShares).to.deep.equal([0.37, 0.52, 0.11]);
     expect(parseConfig(null)).to.deep.equal(c);
   });
   it('merges valid fields and names the bad ones', () => {
     expect(parseConfig({ centerRatio: 0.5, classWeights: [1, 5, 5] })).to.deep.include({ centerRatio: 0.5, classWeights: [1, 5, 5] });
     expect(() => parseConfig({ centerRatio: 0 })).to.throw(/centerRatio/);
     expect(() => parseConfig({ classWeights: [1, 2] })).to.throw(/classWeights/);
+    expect(() => parseConfig({ classShares: [0, 0, 0] })).to.throw(/classShares/);
+    expect(() => parseConfig({ balance: 'equal' })).to.throw(/balance/);
     expect(() => parseConfig({ minCenterSize: 0 })).to.throw(/minCenterSize/);
     expect(() => parseConfig({ centreRatio: 0.3 })).to.throw(/centreRatio/);
   });
@@ -85,6 +88,7 @@ describe('elephant targets', () => {
     const { labels } = makeBlobs({ height: 64, width: 64, count: 8, seed: 3 });
     const sparse = sparsify(labels, (id) => id % 2 === 0, (y) => y < 32);
     const t = makeTargets(sparse, ELEPHANT_DEFAULTS);
+    const tw = makeTargets(sparse, { ...ELEPHANT_DEFAULTS, balance: 'weights' });
     expect([t.targetChannels, t.weightChannels]).to.deep.equal([3, 1]);
     expect([t.target.length, t.weight.length]).to.deep.equal([64 * 64 * 3, 64 * 64]);
     const seen = new Set<number>();
@@ -97,7 +101,8 @@ describe('elephant targets', () => {
       }
       const c = oh.indexOf(1);
       expect(oh.reduce((a, b) => a + b, 0)).to.equal(1);
-      expect(t.weight[i]).to.equal([1, 10, 10][c]);
+      expect(t.weight[i]).to.equal(1); // balance 'shares': the loss balances the classes
+      expect(tw.weight[i]).to.equal([1, 10, 10][c]); // balance 'weights': ELEPHANT's per-pixel class weights
       expect(c === 0).to.equal(sparse.data[i] === 0);
       seen.add(c);
     }

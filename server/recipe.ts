@@ -1,0 +1,45 @@
+/**
+ * The training recipe: the one set of defaults that the daemon (model.train), `sparsecell train`, the study, the
+ * clients (through server.info.recipe) and the quality benchmark all use. The benchmark imports these values
+ * instead of keeping its own copy, so what a person runs is what was measured (README "Training recipe").
+ *
+ * Measured on DSB2018 nuclei (bench/results/quality-*.json): a U-Net of depth 3 with 16 base filters on 8
+ * patches of 128 x 128 per step learns faster per second of CPU than the earlier 32-filter / 4 x 256^2 default
+ * (0.1 steps/s on one core, accuracy 0.004 after 15 min) and than a depth-4 net; Adam at 1e-3, dropped to 2e-4 for
+ * the last 20 % of a run that has an end (steps or a time limit), with Adam's moments kept across the drop.
+ *
+ * A leaf module (no imports), so models/ and training/ can both read it without breaking the import order.
+ */
+export const RECIPE = Object.freeze({
+  /** U-Net of every family. */
+  unetDepth: 3,
+  unetFilters: 16,
+  /** One training step: batchSize patches of patchSize^2 pixels. */
+  batchSize: 8,
+  patchSize: 128,
+  /** Adam learning rate, then lrFinal for the last finalFraction of a run with an end. */
+  learningRate: 1e-3,
+  lrFinal: 2e-4,
+  finalFraction: 0.2,
+  /**
+   * model.train / `sparsecell train` without steps or a time limit: train for this many seconds. On the
+   * tensorflow backend (one thread) that is ~1,500 steps; on wasm ~200 (README "What a minute of training gives").
+   */
+  budgetS: 600,
+  /** Live mode (continuous, no end, so no drop): small batches keep edit -> refreshed prediction short. */
+  live: Object.freeze({ batchSize: 2, patchSize: 128, learningRate: 2e-3 }),
+});
+
+/** The learning rate of a run at a point: lrFinal once the run is past (1 - finalFraction) of its steps or time. */
+export function scheduledLearningRate(
+  o: { learningRate: number; lrFinal: number; finalFraction: number; steps: number; timeLimitS: number },
+  step: number,
+  elapsedS: number,
+  /** Steps at or above this count as "no step limit" (a time-limited run). */
+  unboundedSteps = 1e7,
+): number {
+  if (o.finalFraction <= 0) return o.learningRate;
+  const byStep = o.steps < unboundedSteps ? step / o.steps : 0;
+  const byTime = o.timeLimitS > 0 ? elapsedS / o.timeLimitS : 0;
+  return Math.max(byStep, byTime) >= 1 - o.finalFraction ? Math.min(o.learningRate, o.lrFinal) : o.learningRate;
+}
