@@ -1,17 +1,22 @@
 /**
  * npm run bench -- live [--edits 30] [--pace 2.5] [--sessions 4] [--depth 2] [--filters 16] [--image NAME]
+ *                       [--starter nuclei [--models-dir DIR]]
  * Replays a person annotating a DSB2018 image (one object every --pace seconds, background strokes in between)
  * against a spawned daemon in live mode, with the view on a 512x512 region. Records, per edit, the latency
  * from labels.update to the first prediction.updated whose generation includes it, and the F1 (IoU 0.5, dense
- * ground truth of the view) of every pushed prediction over time. Then the same with N sessions at once while
- * another client samples server.info latency. Goals: median edit -> refreshed view <= 2 s; RPC p99 <= 10 ms.
+ * ground truth of the view) of every pushed prediction over time, and that F1 scored on the objects the stream
+ * never labels (annotated objects, matched or not, are left out on both sides). Then the same with N sessions at
+ * once while another client samples server.info latency. Goals: median edit -> refreshed view <= 2 s; RPC p99 <= 10 ms.
+ * --starter NAME: each session begins from that built-in starter model (session.create {starter}), so the first push
+ * comes at once (zero-shot); reports the never-labeled F1 at the first push, 30 s and 75 s (issue 14 goal: >= 0.6
+ * with 4 sessions from the first push on). --models-dir points the daemon at another models folder.
  * Writes bench/results/live.json (via the dispatcher) and bench/results/live-f1.png.
  */
 import { join } from 'node:path';
 import { SparsecellClient } from '../clients/typescript/src/client.js';
 import { decodeNdArray, encodeNdArray } from '../protocol/src/ndarray.js';
 import type { EventParams } from '../protocol/src/progress.js';
-import { matching } from '../server/metrics/matching.js';
+import { matching, matchingWithPairs } from '../server/metrics/matching.js';
 import { readImage, readLabels, writeBytes, sharedDataDir, ensureDir } from '../server/storage/dataset.js';
 import { boundingBoxes } from '../server/imaging/labels.js';
 import { Canvas, COLORS, drawChart } from '../server/study/plot.js';
@@ -28,6 +33,8 @@ const V = 512;
 interface Trace {
   latenciesMs: number[];
   f1: Array<[number, number]>;
+  /** F1 on the objects the stream never labels: [seconds since the job started, F1]. */
+  f1Unlabeled: Array<[number, number]>;
   edits: number;
   events: number;
 }
@@ -38,14 +45,33 @@ function crop(l: Labels2D, h: number, w: number): Labels2D {
   return { height: h, width: w, data: out };
 }
 
-async function annotate(c: SparsecellClient, image: Uint8Array, H: number, W: number, gt: Labels2D, edits: number, paceS: number, depth: number, filters: number, seed: number): Promise<Trace> {
-  const { sessionId } = await c.call('session.create', { name: 'live-bench', config: { unetDepth: depth, unetFilters: filters } });
+/**
+ * F1 at IoU 0.5 on the objects the stream never labels: true objects in `labeled` are dropped, and so are the
+ * predicted objects matched to them; everything else counts (a prediction on background is a false positive).
+ */
+export function f1NeverLabeled(gt: Labels2D, pred: Labels2D, labeled: Set<number>): number {
+  const { stats, pairs } = matchingWithPairs(gt, pred, 0.5);
+  const predOnLabeled = pairs.filter((p) => labeled.has(p.trueId)).length;
+  const tp = pairs.length - predOnLabeled;
+  const trueIds = new Set(gt.data);
+  trueIds.delete(0);
+  const nTrue = [...trueIds].filter((id) => !labeled.has(id)).length;
+  const fp = stats.n_pred - pairs.length;
+  const fn = nTrue - tp;
+  return 2 * tp + fp + fn > 0 ? (2 * tp) / (2 * tp + fp + fn) : 0;
+}
+
+/** F1 of the last push at or before t seconds (undefined before the first push). */
+export const f1At = (trace: Array<[number, number]>, t: number): number | undefined => trace.filter(([s]) => s <= t).pop()?.[1];
+
+async function annotate(c: SparsecellClient, image: Uint8Array, H: number, W: number, gt: Labels2D, edits: number, paceS: number, depth: number, filters: number, seed: number, starter?: string): Promise<Trace> {
+  const { sessionId } = await c.call('session.create', starter ? { name: 'live-bench', starter } : { name: 'live-bench', config: { unetDepth: depth, unetFilters: filters } });
   await c.call('image.add', { sessionId, image: encodeNdArray(image, [H, W]) });
   await c.call('session.setView', { sessionId, imageId: 'img1', region: [0, 0, V, V] });
   const gtView = crop(gt, V, V);
   const pending: Array<{ generation: number; at: number }> = [];
-  const trace: Trace = { latenciesMs: [], f1: [], edits: 0, events: 0 };
-  let t0 = 0;
+  const trace: Trace = { latenciesMs: [], f1: [], f1Unlabeled: [], edits: 0, events: 0 };
+  let t0 = Date.now();
   c.onEvent((e) => {
     if (e.type !== 'prediction.updated' || e.sessionId !== sessionId) return;
     const ev = e as Pred;
@@ -56,11 +82,10 @@ async function annotate(c: SparsecellClient, image: Uint8Array, H: number, W: nu
         trace.latenciesMs.push(now - pending[i].at);
         pending.splice(i, 1);
       }
-    const pred = decodeNdArray(ev.labels, { maxElements: 1e8 }).data as Int32Array;
-    trace.f1.push([(now - t0) / 1000, matching(gtView, { height: V, width: V, data: Int32Array.from(pred) }, 0.5).f1]);
+    const pred: Labels2D = { height: V, width: V, data: Int32Array.from(decodeNdArray(ev.labels, { maxElements: 1e8 }).data as Int32Array) };
+    trace.f1.push([(now - t0) / 1000, matching(gtView, pred, 0.5).f1]);
+    trace.f1Unlabeled.push([(now - t0) / 1000, f1NeverLabeled(gtView, pred, willLabel)]);
   });
-  const { jobId } = await c.call('model.train', { sessionId, live: true });
-  t0 = Date.now();
   // The person's order: objects in the view, shuffled; background strokes every 5 edits.
   const boxes = [...boundingBoxes(gtView).entries()].filter(([, b]) => b.area >= 20);
   const r = rng(seed);
@@ -68,6 +93,10 @@ async function annotate(c: SparsecellClient, image: Uint8Array, H: number, W: nu
     const j = Math.floor(r() * (i + 1));
     [boxes[i], boxes[j]] = [boxes[j], boxes[i]];
   }
+  // Every object the stream will label (known up front, so all pushes are scored on the same objects).
+  const willLabel = new Set(boxes.slice(0, edits).filter((_, e) => e % 5 !== 0).map(([id]) => id));
+  t0 = Date.now();
+  const { jobId } = await c.call('model.train', { sessionId, live: true });
   const signed = new Int32Array(H * W).fill(-1);
   for (let e = 0; e < edits && e < boxes.length; e++) {
     let y0: number, x0: number, y1: number, x1: number;
@@ -102,6 +131,10 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const nMulti = flag(args, 'sessions', 4);
   const filters = flag(args, 'filters', 16);
   const depth = flag(args, 'depth', 2);
+  const sIdx = args.indexOf('--starter');
+  const starter = sIdx >= 0 ? args[sIdx + 1] : undefined;
+  const mIdx = args.indexOf('--models-dir');
+  const daemonArgs = mIdx >= 0 ? ['--models-dir', args[mIdx + 1]] : [];
   const dsb = sharedDataDir(join(RESULTS_DIR, '..', '..'), 'dsb2018-train');
   if (!dsb) throw new Error('../shared/data/dsb2018-train is missing');
   const iIdx = args.indexOf('--image');
@@ -110,11 +143,11 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const gt = readLabels(join(dsb, 'masks', `${name}.tif`));
   const H = img.height, W = img.width;
   const pixels = Uint8Array.from(img.data);
-  const d = await spawnDaemon();
+  const d = await spawnDaemon(daemonArgs);
   try {
     log(`live bench: 1 session, ${edits} edits every ${pace}s, view ${V}x${V} of ${H}x${W}, U-Net filters ${filters}`);
     const c = await SparsecellClient.connect(d.url);
-    const single = await annotate(c, pixels, H, W, gt, edits, pace, depth, filters, 1);
+    const single = await annotate(c, pixels, H, W, gt, edits, pace, depth, filters, 1, starter);
     await c.close();
     log(`single: edit->view ${JSON.stringify(stats(single.latenciesMs))}`);
 
@@ -131,7 +164,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       }
     })();
     const multiClients = await Promise.all(Array.from({ length: nMulti }, () => SparsecellClient.connect(d.url)));
-    const multi = await Promise.all(multiClients.map((mc, i) => annotate(mc, pixels, H, W, gt, edits, pace, depth, filters, 100 + i)));
+    const multi = await Promise.all(multiClients.map((mc, i) => annotate(mc, pixels, H, W, gt, edits, pace, depth, filters, 100 + i, starter)));
     probing = false;
     await prober;
     await probe.close();
@@ -151,11 +184,13 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     ensureDir(RESULTS_DIR);
     writeBytes(join(RESULTS_DIR, 'live-f1.png'), encodePng(cv.width, cv.height, cv.data, 3));
     const allMulti = multi.flatMap((m) => m.latenciesMs);
+    // F1 on never-labeled objects at the first push, 30 s and 75 s after the job started.
+    const milestones = (t: Trace) => ({ firstPushS: t.f1Unlabeled[0]?.[0], first: t.f1Unlabeled[0]?.[1], at30s: f1At(t.f1Unlabeled, 30), at75s: f1At(t.f1Unlabeled, 75) });
     return {
-      image: name, view: [0, 0, V, V], edits, paceS: pace, unetDepth: depth, unetFilters: filters, liveDefaults: 'patch 128, batch 2, lr 2e-3, push context 16 px',
-      single: { editToViewMs: stats(single.latenciesMs), events: single.events, f1First: single.f1[0]?.[1], f1Last: single.f1[single.f1.length - 1]?.[1], f1: single.f1 },
-      multi: { sessions: nMulti, editToViewMs: stats(allMulti), rpcServerInfoMs: stats(rpcLat), f1Last: multi.map((m) => m.f1[m.f1.length - 1]?.[1]) },
-      goals: { medianEditToViewMs: 2000, rpcP99Ms: 10 },
+      image: name, view: [0, 0, V, V], edits, paceS: pace, ...(starter ? { starter } : { unetDepth: depth, unetFilters: filters }), liveDefaults: starter ? 'patch 128, batch 2, RECIPE.finetune live rate, push context 16 px' : 'patch 128, batch 2, lr 2e-3, push context 16 px',
+      single: { editToViewMs: stats(single.latenciesMs), events: single.events, f1First: single.f1[0]?.[1], f1Last: single.f1[single.f1.length - 1]?.[1], f1NeverLabeled: milestones(single), f1: single.f1, f1NeverLabeledTrace: single.f1Unlabeled },
+      multi: { sessions: nMulti, editToViewMs: stats(allMulti), rpcServerInfoMs: stats(rpcLat), f1Last: multi.map((m) => m.f1[m.f1.length - 1]?.[1]), f1NeverLabeled: multi.map(milestones) },
+      goals: { medianEditToViewMs: 2000, rpcP99Ms: 10, ...(starter ? { f1NeverLabeledFromFirstPush4Sessions: 0.6 } : {}) },
       plot: 'bench/results/live-f1.png',
     };
   } finally {

@@ -18,6 +18,7 @@ const BENCHES: Record<string, string> = {
   live: './live.js',
   study: './study.js',
   families: './families.js',
+  finetune: './finetune.js',
 };
 
 /** The commit the benchmark ran on ("<sha>+dirty" when the work tree had changes; "unknown" outside git). */

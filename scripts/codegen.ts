@@ -1,11 +1,12 @@
 /**
- * Regenerates protocol/openrpc.json and protocol/protocol.schema.json from protocol/src.
+ * Regenerates protocol/openrpc.json, protocol/protocol.schema.json and docs/protocol.md from protocol/src.
  * Run: npm run codegen. test/protocol/generated.test.ts fails when the committed files are stale.
  */
 import { writeFileSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildOpenRpc, buildSchemaBundle, stableJson } from '../protocol/src/openrpc.js';
+import { buildProtocolDoc } from './protocol-doc.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export function packageVersion(): string {
@@ -15,6 +16,7 @@ export function generated(): Record<string, string> {
   return {
     'protocol/openrpc.json': stableJson(buildOpenRpc(packageVersion())),
     'protocol/protocol.schema.json': stableJson(buildSchemaBundle()),
+    'docs/protocol.md': buildProtocolDoc(),
   };
 }
 

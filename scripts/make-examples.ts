@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeNdArray } from '../protocol/src/ndarray.js';
 import { ROOT } from './codegen.js';
+import { recipeForClients } from '../server/recipe.js';
 
 const S = 'sdemo0001';
 const labels4 = encodeNdArray(Uint16Array.from([0, 1, 1, 0, 1, 2, 2, 1, 1, 2, 2, 1, 0, 1, 1, 0]), [4, 4]);
@@ -17,8 +18,8 @@ const counts = { unlabeled: 4, background: 8, objects: 1 };
 const polygons = [{ id: 1, score: 0.93, points: [[0.8, 1.5], [1.5, 2.2], [2.2, 1.5], [1.5, 0.8]] }];
 
 const EXAMPLES: Record<string, [unknown, unknown]> = {
-  'server.info': [{}, { name: 'sparsecell', version: '0.1.0', protocolVersion: '1.0.0', backend: { name: 'wasm', simd: true, threads: 1, gpu: false }, limits: { maxMessageBytes: 268435456, maxArrayElements: 67108864, maxSessions: 256 }, families: ['stardist', 'cellpose', 'elephant'] }],
-  'session.create': [{ name: 'nuclei', family: 'stardist', config: { nRays: 32 } }, { sessionId: S, name: 'nuclei', family: 'stardist' }],
+  'server.info': [{}, { name: 'sparsecell', version: '0.1.0', protocolVersion: '1.0.0', backend: { name: 'wasm', simd: true, threads: 1, gpu: false }, limits: { maxMessageBytes: 268435456, maxArrayElements: 67108864, maxSessions: 256 }, families: ['stardist', 'cellpose', 'elephant'], starterModels: [{ name: 'nuclei', family: 'stardist', description: 'StarDist-like nuclei model for 2-D fluorescence nuclei', scores: { accuracy05: 0.84, f1: 0.91, pq: 0.76, testImages: 50 } }], recipe: recipeForClients() }],
+  'session.create': [{ name: 'nuclei', family: 'stardist', starter: 'nuclei' }, { sessionId: S, name: 'nuclei', family: 'stardist', starter: 'nuclei' }],
   'session.list': [{}, { sessions: [{ sessionId: S, name: 'nuclei', family: 'stardist', state: 'open', images: 1, generation: 2 }] }],
   'session.get': [{ sessionId: S }, { sessionId: S, name: 'nuclei', family: 'stardist', config: { nRays: 32 }, createdAt: '2026-11-25T12:00:00.000Z', generation: 2, state: 'open', images: [{ imageId: 'img1', shape: [4, 4], axes: 'YX', dtype: 'uint8', generation: 2, counts }], modelVersion: 3, trainedGeneration: 2, jobs: [{ jobId: 'job1', kind: 'train', state: 'done', step: 100, steps: 100, loss: 0.41 }] }],
   'session.close': [{ sessionId: S }, { closed: true, deleted: false }],
@@ -26,7 +27,7 @@ const EXAMPLES: Record<string, [unknown, unknown]> = {
   'image.add': [{ sessionId: S, image: image4, axes: 'YX', name: 'nuclei.tif' }, { imageId: 'img1', shape: [4, 4], axes: 'YX' }],
   'labels.update': [{ sessionId: S, imageId: 'img1', labels: labels4, encoding: 'offset1' }, { generation: 1, counts }],
   'labels.get': [{ sessionId: S, imageId: 'img1', encoding: 'signed' }, { generation: 1, labels: signed4, encoding: 'signed', counts }],
-  'model.train': [{ sessionId: S, steps: 200, options: { batchSize: 4, patchSize: 128 } }, { jobId: 'job1' }],
+  'model.train': [{ sessionId: S, timeLimitS: 60, from: 'starter', options: { batchSize: 4, patchSize: 128 } }, { jobId: 'job1' }],
   'model.configure': [{ sessionId: S, options: { learningRate: 0.0003 } }, { options: { batchSize: 4, patchSize: 128, learningRate: 0.0003 } }],
   'model.predict': [{ sessionId: S, imageId: 'img1', progressToken: 'p1' }, { labels: pred4, polygons, modelVersion: 3, generation: 2, region: [0, 0, 4, 4] }],
   'model.cancel': [{ jobId: 'job1' }, { cancelled: true, state: 'cancelled' }],

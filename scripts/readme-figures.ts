@@ -105,6 +105,22 @@ export const TABLES: Record<string, () => { md: string; files: string[] }> = {
       ].join('\n'),
     };
   },
+  /** Recipe step time per family and backend (npm run bench -- families [--backend wasm]). */
+  'step-times': () => {
+    const runs = ['tensorflow', 'wasm'].map((b) => [b, `bench/results/families-${b}.json`] as const).filter(([, f]) => existsSync(join(ROOT, f)));
+    const fams = ['stardist', 'cellpose', 'elephant'];
+    return {
+      files: runs.map(([, f]) => f),
+      md: [
+        `| backend | ${fams.map((f) => `\`${f}\` ms/step (steps per minute)`).join(' | ')} |`,
+        `|---|${fams.map(() => '---:').join('|')}|`,
+        ...runs.map(([b, f]) => {
+          const d = load(f);
+          return `| ${b} | ${fams.map((fam) => { const ms = d.families[fam].msPerStep; return `${ms.toLocaleString('en-US')} (${Math.round(60000 / ms)})`; }).join(' | ')} |`;
+        }),
+      ].join('\n'),
+    };
+  },
   'study-tensorflow': () => studyTable('bench/results/study-tensorflow/results.json'),
   /** Sparse (cellsparse minmax k = 4 + BG) per family at an equal step budget. */
   'sparse-families': () => {

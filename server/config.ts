@@ -1,6 +1,8 @@
 /** Server configuration: defaults here; only main.ts reads argv/env and calls resolveConfig. */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import type { BackendPreference } from './tensor/backend.js';
 
 export interface ServerConfig {
@@ -13,12 +15,26 @@ export interface ServerConfig {
   /** Max elements of any one array in a request (checked before base64 decoding). */
   maxArrayElements: number;
   maxSessions: number;
+  /** Max requests in one JSON-RPC batch (a longer batch is refused as a whole). */
+  maxBatch: number;
+  /** Max images in one session. */
+  maxImagesPerSession: number;
+  /** Default cap on the objects one model.predict returns (the request's maxObjects may lower or raise it). */
+  maxObjects: number;
+  /** Seconds between model checkpoints while training (what a crash may cost). */
+  checkpointS: number;
+  /** Deadline of one TIFF decode (image.add {tiff}), in seconds. */
+  decodeTimeoutS: number;
+  /** Browser origins (exact "scheme://host[:port]") allowed to connect; requests without Origin are always allowed. */
+  allowOrigins: string[];
   heartbeatS: number;
   /** tfjs backend preference for compute workers. */
   backend: BackendPreference;
   /** Number of compute worker threads (each with its own tensor backend). */
   computeWorkers: number;
   logLevel: string;
+  /** Folder of starter models (cards + archives); default: models/ of the package. */
+  modelsDir?: string;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -28,23 +44,62 @@ export const DEFAULTS: ServerConfig = {
   maxMessageBytes: 256 * 1024 * 1024,
   maxArrayElements: 64 * 1024 * 1024,
   maxSessions: 256,
+  maxBatch: 100,
+  maxImagesPerSession: 1000,
+  maxObjects: 10000,
+  checkpointS: 30,
+  decodeTimeoutS: 60,
+  allowOrigins: [],
   heartbeatS: 15,
   backend: 'auto',
   computeWorkers: 1,
   logLevel: 'info',
 };
 
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+/** An IP address (not a name) in 127.0.0.0/8 or ::1 (also as an IPv4-mapped IPv6 address). */
+export function isLoopbackAddress(addr: string): boolean {
+  const a = addr.toLowerCase().replace(/^\[|\]$/g, '');
+  if (isIP(a) === 4) return a.startsWith('127.');
+  if (isIP(a) !== 6) return false;
+  if (a.startsWith('::ffff:') && isIP(a.slice(7)) === 4) return a.slice(7).startsWith('127.');
+  const canonical = new URL(`http://[${a}]/`).hostname; // compressed form, e.g. [::1] or [::ffff:7f00:1]
+  return canonical === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(canonical);
+}
+
+/**
+ * True when every address `host` stands for is loopback. A name is resolved (a name that looks like an address,
+ * such as 127.evil.example, is not trusted); one that does not resolve is not loopback.
+ */
+export async function bindsLoopback(host: string): Promise<boolean> {
+  if (isIP(host.replace(/^\[|\]$/g, ''))) return isLoopbackAddress(host);
+  try {
+    const addrs = await lookup(host, { all: true });
+    return addrs.length > 0 && addrs.every((a) => isLoopbackAddress(a.address));
+  } catch {
+    return false;
+  }
+}
+
+const tokenNeeded = (host: string) => `refusing to bind ${host} without a token: pass --token or SPARSECELL_TOKEN (any non-loopback bind needs one)`;
+
+/** The bind check on resolved addresses (resolveConfig can only check address literals). */
+export async function assertBindAllowed(c: Pick<ServerConfig, 'host' | 'token'>): Promise<void> {
+  if (!c.token && !(await bindsLoopback(c.host))) throw new Error(tokenNeeded(c.host));
 }
 
 /** Merge and check; throws an Error with a user-facing message on a bad combination. */
 export function resolveConfig(partial: Partial<ServerConfig>): ServerConfig {
   const c: ServerConfig = { ...DEFAULTS, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) };
   if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) throw new Error(`port must be an integer in [0, 65535], got ${c.port}`);
-  if (!isLoopback(c.host) && !c.token) {
-    throw new Error(`refusing to bind ${c.host} without a token: pass --token or SPARSECELL_TOKEN (any non-loopback bind needs one)`);
-  }
+  if (isIP(c.host) && !isLoopbackAddress(c.host) && !c.token) throw new Error(tokenNeeded(c.host));
   if (c.token !== undefined && c.token.length < 8) throw new Error('token must be at least 8 characters');
+  for (const o of c.allowOrigins) {
+    if (o !== 'null' && !/^[a-z][a-z0-9+.-]*:\/\/[^/\s]+$/i.test(o)) throw new Error(`allowed origin "${o}" must be scheme://host[:port] (no path), e.g. http://localhost:8080`);
+  }
+  for (const k of ['maxBatch', 'maxImagesPerSession', 'maxObjects'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`${k} must be a positive integer, got ${c[k]}`);
+  }
+  if (!(c.checkpointS > 0)) throw new Error(`checkpointS must be positive, got ${c.checkpointS}`);
+  if (!(c.decodeTimeoutS > 0)) throw new Error(`decodeTimeoutS must be positive, got ${c.decodeTimeoutS}`);
   return c;
 }

@@ -16,7 +16,9 @@ const USAGE = `usage: sparsecell <command> [options]        (sparsecell <command
 
 commands:
   serve     run the daemon: [--host H] [--port P] [--home DIR] [--token T] [--backend auto|wasm|tfjs-node-gpu]
-            [--workers N] [--log-level L]; env SPARSECELL_HOST, _PORT, _HOME, _TOKEN, _BACKEND, _LOG_LEVEL
+            [--workers N] [--log-level L] [--allow-origin URL]... [--checkpoint-s S] [--models-dir DIR];
+            env SPARSECELL_HOST, _PORT, _HOME, _TOKEN, _BACKEND, _LOG_LEVEL, _ALLOW_ORIGIN (comma-separated),
+            _CHECKPOINT_S, _MODELS_DIR (starter models; default the package's models/)
   train     train a model from an images folder and a sparse-labels folder (same file names)
   predict   predict label images (and polygons) for a folder of images
   evaluate  stardist-style matching of predicted vs ground-truth label folders
@@ -26,7 +28,7 @@ commands:
 benchmarks: npm run bench -- NAME (from a checkout)
 `;
 
-export type Flags = Record<string, string | boolean | undefined>;
+export type Flags = Record<string, string | string[] | boolean | undefined>;
 
 function parse(args: string[], options: ParseArgsConfig['options']): Flags {
   const { values } = parseArgs({ args, options, allowPositionals: true, strict: true });
@@ -41,7 +43,12 @@ async function main(argv: string[]): Promise<number> {
   const str = { type: 'string' } as const;
   switch (cmd) {
     case 'serve': {
-      const f = parse(rest, { host: str, port: str, home: str, token: str, backend: str, 'log-level': str, workers: str });
+      const f = parse(rest, {
+        host: str, port: str, home: str, token: str, backend: str, 'log-level': str, workers: str, 'checkpoint-s': str, 'models-dir': str,
+        'allow-origin': { type: 'string', multiple: true },
+      });
+      const origins = (f['allow-origin'] as string[] | undefined) ?? env.SPARSECELL_ALLOW_ORIGIN?.split(',').map((o) => o.trim()).filter(Boolean);
+      const checkpointS = f['checkpoint-s'] ?? env.SPARSECELL_CHECKPOINT_S;
       const { serve } = await import('./cli/serve.js');
       return serve({
         host: (f.host as string) ?? env.SPARSECELL_HOST,
@@ -51,11 +58,14 @@ async function main(argv: string[]): Promise<number> {
         backend: ((f.backend as string) ?? env.SPARSECELL_BACKEND) as never,
         logLevel: (f['log-level'] as string) ?? env.SPARSECELL_LOG_LEVEL,
         computeWorkers: f.workers ? Number(f.workers) : undefined,
+        allowOrigins: origins,
+        checkpointS: checkpointS !== undefined ? Number(checkpointS) : undefined,
+        modelsDir: (f['models-dir'] as string) ?? (env.SPARSECELL_MODELS_DIR || undefined),
       });
     }
     case 'train': case 'predict': case 'evaluate': case 'study': case 'export': {
       const mod = await import(`./cli/${cmd}.js`);
-      return mod.run(rest, { backend: env.SPARSECELL_BACKEND });
+      return mod.run(rest, { backend: env.SPARSECELL_BACKEND, modelsDir: env.SPARSECELL_MODELS_DIR || undefined });
     }
     case undefined: case '-h': case '--help': case 'help':
       process.stdout.write(USAGE);

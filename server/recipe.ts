@@ -28,7 +28,34 @@ export const RECIPE = Object.freeze({
   budgetS: 600,
   /** Live mode (continuous, no end, so no drop): small batches keep edit -> refreshed prediction short. */
   live: Object.freeze({ batchSize: 2, patchSize: 128, learningRate: 2e-3 }),
+  /**
+   * Fine-tuning a starter model (models/, README "Starter models"): used instead of the rates above whenever the
+   * model being trained began from a starter (daemon, live mode, `sparsecell train --from`, the benchmarks). The
+   * masked loss and the normalisation are the pretraining ones (the archive carries its normalisation settings).
+   * - learningRate / lrFinal: 3x lower than from scratch. The starter's features are already good; a scratch rate
+   *   makes the first sparse batches (a few objects, often from one image) pull every weight towards them.
+   * - warmupSteps: the rate rises linearly from 1/warmupSteps of its value over the first steps of each run: Adam's
+   *   first updates are about lr in size on every weight whatever the gradient, before its moment estimates settle.
+   * - freezeEncoderSteps: for the first steps only the decoder and the output layer move, so the heads adapt to the
+   *   new labels (and image domain) before the encoder's features change.
+   * - liveLearningRate: live mode's constant rate for a starter (from scratch it is live.learningRate).
+   */
+  finetune: Object.freeze({ learningRate: 3e-4, lrFinal: 1e-4, warmupSteps: 20, freezeEncoderSteps: 30, liveLearningRate: 5e-4 }),
 });
+
+/** The recipe as plain JSON for server.info.recipe (protocol TrainRecipe): what clients show as their defaults. */
+export function recipeForClients() {
+  const { unetDepth, unetFilters, batchSize, patchSize, learningRate, lrFinal, finalFraction, budgetS, live, finetune } = RECIPE;
+  return { unetDepth, unetFilters, batchSize, patchSize, learningRate, lrFinal, finalFraction, budgetS, live: { ...live }, finetune: { ...finetune } };
+}
+
+/** Step `step` (0-based, counted from the start of a run) of a fine-tuning run: learning-rate factor and encoder freeze. */
+export function finetuneStep(o: { warmupSteps: number; freezeEncoderSteps: number }, step: number): { lrFactor: number; freezeEncoder: boolean } {
+  return {
+    lrFactor: o.warmupSteps > 0 ? Math.min(1, (step + 1) / o.warmupSteps) : 1,
+    freezeEncoder: step < o.freezeEncoderSteps,
+  };
+}
 
 /** The learning rate of a run at a point: lrFinal once the run is past (1 - finalFraction) of its steps or time. */
 export function scheduledLearningRate(

@@ -20,6 +20,7 @@ export const ErrorCode = {
   InvalidModel: -32809,
   InvalidImage: -32810,
   NotImplemented: -32811,
+  StorageCorrupt: -32812,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 export type ErrorCodeValue = (typeof ErrorCode)[ErrorCodeName];
@@ -42,6 +43,7 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCodeName, string> = {
   InvalidModel: 'The model archive cannot be read or does not fit the session.',
   InvalidImage: 'The image cannot be decoded (bad TIFF, unsupported dtype or axes).',
   NotImplemented: 'Declared in the protocol but not available in this server build.',
+  StorageCorrupt: 'Data of this session on disk is damaged (session.json, a snapshot or the model checkpoint); the message names what. Other sessions are unaffected.',
 };
 
 export interface ParamIssue {

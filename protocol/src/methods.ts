@@ -7,7 +7,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { ErrorCodeName } from './errors.js';
 import {
   Axes, Counts, FamilyName, ImageId, ImageInfo, JobId, LabelEncoding, NdArray, PolygonRoi, Region, ServerLimits,
-  SessionId, SessionInfo, TrainOptions,
+  SessionId, SessionInfo, StarterModel, TrainOptions, TrainRecipe,
 } from './types.js';
 
 export interface MethodSpec {
@@ -42,6 +42,7 @@ const Prediction = Obj({
   generation: Type.Integer({ minimum: 0, description: 'Newest label generation the model had trained on.' }),
   region: Region,
   z: Type.Optional(Type.Integer({ minimum: 0 })),
+  truncated: Type.Optional(Type.Boolean({ description: 'True when more objects were found than maxObjects: the best-scoring maxObjects are returned.' })),
 });
 
 export const METHODS = {
@@ -53,14 +54,16 @@ export const METHODS = {
       version: Type.String(),
       protocolVersion: Type.String(),
       backend: Obj({
-        name: Type.String({ description: 'tfjs backend used for training: tensorflow (tfjs-node-gpu), wasm, or none before first use.' }),
+        name: Type.String({ description: 'Tensor backend of the compute workers: "tensorflow" (tfjs-node or tfjs-node-gpu) or "wasm"; "none" until the first model use (training, prediction or import) starts the workers.' }),
         simd: Type.Optional(Type.Boolean()),
         threads: Type.Optional(Type.Integer()),
         gpu: Type.Optional(Type.Boolean()),
       }),
       limits: ServerLimits,
       families: Type.Array(FamilyName),
-      home: Type.Optional(Type.String({ description: 'Only reported to loopback clients.' })),
+      starterModels: Type.Optional(Type.Array(StarterModel, { description: 'Built-in trained models (session.create {starter}).' })),
+      recipe: Type.Optional(TrainRecipe),
+      home: Type.Optional(Type.String({ description: 'The store folder; only reported to clients that authenticated with the token.' })),
     }),
     errors: [],
   },
@@ -71,26 +74,30 @@ export const METHODS = {
       family: Type.Optional(FamilyName),
       config: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Family config overrides (e.g. {nRays: 32}).' })),
       autoBackground: Type.Optional(Type.Boolean({ description: 'Treat a ring around annotated objects as background (off by default).' })),
+      starter: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'Begin from the built-in starter model of this name for the session family (server.info.starterModels), e.g. "nuclei": model.predict works at once (zero-shot) and model.train fine-tunes it.' })),
     }),
-    result: Obj({ sessionId: SessionId, name: Type.String(), family: FamilyName }),
+    result: Obj({ sessionId: SessionId, name: Type.String(), family: FamilyName, starter: Type.Optional(Type.String()) }),
     errors: ['ResourceLimit'],
   },
   'session.list': {
     summary: 'All sessions in the store, open or closed.',
     params: Obj({}),
-    result: Obj({ sessions: Type.Array(Obj({ sessionId: SessionId, name: Type.String(), family: FamilyName, state: Type.String(), images: Type.Integer(), generation: Type.Integer() })) }),
+    result: Obj({
+      sessions: Type.Array(Obj({ sessionId: SessionId, name: Type.String(), family: FamilyName, state: Type.String({ description: 'open (in memory) or closed (on disk only; any call naming it reopens it).' }), images: Type.Integer({ description: 'Number of images.' }), generation: Type.Integer({ description: 'Label generation (bumped by every accepted labels.update).' }) })),
+      damaged: Type.Optional(Type.Array(Obj({ sessionId: SessionId, error: Type.String() }), { description: 'Sessions whose files on disk are damaged (session.get answers StorageCorrupt for them).' })),
+    }),
     errors: [],
   },
   'session.get': {
     summary: 'Full state of a session. Attaches this connection to the session events (use after a reconnect).',
     params: Obj(SessionRef),
     result: SessionInfo,
-    errors: ['SessionNotFound'],
+    errors: ['SessionNotFound', 'StorageCorrupt'],
   },
   'session.close': {
     summary: 'Stop the session jobs and release its memory (data stays on disk and is reopened on next use); delete: true removes it.',
-    params: Obj({ ...SessionRef, delete: Type.Optional(Type.Boolean()) }),
-    result: Obj({ closed: Type.Boolean(), deleted: Type.Boolean() }),
+    params: Obj({ ...SessionRef, delete: Type.Optional(Type.Boolean({ description: 'true: remove the session, its images, labels and model from the store. Absent or false: stop its jobs and free its memory; everything stays on disk and any later call naming the sessionId reopens it.' })) }),
+    result: Obj({ closed: Type.Boolean(), deleted: Type.Boolean({ description: 'true when the session was removed from the store.' }) }),
     errors: ['SessionNotFound'],
   },
   'session.setView': {
@@ -105,9 +112,9 @@ export const METHODS = {
       ...SessionRef,
       image: Type.Union([NdArray, Obj({ tiff: Type.String({ description: 'Base64 TIFF file bytes.' }) })]),
       axes: Type.Optional(Axes),
-      name: Type.Optional(Type.String({ maxLength: 200 })),
+      name: Type.Optional(Type.String({ maxLength: 200, description: 'Display name (e.g. the file name), reported by session.get.' })),
     }),
-    result: Obj({ imageId: ImageId, shape: Type.Array(Type.Integer()), axes: Axes }),
+    result: Obj({ imageId: ImageId, shape: Type.Array(Type.Integer(), { description: 'Image shape in the order of axes.' }), axes: Axes }),
     errors: ['SessionNotFound', 'ShapeMismatch', 'ResourceLimit', 'InvalidImage'],
   },
   'labels.update': {
@@ -120,13 +127,20 @@ export const METHODS = {
       origin: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }), { minItems: 2, maxItems: 3, description: 'Patch origin [y, x] or [z, y, x]; absent = full layer.' })),
       kind: Type.Optional(Type.Union([Type.Literal('annotation'), Type.Literal('correction')], { description: 'correction pixels weigh more in the loss.' })),
     }),
-    result: Obj({ generation: Type.Integer({ minimum: 1 }), counts: Counts }),
+    result: Obj(
+      { generation: Type.Integer({ minimum: 1, description: 'The session generation this update created.' }), counts: Counts },
+      'counts are of the whole label layer after the update, also when a patch was sent.',
+    ),
     errors: ['SessionNotFound', 'ImageNotFound', 'ShapeMismatch', 'InvalidLabels', 'ResourceLimit'],
   },
   'labels.get': {
     summary: 'The current sparse labels of an image (signed int32, or offset1 uint16/int32).',
     params: Obj({ ...SessionRef, imageId: ImageId, encoding: Type.Optional(LabelEncoding) }),
-    result: Obj({ generation: Type.Integer({ minimum: 0 }), labels: NdArray, encoding: LabelEncoding, counts: Counts }),
+    result: Obj(
+      { generation: Type.Integer({ minimum: 0, description: 'Session generation of the last accepted update of this image (0: none).' }), labels: NdArray, encoding: LabelEncoding, counts: Counts },
+      'labels is the whole layer, shaped like the image without its channel axis ([H, W], or [Z or T, H, W]), deflate-encoded: ' +
+        'int32 in signed form; uint16 in offset1 form (int32 when an instance id exceeds 65534).',
+    ),
     errors: ['SessionNotFound', 'ImageNotFound'],
   },
   'model.train': {
@@ -134,15 +148,17 @@ export const METHODS = {
     params: Obj({
       ...SessionRef,
       family: Type.Optional(FamilyName),
-      steps: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000000 })),
-      timeLimitS: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-      config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+      steps: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000000, description: 'Optimizer steps. With neither steps nor timeLimitS the job trains for the default time budget (10 min). Not used in live mode.' })),
+      timeLimitS: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Stop after this many seconds even if steps remain.' })),
+      config: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'New family config; a different family or config starts from fresh weights.' })),
       options: Type.Optional(TrainOptions),
       live: Type.Optional(Type.Boolean({ description: 'Keep training as labels change until model.cancel, session.close or idle timeout.' })),
-      reset: Type.Optional(Type.Boolean({ description: 'Start from fresh weights instead of continuing.' })),
+      reset: Type.Optional(Type.Boolean({ description: 'Start over instead of continuing: from the session starter model if it has one, else from fresh weights.' })),
+      from: Type.Optional(Type.Union([Type.Literal('starter'), Type.Literal('scratch')], { description: 'starter: fine-tune the family built-in starter model (the session starter, else "nuclei"); scratch: fresh weights (the session then has no starter). Absent: continue the current model.' })),
+      resume: Type.Optional(Type.Boolean({ description: 'Continue the interrupted job of this session (same steps, live flag and options) from the last checkpoint; steps given here replace the remaining steps.' })),
     }),
-    result: Obj({ jobId: JobId }),
-    errors: ['SessionNotFound', 'SessionBusy', 'InvalidLabels', 'ResourceLimit'],
+    result: Obj({ jobId: JobId, resumedFrom: Type.Optional(Type.Integer({ minimum: 0, description: 'With resume: the step of the interrupted job the new job continues from.' })) }, 'Answered at once; $/progress {token: jobId} reports the steps and $/event job.finished the end.'),
+    errors: ['SessionNotFound', 'SessionBusy', 'InvalidLabels', 'ResourceLimit', 'JobNotFound', 'StorageCorrupt'],
     progress: true,
   },
   'model.configure': {
@@ -160,15 +176,16 @@ export const METHODS = {
       z: Type.Optional(Type.Integer({ minimum: 0, description: 'Plane index for ZYX and TYX images (for TYX, the time point; default 0).' })),
       probThresh: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
       nmsThresh: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+      maxObjects: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000000, description: 'Return at most this many objects, best scores first (default server.info.limits.maxObjects); truncated tells when more were found.' })),
       progressToken: ProgressToken,
     }),
     result: Prediction,
-    errors: ['SessionNotFound', 'ImageNotFound', 'ModelNotTrained', 'ShapeMismatch', 'RequestCancelled'],
+    errors: ['SessionNotFound', 'ImageNotFound', 'ModelNotTrained', 'ShapeMismatch', 'RequestCancelled', 'StorageCorrupt'],
   },
   'model.cancel': {
     summary: 'Cancel a job (training or prediction). cancelled = false when it had already ended.',
     params: Obj({ jobId: JobId }),
-    result: Obj({ cancelled: Type.Boolean(), state: Type.String() }),
+    result: Obj({ cancelled: Type.Boolean(), state: Type.String({ description: 'The job state after the call: done, cancelled or failed.' }) }),
     errors: ['JobNotFound'],
   },
   'model.export': {
@@ -182,13 +199,13 @@ export const METHODS = {
       authors: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200, pattern: '^[^/]*$' }), { maxItems: 50, description: 'bioimageio: author names (default "sparsecell user").' })),
       license: Type.Optional(Type.Union(BIOIMAGEIO_LICENSES.map((l) => Type.Literal(l)), { description: 'bioimageio: SPDX license id (default CC-BY-4.0).' })),
     }),
-    result: Obj({ model: Type.String(), family: FamilyName, modelVersion: Type.Integer(), bytes: Type.Integer(), format: Type.Optional(ModelFormat) }),
+    result: Obj({ model: Type.String({ description: 'Base64 archive or package (model.import and the CLI read it).' }), family: FamilyName, modelVersion: Type.Integer(), bytes: Type.Integer({ description: 'Archive size before base64.' }), format: Type.Optional(ModelFormat) }),
     errors: ['SessionNotFound', 'ModelNotTrained', 'ImageNotFound', 'InvalidModel'],
   },
   'model.import': {
     summary: 'Load a model into the session: a sparsecell archive (from model.export or the CLI) or a bioimage.io package exported by sparsecell (ONNX weights; other architectures are refused with InvalidModel).',
     params: Obj({ ...SessionRef, model: Type.String({ description: 'Base64 archive.' }), format: Type.Optional(ModelFormat) }),
-    result: Obj({ family: FamilyName, modelVersion: Type.Integer() }),
+    result: Obj({ family: FamilyName, modelVersion: Type.Integer({ description: 'Continues the lineage: the archive model version (or the session one, plus 1, when that is higher).' }) }),
     errors: ['SessionNotFound', 'InvalidModel', 'SessionBusy'],
   },
   'rpc.discover': {

@@ -4,7 +4,7 @@
  * committed files differ, and rpc.discover serves the same document.
  */
 import type { TSchema } from '@sinclair/typebox';
-import { ERROR_DESCRIPTIONS, ErrorCode } from './errors.js';
+import { ERROR_DESCRIPTIONS, ErrorCode, type ErrorCodeName } from './errors.js';
 import { METHODS, type MethodSpec } from './methods.js';
 import { NOTIFICATIONS } from './progress.js';
 import { STRUCTS } from './types.js';
@@ -14,14 +14,50 @@ function plain(schema: unknown): Record<string, unknown> {
   return JSON.parse(JSON.stringify(schema)) as Record<string, unknown>;
 }
 
+const STRUCT_IDS = new Set(STRUCTS.map((s) => (s as TSchema).$id as string));
+
+/**
+ * A schema as OpenRPC carries it: every named struct (a TypeBox $id) becomes a $ref into
+ * #/components/schemas, so each is declared once and no $id is repeated across the document.
+ * `self` is the struct being declared (kept inline, without its $id).
+ */
+function withRefs(schema: unknown, self?: string): unknown {
+  if (Array.isArray(schema)) return schema.map((s) => withRefs(s));
+  if (!schema || typeof schema !== 'object') return schema;
+  const { $id, ...rest } = schema as Record<string, unknown>;
+  if (typeof $id === 'string' && $id !== self && STRUCT_IDS.has($id)) return { $ref: `#/components/schemas/${$id}` };
+  return Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, withRefs(v)]));
+}
+
+/** One OpenRPC ContentDescriptor per field of a method's params object (the wire's by-name params). */
+function paramDescriptors(params: TSchema): Record<string, unknown>[] {
+  const p = plain(params) as { properties?: Record<string, Record<string, unknown>>; required?: string[] };
+  const required = new Set(p.required ?? []);
+  return Object.entries(p.properties ?? {}).map(([name, schema]) => ({
+    name,
+    ...(typeof schema.description === 'string' ? { description: schema.description } : {}),
+    required: required.has(name),
+    schema: withRefs(schema),
+  }));
+}
+
+/**
+ * The errors a method answers with: -32602 (every method validates its params) and its application errors.
+ * On the wire the message is specific to the failure; here it is the code's description (the code's name is
+ * the key of components.errors).
+ */
+function methodErrors(m: MethodSpec): Record<string, unknown>[] {
+  return (['InvalidParams', ...m.errors] as ErrorCodeName[]).map((e) => ({ code: ErrorCode[e], message: ERROR_DESCRIPTIONS[e] }));
+}
+
 export function buildOpenRpc(version: string): Record<string, unknown> {
   const methods = Object.entries(METHODS as Record<string, MethodSpec>).map(([name, m]) => ({
     name,
     summary: m.summary,
     paramStructure: 'by-name',
-    params: [{ name: 'params', required: true, schema: plain(m.params) }],
-    result: { name: 'result', schema: plain(m.result) },
-    errors: m.errors.map((e) => ({ code: ErrorCode[e], message: e, data: ERROR_DESCRIPTIONS[e] })),
+    params: paramDescriptors(m.params),
+    result: { name: 'result', schema: withRefs(plain(m.result)) },
+    errors: methodErrors(m),
     ...(m.progress ? { 'x-progress': true } : {}),
   }));
   return {
@@ -30,14 +66,14 @@ export function buildOpenRpc(version: string): Record<string, unknown> {
       title: 'sparsecell',
       version,
       description:
-        'Sparse-label cell segmentation daemon. JSON-RPC 2.0 over WebSocket text frames; params are always one named object. ' +
-        'Notifications: ' + Object.keys(NOTIFICATIONS).join(', ') + '.',
+        'Sparse-label cell segmentation daemon. JSON-RPC 2.0 over WebSocket text frames; params are always one object whose ' +
+        'fields are the named params below (paramStructure by-name). Notifications: ' + Object.keys(NOTIFICATIONS).join(', ') + '.',
     },
     methods,
     components: {
-      schemas: Object.fromEntries(STRUCTS.map((s) => [(s as TSchema).$id as string, plain(s)])),
+      schemas: Object.fromEntries(STRUCTS.map((s) => [(s as TSchema).$id as string, withRefs(plain(s), (s as TSchema).$id)])),
       'x-notifications': Object.fromEntries(
-        Object.entries(NOTIFICATIONS).map(([k, v]) => [k, { direction: v.direction, summary: v.summary, params: plain(v.params) }]),
+        Object.entries(NOTIFICATIONS).map(([k, v]) => [k, { direction: v.direction, summary: v.summary, params: withRefs(plain(v.params)) }]),
       ),
       errors: Object.fromEntries(Object.entries(ErrorCode).map(([k, code]) => [k, { code, message: ERROR_DESCRIPTIONS[k as keyof typeof ErrorCode] }])),
     },

@@ -44,7 +44,7 @@ export const FamilyName = Type.Union([Type.Literal('stardist'), Type.Literal('ce
 });
 export type FamilyName = Static<typeof FamilyName>;
 
-export const SessionId = Id('Session id (server-generated unless given at creation).');
+export const SessionId = Id('Session id (returned by session.create).');
 export const ImageId = Id('Image id within a session.');
 export const JobId = Id('Job id; also the $/progress token of the job.');
 
@@ -81,8 +81,8 @@ export const ImageInfo = Type.Object(
 export type ImageInfo = Static<typeof ImageInfo>;
 
 export const JobState = Type.Union(
-  [Type.Literal('queued'), Type.Literal('running'), Type.Literal('done'), Type.Literal('cancelled'), Type.Literal('failed')],
-  { $id: 'JobState' },
+  [Type.Literal('queued'), Type.Literal('running'), Type.Literal('done'), Type.Literal('cancelled'), Type.Literal('failed'), Type.Literal('interrupted')],
+  { $id: 'JobState', description: 'interrupted: the daemon stopped (crash, kill -9) while the job ran; model.train {resume: true} continues it from the last checkpoint.' },
 );
 export const JobInfo = Type.Object(
   {
@@ -113,6 +113,10 @@ export const SessionInfo = Type.Object(
     trainedGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'Newest label generation the model has trained on.' })),
     jobs: Type.Array(JobInfo),
     autoBackground: Type.Optional(Type.Boolean()),
+    warnings: Type.Optional(Type.Array(Type.Object({ imageId: Type.Optional(Type.String()), message: Type.String() }, { additionalProperties: false }), {
+      description: 'Damage found on disk when the session was opened (e.g. a label journal record that failed its checksum: that update is lost, the others are kept).',
+    })),
+    starter: Type.Optional(Type.String({ description: 'Name of the built-in starter model the session model began from (absent: trained from scratch).' })),
   },
   { $id: 'SessionInfo', additionalProperties: false },
 );
@@ -147,12 +151,62 @@ export const ServerLimits = Type.Object(
     maxMessageBytes: Type.Integer(),
     maxArrayElements: Type.Integer(),
     maxSessions: Type.Integer(),
+    maxBatch: Type.Optional(Type.Integer({ description: 'Most requests in one JSON-RPC batch; a longer batch is refused as a whole.' })),
+    maxImagesPerSession: Type.Optional(Type.Integer()),
+    maxObjects: Type.Optional(Type.Integer({ description: 'Default cap on the objects of one model.predict (its maxObjects param).' })),
   },
   { $id: 'ServerLimits', additionalProperties: false },
 );
 
+export const StarterScores = Type.Object(
+  {
+    accuracy05: Type.Number({ description: 'accuracy at IoU 0.5 on the held-out test images' }),
+    f1: Type.Number({ description: 'F1 at IoU 0.5' }),
+    pq: Type.Number({ description: 'panoptic quality' }),
+    testImages: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { $id: 'StarterScores', additionalProperties: false, description: 'Scores of a starter model from its model card.' },
+);
+
+export const StarterModel = Type.Object(
+  {
+    name: Type.String({ description: 'Name to pass as session.create {starter} (e.g. "nuclei").' }),
+    family: FamilyName,
+    description: Type.String(),
+    scores: StarterScores,
+  },
+  { $id: 'StarterModel', additionalProperties: false, description: 'A built-in trained model a session can start from (models/ of the package).' },
+);
+export type StarterModel = Static<typeof StarterModel>;
+
+export const TrainRecipe = Type.Object(
+  {
+    unetDepth: Type.Integer(),
+    unetFilters: Type.Integer(),
+    batchSize: Type.Integer(),
+    patchSize: Type.Integer(),
+    learningRate: Type.Number(),
+    lrFinal: Type.Number(),
+    finalFraction: Type.Number(),
+    budgetS: Type.Number({ description: 'model.train without steps or timeLimitS trains for this many seconds.' }),
+    live: Type.Object({ batchSize: Type.Integer(), patchSize: Type.Integer(), learningRate: Type.Number() }, { additionalProperties: false }),
+    finetune: Type.Object(
+      {
+        learningRate: Type.Number(),
+        lrFinal: Type.Number(),
+        warmupSteps: Type.Integer(),
+        freezeEncoderSteps: Type.Integer(),
+        liveLearningRate: Type.Number(),
+      },
+      { additionalProperties: false, description: 'Used instead of the above when the model began from a starter.' },
+    ),
+  },
+  { $id: 'TrainRecipe', additionalProperties: false, description: 'The training defaults (server/recipe.ts); clients show these instead of their own.' },
+);
+export type TrainRecipe = Static<typeof TrainRecipe>;
+
 /** All named structs, for protocol.schema.json. */
 export const STRUCTS: TSchema[] = [
   Dtype, NdArray, Axes, LabelEncoding, FamilyName, Counts, Region, ImageInfo, JobState, JobInfo, SessionInfo,
-  PolygonRoi, TrainOptions, ServerLimits,
+  PolygonRoi, TrainOptions, ServerLimits, StarterScores, StarterModel, TrainRecipe,
 ];

@@ -13,6 +13,8 @@ export interface HandlerContext {
   progress(params: ProgressParams): void;
   /** True when the peer is on a loopback address. */
   loopback: boolean;
+  /** True when the connection presented the server's token (never true on a daemon without a token). */
+  authenticated: boolean;
 }
 
 export type Handler = (params: any, ctx: HandlerContext) => Promise<unknown> | unknown;

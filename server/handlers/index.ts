@@ -7,6 +7,8 @@ import { buildOpenRpc } from '../../protocol/src/openrpc.js';
 import { decodeNdArrayAsync, encodeNdArray, type TypedArray } from '../../protocol/src/ndarray.js';
 import type { Axes, FamilyName, NdArray } from '../../protocol/src/types.js';
 import { checkFamilyConfig } from '../models/configs.js';
+import { recipeForClients } from '../recipe.js';
+import type { StarterModel } from '../../protocol/src/types.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { ModelService } from '../sessions/model-service.js';
 import { spatialShape } from '../sessions/session.js';
@@ -71,8 +73,15 @@ function assertConfig(family: FamilyName, config: unknown): void {
 
 export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
   const { sessions, models, config } = deps;
-  const limits = { maxMessageBytes: config.maxMessageBytes, maxArrayElements: config.maxArrayElements, maxSessions: config.maxSessions };
+  const limits = {
+    maxMessageBytes: config.maxMessageBytes, maxArrayElements: config.maxArrayElements, maxSessions: config.maxSessions,
+    maxBatch: config.maxBatch, maxImagesPerSession: config.maxImagesPerSession, maxObjects: config.maxObjects,
+  };
   const openrpc = buildOpenRpc(deps.version);
+  const starterModels: StarterModel[] = sessions.starters.list().map(({ card }) => ({
+    name: card.name, family: card.family, description: card.description,
+    scores: { accuracy05: card.scores.accuracy05, f1: card.scores.f1, pq: card.scores.pq, ...(Number.isInteger(card.data?.testImages) ? { testImages: card.data!.testImages! } : {}) },
+  }));
 
   return {
     'server.info': (_p, ctx) => ({
@@ -82,26 +91,42 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
       backend: models.backendInfo(),
       limits,
       families: deps.families,
-      ...(ctx.loopback ? { home: config.home } : {}),
+      starterModels,
+      recipe: recipeForClients(),
+      // The store path tells a web page or a stranger about this machine: only token holders get it.
+      ...(ctx.authenticated ? { home: config.home } : {}),
     }),
 
     'rpc.discover': () => openrpc,
 
     'session.create': async (p, ctx) => {
-      assertConfig(p.family ?? 'stardist', p.config);
+      const family: FamilyName = p.family ?? 'stardist';
+      assertConfig(family, p.config);
+      if (p.starter !== undefined) {
+        if (!sessions.starters.find(p.starter, family)) {
+          const have = sessions.starters.list().filter((e) => e.card.family === family).map((e) => `"${e.card.name}"`);
+          throw invalidParams([{ path: '/starter', message: `no built-in ${family} starter model "${p.starter}"; ${have.length ? `available: ${have.join(', ')}` : `this server has no ${family} starter models`}` }], 'unknown starter model');
+        }
+        if (p.config !== undefined && Object.keys(p.config).length > 0) throw invalidParams([{ path: '/config', message: 'a starter model fixes the family config; leave config out when starter is given' }]);
+      }
       const s = await sessions.create(p);
       ctx.attach(s.id);
-      ctx.log.info({ sessionId: s.id }, 'session created');
-      return { sessionId: s.id, name: s.meta.name, family: s.meta.family };
+      ctx.log.info({ sessionId: s.id, starter: s.meta.starter }, 'session created');
+      return { sessionId: s.id, name: s.meta.name, family: s.meta.family, ...(s.meta.starter !== undefined ? { starter: s.meta.starter } : {}) };
     },
 
-    'session.list': () => ({
-      sessions: sessions.list().map((s) => ({ sessionId: s.id, name: s.meta.name, family: s.meta.family, state: s.state, images: s.images.size, generation: s.generation })),
-    }),
+    'session.list': () => {
+      const { sessions: all, damaged } = sessions.list();
+      return {
+        sessions: all.map((s) => ({ sessionId: s.id, name: s.meta.name, family: s.meta.family, state: s.state, images: s.images.size, generation: s.generation })),
+        ...(damaged.length ? { damaged } : {}),
+      };
+    },
 
     'session.get': (p, ctx) => {
       const s = sessions.get(p.sessionId);
       ctx.attach(s.id);
+      sessions.reopened(s);
       return s.info();
     },
 
@@ -131,16 +156,17 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
     'image.add': async (p, ctx) => {
       const s = sessions.get(p.sessionId);
       ctx.attach(s.id);
+      s.assertRoomForImage(config.maxImagesPerSession);
       let data: TypedArray, shape: number[], dtype;
       if ('tiff' in p.image) {
-        ({ data, shape, dtype } = decodeImageTiff(p.image.tiff, config.maxArrayElements));
+        ({ data, shape, dtype } = await decodeImageTiff(p.image.tiff, config.maxArrayElements, config.decodeTimeoutS));
       } else {
         ({ data, shape } = await decodeNd(p.image, config.maxArrayElements, '/image'));
         dtype = p.image.dtype;
       }
       const axes: Axes = p.axes ?? inferAxes(shape);
       checkAxes(shape, axes);
-      const meta = await s.addImage(data, shape, axes, dtype, p.name);
+      const meta = await s.addImage(data, shape, axes, dtype, p.name, config.maxImagesPerSession);
       return { imageId: meta.imageId, shape: meta.shape, axes: meta.axes };
     },
 

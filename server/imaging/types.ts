@@ -38,6 +38,8 @@ export interface Instance {
 export interface Instances {
   labels: Labels2D;
   polygons: Instance[];
+  /** True when post-processing stopped at its maxObjects option with more objects left. */
+  truncated?: boolean;
 }
 
 /** Signed-convention constants. */

@@ -32,6 +32,8 @@ export interface PostprocessOptions {
   probThresh?: number;
   /** NMS IoU threshold for polygon families (undefined = family default). */
   nmsThresh?: number;
+  /** Stop once this many objects are kept (best scores first, where the family can); the result says truncated. */
+  maxObjects?: number;
 }
 
 export interface FamilyConfigBase {

@@ -8,8 +8,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { FamilyConfigBase, FamilyName, ModelFamily } from './model-family.js';
 import { getFamily } from './registry.js';
-import { createUNet, decodeArchive, disposeUNet, encodeArchive, getUNetWeights, setUNetWeights, unetForward, type UNet } from './unet/unet.js';
-import type { UNetConfig } from './unet/config.js';
+import { createUNet, decodeArchive, disposeUNet, encodeArchive, getUNetWeights, setUNetWeights, unetForward, unetParamShapes, type UNet } from './unet/unet.js';
+import { makeUNetConfig, type UNetConfig } from './unet/config.js';
 import { parseNormalization, type NormalizationSettings } from '../imaging/normalize.js';
 
 /** Bumped when the archive layout or the network definition changes incompatibly. */
@@ -88,7 +88,19 @@ export function deserializeModel<C extends FamilyConfigBase = FamilyConfigBase>(
   checkSpec(spec);
   const family = getFamily<C>(spec.family);
   const config = family.parseConfig(spec.familyConfig);
-  const unet = createUNet(spec.unet);
+  // Every weight must be in the archive with the shape the U-Net config implies, checked before any variable is
+  // allocated: a crafted config (huge filter counts) cannot allocate more than the archive itself holds.
+  const unetConfig = makeUNetConfig(spec.unet);
+  if (unetConfig.inputChannels !== config.inputChannels || unetConfig.outputChannels !== family.outputChannels(config)) {
+    throw new Error(`model archive: U-Net has ${unetConfig.inputChannels} -> ${unetConfig.outputChannels} channels; the ${spec.family} config needs ${config.inputChannels} -> ${family.outputChannels(config)}`);
+  }
+  const byName = new Map(tensors.map((t) => [t.name, t.shape]));
+  for (const { name, shape } of unetParamShapes(unetConfig)) {
+    const got = byName.get(name);
+    if (!got) throw new Error(`model archive: weights: missing tensor ${name}`);
+    if (got.length !== shape.length || got.some((d, k) => d !== shape[k])) throw new Error(`model archive: weights: ${name} has shape [${got}], expected [${shape}]`);
+  }
+  const unet = createUNet(unetConfig);
   try {
     setUNetWeights(unet, tensors);
   } catch (e) {
@@ -96,6 +108,17 @@ export function deserializeModel<C extends FamilyConfigBase = FamilyConfigBase>(
     throw e;
   }
   return { family, config, unet, normalization: parseNormalization(spec.normalization), version: spec.version, meta: spec.meta ?? {} };
+}
+
+/**
+ * Post-processing thresholds stored in the archive's meta (chosen on validation images by `npm run pretrain` /
+ * `bench quality --save-model`): the defaults of model.predict and `sparsecell predict` for this model. Fields that
+ * are absent or not in [0, 1] fall back to the family's defaults.
+ */
+export function storedThresholds(model: SegmentationModel): { probThresh?: number; nmsThresh?: number } {
+  const t = model.meta.thresholds as { probThresh?: unknown; nmsThresh?: unknown } | undefined;
+  const ok = (v: unknown): v is number => typeof v === 'number' && v >= 0 && v <= 1;
+  return { ...(ok(t?.probThresh) ? { probThresh: t.probThresh } : {}), ...(ok(t?.nmsThresh) ? { nmsThresh: t.nmsThresh } : {}) };
 }
 
 export function disposeModel(model: SegmentationModel): void {

@@ -1,6 +1,9 @@
 /**
  * The only module that knows ws. One JSON-RPC 2.0 endpoint over WebSocket text frames:
  * - token check at upgrade (Authorization: Bearer or ?token=), required off loopback;
+ * - browser Origin check at upgrade (only --allow-origin origins; requests without Origin, or with the daemon's own
+ *   loopback address as websocket-client sends, pass) and, on a loopback bind, a Host check against DNS rebinding;
+ * - at most maxBatch requests per JSON-RPC batch;
  * - max message size enforced by ws (maxPayload) before any parsing: oversized frames close with 1009;
  * - params validated against protocol/ (invalid -> -32602 with data [{path, message}]);
  * - per-request AbortSignal, cancelled by $/cancelRequest {id} or connection close;
@@ -19,6 +22,7 @@ import { METHODS, type MethodName } from '../../protocol/src/methods.js';
 import { validateParams } from '../../protocol/src/validate.js';
 import type { EventParams, ProgressParams } from '../../protocol/src/progress.js';
 import { RpcError } from '../errors.js';
+import { invalidRequestResponse, isNotification } from './envelope.js';
 import type { Logger } from '../log.js';
 import type { Handler, HandlerContext } from '../handlers/context.js';
 
@@ -27,6 +31,12 @@ export interface RpcServerOptions {
   port: number;
   token?: string;
   maxMessageBytes: number;
+  /** Most requests in one batch. */
+  maxBatch: number;
+  /** Browser origins allowed to connect (exact match). */
+  allowOrigins: string[];
+  /** The server is bound to loopback addresses only: refuse Host headers that are not loopback (DNS rebinding). */
+  loopbackBind: boolean;
   heartbeatS: number;
   log: Logger;
   handlers: Record<MethodName, Handler>;
@@ -36,6 +46,7 @@ interface Connection {
   id: number;
   ws: WebSocket;
   loopback: boolean;
+  authenticated: boolean;
   alive: boolean;
   inflight: Map<string | number, AbortController>;
   sessions: Set<string>;
@@ -67,6 +78,44 @@ function tokenOk(req: IncomingMessage, token: string): boolean {
 
 function isLoopbackAddr(addr: string | undefined): boolean {
   return !!addr && (addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.'));
+}
+
+/** Host header names a loopback daemon answers to: localhost (and *.localhost), 127.0.0.0/8 and ::1, any port. */
+function isLoopbackHost(host: string): boolean {
+  const m = /^(\[[^\]]+\]|[^:]+)(:\d+)?$/.exec(host.trim().toLowerCase());
+  if (!m) return false;
+  const name = m[1];
+  if (name === 'localhost' || name.endsWith('.localhost')) return true;
+  if (name.startsWith('[')) return name === '[::1]';
+  return /^127(\.\d{1,3}){3}$/.test(name);
+}
+
+/**
+ * The daemon's own loopback address as an origin (http://127.0.0.1:<port>, http://localhost:<port>): what
+ * websocket-client (napari, Python scripts) sends by default. No web page can have it: the daemon serves no pages.
+ */
+function isOwnOrigin(origin: string, port: number): boolean {
+  let u: URL;
+  try {
+    u = new URL(origin);
+  } catch {
+    return false;
+  }
+  const p = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+  return (u.protocol === 'http:' || u.protocol === 'https:') && p === port && isLoopbackHost(u.hostname);
+}
+
+/** Why an upgrade is refused (403), or undefined when it may go on. */
+function refusal(req: IncomingMessage, opts: RpcServerOptions, port: number): string | undefined {
+  const origin = req.headers.origin;
+  if (origin !== undefined && !opts.allowOrigins.some((o) => o.toLowerCase() === origin.toLowerCase()) && !(opts.loopbackBind && isOwnOrigin(origin, port))) {
+    return `origin ${origin} is not allowed: a web page may connect only when the daemon is started with --allow-origin ${origin}`;
+  }
+  const host = req.headers.host;
+  if (opts.loopbackBind && host !== undefined && !isLoopbackHost(host)) {
+    return `host ${host} is not a loopback name; connect to localhost or 127.0.0.1`;
+  }
+  return undefined;
 }
 
 export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer> {
@@ -101,12 +150,13 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
       const { conn } = sp;
       const id = request.id ?? null;
       const params = request.params === undefined ? {} : request.params;
+      // A notification is never answered, not even when its params are wrong (JSON-RPC 2.0 section 4.1).
       if (params === null || typeof params !== 'object' || Array.isArray(params)) {
-        return createJSONRPCErrorResponse(id, ErrorCode.InvalidParams, 'params must be one named object', [{ path: '/', message: 'expected an object' }]);
+        return isNotification(request) ? null : createJSONRPCErrorResponse(id, ErrorCode.InvalidParams, 'params must be one named object', [{ path: '/', message: 'expected an object' }]);
       }
       const issues = validateParams(name, params);
       if (issues.length) {
-        return createJSONRPCErrorResponse(id, ErrorCode.InvalidParams, `invalid params for ${name}: ${issues[0].path} ${issues[0].message}`, issues);
+        return isNotification(request) ? null : createJSONRPCErrorResponse(id, ErrorCode.InvalidParams, `invalid params for ${name}: ${issues[0].path} ${issues[0].message}`, issues);
       }
       const ac = new AbortController();
       if (request.id !== undefined && request.id !== null) conn.inflight.set(request.id, ac);
@@ -118,6 +168,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
         attach: (sid) => attach(conn, sid),
         progress: (p) => notify(conn, '$/progress', p),
         loopback: conn.loopback,
+        authenticated: conn.authenticated,
       };
       try {
         const result = await handler(params, ctx);
@@ -131,10 +182,13 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   }
 
   const handleOne = async (conn: Connection, msg: unknown): Promise<JSONRPCResponse | null> => {
-    if (msg && typeof msg === 'object' && !Array.isArray(msg) && (msg as { method?: unknown }).method === '$/cancelRequest') {
+    const invalid = invalidRequestResponse(msg);
+    if (invalid) return invalid;
+    if ((msg as { method: string }).method === '$/cancelRequest') {
       const id = ((msg as { params?: { id?: unknown } }).params ?? {}).id;
       if (typeof id === 'string' || typeof id === 'number') conn.inflight.get(id)?.abort();
-      return null;
+      // Meant as a notification; sent as a request (with an id) it still gets its answer.
+      return isNotification(msg as JSONRPCRequest) ? null : createJSONRPCSuccessResponse((msg as JSONRPCRequest).id ?? null, null);
     }
     try {
       return (await rpc.receive(msg as JSONRPCRequest, { conn })) as JSONRPCResponse | null;
@@ -160,6 +214,10 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
         send(conn, createJSONRPCErrorResponse(null, ErrorCode.InvalidRequest, 'empty batch'));
         return;
       }
+      if (msg.length > opts.maxBatch) {
+        send(conn, createJSONRPCErrorResponse(null, ErrorCode.ResourceLimit, `batch of ${msg.length} requests; at most ${opts.maxBatch} (server.info.limits.maxBatch): nothing was run`, [{ path: '/', message: 'batch too long' }]));
+        return;
+      }
       const out = (await Promise.all(msg.map((m) => handleOne(conn, m)))).filter((r) => r !== null);
       if (out.length) send(conn, out);
       return;
@@ -175,6 +233,13 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes, perMessageDeflate: false });
 
   http.on('upgrade', (req, socket, head) => {
+    const refused = refusal(req, opts, (http.address() as AddressInfo).port);
+    if (refused) {
+      socket.write(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${refused}\n`);
+      socket.destroy();
+      log.warn({ remote: req.socket.remoteAddress, origin: req.headers.origin, host: req.headers.host }, 'connection refused: origin or host');
+      return;
+    }
     if (opts.token && !tokenOk(req, opts.token)) {
       socket.write('HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nmissing or wrong token (Authorization: Bearer <token> or ?token=)\n');
       socket.destroy();
@@ -187,7 +252,7 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     const id = nextConn++;
     const conn: Connection = {
-      id, ws, loopback: isLoopbackAddr(req.socket.remoteAddress), alive: true, inflight: new Map(), sessions: new Set(),
+      id, ws, loopback: isLoopbackAddr(req.socket.remoteAddress), authenticated: !!opts.token, alive: true, inflight: new Map(), sessions: new Set(),
       log: log.child({ conn: id }),
     };
     connections.add(conn);

@@ -7,9 +7,23 @@ import { randomBytes } from 'node:crypto';
 import { RpcError } from '../errors.js';
 import type { FamilyName } from '../../protocol/src/types.js';
 import type { Store } from '../storage/store.js';
+import type { StarterRegistry } from '../storage/starters.js';
 import { Session, type SessionMeta } from './session.js';
 
 const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The fields a session.json must have before a Session is built on it. */
+function checkMeta(meta: SessionMeta, sessionId: string): void {
+  const bad = (what: string) => {
+    throw new Error(`session.json: ${what}`);
+  };
+  if (!meta || typeof meta !== 'object' || Array.isArray(meta)) bad('not a JSON object');
+  if (meta.sessionId !== sessionId) bad(`sessionId is ${JSON.stringify(meta.sessionId)}, expected "${sessionId}"`);
+  if (typeof meta.name !== 'string') bad('name is missing');
+  if (!['stardist', 'cellpose', 'elephant'].includes(meta.family)) bad(`unknown family ${JSON.stringify(meta.family)}`);
+  if (!meta.config || typeof meta.config !== 'object') bad('config is missing');
+  if (!Array.isArray(meta.images)) bad('images is not a list');
+}
 
 export class SessionManager extends EventEmitter {
   private readonly loaded = new Map<string, Session>();
@@ -17,11 +31,13 @@ export class SessionManager extends EventEmitter {
   constructor(
     readonly store: Store,
     private readonly maxSessions: number,
+    /** Built-in starter models (session.create {starter}). */
+    readonly starters: StarterRegistry,
   ) {
     super();
   }
 
-  async create(opts: { name?: string; family?: FamilyName; config?: Record<string, unknown>; autoBackground?: boolean }): Promise<Session> {
+  async create(opts: { name?: string; family?: FamilyName; config?: Record<string, unknown>; autoBackground?: boolean; starter?: string }): Promise<Session> {
     if (this.store.listSessionIds().length >= this.maxSessions) {
       throw new RpcError('ResourceLimit', `the store already holds ${this.maxSessions} sessions (maxSessions); delete some with session.close {delete: true}`);
     }
@@ -33,6 +49,7 @@ export class SessionManager extends EventEmitter {
       config: opts.config ?? {},
       createdAt: new Date().toISOString(),
       ...(opts.autoBackground !== undefined ? { autoBackground: opts.autoBackground } : {}),
+      ...(opts.starter !== undefined ? { starter: opts.starter } : {}),
       images: [],
       nextImage: 1,
     };
@@ -58,15 +75,42 @@ export class SessionManager extends EventEmitter {
     if (!ID_RE.test(sessionId) || !this.store.hasSession(sessionId)) {
       throw new RpcError('SessionNotFound', `no session "${sessionId}"`, [{ path: '/sessionId', message: 'unknown session' }]);
     }
-    const meta = this.store.readSessionMeta<SessionMeta>(sessionId);
-    const loaded = new Session(meta, this.store);
-    loaded.load();
+    let loaded: Session;
+    try {
+      const meta = this.store.readSessionMeta<SessionMeta>(sessionId);
+      checkMeta(meta, sessionId);
+      loaded = new Session(meta, this.store);
+      loaded.load();
+    } catch (e) {
+      const message = `session ${sessionId} is damaged on disk and cannot be opened: ${(e as Error).message}`;
+      this.emit('warning', { sessionId, message });
+      throw new RpcError('StorageCorrupt', message, [{ path: '/sessionId', message: 'damaged session' }]);
+    }
+    for (const w of loaded.warnings) this.emit('warning', { sessionId, ...w });
     this.track(loaded);
     return loaded;
   }
 
-  list(): Session[] {
-    return this.store.listSessionIds().map((id) => this.get(id));
+  /** Every session of the store; damaged ones are listed apart (with the reason) and do not stop the others. */
+  list(): { sessions: Session[]; damaged: Array<{ sessionId: string; error: string }> } {
+    const sessions: Session[] = [], damaged: Array<{ sessionId: string; error: string }> = [];
+    for (const id of this.store.listSessionIds()) {
+      try {
+        sessions.push(this.get(id));
+      } catch (e) {
+        if (!(e instanceof RpcError) || e.codeName !== 'StorageCorrupt') throw e;
+        damaged.push({ sessionId: id, error: e.message });
+      }
+    }
+    return { sessions, damaged };
+  }
+
+  /** A connection reopened the session: announce jobs a crash interrupted (job.finished, state interrupted). */
+  reopened(s: Session): void {
+    for (const jobId of s.takeInterruptedNotices()) {
+      // after the answer to the request that reopened it
+      setImmediate(() => this.emit('event', { sessionId: s.id, params: { type: 'job.finished', sessionId: s.id, jobId, state: 'interrupted' } }));
+    }
   }
 
   loadedSessions(): Session[] {

@@ -30,6 +30,20 @@ export interface SessionMeta {
   modelVersion?: number;
   trainedGeneration?: number;
   trainOptions?: Record<string, unknown>;
+  /** Name of the starter model the session model began from (models/ registry); its checkpoint, once written, wins. */
+  starter?: string;
+  /** The training job running now (cleared when it ends): found on load, it was interrupted by a crash. */
+  activeJob?: ActiveJob;
+}
+
+export interface ActiveJob {
+  jobId: string;
+  /** Total steps (0 for live jobs and jobs limited by time only). */
+  steps: number;
+  timeLimitS?: number;
+  live: boolean;
+  /** Steps done when the last checkpoint was written. */
+  step: number;
 }
 
 interface ImageState {
@@ -57,23 +71,51 @@ export class Session extends EventEmitter {
   jobs: JobInfo[] = [];
   /** The view the person looks at (live mode). */
   view?: { imageId: string; region: [number, number, number, number]; z: number };
+  /** Damage found when the session was loaded (e.g. a label journal record that failed its checksum). */
+  readonly warnings: Array<{ imageId?: string; message: string }> = [];
+  /** Interrupted jobs not yet announced with job.finished {state: interrupted}. */
+  private interruptedNotices: string[] = [];
+  /** Images listed in session.json by older stores; newer images each have their own images/<id>.json. */
+  private readonly legacyImages: ImageMeta[];
 
   constructor(
     readonly meta: SessionMeta,
     private readonly store: Store,
   ) {
     super();
+    this.legacyImages = meta.images;
   }
 
   get id(): string {
     return this.meta.sessionId;
   }
 
-  /** Load label layers of every image from disk (snapshot + journal replay). */
+  /** Load the image list and the label layers of every image from disk (snapshot + journal replay). */
   load(): void {
+    const a = this.meta.activeJob;
+    if (a) {
+      // Loaded by a fresh daemon while the file says a job runs: the daemon that ran it died.
+      this.jobs.push({
+        jobId: a.jobId, kind: 'train', state: 'interrupted', live: a.live, step: a.step, steps: a.steps,
+        error: `the daemon stopped while this job ran; model.train {resume: true} continues it from step ${a.step} (the last checkpoint)`,
+      });
+      this.interruptedNotices.push(a.jobId);
+    }
+    const { metas, damaged } = this.store.readImageMetas<ImageMeta>(this.id);
+    for (const d of damaged) this.warnings.push({ message: `image metadata cannot be read, the image is left out: ${d}` });
+    const byId = new Map([...this.legacyImages, ...metas].map((m) => [m.imageId, m]));
+    const num = (id: string) => Number(/\d+$/.exec(id)?.[0] ?? 0);
+    this.meta.images = [...byId.values()].sort((a, b) => num(a.imageId) - num(b.imageId));
+    this.meta.nextImage = Math.max(this.meta.nextImage ?? 1, ...this.meta.images.map((m) => num(m.imageId) + 1));
     for (const im of this.meta.images) {
       const spatial = spatialShape(im.shape, im.axes);
-      const { snapshot, records, lastSegment } = this.store.readLabels(this.id, im.imageId);
+      const { snapshot, records, lastSegment, damaged: bad } = this.store.readLabels(this.id, im.imageId);
+      for (const d of bad) {
+        this.warnings.push({
+          imageId: im.imageId,
+          message: `label journal segment ${d.segment} of ${im.imageId} has a damaged record at byte ${d.offset} (${d.reason}; ${d.bytes} bytes skipped): the label update it held is lost, later updates are kept`,
+        });
+      }
       const layer = new LabelLayer(spatial, snapshot?.labels, snapshot?.corrections);
       let gen = snapshot?.generation ?? 0;
       for (const r of records) {
@@ -108,15 +150,30 @@ export class Session extends EventEmitter {
     return im.pixels;
   }
 
-  async addImage(data: TypedArray, shape: number[], axes: Axes, dtype: Dtype, name?: string): Promise<ImageMeta> {
+  /** Interrupted job ids to announce once (to the first connection that reopens the session). */
+  takeInterruptedNotices(): string[] {
+    const out = this.interruptedNotices;
+    this.interruptedNotices = [];
+    return out;
+  }
+
+  /** ResourceLimit when the session already holds maxImages images. */
+  assertRoomForImage(maxImages: number): void {
+    if (this.meta.images.length >= maxImages) {
+      throw new RpcError('ResourceLimit', `session ${this.id} already holds ${this.meta.images.length} images (maxImagesPerSession = ${maxImages}); start another session`, [{ path: '/sessionId', message: 'too many images' }]);
+    }
+  }
+
+  async addImage(data: TypedArray, shape: number[], axes: Axes, dtype: Dtype, name: string | undefined, maxImages: number): Promise<ImageMeta> {
     return this.serial(async () => {
+      this.assertRoomForImage(maxImages);
       const imageId = `img${this.meta.nextImage}`;
       const meta: ImageMeta = { imageId, shape, axes, dtype, ...(name ? { name } : {}) };
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.length * DTYPE_BYTES[dtype]);
-      await this.store.writeImage(this.id, imageId, bytes);
-      const next: SessionMeta = { ...this.meta, images: [...this.meta.images, meta], nextImage: this.meta.nextImage + 1 };
-      await this.store.writeSessionMeta(this.id, next);
-      Object.assign(this.meta, next);
+      // Pixels and this image's metadata file only: session.json is not rewritten (O(1) per image).
+      await this.store.writeImage(this.id, imageId, bytes, meta);
+      this.meta.images = [...this.meta.images, meta];
+      this.meta.nextImage++;
       this.images.set(imageId, { meta, layer: new LabelLayer(spatialShape(shape, axes)), generation: 0, pixels: data, segment: 1, segmentBytes: 0 });
       return meta;
     });
@@ -156,7 +213,7 @@ export class Session extends EventEmitter {
   async updateMeta(patch: Partial<SessionMeta>): Promise<void> {
     return this.serial(async () => {
       const next = { ...this.meta, ...patch };
-      await this.store.writeSessionMeta(this.id, next);
+      await this.store.writeSessionMeta(this.id, { ...next, images: this.legacyImages });
       Object.assign(this.meta, next);
     });
   }
@@ -179,6 +236,8 @@ export class Session extends EventEmitter {
       ...(this.meta.trainedGeneration !== undefined ? { trainedGeneration: this.meta.trainedGeneration } : {}),
       jobs: this.jobs.map((j) => ({ ...j })),
       ...(this.meta.autoBackground !== undefined ? { autoBackground: this.meta.autoBackground } : {}),
+      ...(this.warnings.length ? { warnings: this.warnings.map((w) => ({ ...w })) } : {}),
+      ...(this.meta.starter !== undefined ? { starter: this.meta.starter } : {}),
     };
   }
 

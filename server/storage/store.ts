@@ -1,14 +1,18 @@
 /**
  * The only module that touches the disk. Layout under home:
- *   sessions/<sessionId>/session.json            metadata (atomic rewrite)
+ *   sessions/<sessionId>/session.json            metadata (atomic rewrite; not rewritten per image)
  *   sessions/<sessionId>/images/<imageId>.bin    raw image bytes (written once, atomically)
+ *   sessions/<sessionId>/images/<imageId>.json   image metadata (written once, after the bytes; older stores list
+ *                                                images in session.json instead, and are still read)
  *   sessions/<sessionId>/labels/<imageId>.snap   label snapshot: header + int32 labels + uint8 correction flags
  *   sessions/<sessionId>/labels/<imageId>.<seg>.jnl  append-only journal segments of label updates
  *   sessions/<sessionId>/model/checkpoint.bin    latest model archive (atomic)
  * Durability: a label update is acknowledged after its journal record is written and fsync'd. Records carry a
  * CRC so a record torn by a crash (never acknowledged) is dropped on replay. Compaction switches appends to a new
  * segment, writes a snapshot (temp file, fsync, rename) and only then deletes the older segments; records with
- * generation <= the snapshot's are skipped on replay, so a crash at any point loses nothing acknowledged. Ids are validated as ids, never used as raw paths.
+ * generation <= the snapshot's are skipped on replay, so a crash at any point loses nothing acknowledged. A record
+ * damaged later (a flipped bit) costs that record only: replay resyncs on the next intact record and reports the
+ * damage. Ids are validated as ids, never used as raw paths.
  */
 import { promises as fsp, existsSync, readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -114,6 +118,40 @@ function unpackLabels(dtype: string, stored: Uint8Array, n: number, offset = 0):
   return out;
 }
 
+/** A journal record that failed its checks (not a torn tail): the bytes skipped up to the next intact record. */
+export interface JournalDamage {
+  segment: number;
+  offset: number;
+  bytes: number;
+  reason: string;
+}
+
+const MAGIC_BYTES = u32(JOURNAL_MAGIC);
+
+type Parsed = { ok: true; record: LabelRecord; next: number } | { ok: false; reason: 'short' | 'magic' | 'crc' | 'content' };
+
+/** One journal frame at offset o: magic, header length, header, payload length, payload, CRC. */
+function parseRecord(b: Buffer, o: number): Parsed {
+  if (b.length - o < 8) return { ok: false, reason: 'short' };
+  if (b.readUInt32LE(o) !== JOURNAL_MAGIC) return { ok: false, reason: 'magic' };
+  const hl = b.readUInt32LE(o + 4);
+  if (o + 8 + hl + 4 > b.length) return { ok: false, reason: 'short' };
+  const header = b.subarray(o + 8, o + 8 + hl);
+  const pl = b.readUInt32LE(o + 8 + hl);
+  const po = o + 12 + hl;
+  if (po + pl + 4 > b.length) return { ok: false, reason: 'short' };
+  const payload = b.subarray(po, po + pl);
+  if (b.readUInt32LE(po + pl) !== crc32(header, payload)) return { ok: false, reason: 'crc' };
+  try {
+    const h = JSON.parse(header.toString()) as { generation: number; origin: number[]; shape: number[]; kind: 'annotation' | 'correction'; dtype: string; offset?: number };
+    const n = h.shape.reduce((a, c) => a * c, 1);
+    const record = { generation: h.generation, origin: h.origin, shape: h.shape, kind: h.kind, labels: unpackLabels(h.dtype, payload, n, h.offset ?? 0) };
+    return { ok: true, record, next: po + pl + 4 };
+  } catch {
+    return { ok: false, reason: 'content' };
+  }
+}
+
 export class Store {
   readonly sessionsDir: string;
 
@@ -151,9 +189,31 @@ export class Store {
     await fsp.rm(this.dir(sessionId), { recursive: true, force: true });
   }
 
-  async writeImage(sessionId: string, imageId: string, bytes: Uint8Array): Promise<void> {
+  /**
+   * Write an image's pixels, then its metadata file (images/<imageId>.json, the mark that the image exists). Each
+   * image.add costs these two files only, however many images the session holds.
+   */
+  async writeImage(sessionId: string, imageId: string, bytes: Uint8Array, meta?: unknown): Promise<void> {
     assertId(imageId, 'imageId');
     await writeAtomic(this.dir(sessionId, 'images', `${imageId}.bin`), bytes);
+    if (meta !== undefined) await writeAtomic(this.dir(sessionId, 'images', `${imageId}.json`), JSON.stringify(meta));
+  }
+
+  /** The per-image metadata files of a session; unreadable ones are reported, not thrown. */
+  readImageMetas<T>(sessionId: string): { metas: T[]; damaged: string[] } {
+    const dir = this.dir(sessionId, 'images');
+    const metas: T[] = [], damaged: string[] = [];
+    if (!existsSync(dir)) return { metas, damaged };
+    for (const f of readdirSync(dir)) {
+      const m = /^([A-Za-z0-9_-]{1,64})\.json$/.exec(f);
+      if (!m) continue;
+      try {
+        metas.push(JSON.parse(readFileSync(join(dir, f), 'utf8')) as T);
+      } catch (e) {
+        damaged.push(`images/${f}: ${(e as Error).message}`);
+      }
+    }
+    return { metas, damaged };
   }
 
   async readImage(sessionId: string, imageId: string): Promise<Uint8Array> {
@@ -211,7 +271,7 @@ export class Store {
   }
 
   /** Read the snapshot (if any) and every intact journal record after it. */
-  readLabels(sessionId: string, imageId: string): { snapshot?: LabelSnapshot; records: LabelRecord[]; tornBytes: number; lastSegment: number } {
+  readLabels(sessionId: string, imageId: string): { snapshot?: LabelSnapshot; records: LabelRecord[]; tornBytes: number; damaged: JournalDamage[]; lastSegment: number } {
     assertId(imageId, 'imageId');
     let snapshot: LabelSnapshot | undefined;
     const snapPath = this.dir(sessionId, 'labels', `${imageId}.snap`);
@@ -232,36 +292,34 @@ export class Store {
       snapshot = { generation: h.generation, shape: h.shape, labels: unpackLabels(h.dtype, payload, n), corrections: new Uint8Array(corr) };
     }
     const records: LabelRecord[] = [];
+    const damaged: JournalDamage[] = [];
     let tornBytes = 0;
     const segments = this.journalSegments(sessionId, imageId);
     for (const seg of segments) {
       const b = readFileSync(this.dir(sessionId, 'labels', `${imageId}.${seg}.jnl`));
       let o = 0;
       while (o < b.length) {
-        const start = o;
-        try {
-          if (b.length - o < 8 || b.readUInt32LE(o) !== JOURNAL_MAGIC) throw new Error('bad magic');
-          o += 4;
-          const hl = b.readUInt32LE(o); o += 4;
-          if (o + hl + 4 > b.length) throw new Error('short');
-          const header = b.subarray(o, o + hl); o += hl;
-          const pl = b.readUInt32LE(o); o += 4;
-          if (o + pl + 4 > b.length) throw new Error('short');
-          const payload = b.subarray(o, o + pl); o += pl;
-          const crc = b.readUInt32LE(o); o += 4;
-          if (crc !== crc32(header, payload)) throw new Error('crc');
-          const h = JSON.parse(header.toString()) as { generation: number; origin: number[]; shape: number[]; kind: 'annotation' | 'correction'; dtype: string; offset?: number };
-          if (snapshot && h.generation <= snapshot.generation) continue;
-          const n = h.shape.reduce((a, c) => a * c, 1);
-          records.push({ generation: h.generation, origin: h.origin, shape: h.shape, kind: h.kind, labels: unpackLabels(h.dtype, payload, n, h.offset ?? 0) });
-        } catch {
-          tornBytes = b.length - start; // a torn tail from a crash: it was never acknowledged
-          break;
+        const r = parseRecord(b, o);
+        if (r.ok) {
+          if (!snapshot || r.record.generation > snapshot.generation) records.push(r.record);
+          o = r.next;
+          continue;
         }
+        // Resync on the next intact record: a damaged record costs that record only.
+        let resume = -1;
+        for (let p = b.indexOf(MAGIC_BYTES, o + 1); p >= 0; p = b.indexOf(MAGIC_BYTES, p + 1)) {
+          if (parseRecord(b, p).ok) { resume = p; break; }
+        }
+        const end = resume < 0 ? b.length : resume;
+        // Only the unfinished last append of a crash (a frame cut short, or zeros) is a torn tail: never acknowledged.
+        if (resume < 0 && (r.reason === 'short' || b.subarray(o).every((x) => x === 0))) tornBytes += end - o;
+        else damaged.push({ segment: seg, offset: o, bytes: end - o, reason: r.reason });
+        if (resume < 0) break;
+        o = resume;
       }
     }
     records.sort((a, b) => a.generation - b.generation);
-    return { snapshot, records, tornBytes, lastSegment: segments.length ? segments[segments.length - 1] : 0 };
+    return { snapshot, records, tornBytes, damaged, lastSegment: segments.length ? segments[segments.length - 1] : 0 };
   }
 
   async writeCheckpoint(sessionId: string, bytes: Uint8Array): Promise<void> {

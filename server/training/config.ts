@@ -33,6 +33,10 @@ export interface TrainOptions {
   checkpointEvery: number;
   /** Context (pixels) around a patch used when computing its targets (see sampler.ts). */
   targetMargin: number;
+  /** Fine-tuning (RECIPE.finetune): the learning rate rises linearly over this many first steps (0 = no warm-up). */
+  warmupSteps: number;
+  /** Fine-tuning: only the decoder and output layer train for this many first steps (0 = never frozen). */
+  freezeEncoderSteps: number;
 }
 
 /** Steps of a run limited by time only. */
@@ -50,6 +54,16 @@ export const TRAIN_DEFAULTS: Readonly<TrainOptions> = Object.freeze({
   augment: Object.freeze({ flips: true, rot90: true, intensity: true }),
   checkpointEvery: 0,
   targetMargin: 32,
+  warmupSteps: 0,
+  freezeEncoderSteps: 0,
+});
+
+/** The options that fine-tune a starter model (RECIPE.finetune): lower rates, warm-up, encoder frozen at first. */
+export const FINETUNE_OPTIONS: Readonly<Pick<TrainOptions, 'learningRate' | 'lrFinal' | 'warmupSteps' | 'freezeEncoderSteps'>> = Object.freeze({
+  learningRate: RECIPE.finetune.learningRate,
+  lrFinal: RECIPE.finetune.lrFinal,
+  warmupSteps: RECIPE.finetune.warmupSteps,
+  freezeEncoderSteps: RECIPE.finetune.freezeEncoderSteps,
 });
 
 type NumKey = Exclude<keyof TrainOptions, 'augment'>;
@@ -64,6 +78,8 @@ const RULES: Record<NumKey, { int: boolean; min: number; max: number }> = {
   seed: { int: true, min: 0, max: 2 ** 31 - 1 },
   checkpointEvery: { int: true, min: 0, max: 1e7 },
   targetMargin: { int: true, min: 0, max: 1024 },
+  warmupSteps: { int: true, min: 0, max: 1e7 },
+  freezeEncoderSteps: { int: true, min: 0, max: 1e7 },
 };
 
 /** Defaults merged with a partial (unknown JSON) object; throws an Error naming the bad field. */

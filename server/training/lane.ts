@@ -13,6 +13,9 @@ export class Lane {
   private readonly trainers: Trainer[] = [];
   private readonly idle = new Set<Trainer>();
   private rr = 0;
+  /** The trainer whose slice is running, and whether it was woken meanwhile (then it must not go idle). */
+  private running?: Trainer;
+  private wokenWhileRunning = false;
   private wake?: () => void;
   private stopped = false;
   readonly done: Promise<void>;
@@ -43,6 +46,7 @@ export class Lane {
   /** A trainer that reported "nothing to do" becomes eligible again (e.g. new labels arrived). */
   wakeTrainer(t: Trainer): void {
     this.idle.delete(t);
+    if (t === this.running) this.wokenWhileRunning = true;
     this.kick();
   }
 
@@ -71,11 +75,16 @@ export class Lane {
       const ready = this.trainers.filter((t) => !this.idle.has(t));
       if (ready.length) {
         const t = ready[this.rr++ % ready.length];
+        this.running = t;
+        this.wokenWhileRunning = false;
         try {
-          if (!(await t.slice())) this.idle.add(t);
+          // A wake (cancel, new labels, a view) that arrived during the slice keeps the trainer eligible.
+          if (!(await t.slice()) && !this.wokenWhileRunning) this.idle.add(t);
         } catch (e) {
           this.onError(e);
           this.removeTrainer(t);
+        } finally {
+          this.running = undefined;
         }
         continue;
       }

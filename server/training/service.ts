@@ -11,11 +11,11 @@
  * - Live jobs keep training as labels change and push prediction.updated for the session's view.
  */
 import { EventEmitter } from 'node:events';
-import { RpcError } from '../errors.js';
+import { RpcError, invalidParams } from '../errors.js';
 import type { ServerConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { SessionManager } from '../sessions/session-manager.js';
-import type { Session } from '../sessions/session.js';
+import type { ActiveJob, Session } from '../sessions/session.js';
 import { spatialShape } from '../sessions/session.js';
 import type { BackendInfo, ModelService } from '../sessions/model-service.js';
 import type { JobInfo } from '../../protocol/src/types.js';
@@ -29,6 +29,7 @@ import type { Image2D, Labels2D } from '../imaging/types.js';
 import { Lane, type Trainer } from './lane.js';
 import { RECIPE, scheduledLearningRate } from '../recipe.js';
 import { UNBOUNDED_STEPS } from './config.js';
+import { DEFAULT_STARTER } from '../storage/starters.js';
 import type { LiveTrainOptions, PredictResult, TrainSliceResult, WorkerImage } from './worker-protocol.js';
 
 /** Scheduling and live-mode constants (see ARCHITECTURE.md "Training and scheduling"). */
@@ -82,6 +83,8 @@ class TrainJob implements Trainer {
   finished?: Promise<void>;
   private finish!: () => void;
   lossEma?: number;
+  /** Step a resumed job started from (0 otherwise). */
+  startStep = 0;
 
   constructor(
     readonly svc: ModelServiceImpl,
@@ -223,11 +226,33 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       images.push({ imageId: im.meta.imageId, pixels, shape: im.meta.shape, axes: im.meta.axes, dtype: im.meta.dtype, labels, corrections });
       transfer.push(pixels.buffer as ArrayBuffer, labels.buffer as ArrayBuffer, corrections.buffer as ArrayBuffer);
     }
-    const archive = s.meta.modelVersion ? this.sessions.store.readCheckpoint(s.id) : undefined;
+    // The checkpoint once there is one; before that, the session's starter model (zero-shot); else fresh weights.
+    const archive = s.meta.modelVersion ? this.sessions.store.readCheckpoint(s.id) : s.meta.starter !== undefined ? this.starterArchive(s) : undefined;
     sc.syncedGeneration = s.generation;
-    await sc.worker.call({ op: 'load', sessionId: s.id, family: s.meta.family, config: s.meta.config, archive, images, autoBackground: s.meta.autoBackground === true }, { transfer });
+    await sc.worker.call({ op: 'load', sessionId: s.id, family: s.meta.family, config: s.meta.config, archive, images, autoBackground: s.meta.autoBackground === true }, { transfer }).catch((e: unknown) => {
+      if (archive && e instanceof WorkerError && e.code === 'InvalidModel') {
+        throw new RpcError('StorageCorrupt', `the model checkpoint of session ${s.id} is damaged (${e.message}); start again with model.train {reset: true} or load one with model.import`, [{ path: '/sessionId', message: 'damaged checkpoint' }]);
+      }
+      return mapWorkerError(e);
+    });
     sc.syncedImages = new Set(images.map((i) => i.imageId));
     sc.loaded = true;
+  }
+
+  /** The archive of the session's starter model (checked against its card's sha256). */
+  private starterArchive(s: Session): Uint8Array {
+    const e = this.sessions.starters.find(s.meta.starter!, s.meta.family);
+    if (!e) throw new RpcError('InvalidModel', `session ${s.id} began from the ${s.meta.family} starter model "${s.meta.starter}", which is not installed in ${this.sessions.starters.dir}`);
+    try {
+      return this.sessions.starters.read(e);
+    } catch (err) {
+      throw new RpcError('InvalidModel', (err as Error).message);
+    }
+  }
+
+  /** True when the session has a model to predict with: trained, imported, or a starter (zero-shot). */
+  private hasModel(sc: SessionCompute): boolean {
+    return sc.modelVersion > 0 || sc.session.meta.starter !== undefined;
   }
 
   /** Make room on sc's worker: checkpoint and unload least recently used sessions without a running job. */
@@ -281,12 +306,19 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     });
   }
 
-  async train(session: Session, p: ParamsOf<'model.train'>): Promise<{ jobId: string }> {
+  async train(session: Session, p: ParamsOf<'model.train'>): Promise<{ jobId: string; resumedFrom?: number }> {
     const sc = await this.compute(session);
     if (sc.starting || (sc.job && sc.job.info.state === 'running')) {
       throw new RpcError('SessionBusy', `session ${session.id} is already training (job ${sc.job?.jobId ?? "starting"}); cancel it first or use model.configure`, [{ path: '/sessionId', message: 'busy' }]);
     }
-    const live = p.live === true;
+    const interrupted = session.meta.activeJob;
+    if (p.resume) {
+      if (!interrupted) throw new RpcError('JobNotFound', `session ${session.id} has no interrupted training job to resume`, [{ path: '/resume', message: 'nothing to resume' }]);
+      if (p.reset || p.family !== undefined || p.config !== undefined || p.live !== undefined) {
+        throw invalidParams([{ path: '/resume', message: 'resume continues the interrupted job as it was: reset, family, config and live cannot be given with it' }]);
+      }
+    }
+    const live = p.resume ? interrupted!.live : p.live === true;
     if (!live) {
       const labeled = [...session.images.values()].some((im) => {
         const c = im.layer.counts();
@@ -296,18 +328,34 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     }
     sc.starting = true;
     try {
-      return await this.startJob(sc, session, p, live);
+      return await this.startJob(sc, session, p, live, p.resume ? interrupted : undefined);
     } finally {
       sc.starting = false;
     }
   }
 
-  private async startJob(sc: SessionCompute, session: Session, p: ParamsOf<'model.train'>, live: boolean): Promise<{ jobId: string }> {
-    // Family / config changes start a fresh model.
+  private async startJob(sc: SessionCompute, session: Session, p: ParamsOf<'model.train'>, live: boolean, resume?: ActiveJob): Promise<{ jobId: string; resumedFrom?: number }> {
+    // from: "starter" loads the family's starter model; from: "scratch", reset without a starter, and family / config
+    // changes start fresh weights (and the session no longer has a starter); reset with a starter goes back to it.
     const familyChanged = p.family !== undefined && p.family !== session.meta.family;
     const configChanged = p.config !== undefined && JSON.stringify(p.config) !== JSON.stringify(session.meta.config);
-    if (familyChanged || configChanged || p.reset) {
-      await session.updateMeta({ family: p.family ?? session.meta.family, config: p.config ?? session.meta.config });
+    const from = p.from ?? (p.reset ? (session.meta.starter !== undefined && !familyChanged && !configChanged ? 'starter' : 'scratch') : undefined);
+    if (from === 'starter') {
+      const family = p.family ?? session.meta.family;
+      const name = session.meta.starter ?? DEFAULT_STARTER;
+      if (p.config !== undefined && Object.keys(p.config).length > 0) throw invalidParams([{ path: '/config', message: 'a starter model fixes the family config; leave config out with from: "starter"' }]);
+      if (!this.sessions.starters.find(name, family)) throw invalidParams([{ path: '/from', message: `no built-in ${family} starter model "${name}" (server.info.starterModels lists them)` }]);
+      await session.updateMeta({ family, config: {}, starter: name, modelVersion: 0, trainedGeneration: 0 });
+      await sc.lane.runUrgent(async () => {
+        if (sc.loaded) await sc.worker.call({ op: 'unload', sessionId: session.id });
+        sc.loaded = false;
+        sc.syncedImages = undefined;
+      });
+      sc.modelVersion = 0;
+      sc.trainedGeneration = 0;
+      sc.dirty = false;
+    } else if (familyChanged || configChanged || from === 'scratch') {
+      await session.updateMeta({ family: p.family ?? session.meta.family, config: p.config ?? session.meta.config, starter: undefined });
       await sc.lane.runUrgent(async () => {
         if (sc.loaded) await sc.worker.call({ op: 'reset', sessionId: session.id, family: session.meta.family, config: session.meta.config }).catch(mapWorkerError);
       });
@@ -322,9 +370,15 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     // Validate the family config early, in the worker, with a clear error.
     await sc.lane.runUrgent(() => this.ensureLoaded(sc)).catch(mapWorkerError);
     const jobId = `job${Date.now().toString(36)}${this.nextJob++}`;
-    // Neither steps nor a time limit: the recipe's time budget (server/recipe.ts).
-    const timeLimitS = p.timeLimitS ?? (p.steps === undefined ? RECIPE.budgetS : undefined);
-    const job = new TrainJob(this, sc, jobId, p.steps ?? UNBOUNDED_STEPS, timeLimitS, live);
+    // A resumed job goes on counting from the step its checkpoint holds, towards the interrupted job's total (or
+    // under its time limit). Otherwise, neither steps nor a time limit: the recipe's time budget (server/recipe.ts).
+    const fromStep = resume?.step ?? 0;
+    const steps = resume ? (p.steps !== undefined ? fromStep + p.steps : resume.steps || UNBOUNDED_STEPS) : p.steps ?? UNBOUNDED_STEPS;
+    const timeLimitS = p.timeLimitS ?? (p.steps !== undefined ? undefined : resume ? resume.timeLimitS : RECIPE.budgetS);
+    const job = new TrainJob(this, sc, jobId, steps, timeLimitS, live);
+    job.info.step = fromStep;
+    job.startStep = fromStep;
+    await session.updateMeta({ activeJob: { jobId, steps: job.info.steps ?? 0, live, step: fromStep, ...(timeLimitS !== undefined ? { timeLimitS } : {}) } });
     sc.job = job;
     this.jobs.set(jobId, job);
     for (const [id, j] of this.jobs) if (this.jobs.size > 1000 && j.info.state !== 'running') this.jobs.delete(id);
@@ -333,7 +387,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     this.emitProgress(session.id, { token: jobId, kind: 'begin', title: `${live ? 'live ' : ''}train ${session.meta.family}`, step: 0, steps: job.info.steps ?? 0 });
     sc.lane.addTrainer(job);
     void job.finished!.then(() => this.afterJob(job));
-    return { jobId };
+    return resume ? { jobId, resumedFrom: fromStep } : { jobId };
   }
 
   /** One training slice of a job (called by the lane). Returns false when there is nothing to do now. */
@@ -358,18 +412,24 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     }
     const generationBefore = sc.syncedGeneration;
     const want = job.live ? 1_000_000 : job.steps - (job.info.step ?? 0);
+    // A model that began from a starter is fine-tuned with RECIPE.finetune (lower rates, warm-up, encoder frozen at first).
+    const ft = sc.session.meta.starter !== undefined ? RECIPE.finetune : undefined;
+    const policy = ft ? { warmupSteps: ft.warmupSteps, freezeEncoderSteps: ft.freezeEncoderSteps } : {};
     const opts = job.live
-      ? { ...SERVICE_DEFAULTS.liveOptions, ...sc.options }
+      ? { ...SERVICE_DEFAULTS.liveOptions, ...(ft ? { learningRate: ft.liveLearningRate } : {}), ...policy, ...sc.options }
       : {
+        ...policy,
         ...sc.options,
         // The recipe's schedule: lrFinal for the last part of the run (a configured rate is the first phase's).
-        learningRate: scheduledLearningRate({ ...RECIPE, learningRate: sc.options.learningRate ?? RECIPE.learningRate, steps: job.steps, timeLimitS: job.timeLimitS ?? 0 }, job.info.step ?? 0, elapsedS, UNBOUNDED_STEPS),
+        learningRate: scheduledLearningRate({ ...RECIPE, learningRate: sc.options.learningRate ?? (ft ?? RECIPE).learningRate, lrFinal: (ft ?? RECIPE).lrFinal, steps: job.steps, timeLimitS: job.timeLimitS ?? 0 }, job.info.step ?? 0, elapsedS, UNBOUNDED_STEPS),
       };
+    // Live from a starter: the first prediction.updated goes out at once (zero-shot, before any step).
+    if (job.live && job.lastPush === 0 && ft) await this.maybePush(job);
     const view = sc.session.view;
     let r: TrainSliceResult;
     try {
       r = await sc.worker.call<TrainSliceResult>(
-        { op: 'train', sessionId: sc.session.id, steps: want, maxMs: job.live ? 0 : SERVICE_DEFAULTS.sliceMs, options: opts, ...(job.live && view && sc.session.images.get(view.imageId)?.layer.lastEdit ? { focus: { imageId: view.imageId, z: sc.session.images.get(view.imageId)!.layer.lastEdit!.z, region: sc.session.images.get(view.imageId)!.layer.lastEdit!.region } } : {}) },
+        { op: 'train', sessionId: sc.session.id, steps: want, maxMs: job.live ? 0 : SERVICE_DEFAULTS.sliceMs, options: opts, jobStep: job.info.step ?? 0, ...(job.live && view && sc.session.images.get(view.imageId)?.layer.lastEdit ? { focus: { imageId: view.imageId, z: sc.session.images.get(view.imageId)!.layer.lastEdit!.z, region: sc.session.images.get(view.imageId)!.layer.lastEdit!.region } } : {}) },
         { signal: job.cancelFlag.signal },
       );
     } catch (e) {
@@ -388,14 +448,14 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       sc.trainedGeneration = generationBefore;
       sc.dirty = true;
       const elapsed = (Date.now() - job.startedAt) / 1000;
-      const stepsPerS = job.info.step / Math.max(elapsed, 1e-3);
+      const stepsPerS = (job.info.step - job.startStep) / Math.max(elapsed, 1e-3);
       this.emitProgress(sc.session.id, { token: job.jobId, kind: 'report', step: job.info.step, loss: r.loss, stepsPerS, ...jobProgress(job, elapsed, stepsPerS) });
     }
     if (r.cancelled) {
       job.end('cancelled');
       return false;
     }
-    if ((Date.now() - job.lastCheckpoint) / 1000 >= SERVICE_DEFAULTS.checkpointS) await this.checkpoint(sc);
+    if ((Date.now() - job.lastCheckpoint) / 1000 >= (this.config.checkpointS ?? SERVICE_DEFAULTS.checkpointS)) await this.checkpoint(sc);
     if (job.live) await this.maybePush(job);
     return true;
   }
@@ -422,6 +482,10 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
 
   private async afterJob(job: TrainJob): Promise<void> {
     const sc = job.sc;
+    // Ended (done, cancelled, failed): nothing to resume after a later crash. Queued before the session can close.
+    if (sc.session.meta.activeJob?.jobId === job.jobId) {
+      sc.session.updateMeta({ activeJob: undefined }).catch((e) => this.log.error({ err: e }, 'could not record the end of a job'));
+    }
     sc.lane.removeTrainer(job);
     if (sc.dirty) await sc.lane.runUrgent(() => this.checkpoint(sc)).catch((e) => this.log.error({ err: e }, 'checkpoint failed'));
     this.emitProgress(sc.session.id, { token: job.jobId, kind: 'end', step: job.info.step ?? 0, steps: job.info.steps ?? 0, ...(job.info.loss !== undefined ? { loss: job.info.loss } : {}), state: job.info.state, ...(job.info.error ? { error: job.info.error } : {}) });
@@ -431,11 +495,16 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
   /** Persist the worker's current weights (worker call + durable write) and announce model.updated. */
   private async checkpoint(sc: SessionCompute): Promise<void> {
     if (!sc.loaded || !sc.dirty) return;
-    const bytes = await sc.worker.call<Uint8Array>({ op: 'export', sessionId: sc.session.id });
+    const bytes = await sc.worker.call<Uint8Array>({ op: 'export', sessionId: sc.session.id, modelVersion: sc.modelVersion });
     await this.sessions.store.writeCheckpoint(sc.session.id, bytes);
     sc.dirty = false;
+    const job = sc.job && sc.job.info.state === 'running' ? sc.job : undefined;
     if (sc.job) sc.job.lastCheckpoint = Date.now();
-    await sc.session.updateMeta({ modelVersion: sc.modelVersion, trainedGeneration: sc.trainedGeneration });
+    // A running job records the step this checkpoint holds: after a crash, model.train {resume: true} goes on from it.
+    await sc.session.updateMeta({
+      modelVersion: sc.modelVersion, trainedGeneration: sc.trainedGeneration,
+      ...(job && sc.session.meta.activeJob?.jobId === job.jobId ? { activeJob: { ...sc.session.meta.activeJob, step: job.info.step ?? 0 } } : {}),
+    });
     this.emit('event', sc.session.id, { type: 'model.updated', sessionId: sc.session.id, modelVersion: sc.modelVersion, generation: sc.trainedGeneration });
   }
 
@@ -456,7 +525,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     await this.ensureLoaded(sc);
     await this.ensureImage(sc, imageId);
     const r = await sc.worker
-      .call<PredictResult>({ op: 'predict', sessionId: sc.session.id, imageId, z, region, probThresh: o.probThresh, nmsThresh: o.nmsThresh, context: o.context }, { signal: o.signal, onProgress: o.onProgress })
+      .call<PredictResult>({ op: 'predict', sessionId: sc.session.id, imageId, z, region, probThresh: o.probThresh, nmsThresh: o.nmsThresh, context: o.context, maxObjects: o.maxObjects ?? this.config.maxObjects }, { signal: o.signal, onProgress: o.onProgress })
       .catch(mapWorkerError);
     return {
       labels: encodeNdArray(r.labels, r.shape, { deflate: true }),
@@ -465,12 +534,13 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       generation: sc.trainedGeneration,
       region,
       z,
+      ...(r.truncated ? { truncated: true } : {}),
     };
   }
 
   async predict(session: Session, p: ParamsOf<'model.predict'>, ctx: { signal: AbortSignal; progress?: (p: ProgressParams) => void }): Promise<PredictionResult> {
     const sc = await this.compute(session);
-    if (!sc.modelVersion) throw new RpcError('ModelNotTrained', `session ${session.id} has no trained model yet; run model.train or model.import first`);
+    if (!this.hasModel(sc)) throw new RpcError('ModelNotTrained', `session ${session.id} has no trained model yet; run model.train or model.import first (or create it with a starter model)`);
     const im = session.image(p.imageId);
     const spatial = spatialShape(im.meta.shape, im.meta.axes);
     const [H, W] = spatial.slice(-2);
@@ -482,7 +552,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     ctx.progress?.({ token: '', kind: 'begin', title: 'predict', percentage: 0 });
     try {
       const res = await this.runPredict(sc, p.imageId, z, region, {
-        probThresh: p.probThresh, nmsThresh: p.nmsThresh, signal: ctx.signal,
+        probThresh: p.probThresh, nmsThresh: p.nmsThresh, maxObjects: p.maxObjects, signal: ctx.signal,
         onProgress: (q) => ctx.progress?.({ token: '', kind: 'report', message: `tile ${q.tile}/${q.tiles}`, percentage: q.tiles ? (100 * (q.tile ?? 0)) / q.tiles : 0 }),
       });
       ctx.progress?.({ token: '', kind: 'end', state: 'done', percentage: 100 });
@@ -506,7 +576,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
 
   async exportModel(session: Session, p: Omit<ParamsOf<'model.export'>, 'sessionId'> = {}) {
     const sc = await this.compute(session);
-    if (!sc.modelVersion) throw new RpcError('ModelNotTrained', `session ${session.id} has no trained model to export`);
+    if (!this.hasModel(sc)) throw new RpcError('ModelNotTrained', `session ${session.id} has no trained model to export`);
     if (p.format === 'bioimageio') {
       const test = await testPlane(session, p.imageId);
       const meta: ExportMetadata = {
@@ -514,15 +584,17 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
         training: { ...trainingCounts(session), steps: 0, backend: this.backend.name, date: new Date().toISOString() },
         sparsecellVersion: packageVersion(),
       };
-      const bytes = await sc.lane.runUrgent(async () => {
+      const pkg = await sc.lane.runUrgent(async () => {
         await this.ensureLoaded(sc);
         return sc.worker.call<Uint8Array>({ op: 'bioimageio', sessionId: session.id, image: test.image, labels: test.labels, meta }).catch(mapWorkerError);
       });
-      return { model: Buffer.from(bytes).toString('base64'), family: session.meta.family, modelVersion: sc.modelVersion, bytes: bytes.length, format: 'bioimageio' as const };
+      return { model: Buffer.from(pkg).toString('base64'), family: session.meta.family, modelVersion: sc.modelVersion, bytes: pkg.length, format: 'bioimageio' as const };
     }
-    const bytes = sc.loaded
-      ? await sc.lane.runUrgent(() => sc.worker.call<Uint8Array>({ op: 'export', sessionId: session.id }))
-      : this.sessions.store.readCheckpoint(session.id);
+    // Through the worker, so a damaged checkpoint is reported (StorageCorrupt) instead of handed out.
+    const bytes = await sc.lane.runUrgent(async () => {
+      await this.ensureLoaded(sc);
+      return sc.worker.call<Uint8Array>({ op: 'export', sessionId: session.id, modelVersion: sc.modelVersion });
+    });
     if (!bytes) throw new RpcError('ModelNotTrained', `session ${session.id} has no checkpoint on disk`);
     return { model: Buffer.from(bytes).toString('base64'), family: session.meta.family, modelVersion: sc.modelVersion, bytes: bytes.length, format: 'sparsecell' as const };
   }
@@ -532,12 +604,13 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     if (sc.job && sc.job.info.state === 'running') throw new RpcError('SessionBusy', `session ${session.id} is training (job ${sc.job.jobId}); cancel it before importing a model`);
     const spec = await sc.lane.runUrgent(async () => {
       await this.ensureLoaded(sc);
-      return sc.worker.call<{ family: 'stardist' | 'cellpose' | 'elephant'; config: Record<string, unknown>; archive?: Uint8Array }>({ op: 'import', sessionId: session.id, archive, format, maxBytes: this.config.maxMessageBytes }).catch(mapWorkerError);
+      return sc.worker.call<{ family: 'stardist' | 'cellpose' | 'elephant'; config: Record<string, unknown>; modelVersion: number; archive?: Uint8Array }>({ op: 'import', sessionId: session.id, archive, format, maxBytes: this.config.maxMessageBytes }).catch(mapWorkerError);
     });
     await this.sessions.store.writeCheckpoint(session.id, spec.archive ?? archive);
-    sc.modelVersion++;
+    // Keep the model's lineage: its own version goes on (and never goes below what this session has shown).
+    sc.modelVersion = Math.max(sc.modelVersion + 1, Number.isSafeInteger(spec.modelVersion) ? spec.modelVersion : 0);
     sc.dirty = false;
-    await session.updateMeta({ family: spec.family, config: spec.config, modelVersion: sc.modelVersion, trainedGeneration: sc.trainedGeneration });
+    await session.updateMeta({ family: spec.family, config: spec.config, modelVersion: sc.modelVersion, trainedGeneration: sc.trainedGeneration, starter: undefined });
     this.emit('event', session.id, { type: 'model.updated', sessionId: session.id, modelVersion: sc.modelVersion });
     return { family: spec.family, modelVersion: sc.modelVersion };
   }
@@ -587,6 +660,8 @@ interface PredictOpts {
   context?: number;
   probThresh?: number;
   nmsThresh?: number;
+  /** Default: the server's maxObjects. */
+  maxObjects?: number;
   signal?: AbortSignal;
   onProgress?: (p: { tile?: number; tiles?: number }) => void;
 }

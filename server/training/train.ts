@@ -8,12 +8,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { SegmentationModel } from '../models/segmentation-model.js';
-import { unetForward, unetVariables } from '../models/unet/unet.js';
+import { unetDecoderVariables, unetForward, unetTrainableVariables, unetVariables } from '../models/unet/unet.js';
 import { parseTrainOptions, UNBOUNDED_STEPS, type TrainOptions } from './config.js';
 import { PatchSampler, type Batch, type BatchSource, type TrainingSample } from './sampler.js';
 import { unetDivisor } from '../models/unet/config.js';
 import { batchTensors } from './batch-tensors.js';
-import { scheduledLearningRate } from '../recipe.js';
+import { finetuneStep, scheduledLearningRate } from '../recipe.js';
 
 export { batchTensors } from './batch-tensors.js';
 
@@ -83,7 +83,9 @@ export async function train(
   model: SegmentationModel, sampler: BatchSource, options: Partial<TrainOptions> = {}, cb: TrainCallbacks = {},
 ): Promise<TrainResult> {
   const opts = parseTrainOptions(options);
-  const vars = unetVariables(model.unet);
+  // Decoder first, so that the frozen-encoder phase's variables are a prefix (Adam's slots are positional).
+  const vars = unetTrainableVariables(model.unet);
+  const decoderVars = unetDecoderVariables(model.unet);
   const optimizer = tf.train.adam(opts.learningRate);
   const t0 = Date.now();
   let step = 0;
@@ -92,8 +94,9 @@ export async function train(
   try {
     while (step < opts.steps) {
       if (cb.signal?.aborted) { stoppedBy = 'abort'; break; }
-      setLearningRate(optimizer, scheduledLearningRate(opts, step, (Date.now() - t0) / 1000, UNBOUNDED_STEPS));
-      const loss = await trainStep(model, optimizer, sampler.next(), vars);
+      const ft = finetuneStep(opts, step);
+      setLearningRate(optimizer, ft.lrFactor * scheduledLearningRate(opts, step, (Date.now() - t0) / 1000, UNBOUNDED_STEPS));
+      const loss = await trainStep(model, optimizer, sampler.next(), ft.freezeEncoder ? decoderVars : vars);
       if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${step + 1} (loss ${loss})`);
       step++;
       smoothed = Number.isNaN(smoothed) ? loss : 0.9 * smoothed + 0.1 * loss;

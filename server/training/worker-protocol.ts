@@ -26,6 +26,9 @@ export interface LiveTrainOptions {
   augment?: boolean;
   pushEverySteps?: number;
   pushEveryS?: number;
+  /** Fine-tuning a starter (RECIPE.finetune): warm-up and encoder freeze, counted in steps of the job. */
+  warmupSteps?: number;
+  freezeEncoderSteps?: number;
 }
 
 export type WorkerRequest =
@@ -34,9 +37,9 @@ export type WorkerRequest =
   | { op: 'reset'; sessionId: string; family: FamilyName; config: Record<string, unknown> }
   | { op: 'addImage'; sessionId: string; image: WorkerImage }
   | { op: 'labels'; sessionId: string; imageId: string; origin: number[]; shape: number[]; patch: Int32Array; corrections: Uint8Array }
-  | { op: 'train'; sessionId: string; steps: number; maxMs: number; options: LiveTrainOptions; focus?: { imageId: string; z: number; region: [number, number, number, number] } }
-  | { op: 'predict'; sessionId: string; imageId: string; z: number; region: [number, number, number, number]; probThresh?: number; nmsThresh?: number; context?: number }
-  | { op: 'export'; sessionId: string }
+  | { op: 'train'; sessionId: string; steps: number; maxMs: number; options: LiveTrainOptions; jobStep?: number; focus?: { imageId: string; z: number; region: [number, number, number, number] } }
+  | { op: 'predict'; sessionId: string; imageId: string; z: number; region: [number, number, number, number]; probThresh?: number; nmsThresh?: number; context?: number; maxObjects: number }
+  | { op: 'export'; sessionId: string; modelVersion: number }
   | { op: 'import'; sessionId: string; archive: Uint8Array; format?: 'sparsecell' | 'bioimageio'; maxBytes?: number }
   /** A bioimage.io package of the session's model, its test tensor cut from `image` (raw, one plane). */
   | { op: 'bioimageio'; sessionId: string; image: Image2D; labels: Labels2D; meta: ExportMetadata }
@@ -68,4 +71,6 @@ export interface PredictResult {
   labels: Int32Array;
   shape: [number, number];
   polygons: Array<{ id: number; score: number; points: Array<[number, number]> }>;
+  /** More objects were found than maxObjects; the best-scoring maxObjects are returned. */
+  truncated: boolean;
 }

@@ -6,14 +6,15 @@
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendPreference } from '../tensor/backend.js';
-import { createModel, deserializeModel, disposeModel, serializeModel, type SegmentationModel } from '../models/segmentation-model.js';
-import { unetVariables } from '../models/unet/unet.js';
+import { createModel, deserializeModel, disposeModel, serializeModel, storedThresholds, type SegmentationModel } from '../models/segmentation-model.js';
+import { unetDecoderVariables, unetTrainableVariables } from '../models/unet/unet.js';
+import { finetuneStep } from '../recipe.js';
 import { normalizeImage } from '../imaging/normalize.js';
 import { autoBackground } from '../imaging/auto-background.js';
 import type { Image2D, Labels2D } from '../imaging/types.js';
 import { PatchSampler, type TrainingSample } from './sampler.js';
 import { parseTrainOptions } from './config.js';
-import { createSampler, trainStep } from './train.js';
+import { createSampler, setLearningRate, trainStep } from './train.js';
 import { predictImage, defaultOverlap } from './predict.js';
 import { modelScale, rescaleImage, rescaleSample, unscaleInstances } from './rescale.js';
 import { buildPackage, importPackage, pickTestCrop, PackageError, type ExportMetadata } from '../bioimageio/package.js';
@@ -165,14 +166,18 @@ async function trainSlice(st: SessionState, req: Extract<WorkerRequest, { op: 't
   }
   const lr = req.options.learningRate ?? parseTrainOptions({}).learningRate;
   if (!st.optimizer) st.optimizer = tf.train.adam(lr);
-  (st.optimizer as unknown as { learningRate: number }).learningRate = lr;
-  const vars = unetVariables(st.model.unet);
+  const policy = { warmupSteps: req.options.warmupSteps ?? 0, freezeEncoderSteps: req.options.freezeEncoderSteps ?? 0 };
+  // Decoder first: the frozen-encoder steps train a prefix of this list (Adam's slots are positional).
+  const vars = unetTrainableVariables(st.model.unet);
+  const decoderVars = unetDecoderVariables(st.model.unet);
   const t0 = Date.now();
   let steps = 0, lossSum = 0, cancelled = false;
   while (steps < req.steps) {
     if (Atomics.load(cancel, 0) === 1) { cancelled = true; break; }
     const src = st.focusSampler && steps % 2 === 1 ? st.focusSampler : st.sampler;
-    const loss = await trainStep(st.model, st.optimizer, src.next(), vars);
+    const ft = finetuneStep(policy, (req.jobStep ?? 0) + steps);
+    setLearningRate(st.optimizer, lr * ft.lrFactor);
+    const loss = await trainStep(st.model, st.optimizer, src.next(), ft.freezeEncoder ? decoderVars : vars);
     if (!Number.isFinite(loss)) throw new TaskError(`training diverged at step ${st.step + 1} (loss ${loss}); lower the learning rate`, 'InternalError');
     steps++;
     st.step++;
@@ -208,7 +213,10 @@ async function predict(st: SessionState, req: Extract<WorkerRequest, { op: 'pred
   const side = Math.max(input.height, input.width);
   const tileSize = input.height * input.width <= SINGLE_WINDOW_PX ? side : undefined;
   const maps = await predictImage(st.model, input, { normalized: true, tileSize, signal, onProgress: (p) => post({ id, progress: { tile: p.done, tiles: p.total } }) });
-  const inst = unscaleInstances(st.model.family.postprocess(maps, st.model.config, { probThresh: req.probThresh, nmsThresh: req.nmsThresh }), scale, eh, ew);
+  // Request thresholds win; then the ones stored with the model (a starter's, chosen on validation images).
+  const stored = storedThresholds(st.model);
+  const raw = st.model.family.postprocess(maps, st.model.config, { probThresh: req.probThresh ?? stored.probThresh, nmsThresh: req.nmsThresh ?? stored.nmsThresh, maxObjects: req.maxObjects });
+  const inst = unscaleInstances(raw, scale, eh, ew);
   const h = y1 - y0, w = x1 - x0;
   const labels = new Int32Array(h * w);
   const present = new Set<number>();
@@ -218,10 +226,16 @@ async function predict(st: SessionState, req: Extract<WorkerRequest, { op: 'pred
       labels[y * w + x] = v;
       if (v > 0) present.add(v);
     }
-  const polygons = inst.polygons
-    .filter((p) => present.has(p.id))
-    .map((p) => ({ id: p.id, score: p.score, points: p.points.map(([y, x]) => [y + ey0, x + ex0] as [number, number]) }));
-  return { labels, shape: [h, w], polygons };
+  let polygons = inst.polygons.filter((p) => present.has(p.id));
+  // Families that cannot stop early are capped here: the best-scoring maxObjects stay.
+  let truncated = raw.truncated === true;
+  if (present.size > req.maxObjects) {
+    truncated = true;
+    const keep = new Set(polygons.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, req.maxObjects).map((p) => p.id));
+    polygons = polygons.filter((p) => keep.has(p.id)).sort((a, b) => a.id - b.id);
+    for (let i = 0; i < labels.length; i++) if (labels[i] > 0 && !keep.has(labels[i])) labels[i] = 0;
+  }
+  return { labels, shape: [h, w], polygons: polygons.map((p) => ({ id: p.id, score: p.score, points: p.points.map(([y, x]) => [y + ey0, x + ex0] as [number, number]) })), truncated };
 }
 
 /** The session model as a bioimage.io package; the test crop comes from `image` at the model's scale. */
@@ -267,6 +281,11 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
         } catch (e) {
           throw new TaskError(`stored checkpoint cannot be read: ${(e as Error).message}`, 'InvalidModel');
         }
+        const ch = inputChannelsOf(req.images);
+        if (req.images.length && model.config.inputChannels !== ch) {
+          disposeModel(model);
+          throw new TaskError(`the session's model expects ${model.config.inputChannels} input channel(s); its images have ${ch}`, 'InvalidModel');
+        }
       } else model = newModel(req.family, req.config, inputChannelsOf(req.images));
       const st: SessionState = { model, images: new Map(), autoBackground: req.autoBackground, dirty: true, step: 0 };
       sessions.set(req.sessionId, st);
@@ -311,7 +330,7 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
       return predict(state(req.sessionId), req, cancel, post, id);
     case 'export': {
       const st = state(req.sessionId);
-      st.model.version++;
+      st.model.version = req.modelVersion; // the archive carries the session's model version (its lineage)
       return serializeModel(st.model);
     }
     case 'import': {
@@ -333,7 +352,7 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
       st.model = model;
       st.dirty = true;
       // a package is stored as sparsecell's own archive (the session checkpoint format)
-      return { family: model.family.name, config: model.config, archive: req.format === 'bioimageio' ? serializeModel(model) : undefined };
+      return { family: model.family.name, config: model.config, modelVersion: model.version, archive: req.format === 'bioimageio' ? serializeModel(model) : undefined };
     }
     case 'bioimageio':
       return exportPackage(state(req.sessionId), req.image, req.labels, req.meta);

@@ -1,13 +1,14 @@
 /** Daemon foundation over a real WebSocket server on port 0: sessions, images, labels, errors, limits, auth. */
 import { expect } from 'chai';
 import WebSocket from 'ws';
-import { rpcError, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { nd, filled } from '../helpers/arrays.js';
 import { SparsecellClient, RpcException } from '../../clients/typescript/src/client.js';
 import { decodeNdArray } from '../../protocol/src/ndarray.js';
 import { ErrorCode } from '../../protocol/src/errors.js';
 import { resolveConfig } from '../../server/config.js';
 import { METHOD_NAMES } from '../../protocol/src/methods.js';
+import { rpcError } from '../helpers/rpc.js';
 
 describe('e2e: daemon foundation', () => {
   let d: TestDaemon;

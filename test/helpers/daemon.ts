@@ -8,7 +8,7 @@ import { resolveConfig, type ServerConfig } from '../../server/config.js';
 import { silentLogger } from '../../server/log.js';
 import { startDaemon, type Daemon } from '../../server/app.js';
 import { createModelService } from '../../server/training/service.js';
-import { RpcException, SparsecellClient, type ConnectOptions } from '../../clients/typescript/src/client.js';
+import { SparsecellClient, type ConnectOptions } from '../../clients/typescript/src/client.js';
 
 export const DIST_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const MAIN_JS = join(DIST_ROOT, 'server', 'main.js');
@@ -93,15 +93,4 @@ export function useDaemon(overrides: Partial<ServerConfig> = {}): { d: TestDaemo
     await ctx.d.stop();
   });
   return ctx;
-}
-
-/** The RpcException a call fails with (throws when it succeeds or fails otherwise). */
-export async function rpcError(p: Promise<unknown>): Promise<RpcException> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RpcException) return e;
-    throw e;
-  }
-  throw new Error('expected an RPC error');
 }

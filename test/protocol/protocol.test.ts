@@ -12,7 +12,7 @@ import { ERROR_DESCRIPTIONS, ErrorCode } from '../../protocol/src/errors.js';
 const EX = join(ROOT, 'protocol', 'examples');
 
 describe('protocol', () => {
-  it('openrpc.json and protocol.schema.json are current (run `npm run codegen` if this fails)', () => {
+  it('openrpc.json, protocol.schema.json and docs/protocol.md are current (run `npm run codegen` if this fails)', () => {
     for (const [rel, text] of Object.entries(generated())) {
       expect(readFileSync(join(ROOT, rel), 'utf8'), `${rel} is stale`).to.equal(text);
     }

@@ -1,6 +1,8 @@
 """Fixtures: one REAL sparsecell daemon per test session (node dist/server/main.js serve --port 0)."""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -37,10 +39,10 @@ def node_and_server() -> tuple[str, Path]:
     return node, SERVER
 
 
-def _start_with(tmp_path_factory, extra_args=()):
+def _start_with(tmp_path_factory, extra_args=(), env=None):
     node, server = node_and_server()
     return start_daemon([node, str(server)], home=str(tmp_path_factory.mktemp("sparsecell-home")), cwd=str(REPO),
-                        extra_args=extra_args)
+                        extra_args=extra_args, env=env)
 
 
 def _start(tmp_path_factory):
@@ -69,6 +71,35 @@ def own_daemon(tmp_path_factory):
         yield d.url
     finally:
         d.stop(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def starter_daemon(daemon, tmp_path_factory, nuclei):
+    """A daemon whose models folder holds a "nuclei" StarDist-like starter: a tiny model trained here on the
+    synthetic nuclei (model.export), written with its card (sha256) as `npm run pretrain` writes models/.
+    Yields (url, archive path)."""
+    img, inst = nuclei
+    c = Client.connect(daemon)
+    try:
+        sid = c.session_create(name="starter", config=TINY_CONFIG)["sessionId"]
+        iid = c.image_add(sid, img)["imageId"]
+        c.labels_update(sid, iid, (inst + 1).astype(np.uint16), encoding="offset1")
+        job = c.model_train(sid, steps=80, options=TINY_OPTIONS)["jobId"]
+        assert c.wait_for_progress_end(job, timeout=120)["state"] == "done"
+        archive = c.model_export_bytes(sid)
+    finally:
+        c.close()
+    models = tmp_path_factory.mktemp("starter-models")
+    path = models / "nuclei-stardist.scm"
+    path.write_bytes(archive)
+    card = {"name": "nuclei", "family": "stardist", "description": "napari test starter", "file": "models/nuclei-stardist.scm",
+            "sha256": hashlib.sha256(archive).hexdigest(), "scores": {"accuracy05": 0.5, "f1": 0.6, "pq": 0.4}}
+    (models / "nuclei-stardist.json").write_text(json.dumps(card))
+    d = _start_with(tmp_path_factory, env={**os.environ, "SPARSECELL_MODELS_DIR": str(models)})
+    try:
+        yield d.url, str(path)
+    finally:
+        d.stop()
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ def _make_widget(make_napari_viewer, url, qtbot):
     w.extra_train_options = {"seed": 2}
     w.connect(url)
     qtbot.waitUntil(lambda: w.client is not None, timeout=WAIT)
+    w.set_start("scratch")  # these tests train tiny models from fresh weights (a starter fixes its own config)
     return w
 
 
@@ -313,3 +314,67 @@ def test_multiscale_image_sends_full_resolution(widget, qtbot, nuclei, probe):
     wait_idle(qtbot, w)
     info = probe.session_get(w.session_id)["images"][0]
     assert info["shape"] == [64, 64] and info["name"] == "pyramid"
+
+
+def test_start_from_reaches_the_daemon(make_napari_viewer, starter_daemon, qtbot, nuclei):
+    """"Start from: built-in nuclei model / scratch / file…" and the recipe's defaults, against a daemon with a starter."""
+    url, archive = starter_daemon
+    img, inst = nuclei
+    viewer = make_napari_viewer()
+    _, w = viewer.window.add_plugin_dock_widget("sparsecell-napari", "sparsecell")
+    w.connect(url)
+    qtbot.waitUntil(lambda: w.client is not None, timeout=WAIT)
+    probe = Client.connect(url, validate=True)
+    try:
+        info = probe.server_info()
+        assert [s["name"] for s in info["starterModels"]] == ["nuclei"]
+        # the recipe's defaults, not the widget's own: a time budget, no step count, the recipe's patch / batch
+        assert w.start_combo.currentText() == "built-in nuclei model"
+        assert w.time_spin.value() == int(info["recipe"]["budgetS"]) and w.steps_spin.value() == 0
+        assert str(info["recipe"]["patchSize"]) in w.patch_spin.specialValueText()
+        settings = w._model_settings()
+        assert settings["steps"] is None and settings["time_limit_s"] == info["recipe"]["budgetS"]
+        assert "patchSize" not in settings["options"] and "batchSize" not in settings["options"]
+
+        # built-in: the session is created with the starter and predicts at once (zero-shot), as the daemon does
+        w.viewer.add_image(img, name="nuclei")
+        lab = w.create_labels_layer()
+        paint_nuclei(lab, inst, cols=40)
+        w.predict()
+        qtbot.waitUntil(lambda: any(m.startswith("prediction:") for m in w.messages), timeout=WAIT)
+        assert probe.session_get(w.session_id).get("starter") == "nuclei"
+        ref = probe.session_create(starter="nuclei")["sessionId"]
+        probe.image_add(ref, img)
+        expected = probe.model_predict(ref, "img1").labels
+        assert expected.max() >= 1, "the starter predicts no objects: the comparison below would prove nothing"
+        pred = w.viewer.layers[PREDICTION_LAYER].data
+        assert np.array_equal(pred, expected), "the widget's zero-shot prediction is not the starter's"
+
+        # train (steps given) fine-tunes the starter; then "scratch" sends model.train {from: "scratch"}
+        w.steps_spin.setValue(2)
+        w.patch_spin.setValue(32)
+        w.train()
+        qtbot.waitUntil(lambda: any(m.startswith("training done") for m in w.messages), timeout=WAIT)
+        got = probe.session_get(w.session_id)
+        assert got.get("starter") == "nuclei" and got["modelVersion"] >= 1
+        w.set_start("scratch")
+        w.config_edit.setText(json.dumps(TINY_CONFIG))
+        w.train()
+        qtbot.waitUntil(lambda: sum(m.startswith("training done") for m in w.messages) >= 2, timeout=WAIT)
+        assert "starter" not in probe.session_get(w.session_id)
+
+        # file…: the widget imports the file into its session; predictions equal that model's
+        w.set_start("file", archive)
+        n = len([m for m in w.messages if m.startswith("prediction:")])
+        w.predict()
+        qtbot.waitUntil(lambda: len([m for m in w.messages if m.startswith("prediction:")]) > n, timeout=WAIT)
+        ref2 = probe.session_create()["sessionId"]
+        probe.image_add(ref2, img)
+        with open(archive, "rb") as fh:
+            probe.model_import(ref2, fh.read())
+        expected = probe.model_predict(ref2, "img1").labels
+        assert expected.max() >= 1
+        assert np.array_equal(w.viewer.layers[PREDICTION_LAYER].data, expected)
+    finally:
+        probe.close()
+        w.shutdown()

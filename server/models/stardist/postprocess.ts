@@ -39,8 +39,11 @@ type StarDistPostConfig = Pick<StarDistConfig, 'nRays' | 'probThresh' | 'nmsThre
 
 export function postprocess(maps: Image2D, config: StarDistPostConfig, opts: StarDistPostprocessOptions = {}): Instances {
   const probThresh = opts.probThresh ?? config.probThresh;
-  const kept = suppress(maps, config.nRays, probThresh, opts.nmsThresh ?? config.nmsThresh, opts.b);
-  return render(kept, maps.height, maps.width, config.nRays);
+  const max = opts.maxObjects ?? Infinity;
+  const kept = suppress(maps, config.nRays, probThresh, opts.nmsThresh ?? config.nmsThresh, opts.b, max + 1);
+  const truncated = kept.length > max;
+  if (truncated) kept.length = max;
+  return { ...render(kept, maps.height, maps.width, config.nRays), ...(truncated ? { truncated } : {}) };
 }
 
 /**
@@ -71,8 +74,8 @@ export function postprocessGrid(maps: Image2D, config: StarDistPostConfig, grid:
   return out;
 }
 
-/** Steps 1-3: candidates above probThresh, greedy NMS; kept polygons in decreasing score. */
-function suppress(maps: Image2D, nRays: number, probThresh: number, nmsThresh: number, bOpt: number | undefined): Kept[] {
+/** Steps 1-3: candidates above probThresh, greedy NMS; kept polygons in decreasing score (at most maxKept). */
+function suppress(maps: Image2D, nRays: number, probThresh: number, nmsThresh: number, bOpt: number | undefined, maxKept = Infinity): Kept[] {
   const { height: H, width: W, channels: C, data } = maps;
   if (C !== 1 + nRays) throw new Error(`postprocess: maps have ${C} channels, expected 1 + nRays = ${1 + nRays}`);
   if (data.length !== H * W * C) throw new Error(`postprocess: maps data has ${data.length} values, expected ${H * W * C}`);
@@ -100,7 +103,7 @@ function suppress(maps: Image2D, nRays: number, probThresh: number, nmsThresh: n
   const spans: number[] = [];
   const collect = (y: number, x0: number, x1: number) => { spans.push(y * W + x0, y * W + x1); };
 
-  for (let k = 0; k < order.length; k++) {
+  for (let k = 0; k < order.length && kept.length < maxKept; k++) {
     const p = order[k];
     const py = Math.floor(p / W), px = p - py * W;
     const o = p * C + 1;

@@ -116,6 +116,21 @@ export function unetVariables(unet: UNet): tf.Variable[] {
   return unet.params.map((p) => p.variable);
 }
 
+const isEncoder = (name: string) => /^(enc\d+|bottom)\//.test(name);
+
+/** The decoder and output-layer variables (everything but enc* and bottom): what trains while the encoder is frozen. */
+export function unetDecoderVariables(unet: UNet): tf.Variable[] {
+  return unet.params.filter((p) => !isEncoder(p.name)).map((p) => p.variable);
+}
+
+/**
+ * Every variable, decoder first, for training loops that may freeze the encoder: tfjs's Adam keys its moment slots
+ * by position in the variable list, so the frozen phase's list (the decoder) must be a prefix of the full one.
+ */
+export function unetTrainableVariables(unet: UNet): tf.Variable[] {
+  return [...unetDecoderVariables(unet), ...unet.params.filter((p) => isEncoder(p.name)).map((p) => p.variable)];
+}
+
 export function disposeUNet(unet: UNet): void {
   for (const p of unet.params) p.variable.dispose();
 }
@@ -177,14 +192,19 @@ export function decodeArchive<S>(bytes: Uint8Array): { spec: S; tensors: NamedTe
   const hl = dv.getUint32(4, true);
   if (8 + hl > bytes.length) throw new Error('archive: truncated header');
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + hl))) as ArchiveHeader<S>;
+  if (!header || typeof header !== 'object' || !Array.isArray(header.tensors)) throw new Error('archive: header has no tensor list');
   let off = 8 + hl;
   const tensors = header.tensors.map(({ name, shape }) => {
+    if (typeof name !== 'string' || !Array.isArray(shape) || shape.length > 8 || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new Error(`archive: tensor ${JSON.stringify(name)} has an invalid shape ${JSON.stringify(shape)}`);
+    }
     const n = shape.reduce((a, b) => a * b, 1);
     if (off + 4 * n > bytes.length) throw new Error(`archive: truncated data for ${name}`);
     const data = new Float32Array(n);
     if (LITTLE_ENDIAN) new Uint8Array(data.buffer).set(bytes.subarray(off, off + 4 * n));
     else for (let i = 0; i < n; i++) data[i] = dv.getFloat32(off + 4 * i, true);
     off += 4 * n;
+    for (let i = 0; i < n; i++) if (!Number.isFinite(data[i])) throw new Error(`archive: tensor ${name} holds ${data[i]} at element ${i}`);
     return { name, shape, data };
   });
   if (off !== bytes.length) throw new Error(`archive: ${bytes.length - off} trailing bytes`);

@@ -18,7 +18,7 @@ function trueMaps(labels: Labels2D): Image2D {
 describe('cellpose config', () => {
   it('has the documented defaults', () => {
     const c = parseConfig({});
-    expect(c).to.include({ inputChannels: 1, unetDepth: 3, unetFilters: 32, correctionWeight: 10 });
+    expect(c).to.include({ inputChannels: 1, unetDepth: 3, unetFilters: 16, correctionWeight: 10 });
     expect(c).to.include({ cellprobThresh: 0, flowThresh: 0.4, minSize: 15, niter: 200, flowScale: 5 });
     expect(c.diameter).to.equal(undefined);
     expect(parseConfig(undefined)).to.deep.equal(c);

@@ -12,7 +12,7 @@ const FIX = fileURLToPath(new URL('../../../../test/fixtures/stardist/targets.js
 describe('models/stardist/config', () => {
   it('defaults', () => {
     expect(parseConfig({})).to.deep.equal({
-      inputChannels: 1, unetDepth: 3, unetFilters: 32, correctionWeight: 10, nRays: 32, probThresh: 0.5, nmsThresh: 0.4,
+      inputChannels: 1, unetDepth: 3, unetFilters: 16, correctionWeight: 10, nRays: 32, probThresh: 0.5, nmsThresh: 0.4,
     });
     expect(parseConfig(undefined)).to.deep.equal(STARDIST_DEFAULTS);
     expect(parseConfig({ nRays: 64, probThresh: 0.3 })).to.include({ nRays: 64, probThresh: 0.3 });

@@ -502,9 +502,11 @@ class Client:
         return self.call(P.M_RPC_DISCOVER, {})
 
     def session_create(self, name: Optional[str] = None, family: Optional[str] = None, *,
-                       config: Optional[JsonDict] = None, auto_background: Optional[bool] = None) -> P.SessionCreateResult:
+                       config: Optional[JsonDict] = None, auto_background: Optional[bool] = None,
+                       starter: Optional[str] = None) -> P.SessionCreateResult:
+        """``starter``: begin from a built-in model (``server_info()["starterModels"]``), e.g. ``"nuclei"``."""
         return self.call(P.M_SESSION_CREATE, _opt({}, name=name, family=family, config=config,
-                                                   autoBackground=auto_background))
+                                                   autoBackground=auto_background, starter=starter))
 
     def session_list(self) -> P.SessionListResult:
         return self.call(P.M_SESSION_LIST, {})
@@ -547,10 +549,16 @@ class Client:
     def model_train(self, session_id: str, *, steps: Optional[int] = None, family: Optional[str] = None,
                     options: Optional[P.TrainOptions] = None, config: Optional[JsonDict] = None,
                     live: Optional[bool] = None, reset: Optional[bool] = None,
-                    time_limit_s: Optional[float] = None) -> P.ModelTrainResult:
-        """Start training; returns ``{jobId}`` at once. Progress: ``$/progress`` with token = jobId."""
-        return self.call(P.M_MODEL_TRAIN, _opt({"sessionId": session_id}, steps=steps, family=family, options=options,
-                                               config=config, live=live, reset=reset, timeLimitS=time_limit_s))
+                    time_limit_s: Optional[float] = None, start_from: Optional[str] = None) -> P.ModelTrainResult:
+        """Start training; returns ``{jobId}`` at once. Progress: ``$/progress`` with token = jobId.
+
+        ``start_from``: ``"starter"`` (fine-tune the family's built-in model) or ``"scratch"`` (wire field ``from``).
+        """
+        p = _opt({"sessionId": session_id}, steps=steps, family=family, options=options, config=config, live=live,
+                 reset=reset, timeLimitS=time_limit_s)
+        if start_from is not None:
+            p["from"] = start_from
+        return self.call(P.M_MODEL_TRAIN, p)
 
     def model_configure(self, session_id: str, options: P.TrainOptions) -> P.ModelConfigureResult:
         return self.call(P.M_MODEL_CONFIGURE, {"sessionId": session_id, "options": options})

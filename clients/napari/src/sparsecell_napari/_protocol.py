@@ -59,12 +59,13 @@ class ImageInfo(TypedDict):
     counts: Counts  # Pixel counts of a label layer.
 
 
-JobState = Literal['queued', 'running', 'done', 'cancelled', 'failed']
+JobState = Literal['queued', 'running', 'done', 'cancelled', 'failed', 'interrupted']
+"""interrupted: the daemon stopped (crash, kill -9) while the job ran; model.train {resume: true} continues it from the last checkpoint."""
 
 class JobInfo(TypedDict):
     jobId: str  # Job id; also the $/progress token of the job.
     kind: Literal['train', 'predict']
-    state: JobState
+    state: JobState  # interrupted: the daemon stopped (crash, kill -9) while the job ran; model.train {resume: true} continues it from the last checkpoint.
     live: NotRequired[bool]
     step: NotRequired[int]
     steps: NotRequired[int]
@@ -72,8 +73,13 @@ class JobInfo(TypedDict):
     error: NotRequired[str]
 
 
+class SessionInfoWarningsItem(TypedDict):
+    imageId: NotRequired[str]
+    message: str
+
+
 class SessionInfo(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     name: str
     family: FamilyName  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
     config: dict[str, Any]  # Family config as given at creation (defaults filled in by the model).
@@ -85,6 +91,8 @@ class SessionInfo(TypedDict):
     trainedGeneration: NotRequired[int]  # Newest label generation the model has trained on.
     jobs: list[JobInfo]
     autoBackground: NotRequired[bool]
+    warnings: NotRequired[list[SessionInfoWarningsItem]]  # Damage found on disk when the session was opened (e.g. a label journal record that failed its checksum: that update is lost, the others are kept).
+    starter: NotRequired[str]  # Name of the built-in starter model the session model began from (absent: trained from scratch).
 
 
 class PolygonRoi(TypedDict):
@@ -108,6 +116,54 @@ class ServerLimits(TypedDict):
     maxMessageBytes: int
     maxArrayElements: int
     maxSessions: int
+    maxBatch: NotRequired[int]  # Most requests in one JSON-RPC batch; a longer batch is refused as a whole.
+    maxImagesPerSession: NotRequired[int]
+    maxObjects: NotRequired[int]  # Default cap on the objects of one model.predict (its maxObjects param).
+
+
+class StarterScores(TypedDict):
+    'Scores of a starter model from its model card.'
+    accuracy05: float  # accuracy at IoU 0.5 on the held-out test images
+    f1: float  # F1 at IoU 0.5
+    pq: float  # panoptic quality
+    testImages: NotRequired[int]
+
+
+class StarterModel(TypedDict):
+    'A built-in trained model a session can start from (models/ of the package).'
+    name: str  # Name to pass as session.create {starter} (e.g. "nuclei").
+    family: FamilyName  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
+    description: str
+    scores: StarterScores  # Scores of a starter model from its model card.
+
+
+class TrainRecipeLive(TypedDict):
+    batchSize: int
+    patchSize: int
+    learningRate: float
+
+
+class TrainRecipeFinetune(TypedDict):
+    'Used instead of the above when the model began from a starter.'
+    learningRate: float
+    lrFinal: float
+    warmupSteps: int
+    freezeEncoderSteps: int
+    liveLearningRate: float
+
+
+class TrainRecipe(TypedDict):
+    'The training defaults (server/recipe.ts); clients show these instead of their own.'
+    unetDepth: int
+    unetFilters: int
+    batchSize: int
+    patchSize: int
+    learningRate: float
+    lrFinal: float
+    finalFraction: float
+    budgetS: float  # model.train without steps or timeLimitS trains for this many seconds.
+    live: TrainRecipeLive
+    finetune: TrainRecipeFinetune  # Used instead of the above when the model began from a starter.
 
 
 class ServerInfoParams(TypedDict):
@@ -115,7 +171,7 @@ class ServerInfoParams(TypedDict):
 
 
 class ServerInfoResultBackend(TypedDict):
-    name: str  # tfjs backend used for training: tensorflow (tfjs-node-gpu), wasm, or none before first use.
+    name: str  # Tensor backend of the compute workers: "tensorflow" (tfjs-node or tfjs-node-gpu) or "wasm"; "none" until the first model use (training, prediction or import) starts the workers.
     simd: NotRequired[bool]
     threads: NotRequired[int]
     gpu: NotRequired[bool]
@@ -128,7 +184,9 @@ class ServerInfoResult(TypedDict):
     backend: ServerInfoResultBackend
     limits: ServerLimits
     families: list[FamilyName]
-    home: NotRequired[str]  # Only reported to loopback clients.
+    starterModels: NotRequired[list[StarterModel]]  # Built-in trained models (session.create {starter}).
+    recipe: NotRequired[TrainRecipe]  # The training defaults (server/recipe.ts); clients show these instead of their own.
+    home: NotRequired[str]  # The store folder; only reported to clients that authenticated with the token.
 
 
 class SessionCreateParams(TypedDict):
@@ -136,12 +194,14 @@ class SessionCreateParams(TypedDict):
     family: NotRequired[FamilyName]  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
     config: NotRequired[dict[str, Any]]  # Family config overrides (e.g. {nRays: 32}).
     autoBackground: NotRequired[bool]  # Treat a ring around annotated objects as background (off by default).
+    starter: NotRequired[str]  # Begin from the built-in starter model of this name for the session family (server.info.starterModels), e.g. "nuclei": model.predict works at once (zero-shot) and model.train fine-tunes it.
 
 
 class SessionCreateResult(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     name: str
     family: FamilyName  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
+    starter: NotRequired[str]
 
 
 class SessionListParams(TypedDict):
@@ -149,34 +209,40 @@ class SessionListParams(TypedDict):
 
 
 class SessionListResultSessionsItem(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     name: str
     family: FamilyName  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
-    state: str
-    images: int
-    generation: int
+    state: str  # open (in memory) or closed (on disk only; any call naming it reopens it).
+    images: int  # Number of images.
+    generation: int  # Label generation (bumped by every accepted labels.update).
+
+
+class SessionListResultDamagedItem(TypedDict):
+    sessionId: str  # Session id (returned by session.create).
+    error: str
 
 
 class SessionListResult(TypedDict):
     sessions: list[SessionListResultSessionsItem]
+    damaged: NotRequired[list[SessionListResultDamagedItem]]  # Sessions whose files on disk are damaged (session.get answers StorageCorrupt for them).
 
 
 class SessionGetParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
 
 
 class SessionCloseParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
-    delete: NotRequired[bool]
+    sessionId: str  # Session id (returned by session.create).
+    delete: NotRequired[bool]  # true: remove the session, its images, labels and model from the store. Absent or false: stop its jobs and free its memory; everything stays on disk and any later call naming the sessionId reopens it.
 
 
 class SessionCloseResult(TypedDict):
     closed: bool
-    deleted: bool
+    deleted: bool  # true when the session was removed from the store.
 
 
 class SessionSetViewParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     imageId: str  # Image id within a session.
     region: Region  # [y0, x0, y1, x1], half-open (y1, x1 exclusive), in pixels of the image plane.
     z: NotRequired[int]  # Plane index of a ZYX or TYX image (default 0).
@@ -192,20 +258,20 @@ class ImageAddParamsImage1(TypedDict):
 
 
 class ImageAddParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     image: Union[NdArray, ImageAddParamsImage1]
     axes: NotRequired[Axes]  # Axis order of an image. Labels cover the spatial axes (all but C).
-    name: NotRequired[str]
+    name: NotRequired[str]  # Display name (e.g. the file name), reported by session.get.
 
 
 class ImageAddResult(TypedDict):
     imageId: str  # Image id within a session.
-    shape: list[int]
+    shape: list[int]  # Image shape in the order of axes.
     axes: Axes  # Axis order of an image. Labels cover the spatial axes (all but C).
 
 
 class LabelsUpdateParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     imageId: str  # Image id within a session.
     labels: NdArray  # An n-dimensional array.
     encoding: LabelEncoding  # signed: -1 unlabeled, 0 background, k>0 instance k. offset1: 0 unlabeled, 1 background, k+1 instance k (napari/Fiji label layers).
@@ -214,40 +280,35 @@ class LabelsUpdateParams(TypedDict):
 
 
 class LabelsUpdateResult(TypedDict):
-    generation: int
+    'counts are of the whole label layer after the update, also when a patch was sent.'
+    generation: int  # The session generation this update created.
     counts: Counts  # Pixel counts of a label layer.
 
 
 class LabelsGetParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     imageId: str  # Image id within a session.
     encoding: NotRequired[LabelEncoding]  # signed: -1 unlabeled, 0 background, k>0 instance k. offset1: 0 unlabeled, 1 background, k+1 instance k (napari/Fiji label layers).
 
 
 class LabelsGetResult(TypedDict):
-    generation: int
+    'labels is the whole layer, shaped like the image without its channel axis ([H, W], or [Z or T, H, W]), deflate-encoded: int32 in signed form; uint16 in offset1 form (int32 when an instance id exceeds 65534).'
+    generation: int  # Session generation of the last accepted update of this image (0: none).
     labels: NdArray  # An n-dimensional array.
     encoding: LabelEncoding  # signed: -1 unlabeled, 0 background, k>0 instance k. offset1: 0 unlabeled, 1 background, k+1 instance k (napari/Fiji label layers).
     counts: Counts  # Pixel counts of a label layer.
 
 
-class ModelTrainParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
-    family: NotRequired[FamilyName]  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
-    steps: NotRequired[int]
-    timeLimitS: NotRequired[float]
-    config: NotRequired[dict[str, Any]]
-    options: NotRequired[TrainOptions]  # Training hyper-parameters (defaults in server/training/config.ts).
-    live: NotRequired[bool]  # Keep training as labels change until model.cancel, session.close or idle timeout.
-    reset: NotRequired[bool]  # Start from fresh weights instead of continuing.
-
+ModelTrainParams = TypedDict('ModelTrainParams', {'sessionId': str, 'family': NotRequired[FamilyName], 'steps': NotRequired[int], 'timeLimitS': NotRequired[float], 'config': NotRequired[dict[str, Any]], 'options': NotRequired[TrainOptions], 'live': NotRequired[bool], 'reset': NotRequired[bool], 'from': NotRequired[Literal['starter', 'scratch']], 'resume': NotRequired[bool]})
 
 class ModelTrainResult(TypedDict):
+    'Answered at once; $/progress {token: jobId} reports the steps and $/event job.finished the end.'
     jobId: str  # Job id; also the $/progress token of the job.
+    resumedFrom: NotRequired[int]  # With resume: the step of the interrupted job the new job continues from.
 
 
 class ModelConfigureParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     options: TrainOptions  # Training hyper-parameters (defaults in server/training/config.ts).
 
 
@@ -256,12 +317,13 @@ class ModelConfigureResult(TypedDict):
 
 
 class ModelPredictParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     imageId: str  # Image id within a session.
     region: NotRequired[Region]  # [y0, x0, y1, x1], half-open (y1, x1 exclusive), in pixels of the image plane.
     z: NotRequired[int]  # Plane index for ZYX and TYX images (for TYX, the time point; default 0).
     probThresh: NotRequired[float]
     nmsThresh: NotRequired[float]
+    maxObjects: NotRequired[int]  # Return at most this many objects, best scores first (default server.info.limits.maxObjects); truncated tells when more were found.
     progressToken: NotRequired[Union[str, int]]  # If given, $/progress notifications for this request carry this token.
 
 
@@ -272,6 +334,7 @@ class ModelPredictResult(TypedDict):
     generation: int  # Newest label generation the model had trained on.
     region: Region  # [y0, x0, y1, x1], half-open (y1, x1 exclusive), in pixels of the image plane.
     z: NotRequired[int]
+    truncated: NotRequired[bool]  # True when more objects were found than maxObjects: the best-scoring maxObjects are returned.
 
 
 class ModelCancelParams(TypedDict):
@@ -280,11 +343,11 @@ class ModelCancelParams(TypedDict):
 
 class ModelCancelResult(TypedDict):
     cancelled: bool
-    state: str
+    state: str  # The job state after the call: done, cancelled or failed.
 
 
 class ModelExportParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     format: NotRequired[Literal['sparsecell', 'bioimageio']]  # Model file format: "sparsecell" (own archive, the default) or "bioimageio" (bioimage.io model package, spec 0.5, ONNX weights).
     imageId: NotRequired[str]  # Image id within a session.
     name: NotRequired[str]  # bioimageio: the model name (letters, digits, spaces, _+-()).
@@ -294,22 +357,22 @@ class ModelExportParams(TypedDict):
 
 
 class ModelExportResult(TypedDict):
-    model: str
+    model: str  # Base64 archive or package (model.import and the CLI read it).
     family: FamilyName  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
     modelVersion: int
-    bytes: int
+    bytes: int  # Archive size before base64.
     format: NotRequired[Literal['sparsecell', 'bioimageio']]  # Model file format: "sparsecell" (own archive, the default) or "bioimageio" (bioimage.io model package, spec 0.5, ONNX weights).
 
 
 class ModelImportParams(TypedDict):
-    sessionId: str  # Session id (server-generated unless given at creation).
+    sessionId: str  # Session id (returned by session.create).
     model: str  # Base64 archive.
     format: NotRequired[Literal['sparsecell', 'bioimageio']]  # Model file format: "sparsecell" (own archive, the default) or "bioimageio" (bioimage.io model package, spec 0.5, ONNX weights).
 
 
 class ModelImportResult(TypedDict):
     family: FamilyName  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
-    modelVersion: int
+    modelVersion: int  # Continues the lineage: the archive model version (or the session one, plus 1, when that is higher).
 
 
 class RpcDiscoverParams(TypedDict):
@@ -322,16 +385,16 @@ class RpcDiscoverResult(TypedDict):
 
 class ProgressNotification(TypedDict):
     token: Union[str, int]  # A jobId, or the progressToken the caller passed.
-    kind: Literal['begin', 'report', 'end']
+    kind: Literal['begin', 'report', 'end']  # begin once, report as work advances, end once.
     title: NotRequired[str]
     message: NotRequired[str]
-    percentage: NotRequired[float]
-    step: NotRequired[int]
-    steps: NotRequired[int]
-    loss: NotRequired[float]
+    percentage: NotRequired[float]  # Training: how far the job is, by its steps or its time limit (absent in live mode). Prediction with a progressToken: tiles done.
+    step: NotRequired[int]  # Training steps done.
+    steps: NotRequired[int]  # Training steps planned (for a time-limited job: expected at the current rate; 0 in live mode).
+    loss: NotRequired[float]  # Masked training loss of the latest step.
     stepsPerS: NotRequired[float]
-    etaS: NotRequired[float]
-    state: NotRequired[str]  # On end: done | cancelled | failed.
+    etaS: NotRequired[float]  # Estimated seconds to go.
+    state: NotRequired[str]  # Only on end: done, cancelled, failed (then error says why) or interrupted (the daemon stopped during the job).
     error: NotRequired[str]
 
 
@@ -402,7 +465,7 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                 'generation': (('int', 0, None), True),
                 'counts': (('ref', 'Counts'), True)},
                False),
- 'JobState': ('lit', ('queued', 'running', 'done', 'cancelled', 'failed')),
+ 'JobState': ('lit', ('queued', 'running', 'done', 'cancelled', 'failed', 'interrupted')),
  'JobInfo': ('obj',
              {'jobId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True),
               'kind': (('lit', ('train', 'predict')), True),
@@ -413,6 +476,9 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
               'loss': (('num', None, None, None), False),
               'error': (('str', None, None), False)},
              False),
+ 'SessionInfoWarningsItem': ('obj',
+                             {'imageId': (('str', None, None), False), 'message': (('str', None, None), True)},
+                             False),
  'SessionInfo': ('obj',
                  {'sessionId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True),
                   'name': (('str', None, None), True),
@@ -425,7 +491,9 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                   'modelVersion': (('int', 0, None), False),
                   'trainedGeneration': (('int', 0, None), False),
                   'jobs': (('list', ('ref', 'JobInfo'), None, None), True),
-                  'autoBackground': (('bool',), False)},
+                  'autoBackground': (('bool',), False),
+                  'warnings': (('list', ('ref', 'SessionInfoWarningsItem'), None, None), False),
+                  'starter': (('str', None, None), False)},
                  False),
  'PolygonRoi': ('obj',
                 {'id': (('int', 1, None), True),
@@ -444,8 +512,47 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
  'ServerLimits': ('obj',
                   {'maxMessageBytes': (('int', None, None), True),
                    'maxArrayElements': (('int', None, None), True),
-                   'maxSessions': (('int', None, None), True)},
+                   'maxSessions': (('int', None, None), True),
+                   'maxBatch': (('int', None, None), False),
+                   'maxImagesPerSession': (('int', None, None), False),
+                   'maxObjects': (('int', None, None), False)},
                   False),
+ 'StarterScores': ('obj',
+                   {'accuracy05': (('num', None, None, None), True),
+                    'f1': (('num', None, None, None), True),
+                    'pq': (('num', None, None, None), True),
+                    'testImages': (('int', 0, None), False)},
+                   False),
+ 'StarterModel': ('obj',
+                  {'name': (('str', None, None), True),
+                   'family': (('ref', 'FamilyName'), True),
+                   'description': (('str', None, None), True),
+                   'scores': (('ref', 'StarterScores'), True)},
+                  False),
+ 'TrainRecipeLive': ('obj',
+                     {'batchSize': (('int', None, None), True),
+                      'patchSize': (('int', None, None), True),
+                      'learningRate': (('num', None, None, None), True)},
+                     False),
+ 'TrainRecipeFinetune': ('obj',
+                         {'learningRate': (('num', None, None, None), True),
+                          'lrFinal': (('num', None, None, None), True),
+                          'warmupSteps': (('int', None, None), True),
+                          'freezeEncoderSteps': (('int', None, None), True),
+                          'liveLearningRate': (('num', None, None, None), True)},
+                         False),
+ 'TrainRecipe': ('obj',
+                 {'unetDepth': (('int', None, None), True),
+                  'unetFilters': (('int', None, None), True),
+                  'batchSize': (('int', None, None), True),
+                  'patchSize': (('int', None, None), True),
+                  'learningRate': (('num', None, None, None), True),
+                  'lrFinal': (('num', None, None, None), True),
+                  'finalFraction': (('num', None, None, None), True),
+                  'budgetS': (('num', None, None, None), True),
+                  'live': (('ref', 'TrainRecipeLive'), True),
+                  'finetune': (('ref', 'TrainRecipeFinetune'), True)},
+                 False),
  'ServerInfoParams': ('obj', {}, False),
  'ServerInfoResultBackend': ('obj',
                              {'name': (('str', None, None), True),
@@ -460,18 +567,22 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                        'backend': (('ref', 'ServerInfoResultBackend'), True),
                        'limits': (('ref', 'ServerLimits'), True),
                        'families': (('list', ('ref', 'FamilyName'), None, None), True),
+                       'starterModels': (('list', ('ref', 'StarterModel'), None, None), False),
+                       'recipe': (('ref', 'TrainRecipe'), False),
                        'home': (('str', None, None), False)},
                       False),
  'SessionCreateParams': ('obj',
                          {'name': (('str', None, 200), False),
                           'family': (('ref', 'FamilyName'), False),
                           'config': (('dict',), False),
-                          'autoBackground': (('bool',), False)},
+                          'autoBackground': (('bool',), False),
+                          'starter': (('str', '^[A-Za-z0-9_-]{1,64}$', None), False)},
                          False),
  'SessionCreateResult': ('obj',
                          {'sessionId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True),
                           'name': (('str', None, None), True),
-                          'family': (('ref', 'FamilyName'), True)},
+                          'family': (('ref', 'FamilyName'), True),
+                          'starter': (('str', None, None), False)},
                          False),
  'SessionListParams': ('obj', {}, False),
  'SessionListResultSessionsItem': ('obj',
@@ -482,8 +593,13 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                                     'images': (('int', None, None), True),
                                     'generation': (('int', None, None), True)},
                                    False),
+ 'SessionListResultDamagedItem': ('obj',
+                                  {'sessionId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True),
+                                   'error': (('str', None, None), True)},
+                                  False),
  'SessionListResult': ('obj',
-                       {'sessions': (('list', ('ref', 'SessionListResultSessionsItem'), None, None), True)},
+                       {'sessions': (('list', ('ref', 'SessionListResultSessionsItem'), None, None), True),
+                        'damaged': (('list', ('ref', 'SessionListResultDamagedItem'), None, None), False)},
                        False),
  'SessionGetParams': ('obj', {'sessionId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True)}, False),
  'SessionCloseParams': ('obj',
@@ -540,9 +656,14 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                        'config': (('dict',), False),
                        'options': (('ref', 'TrainOptions'), False),
                        'live': (('bool',), False),
-                       'reset': (('bool',), False)},
+                       'reset': (('bool',), False),
+                       'from': (('lit', ('starter', 'scratch')), False),
+                       'resume': (('bool',), False)},
                       False),
- 'ModelTrainResult': ('obj', {'jobId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True)}, False),
+ 'ModelTrainResult': ('obj',
+                      {'jobId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True),
+                       'resumedFrom': (('int', 0, None), False)},
+                      False),
  'ModelConfigureParams': ('obj',
                           {'sessionId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True),
                            'options': (('ref', 'TrainOptions'), True)},
@@ -555,6 +676,7 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                          'z': (('int', 0, None), False),
                          'probThresh': (('num', 0, 1, None), False),
                          'nmsThresh': (('num', 0, 1, None), False),
+                         'maxObjects': (('int', 1, 1000000), False),
                          'progressToken': (('union', (('str', None, None), ('int', None, None))), False)},
                         False),
  'ModelPredictResult': ('obj',
@@ -563,7 +685,8 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                          'modelVersion': (('int', 0, None), True),
                          'generation': (('int', 0, None), True),
                          'region': (('ref', 'Region'), True),
-                         'z': (('int', 0, None), False)},
+                         'z': (('int', 0, None), False),
+                         'truncated': (('bool',), False)},
                         False),
  'ModelCancelParams': ('obj', {'jobId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True)}, False),
  'ModelCancelResult': ('obj', {'cancelled': (('bool',), True), 'state': (('str', None, None), True)}, False),
@@ -667,22 +790,22 @@ class MethodInfo(NamedTuple):
 
 
 METHODS: dict[str, MethodInfo] = {
-    'server.info': MethodInfo('ServerInfoParams', 'ServerInfoResult', (), False, 'Server name, version, tensor backend, limits and model families.'),
-    'session.create': MethodInfo('SessionCreateParams', 'SessionCreateResult', (-32805,), False, 'Create a session (images + sparse labels + one model). Returns its id; sessions persist across restarts.'),
-    'session.list': MethodInfo('SessionListParams', 'SessionListResult', (), False, 'All sessions in the store, open or closed.'),
-    'session.get': MethodInfo('SessionGetParams', 'SessionGetResult', (-32801,), False, 'Full state of a session. Attaches this connection to the session events (use after a reconnect).'),
-    'session.close': MethodInfo('SessionCloseParams', 'SessionCloseResult', (-32801,), False, 'Stop the session jobs and release its memory (data stays on disk and is reopened on next use); delete: true removes it.'),
-    'session.setView': MethodInfo('SessionSetViewParams', 'SessionSetViewResult', (-32801, -32802, -32803), False, 'Tell the daemon which region the person is looking at; live mode pushes prediction.updated for it.'),
-    'image.add': MethodInfo('ImageAddParams', 'ImageAddResult', (-32801, -32803, -32805, -32810), False, 'Add an image to a session, as an NdArray or a base64 TIFF. Labels start all unlabeled.'),
-    'labels.update': MethodInfo('LabelsUpdateParams', 'LabelsUpdateResult', (-32801, -32802, -32803, -32804, -32805), False, 'Replace the labels of an image (full layer) or of a patch at origin. Acknowledged only once durably on disk.'),
-    'labels.get': MethodInfo('LabelsGetParams', 'LabelsGetResult', (-32801, -32802), False, 'The current sparse labels of an image (signed int32, or offset1 uint16/int32).'),
-    'model.train': MethodInfo('ModelTrainParams', 'ModelTrainResult', (-32801, -32807, -32804, -32805), True, 'Start training the session model on its sparse labels. Returns a job id at once; progress as $/progress with token = jobId.'),
-    'model.configure': MethodInfo('ModelConfigureParams', 'ModelConfigureResult', (-32801,), False, 'Change training hyper-parameters of the session, also while a (live) training runs.'),
-    'model.predict': MethodInfo('ModelPredictParams', 'ModelPredictResult', (-32801, -32802, -32806, -32803, -32800), False, 'Predict instances for an image (or a region / z-slice). Answers even while training runs.'),
-    'model.cancel': MethodInfo('ModelCancelParams', 'ModelCancelResult', (-32808,), False, 'Cancel a job (training or prediction). cancelled = false when it had already ended.'),
-    'model.export': MethodInfo('ModelExportParams', 'ModelExportResult', (-32801, -32806, -32802, -32809), False, "The trained model as one base64 archive: sparsecell's own (weights, config, normalisation; the default) or a bioimage.io model package (zip: rdf.yaml, ONNX weights, test tensors, cover, README)."),
-    'model.import': MethodInfo('ModelImportParams', 'ModelImportResult', (-32801, -32809, -32807), False, 'Load a model into the session: a sparsecell archive (from model.export or the CLI) or a bioimage.io package exported by sparsecell (ONNX weights; other architectures are refused with InvalidModel).'),
-    'rpc.discover': MethodInfo('RpcDiscoverParams', 'RpcDiscoverResult', (), False, 'The OpenRPC document of this server (protocol/openrpc.json).'),
+    'server.info': MethodInfo('ServerInfoParams', 'ServerInfoResult', (-32602,), False, 'Server name, version, tensor backend, limits and model families.'),
+    'session.create': MethodInfo('SessionCreateParams', 'SessionCreateResult', (-32602, -32805), False, 'Create a session (images + sparse labels + one model). Returns its id; sessions persist across restarts.'),
+    'session.list': MethodInfo('SessionListParams', 'SessionListResult', (-32602,), False, 'All sessions in the store, open or closed.'),
+    'session.get': MethodInfo('SessionGetParams', 'SessionGetResult', (-32602, -32801, -32812), False, 'Full state of a session. Attaches this connection to the session events (use after a reconnect).'),
+    'session.close': MethodInfo('SessionCloseParams', 'SessionCloseResult', (-32602, -32801), False, 'Stop the session jobs and release its memory (data stays on disk and is reopened on next use); delete: true removes it.'),
+    'session.setView': MethodInfo('SessionSetViewParams', 'SessionSetViewResult', (-32602, -32801, -32802, -32803), False, 'Tell the daemon which region the person is looking at; live mode pushes prediction.updated for it.'),
+    'image.add': MethodInfo('ImageAddParams', 'ImageAddResult', (-32602, -32801, -32803, -32805, -32810), False, 'Add an image to a session, as an NdArray or a base64 TIFF. Labels start all unlabeled.'),
+    'labels.update': MethodInfo('LabelsUpdateParams', 'LabelsUpdateResult', (-32602, -32801, -32802, -32803, -32804, -32805), False, 'Replace the labels of an image (full layer) or of a patch at origin. Acknowledged only once durably on disk.'),
+    'labels.get': MethodInfo('LabelsGetParams', 'LabelsGetResult', (-32602, -32801, -32802), False, 'The current sparse labels of an image (signed int32, or offset1 uint16/int32).'),
+    'model.train': MethodInfo('ModelTrainParams', 'ModelTrainResult', (-32602, -32801, -32807, -32804, -32805, -32808, -32812), True, 'Start training the session model on its sparse labels. Returns a job id at once; progress as $/progress with token = jobId.'),
+    'model.configure': MethodInfo('ModelConfigureParams', 'ModelConfigureResult', (-32602, -32801), False, 'Change training hyper-parameters of the session, also while a (live) training runs.'),
+    'model.predict': MethodInfo('ModelPredictParams', 'ModelPredictResult', (-32602, -32801, -32802, -32806, -32803, -32800, -32812), False, 'Predict instances for an image (or a region / z-slice). Answers even while training runs.'),
+    'model.cancel': MethodInfo('ModelCancelParams', 'ModelCancelResult', (-32602, -32808), False, 'Cancel a job (training or prediction). cancelled = false when it had already ended.'),
+    'model.export': MethodInfo('ModelExportParams', 'ModelExportResult', (-32602, -32801, -32806, -32802, -32809), False, "The trained model as one base64 archive: sparsecell's own (weights, config, normalisation; the default) or a bioimage.io model package (zip: rdf.yaml, ONNX weights, test tensors, cover, README)."),
+    'model.import': MethodInfo('ModelImportParams', 'ModelImportResult', (-32602, -32801, -32809, -32807), False, 'Load a model into the session: a sparsecell archive (from model.export or the CLI) or a bioimage.io package exported by sparsecell (ONNX weights; other architectures are refused with InvalidModel).'),
+    'rpc.discover': MethodInfo('RpcDiscoverParams', 'RpcDiscoverResult', (-32602,), False, 'The OpenRPC document of this server (protocol/openrpc.json).'),
 }
 
 M_SERVER_INFO = 'server.info'
@@ -735,6 +858,7 @@ class ErrorCode(IntEnum):
     InvalidModel = -32809
     InvalidImage = -32810
     NotImplemented = -32811
+    StorageCorrupt = -32812
 
 
 ERROR_DESCRIPTIONS: dict[int, str] = {
@@ -755,6 +879,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     ErrorCode.InvalidModel: 'The model archive cannot be read or does not fit the session.',
     ErrorCode.InvalidImage: 'The image cannot be decoded (bad TIFF, unsupported dtype or axes).',
     ErrorCode.NotImplemented: 'Declared in the protocol but not available in this server build.',
+    ErrorCode.StorageCorrupt: 'Data of this session on disk is damaged (session.json, a snapshot or the model checkpoint); the message names what. Other sessions are unaffected.',
 }
 
 __all__ = [
@@ -772,6 +897,7 @@ __all__ = [
     'ProgressParams', 'Region', 'RpcDiscoverParams', 'RpcDiscoverResult', 'SPECS', 'ServerInfoParams',
     'ServerInfoResult', 'ServerInfoResultBackend', 'ServerLimits', 'SessionCloseParams', 'SessionCloseResult',
     'SessionCreateParams', 'SessionCreateResult', 'SessionGetParams', 'SessionGetResult', 'SessionInfo',
-    'SessionListParams', 'SessionListResult', 'SessionListResultSessionsItem', 'SessionSetViewParams',
-    'SessionSetViewResult', 'SimpleEvent', 'TrainOptions'
+    'SessionInfoWarningsItem', 'SessionListParams', 'SessionListResult', 'SessionListResultDamagedItem',
+    'SessionListResultSessionsItem', 'SessionSetViewParams', 'SessionSetViewResult', 'SimpleEvent', 'StarterModel',
+    'StarterScores', 'TrainOptions', 'TrainRecipe', 'TrainRecipeFinetune', 'TrainRecipeLive'
 ]

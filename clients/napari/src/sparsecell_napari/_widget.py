@@ -162,6 +162,10 @@ class SparsecellWidget(QWidget):
         self.session_id: Optional[str] = None
         self.session_family: Optional[str] = None
         self.session_config: Optional[dict] = None
+        #: what the session's model began from: ("starter", name), ("scratch",) or ("file", path)
+        self.session_start: Optional[tuple] = None
+        #: the model file for "Start from: file…" (asked for with a file dialog when it is chosen)
+        self.start_model_file: Optional[str] = None
         self.messages: list[str] = []
         self.last_generation = 0
         self.last_counts: Optional[dict] = None
@@ -262,18 +266,31 @@ class SparsecellWidget(QWidget):
         self.family_combo = QComboBox()
         self.family_combo.addItems(FAMILIES)
         f.addRow("Family", self.family_combo)
+        self.start_combo = QComboBox()
+        self.start_combo.setToolTip("What the model starts from: a built-in trained model (predicts at once, then your "
+                                    "labels fine-tune it), fresh weights, or a model file (model.export / CLI)")
+        self._set_start_items([])
+        self.start_combo.activated.connect(self._on_start_chosen)
+        f.addRow("Start from", self.start_combo)
+        # Defaults come from the daemon's recipe (server.info.recipe) once connected; 0 = "the daemon's default".
+        self.time_spin = QSpinBox()
+        self.time_spin.setRange(0, 7 * 24 * 3600)
+        self.time_spin.setSpecialValueText("recipe")
+        self.time_spin.setToolTip("Training time in seconds (0: the daemon's recipe budget); used when Steps is 0")
+        f.addRow("Time limit (s)", self.time_spin)
         self.steps_spin = QSpinBox()
-        self.steps_spin.setRange(1, 1_000_000)
-        self.steps_spin.setValue(200)
+        self.steps_spin.setRange(0, 1_000_000)
+        self.steps_spin.setSpecialValueText("time limit")
+        self.steps_spin.setToolTip("Optimizer steps (0: train for the time limit instead)")
         f.addRow("Steps", self.steps_spin)
         self.patch_spin = QSpinBox()
-        self.patch_spin.setRange(16, 1024)
+        self.patch_spin.setRange(0, 1024)
         self.patch_spin.setSingleStep(16)
-        self.patch_spin.setValue(128)
+        self.patch_spin.setSpecialValueText("recipe")
         f.addRow("Patch size", self.patch_spin)
         self.batch_spin = QSpinBox()
-        self.batch_spin.setRange(1, 64)
-        self.batch_spin.setValue(4)
+        self.batch_spin.setRange(0, 64)
+        self.batch_spin.setSpecialValueText("recipe")
         f.addRow("Batch size", self.batch_spin)
         self.config_edit = QLineEdit()
         self.config_edit.setPlaceholderText('family config JSON, e.g. {"nRays": 32}')
@@ -319,6 +336,48 @@ class SparsecellWidget(QWidget):
         root.addWidget(self.log_label)
         root.addStretch(1)
         self._set_connected(False)
+
+    SCRATCH = "scratch"
+    FILE = "file…"
+
+    def _set_start_items(self, starters: list) -> None:
+        """Rebuild "Start from": one "built-in NAME model" per starter name the daemon offers, scratch, file…."""
+        names = sorted({s["name"] for s in starters})
+        self.start_combo.clear()
+        for n in names:
+            self.start_combo.addItem(f"built-in {n} model", ("starter", n))
+        self.start_combo.addItem(self.SCRATCH, ("scratch",))
+        self.start_combo.addItem(self.FILE, ("file",))
+        self.start_combo.setCurrentIndex(0)
+
+    def set_start(self, kind: str, value: Optional[str] = None) -> None:
+        """Scripting: ``set_start("starter", "nuclei")``, ``set_start("scratch")`` or ``set_start("file", path)``."""
+        if kind == "file":
+            self.start_model_file = value
+        for i in range(self.start_combo.count()):
+            d = self.start_combo.itemData(i)
+            if d[0] == kind and (kind != "starter" or d[1] == value):
+                self.start_combo.setCurrentIndex(i)
+                return
+        raise ValueError(f"no start option {kind} {value or ''}: the daemon offers {self.start_combo.count() - 2} starter(s)")
+
+    def _on_start_chosen(self, index: int) -> None:
+        if self.start_combo.itemData(index) == ("file",):
+            path, _ = QFileDialog.getOpenFileName(self, "Start from a sparsecell model", "", "sparsecell model (*.scm);;all files (*)")
+            if path:
+                self.start_model_file = path
+            elif not self.start_model_file:
+                self.start_combo.setCurrentIndex(max(0, self.start_combo.findText(self.SCRATCH)))
+
+    def _apply_recipe(self, info: dict) -> None:
+        """Show the daemon's training defaults (server.info.recipe) instead of the widget's own."""
+        recipe = info.get("recipe") or {}
+        if recipe.get("budgetS"):
+            self.time_spin.setValue(int(round(recipe["budgetS"])))
+        for spin, key in ((self.patch_spin, "patchSize"), (self.batch_spin, "batchSize")):
+            if key in recipe:
+                spin.setSpecialValueText(f"recipe ({recipe[key]})")
+        self._set_start_items(info.get("starterModels") or [])
 
     def _set_connected(self, ok: bool) -> None:
         for b in (self.train_btn, self.live_btn, self.predict_btn, self.cancel_btn, self.export_btn, self.bioimageio_btn):
@@ -397,6 +456,7 @@ class SparsecellWidget(QWidget):
             old.close()
         self.server_info = info
         self._reset_session_state()
+        self._apply_recipe(info)
         client.on_progress(self._bridge.progress.emit)
         client.on_event(self._emit_event)
         client.on_close(self._bridge.closed.emit)
@@ -429,6 +489,7 @@ class SparsecellWidget(QWidget):
         self.session_id = None
         self.session_family = None
         self.session_config = None
+        self.session_start = None
         self._image_ids.clear()
         self._synced.clear()
         self.job_id = None
@@ -698,9 +759,30 @@ class SparsecellWidget(QWidget):
         config = json.loads(text) if text else None
         if config is not None and not isinstance(config, dict):
             raise ValueError("config must be a JSON object")
-        return {"family": self.family_combo.currentText(), "config": config, "steps": self.steps_spin.value(),
-                "options": {"patchSize": self.patch_spin.value(), "batchSize": self.batch_spin.value(),
-                            **self.extra_train_options}}
+        start = tuple(self.start_combo.currentData() or ("scratch",))
+        if start == ("file",):
+            if not self.start_model_file:
+                raise ValueError("Start from: file… needs a model file")
+            start = ("file", self.start_model_file)
+        if start[0] == "starter":
+            config = None  # a starter model fixes the family config
+        options = {k: spin.value() for k, spin in (("patchSize", self.patch_spin), ("batchSize", self.batch_spin))
+                   if spin.value() > 0}
+        return {"family": self.family_combo.currentText(), "config": config, "start": start,
+                "steps": self.steps_spin.value() or None, "time_limit_s": self.time_spin.value() or None,
+                "options": {**options, **self.extra_train_options}}
+
+    def _start_w(self, client: Client, sid: str, start: tuple) -> dict:
+        """model.train params (and a model.import for a file) that move the session to ``start``."""
+        if start == self.session_start:
+            return {}
+        if start[0] == "file":
+            with open(start[1], "rb") as fh:
+                client.model_import(sid, fh.read())
+            self.session_start = start
+            return {}
+        self.session_start = start
+        return {"start_from": start[0]}
 
     def _ensure_session_w(self, client: Client, settings: dict) -> str:
         if self.session_id is None:
@@ -708,9 +790,14 @@ class SparsecellWidget(QWidget):
             img = settings.get("image_name")
             if img:
                 name = f"napari {img}"[:200]
-            r = client.session_create(name=name, family=settings["family"], config=settings["config"])
+            start = settings.get("start", ("scratch",))
+            starter = start[1] if start[0] == "starter" else None
+            r = client.session_create(name=name, family=settings["family"], config=settings["config"], starter=starter)
             self.session_id, self.session_family = r["sessionId"], r["family"]
             self.session_config = settings["config"]
+            self.session_start = ("starter", r["starter"]) if r.get("starter") else ("scratch",)
+            if start[0] == "file":
+                self._start_w(client, self.session_id, start)
         return self.session_id
 
     def _sync(self, img: Any, lab: Any, settings: Optional[dict] = None) -> None:
@@ -786,6 +873,8 @@ class SparsecellWidget(QWidget):
             p["family"] = settings["family"]  # the daemon starts a fresh model of that family
         if settings["config"] is not None and settings["config"] != self.session_config:
             p["config"] = settings["config"]
+        if settings["start"][0] == "starter" and "family" in p:
+            self.session_start = None  # a new family: its own starter
         return p
 
     def train(self) -> None:
@@ -798,14 +887,16 @@ class SparsecellWidget(QWidget):
         if self._prepare() is None:
             return
         client = self.client
-        self.progress.setRange(0, settings["steps"])
+        self.progress.setRange(0, settings["steps"] or 0)
         self.progress.setValue(0)
         self.progress.setFormat("starting …")
 
         def work() -> dict:
             sid = self._ensure_session_w(client, settings)
             p = self._train_params(settings)
-            r = client.model_train(sid, steps=settings["steps"], **p)
+            p.update(self._start_w(client, sid, settings["start"]))
+            limit = settings["time_limit_s"] if settings["steps"] is None else None
+            r = client.model_train(sid, steps=settings["steps"], time_limit_s=limit, **p)
             self.session_family = settings["family"]
             if "config" in p:
                 self.session_config = p["config"]
@@ -843,6 +934,7 @@ class SparsecellWidget(QWidget):
             def work() -> dict:
                 sid = self._ensure_session_w(client, settings)
                 p = self._train_params(settings)
+                p.update(self._start_w(client, sid, settings["start"]))
                 r = client.model_train(sid, live=True, **p)
                 self.session_family = settings["family"]
                 return r
@@ -935,6 +1027,10 @@ class SparsecellWidget(QWidget):
         client = self.client
         z = self._current_z(img)
         key = _lid(img)
+        try:
+            start = self._model_settings()["start"]
+        except Exception:  # noqa: BLE001
+            start = None
         token = self._predict_token = f"napari-predict-{next(self._predict_seq)}"
         self.progress.setRange(0, 0)
         self.progress.setFormat("predicting …")
@@ -943,6 +1039,8 @@ class SparsecellWidget(QWidget):
             sid, iid = self.session_id, self._image_ids.get(key)
             if sid is None or iid is None:
                 raise RuntimeError("image not on the server")
+            if start is not None and start[0] == "file":
+                self._start_w(client, sid, start)  # "Start from: file…" predicts with that model
             call = client.model_predict_async(sid, iid, z=z, progress_token=token)
             self._predict_call = call
             try:

@@ -221,6 +221,9 @@ public final class Sparsecell implements AutoCloseable {
 
 	// ---- training ---------------------------------------------------------------------------------------
 
+	/** The model file this session was last started from (Train's "Start from: file…"), so it is imported once. */
+	public volatile String startModelFile;
+
 	/** model.train; remembers the job as the current training job (for Cancel). */
 	public String startTraining(ModelTrainParams p) throws RpcException {
 		p.sessionId = sessionId;

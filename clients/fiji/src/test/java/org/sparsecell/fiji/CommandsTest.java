@@ -237,7 +237,7 @@ class CommandsTest {
 	@Test
 	@Order(6)
 	void trainRunsAFewSteps() throws Exception {
-		CommandModule m = runModel(Train.class, "family", "session", "steps", 10, "live", false, "patchSize", 32, "batchSize", 2, "reset", false, "waitForEnd", true);
+		CommandModule m = runModel(Train.class, "family", "session", "startFrom", Train.SCRATCH, "steps", 10, "live", false, "patchSize", 32, "batchSize", 2, "reset", false, "waitForEnd", true);
 		assertEquals("done", out(m, "state"));
 		assertEquals(10, out(m, "stepsDone"));
 		assertFalse(Double.isNaN((Double) out(m, "loss")));
@@ -351,7 +351,7 @@ class CommandsTest {
 	@Test
 	@Order(10)
 	void liveTrainingStopsWithCancel() throws Exception {
-		CommandModule t = runModel(Train.class, "family", "session", "steps", 10, "live", true, "patchSize", 32, "batchSize", 2, "reset", false, "waitForEnd", true);
+		CommandModule t = runModel(Train.class, "family", "session", "startFrom", Train.SCRATCH, "steps", 10, "live", true, "patchSize", 32, "batchSize", 2, "reset", false, "waitForEnd", true);
 		String jobId = (String) out(t, "jobId");
 		assertNotNull(jobId);
 		CommandModule c = run(Cancel.class);

@@ -49,7 +49,12 @@ class RpcClientTest {
 
 	/** A session with the synthetic image and ROI labels of 3 discs + background. */
 	static String[] sessionWithLabels(String name) throws RpcException {
-		String sid = c.sessionCreate(name, "stardist", tinyConfig()).sessionId;
+		return sessionWithLabels(c, name, "stardist", 3);
+	}
+
+	/** A tiny-config session of a family with the synthetic image and ROI labels of nRois discs + background. */
+	static String[] sessionWithLabels(RpcClient c, String name, String family, int nRois) throws RpcException {
+		String sid = c.sessionCreate(name, family, tinyConfig()).sessionId;
 		ImageAddParams ap = new ImageAddParams();
 		ap.sessionId = sid;
 		ap.image = image();
@@ -59,7 +64,7 @@ class RpcClientTest {
 		lp.sessionId = sid;
 		lp.imageId = iid;
 		lp.encoding = "offset1";
-		lp.labels = NdArrays.fromInts(RoiLabels.rasterize(Synthetic.rois(3), 64, 64, null), new int[] { 64, 64 }, "uint16", true);
+		lp.labels = NdArrays.fromInts(RoiLabels.rasterize(Synthetic.rois(nRois), 64, 64, null), new int[] { 64, 64 }, "uint16", true);
 		c.labelsUpdate(lp);
 		return new String[] { sid, iid };
 	}

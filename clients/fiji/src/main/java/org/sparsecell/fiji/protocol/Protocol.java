@@ -78,6 +78,15 @@ public final class Protocol {
 		public Integer trainedGeneration;
 		public List<JobInfo> jobs = new ArrayList<>();
 		public Boolean autoBackground;
+		/** Name of the built-in starter model the session model began from (absent: from scratch). */
+		public String starter;
+		/** Damage found on disk when the session was opened (null when none). */
+		public List<SessionWarning> warnings;
+	}
+
+	public static class SessionWarning {
+		public String imageId;
+		public String message;
 	}
 
 	/** A predicted object: points are [[y, x], ...] vertices in image pixels. */
@@ -103,6 +112,53 @@ public final class Protocol {
 		public long maxMessageBytes;
 		public long maxArrayElements;
 		public int maxSessions;
+		public Integer maxBatch;
+		public Integer maxImagesPerSession;
+		public Integer maxObjects;
+	}
+
+	/** Scores of a starter model from its model card (held-out test images, IoU 0.5). */
+	public static class StarterScores {
+		public double accuracy05;
+		public double f1;
+		public double pq;
+		public Integer testImages;
+	}
+
+	/** A built-in trained model a session can start from (session.create {starter}). */
+	public static class StarterModel {
+		public String name;
+		public String family;
+		public String description;
+		public StarterScores scores;
+	}
+
+	public static class RecipeLive {
+		public int batchSize;
+		public int patchSize;
+		public double learningRate;
+	}
+
+	public static class RecipeFinetune {
+		public double learningRate;
+		public double lrFinal;
+		public int warmupSteps;
+		public int freezeEncoderSteps;
+		public double liveLearningRate;
+	}
+
+	/** The daemon's training defaults (server.info.recipe): what the commands show instead of their own. */
+	public static class TrainRecipe {
+		public int unetDepth;
+		public int unetFilters;
+		public int batchSize;
+		public int patchSize;
+		public double learningRate;
+		public double lrFinal;
+		public double finalFraction;
+		public double budgetS;
+		public RecipeLive live;
+		public RecipeFinetune finetune;
 	}
 
 	// ---- methods: <Method>Params / <Method>Result --------------------------------------------------
@@ -123,6 +179,8 @@ public final class Protocol {
 		public Backend backend;
 		public ServerLimits limits;
 		public List<String> families = new ArrayList<>();
+		public List<StarterModel> starterModels;
+		public TrainRecipe recipe;
 		public String home;
 	}
 
@@ -131,12 +189,15 @@ public final class Protocol {
 		public String family;
 		public JsonObject config;
 		public Boolean autoBackground;
+		/** Begin from this built-in starter model of the family (e.g. "nuclei"). */
+		public String starter;
 	}
 
 	public static class SessionCreateResult {
 		public String sessionId;
 		public String name;
 		public String family;
+		public String starter;
 	}
 
 	public static class SessionListParams {}
@@ -152,6 +213,13 @@ public final class Protocol {
 
 	public static class SessionListResult {
 		public List<SessionSummary> sessions = new ArrayList<>();
+		/** Sessions whose files are damaged (null when none). */
+		public List<DamagedSession> damaged;
+	}
+
+	public static class DamagedSession {
+		public String sessionId;
+		public String error;
 	}
 
 	public static class SessionGetParams {
@@ -235,10 +303,15 @@ public final class Protocol {
 		public TrainOptions options;
 		public Boolean live;
 		public Boolean reset;
+		/** Continue the job a crash interrupted, from the last checkpoint. */
+		public Boolean resume;
+		/** "starter" (fine-tune the family's built-in model) or "scratch" (fresh weights); null: continue. */
+		public String from;
 	}
 
 	public static class ModelTrainResult {
 		public String jobId;
+		public Integer resumedFrom;
 	}
 
 	public static class ModelConfigureParams {
@@ -257,6 +330,7 @@ public final class Protocol {
 		public Integer z;
 		public Double probThresh;
 		public Double nmsThresh;
+		public Integer maxObjects;
 		public JsonPrimitive progressToken;
 	}
 
@@ -267,6 +341,8 @@ public final class Protocol {
 		public int generation;
 		public int[] region;
 		public Integer z;
+		/** True when more objects were found than maxObjects. */
+		public Boolean truncated;
 	}
 
 	public static class ModelCancelParams {

@@ -32,6 +32,7 @@ public class RpcException extends Exception {
 	public static final int INVALID_MODEL = -32809;
 	public static final int INVALID_IMAGE = -32810;
 	public static final int NOT_IMPLEMENTED = -32811;
+	public static final int STORAGE_CORRUPT = -32812;
 	/** Client side: the connection closed before the answer came. */
 	public static final int CONNECTION_CLOSED = -32099;
 	/** Client side: no answer within the call timeout. */
