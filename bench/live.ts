@@ -10,7 +10,7 @@
  * --starter NAME: each session begins from that built-in starter model (session.create {starter}), so the first push
  * comes at once (zero-shot); reports the never-labeled F1 at the first push, 30 s and 75 s (issue 14 goal: >= 0.6
  * with 4 sessions from the first push on). --models-dir points the daemon at another models folder.
- * Writes bench/results/live.json (via the dispatcher) and bench/results/live-f1.png.
+ * Writes bench/results/live.json (via the dispatcher) and bench/results/live-f1.png (Vega-Lite; spec and data in live-f1.vl.json).
  */
 import { join } from 'node:path';
 import { SparsecellClient } from '../clients/typescript/src/client.js';
@@ -19,8 +19,7 @@ import type { EventParams } from '../protocol/src/progress.js';
 import { matching, matchingWithPairs } from '../server/metrics/matching.js';
 import { readImage, readLabels, writeBytes, sharedDataDir, ensureDir } from '../server/storage/dataset.js';
 import { boundingBoxes } from '../server/imaging/labels.js';
-import { Canvas, COLORS, drawChart } from '../server/study/plot.js';
-import { encodePng } from '../server/study/png.js';
+import { FIGURE_CONFIG, renderFigure, type TopLevelSpec } from '../server/plot/vega.js';
 import type { Labels2D } from '../server/imaging/types.js';
 import { rng } from '../scripts/synthetic.js';
 import { flag, log, spawnDaemon, stats } from './helpers.js';
@@ -125,6 +124,26 @@ async function annotate(c: SparsecellClient, image: Uint8Array, H: number, W: nu
   return trace;
 }
 
+/** The live bench's figure: F1 of every pushed prediction over annotation time, one line per session (traces[0] alone, the rest at once). */
+export function liveFigureSpec(traces: Array<Pick<Trace, 'f1'>>, meta: { edits: number; pace: number; image: string }): TopLevelSpec {
+  const sessions = traces.map((_, i) => (i === 0 ? '1 session' : `${traces.length - 1} sessions: #${i}`));
+  return {
+    title: { text: 'Live mode: F1 of pushed predictions over annotation time', subtitle: `IoU 0.5 on the 512x512 view, ${meta.edits} edits every ${meta.pace} s; image ${meta.image.slice(0, 12)}` },
+    data: { values: traces.flatMap((t, i) => t.f1.map(([timeS, f1]) => ({ session: sessions[i], timeS, f1 }))) },
+    mark: { type: 'line', strokeWidth: 2, point: { filled: true, size: 25 } },
+    width: 640, height: 360,
+    encoding: {
+      x: { field: 'timeS', type: 'quantitative', title: 'annotation time (s)' },
+      y: { field: 'f1', type: 'quantitative', title: 'F1 at IoU 0.5', scale: { domain: [0, 1] } },
+      color: { field: 'session', type: 'nominal', title: 'run', scale: { domain: sessions, range: sessions.map((_, i) => LIVE_COLORS[i % LIVE_COLORS.length]) } },
+      strokeDash: { field: 'session', type: 'nominal', title: 'run', scale: { domain: sessions, range: sessions.map((_, i) => (i === 0 ? [1, 0] : [6, 4])) } },
+    },
+    config: FIGURE_CONFIG,
+  } as TopLevelSpec;
+}
+
+const LIVE_COLORS = ['#000000', '#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9'];
+
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const edits = flag(args, 'edits', 30);
   const pace = flag(args, 'pace', 2.5);
@@ -171,18 +190,10 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     for (const mc of multiClients) await mc.close();
 
     // F1 over annotation time.
-    const cv = new Canvas(900, 560);
-    const palette = [COLORS.black, ...Object.values(COLORS).slice(4, 4 + nMulti)];
-    drawChart(cv, 0, 0, 900, 560, {
-      title: `live mode: F1 of pushed predictions (IoU 0.5, 512x512 view), ${edits} edits every ${pace}s`,
-      xLabel: 'annotation time (s)', yLabel: 'F1', yMin: 0, yMax: 1,
-      series: [
-        { label: '1 session', color: palette[0], points: single.f1 },
-        ...multi.map((m, i) => ({ label: `${nMulti} sessions: #${i + 1}`, color: palette[1 + i] ?? COLORS.black, dash: [6, 4], points: m.f1 })),
-      ],
-    });
+    const fig = await renderFigure(liveFigureSpec([single, ...multi], { edits, pace, image: name }));
     ensureDir(RESULTS_DIR);
-    writeBytes(join(RESULTS_DIR, 'live-f1.png'), encodePng(cv.width, cv.height, cv.data, 3));
+    writeBytes(join(RESULTS_DIR, 'live-f1.vl.json'), JSON.stringify(fig.spec, null, 1) + '\n');
+    writeBytes(join(RESULTS_DIR, 'live-f1.png'), fig.png);
     const allMulti = multi.flatMap((m) => m.latenciesMs);
     // F1 on never-labeled objects at the first push, 30 s and 75 s after the job started.
     const milestones = (t: Trace) => ({ firstPushS: t.f1Unlabeled[0]?.[0], first: t.f1Unlabeled[0]?.[1], at30s: f1At(t.f1Unlabeled, 30), at75s: f1At(t.f1Unlabeled, 75) });

@@ -23,7 +23,7 @@ import { provenance } from './run.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDir, readIndexTsv, loadDataset, sharedDataDir, writeBytes } from '../server/storage/dataset.js';
-import { dsbSplit } from '../server/metrics/split.js';
+import { trainValTestSplit } from '../server/metrics/split.js';
 import { matchingDataset, type DatasetMatchingStats } from '../server/metrics/matching.js';
 import { classicalSegment } from '../server/imaging/classical.js';
 import type { Labels2D } from '../server/imaging/types.js';
@@ -100,9 +100,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
 
   // ---- split ----
   const names = readIndexTsv(join(dataDir, 'index.tsv')).map((r) => `${r.name}.tif`);
-  const split = dsbSplit(names, seed, holdout);
-  const valNames = split.train.slice(split.train.length - Math.min(nVal, split.train.length - 1));
-  let trainNames = split.train.slice(0, split.train.length - valNames.length);
+  const split = trainValTestSplit(names, seed, holdout, nVal);
+  const valNames = split.val;
+  let trainNames = split.train;
   if (limitTrain !== undefined) trainNames = trainNames.slice(0, limitTrain);
   if (trainNames.length === 0) throw new Error('no training images left');
   err(`quality: ${trainNames.length} training, ${tune ? valNames.length : 0} validation (thresholds), ${split.test.length} held-out test images\n`);

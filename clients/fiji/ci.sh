@@ -13,6 +13,9 @@ if [ ! -f "$repo/dist/server/main.js" ]; then
   echo "fiji: $repo/dist/server/main.js is missing: run npm run build first"
   exit 1
 fi
+# Formatter check first (SciJava tabs, unused imports; `mvn spotless:apply` fixes it): a failure fails the suite.
+lint=0
+mvn -B -q -f "$here/pom.xml" spotless:check || { echo "ci.sh: Java formatting differs: run mvn spotless:apply in clients/fiji"; lint=1; }
 rm -rf "$here/target/surefire-reports"
 mvn -B -q -f "$here/pom.xml" test "$@"
 rc=$?
@@ -25,4 +28,5 @@ for p in glob.glob(sys.argv[1] + "/TEST-*.xml"):
     t += int(r.get("tests", 0)); f += int(r.get("failures", 0)); e += int(r.get("errors", 0)); s += int(r.get("skipped", 0))
 print(f"Tests run: {t}, Failures: {f}, Errors: {e}, Skipped: {s}")
 PY
+if [ $rc -eq 0 ] && [ $lint -ne 0 ]; then rc=1; fi
 exit $rc

@@ -19,7 +19,7 @@ export const ErrorCode = {
   JobNotFound: -32808,
   InvalidModel: -32809,
   InvalidImage: -32810,
-  NotImplemented: -32811,
+  // -32811 (NotImplemented, a placeholder from before the model methods existed, never sent) is retired: not reused
   StorageCorrupt: -32812,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
@@ -42,7 +42,6 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCodeName, string> = {
   JobNotFound: 'No job with this id.',
   InvalidModel: 'The model archive cannot be read or does not fit the session.',
   InvalidImage: 'The image cannot be decoded (bad TIFF, unsupported dtype or axes).',
-  NotImplemented: 'Declared in the protocol but not available in this server build.',
   StorageCorrupt: 'Data of this session on disk is damaged (session.json, a snapshot or the model checkpoint); the message names what. Other sessions are unaffected.',
 };
 

@@ -15,7 +15,7 @@ import type { Image2D, Labels2D } from '../imaging/types.js';
 import { normalizeImage, parseNormalization, type NormalizationSettings } from '../imaging/normalize.js';
 import { extractWindow } from '../imaging/tiling.js';
 import { encodeTiff } from '../imaging/tiff.js';
-import { encodePng } from '../study/png.js';
+import { encodeRgbPng } from './png.js';
 import type { FamilyName } from '../models/model-family.js';
 import { getFamily } from '../models/registry.js';
 import type { SegmentationModel } from '../models/segmentation-model.js';
@@ -171,7 +171,7 @@ function coverPng(norm: Image2D, labels: Labels2D): Uint8Array {
         for (let k = 0; k < 3; k++) out[r + k] = Math.round(127 + 128 * Math.max(-0.99, Math.min(0.99, rgb[k])));
       } else out[r] = out[r + 1] = out[r + 2] = v;
     }
-  return encodePng(2 * w, h, out, 3);
+  return encodeRgbPng(2 * w, h, out);
 }
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

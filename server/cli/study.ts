@@ -10,6 +10,7 @@ import { initBackend } from '../tensor/backend.js';
 import { familyNames } from '../models/registry.js';
 import { TRAIN_DEFAULTS } from '../training/config.js';
 import { runStudy, STUDY_DEFAULTS, type StudyEvent, type StudyOptions, type StudyResult } from '../study/run-study.js';
+import { rewriteStudyReport } from '../study/report.js';
 import { ProgressBar, formatDuration } from './progress-bar.js';
 import { UsageError, backendChoice, choice, optionalNumber, optionalString, parseFlags, requireDir, runCli, type CliFlags } from './args.js';
 
@@ -45,6 +46,8 @@ time budget and evaluates each on held-out images (stardist matching, IoU 0.5 an
   --batch N             patches per step (default ${TRAIN_DEFAULTS.batchSize})
   --lr X                Adam learning rate (default ${TRAIN_DEFAULTS.learningRate}, then ${TRAIN_DEFAULTS.lrFinal} for the last ${100 * TRAIN_DEFAULTS.finalFraction} %)
   --backend B           auto | wasm | tfjs-node | tfjs-node-gpu | cpu (default: SPARSECELL_BACKEND or auto)
+  --report-only         rewrite results.csv, results.md and the figures of --out from its results.json
+                        (no training, no data needed; sparsecell study only)
 `;
 
 function parseJsonFlag(s: string | undefined, name: string): Record<string, unknown> | undefined {
@@ -162,8 +165,17 @@ export function summarize(r: StudyResult): string {
 
 export async function run(args: string[], env: { backend?: string } = {}): Promise<number> {
   return runCli('study', STUDY_USAGE, async () => {
-    const f = parseFlags(args, STUDY_FLAGS);
+    const f = parseFlags(args, { ...STUDY_FLAGS, 'report-only': { type: 'boolean' } });
     if (f.help) { process.stdout.write(STUDY_USAGE); return 0; }
+    if (f['report-only']) {
+      const out = optionalString(f, 'out');
+      if (out === undefined) throw new UsageError('--report-only needs --out DIR (a finished study folder)');
+      const other = Object.keys(f).filter((k) => f[k] !== undefined && !['report-only', 'out', 'help'].includes(k));
+      if (other.length) throw new UsageError(`--report-only takes only --out (got ${other.map((k) => `--${k}`).join(', ')})`);
+      const files = await rewriteStudyReport(out);
+      process.stderr.write(`sparsecell study: report rewritten from ${join(out, 'results.json')}\n${files.map((p) => `  ${p}\n`).join('')}`);
+      return 0;
+    }
     const opts = studyOptionsFromFlags(f);
     const backend = backendChoice(f, env.backend);
     const info = await initBackend(backend);

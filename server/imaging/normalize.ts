@@ -35,25 +35,24 @@ export function percentiles(values: ArrayLike<number>, ps: number[]): number[] {
   });
 }
 
-/** Per-channel [lo, hi] percentiles of an image. */
-export function channelPercentiles(image: Image2D, pmin: number, pmax: number): Array<[number, number]> {
-  const { channels: C, data } = image;
-  const n = image.height * image.width;
+/** Per-channel [lo, hi] percentiles over all pixels of one or more images (a stack's planes). */
+export function channelPercentiles(images: Image2D | readonly Image2D[], pmin: number, pmax: number): Array<[number, number]> {
+  const list = Array.isArray(images) ? (images as readonly Image2D[]) : [images as Image2D];
+  const C = list[0].channels;
+  const n = list.reduce((a, im) => a + im.height * im.width, 0);
   const out: Array<[number, number]> = [];
   const buf = new Float32Array(n);
   for (let c = 0; c < C; c++) {
-    for (let i = 0; i < n; i++) buf[i] = data[i * C + c];
+    let k = 0;
+    for (const { data } of list) for (let i = c; i < data.length; i += C) buf[k++] = data[i];
     const [lo, hi] = percentiles(buf, [pmin, pmax]);
     out.push([lo, hi]);
   }
   return out;
 }
 
-/** New float32 image normalised per channel. */
-export function normalizeImage(image: Image2D, settings: Partial<NormalizationSettings> = {}): Image2D {
-  const s = parseNormalization(settings);
+function applyRanges(image: Image2D, ranges: Array<[number, number]>, s: NormalizationSettings): Image2D {
   const { channels: C, data } = image;
-  const ranges = channelPercentiles(image, s.pmin, s.pmax);
   const out = new Float32Array(data.length);
   for (let i = 0; i < data.length; i += C)
     for (let c = 0; c < C; c++) {
@@ -63,4 +62,22 @@ export function normalizeImage(image: Image2D, settings: Partial<NormalizationSe
       out[i + c] = v;
     }
   return { height: image.height, width: image.width, channels: C, data: out };
+}
+
+/** New float32 image normalised per channel. */
+export function normalizeImage(image: Image2D, settings: Partial<NormalizationSettings> = {}): Image2D {
+  const s = parseNormalization(settings);
+  return applyRanges(image, channelPercentiles(image, s.pmin, s.pmax), s);
+}
+
+/**
+ * The planes of a Z or T stack normalised together, as csbdeep normalises a volume: one pair of percentiles per
+ * channel over the whole stack, so an empty plane stays dark instead of having its noise stretched to 0..1.
+ */
+export function normalizeStack(planes: readonly Image2D[], settings: Partial<NormalizationSettings> = {}): Image2D[] {
+  const s = parseNormalization(settings);
+  if (planes.length === 0) return [];
+  if (planes.some((p) => p.channels !== planes[0].channels)) throw new Error('normalizeStack: planes differ in channel count');
+  const ranges = channelPercentiles(planes, s.pmin, s.pmax);
+  return planes.map((p) => applyRanges(p, ranges, s));
 }

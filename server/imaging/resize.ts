@@ -1,5 +1,5 @@
 /**
- * Image rescaling (pure): bilinear for intensities, nearest neighbour for labels. Used for Cellpose-style object
+ * Image rescaling (pure): bilinear for intensities, nearest neighbour for labels and loss weights. Used for Cellpose-style object
  * diameter rescaling: images are scaled so that objects have the model's mean diameter.
  */
 import type { Image2D, Labels2D, Instance } from './types.js';
@@ -29,16 +29,21 @@ export function resizeImage(img: Image2D, h: number, w: number): Image2D {
   return { height: h, width: w, channels: C, data: out };
 }
 
-/** Nearest-neighbour resize of labels to (h, w). */
-export function resizeLabels(l: Labels2D, h: number, w: number): Labels2D {
-  const { height: H, width: W, data } = l;
-  if (h === H && w === W) return l;
-  const out = new Int32Array(h * w);
+/** Nearest-neighbour resize of a one-value-per-pixel map (labels, loss weights) from (H, W) to (h, w). */
+export function resizeNearest<T extends Int32Array | Float32Array>(data: T, H: number, W: number, h: number, w: number): T {
+  if (h === H && w === W) return data;
+  const out = new (data.constructor as new (n: number) => T)(h * w);
   for (let y = 0; y < h; y++) {
     const sy = Math.min(H - 1, Math.floor(((y + 0.5) * H) / h));
     for (let x = 0; x < w; x++) out[y * w + x] = data[sy * W + Math.min(W - 1, Math.floor(((x + 0.5) * W) / w))];
   }
-  return { height: h, width: w, data: out };
+  return out;
+}
+
+/** Nearest-neighbour resize of labels to (h, w). */
+export function resizeLabels(l: Labels2D, h: number, w: number): Labels2D {
+  if (h === l.height && w === l.width) return l;
+  return { height: h, width: w, data: resizeNearest(l.data, l.height, l.width, h, w) };
 }
 
 /** Polygons drawn on an image scaled by s, mapped back to the original pixel grid. */

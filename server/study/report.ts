@@ -1,30 +1,14 @@
 /**
- * The study's output files: results.json, results.csv (one row per cell), results.md (a Markdown table) and PNG
- * plots (metrics vs k and vs the fraction of objects annotated; one colour per ordering, solid = with background
- * annotation, dashed = without, dotted = scribbles; full labels as a dashed black reference line).
+ * The study's output files: results.json, results.csv (one row per cell), results.md (a Markdown table) and the
+ * figures (figures.ts: metrics vs k and vs the fraction of objects annotated), each as a Vega-Lite spec with its
+ * data inline (.vl.json), SVG and PNG.
  * The formatting functions are pure; writeStudyReport writes the files through storage/dataset.ts.
  */
 import { join } from 'node:path';
-import { ensureDir, writeFileAtomic } from '../storage/dataset.js';
-import type { MatchingStats } from '../metrics/matching.js';
-import { COLORS, renderFigure, type ChartSpec, type LegendItem, type RGB, type Series } from './plot.js';
-import { encodePng } from './png.js';
-import type { CellResult, StudySetup } from './types.js';
-
-export const METRICS: ReadonlyArray<[keyof MatchingStats, string]> = [
-  ['f1', 'F1'], ['accuracy', 'accuracy'], ['precision', 'precision'], ['recall', 'recall'], ['panoptic_quality', 'PQ'],
-];
-
-const ORDER_COLORS: Record<string, RGB> = { minmax: COLORS.blue, min: COLORS.orange, max: COLORS.green, random: COLORS.purple };
-const BG_DASH: Record<string, readonly number[] | undefined> = { bg: undefined, none: [8, 5], scribble: [2, 4] };
-const BG_NAME: Record<string, string> = { bg: 'with BG', none: 'no BG', scribble: 'scribble BG' };
-const FULL_DASH = [10, 6];
-
-/** Cells in a stable reading order: full first, then ordering, background variant, k. */
-export function sortCells(cells: CellResult[]): CellResult[] {
-  const ord = ['full', 'minmax', 'min', 'max', 'random'], bg = ['full', 'bg', 'scribble', 'none'];
-  return [...cells].sort((a, b) => ord.indexOf(a.ordering) - ord.indexOf(b.ordering) || bg.indexOf(a.bg) - bg.indexOf(b.bg) || (a.k ?? 0) - (b.k ?? 0));
-}
+import { ensureDir, fileExists, readText, writeFileAtomic } from '../storage/dataset.js';
+import { renderFigure } from '../plot/vega.js';
+import { FIGURES, studyFigureSpec } from './figures.js';
+import { BG_NAME, sortCells, type CellResult, type StudySetup } from './types.js';
 
 const f4 = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : '');
 
@@ -82,79 +66,38 @@ export function toMarkdown(setup: StudySetup, cells: CellResult[]): string {
   }
   const missing = setup.cells.filter((id) => !cells.some((c) => c.id === id));
   if (missing.length) lines.push('', `Not finished yet: ${missing.join(', ')}.`);
-  lines.push('', 'Plots: metrics-vs-k.png, metrics-vs-fraction.png (solid: with background annotation, dashed: without, dotted: scribbles; black dashed: full labels).', '');
+  lines.push('', `Figures: ${FIGURES.map(([, stem]) => `${stem}.png`).join(', ')} (also .svg; the Vega-Lite spec with the plotted data is the .vl.json beside each). Solid: with background annotation, dashed: without, dotted: scribbles; black dashed: full labels.`, '');
   return lines.join('\n');
 }
 
-/** Series keys (ordering, bg) present among the sparse cells, in reading order. */
-function seriesKeys(cells: CellResult[]): Array<[string, string]> {
-  const keys: Array<[string, string]> = [];
-  for (const c of sortCells(cells)) if (c.k !== null && !keys.some(([o, b]) => o === c.ordering && b === c.bg)) keys.push([c.ordering, c.bg]);
-  return keys;
-}
-
-export function studyCharts(cells: CellResult[], x: 'k' | 'fraction'): ChartSpec[] {
-  const sparse = cells.filter((c) => c.k !== null);
-  const full = cells.find((c) => c.k === null);
-  const ks = [...new Set(sparse.map((c) => c.k as number))].sort((a, b) => a - b);
-  return METRICS.map(([key, name]) => {
-    const series: Series[] = seriesKeys(cells).map(([o, b]) => ({
-      label: `${o} ${BG_NAME[b] ?? b}`,
-      color: ORDER_COLORS[o] ?? COLORS.brown,
-      dash: BG_DASH[b],
-      points: sparse.filter((c) => c.ordering === o && c.bg === b)
-        .map((c) => [x === 'k' ? (c.k as number) : c.cost.fractionObjects, c.evaluation.atIoU05[key] as number] as [number, number]),
-    }));
-    const fracs = sparse.map((c) => c.cost.fractionObjects).filter((v) => v > 0);
-    const spec: ChartSpec = {
-      title: `${name} (IoU 0.5)`,
-      xLabel: x === 'k' ? 'k (2k objects kept per image)' : 'fraction of objects annotated',
-      yLabel: name,
-      xLog: true,
-      yMin: 0,
-      yMax: 1,
-      series,
-      refLines: full ? [{ label: 'full labels', y: full.evaluation.atIoU05[key] as number, color: COLORS.black, dash: FULL_DASH }] : [],
-    };
-    if (x === 'k' && ks.length) {
-      spec.xTicks = ks;
-      spec.xMin = ks[0] / 1.5;
-      spec.xMax = ks[ks.length - 1] * 1.5;
-    } else if (fracs.length) {
-      spec.xMin = Math.min(...fracs) / 1.5;
-      spec.xMax = 1;
-    }
-    return spec;
-  });
-}
-
-export function studyLegend(cells: CellResult[]): LegendItem[] {
-  const items: LegendItem[] = seriesKeys(cells).map(([o, b]) => ({ label: `${o}, ${BG_NAME[b] ?? b}`, color: ORDER_COLORS[o] ?? COLORS.brown, dash: BG_DASH[b], marker: true }));
-  if (cells.some((c) => c.k === null)) items.push({ label: 'full labels', color: COLORS.black, dash: FULL_DASH });
-  return items;
-}
-
-/** PNG bytes of one study figure. */
-export function studyFigurePng(setup: StudySetup, cells: CellResult[], x: 'k' | 'fraction'): Uint8Array {
-  const title = `sparsecell study: ${setup.family}, ${setup.trainSet.count} train / ${setup.testSet.count} test images, ${Math.round(setup.perCellS)} s per cell`;
-  const cv = renderFigure(studyCharts(cells, x), { cols: 3, title, legend: studyLegend(cells) });
-  return encodePng(cv.width, cv.height, cv.data, 3);
-}
-
-/** Write every output file; returns their paths. */
-export function writeStudyReport(outDir: string, setup: StudySetup, cells: CellResult[]): string[] {
+/** Write every output file (results.json unless `resultsJson` is false); returns their paths. */
+export async function writeStudyReport(outDir: string, setup: StudySetup, cells: CellResult[], opts: { resultsJson?: boolean } = {}): Promise<string[]> {
   ensureDir(outDir);
   const sorted = sortCells(cells);
-  const files: Array<[string, Uint8Array | string]> = [
-    ['results.json', JSON.stringify({ setup, cells: sorted.map(({ fingerprint: _f, ...rest }) => rest) }, null, 2) + '\n'],
-    ['results.csv', toCsv(sorted)],
-    ['results.md', toMarkdown(setup, sorted)],
-    ['metrics-vs-k.png', studyFigurePng(setup, sorted, 'k')],
-    ['metrics-vs-fraction.png', studyFigurePng(setup, sorted, 'fraction')],
-  ];
+  const files: Array<[string, Uint8Array | string]> = [];
+  if (opts.resultsJson !== false) files.push(['results.json', JSON.stringify({ setup, cells: sorted.map(({ fingerprint: _f, ...rest }) => rest) }, null, 2) + '\n']);
+  files.push(['results.csv', toCsv(sorted)], ['results.md', toMarkdown(setup, sorted)]);
+  for (const [x, stem] of FIGURES) {
+    const fig = await renderFigure(studyFigureSpec(setup, sorted, x));
+    files.push([`${stem}.vl.json`, JSON.stringify(fig.spec, null, 1) + '\n'], [`${stem}.svg`, fig.svg], [`${stem}.png`, fig.png]);
+  }
   return files.map(([name, body]) => {
     const p = join(outDir, name);
     writeFileAtomic(p, body);
     return p;
   });
+}
+
+/** Rewrite a finished study's tables and figures from its results.json (no training); returns the files written. */
+export async function rewriteStudyReport(outDir: string): Promise<string[]> {
+  const file = join(outDir, 'results.json');
+  if (!fileExists(file)) throw new Error(`${file} does not exist (run the study first)`);
+  let parsed: { setup?: StudySetup; cells?: CellResult[] };
+  try {
+    parsed = JSON.parse(readText(file)) as typeof parsed;
+  } catch (e) {
+    throw new Error(`${file} is not valid JSON (${(e as Error).message})`);
+  }
+  if (!parsed.setup || !Array.isArray(parsed.cells) || parsed.cells.length === 0) throw new Error(`${file} has no setup or no cells`);
+  return writeStudyReport(outDir, parsed.setup, parsed.cells, { resultsJson: false });
 }

@@ -1,7 +1,7 @@
 /**
  * The sparse-annotation study (issue 6): from a DENSE data set, simulate each annotation strategy of a grid
  * (strategies.ts), train one model per strategy with the masked-loss pipeline under an equal time budget, evaluate
- * it on held-out images with the stardist-identical matching, and write the results (JSON, CSV, Markdown, PNG plots).
+ * it on held-out images with the stardist-identical matching, and write the results (JSON, CSV, Markdown, Vega-Lite figures as SVG and PNG).
  *
  * - Split: with no separate test set, the fixed seeded DSB split (metrics/split.ts dsbSplit(names, splitSeed = 0,
  *   holdout = 50)); `limitTrain` takes the first N training names of that split (a seeded random subset).
@@ -15,7 +15,7 @@
 import { join, resolve } from 'node:path';
 import type { Image2D, Labels2D } from '../imaging/types.js';
 import { ensureDir, fileExists, listTiffs, loadDataset, readText, writeFileAtomic, type DatasetItem } from '../storage/dataset.js';
-import { dsbSplit } from '../metrics/split.js';
+import { holdOutValidation, trainValTestSplit } from '../metrics/split.js';
 import { matchingDataset, type MatchingStats } from '../metrics/matching.js';
 import { fitModel, postprocessMaps, predictMaps } from '../training/pipeline.js';
 import { tuneThresholds } from '../training/thresholds.js';
@@ -145,23 +145,20 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
 
   // Data and split.
   const names = listTiffs(opts.imagesDir);
-  let trainNames: string[], testNames: string[], splitRule: string;
+  let trainNames: string[], valNames: string[], testNames: string[], splitRule: string;
+  const nVal = opts.val ?? STUDY_DEFAULTS.val;
   const testImagesDir = opts.testImagesDir ?? opts.imagesDir, testMasksDir = opts.testMasksDir ?? opts.masksDir;
   if (opts.testImagesDir || opts.testMasksDir) {
     if (!opts.testImagesDir || !opts.testMasksDir) throw new Error('a separate test set needs both test images and test masks');
-    trainNames = names;
+    ({ train: trainNames, val: valNames } = holdOutValidation(names, nVal));
     testNames = listTiffs(opts.testImagesDir);
     splitRule = 'separate test set';
   } else {
-    const split = dsbSplit(names, opts.splitSeed ?? STUDY_DEFAULTS.splitSeed, Math.min(opts.holdout ?? STUDY_DEFAULTS.holdout, Math.max(0, names.length - 1)));
-    trainNames = split.train;
-    testNames = split.test;
+    // the quality benchmark's split: validation = the last `val` names of the training part, never trained on
+    const split = trainValTestSplit(names, opts.splitSeed ?? STUDY_DEFAULTS.splitSeed, Math.min(opts.holdout ?? STUDY_DEFAULTS.holdout, Math.max(0, names.length - 1)), nVal);
+    ({ train: trainNames, val: valNames, test: testNames } = split);
     splitRule = `dsbSplit(seed ${opts.splitSeed ?? STUDY_DEFAULTS.splitSeed}, holdout ${split.test.length})`;
   }
-  // validation = the last `val` names of the training part (as the quality benchmark), never trained on
-  const nVal = Math.min(opts.val ?? STUDY_DEFAULTS.val, Math.max(0, trainNames.length - 1));
-  const valNames = nVal > 0 ? trainNames.slice(trainNames.length - nVal) : [];
-  if (nVal > 0) trainNames = trainNames.slice(0, trainNames.length - nVal);
   if (opts.limitTrain !== undefined) trainNames = trainNames.slice(0, opts.limitTrain);
   if (opts.limitTest !== undefined) testNames = testNames.slice(0, opts.limitTest);
   if (trainNames.length === 0) throw new Error('no training images');
@@ -222,9 +219,9 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
     writeFileAtomic(file, JSON.stringify(result, null, 2) + '\n');
     results.push(result);
     emit({ type: 'cell-done', index: i, total: strategies.length, id, result });
-    files = writeStudyReport(opts.outDir, setup, collect());
+    files = await writeStudyReport(opts.outDir, setup, collect());
   }
-  files = writeStudyReport(opts.outDir, setup, collect());
+  files = await writeStudyReport(opts.outDir, setup, collect());
   return { outDir: opts.outDir, setup, cells: results, skipped, files };
 
   async function runCell(strategy: Strategy, id: string, index: number, total: number): Promise<CellResult> {

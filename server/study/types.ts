@@ -1,6 +1,6 @@
 /**
- * The study's result types, shared by run-study.ts (which produces them) and report.ts (which writes them), so
- * neither imports the other.
+ * The study's result types and the cells' reading order, shared by run-study.ts (which produces them), report.ts
+ * (tables) and figures.ts (plots), so none of them imports another.
  */
 import type { AnnotationCost } from './strategies.js';
 import type { MatchingStats } from '../metrics/matching.js';
@@ -55,4 +55,13 @@ export interface StudySetup {
   testSet: { images: string; masks: string; count: number; split: string };
   /** Validation images (from the training folder, not trained on) for per-cell thresholds. */
   valSet: { count: number; rule: string };
+}
+
+/** Names of the background variants in tables and legends. */
+export const BG_NAME: Readonly<Record<string, string>> = { bg: 'with BG', none: 'no BG', scribble: 'scribble BG' };
+
+/** Cells in a stable reading order: full first, then ordering, background variant, k. */
+export function sortCells(cells: CellResult[]): CellResult[] {
+  const ord = ['full', 'minmax', 'min', 'max', 'random'], bg = ['full', 'bg', 'scribble', 'none'];
+  return [...cells].sort((a, b) => ord.indexOf(a.ordering) - ord.indexOf(b.ordering) || bg.indexOf(a.bg) - bg.indexOf(b.bg) || (a.k ?? 0) - (b.k ?? 0));
 }

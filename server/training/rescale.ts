@@ -5,7 +5,7 @@
  * `diameter` field are never rescaled.
  */
 import type { Image2D, Instances } from '../imaging/types.js';
-import { resizeImage, resizeLabels, scaledSize, unscalePolygons } from '../imaging/resize.js';
+import { resizeImage, resizeLabels, resizeNearest, scaledSize, unscalePolygons } from '../imaging/resize.js';
 import type { SegmentationModel } from '../models/segmentation-model.js';
 import type { TrainingSample } from './sampler.js';
 
@@ -21,10 +21,8 @@ export function rescaleSample(sample: TrainingSample, s: number): TrainingSample
   if (s === 1) return sample;
   const h = scaledSize(sample.image.height, s), w = scaledSize(sample.image.width, s);
   const out: TrainingSample = { image: resizeImage(sample.image, h, w), labels: resizeLabels(sample.labels, h, w) };
-  if (sample.weightMultiplier) {
-    const wm = resizeImage({ height: sample.image.height, width: sample.image.width, channels: 1, data: sample.weightMultiplier }, h, w).data;
-    out.weightMultiplier = wm;
-  }
+  // weights are resized like the labels they go with (nearest), so a correction stroke keeps its weight and edge
+  if (sample.weightMultiplier) out.weightMultiplier = resizeNearest(sample.weightMultiplier, sample.image.height, sample.image.width, h, w);
   return out;
 }
 

@@ -9,7 +9,7 @@ import { initBackend, type BackendPreference } from '../tensor/backend.js';
 import { createModel, deserializeModel, disposeModel, serializeModel, storedThresholds, type SegmentationModel } from '../models/segmentation-model.js';
 import { unetDecoderVariables, unetTrainableVariables } from '../models/unet/unet.js';
 import { finetuneStep } from '../recipe.js';
-import { normalizeImage } from '../imaging/normalize.js';
+import { normalizeStack } from '../imaging/normalize.js';
 import { autoBackground } from '../imaging/auto-background.js';
 import type { Image2D, Labels2D } from '../imaging/types.js';
 import { PatchSampler, type TrainingSample } from './sampler.js';
@@ -23,7 +23,7 @@ import type { LiveTrainOptions, PredictResult, TrainSliceResult, WorkerImage, Wo
 
 interface ImageData {
   shape: number[]; // spatial
-  planes: Image2D[]; // normalised, one per z
+  planes: Image2D[]; // one per z, normalised together (percentiles over the whole stack)
   labels: Int32Array;
   corrections: Uint8Array;
 }
@@ -70,7 +70,7 @@ function toFloatPlanes(img: WorkerImage): { planes: Image2D[]; spatial: number[]
 
 function addImage(st: SessionState, img: WorkerImage): void {
   const { planes, spatial } = toFloatPlanes(img);
-  st.images.set(img.imageId, { shape: spatial, planes: planes.map((p) => normalizeImage(p, st.model.normalization)), labels: img.labels, corrections: img.corrections });
+  st.images.set(img.imageId, { shape: spatial, planes: normalizeStack(planes, st.model.normalization), labels: img.labels, corrections: img.corrections });
   st.dirty = true;
 }
 

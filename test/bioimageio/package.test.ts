@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
+import { PNG } from 'pngjs';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import * as tf from '@tensorflow/tfjs-core';
 import { useDaemon } from '../helpers/daemon.js';
@@ -102,8 +103,8 @@ describe('bioimageio: model packages through the daemon', function () {
       expect(readme).to.contain(`| family | ${family}`).and.to.contain(`| labeled objects | ${config.training.objects} |`);
       const png = files.get('cover.png')!;
       expect([...png.subarray(1, 4)].map((b) => String.fromCharCode(b)).join('')).to.equal('PNG');
-      const dv = new DataView(png.buffer, png.byteOffset);
-      expect(dv.getUint32(16)).to.equal(2 * dv.getUint32(20));
+      const cover = PNG.sync.read(Buffer.from(png));
+      expect(cover.width).to.equal(2 * cover.height);
 
       // ONNX (onnxruntime) and tfjs on the test tensor, preprocessed as the rdf says
       const t = packageTestTensors(files);
@@ -128,6 +129,10 @@ describe('bioimageio: model packages through the daemon', function () {
       const fromTensor = m.family.postprocess(fromNchw(t.output), m.config).labels.data;
       expect(Math.max(...daemonLabels)).to.be.greaterThan(0);
       expect(Array.from(daemonLabels)).to.deep.equal(Array.from(fromTensor));
+      // the cover's right half is the test crop with the predicted outlines drawn in colour
+      let coloured = 0;
+      for (let i = 0; i < cover.width * cover.height; i++) if (cover.data[4 * i] !== cover.data[4 * i + 1] || cover.data[4 * i + 1] !== cover.data[4 * i + 2]) coloured++;
+      expect(coloured).to.be.greaterThan(10);
 
       // import the package into a new session: same predictions on the training image
       const s2 = (await c.call('session.create', { family: 'stardist' })).sessionId;

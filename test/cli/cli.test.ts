@@ -1,16 +1,20 @@
 /**
  * The real `sparsecell` executable (the compiled server/main.js next to this compiled test) on a tiny synthetic
- * dataset in a temp folder: train -> predict -> evaluate, plus argument errors (exit code 2, clear message).
+ * dataset in a temp folder: train -> predict -> evaluate, plus argument errors (exit code 2, clear message); and
+ * `study --report-only` on a copy of a committed study's results.json.
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeBlobs, sparsify } from '../../scripts/synthetic.js';
 import { decodeTiff, encodeTiff } from '../../server/imaging/tiff.js';
 import { readModelSpec } from '../../server/models/segmentation-model.js';
+import { FIGURES } from '../../server/study/figures.js';
+import { ROOT } from '../../scripts/codegen.js';
+import { expectFigureFiles } from '../study/figure-checks.js';
 
 const MAIN_JS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'server', 'main.js');
 
@@ -163,5 +167,42 @@ describe('cli: sparsecell train / predict / evaluate', function () {
     const h = await sparsecell(['predict', '--help']);
     expect(h.code).to.equal(0);
     expect(h.stdout).to.match(/usage: sparsecell predict/);
+  });
+});
+
+describe('cli: sparsecell study --report-only', function () {
+  this.timeout(60000);
+  let tmp = '';
+  const study = join(ROOT, 'bench', 'results', 'study-tensorflow');
+  before(() => { tmp = mkdtempSync(join(tmpdir(), 'sparsecell-report-')); });
+  after(() => { if (tmp) rmSync(tmp, { recursive: true, force: true }); });
+
+  it('rewrites the tables and figures of a study folder from its results.json alone', async () => {
+    copyFileSync(join(study, 'results.json'), join(tmp, 'results.json'));
+    const before = readFileSync(join(tmp, 'results.json'), 'utf8');
+    const r = await sparsecell(['study', '--report-only', '--out', tmp]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.contain('metrics-vs-k.png');
+    expect(readFileSync(join(tmp, 'results.json'), 'utf8')).to.equal(before);
+    for (const f of ['results.csv', 'results.md', ...FIGURES.flatMap(([, s]) => [`${s}.vl.json`, `${s}.svg`, `${s}.png`])]) expect(existsSync(join(tmp, f)), f).to.equal(true);
+    expect(readFileSync(join(tmp, 'results.csv'), 'utf8')).to.equal(readFileSync(join(study, 'results.csv'), 'utf8'));
+    expectFigureFiles(tmp);
+  });
+
+  it('refuses a missing --out, training flags beside it, and a folder without results.json', async () => {
+    const noOut = await sparsecell(['study', '--report-only']);
+    expect(noOut.code).to.equal(2);
+    expect(noOut.stderr).to.contain('--report-only needs --out');
+    const extra = await sparsecell(['study', '--report-only', '--out', tmp, '--budget', '10']);
+    expect(extra.code).to.equal(2);
+    expect(extra.stderr).to.contain('--report-only takes only --out (got --budget)');
+    const empty = mkdtempSync(join(tmpdir(), 'sparsecell-report-empty-'));
+    try {
+      const r = await sparsecell(['study', '--report-only', '--out', empty]);
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.match(/results\.json does not exist/);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 });

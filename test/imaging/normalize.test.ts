@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { normalizeImage, percentiles, parseNormalization } from '../../server/imaging/normalize.js';
+import { normalizeImage, normalizeStack, percentiles, parseNormalization } from '../../server/imaging/normalize.js';
+import { makeBlobs } from '../../scripts/synthetic.js';
 
 describe('percentile normalisation', () => {
   it('percentiles match numpy linear interpolation', () => {
@@ -29,4 +30,23 @@ describe('percentile normalisation', () => {
     expect(Math.max(...out.data)).to.equal(1);
     expect(() => parseNormalization({ pmin: 50, pmax: 40 })).to.throw(/pmin < pmax/);
   });
+
+  it('a stack is normalised as one volume: an empty plane stays dark, a bright plane keeps its contrast', () => {
+    const H = 32, W = 32;
+    const blobs = makeBlobs({ height: H, width: W, count: 4, seed: 5 }); // background 0.1, objects 0.5..0.9, noise 0.03
+    const empty = makeBlobs({ height: H, width: W, count: 0, seed: 6 }).image; // background and noise only
+    const volume = [blobs.image, empty];
+    const [a, b] = normalizeStack(volume);
+    const max = (d: Float32Array) => d.reduce((m, v) => Math.max(m, v), -Infinity);
+    // one pair of percentiles for both planes: plane 0 is normalised exactly as the concatenated volume
+    const both = normalizeImage({ height: 2 * H, width: W, channels: 1, data: Float32Array.from([...blobs.image.data, ...empty.data]) });
+    expect(Array.from(a.data)).to.deep.equal(Array.from(both.data.subarray(0, H * W)));
+    expect(Array.from(b.data)).to.deep.equal(Array.from(both.data.subarray(H * W)));
+    expect(max(a.data)).to.be.greaterThan(0.9);
+    expect(max(b.data), 'the empty plane stays near the background level').to.be.lessThan(0.3);
+    // plane by plane, the same empty plane's noise would be stretched to 0..1
+    expect(max(normalizeImage(empty).data)).to.be.greaterThan(0.9);
+    expect(normalizeStack([])).to.deep.equal([]);
+  });
 });
+

@@ -27,4 +27,20 @@ describe('imaging: resize and diameter rescaling', () => {
     expect(back.polygons[0].points).to.deep.equal([[-0.5, -0.5], [9.5, 5.5]]);
     expect(unscalePolygons([], 2)).to.deep.equal([]);
   });
+
+  it('correction weights are resized like the labels (nearest): a stroke keeps weight 10 exactly where its label goes', () => {
+    const H = 12, W = 10;
+    const labels = new Int32Array(H * W).fill(-1), wm = new Float32Array(H * W).fill(1);
+    for (let y = 3; y < 8; y++) for (let x = 2; x < 5; x++) { labels[y * W + x] = 5; wm[y * W + x] = 10; } // a correction stroke
+    for (let x = 0; x < W; x++) labels[10 * W + x] = 0; // an ordinary background stroke
+    const image = { height: H, width: W, channels: 1, data: new Float32Array(H * W) };
+    for (const s of [2.5, 1.5, 0.7]) {
+      const r = rescaleSample({ image, labels: { height: H, width: W, data: labels }, weightMultiplier: wm }, s);
+      const l = r.labels.data, w = r.weightMultiplier!;
+      expect(w.length).to.equal(l.length);
+      expect(l.some((v) => v === 5), `scale ${s}: the stroke survives`).to.equal(true);
+      for (let i = 0; i < l.length; i++) expect(w[i], `scale ${s}, pixel ${i}`).to.equal(l[i] === 5 ? 10 : 1);
+    }
+  });
 });
+

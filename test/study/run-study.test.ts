@@ -3,69 +3,12 @@ import { NMS_GRID, PROB_GRID } from '../../server/training/thresholds.js';
 import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inflateSync } from 'node:zlib';
 import { useBackend } from '../tensor/helpers.js';
 import { makeBlobs } from '../../scripts/synthetic.js';
 import { encodeTiff } from '../../server/imaging/tiff.js';
 import { runStudy, type StudyEvent } from '../../server/study/run-study.js';
 import { run as studyCli } from '../../server/cli/study.js';
-import { encodePng } from '../../server/study/png.js';
-import { Canvas, COLORS, renderFigure } from '../../server/study/plot.js';
-import { crc32 } from '../../server/storage/crc32.js';
-
-/** Parse a PNG (8-bit RGB, filter 0 rows as encodePng writes): size and pixels; checks every chunk CRC. */
-function decodePng(bytes: Uint8Array): { width: number; height: number; rgb: Uint8Array } {
-  expect(Array.from(bytes.subarray(0, 8))).to.deep.equal([137, 80, 78, 71, 13, 10, 26, 10]);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let o = 8, width = 0, height = 0;
-  const idat: Uint8Array[] = [];
-  for (;;) {
-    const len = dv.getUint32(o);
-    const type = new TextDecoder().decode(bytes.subarray(o + 4, o + 8));
-    const body = bytes.subarray(o + 8, o + 8 + len);
-    expect(dv.getUint32(o + 8 + len), `${type} crc`).to.equal(crc32(bytes.subarray(o + 4, o + 8), body));
-    if (type === 'IHDR') { width = dv.getUint32(o + 8); height = dv.getUint32(o + 12); expect(body[8]).to.equal(8); expect(body[9]).to.equal(2); }
-    if (type === 'IDAT') idat.push(body);
-    o += 12 + len;
-    if (type === 'IEND') break;
-  }
-  const raw = inflateSync(Buffer.concat(idat));
-  expect(raw.length).to.equal((width * 3 + 1) * height);
-  const rgb = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    expect(raw[y * (width * 3 + 1)]).to.equal(0);
-    rgb.set(raw.subarray(y * (width * 3 + 1) + 1, (y + 1) * (width * 3 + 1)), y * width * 3);
-  }
-  return { width, height, rgb };
-}
-
-describe('study: PNG encoder and plotter', () => {
-  it('encodePng round-trips pixels through zlib with valid CRCs', () => {
-    const w = 7, h = 5, px = new Uint8Array(w * h * 3).map((_, i) => (i * 37) & 255);
-    const d = decodePng(encodePng(w, h, px));
-    expect(d).to.include({ width: w, height: h });
-    expect(Array.from(d.rgb)).to.deep.equal(Array.from(px));
-  });
-
-  it('draws text, dashed lines and a chart figure', () => {
-    const cv = new Canvas(60, 20);
-    cv.text('F1', 1, 1, COLORS.black);
-    let ink = 0;
-    for (let i = 0; i < cv.data.length; i += 3) if (cv.data[i] === 0) ink++;
-    expect(ink).to.be.greaterThan(10);
-    const dash = new Canvas(40, 3);
-    dash.line(0, 1, 39, 1, COLORS.black, 1, [4, 4]);
-    const row = Array.from({ length: 40 }, (_, x) => dash.data[(40 + x) * 3] === 0);
-    expect(row.slice(0, 4).every(Boolean)).to.equal(true);
-    expect(row.slice(5, 8).some(Boolean)).to.equal(false);
-    const fig = renderFigure([{ title: 'F1', xLabel: 'k', yLabel: 'F1', xLog: true, series: [{ label: 'a', color: COLORS.blue, points: [[1, 0.2], [4, 0.5], [16, 0.7]] }], refLines: [{ label: 'full', y: 0.8, color: COLORS.black }] }],
-      { legend: [{ label: 'a', color: COLORS.blue }] });
-    expect(fig.width).to.be.greaterThan(400);
-    let blue = 0;
-    for (let i = 0; i < fig.data.length; i += 3) if (fig.data[i] === 31 && fig.data[i + 1] === 119) blue++;
-    expect(blue).to.be.greaterThan(100);
-  });
-});
+import { expectFigureFiles } from './figure-checks.js';
 
 describe('study pipeline end to end (4 tiny synthetic images)', function () {
   this.timeout(120000);
@@ -84,7 +27,7 @@ describe('study pipeline end to end (4 tiny synthetic images)', function () {
   });
   after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 
-  it('trains and evaluates every cell, writes results.json/csv/md and the PNG plots; a second run skips finished cells', async () => {
+  it('trains and evaluates every cell, writes results.json/csv/md and the figures; a second run skips finished cells', async () => {
     const out = join(dir, 'out');
     const cells = ['full', 'minmax-k1-bg', 'minmax-k1-none', 'random-k1-scribble'];
     const events: StudyEvent[] = [];
@@ -118,7 +61,7 @@ describe('study pipeline end to end (4 tiny synthetic images)', function () {
     expect(events.some((e) => e.type === 'train')).to.equal(true);
     expect(events.filter((e) => e.type === 'tune')).to.have.length(4);
 
-    for (const f of ['results.json', 'results.csv', 'results.md', 'metrics-vs-k.png', 'metrics-vs-fraction.png']) expect(existsSync(join(out, f)), f).to.equal(true);
+    for (const f of ['results.json', 'results.csv', 'results.md']) expect(existsSync(join(out, f)), f).to.equal(true);
     expect(readdirSync(join(out, 'cells')).sort()).to.deep.equal(cells.map((c) => `${c}.json`).sort());
     const csv = readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n');
     expect(csv).to.have.length(1 + cells.length);
@@ -131,11 +74,7 @@ describe('study pipeline end to end (4 tiny synthetic images)', function () {
     const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
     expect(json.cells).to.have.length(4);
     expect(json.setup.family).to.equal('stardist');
-    for (const png of ['metrics-vs-k.png', 'metrics-vs-fraction.png']) {
-      const d = decodePng(new Uint8Array(readFileSync(join(out, png))));
-      expect(d.width).to.be.greaterThan(1000);
-      expect(d.height).to.be.greaterThan(500);
-    }
+    expectFigureFiles(out); // .vl.json data = results.json, SVG and PNG drawn
 
     // Second run through the CLI entry: nothing is retrained.
     const before = readFileSync(join(out, 'cells', 'full.json'), 'utf8');

@@ -1,8 +1,8 @@
 /** Bounded memory: beyond maxLoadedPerWorker, idle sessions are checkpointed, unloaded, and reload unchanged. */
 import { expect } from 'chai';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { nd, toU8 } from '../helpers/arrays.js';
-import { makeBlobs } from '../../scripts/synthetic.js';
+import { nd } from '../helpers/arrays.js';
+import { blobImage, expectObjects, sessionWithTrainedModel, trainedBlobsModel } from '../helpers/trained-model.js';
 import { SERVICE_DEFAULTS } from '../../server/training/service.js';
 import { decodeNdArray } from '../../protocol/src/ndarray.js';
 import type { SparsecellClient } from '../../clients/typescript/src/client.js';
@@ -13,6 +13,7 @@ describe('model service: bounded models per worker', function () {
   let c: SparsecellClient;
   const saved = SERVICE_DEFAULTS.maxLoadedPerWorker;
   before(async () => {
+    await trainedBlobsModel(); // trained once per test run (helpers/trained-model.ts)
     SERVICE_DEFAULTS.maxLoadedPerWorker = 1;
     d = await startTestDaemon();
     c = await d.connect();
@@ -24,15 +25,14 @@ describe('model service: bounded models per worker', function () {
   });
 
   it('evicts the least recently used idle model and reloads it from its checkpoint with identical predictions', async () => {
-    const blobs = makeBlobs({ height: 64, width: 64, count: 6, seed: 9 });
-    const img = toU8(blobs.image.data);
+    const blobs = blobImage(9, 6);
     const ids: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const { sessionId } = await c.call('session.create', { config: { unetDepth: 2, unetFilters: 8 } });
-      await c.call('image.add', { sessionId, image: nd(img, [64, 64]) });
+      // a model that predicts objects, trained on in this session so that its weights differ from the imported ones
+      const sessionId = await sessionWithTrainedModel(c, blobs);
       await c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(blobs.labels.data, [64, 64]), encoding: 'signed' });
       const { jobId } = await c.call('model.train', { sessionId, steps: 4 + i, options: { patchSize: 32, batchSize: 2, seed: i } });
-      await c.waitForProgressEnd(jobId);
+      expect((await c.waitForProgressEnd(jobId)).state).to.equal('done');
       ids.push(sessionId);
     }
     const loaded = () => {
@@ -44,7 +44,9 @@ describe('model service: bounded models per worker', function () {
     const b1 = await c.call('model.predict', { sessionId: ids[1], imageId: 'img1' }); // loads B, evicts A
     expect(loaded()).to.deep.equal([false, true]);
     const a2 = await c.call('model.predict', { sessionId: ids[0], imageId: 'img1' });
-    expect(decodeNdArray(a2.labels, { maxElements: 1e6 }).data).to.deep.equal(decodeNdArray(a1.labels, { maxElements: 1e6 }).data);
+    expect(loaded()).to.deep.equal([true, false]);
+    expectObjects(b1.labels, blobs, 'B');
+    expect(decodeNdArray(a2.labels, { maxElements: 1e6 }).data).to.deep.equal(expectObjects(a1.labels, blobs, 'A before its eviction'));
     expect(a2.modelVersion).to.equal(a1.modelVersion);
     expect(b1.modelVersion).to.be.greaterThan(0);
   });

@@ -40,6 +40,10 @@ export QT_QPA_PLATFORM=offscreen
 export SPARSECELL_NAPARI_STRICT=1   # missing daemon / display = failure, not skip
 export PYTHONDONTWRITEBYTECODE=1
 cd "$HERE"
+# Linters first (ruff check + ruff format --check; `ruff format . && ruff check --fix .` fixes them): a failure fails the suite.
+lint=0
+"$PYTHON" -m ruff check --quiet . || lint=1
+"$PYTHON" -m ruff format --check --quiet . || { echo "ci.sh: Python formatting differs: run ruff format in clients/napari" >&2; lint=1; }
 # default verbosity: the summary line "==== N passed in Xs ====" is what the project test command parses
 cmd=("$PYTHON" -m pytest -p no:cacheprovider -ra "$@")
 set +e
@@ -54,4 +58,5 @@ if [ "$rc" -eq 5 ]; then
   echo "ci.sh: pytest collected no tests" >&2
   exit 1
 fi
+if [ "$rc" -eq 0 ] && [ "$lint" -ne 0 ]; then rc=1; fi
 exit "$rc"

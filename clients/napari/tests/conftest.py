@@ -12,11 +12,10 @@ import pytest
 
 from sparsecell_napari._daemon import start_daemon
 from sparsecell_napari._sample_data import synthetic_nuclei
-from sparsecell_napari.client import Client, RpcError
+from sparsecell_napari.client import Client
 
 REPO = Path(__file__).resolve().parents[3]
 SERVER = REPO / "dist" / "server" / "main.js"
-NOT_IMPLEMENTED = -32811
 STRICT = os.environ.get("SPARSECELL_NAPARI_STRICT") == "1"  # set by scripts/ci.sh: never skip for setup
 
 
@@ -125,19 +124,3 @@ def sparse_offset1(inst: np.ndarray, cols: int = 40) -> np.ndarray:
     return lab
 
 
-def skip_if_not_implemented(e: RpcError) -> None:
-    """Skip (only) when the daemon answers -32811 NotImplemented for a model method."""
-    if e.code == NOT_IMPLEMENTED:
-        pytest.skip(f"daemon answers -32811 NotImplemented for {e.method}: model methods not wired yet")
-
-
-@pytest.fixture
-def model_methods(client):
-    """Skip when model.train answers -32811 (model methods not wired in this daemon build)."""
-    sid = client.session_create(name="probe")["sessionId"]
-    try:
-        client.model_train(sid, steps=1)
-    except RpcError as e:
-        skip_if_not_implemented(e)
-    finally:
-        client.session_close(sid, delete=True)

@@ -37,7 +37,7 @@ def test_methods_and_errors_cover_the_protocol():
     openrpc = json.loads((REPO / "protocol" / "openrpc.json").read_text())
     assert [m["name"] for m in openrpc["methods"]] == list(P.METHODS)
     assert {e["code"] for e in openrpc["components"]["errors"].values()} == {int(c) for c in P.ErrorCode}
-    assert P.ErrorCode.SessionNotFound == -32801 and P.ErrorCode.NotImplemented == -32811
+    assert P.ErrorCode.SessionNotFound == -32801 and P.ErrorCode.InvalidImage == -32810
     assert P.METHODS["model.train"].progress is True
     # the client has one typed method per protocol method
     names = {n for n, _ in inspect.getmembers(Client, inspect.isfunction)}

@@ -18,7 +18,7 @@ from sparsecell_napari._sample_data import make_sample_data  # noqa: E402
 from sparsecell_napari._widget import POLYGON_LAYER, PREDICTION_LAYER, _lid  # noqa: E402
 from sparsecell_napari.client import Client  # noqa: E402
 
-from .conftest import NOT_IMPLEMENTED, TINY_CONFIG, skip_or_fail  # noqa: E402
+from .conftest import TINY_CONFIG, skip_or_fail  # noqa: E402
 
 if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
     # napari's canvas needs OpenGL, which Qt's offscreen platform only gets from an X server
@@ -146,8 +146,6 @@ def test_train_progress_and_predict(widget, qtbot, nuclei, tmp_path):
     w.progress.valueChanged.connect(values.append)
     w.train_btn.click()
     qtbot.waitUntil(lambda: w.job_id is not None or any("training done" in m for m in w.messages), timeout=WAIT)
-    if any(f"{NOT_IMPLEMENTED}" in m for m in w.messages):
-        pytest.skip("daemon answers -32811 NotImplemented for model.train")
     qtbot.waitUntil(lambda: any(m.startswith("training done") for m in w.messages), timeout=WAIT)
     assert max(values) == 40 and len(set(values)) >= 2, values  # the bar moved
     assert w.progress.value() == 40
@@ -197,8 +195,6 @@ def test_live_mode_updates_prediction_after_paint(live_widget, qtbot, nuclei):
     w.live_btn.click()
     assert w.live
     qtbot.waitUntil(lambda: w.live_job_id is not None or not w.live, timeout=WAIT)
-    if not w.live and any(f"{NOT_IMPLEMENTED}" in m for m in w.messages):
-        pytest.skip("daemon answers -32811 NotImplemented for model.train {live: true}")
     assert w.last_view is not None  # session.setView was sent
     qtbot.waitUntil(lambda: w.prediction_updates >= 1, timeout=30_000)
     before = w.prediction_updates

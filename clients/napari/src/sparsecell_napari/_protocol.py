@@ -857,7 +857,6 @@ class ErrorCode(IntEnum):
     JobNotFound = -32808
     InvalidModel = -32809
     InvalidImage = -32810
-    NotImplemented = -32811
     StorageCorrupt = -32812
 
 
@@ -878,7 +877,6 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     ErrorCode.JobNotFound: 'No job with this id.',
     ErrorCode.InvalidModel: 'The model archive cannot be read or does not fit the session.',
     ErrorCode.InvalidImage: 'The image cannot be decoded (bad TIFF, unsupported dtype or axes).',
-    ErrorCode.NotImplemented: 'Declared in the protocol but not available in this server build.',
     ErrorCode.StorageCorrupt: 'Data of this session on disk is damaged (session.json, a snapshot or the model checkpoint); the message names what. Other sessions are unaffected.',
 }
 

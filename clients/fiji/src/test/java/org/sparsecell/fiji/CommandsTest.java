@@ -11,7 +11,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -77,11 +76,9 @@ class CommandsTest {
 		return cs.run(c, true, inputs).get(100, TimeUnit.SECONDS);
 	}
 
-	/** Skip only when the daemon answered -32811 NotImplemented. */
+	/** Run a model command; it must succeed. */
 	static CommandModule runModel(Class<? extends Command> c, Object... inputs) throws Exception {
 		CommandModule m = runAllowingFailure(c, inputs);
-		Integer code = ((SparsecellCommand) m.getCommand()).errorCode();
-		Assumptions.assumeFalse(code != null && code == RpcException.NOT_IMPLEMENTED, "model methods not implemented by this daemon build (-32811)");
 		assertFalse(m.isCanceled(), c.getSimpleName() + " failed: " + m.getCancelReason());
 		return m;
 	}
@@ -229,7 +226,6 @@ class CommandsTest {
 	void predictBeforeTrainingSaysModelNotTrained() throws Exception {
 		CommandModule m = runAllowingFailure(Predict.class, "imp", imp, "output", "Both", "probThresh", 0.0, "nmsThresh", 0.0);
 		Integer code = ((SparsecellCommand) m.getCommand()).errorCode();
-		Assumptions.assumeFalse(code != null && code == RpcException.NOT_IMPLEMENTED, "-32811");
 		assertTrue(m.isCanceled());
 		assertEquals(RpcException.MODEL_NOT_TRAINED, code);
 	}

@@ -139,6 +139,14 @@ class ProtocolSchemaTest {
 			Field f = RpcException.class.getField(constant);
 			assertEquals(errors.getAsJsonObject(name).get("code").getAsInt(), f.getInt(null), name);
 		}
+		// and the other way: no constant for a JSON-RPC code the protocol does not define (client-side codes are above -32600)
+		Set<Integer> codes = new HashSet<>();
+		for (String name : errors.keySet()) codes.add(errors.getAsJsonObject(name).get("code").getAsInt());
+		for (Field f : RpcException.class.getFields()) {
+			if (f.getType() != int.class || !Modifier.isStatic(f.getModifiers())) continue;
+			int code = f.getInt(null);
+			if (code <= -32600) assertTrue(codes.contains(code), "RpcException." + f.getName() + " = " + code + " is not a protocol error code");
+		}
 	}
 
 	@TestFactory

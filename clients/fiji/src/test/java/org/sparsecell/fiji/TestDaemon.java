@@ -13,8 +13,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
 
-import org.junit.jupiter.api.Assumptions;
-import org.sparsecell.fiji.rpc.RpcException;
 
 /**
  * The real daemon the tests talk to: `node <repo>/dist/server/main.js serve --port 0 --home <tmp> --token T`,
@@ -87,14 +85,5 @@ public final class TestDaemon {
 		catch (IOException e) {
 			// best effort
 		}
-	}
-
-	/**
-	 * Skip (JUnit assumption) ONLY when the daemon answers -32811 NotImplemented: the model methods are declared in
-	 * the protocol but not wired in this build. Any other error fails the test.
-	 */
-	public static void skipIfNotImplemented(RpcException e) throws RpcException {
-		Assumptions.assumeFalse(e.getCode() == RpcException.NOT_IMPLEMENTED, "model methods not implemented by this daemon build (-32811): " + e.getMessage());
-		throw e;
 	}
 }

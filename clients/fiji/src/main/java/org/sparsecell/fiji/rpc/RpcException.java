@@ -31,7 +31,6 @@ public class RpcException extends Exception {
 	public static final int JOB_NOT_FOUND = -32808;
 	public static final int INVALID_MODEL = -32809;
 	public static final int INVALID_IMAGE = -32810;
-	public static final int NOT_IMPLEMENTED = -32811;
 	public static final int STORAGE_CORRUPT = -32812;
 	/** Client side: the connection closed before the answer came. */
 	public static final int CONNECTION_CLOSED = -32099;
@@ -78,10 +77,6 @@ public class RpcException extends Exception {
 			if (e.isJsonObject() && e.getAsJsonObject().has("path")) paths.add(e.getAsJsonObject().get("path").getAsString());
 		}
 		return paths;
-	}
-
-	public boolean isNotImplemented() {
-		return code == NOT_IMPLEMENTED;
 	}
 
 	@Override
