@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -170,6 +171,19 @@ def test_train_progress_and_predict(widget, qtbot, nuclei, tmp_path):
     w.export_model(str(out))
     qtbot.waitUntil(lambda: any(m.startswith("model saved") for m in w.messages), timeout=WAIT)
     assert out.stat().st_size > 100
+
+    assert w.bioimageio_btn.isEnabled() and w.bioimageio_btn.text() == "Export for bioimage.io…"
+    pkg = tmp_path / "model.zip"
+    w.export_bioimageio(str(pkg), name="napari test model")
+    qtbot.waitUntil(lambda: any(m.startswith("bioimage.io package saved") for m in w.messages), timeout=WAIT)
+    with zipfile.ZipFile(pkg) as z:
+        assert {"rdf.yaml", "weights.onnx", "test_input.npy", "test_output.npy", "cover.png", "README.md"} <= set(z.namelist())
+        rdf = z.read("rdf.yaml").decode()
+        assert "name: napari test model" in rdf and "family: elephant" in rdf and "format_version: 0.5." in rdf
+        assert z.read("weights.onnx")[:2] == b"\x08\x08"  # ModelProto field 1 (ir_version) = 8
+    # a sparsecell package imports back into the session
+    c = w.client
+    assert c.model_import(w.session_id, pkg.read_bytes(), format="bioimageio")["family"] == "elephant"
 
 
 def test_live_mode_updates_prediction_after_paint(live_widget, qtbot, nuclei):

@@ -590,14 +590,26 @@ class Client:
     def model_cancel(self, job_id: str) -> P.ModelCancelResult:
         return self.call(P.M_MODEL_CANCEL, {"jobId": job_id})
 
-    def model_export(self, session_id: str) -> P.ModelExportResult:
-        """The model archive as base64 (``model``); see :meth:`model_export_bytes`."""
-        return self.call(P.M_MODEL_EXPORT, {"sessionId": session_id})
+    def model_export(self, session_id: str, format: Optional[str] = None, **bioimageio: Any) -> P.ModelExportResult:
+        """The model as base64 (``model``); see :meth:`model_export_bytes`.
 
-    def model_export_bytes(self, session_id: str) -> bytes:
-        return base64.b64decode(self.model_export(session_id)["model"])
+        ``format="bioimageio"`` gives a bioimage.io model package (zip with ONNX weights) instead of the sparsecell
+        archive; ``bioimageio`` may then hold ``name``, ``description``, ``authors`` (list), ``license``, ``imageId``.
+        """
+        params: dict[str, Any] = {"sessionId": session_id}
+        if format is not None:
+            params["format"] = format
+        params.update({k: v for k, v in bioimageio.items() if v is not None})
+        return self.call(P.M_MODEL_EXPORT, params)
 
-    def model_import(self, session_id: str, model: Union[bytes, str]) -> P.ModelImportResult:
-        """Load an archive (bytes from :meth:`model_export_bytes`, or its base64 text)."""
+    def model_export_bytes(self, session_id: str, format: Optional[str] = None, **bioimageio: Any) -> bytes:
+        return base64.b64decode(self.model_export(session_id, format, **bioimageio)["model"])
+
+    def model_import(self, session_id: str, model: Union[bytes, str], format: Optional[str] = None) -> P.ModelImportResult:
+        """Load an archive (bytes from :meth:`model_export_bytes`, or its base64 text); ``format="bioimageio"``
+        for a bioimage.io package that sparsecell exported."""
         text = model if isinstance(model, str) else base64.b64encode(model).decode("ascii")
-        return self.call(P.M_MODEL_IMPORT, {"sessionId": session_id, "model": text})
+        params: dict[str, Any] = {"sessionId": session_id, "model": text}
+        if format is not None:
+            params["format"] = format
+        return self.call(P.M_MODEL_IMPORT, params)

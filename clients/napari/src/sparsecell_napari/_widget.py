@@ -307,16 +307,21 @@ class SparsecellWidget(QWidget):
         self.predict_btn = QPushButton("Predict")
         self.cancel_btn = QPushButton("Cancel")
         self.export_btn = QPushButton("Export model…")
+        self.bioimageio_btn = QPushButton("Export for bioimage.io…")
+        self.bioimageio_btn.setToolTip("Save a bioimage.io model package (zip with ONNX weights) for deepImageJ, ilastik, "
+                                       "bioimageio.core and the BioImage Model Zoo")
         self.train_btn.clicked.connect(lambda: self.train())
         self.live_btn.toggled.connect(self.set_live)
         self.predict_btn.clicked.connect(lambda: self.predict())
         self.cancel_btn.clicked.connect(lambda: self.cancel())
         self.export_btn.clicked.connect(lambda: self.export_model())
+        self.bioimageio_btn.clicked.connect(lambda: self.export_bioimageio())
         grid.addWidget(self.train_btn, 0, 0)
         grid.addWidget(self.live_btn, 0, 1)
         grid.addWidget(self.predict_btn, 0, 2)
         grid.addWidget(self.cancel_btn, 1, 0)
-        grid.addWidget(self.export_btn, 1, 1, 1, 2)
+        grid.addWidget(self.export_btn, 1, 1)
+        grid.addWidget(self.bioimageio_btn, 1, 2)
         root.addLayout(grid)
 
         self.progress = QProgressBar()
@@ -375,7 +380,7 @@ class SparsecellWidget(QWidget):
         self._set_start_items(info.get("starterModels") or [])
 
     def _set_connected(self, ok: bool) -> None:
-        for b in (self.train_btn, self.live_btn, self.predict_btn, self.cancel_btn, self.export_btn):
+        for b in (self.train_btn, self.live_btn, self.predict_btn, self.cancel_btn, self.export_btn, self.bioimageio_btn):
             b.setEnabled(ok)
 
     def log(self, msg: str) -> None:
@@ -1099,24 +1104,33 @@ class SparsecellWidget(QWidget):
 
     def export_model(self, path: Optional[str] = None) -> None:
         """Save the session's model archive (``model.export``) to ``path`` (asks when None)."""
+        self._export(path, None, "Export sparsecell model", "model.scm", "sparsecell model (*.scm);;All files (*)", "model saved")
+
+    def export_bioimageio(self, path: Optional[str] = None, name: Optional[str] = None) -> None:
+        """Save a bioimage.io model package (``model.export {format: "bioimageio"}``: zip with rdf.yaml and ONNX
+        weights; its test image is a crop of the image layer in use) to ``path`` (asks when None)."""
+        image_id = self._image_ids.get(_lid(self.image_layer)) if self.image_layer is not None else None
+        self._export(path, "bioimageio", "Export for bioimage.io", "model.zip", "bioimage.io model package (*.zip);;All files (*)",
+                     "bioimage.io package saved", imageId=image_id, name=name)
+
+    def _export(self, path: Optional[str], fmt: Optional[str], title: str, default: str, filt: str, done: str, **extra: Any) -> None:
         client = self.client
         if client is None or self.session_id is None:
             self.log("nothing to export: connect and train first")
             return
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Export sparsecell model", "model.scm",
-                                                  "sparsecell model (*.scm);;All files (*)")
+            path, _ = QFileDialog.getSaveFileName(self, title, default, filt)
             if not path:
                 return
         sid = self.session_id
 
         def work() -> tuple[str, int]:
-            data = client.model_export_bytes(sid)
+            data = client.model_export_bytes(sid, fmt, **extra)
             with open(path, "wb") as f:
                 f.write(data)
             return path, len(data)
 
-        self._submit(work, lambda r: self.log(f"model saved to {r[0]} ({r[1]} bytes)"), "model.export")
+        self._submit(work, lambda r: self.log(f"{done} to {r[0]} ({r[1]} bytes)"), "model.export")
 
     # ---------------------------------------------------------------------------------------------------------
     # notifications (UI thread)
