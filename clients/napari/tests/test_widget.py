@@ -1,4 +1,5 @@
 """The dock widget in a real napari viewer (pytest-qt, offscreen) against a REAL daemon."""
+
 from __future__ import annotations
 
 import json
@@ -177,7 +178,9 @@ def test_train_progress_and_predict(widget, qtbot, nuclei, tmp_path):
     w.export_bioimageio(str(pkg), name="napari test model")
     qtbot.waitUntil(lambda: any(m.startswith("bioimage.io package saved") for m in w.messages), timeout=WAIT)
     with zipfile.ZipFile(pkg) as z:
-        assert {"rdf.yaml", "weights.onnx", "test_input.npy", "test_output.npy", "cover.png", "README.md"} <= set(z.namelist())
+        assert {"rdf.yaml", "weights.onnx", "test_input.npy", "test_output.npy", "cover.png", "README.md"} <= set(
+            z.namelist()
+        )
         rdf = z.read("rdf.yaml").decode()
         assert "name: napari test model" in rdf and "family: elephant" in rdf and "format_version: 0.5." in rdf
         assert z.read("weights.onnx")[:2] == b"\x08\x08"  # ModelProto field 1 (ir_version) = 8
@@ -226,8 +229,10 @@ def test_stack_slice_by_slice(widget, qtbot, nuclei, probe):
     w.viewer.dims.set_current_step(0, 1)
     sent = []
     orig = w.client.labels_update
-    w.client.labels_update = lambda sid, iid, labels, **kw: (sent.append((labels.shape, kw.get("origin"))),
-                                                              orig(sid, iid, labels, **kw))[1]
+    w.client.labels_update = lambda sid, iid, labels, **kw: (
+        sent.append((labels.shape, kw.get("origin"))),
+        orig(sid, iid, labels, **kw),
+    )[1]
     w.flush_labels()
     wait_idle(qtbot, w)
     lab.brush_size = 4
@@ -313,7 +318,7 @@ def test_multiscale_image_sends_full_resolution(widget, qtbot, nuclei, probe):
 
 
 def test_start_from_reaches_the_daemon(make_napari_viewer, starter_daemon, qtbot, nuclei):
-    """"Start from: built-in nuclei model / scratch / file…" and the recipe's defaults, against a daemon with a starter."""
+    """ "Start from: built-in nuclei model / scratch / file…" and the recipe's defaults, against a daemon with a starter."""
     url, archive = starter_daemon
     img, inst = nuclei
     viewer = make_napari_viewer()
