@@ -18,6 +18,7 @@ const BENCHES: Record<string, string> = {
   live: './live.js',
   study: './study.js',
   families: './families.js',
+  'class-balance': './class-balance.js',
   finetune: './finetune.js',
 };
 
