@@ -20,6 +20,7 @@ const BENCHES: Record<string, string> = {
   families: './families.js',
   predict: './predict.js',
   'gpu-check': './gpu-check.js',
+  'class-balance': './class-balance.js',
   finetune: './finetune.js',
 };
 

@@ -112,11 +112,11 @@ export const TABLES: Record<string, () => { md: string; files: string[] }> = {
     return {
       files: runs.map(([, f]) => f),
       md: [
-        `| backend | ${fams.map((f) => `\`${f}\` ms/step (steps per minute)`).join(' | ')} |`,
-        `|---|${fams.map(() => '---:').join('|')}|`,
+        `| backend | ${fams.map((f) => `\`${f}\` ms/step (steps per minute)`).join(' | ')} | minutes for 1,000 StarDist-like steps |`,
+        `|---|${fams.map(() => '---:').join('|')}|---:|`,
         ...runs.map(([b, f]) => {
           const d = load(f);
-          return `| ${b} | ${fams.map((fam) => { const ms = d.families[fam].msPerStep; return `${ms.toLocaleString('en-US')} (${Math.round(60000 / ms)})`; }).join(' | ')} |`;
+          return `| ${b} | ${fams.map((fam) => { const ms = d.families[fam].msPerStep; return `${ms.toLocaleString('en-US')} (${Math.round(60000 / ms)})`; }).join(' | ')} | ${Math.round((1000 * d.families.stardist.msPerStep) / 60000)} |`;
         }),
       ].join('\n'),
     };
@@ -138,7 +138,7 @@ export const TABLES: Record<string, () => { md: string; files: string[] }> = {
         '|---|---|---|---|',
         ...present.map(([name, f]) => {
           const r = load(f), L = at05(r.learned);
-          return `| \`${name}\` | ${trio(L)} | ${L.n_pred} / ${L.n_true} | ${r.postprocess.probThresh ?? '—'}${r.postprocess.nmsThresh !== undefined ? ` / ${r.postprocess.nmsThresh}` : ''} |`;
+          return `| \`${name}\` | ${trio(L)} | ${L.n_pred.toLocaleString('en-US')} / ${L.n_true.toLocaleString('en-US')} | ${r.postprocess.probThresh ?? '—'}${r.postprocess.nmsThresh !== undefined ? ` / ${r.postprocess.nmsThresh}` : ''} |`;
         }),
       ].join('\n'),
     };

@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // The project's test command (`npm test`): build, TypeScript tests (mocha), the napari client tests (pytest,
-// real viewer offscreen, real daemon) and the Fiji client tests (JUnit via Maven, real daemon). Each client
-// suite's script installs what it needs. Prints one summary line "tests: N passed, N failed, N skipped".
+// real viewer offscreen, real daemon), the Fiji client tests (JUnit via Maven, real daemon) and the bioimage.io
+// suite (sparsecell's model packages checked by bioimageio.spec / bioimageio.core from PyPI). Each suite's
+// script installs what it needs. Prints one summary line "tests: N passed, N failed, N skipped".
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const only = (process.env.SPARSECELL_SUITES ?? 'ts,napari,fiji').split(',');
+const only = (process.env.SPARSECELL_SUITES ?? 'ts,napari,fiji,bioimageio').split(',');
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const failures = [];
 
@@ -63,6 +64,7 @@ if (built && only.includes('fiji')) {
   if (existsSync(s)) run('fiji', 'bash', [s], surefire);
   else failures.push('fiji (clients/fiji/ci.sh missing)');
 }
+if (built && only.includes('bioimageio')) run('bioimageio', 'bash', [join(root, 'scripts', 'bioimageio-ci.sh')], pytest);
 if (!built) totals.failed += 1;
 process.stdout.write(`\n${failures.length ? `failed suites: ${failures.join(', ')}\n` : ''}tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`);
 process.exit(failures.length || totals.failed ? 1 : totals.passed === 0 ? 1 : 0);

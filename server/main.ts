@@ -7,6 +7,7 @@
  *   predict   predict label images for a folder of images
  *   evaluate  stardist-style matching of predicted vs ground-truth label folders
  *   study     the sparse-annotation study (which labels are worth a person's time)
+ *   export    a model as a bioimage.io model package (ONNX weights) or a copy of its archive
  * Benchmarks have their own entry point (bench/run.ts, `npm run bench -- NAME`): the product never imports them.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -26,6 +27,7 @@ commands:
   predict   predict label images (and polygons) for a folder of images
   evaluate  stardist-style matching of predicted vs ground-truth label folders
   study     the sparse-annotation study: which labels are worth a person's time
+  export    a model as a bioimage.io model package (zip with ONNX weights): --model M --out model.zip
 
 benchmarks: npm run bench -- NAME (from a checkout)
 `;
@@ -79,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
         modelsDir: (f['models-dir'] as string) ?? (env.SPARSECELL_MODELS_DIR || undefined),
       });
     }
-    case 'train': case 'predict': case 'evaluate': case 'study': {
+    case 'train': case 'predict': case 'evaluate': case 'study': case 'export': {
       // One-shot commands use every core unless told otherwise (no event loop to keep responsive).
       if (env.SPARSECELL_TF_THREADS) setTfThreads(resolveTfThreads(env.SPARSECELL_TF_THREADS, availableParallelism()));
       const mod = await import(`./cli/${cmd}.js`);

@@ -57,6 +57,14 @@ export function finetuneStep(o: { warmupSteps: number; freezeEncoderSteps: numbe
   };
 }
 
+/**
+ * lrFinal for a run whose first-phase rate was changed: the recipe's drop (lrFinal / learningRate, x0.2) applied to it,
+ * so `learningRate: 3e-3` ends at 6e-4 instead of jumping to the recipe's 2e-4.
+ */
+export function finalRateFor(learningRate: number, base: { learningRate: number; lrFinal: number } = RECIPE): number {
+  return learningRate * (base.lrFinal / base.learningRate);
+}
+
 /** The learning rate of a run at a point: lrFinal once the run is past (1 - finalFraction) of its steps or time. */
 export function scheduledLearningRate(
   o: { learningRate: number; lrFinal: number; finalFraction: number; steps: number; timeLimitS: number },
@@ -68,5 +76,5 @@ export function scheduledLearningRate(
   if (o.finalFraction <= 0) return o.learningRate;
   const byStep = o.steps < unboundedSteps ? step / o.steps : 0;
   const byTime = o.timeLimitS > 0 ? elapsedS / o.timeLimitS : 0;
-  return Math.max(byStep, byTime) >= 1 - o.finalFraction ? Math.min(o.learningRate, o.lrFinal) : o.learningRate;
+  return Math.max(byStep, byTime) >= 1 - o.finalFraction ? o.lrFinal : o.learningRate;
 }

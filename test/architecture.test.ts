@@ -55,6 +55,7 @@ describe('architecture: module boundaries', () => {
       imaging: ['rpc', 'handlers', 'sessions', 'training', 'models', 'storage', 'metrics'],
       metrics: ['rpc', 'handlers', 'sessions', 'training', 'models', 'storage'],
       tensor: ['rpc', 'handlers', 'sessions', 'training', 'storage'],
+      bioimageio: ['rpc', 'handlers', 'sessions', 'training', 'storage'],
     };
     const bad: string[] = [];
     for (const f of server) {

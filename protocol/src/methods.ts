@@ -23,6 +23,14 @@ const Obj = <T extends Record<string, TSchema>>(props: T, description?: string) 
   Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
 
 const SessionRef = { sessionId: SessionId };
+/** SPDX ids accepted as a bioimage.io package license (a subset that the spec's validator knows). */
+export const BIOIMAGEIO_LICENSES = [
+  'CC-BY-4.0', 'CC-BY-SA-4.0', 'CC-BY-NC-4.0', 'CC-BY-NC-SA-4.0', 'CC0-1.0', 'MIT', 'BSD-2-Clause', 'BSD-3-Clause', 'Apache-2.0',
+  'GPL-2.0-only', 'GPL-3.0-only', 'GPL-3.0-or-later', 'LGPL-3.0-only', 'AGPL-3.0-only', 'MPL-2.0', 'Unlicense', 'ISC', 'Zlib',
+] as const;
+const ModelFormat = Type.Union([Type.Literal('sparsecell'), Type.Literal('bioimageio')], {
+  description: 'Model file format: "sparsecell" (own archive, the default) or "bioimageio" (bioimage.io model package, spec 0.5, ONNX weights).',
+});
 const ProgressToken = Type.Optional(
   Type.Union([Type.String(), Type.Integer()], { description: 'If given, $/progress notifications for this request carry this token.' }),
 );
@@ -189,14 +197,22 @@ export const METHODS = {
     errors: ['JobNotFound'],
   },
   'model.export': {
-    summary: 'The trained model (weights, config, normalisation) as one base64 archive.',
-    params: Obj(SessionRef),
-    result: Obj({ model: Type.String({ description: 'Base64 archive (model.import and the CLI read it).' }), family: FamilyName, modelVersion: Type.Integer(), bytes: Type.Integer({ description: 'Archive size before base64.' }) }),
-    errors: ['SessionNotFound', 'ModelNotTrained'],
+    summary: 'The trained model as one base64 archive: sparsecell\'s own (weights, config, normalisation; the default) or a bioimage.io model package (zip: rdf.yaml, ONNX weights, test tensors, cover, README).',
+    params: Obj({
+      ...SessionRef,
+      format: Type.Optional(ModelFormat),
+      imageId: Type.Optional(ImageId),
+      name: Type.Optional(Type.String({ minLength: 5, maxLength: 128, pattern: '^[A-Za-z0-9_+\\- ()]+$', description: 'bioimageio: the model name (letters, digits, spaces, _+-()).' })),
+      description: Type.Optional(Type.String({ maxLength: 1024, description: 'bioimageio: one-sentence description.' })),
+      authors: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200, pattern: '^[^/]*$' }), { maxItems: 50, description: 'bioimageio: author names (default "sparsecell user").' })),
+      license: Type.Optional(Type.Union(BIOIMAGEIO_LICENSES.map((l) => Type.Literal(l)), { description: 'bioimageio: SPDX license id (default CC-BY-4.0).' })),
+    }),
+    result: Obj({ model: Type.String({ description: 'Base64 archive or package (model.import and the CLI read it).' }), family: FamilyName, modelVersion: Type.Integer(), bytes: Type.Integer({ description: 'Archive size before base64.' }), format: Type.Optional(ModelFormat) }),
+    errors: ['SessionNotFound', 'ModelNotTrained', 'ImageNotFound', 'InvalidModel'],
   },
   'model.import': {
-    summary: 'Load a model archive (from model.export or the CLI) into the session.',
-    params: Obj({ ...SessionRef, model: Type.String({ description: 'Base64 archive.' }) }),
+    summary: 'Load a model into the session: a sparsecell archive (from model.export or the CLI) or a bioimage.io package exported by sparsecell (ONNX weights; other architectures are refused with InvalidModel).',
+    params: Obj({ ...SessionRef, model: Type.String({ description: 'Base64 archive.' }), format: Type.Optional(ModelFormat) }),
     result: Obj({ family: FamilyName, modelVersion: Type.Integer({ description: 'Continues the lineage: the archive model version (or the session one, plus 1, when that is higher).' }) }),
     errors: ['SessionNotFound', 'InvalidModel', 'SessionBusy'],
   },

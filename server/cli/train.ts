@@ -12,6 +12,10 @@ import { fitModel } from '../training/pipeline.js';
 import { FINETUNE_OPTIONS, parseTrainOptions, TRAIN_DEFAULTS, UNBOUNDED_STEPS, type TrainOptions } from '../training/config.js';
 import { RECIPE } from '../recipe.js';
 import { ProgressBar, formatDuration } from './progress-bar.js';
+import { modelScale, rescaleImage } from '../training/rescale.js';
+import { resizeLabels, scaledSize } from '../imaging/resize.js';
+import { pickTestCrop } from '../bioimageio/package.js';
+import { storeTestImage } from './export.js';
 import { UsageError, backendChoice, choice, optionalNumber, optionalString, parseFlags, requireDir, requireString, runCli } from './args.js';
 import { starterArchive } from './starter.js';
 
@@ -155,11 +159,23 @@ export async function run(args: string[], env: { backend?: string; modelsDir?: s
     }
     const trainS = bar.elapsedS();
     bar.finish(`${result.steps} steps in ${formatDuration(trainS)}, loss ${result.loss.toPrecision(4)} (stopped by ${result.stoppedBy})`);
+    let objects = 0, backgroundPixels = 0, totalPixels = 0;
+    for (const d of data) {
+      const ids = new Set<number>();
+      for (const v of d.labels!.data) { if (v > 0) ids.add(v); else if (v === 0) backgroundPixels++; }
+      objects += ids.size;
+      totalPixels += d.labels!.data.length;
+    }
+    const first = data.find((d) => d.labels!.data.some((v) => v > 0)) ?? data[0];
+    const scale = modelScale(model);
+    const firstLabels = scale === 1 ? first.labels! : resizeLabels(first.labels!, scaledSize(first.labels!.height, scale), scaledSize(first.labels!.width, scale));
     model.meta = {
       ...model.meta,
+      // the crop `sparsecell export` turns into a bioimage.io package's test tensor
+      testImage: storeTestImage(pickTestCrop(rescaleImage(first.image, scale), model.unet.config, firstLabels)),
       training: {
         ...(start ? { from: start.label } : {}),
-        images: data.length, labeledPixels: labeled, encoding, steps: result.steps, loss: result.loss,
+        images: data.length, labeledPixels: labeled, objects, backgroundPixels, totalPixels, encoding, steps: result.steps, loss: result.loss,
         stoppedBy: result.stoppedBy, seconds: Math.round(trainS * 10) / 10, backend: info.name,
         options: { ...trainOpts, steps: result.steps }, date: new Date().toISOString(),
       },

@@ -255,14 +255,19 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
     'model.export': async (p, ctx) => {
       const s = sessions.get(p.sessionId);
       ctx.attach(s.id);
-      return models.exportModel(s);
+      const { sessionId: _id, ...opts } = p;
+      if (opts.imageId !== undefined) s.image(opts.imageId);
+      return models.exportModel(s, opts);
     },
 
     'model.import': async (p, ctx) => {
       const s = sessions.get(p.sessionId);
       ctx.attach(s.id);
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(p.model) || p.model.length % 4 !== 0) throw invalidParams([{ path: '/model', message: 'model must be base64' }]);
-      return models.importModel(s, new Uint8Array(Buffer.from(p.model, 'base64')));
+      const bytes = new Uint8Array(Buffer.from(p.model, 'base64'));
+      const isZip = bytes[0] === 0x50 && bytes[1] === 0x4b;
+      if (p.format === undefined && isZip) throw invalidParams([{ path: '/format', message: 'the model is a zip archive: pass format "bioimageio" to import a bioimage.io package' }]);
+      return models.importModel(s, bytes, p.format ?? 'sparsecell');
     },
   };
 }

@@ -33,8 +33,8 @@ export interface ModelService {
   configure(session: Session, params: ParamsOf<'model.configure'>): Promise<ResultOf<'model.configure'>>;
   predict(session: Session, params: ParamsOf<'model.predict'>, ctx: { signal: AbortSignal; progress?: (p: ProgressParams) => void }): Promise<PredictionResult>;
   cancel(jobId: string): Promise<{ cancelled: boolean; state: string }>;
-  exportModel(session: Session): Promise<ResultOf<'model.export'>>;
-  importModel(session: Session, archive: Uint8Array): Promise<ResultOf<'model.import'>>;
+  exportModel(session: Session, params?: Omit<ParamsOf<'model.export'>, 'sessionId'>): Promise<ResultOf<'model.export'>>;
+  importModel(session: Session, archive: Uint8Array, format?: 'sparsecell' | 'bioimageio'): Promise<ResultOf<'model.import'>>;
   setView(session: Session, view: NonNullable<Session['view']>): void;
   /** Stop the session's jobs and release its model (session.close). */
   closeSession(session: Session): Promise<void>;

@@ -2,7 +2,7 @@
  * Training options with defaults (one typed object; see ARCHITECTURE.md "Training and scheduling"). The defaults
  * are the measured recipe (server/recipe.ts).
  */
-import { RECIPE } from '../recipe.js';
+import { finalRateFor, RECIPE } from '../recipe.js';
 
 export interface AugmentOptions {
   /** Random vertical / horizontal flips. */
@@ -106,5 +106,7 @@ export function parseTrainOptions(partial: unknown = {}): TrainOptions {
       throw new Error(`train.${k} must be ${rule.int ? 'an integer' : 'a number'} in [${rule.min}, ${rule.max}]`);
     out[k as NumKey] = v;
   }
+  // A changed learning rate keeps the recipe's drop (x lrFinal / learningRate) unless lrFinal is given too.
+  if (src.learningRate !== undefined && src.lrFinal === undefined) out.lrFinal = finalRateFor(out.learningRate);
   return out;
 }

@@ -23,8 +23,11 @@ import type { ParamsOf, PredictionResult } from '../../protocol/src/methods.js';
 import type { EventParams, ProgressParams } from '../../protocol/src/progress.js';
 import { encodeNdArray } from '../../protocol/src/ndarray.js';
 import { ComputeWorker, WorkerError } from './compute-worker.js';
+import type { ExportMetadata, TrainingSummary } from '../bioimageio/package.js';
+import { packageVersion } from '../storage/package-info.js';
+import type { Image2D, Labels2D } from '../imaging/types.js';
 import { Lane, type Trainer } from './lane.js';
-import { RECIPE, scheduledLearningRate } from '../recipe.js';
+import { finalRateFor, RECIPE, scheduledLearningRate } from '../recipe.js';
 import { UNBOUNDED_STEPS } from './config.js';
 import { DEFAULT_STARTER } from '../storage/starters.js';
 import type { LiveTrainOptions, PredictResult, TrainSliceResult, WorkerImage } from './worker-protocol.js';
@@ -438,7 +441,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
         ...policy,
         ...sc.options,
         // The recipe's schedule: lrFinal for the last part of the run (a configured rate is the first phase's).
-        learningRate: scheduledLearningRate({ ...RECIPE, learningRate: sc.options.learningRate ?? (ft ?? RECIPE).learningRate, lrFinal: (ft ?? RECIPE).lrFinal, steps: job.steps, timeLimitS: job.timeLimitS ?? 0 }, job.info.step ?? 0, elapsedS, UNBOUNDED_STEPS),
+        learningRate: scheduledLearningRate({ ...RECIPE, learningRate: sc.options.learningRate ?? (ft ?? RECIPE).learningRate, lrFinal: sc.options.learningRate !== undefined ? finalRateFor(sc.options.learningRate, ft ?? RECIPE) : (ft ?? RECIPE).lrFinal, steps: job.steps, timeLimitS: job.timeLimitS ?? 0 }, job.info.step ?? 0, elapsedS, UNBOUNDED_STEPS),
       };
     // Live from a starter: the first prediction.updated goes out at once (zero-shot, before any step).
     if (job.live && job.lastPush === 0 && ft) await this.maybePush(job);
@@ -591,26 +594,39 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     return { cancelled: true, state: job.info.state };
   }
 
-  async exportModel(session: Session) {
+  async exportModel(session: Session, p: Omit<ParamsOf<'model.export'>, 'sessionId'> = {}) {
     const sc = await this.compute(session);
     if (!this.hasModel(sc)) throw new RpcError('ModelNotTrained', `session ${session.id} has no trained model to export`);
+    if (p.format === 'bioimageio') {
+      const test = await testPlane(session, p.imageId);
+      const meta: ExportMetadata = {
+        name: p.name, description: p.description, authors: p.authors, license: p.license,
+        training: { ...trainingCounts(session), steps: 0, backend: this.backend.name, date: new Date().toISOString() },
+        sparsecellVersion: packageVersion(),
+      };
+      const pkg = await sc.lane.runUrgent(async () => {
+        await this.ensureLoaded(sc);
+        return sc.worker.call<Uint8Array>({ op: 'bioimageio', sessionId: session.id, image: test.image, labels: test.labels, meta }).catch(mapWorkerError);
+      });
+      return { model: Buffer.from(pkg).toString('base64'), family: session.meta.family, modelVersion: sc.modelVersion, bytes: pkg.length, format: 'bioimageio' as const };
+    }
     // Through the worker, so a damaged checkpoint is reported (StorageCorrupt) instead of handed out.
     const bytes = await sc.lane.runUrgent(async () => {
       await this.ensureLoaded(sc);
       return sc.worker.call<Uint8Array>({ op: 'export', sessionId: session.id, modelVersion: sc.modelVersion });
     });
     if (!bytes) throw new RpcError('ModelNotTrained', `session ${session.id} has no checkpoint on disk`);
-    return { model: Buffer.from(bytes).toString('base64'), family: session.meta.family, modelVersion: sc.modelVersion, bytes: bytes.length };
+    return { model: Buffer.from(bytes).toString('base64'), family: session.meta.family, modelVersion: sc.modelVersion, bytes: bytes.length, format: 'sparsecell' as const };
   }
 
-  async importModel(session: Session, archive: Uint8Array) {
+  async importModel(session: Session, archive: Uint8Array, format: 'sparsecell' | 'bioimageio' = 'sparsecell') {
     const sc = await this.compute(session);
     if (sc.job && sc.job.info.state === 'running') throw new RpcError('SessionBusy', `session ${session.id} is training (job ${sc.job.jobId}); cancel it before importing a model`);
     const spec = await sc.lane.runUrgent(async () => {
       await this.ensureLoaded(sc);
-      return sc.worker.call<{ family: 'stardist' | 'cellpose' | 'elephant'; config: Record<string, unknown>; modelVersion: number }>({ op: 'import', sessionId: session.id, archive }).catch(mapWorkerError);
+      return sc.worker.call<{ family: 'stardist' | 'cellpose' | 'elephant'; config: Record<string, unknown>; modelVersion: number; archive?: Uint8Array }>({ op: 'import', sessionId: session.id, archive, format, maxBytes: this.config.maxMessageBytes }).catch(mapWorkerError);
     });
-    await this.sessions.store.writeCheckpoint(session.id, archive);
+    await this.sessions.store.writeCheckpoint(session.id, spec.archive ?? archive);
     // Keep the model's lineage: its own version goes on (and never goes below what this session has shown).
     sc.modelVersion = Math.max(sc.modelVersion + 1, Number.isSafeInteger(spec.modelVersion) ? spec.modelVersion : 0);
     sc.dirty = false;
@@ -668,6 +684,42 @@ interface PredictOpts {
   maxObjects?: number;
   signal?: AbortSignal;
   onProgress?: (p: { tile?: number; tiles?: number }) => void;
+}
+
+/** Label counts over every image of the session (the package README's "how it was trained"). */
+function trainingCounts(session: Session): Omit<TrainingSummary, 'steps' | 'backend' | 'date'> {
+  let objects = 0, backgroundPixels = 0, unlabeled = 0, totalPixels = 0;
+  for (const im of session.images.values()) {
+    const c = im.layer.counts();
+    objects += c.objects;
+    backgroundPixels += c.background;
+    unlabeled += c.unlabeled;
+    totalPixels += im.layer.labels.length;
+  }
+  return { images: session.images.size, objects, backgroundPixels, labeledPixels: totalPixels - unlabeled, totalPixels };
+}
+
+/**
+ * The raw plane (float32) and its labels that a package's test tensor is cut from: `imageId`, else the first
+ * image with labeled objects (else the first image); in a stack, the plane with the most object pixels.
+ */
+async function testPlane(session: Session, imageId?: string): Promise<{ image: Image2D; labels: Labels2D }> {
+  const all = [...session.images.values()];
+  const im = imageId !== undefined ? session.image(imageId) : all.find((i) => i.layer.counts().objects > 0) ?? all[0];
+  if (!im) throw new RpcError('ImageNotFound', `session ${session.id} has no images; add one for the package's test tensor`, [{ path: '/imageId', message: 'no images' }]);
+  const { shape, axes } = im.meta;
+  const [H, W] = spatialShape(shape, axes).slice(-2);
+  const C = axes === 'YXC' ? shape[2] : 1;
+  const planes = axes === 'ZYX' || axes === 'TYX' ? shape[0] : 1;
+  let best = 0, bestCount = -1;
+  for (let z = 0; z < planes; z++) {
+    let n = 0;
+    for (let i = z * H * W; i < (z + 1) * H * W; i++) if (im.layer.labels[i] > 0) n++;
+    if (n > bestCount) { best = z; bestCount = n; }
+  }
+  const pixels = await session.pixels(im.meta.imageId);
+  const data = Float32Array.from(pixels.subarray(best * H * W * C, (best + 1) * H * W * C));
+  return { image: { height: H, width: W, channels: C, data }, labels: { height: H, width: W, data: im.layer.labels.slice(best * H * W, (best + 1) * H * W) } };
 }
 
 function mapWorkerError(e: unknown): never {

@@ -5,6 +5,8 @@
  */
 import type { Axes, Dtype, FamilyName } from '../../protocol/src/types.js';
 import type { TypedArray } from '../../protocol/src/ndarray.js';
+import type { Image2D, Labels2D } from '../imaging/types.js';
+import type { ExportMetadata } from '../bioimageio/package.js';
 
 export interface WorkerImage {
   imageId: string;
@@ -38,7 +40,9 @@ export type WorkerRequest =
   | { op: 'train'; sessionId: string; steps: number; maxMs: number; options: LiveTrainOptions; jobStep?: number; focus?: { imageId: string; z: number; region: [number, number, number, number] } }
   | { op: 'predict'; sessionId: string; imageId: string; z: number; region: [number, number, number, number]; probThresh?: number; nmsThresh?: number; context?: number; maxObjects: number }
   | { op: 'export'; sessionId: string; modelVersion: number }
-  | { op: 'import'; sessionId: string; archive: Uint8Array }
+  | { op: 'import'; sessionId: string; archive: Uint8Array; format?: 'sparsecell' | 'bioimageio'; maxBytes?: number }
+  /** A bioimage.io package of the session's model, its test tensor cut from `image` (raw, one plane). */
+  | { op: 'bioimageio'; sessionId: string; image: Image2D; labels: Labels2D; meta: ExportMetadata }
   | { op: 'unload'; sessionId: string }
   | { op: 'memory' }
   /** Test hook: exit the worker thread as a crash would. */

@@ -19,6 +19,8 @@ import { parseTrainOptions } from './config.js';
 import { createSampler, setLearningRate, trainStep } from './train.js';
 import { predictImage, defaultOverlap } from './predict.js';
 import { modelScale, rescaleImage, rescaleSample, unscaleInstances } from './rescale.js';
+import { buildPackage, importPackage, pickTestCrop, PackageError, type ExportMetadata } from '../bioimageio/package.js';
+import { resizeLabels, scaledSize } from '../imaging/resize.js';
 import type { LiveTrainOptions, PredictResult, TrainSliceResult, WorkerImage, WorkerReply, WorkerRequest, WorkerTask } from './worker-protocol.js';
 
 interface ImageData {
@@ -181,6 +183,7 @@ async function trainSlice(st: SessionState, req: Extract<WorkerRequest, { op: 't
     if (!Number.isFinite(loss)) throw new TaskError(`training diverged at step ${st.step + 1} (loss ${loss}); lower the learning rate`, 'InternalError');
     steps++;
     st.step++;
+    st.model.meta.steps = ((st.model.meta.steps as number | undefined) ?? 0) + 1;
     lossSum += loss;
     post({ id, progress: { step: steps, loss } });
     if (Date.now() - t0 >= req.maxMs) break;
@@ -235,6 +238,21 @@ async function predict(st: SessionState, req: Extract<WorkerRequest, { op: 'pred
     for (let i = 0; i < labels.length; i++) if (labels[i] > 0 && !keep.has(labels[i])) labels[i] = 0;
   }
   return { labels, shape: [h, w], polygons: polygons.map((p) => ({ id: p.id, score: p.score, points: p.points.map(([y, x]) => [y + ey0, x + ex0] as [number, number]) })), truncated };
+}
+
+/** The session model as a bioimage.io package; the test crop comes from `image` at the model's scale. */
+function exportPackage(st: SessionState, image: Image2D, labels: Labels2D, meta: ExportMetadata): Uint8Array {
+  const scale = modelScale(st.model);
+  const img = rescaleImage(image, scale);
+  const lab = scale === 1 ? labels : resizeLabels(labels, scaledSize(labels.height, scale), scaledSize(labels.width, scale));
+  const crop = pickTestCrop(img, st.model.unet.config, lab);
+  const steps = (st.model.meta.steps as number | undefined) ?? (st.model.meta.training as { steps?: number } | undefined)?.steps ?? 0;
+  try {
+    return buildPackage(st.model, crop, { ...meta, training: { ...meta.training, steps } }, scale).zip;
+  } catch (e) {
+    if (e instanceof PackageError) throw new TaskError(e.message, 'InvalidModel');
+    throw e;
+  }
 }
 
 function state(sessionId: string): SessionState {
@@ -324,9 +342,10 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
       const st = state(req.sessionId);
       let model: SegmentationModel;
       try {
-        model = deserializeModel(req.archive);
+        model = req.format === 'bioimageio' ? importPackage(req.archive, req.maxBytes ?? req.archive.length * 64) : deserializeModel(req.archive);
       } catch (e) {
-        throw new TaskError(`model archive cannot be read: ${(e as Error).message}`, 'InvalidModel');
+        const what = req.format === 'bioimageio' ? 'bioimage.io package cannot be imported' : 'model archive cannot be read';
+        throw new TaskError(`${what}: ${(e as Error).message}`, 'InvalidModel');
       }
       if (model.config.inputChannels !== st.model.config.inputChannels) {
         disposeModel(model);
@@ -337,8 +356,11 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
       disposeModel(st.model);
       st.model = model;
       st.dirty = true;
-      return { family: model.family.name, config: model.config, modelVersion: model.version };
+      // a package is stored as sparsecell's own archive (the session checkpoint format)
+      return { family: model.family.name, config: model.config, modelVersion: model.version, archive: req.format === 'bioimageio' ? serializeModel(model) : undefined };
     }
+    case 'bioimageio':
+      return exportPackage(state(req.sessionId), req.image, req.labels, req.meta);
     case 'unload':
       unload(req.sessionId);
       return true;

@@ -27,7 +27,8 @@ describe('e2e: model methods', () => {
   let c: SparsecellClient;
   let sessionId: string;
   const blobs = blobImage(3, 8);
-  before(async () => {
+  before(async function () {
+    this.timeout(180_000); // trains the shared model once per run: ~15 s on an idle 2-core machine
     await trainedBlobsModel(); // a model that predicts objects, trained once per test run (helpers/trained-model.ts)
     d = await startTestDaemon();
     c = await d.connect();

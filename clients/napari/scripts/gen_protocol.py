@@ -15,6 +15,7 @@ Usage::
     python clients/napari/scripts/gen_protocol.py --check    # exit 1 when _protocol.py is stale
     python clients/napari/scripts/gen_protocol.py --stdout   # print instead of writing
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,8 +74,9 @@ class Generator:
             if isinstance(d, dict) and "$id" in d:
                 self.id_to_key.setdefault(d["$id"], k)
         # def keys whose schema is another def (SessionGetResult is SessionInfo) -> emitted as aliases
-        self.def_alias: dict[str, str] = {k: self.id_to_key[d["$id"]] for k, d in self.defs.items()
-                                          if "$id" in d and self.id_to_key[d["$id"]] != k}
+        self.def_alias: dict[str, str] = {
+            k: self.id_to_key[d["$id"]] for k, d in self.defs.items() if "$id" in d and self.id_to_key[d["$id"]] != k
+        }
         self.aliases: dict[str, str] = {}  # extra names: an $id that is not a def key (ProgressParams)
         for k, d in self.defs.items():
             if "$id" in d and d["$id"] != k and d["$id"] not in self.defs:
@@ -147,8 +149,11 @@ class Generator:
                 fields[prop] = (spec, prop in required, pyt, psch.get("description", ""))
             self.objects[name] = fields
             self.order.append(name)
-            self.specs[name] = ("obj", {k: (v[0], v[1]) for k, v in fields.items()},
-                                sch.get("additionalProperties", True) is not False)
+            self.specs[name] = (
+                "obj",
+                {k: (v[0], v[1]) for k, v in fields.items()},
+                sch.get("additionalProperties", True) is not False,
+            )
         else:
             spec, pyt = self.visit({k: v for k, v in sch.items() if k != "$id"}, name)
             self.specs[name] = spec
@@ -183,18 +188,22 @@ class Generator:
                         out.append(line)
                     out.append("\n")
                 else:  # functional syntax for odd field names
-                    body = ", ".join(f"{k!r}: {v[2] if v[1] else 'NotRequired[' + v[2] + ']'}" for k, v in fields.items())
+                    body = ", ".join(
+                        f"{k!r}: {v[2] if v[1] else 'NotRequired[' + v[2] + ']'}" for k, v in fields.items()
+                    )
                     out.append(f"{name} = TypedDict({name!r}, {{{body}}})\n")
             else:
                 out.append(f"{name} = {self.pytypes[name]}")
                 if self.docs.get(name):
-                    out.append(f"\"\"\"{self.docs[name]}\"\"\"")
+                    out.append(f'"""{self.docs[name]}"""')
                 out.append("")
         for alias, key in list(sorted(self.aliases.items())) + list(self.def_alias.items()):
             if alias not in self.specs and alias not in self.objects:
                 out.append(f"{alias} = {key}")
         out.append("\n# ---- runtime specs (read by sparsecell_napari._validate) " + "-" * 50)
-        out.append("# ('obj', {field: (spec, required)}, additional) | ('ref', name) | ('lit', values) | ('union', specs)")
+        out.append(
+            "# ('obj', {field: (spec, required)}, additional) | ('ref', name) | ('lit', values) | ('union', specs)"
+        )
         out.append("# | ('str', pattern, maxLength) | ('int', min, max) | ('num', min, max, exclusiveMin) | ('bool',)")
         out.append("# | ('list', item, minItems, maxItems) | ('dict',) | ('any',)")
         specs = dict(self.specs)
@@ -219,7 +228,9 @@ class Generator:
                 if n not in self.specs and n not in self.def_alias:
                     raise SystemExit(f"gen_protocol: {n} (for {m['name']}) missing from protocol.schema.json")
             errs = tuple(e["code"] for e in m.get("errors", []))
-            out.append(f"    {m['name']!r}: MethodInfo({p!r}, {r!r}, {errs!r}, {bool(m.get('x-progress'))!r}, {m.get('summary', '')!r}),")
+            out.append(
+                f"    {m['name']!r}: MethodInfo({p!r}, {r!r}, {errs!r}, {bool(m.get('x-progress'))!r}, {m.get('summary', '')!r}),"
+            )
             consts.append(("M_" + const_name(m["name"]), m["name"]))
         out.append("}\n")
         for cname, mname in consts:
@@ -237,7 +248,11 @@ class Generator:
             cname = "N_" + const_name(nname)
             out.append(f"{cname} = {nname!r}  # {info.get('direction', '')}: {info.get('summary', '')}")
             note_types[nname] = base
-        out.append("NOTIFICATIONS: dict[str, str] = " + pprint.pformat(note_types, sort_dicts=False) + "  # name -> params type\n")
+        out.append(
+            "NOTIFICATIONS: dict[str, str] = "
+            + pprint.pformat(note_types, sort_dicts=False)
+            + "  # name -> params type\n"
+        )
 
         # errors
         out.append("\n# ---- errors " + "-" * 95 + "\n")
@@ -251,9 +266,19 @@ class Generator:
             out.append(f"    ErrorCode.{ename}: {e['message']!r},")
         out.append("}\n")
         out.append("__all__ = [")
-        names = [n for n in self.order] + [a for a in sorted(self.aliases) if a not in self.order] + list(self.def_alias)
-        names += ["SPECS", "MethodInfo", "METHODS", "NOTIFICATIONS", "ErrorCode", "ERROR_DESCRIPTIONS",
-                  "PROTOCOL_TITLE", "PROTOCOL_VERSION"]
+        names = (
+            [n for n in self.order] + [a for a in sorted(self.aliases) if a not in self.order] + list(self.def_alias)
+        )
+        names += [
+            "SPECS",
+            "MethodInfo",
+            "METHODS",
+            "NOTIFICATIONS",
+            "ErrorCode",
+            "ERROR_DESCRIPTIONS",
+            "PROTOCOL_TITLE",
+            "PROTOCOL_VERSION",
+        ]
         names += [c for c, _ in consts] + ["N_" + const_name(n) for n in notes]
         for line in pprint.pformat(sorted(set(names)), width=112, compact=True)[1:-1].splitlines():
             out.append("    " + line.strip())

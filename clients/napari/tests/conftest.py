@@ -1,4 +1,5 @@
 """Fixtures: one REAL sparsecell daemon per test session (node dist/server/main.js serve --port 0)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -24,6 +25,7 @@ def skip_or_fail(reason: str) -> None:
         pytest.fail(reason + " (SPARSECELL_NAPARI_STRICT=1)")
     pytest.skip(reason, allow_module_level=True)
 
+
 # tiny models: seconds per training on a CPU
 TINY_CONFIG = {"unetDepth": 2, "unetFilters": 8}
 TINY_OPTIONS = {"patchSize": 32, "batchSize": 2}
@@ -40,8 +42,13 @@ def node_and_server() -> tuple[str, Path]:
 
 def _start_with(tmp_path_factory, extra_args=(), env=None):
     node, server = node_and_server()
-    return start_daemon([node, str(server)], home=str(tmp_path_factory.mktemp("sparsecell-home")), cwd=str(REPO),
-                        extra_args=extra_args, env=env)
+    return start_daemon(
+        [node, str(server)],
+        home=str(tmp_path_factory.mktemp("sparsecell-home")),
+        cwd=str(REPO),
+        extra_args=extra_args,
+        env=env,
+    )
 
 
 def _start(tmp_path_factory):
@@ -91,8 +98,14 @@ def starter_daemon(daemon, tmp_path_factory, nuclei):
     models = tmp_path_factory.mktemp("starter-models")
     path = models / "nuclei-stardist.scm"
     path.write_bytes(archive)
-    card = {"name": "nuclei", "family": "stardist", "description": "napari test starter", "file": "models/nuclei-stardist.scm",
-            "sha256": hashlib.sha256(archive).hexdigest(), "scores": {"accuracy05": 0.5, "f1": 0.6, "pq": 0.4}}
+    card = {
+        "name": "nuclei",
+        "family": "stardist",
+        "description": "napari test starter",
+        "file": "models/nuclei-stardist.scm",
+        "sha256": hashlib.sha256(archive).hexdigest(),
+        "scores": {"accuracy05": 0.5, "f1": 0.6, "pq": 0.4},
+    }
     (models / "nuclei-stardist.json").write_text(json.dumps(card))
     d = _start_with(tmp_path_factory, env={**os.environ, "SPARSECELL_MODELS_DIR": str(models)})
     try:
@@ -122,5 +135,3 @@ def sparse_offset1(inst: np.ndarray, cols: int = 40) -> np.ndarray:
     lab = np.zeros(inst.shape, np.uint16)
     lab[:, :cols] = inst[:, :cols] + 1
     return lab
-
-

@@ -1,4 +1,5 @@
 """The client library against a REAL daemon: every protocol method, errors, progress and events."""
+
 from __future__ import annotations
 
 import base64
@@ -29,7 +30,7 @@ def _found(truth: np.ndarray, pred: np.ndarray) -> int:
     for t in range(1, int(truth.max()) + 1):
         m = truth == t
         ids, counts = np.unique(pred[m], return_counts=True)
-        n += any(i > 0 and c / (m.sum() + (pred == i).sum() - c) >= 0.5 for i, c in zip(ids, counts))
+        n += any(i > 0 and c / (m.sum() + (pred == i).sum() - c) >= 0.5 for i, c in zip(ids, counts, strict=True))
     return n
 
 
@@ -99,10 +100,13 @@ def test_session_lifecycle(client):
 
 
 def test_session_not_found_everywhere(client):
-    for call in (lambda: client.session_get("nope"), lambda: client.session_close("nope"),
-                 lambda: client.image_add("nope", np.zeros((8, 8), np.uint8)),
-                 lambda: client.labels_get("nope", "img1"),
-                 lambda: client.session_set_view("nope", "img1", [0, 0, 4, 4])):
+    for call in (
+        lambda: client.session_get("nope"),
+        lambda: client.session_close("nope"),
+        lambda: client.image_add("nope", np.zeros((8, 8), np.uint8)),
+        lambda: client.labels_get("nope", "img1"),
+        lambda: client.session_set_view("nope", "img1", [0, 0, 4, 4]),
+    ):
         with pytest.raises(RpcError) as e:
             call()
         assert e.value.code == -32801
@@ -113,8 +117,15 @@ def test_invalid_params_carry_paths(daemon):
     try:
         sid = c.session_create()["sessionId"]
         with pytest.raises(RpcError) as e:
-            c.call("labels.update", {"sessionId": sid, "imageId": "img1", "encoding": "bogus",
-                                     "labels": encode_ndarray(np.zeros((2, 2), np.uint8))})
+            c.call(
+                "labels.update",
+                {
+                    "sessionId": sid,
+                    "imageId": "img1",
+                    "encoding": "bogus",
+                    "labels": encode_ndarray(np.zeros((2, 2), np.uint8)),
+                },
+            )
         assert e.value.code == ErrorCode.InvalidParams == -32602
         assert "/encoding" in [i["path"] for i in e.value.issues]
         with pytest.raises(RpcError) as e:
@@ -146,8 +157,11 @@ def test_labels_patches_and_encodings(client, nuclei):
     patch[:5] = 1
     patch[5:, 6:] = 2
     u = client.labels_update(sid, iid, patch, origin=[3, 4])
-    assert u["generation"] == 1 and u["counts"] == {"unlabeled": 64 * 64 - 50 - 30, "background": 60, "objects": 1} \
+    assert (
+        u["generation"] == 1
+        and u["counts"] == {"unlabeled": 64 * 64 - 50 - 30, "background": 60, "objects": 1}
         or u["counts"]["objects"] == 1
+    )
     g = client.labels_get(sid, iid, encoding="offset1")
     assert g.encoding == "offset1"
     assert np.array_equal(g.labels[3:13, 4:16], patch)
@@ -247,7 +261,9 @@ def test_train_progress_predict_export_import(client, nuclei):
     more = client.model_train(sid, steps=120, options={"patchSize": 64, "batchSize": 4, "learningRate": 3e-3})["jobId"]
     assert client.wait_for_progress_end(more, timeout=120)["state"] == "done"
     pred = client.model_predict(sid, iid)
-    assert _found(inst, pred.labels) >= (inst.max() + 1) // 2, f"{_found(inst, pred.labels)} of {inst.max()} nuclei found"
+    assert _found(inst, pred.labels) >= (inst.max() + 1) // 2, (
+        f"{_found(inst, pred.labels)} of {inst.max()} nuclei found"
+    )
 
     exported = client.model_export(sid)
     assert exported["family"] == "stardist" and exported["bytes"] == len(base64.b64decode(exported["model"]))
@@ -296,8 +312,9 @@ def test_live_pushes_prediction_updates(own_daemon, nuclei):
     client.session_set_view(sid, iid, [0, 0, 64, 64])
     job = client.model_train(sid, live=True, options=TINY_OPTIONS)["jobId"]
     try:
-        assert got.wait(30), f"no prediction.updated within 30 s of live training (last progress: " \
-                             f"{client.last_progress(job)})"
+        assert got.wait(30), (
+            f"no prediction.updated within 30 s of live training (last progress: {client.last_progress(job)})"
+        )
         got.clear()
         gen = client.labels_update(sid, iid, (inst[:, 40:] + 1).astype(np.uint16), origin=[0, 40])["generation"]
         assert got.wait(30), "no prediction.updated after a label update"
@@ -369,7 +386,9 @@ def test_client_module_needs_neither_napari_nor_qt():
     import subprocess
     import sys
 
-    code = ("import sys, sparsecell_napari.client as c; "
-            "bad = [m for m in ('napari', 'qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6') if m in sys.modules]; "
-            "assert not bad, bad; assert c.Client")
+    code = (
+        "import sys, sparsecell_napari.client as c; "
+        "bad = [m for m in ('napari', 'qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6') if m in sys.modules]; "
+        "assert not bad, bad; assert c.Client"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -1,4 +1,5 @@
 """The generated Python protocol module is current, and every wire fixture parses with its types."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -29,7 +30,9 @@ def test_generated_protocol_is_current():
     gen = _gen_module()
     fresh = gen.generate()
     current = Path(P.__file__).read_text(encoding="utf-8")
-    assert current == fresh, "src/sparsecell_napari/_protocol.py is stale: run python clients/napari/scripts/gen_protocol.py"
+    assert current == fresh, (
+        "src/sparsecell_napari/_protocol.py is stale: run python clients/napari/scripts/gen_protocol.py"
+    )
     assert current.startswith("# GENERATED") and "DO NOT EDIT" in current.splitlines()[1]
 
 

@@ -1,5 +1,6 @@
 """The README's Python examples, run as an outsider would: a plain script with websocket-client and numpy only
 (not this plugin), against a real daemon."""
+
 from __future__ import annotations
 
 import ast
@@ -28,7 +29,10 @@ def test_readme_python_examples_run_against_a_real_daemon(daemon, tmp_path):
     lines = r.stdout.splitlines()
     # labels.update's answer: generation and whole-layer counts (20 rows of background, one 10 x 12 object)
     update = ast.literal_eval(lines[0])
-    assert update == {"generation": 1, "counts": {"unlabeled": 256 * 256 - 20 * 256 - 120, "background": 20 * 256, "objects": 1}}
+    assert update == {
+        "generation": 1,
+        "counts": {"unlabeled": 256 * 256 - 20 * 256 - 120, "background": 20 * 256, "objects": 1},
+    }
     reports = [ln for ln in lines if re.fullmatch(r"\d+ %, loss \d+\.\d+", ln)]
     assert reports and reports[-1].startswith("100 %"), lines
     assert "training done" in lines

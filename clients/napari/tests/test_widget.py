@@ -1,9 +1,11 @@
 """The dock widget in a real napari viewer (pytest-qt, offscreen) against a REAL daemon."""
+
 from __future__ import annotations
 
 import json
 import os
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +173,21 @@ def test_train_progress_and_predict(widget, qtbot, nuclei, tmp_path):
     qtbot.waitUntil(lambda: any(m.startswith("model saved") for m in w.messages), timeout=WAIT)
     assert out.stat().st_size > 100
 
+    assert w.bioimageio_btn.isEnabled() and w.bioimageio_btn.text() == "Export for bioimage.io…"
+    pkg = tmp_path / "model.zip"
+    w.export_bioimageio(str(pkg), name="napari test model")
+    qtbot.waitUntil(lambda: any(m.startswith("bioimage.io package saved") for m in w.messages), timeout=WAIT)
+    with zipfile.ZipFile(pkg) as z:
+        assert {"rdf.yaml", "weights.onnx", "test_input.npy", "test_output.npy", "cover.png", "README.md"} <= set(
+            z.namelist()
+        )
+        rdf = z.read("rdf.yaml").decode()
+        assert "name: napari test model" in rdf and "family: elephant" in rdf and "format_version: 0.5." in rdf
+        assert z.read("weights.onnx")[:2] == b"\x08\x08"  # ModelProto field 1 (ir_version) = 8
+    # a sparsecell package imports back into the session
+    c = w.client
+    assert c.model_import(w.session_id, pkg.read_bytes(), format="bioimageio")["family"] == "elephant"
+
 
 def test_live_mode_updates_prediction_after_paint(live_widget, qtbot, nuclei):
     w = live_widget
@@ -212,8 +229,10 @@ def test_stack_slice_by_slice(widget, qtbot, nuclei, probe):
     w.viewer.dims.set_current_step(0, 1)
     sent = []
     orig = w.client.labels_update
-    w.client.labels_update = lambda sid, iid, labels, **kw: (sent.append((labels.shape, kw.get("origin"))),
-                                                              orig(sid, iid, labels, **kw))[1]
+    w.client.labels_update = lambda sid, iid, labels, **kw: (
+        sent.append((labels.shape, kw.get("origin"))),
+        orig(sid, iid, labels, **kw),
+    )[1]
     w.flush_labels()
     wait_idle(qtbot, w)
     lab.brush_size = 4
@@ -299,7 +318,7 @@ def test_multiscale_image_sends_full_resolution(widget, qtbot, nuclei, probe):
 
 
 def test_start_from_reaches_the_daemon(make_napari_viewer, starter_daemon, qtbot, nuclei):
-    """"Start from: built-in nuclei model / scratch / file…" and the recipe's defaults, against a daemon with a starter."""
+    """ "Start from: built-in nuclei model / scratch / file…" and the recipe's defaults, against a daemon with a starter."""
     url, archive = starter_daemon
     img, inst = nuclei
     viewer = make_napari_viewer()

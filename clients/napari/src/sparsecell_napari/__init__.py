@@ -2,6 +2,7 @@
 
 ``sparsecell_napari.client`` is the napari-free client library; the dock widget lives in ``_widget``.
 """
+
 __version__ = "0.1.0"
 
 from ._sample_data import make_sample_data, synthetic_nuclei

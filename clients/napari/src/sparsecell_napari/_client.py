@@ -20,6 +20,7 @@ The library is ``websocket-client`` (synchronous, thread-safe sends with ``enabl
 plugin needs blocking calls from worker threads and callbacks from one reader thread, not an asyncio loop
 that would have to be run next to Qt's event loop.
 """
+
 from __future__ import annotations
 
 import base64
@@ -29,10 +30,11 @@ import logging
 import threading
 import zlib
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Union
+from typing import Any
 
 import numpy as np
 import websocket  # websocket-client
@@ -103,8 +105,12 @@ def encode_ndarray(arr: Any, *, deflate: bool = False, level: int = 1) -> JsonDi
     buf = memoryview(a).cast("B") if a.size else b""
     if deflate:
         payload = zlib.compress(buf, level)
-        out: JsonDict = {"dtype": name, "shape": [int(s) for s in a.shape],
-                         "data": base64.b64encode(payload).decode("ascii"), "encoding": "deflate"}
+        out: JsonDict = {
+            "dtype": name,
+            "shape": [int(s) for s in a.shape],
+            "data": base64.b64encode(payload).decode("ascii"),
+            "encoding": "deflate",
+        }
     else:
         out = {"dtype": name, "shape": [int(s) for s in a.shape], "data": base64.b64encode(buf).decode("ascii")}
     return out
@@ -151,9 +157,9 @@ class Prediction:
     model_version: int
     generation: int
     region: list[int]
-    z: Optional[int] = None
-    image_id: Optional[str] = None
-    session_id: Optional[str] = None
+    z: int | None = None
+    image_id: str | None = None
+    session_id: str | None = None
 
 
 @dataclass
@@ -189,7 +195,7 @@ class RpcError(Exception):
     For invalid params (-32602) ``data`` is a list of ``{path, message}``.
     """
 
-    def __init__(self, code: int, message: str, data: Any = None, method: Optional[str] = None) -> None:
+    def __init__(self, code: int, message: str, data: Any = None, method: str | None = None) -> None:
         self.code = int(code)
         self.message = message
         self.data = data
@@ -219,7 +225,7 @@ class ConnectionClosedError(ConnectionError):
 class PendingCall(Future):
     """The Future of a call in flight; ``id`` is its JSON-RPC id (for ``cancel_request``)."""
 
-    def __init__(self, id: Union[int, str], method: str) -> None:
+    def __init__(self, id: int | str, method: str) -> None:
         super().__init__()
         self.id = id
         self.method = method
@@ -247,30 +253,43 @@ def _opt(d: JsonDict, **kw: Any) -> JsonDict:
 class Client:
     """One WebSocket connection to a sparsecell daemon. Thread-safe; see the module docstring."""
 
-    def __init__(self, ws: websocket.WebSocket, *, url: str = "", default_timeout: Optional[float] = 300.0,
-                 validate: bool = False) -> None:
+    def __init__(
+        self,
+        ws: websocket.WebSocket,
+        *,
+        url: str = "",
+        default_timeout: float | None = 300.0,
+        validate: bool = False,
+    ) -> None:
         self._ws = ws
         self.url = url
         self.default_timeout = default_timeout
         self.validate = validate
         self._ids = itertools.count(1)
-        self._pending: dict[Union[int, str], PendingCall] = {}
+        self._pending: dict[int | str, PendingCall] = {}
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
         self._listeners = _Listeners()
-        self._progress_last: "OrderedDict[Any, JsonDict]" = OrderedDict()  # token -> last $/progress
+        self._progress_last: OrderedDict[Any, JsonDict] = OrderedDict()  # token -> last $/progress
         self._progress_cv = threading.Condition()
         self._closed = False
         self._closing = False
-        self.close_reason: Optional[str] = None
-        self.last_heartbeat: Optional[str] = None
+        self.close_reason: str | None = None
+        self.last_heartbeat: str | None = None
         self._reader = threading.Thread(target=self._read_loop, name="sparsecell-client-reader", daemon=True)
         self._reader.start()
 
     # ---- connection ------------------------------------------------------------------------------------------
     @classmethod
-    def connect(cls, url: str, token: Optional[str] = None, *, timeout: float = 10.0,
-                default_timeout: Optional[float] = 300.0, validate: bool = False) -> "Client":
+    def connect(
+        cls,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 10.0,
+        default_timeout: float | None = 300.0,
+        validate: bool = False,
+    ) -> Client:
         """Open a connection; ``token`` is sent as ``Authorization: Bearer <token>``.
 
         ``validate=True`` checks every params object before sending and every result against the generated
@@ -278,8 +297,9 @@ class Client:
         """
         header = [f"Authorization: Bearer {token}"] if token else []
         try:
-            ws = websocket.create_connection(url, timeout=timeout, header=header, enable_multithread=True,
-                                             skip_utf8_validation=True)
+            ws = websocket.create_connection(
+                url, timeout=timeout, header=header, enable_multithread=True, skip_utf8_validation=True
+            )
         except websocket.WebSocketBadStatusException as e:
             raise ConnectionRefusedError(f"sparsecell refused the connection: HTTP {e.status_code}") from e
         ws.settimeout(None)  # the reader thread blocks in recv
@@ -306,7 +326,7 @@ class Client:
             pass
         self._on_closed("closed by client")
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -427,8 +447,7 @@ class Client:
         fut.set_result(result)
 
     # ---- calls ------------------------------------------------------------------------------------------------
-    def call_async(self, method: str, params: Optional[JsonDict] = None, *,
-                   id: Union[int, str, None] = None) -> PendingCall:
+    def call_async(self, method: str, params: JsonDict | None = None, *, id: int | str | None = None) -> PendingCall:
         """Send a request; return its :class:`PendingCall` (a Future) at once."""
         params = {} if params is None else params
         if self.validate and method in P.METHODS:
@@ -449,8 +468,14 @@ class Client:
             raise ConnectionClosedError(f"{method}: send failed: {e!r}") from e
         return fut
 
-    def call(self, method: str, params: Optional[JsonDict] = None, *, timeout: Optional[float] = None,
-             id: Union[int, str, None] = None) -> Any:
+    def call(
+        self,
+        method: str,
+        params: JsonDict | None = None,
+        *,
+        timeout: float | None = None,
+        id: int | str | None = None,
+    ) -> Any:
         """Send a request and wait for its result; raises :class:`RpcError` on an error answer."""
         fut = self.call_async(method, params, id=id)
         t = self.default_timeout if timeout is None else timeout
@@ -461,13 +486,13 @@ class Client:
                 self._pending.pop(fut.id, None)
             raise TimeoutError(f"{method}: no answer within {t} s") from None
 
-    def notify(self, method: str, params: Optional[JsonDict] = None) -> None:
+    def notify(self, method: str, params: JsonDict | None = None) -> None:
         """Send a notification (no id, no answer)."""
         text = json.dumps({"jsonrpc": "2.0", "method": method, "params": params or {}}, separators=(",", ":"))
         with self._send_lock:
             self._ws.send(text)
 
-    def cancel_request(self, id: Union[int, str]) -> None:
+    def cancel_request(self, id: int | str) -> None:
         """``$/cancelRequest``: the in-flight request ``id`` answers -32800 RequestCancelled."""
         self.notify(P.N_CANCEL_REQUEST, {"id": id})
 
@@ -477,16 +502,17 @@ class Client:
             self._ws.send(text)
 
     # ---- progress helpers ---------------------------------------------------------------------------------------
-    def last_progress(self, token: Any) -> Optional[JsonDict]:
+    def last_progress(self, token: Any) -> JsonDict | None:
         """The newest ``$/progress`` seen for ``token`` (kept for the last 256 tokens)."""
         with self._progress_cv:
             return self._progress_last.get(token)
 
-    def wait_for_progress_end(self, token: Any, timeout: Optional[float] = 300.0) -> JsonDict:
+    def wait_for_progress_end(self, token: Any, timeout: float | None = 300.0) -> JsonDict:
         """Block until the ``$/progress`` ``end`` of ``token`` (also when it came before this call)."""
         with self._progress_cv:
             self._progress_cv.wait_for(
-                lambda: self._closed or (self._progress_last.get(token) or {}).get("kind") == "end", timeout)
+                lambda: self._closed or (self._progress_last.get(token) or {}).get("kind") == "end", timeout
+            )
             last = self._progress_last.get(token)
         if last is not None and last.get("kind") == "end":
             return last
@@ -501,12 +527,20 @@ class Client:
     def rpc_discover(self) -> JsonDict:
         return self.call(P.M_RPC_DISCOVER, {})
 
-    def session_create(self, name: Optional[str] = None, family: Optional[str] = None, *,
-                       config: Optional[JsonDict] = None, auto_background: Optional[bool] = None,
-                       starter: Optional[str] = None) -> P.SessionCreateResult:
+    def session_create(
+        self,
+        name: str | None = None,
+        family: str | None = None,
+        *,
+        config: JsonDict | None = None,
+        auto_background: bool | None = None,
+        starter: str | None = None,
+    ) -> P.SessionCreateResult:
         """``starter``: begin from a built-in model (``server_info()["starterModels"]``), e.g. ``"nuclei"``."""
-        return self.call(P.M_SESSION_CREATE, _opt({}, name=name, family=family, config=config,
-                                                   autoBackground=auto_background, starter=starter))
+        return self.call(
+            P.M_SESSION_CREATE,
+            _opt({}, name=name, family=family, config=config, autoBackground=auto_background, starter=starter),
+        )
 
     def session_list(self) -> P.SessionListResult:
         return self.call(P.M_SESSION_LIST, {})
@@ -514,16 +548,26 @@ class Client:
     def session_get(self, session_id: str) -> P.SessionInfo:
         return self.call(P.M_SESSION_GET, {"sessionId": session_id})
 
-    def session_close(self, session_id: str, *, delete: Optional[bool] = None) -> P.SessionCloseResult:
+    def session_close(self, session_id: str, *, delete: bool | None = None) -> P.SessionCloseResult:
         return self.call(P.M_SESSION_CLOSE, _opt({"sessionId": session_id}, delete=delete))
 
-    def session_set_view(self, session_id: str, image_id: str, region: list[int], *, z: Optional[int] = None,
-                         t: Optional[int] = None) -> P.SessionSetViewResult:
-        return self.call(P.M_SESSION_SET_VIEW, _opt({"sessionId": session_id, "imageId": image_id,
-                                                     "region": [int(v) for v in region]}, z=z, t=t))
+    def session_set_view(
+        self, session_id: str, image_id: str, region: list[int], *, z: int | None = None, t: int | None = None
+    ) -> P.SessionSetViewResult:
+        return self.call(
+            P.M_SESSION_SET_VIEW,
+            _opt({"sessionId": session_id, "imageId": image_id, "region": [int(v) for v in region]}, z=z, t=t),
+        )
 
-    def image_add(self, session_id: str, image: Union[np.ndarray, bytes], *, axes: Optional[str] = None,
-                  name: Optional[str] = None, deflate: bool = False) -> P.ImageAddResult:
+    def image_add(
+        self,
+        session_id: str,
+        image: np.ndarray | bytes,
+        *,
+        axes: str | None = None,
+        name: str | None = None,
+        deflate: bool = False,
+    ) -> P.ImageAddResult:
         """Add an image: a NumPy array (YX, ZYX, TYX or YXC) or the bytes of a TIFF file."""
         if isinstance(image, (bytes, bytearray, memoryview)):
             img: JsonDict = {"tiff": base64.b64encode(image).decode("ascii")}
@@ -531,31 +575,64 @@ class Client:
             img = encode_ndarray(image, deflate=deflate)
         return self.call(P.M_IMAGE_ADD, _opt({"sessionId": session_id, "image": img}, axes=axes, name=name))
 
-    def labels_update(self, session_id: str, image_id: str, labels: np.ndarray, *, encoding: str = "offset1",
-                      origin: Optional[list[int]] = None, kind: Optional[str] = None,
-                      deflate: bool = True) -> P.LabelsUpdateResult:
+    def labels_update(
+        self,
+        session_id: str,
+        image_id: str,
+        labels: np.ndarray,
+        *,
+        encoding: str = "offset1",
+        origin: list[int] | None = None,
+        kind: str | None = None,
+        deflate: bool = True,
+    ) -> P.LabelsUpdateResult:
         """Send a full label layer, or a patch at ``origin`` ([y, x] or [z, y, x]). napari layers: offset1."""
-        params = _opt({"sessionId": session_id, "imageId": image_id, "labels": encode_ndarray(labels, deflate=deflate),
-                       "encoding": encoding}, kind=kind)
+        params = _opt(
+            {
+                "sessionId": session_id,
+                "imageId": image_id,
+                "labels": encode_ndarray(labels, deflate=deflate),
+                "encoding": encoding,
+            },
+            kind=kind,
+        )
         if origin is not None:
             params["origin"] = [int(v) for v in origin]
         return self.call(P.M_LABELS_UPDATE, params)
 
-    def labels_get(self, session_id: str, image_id: str, *, encoding: Optional[str] = None) -> LabelsResult:
+    def labels_get(self, session_id: str, image_id: str, *, encoding: str | None = None) -> LabelsResult:
         r = self.call(P.M_LABELS_GET, _opt({"sessionId": session_id, "imageId": image_id}, encoding=encoding))
-        return LabelsResult(labels=decode_ndarray(r["labels"]), generation=r["generation"], encoding=r["encoding"],
-                            counts=r["counts"])
+        return LabelsResult(
+            labels=decode_ndarray(r["labels"]), generation=r["generation"], encoding=r["encoding"], counts=r["counts"]
+        )
 
-    def model_train(self, session_id: str, *, steps: Optional[int] = None, family: Optional[str] = None,
-                    options: Optional[P.TrainOptions] = None, config: Optional[JsonDict] = None,
-                    live: Optional[bool] = None, reset: Optional[bool] = None,
-                    time_limit_s: Optional[float] = None, start_from: Optional[str] = None) -> P.ModelTrainResult:
+    def model_train(
+        self,
+        session_id: str,
+        *,
+        steps: int | None = None,
+        family: str | None = None,
+        options: P.TrainOptions | None = None,
+        config: JsonDict | None = None,
+        live: bool | None = None,
+        reset: bool | None = None,
+        time_limit_s: float | None = None,
+        start_from: str | None = None,
+    ) -> P.ModelTrainResult:
         """Start training; returns ``{jobId}`` at once. Progress: ``$/progress`` with token = jobId.
 
         ``start_from``: ``"starter"`` (fine-tune the family's built-in model) or ``"scratch"`` (wire field ``from``).
         """
-        p = _opt({"sessionId": session_id}, steps=steps, family=family, options=options, config=config, live=live,
-                 reset=reset, timeLimitS=time_limit_s)
+        p = _opt(
+            {"sessionId": session_id},
+            steps=steps,
+            family=family,
+            options=options,
+            config=config,
+            live=live,
+            reset=reset,
+            timeLimitS=time_limit_s,
+        )
         if start_from is not None:
             p["from"] = start_from
         return self.call(P.M_MODEL_TRAIN, p)
@@ -563,41 +640,85 @@ class Client:
     def model_configure(self, session_id: str, options: P.TrainOptions) -> P.ModelConfigureResult:
         return self.call(P.M_MODEL_CONFIGURE, {"sessionId": session_id, "options": options})
 
-    def _predict_params(self, session_id: str, image_id: str, region: Optional[list[int]], z: Optional[int],
-                        prob_thresh: Optional[float], nms_thresh: Optional[float],
-                        progress_token: Union[str, int, None]) -> JsonDict:
-        return _opt({"sessionId": session_id, "imageId": image_id},
-                    region=None if region is None else [int(v) for v in region], z=z, probThresh=prob_thresh,
-                    nmsThresh=nms_thresh, progressToken=progress_token)
+    def _predict_params(
+        self,
+        session_id: str,
+        image_id: str,
+        region: list[int] | None,
+        z: int | None,
+        prob_thresh: float | None,
+        nms_thresh: float | None,
+        progress_token: str | int | None,
+    ) -> JsonDict:
+        return _opt(
+            {"sessionId": session_id, "imageId": image_id},
+            region=None if region is None else [int(v) for v in region],
+            z=z,
+            probThresh=prob_thresh,
+            nmsThresh=nms_thresh,
+            progressToken=progress_token,
+        )
 
-    def model_predict(self, session_id: str, image_id: str, *, region: Optional[list[int]] = None,
-                      z: Optional[int] = None, prob_thresh: Optional[float] = None,
-                      nms_thresh: Optional[float] = None, progress_token: Union[str, int, None] = None,
-                      timeout: Optional[float] = None) -> Prediction:
-        r = self.call(P.M_MODEL_PREDICT, self._predict_params(session_id, image_id, region, z, prob_thresh,
-                                                               nms_thresh, progress_token), timeout=timeout)
+    def model_predict(
+        self,
+        session_id: str,
+        image_id: str,
+        *,
+        region: list[int] | None = None,
+        z: int | None = None,
+        prob_thresh: float | None = None,
+        nms_thresh: float | None = None,
+        progress_token: str | int | None = None,
+        timeout: float | None = None,
+    ) -> Prediction:
+        r = self.call(
+            P.M_MODEL_PREDICT,
+            self._predict_params(session_id, image_id, region, z, prob_thresh, nms_thresh, progress_token),
+            timeout=timeout,
+        )
         return decode_prediction(r)
 
-    def model_predict_async(self, session_id: str, image_id: str, *, region: Optional[list[int]] = None,
-                            z: Optional[int] = None, prob_thresh: Optional[float] = None,
-                            nms_thresh: Optional[float] = None,
-                            progress_token: Union[str, int, None] = None) -> PendingCall:
+    def model_predict_async(
+        self,
+        session_id: str,
+        image_id: str,
+        *,
+        region: list[int] | None = None,
+        z: int | None = None,
+        prob_thresh: float | None = None,
+        nms_thresh: float | None = None,
+        progress_token: str | int | None = None,
+    ) -> PendingCall:
         """Like :meth:`model_predict` but returns the PendingCall (cancel with ``cancel_request(call.id)``);
         its result is the raw ``ModelPredictResult`` (see :func:`decode_prediction`)."""
-        return self.call_async(P.M_MODEL_PREDICT, self._predict_params(session_id, image_id, region, z, prob_thresh,
-                                                                        nms_thresh, progress_token))
+        return self.call_async(
+            P.M_MODEL_PREDICT,
+            self._predict_params(session_id, image_id, region, z, prob_thresh, nms_thresh, progress_token),
+        )
 
     def model_cancel(self, job_id: str) -> P.ModelCancelResult:
         return self.call(P.M_MODEL_CANCEL, {"jobId": job_id})
 
-    def model_export(self, session_id: str) -> P.ModelExportResult:
-        """The model archive as base64 (``model``); see :meth:`model_export_bytes`."""
-        return self.call(P.M_MODEL_EXPORT, {"sessionId": session_id})
+    def model_export(self, session_id: str, format: str | None = None, **bioimageio: Any) -> P.ModelExportResult:
+        """The model as base64 (``model``); see :meth:`model_export_bytes`.
 
-    def model_export_bytes(self, session_id: str) -> bytes:
-        return base64.b64decode(self.model_export(session_id)["model"])
+        ``format="bioimageio"`` gives a bioimage.io model package (zip with ONNX weights) instead of the sparsecell
+        archive; ``bioimageio`` may then hold ``name``, ``description``, ``authors`` (list), ``license``, ``imageId``.
+        """
+        params: dict[str, Any] = {"sessionId": session_id}
+        if format is not None:
+            params["format"] = format
+        params.update({k: v for k, v in bioimageio.items() if v is not None})
+        return self.call(P.M_MODEL_EXPORT, params)
 
-    def model_import(self, session_id: str, model: Union[bytes, str]) -> P.ModelImportResult:
-        """Load an archive (bytes from :meth:`model_export_bytes`, or its base64 text)."""
+    def model_export_bytes(self, session_id: str, format: str | None = None, **bioimageio: Any) -> bytes:
+        return base64.b64decode(self.model_export(session_id, format, **bioimageio)["model"])
+
+    def model_import(self, session_id: str, model: bytes | str, format: str | None = None) -> P.ModelImportResult:
+        """Load an archive (bytes from :meth:`model_export_bytes`, or its base64 text); ``format="bioimageio"``
+        for a bioimage.io package that sparsecell exported."""
         text = model if isinstance(model, str) else base64.b64encode(model).decode("ascii")
-        return self.call(P.M_MODEL_IMPORT, {"sessionId": session_id, "model": text})
+        params: dict[str, Any] = {"sessionId": session_id, "model": text}
+        if format is not None:
+            params["format"] = format
+        return self.call(P.M_MODEL_IMPORT, params)

@@ -1,4 +1,5 @@
 """Start a local sparsecell daemon (``sparsecell serve --port 0``) and read the URL it prints."""
+
 from __future__ import annotations
 
 import os
@@ -8,15 +9,16 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import IO, Optional, Sequence
+from typing import IO
 
 __all__ = ["LocalDaemon", "start_daemon", "sparsecell_executable"]
 
 _LISTENING = re.compile(r"listening on (wss?://\S+)")
 
 
-def sparsecell_executable() -> Optional[str]:
+def sparsecell_executable() -> str | None:
     """Path of ``sparsecell`` on PATH, or None."""
     return shutil.which("sparsecell")
 
@@ -26,7 +28,7 @@ class LocalDaemon:
     process: subprocess.Popen
     url: str
     log_path: str
-    _log: Optional[IO[bytes]] = field(default=None, repr=False)
+    _log: IO[bytes] | None = field(default=None, repr=False)
 
     @property
     def port(self) -> int:
@@ -46,9 +48,16 @@ class LocalDaemon:
             self._log = None
 
 
-def start_daemon(command: Optional[Sequence[str]] = None, *, home: Optional[str] = None, port: int = 0,
-                 timeout: float = 60.0, cwd: Optional[str] = None, env: Optional[dict] = None,
-                 extra_args: Sequence[str] = ()) -> LocalDaemon:
+def start_daemon(
+    command: Sequence[str] | None = None,
+    *,
+    home: str | None = None,
+    port: int = 0,
+    timeout: float = 60.0,
+    cwd: str | None = None,
+    env: dict | None = None,
+    extra_args: Sequence[str] = (),
+) -> LocalDaemon:
     """Spawn ``command`` (default ``sparsecell``) with ``serve --port PORT --home HOME``; wait for its URL.
 
     The daemon's log (stderr) goes to a file (``LocalDaemon.log_path``) so a full pipe never blocks it.
@@ -65,8 +74,9 @@ def start_daemon(command: Optional[Sequence[str]] = None, *, home: Optional[str]
     fd, log_path = tempfile.mkstemp(prefix="sparsecell-daemon-", suffix=".log")
     os.close(fd)
     log = open(log_path, "wb")
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, cwd=cwd,
-                            env=env, bufsize=0)
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, cwd=cwd, env=env, bufsize=0
+    )
     found: list[str] = []
     ready = threading.Event()
 

@@ -358,18 +358,26 @@ class ModelCancelResult(TypedDict):
 
 class ModelExportParams(TypedDict):
     sessionId: str  # Session id (returned by session.create).
+    format: NotRequired[Literal['sparsecell', 'bioimageio']]  # Model file format: "sparsecell" (own archive, the default) or "bioimageio" (bioimage.io model package, spec 0.5, ONNX weights).
+    imageId: NotRequired[str]  # Image id within a session.
+    name: NotRequired[str]  # bioimageio: the model name (letters, digits, spaces, _+-()).
+    description: NotRequired[str]  # bioimageio: one-sentence description.
+    authors: NotRequired[list[str]]  # bioimageio: author names (default "sparsecell user").
+    license: NotRequired[Literal['CC-BY-4.0', 'CC-BY-SA-4.0', 'CC-BY-NC-4.0', 'CC-BY-NC-SA-4.0', 'CC0-1.0', 'MIT', 'BSD-2-Clause', 'BSD-3-Clause', 'Apache-2.0', 'GPL-2.0-only', 'GPL-3.0-only', 'GPL-3.0-or-later', 'LGPL-3.0-only', 'AGPL-3.0-only', 'MPL-2.0', 'Unlicense', 'ISC', 'Zlib']]  # bioimageio: SPDX license id (default CC-BY-4.0).
 
 
 class ModelExportResult(TypedDict):
-    model: str  # Base64 archive (model.import and the CLI read it).
+    model: str  # Base64 archive or package (model.import and the CLI read it).
     family: FamilyName  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
     modelVersion: int
     bytes: int  # Archive size before base64.
+    format: NotRequired[Literal['sparsecell', 'bioimageio']]  # Model file format: "sparsecell" (own archive, the default) or "bioimageio" (bioimage.io model package, spec 0.5, ONNX weights).
 
 
 class ModelImportParams(TypedDict):
     sessionId: str  # Session id (returned by session.create).
     model: str  # Base64 archive.
+    format: NotRequired[Literal['sparsecell', 'bioimageio']]  # Model file format: "sparsecell" (own archive, the default) or "bioimageio" (bioimage.io model package, spec 0.5, ONNX weights).
 
 
 class ModelImportResult(TypedDict):
@@ -702,16 +710,45 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                         False),
  'ModelCancelParams': ('obj', {'jobId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True)}, False),
  'ModelCancelResult': ('obj', {'cancelled': (('bool',), True), 'state': (('str', None, None), True)}, False),
- 'ModelExportParams': ('obj', {'sessionId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True)}, False),
+ 'ModelExportParams': ('obj',
+                       {'sessionId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True),
+                        'format': (('lit', ('sparsecell', 'bioimageio')), False),
+                        'imageId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), False),
+                        'name': (('str', '^[A-Za-z0-9_+\\- ()]+$', 128), False),
+                        'description': (('str', None, 1024), False),
+                        'authors': (('list', ('str', '^[^/]*$', 200), None, 50), False),
+                        'license': (('lit',
+                                     ('CC-BY-4.0',
+                                      'CC-BY-SA-4.0',
+                                      'CC-BY-NC-4.0',
+                                      'CC-BY-NC-SA-4.0',
+                                      'CC0-1.0',
+                                      'MIT',
+                                      'BSD-2-Clause',
+                                      'BSD-3-Clause',
+                                      'Apache-2.0',
+                                      'GPL-2.0-only',
+                                      'GPL-3.0-only',
+                                      'GPL-3.0-or-later',
+                                      'LGPL-3.0-only',
+                                      'AGPL-3.0-only',
+                                      'MPL-2.0',
+                                      'Unlicense',
+                                      'ISC',
+                                      'Zlib')),
+                                    False)},
+                       False),
  'ModelExportResult': ('obj',
                        {'model': (('str', None, None), True),
                         'family': (('ref', 'FamilyName'), True),
                         'modelVersion': (('int', None, None), True),
-                        'bytes': (('int', None, None), True)},
+                        'bytes': (('int', None, None), True),
+                        'format': (('lit', ('sparsecell', 'bioimageio')), False)},
                        False),
  'ModelImportParams': ('obj',
                        {'sessionId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True),
-                        'model': (('str', None, None), True)},
+                        'model': (('str', None, None), True),
+                        'format': (('lit', ('sparsecell', 'bioimageio')), False)},
                        False),
  'ModelImportResult': ('obj',
                        {'family': (('ref', 'FamilyName'), True), 'modelVersion': (('int', None, None), True)},
@@ -786,8 +823,8 @@ METHODS: dict[str, MethodInfo] = {
     'model.configure': MethodInfo('ModelConfigureParams', 'ModelConfigureResult', (-32602, -32801), False, 'Change training hyper-parameters of the session, also while a (live) training runs.'),
     'model.predict': MethodInfo('ModelPredictParams', 'ModelPredictResult', (-32602, -32801, -32802, -32806, -32803, -32800, -32812), False, 'Predict instances for an image (or a region / z-slice). Answers even while training runs.'),
     'model.cancel': MethodInfo('ModelCancelParams', 'ModelCancelResult', (-32602, -32808), False, 'Cancel a job (training or prediction). cancelled = false when it had already ended.'),
-    'model.export': MethodInfo('ModelExportParams', 'ModelExportResult', (-32602, -32801, -32806), False, 'The trained model (weights, config, normalisation) as one base64 archive.'),
-    'model.import': MethodInfo('ModelImportParams', 'ModelImportResult', (-32602, -32801, -32809, -32807), False, 'Load a model archive (from model.export or the CLI) into the session.'),
+    'model.export': MethodInfo('ModelExportParams', 'ModelExportResult', (-32602, -32801, -32806, -32802, -32809), False, "The trained model as one base64 archive: sparsecell's own (weights, config, normalisation; the default) or a bioimage.io model package (zip: rdf.yaml, ONNX weights, test tensors, cover, README)."),
+    'model.import': MethodInfo('ModelImportParams', 'ModelImportResult', (-32602, -32801, -32809, -32807), False, 'Load a model into the session: a sparsecell archive (from model.export or the CLI) or a bioimage.io package exported by sparsecell (ONNX weights; other architectures are refused with InvalidModel).'),
     'rpc.discover': MethodInfo('RpcDiscoverParams', 'RpcDiscoverResult', (-32602,), False, 'The OpenRPC document of this server (protocol/openrpc.json).'),
 }
 

@@ -1,4 +1,5 @@
 """A small synthetic nuclei image generated in code (no downloads), for the sample-data menu and the tests."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,8 +7,13 @@ import numpy as np
 __all__ = ["synthetic_nuclei", "make_sample_data"]
 
 
-def synthetic_nuclei(shape: tuple[int, int] = (128, 128), n: int = 14, radius: tuple[float, float] = (5.0, 9.0),
-                     seed: int = 0, noise: float = 8.0) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_nuclei(
+    shape: tuple[int, int] = (128, 128),
+    n: int = 14,
+    radius: tuple[float, float] = (5.0, 9.0),
+    seed: int = 0,
+    noise: float = 8.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(image uint8, instances int32)``: bright elliptic blobs on a dim noisy background."""
     rng = np.random.default_rng(seed)
     h, w = shape

@@ -3,6 +3,7 @@
 ``parse("ModelPredictResult", obj)`` returns ``obj`` (typed) or raises :class:`ProtocolError` listing every
 mismatch as ``(path, message)`` with JSON-pointer paths, like the daemon's ``-32602`` data.
 """
+
 from __future__ import annotations
 
 import re

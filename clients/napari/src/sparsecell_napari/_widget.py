@@ -5,6 +5,7 @@ label patches, training and prediction reach the daemon in the order the person 
 client's notifications come back to the UI thread through Qt signals (:class:`_Bridge`). Cancel bypasses the
 queue. The UI thread only slices small label patches; whole images are read and encoded on the runner thread.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -12,7 +13,8 @@ import json
 import logging
 import queue
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from qtpy.QtCore import QObject, Qt, QTimer, Signal
@@ -65,7 +67,7 @@ class _SerialRunner:
 
     def __init__(self, bridge: _Bridge) -> None:
         self._bridge = bridge
-        self._q: "queue.Queue[Optional[tuple]]" = queue.Queue()
+        self._q: queue.Queue[tuple | None] = queue.Queue()
         self._pending = 0
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="sparsecell-widget-runner", daemon=True)
@@ -81,8 +83,9 @@ class _SerialRunner:
         with self._lock:
             self._pending -= 1
 
-    def submit(self, fn: Callable[[], Any], on_done: Optional[Callable[[Any], None]],
-               on_error: Callable[[BaseException], None]) -> None:
+    def submit(
+        self, fn: Callable[[], Any], on_done: Callable[[Any], None] | None, on_error: Callable[[BaseException], None]
+    ) -> None:
         with self._lock:
             self._pending += 1
         self._q.put((fn, on_done, on_error))
@@ -111,23 +114,23 @@ def _unwrap(obj: Any) -> Any:
     return getattr(obj, "__wrapped__", obj)
 
 
-def _lid(layer: Any) -> Optional[int]:
+def _lid(layer: Any) -> int | None:
     """A stable identity of a layer, also through napari's plugin proxies."""
     return None if layer is None else id(_unwrap(layer))
 
 
-def _merge(a: Optional[list[int]], b: list[int]) -> list[int]:
+def _merge(a: list[int] | None, b: list[int]) -> list[int]:
     if a is None:
         return list(b)
     return [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
 
 
-def _atom_bounds(atom: Any, shape: tuple[int, ...]) -> Optional[list[tuple[int, int]]]:
+def _atom_bounds(atom: Any, shape: tuple[int, ...]) -> list[tuple[int, int]] | None:
     """[(start, stop)] per axis of one napari Labels history atom (mask-based or fancy-index form)."""
     key = getattr(atom, "slice_key", None)
     if key is not None:
         out = []
-        for sl, n in zip(key, shape):
+        for sl, n in zip(key, shape, strict=False):  # a slice key may cover fewer axes than the layer
             if isinstance(sl, slice):
                 start, stop, _ = sl.indices(n)
             else:
@@ -139,7 +142,7 @@ def _atom_bounds(atom: Any, shape: tuple[int, ...]) -> Optional[list[tuple[int, 
         if not isinstance(idx, tuple):
             return None
         out = []
-        for ax, n in zip(idx, shape):
+        for ax, _n in zip(idx, shape, strict=False):
             a = np.asarray(ax)
             if a.size == 0:
                 return None
@@ -153,25 +156,25 @@ def _atom_bounds(atom: Any, shape: tuple[int, ...]) -> Optional[list[tuple[int, 
 class SparsecellWidget(QWidget):
     """Dock widget: connect, pick image + sparse labels, train / live / predict / cancel / export."""
 
-    def __init__(self, napari_viewer: "napari.viewer.Viewer", parent: Optional[QWidget] = None) -> None:
+    def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = napari_viewer
-        self.client: Optional[Client] = None
-        self.daemon: Optional[LocalDaemon] = None
-        self.server_info: Optional[dict] = None
-        self.session_id: Optional[str] = None
-        self.session_family: Optional[str] = None
-        self.session_config: Optional[dict] = None
+        self.client: Client | None = None
+        self.daemon: LocalDaemon | None = None
+        self.server_info: dict | None = None
+        self.session_id: str | None = None
+        self.session_family: str | None = None
+        self.session_config: dict | None = None
         #: what the session's model began from: ("starter", name), ("scratch",) or ("file", path)
-        self.session_start: Optional[tuple] = None
+        self.session_start: tuple | None = None
         #: the model file for "Start from: file…" (asked for with a file dialog when it is chosen)
-        self.start_model_file: Optional[str] = None
+        self.start_model_file: str | None = None
         self.messages: list[str] = []
         self.last_generation = 0
-        self.last_counts: Optional[dict] = None
-        self.job_id: Optional[str] = None
-        self.live_job_id: Optional[str] = None
-        self.last_view: Optional[tuple] = None
+        self.last_counts: dict | None = None
+        self.job_id: str | None = None
+        self.live_job_id: str | None = None
+        self.last_view: tuple | None = None
         self.prediction_updates = 0
         #: extra TrainOptions merged into every model.train (e.g. {"seed": 1, "learningRate": 1e-3}); scripting only
         self.extra_train_options: dict = {}
@@ -182,7 +185,7 @@ class SparsecellWidget(QWidget):
         self._hist_len = (0, 0)
         self._progress_by_token: dict[Any, dict] = {}
         self._predict_call: Any = None
-        self._predict_token: Optional[str] = None
+        self._predict_token: str | None = None
         self._predict_seq = itertools.count(1)
         self._closed = False
 
@@ -267,8 +270,10 @@ class SparsecellWidget(QWidget):
         self.family_combo.addItems(FAMILIES)
         f.addRow("Family", self.family_combo)
         self.start_combo = QComboBox()
-        self.start_combo.setToolTip("What the model starts from: a built-in trained model (predicts at once, then your "
-                                    "labels fine-tune it), fresh weights, or a model file (model.export / CLI)")
+        self.start_combo.setToolTip(
+            "What the model starts from: a built-in trained model (predicts at once, then your "
+            "labels fine-tune it), fresh weights, or a model file (model.export / CLI)"
+        )
         self._set_start_items([])
         self.start_combo.activated.connect(self._on_start_chosen)
         f.addRow("Start from", self.start_combo)
@@ -307,16 +312,23 @@ class SparsecellWidget(QWidget):
         self.predict_btn = QPushButton("Predict")
         self.cancel_btn = QPushButton("Cancel")
         self.export_btn = QPushButton("Export model…")
+        self.bioimageio_btn = QPushButton("Export for bioimage.io…")
+        self.bioimageio_btn.setToolTip(
+            "Save a bioimage.io model package (zip with ONNX weights) for deepImageJ, ilastik, "
+            "bioimageio.core and the BioImage Model Zoo"
+        )
         self.train_btn.clicked.connect(lambda: self.train())
         self.live_btn.toggled.connect(self.set_live)
         self.predict_btn.clicked.connect(lambda: self.predict())
         self.cancel_btn.clicked.connect(lambda: self.cancel())
         self.export_btn.clicked.connect(lambda: self.export_model())
+        self.bioimageio_btn.clicked.connect(lambda: self.export_bioimageio())
         grid.addWidget(self.train_btn, 0, 0)
         grid.addWidget(self.live_btn, 0, 1)
         grid.addWidget(self.predict_btn, 0, 2)
         grid.addWidget(self.cancel_btn, 1, 0)
-        grid.addWidget(self.export_btn, 1, 1, 1, 2)
+        grid.addWidget(self.export_btn, 1, 1)
+        grid.addWidget(self.bioimageio_btn, 1, 2)
         root.addLayout(grid)
 
         self.progress = QProgressBar()
@@ -345,7 +357,7 @@ class SparsecellWidget(QWidget):
         self.start_combo.addItem(self.FILE, ("file",))
         self.start_combo.setCurrentIndex(0)
 
-    def set_start(self, kind: str, value: Optional[str] = None) -> None:
+    def set_start(self, kind: str, value: str | None = None) -> None:
         """Scripting: ``set_start("starter", "nuclei")``, ``set_start("scratch")`` or ``set_start("file", path)``."""
         if kind == "file":
             self.start_model_file = value
@@ -354,11 +366,15 @@ class SparsecellWidget(QWidget):
             if d[0] == kind and (kind != "starter" or d[1] == value):
                 self.start_combo.setCurrentIndex(i)
                 return
-        raise ValueError(f"no start option {kind} {value or ''}: the daemon offers {self.start_combo.count() - 2} starter(s)")
+        raise ValueError(
+            f"no start option {kind} {value or ''}: the daemon offers {self.start_combo.count() - 2} starter(s)"
+        )
 
     def _on_start_chosen(self, index: int) -> None:
         if self.start_combo.itemData(index) == ("file",):
-            path, _ = QFileDialog.getOpenFileName(self, "Start from a sparsecell model", "", "sparsecell model (*.scm);;all files (*)")
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Start from a sparsecell model", "", "sparsecell model (*.scm);;all files (*)"
+            )
             if path:
                 self.start_model_file = path
             elif not self.start_model_file:
@@ -375,7 +391,14 @@ class SparsecellWidget(QWidget):
         self._set_start_items(info.get("starterModels") or [])
 
     def _set_connected(self, ok: bool) -> None:
-        for b in (self.train_btn, self.live_btn, self.predict_btn, self.cancel_btn, self.export_btn):
+        for b in (
+            self.train_btn,
+            self.live_btn,
+            self.predict_btn,
+            self.cancel_btn,
+            self.export_btn,
+            self.bioimageio_btn,
+        ):
             b.setEnabled(ok)
 
     def log(self, msg: str) -> None:
@@ -389,14 +412,15 @@ class SparsecellWidget(QWidget):
     # ---------------------------------------------------------------------------------------------------------
     # runner plumbing
     # ---------------------------------------------------------------------------------------------------------
-    def _submit(self, fn: Callable[[], Any], on_done: Optional[Callable[[Any], None]] = None,
-                what: str = "request") -> None:
+    def _submit(
+        self, fn: Callable[[], Any], on_done: Callable[[Any], None] | None = None, what: str = "request"
+    ) -> None:
         def on_error(e: BaseException) -> None:
             self.log(f"{what} failed: {e}")
 
         self._runner.submit(fn, on_done, on_error)
 
-    def _on_done(self, cb: Optional[Callable[[Any], None]], result: Any) -> None:
+    def _on_done(self, cb: Callable[[Any], None] | None, result: Any) -> None:
         try:
             if cb is not None and not self._closed:
                 cb(result)
@@ -418,7 +442,7 @@ class SparsecellWidget(QWidget):
     # ---------------------------------------------------------------------------------------------------------
     # connection
     # ---------------------------------------------------------------------------------------------------------
-    def connect(self, url: Optional[str] = None, token: Optional[str] = None) -> None:  # type: ignore[override]
+    def connect(self, url: str | None = None, token: str | None = None) -> None:  # type: ignore[override]
         """Connect to the daemon at ``url`` (default: the URL field)."""
         if url is not None:
             self.url_edit.setText(url)
@@ -559,8 +583,11 @@ class SparsecellWidget(QWidget):
             return
         old = self._labels_layer
         if old is not None:
-            for ev, cb in ((old.events.paint, self._on_paint), (old.events.data, self._on_labels_data),
-                           (old.events.set_data, self._on_labels_set_data)):
+            for ev, cb in (
+                (old.events.paint, self._on_paint),
+                (old.events.data, self._on_labels_data),
+                (old.events.set_data, self._on_labels_set_data),
+            ):
                 try:
                     ev.disconnect(cb)
                 except Exception:  # noqa: BLE001
@@ -605,8 +632,12 @@ class SparsecellWidget(QWidget):
             return None
         shape = self._spatial_shape(img)
         dtype = np.uint16
-        layer = self.viewer.add_labels(np.zeros(shape, dtype=dtype), name=f"{img.name} sparse labels",
-                                       scale=img.scale[-len(shape):], translate=img.translate[-len(shape):])
+        layer = self.viewer.add_labels(
+            np.zeros(shape, dtype=dtype),
+            name=f"{img.name} sparse labels",
+            scale=img.scale[-len(shape) :],
+            translate=img.translate[-len(shape) :],
+        )
         layer.selected_label = 2
         layer.brush_size = max(3, min(shape[-2:]) // 40)
         try:
@@ -695,7 +726,7 @@ class SparsecellWidget(QWidget):
         shape = tuple(layer.data.shape)
         self._add_dirty([(0, n) for n in shape], layer.ndim)
 
-    def mark_dirty(self, region: list[int], z: Optional[int] = None) -> None:
+    def mark_dirty(self, region: list[int], z: int | None = None) -> None:
         """Mark ``[y0, x0, y1, x1]`` (of plane ``z`` for stacks) as changed, as a paint event does."""
         y0, x0, y1, x1 = (int(v) for v in region)
         bounds = [(y0, y1), (x0, x1)]
@@ -761,11 +792,19 @@ class SparsecellWidget(QWidget):
             start = ("file", self.start_model_file)
         if start[0] == "starter":
             config = None  # a starter model fixes the family config
-        options = {k: spin.value() for k, spin in (("patchSize", self.patch_spin), ("batchSize", self.batch_spin))
-                   if spin.value() > 0}
-        return {"family": self.family_combo.currentText(), "config": config, "start": start,
-                "steps": self.steps_spin.value() or None, "time_limit_s": self.time_spin.value() or None,
-                "options": {**options, **self.extra_train_options}}
+        options = {
+            k: spin.value()
+            for k, spin in (("patchSize", self.patch_spin), ("batchSize", self.batch_spin))
+            if spin.value() > 0
+        }
+        return {
+            "family": self.family_combo.currentText(),
+            "config": config,
+            "start": start,
+            "steps": self.steps_spin.value() or None,
+            "time_limit_s": self.time_spin.value() or None,
+            "options": {**options, **self.extra_train_options},
+        }
 
     def _start_w(self, client: Client, sid: str, start: tuple) -> dict:
         """model.train params (and a model.import for a file) that move the session to ``start``."""
@@ -795,7 +834,7 @@ class SparsecellWidget(QWidget):
                 self._start_w(client, self.session_id, start)
         return self.session_id
 
-    def _sync(self, img: Any, lab: Any, settings: Optional[dict] = None) -> None:
+    def _sync(self, img: Any, lab: Any, settings: dict | None = None) -> None:
         """Queue: session (if none), image.add (if new), full labels upload (if this pair is new)."""
         client = self.client
         if client is None:
@@ -814,7 +853,7 @@ class SparsecellWidget(QWidget):
                 return
             self._synced.add(pair)  # patches queued after this are ordered after the full upload
 
-        def work() -> Optional[dict]:
+        def work() -> dict | None:
             sid = self._ensure_session_w(client, settings)
             iid = self._image_ids.get(_lid(img))
             if iid is None:
@@ -825,7 +864,7 @@ class SparsecellWidget(QWidget):
                 return client.labels_update(sid, iid, np.asarray(lab.data), encoding="offset1")
             return None
 
-        def done(r: Optional[dict]) -> None:
+        def done(r: dict | None) -> None:
             if r is not None:
                 self._labels_acked(r)
 
@@ -835,7 +874,7 @@ class SparsecellWidget(QWidget):
 
         self._runner.submit(work, done, failed)
 
-    def _prepare(self) -> Optional[tuple[Any, Any]]:
+    def _prepare(self) -> tuple[Any, Any] | None:
         if self.client is None:
             self.log("connect to a sparsecell daemon first")
             return None
@@ -849,7 +888,7 @@ class SparsecellWidget(QWidget):
         self.flush_labels()
         return img, lab
 
-    def _current_z(self, layer: Any) -> Optional[int]:
+    def _current_z(self, layer: Any) -> int | None:
         if self._spatial_ndim(layer) != 3:
             return None
         try:
@@ -980,8 +1019,12 @@ class SparsecellWidget(QWidget):
             d1 = layer.world_to_data(pt1)[-2:]
             y0, y1 = sorted((float(d0[0]), float(d1[0])))
             x0, x1 = sorted((float(d0[1]), float(d1[1])))
-            r = [max(0, int(np.floor(y0))), max(0, int(np.floor(x0))), min(h, int(np.ceil(y1))),
-                 min(w, int(np.ceil(x1)))]
+            r = [
+                max(0, int(np.floor(y0))),
+                max(0, int(np.floor(x0))),
+                min(h, int(np.ceil(y1))),
+                min(w, int(np.ceil(x1))),
+            ]
             if r[2] <= r[0] or r[3] <= r[1]:
                 raise ValueError("view outside the image")
             return r
@@ -1092,31 +1135,58 @@ class SparsecellWidget(QWidget):
 
         def report(f: Any) -> None:
             e = f.exception()
-            self._bridge.event.emit({"type": "_cancel", "jobId": job_id,
-                                     "result": None if e else f.result(), "error": str(e) if e else None})
+            self._bridge.event.emit(
+                {
+                    "type": "_cancel",
+                    "jobId": job_id,
+                    "result": None if e else f.result(),
+                    "error": str(e) if e else None,
+                }
+            )
 
         fut.add_done_callback(report)
 
-    def export_model(self, path: Optional[str] = None) -> None:
+    def export_model(self, path: str | None = None) -> None:
         """Save the session's model archive (``model.export``) to ``path`` (asks when None)."""
+        self._export(
+            path, None, "Export sparsecell model", "model.scm", "sparsecell model (*.scm);;All files (*)", "model saved"
+        )
+
+    def export_bioimageio(self, path: str | None = None, name: str | None = None) -> None:
+        """Save a bioimage.io model package (``model.export {format: "bioimageio"}``: zip with rdf.yaml and ONNX
+        weights; its test image is a crop of the image layer in use) to ``path`` (asks when None)."""
+        image_id = self._image_ids.get(_lid(self.image_layer)) if self.image_layer is not None else None
+        self._export(
+            path,
+            "bioimageio",
+            "Export for bioimage.io",
+            "model.zip",
+            "bioimage.io model package (*.zip);;All files (*)",
+            "bioimage.io package saved",
+            imageId=image_id,
+            name=name,
+        )
+
+    def _export(
+        self, path: str | None, fmt: str | None, title: str, default: str, filt: str, done: str, **extra: Any
+    ) -> None:
         client = self.client
         if client is None or self.session_id is None:
             self.log("nothing to export: connect and train first")
             return
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Export sparsecell model", "model.scm",
-                                                  "sparsecell model (*.scm);;All files (*)")
+            path, _ = QFileDialog.getSaveFileName(self, title, default, filt)
             if not path:
                 return
         sid = self.session_id
 
         def work() -> tuple[str, int]:
-            data = client.model_export_bytes(sid)
+            data = client.model_export_bytes(sid, fmt, **extra)
             with open(path, "wb") as f:
                 f.write(data)
             return path, len(data)
 
-        self._submit(work, lambda r: self.log(f"model saved to {r[0]} ({r[1]} bytes)"), "model.export")
+        self._submit(work, lambda r: self.log(f"{done} to {r[0]} ({r[1]} bytes)"), "model.export")
 
     # ---------------------------------------------------------------------------------------------------------
     # notifications (UI thread)
@@ -1195,8 +1265,13 @@ class SparsecellWidget(QWidget):
                 return layer
             self.viewer.layers.remove(layer)
         n = len(shape)
-        layer = self.viewer.add_labels(np.zeros(shape, np.int32), name=PREDICTION_LAYER, opacity=0.5,
-                                       scale=img.scale[-n:], translate=img.translate[-n:])
+        layer = self.viewer.add_labels(
+            np.zeros(shape, np.int32),
+            name=PREDICTION_LAYER,
+            opacity=0.5,
+            scale=img.scale[-n:],
+            translate=img.translate[-n:],
+        )
         layer.contour = 1
         return layer
 
@@ -1209,7 +1284,7 @@ class SparsecellWidget(QWidget):
             labels = labels[0]
         target = layer.data[int(p.z or 0)] if layer.ndim == 3 else layer.data
         h, w = labels.shape[-2:]
-        target[y0:y0 + h, x0:x0 + w] = labels
+        target[y0 : y0 + h, x0 : x0 + w] = labels
         layer.refresh()
         if self.polygons_check.isChecked():
             self._show_polygons(p, img)
@@ -1231,9 +1306,16 @@ class SparsecellWidget(QWidget):
             layer.data = keep + polys
             layer.shape_type = "polygon"
         elif polys:
-            self.viewer.add_shapes(polys, shape_type="polygon", name=POLYGON_LAYER, edge_color="yellow",
-                                   face_color="transparent", edge_width=0.5, scale=img.scale[-n:],
-                                   translate=img.translate[-n:])
+            self.viewer.add_shapes(
+                polys,
+                shape_type="polygon",
+                name=POLYGON_LAYER,
+                edge_color="yellow",
+                face_color="transparent",
+                edge_width=0.5,
+                scale=img.scale[-n:],
+                translate=img.translate[-n:],
+            )
 
     # ---------------------------------------------------------------------------------------------------------
     # teardown
@@ -1246,12 +1328,14 @@ class SparsecellWidget(QWidget):
         self._flush_timer.stop()
         self._view_timer.stop()
         self._on_labels_selected()  # unhooks the labels layer's paint / data events
-        for ev, cb in ((self.viewer.layers.events.inserted, self._on_layers_changed),
-                       (self.viewer.layers.events.removed, self._on_layers_changed),
-                       (self.viewer.layers.events.moved, self._on_layers_changed),
-                       (self.viewer.camera.events.center, self._on_view_changed),
-                       (self.viewer.camera.events.zoom, self._on_view_changed),
-                       (self.viewer.dims.events.current_step, self._on_view_changed)):
+        for ev, cb in (
+            (self.viewer.layers.events.inserted, self._on_layers_changed),
+            (self.viewer.layers.events.removed, self._on_layers_changed),
+            (self.viewer.layers.events.moved, self._on_layers_changed),
+            (self.viewer.camera.events.center, self._on_view_changed),
+            (self.viewer.camera.events.zoom, self._on_view_changed),
+            (self.viewer.dims.events.current_step, self._on_view_changed),
+        ):
             try:
                 ev.disconnect(cb)
             except Exception:  # noqa: BLE001

@@ -98,7 +98,7 @@ class CommandsTest {
 	@Test
 	@Order(0)
 	void commandsAreRegisteredUnderPluginsSparsecell() {
-		List<Class<?>> all = Arrays.asList(Connect.class, SendLabels.class, Train.class, Cancel.class, Predict.class, Live.class, ExportModel.class, ImportModel.class, Disconnect.class);
+		List<Class<?>> all = Arrays.asList(Connect.class, SendLabels.class, Train.class, Cancel.class, Predict.class, Live.class, ExportModel.class, ExportBioimageio.class, ImportModel.class, Disconnect.class);
 		for (Class<?> c : all) {
 			CommandInfo info = cs.getCommand(c.getName());
 			assertNotNull(info, c.getName() + " is a SciJava plugin");
@@ -321,6 +321,23 @@ class CommandsTest {
 			assertTrue((Integer) out(im, "modelVersion") >= v);
 			CommandModule missing = runAllowingFailure(ImportModel.class, "file", dir.resolve("none.scm").toFile());
 			assertTrue(missing.isCanceled());
+
+			// bioimage.io package: zip with rdf.yaml + ONNX weights, and it imports back
+			File zip = dir.resolve("pkg/model.zip").toFile();
+			CommandModule bx = runModel(ExportBioimageio.class, "file", zip, "name", "fiji test model", "authors", "A. One; B. Two", "license", "MIT");
+			assertEquals(zip.length(), (long) (Long) out(bx, "bytes"));
+			try (java.util.zip.ZipFile z = new java.util.zip.ZipFile(zip)) {
+				for (String n : new String[] {"rdf.yaml", "weights.onnx", "test_input.npy", "test_output.npy", "cover.png", "README.md"})
+					assertNotNull(z.getEntry(n), n + " in the package");
+				String rdf = new String(z.getInputStream(z.getEntry("rdf.yaml")).readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+				assertTrue(rdf.contains("name: fiji test model") && rdf.contains("license: MIT") && rdf.contains("- name: B. Two"), rdf);
+				assertTrue(rdf.contains("family: stardist") && rdf.contains("n_rays:"), rdf);
+			}
+			CommandModule bi = runModel(ImportModel.class, "file", zip);
+			assertEquals("stardist", out(bi, "family"));
+			CommandModule badName = runAllowingFailure(ExportBioimageio.class, "file", zip, "name", "a/b", "authors", "", "license", "");
+			assertTrue(badName.isCanceled());
+			assertTrue(badName.getCancelReason().contains("/name"), badName.getCancelReason());
 		}
 		finally {
 			TestDaemon.deleteTree(dir);

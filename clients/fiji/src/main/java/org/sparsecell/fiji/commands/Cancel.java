@@ -1,7 +1,6 @@
 package org.sparsecell.fiji.commands;
 
 import org.scijava.command.Command;
-import org.scijava.plugin.Parameter;
 import org.scijava.plugin.Plugin;
 
 import ij.IJ;

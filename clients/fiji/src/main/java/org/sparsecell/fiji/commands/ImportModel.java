@@ -14,7 +14,10 @@ import ij.IJ;
 import org.sparsecell.fiji.Sparsecell;
 import org.sparsecell.fiji.protocol.Protocol.ModelImportResult;
 
-/** Plugins › sparsecell › sparsecell Import Model: load a model archive (from Export Model or the CLI) into the session. */
+/**
+ * Plugins › sparsecell › sparsecell Import Model: load a model archive (from Export Model or the CLI) into the
+ * session, or a bioimage.io package (.zip) that sparsecell exported.
+ */
 @Plugin(type = Command.class, headless = true, menuPath = "Plugins>sparsecell>sparsecell Import Model", label = "sparsecell Import Model")
 public class ImportModel extends SparsecellCommand {
 
@@ -32,7 +35,8 @@ public class ImportModel extends SparsecellCommand {
 		Sparsecell s = session();
 		if (!file.isFile()) throw new IllegalArgumentException("no model file " + file);
 		String b64 = Base64.getEncoder().encodeToString(Files.readAllBytes(file.toPath()));
-		ModelImportResult r = s.client.modelImport(s.sessionId, b64);
+		String format = file.getName().toLowerCase().endsWith(".zip") ? "bioimageio" : null;
+		ModelImportResult r = s.client.modelImport(s.sessionId, b64, format);
 		family = r.family;
 		modelVersion = r.modelVersion;
 		IJ.showStatus("sparsecell: imported " + r.family + " model v" + r.modelVersion + " from " + file.getName());

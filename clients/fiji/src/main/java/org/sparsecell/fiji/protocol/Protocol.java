@@ -366,6 +366,16 @@ public final class Protocol {
 
 	public static class ModelExportParams {
 		public String sessionId;
+		/** sparsecell (default) | bioimageio */
+		public String format;
+		/** bioimageio: the image whose crop becomes the test tensor. */
+		public String imageId;
+		/** bioimageio: model name (5-128 letters, digits, spaces, _+-()). */
+		public String name;
+		public String description;
+		public List<String> authors;
+		/** bioimageio: SPDX license id (default CC-BY-4.0). */
+		public String license;
 	}
 
 	public static class ModelExportResult {
@@ -374,11 +384,15 @@ public final class Protocol {
 		public String family;
 		public int modelVersion;
 		public long bytes;
+		/** sparsecell | bioimageio */
+		public String format;
 	}
 
 	public static class ModelImportParams {
 		public String sessionId;
 		public String model;
+		/** sparsecell (default) | bioimageio (a package that sparsecell exported) */
+		public String format;
 	}
 
 	public static class ModelImportResult {

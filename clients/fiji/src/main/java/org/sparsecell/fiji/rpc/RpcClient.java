@@ -355,9 +355,15 @@ public class RpcClient implements AutoCloseable {
 	}
 
 	public ModelImportResult modelImport(String sessionId, String base64Model) throws RpcException {
+		return modelImport(sessionId, base64Model, null);
+	}
+
+	/** format: null or "sparsecell" for an archive, "bioimageio" for a bioimage.io package sparsecell exported. */
+	public ModelImportResult modelImport(String sessionId, String base64Model, String format) throws RpcException {
 		ModelImportParams p = new ModelImportParams();
 		p.sessionId = sessionId;
 		p.model = base64Model;
+		p.format = format;
 		return modelImport(p);
 	}
 
