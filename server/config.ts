@@ -33,10 +33,10 @@ export interface ServerConfig {
   /** Number of compute worker threads (each with its own tensor backend). */
   computeWorkers: number;
   /**
-   * Nice value of the compute worker threads and the TensorFlow pools they create (Linux; 0 = as the daemon,
-   * the default). 10 lets the RPC event loop win the CPU from training, but on a machine shared with other
-   * work it also slows training ~10x against that work (a live-mode test then missed its quality bar), so it
-   * is opt-in.
+   * Nice value of the compute worker threads and the TensorFlow pools they create (Linux; 0 = as the daemon).
+   * `sparsecell serve` uses 10 (main.ts): the RPC event loop then wins the CPU from training (server.info p99
+   * 6.4 ms instead of 18 ms with 4 live sessions). Embedded daemons (tests, benches) default to 0: against
+   * other programs' load, nice 10 also slows training (a time-based live-mode test missed its bar).
    */
   computeNice: number;
   /** TensorFlow thread pools as main.ts put them into the environment (reported in server.info). */

@@ -74,7 +74,8 @@ async function main(argv: string[]): Promise<number> {
         backend: ((f.backend as string) ?? (env.SPARSECELL_BACKEND || undefined)) as never,
         logLevel: (f['log-level'] as string) ?? env.SPARSECELL_LOG_LEVEL,
         computeWorkers: f.workers ? Number(f.workers) : undefined,
-        computeNice: f['compute-nice'] ?? env.SPARSECELL_COMPUTE_NICE ? Number(f['compute-nice'] ?? env.SPARSECELL_COMPUTE_NICE) : undefined,
+        // serve: compute threads at nice 10 unless told otherwise (embedded daemons default to 0, see config.ts).
+        computeNice: Number(f['compute-nice'] ?? env.SPARSECELL_COMPUTE_NICE ?? 10),
         tfThreads,
         allowOrigins: origins,
         checkpointS: checkpointS !== undefined ? Number(checkpointS) : undefined,

@@ -14,8 +14,6 @@ export interface BackendInfo {
   interOpThreads?: number;
   gpu?: boolean;
   devices?: DeviceInfo[];
-  /** Linux: nice value of the compute worker threads. */
-  nice?: number;
   fallback?: string;
 }
 

@@ -274,8 +274,8 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
   switch (req.op) {
     case 'init': {
       // Before the backend exists: libtensorflow's pools, created next, inherit this thread's priority.
-      const nice = niceCurrentThread(req.nice ?? 0);
-      return { ...(await initBackend(req.backend as BackendPreference, { threads: req.threads })), devices: await listDevices(), ...(nice ? { nice } : {}) };
+      niceCurrentThread(req.nice ?? 0);
+      return { ...(await initBackend(req.backend as BackendPreference, { threads: req.threads })), devices: await listDevices() };
     }
     case 'load': {
       unload(req.sessionId);

@@ -120,6 +120,12 @@ describe('backend selection', () => {
           expect(info.devices?.[0]?.type).to.equal('CPU');
           expect(info.devices![0].cores).to.be.greaterThan(0);
           if (want === 'tensorflow') expect(info.gpu).to.equal(false); // no GPU on the test machines
+          // serve's default: TensorFlow's threads at nice 10, the event loop (tid = pid) at 0.
+          if (want === 'tensorflow' && process.platform === 'linux') {
+            const nice = threadNice(d.proc.pid!);
+            expect(nice.find((t) => t.tid === d.proc.pid)!.nice).to.equal(0);
+            expect(nice.filter((t) => t.name === 'tf_Compute').map((t) => t.nice)).to.include(10);
+          }
         } finally {
           // A clean exit: compute workers start with the daemon now, and end with it (no crash, no hang).
           expect(await stop(d.proc), 'exit code after SIGTERM').to.equal(0);
