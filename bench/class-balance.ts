@@ -41,7 +41,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       classFraction: { background: counts[0] / labeled, border: counts[1] / labeled, centre: counts[2] / labeled },
       lossShareWithWeights: { background: weighted[0] / wsum, border: weighted[1] / wsum, centre: weighted[2] / wsum },
     };
-    log(`${id}: labeled ${(100 * r.labeledFraction).toFixed(1)} %; background ${(100 * r.classFraction.background).toFixed(1)} % of labeled pixels, ${(100 * r.lossShareWithWeights.background).toFixed(1)} % of the 1/10/10 loss`);
+    log(
+      `${id}: labeled ${(100 * r.labeledFraction).toFixed(1)} %; background ${(100 * r.classFraction.background).toFixed(1)} % of labeled pixels, ${(100 * r.lossShareWithWeights.background).toFixed(1)} % of the 1/10/10 loss`,
+    );
     strategies[id] = r;
   }
   return { images: names.length, classWeights: w, centerRatio: ELEPHANT_DEFAULTS.centerRatio, strategies };

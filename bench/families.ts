@@ -19,9 +19,12 @@ import { flag, log } from './helpers.js';
 import { RESULTS_DIR } from './run.js';
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
-  const steps = flag(args, 'steps', 8), nImages = flag(args, 'images', 20);
-  const patch = flag(args, 'patch', RECIPE.patchSize), batch = flag(args, 'batch', RECIPE.batchSize);
-  const depth = flag(args, 'depth', RECIPE.unetDepth), filters = flag(args, 'filters', RECIPE.unetFilters);
+  const steps = flag(args, 'steps', 8),
+    nImages = flag(args, 'images', 20);
+  const patch = flag(args, 'patch', RECIPE.patchSize),
+    batch = flag(args, 'batch', RECIPE.batchSize);
+  const depth = flag(args, 'depth', RECIPE.unetDepth),
+    filters = flag(args, 'filters', RECIPE.unetFilters);
   const bi = args.indexOf('--backend');
   const dsb = sharedDataDir(join(RESULTS_DIR, '..', '..'), 'dsb2018-train');
   if (!dsb) throw new Error('../shared/data/dsb2018-train is missing');
@@ -42,11 +45,17 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       sampler.next();
       sampleMs += Date.now() - s;
     }
-    const tTrain = Date.now(), cpu0 = process.cpuUsage();
+    const tTrain = Date.now(),
+      cpu0 = process.cpuUsage();
     await train(model, createSampler(model, samples, { ...opts, seed: 7 }), { ...opts, steps });
     const stepMs = (Date.now() - tTrain) / steps;
     const cpu = process.cpuUsage(cpu0);
-    families[family] = { msPerStep: Math.round(stepMs), cpuMsPerStep: Math.round((cpu.user + cpu.system) / 1000 / steps), samplingMsPerBatch: Math.round(sampleMs / steps), outputChannels: model.family.outputChannels(model.config) };
+    families[family] = {
+      msPerStep: Math.round(stepMs),
+      cpuMsPerStep: Math.round((cpu.user + cpu.system) / 1000 / steps),
+      samplingMsPerBatch: Math.round(sampleMs / steps),
+      outputChannels: model.family.outputChannels(model.config),
+    };
     log(`${family}: ${Math.round(stepMs)} ms/step (of which sampling + targets ~${Math.round(sampleMs / steps)} ms), ${Date.now() - t0} ms total`);
     disposeModel(model);
   }

@@ -41,11 +41,12 @@ import { log } from './helpers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const list = (s: string | undefined, def: string) => (s ?? def).split(',').filter(Boolean);
-const nums = (s: string | undefined, def: string, name: string) => list(s, def).map((v) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name}: "${v}" is not a non-negative number`);
-  return n;
-});
+const nums = (s: string | undefined, def: string, name: string) =>
+  list(s, def).map((v) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name}: "${v}" is not a non-negative number`);
+    return n;
+  });
 
 /** The domain shifts (pure functions of one dataset item). */
 export const SHIFTS: Record<string, (it: DatasetItem) => DatasetItem> = {
@@ -56,7 +57,10 @@ export const SHIFTS: Record<string, (it: DatasetItem) => DatasetItem> = {
   },
   zoom2: (it) => {
     const { height: H, width: W } = it.image;
-    const h = Math.floor(H / 2), w = Math.floor(W / 2), y0 = Math.floor(H / 4), x0 = Math.floor(W / 4);
+    const h = Math.floor(H / 2),
+      w = Math.floor(W / 2),
+      y0 = Math.floor(H / 4),
+      x0 = Math.floor(W / 4);
     const C = it.image.channels;
     const img = new Float32Array(h * w * C);
     const lab = new Int32Array(h * w);
@@ -80,22 +84,53 @@ export const POLICIES: Record<string, Partial<TrainOptions>> = {
   'scratch-lr': { learningRate: RECIPE.learningRate, lrFinal: RECIPE.lrFinal, warmupSteps: 0, freezeEncoderSteps: 0 },
 };
 
-interface Row { shift: string; k: number; arm: 'zero-shot' | 'finetune' | 'scratch'; policy?: string; budgetS: number; steps: number; accuracy05: number; f1: number; pq: number; nPred: number; nTrue: number }
+interface Row {
+  shift: string;
+  k: number;
+  arm: 'zero-shot' | 'finetune' | 'scratch';
+  policy?: string;
+  budgetS: number;
+  steps: number;
+  accuracy05: number;
+  f1: number;
+  pq: number;
+  nPred: number;
+  nTrue: number;
+}
 
-async function score(m: SegmentationModel, test: DatasetItem[], thresholds: { probThresh?: number; nmsThresh?: number }): Promise<Pick<Row, 'accuracy05' | 'f1' | 'pq' | 'nPred' | 'nTrue'>> {
+async function score(
+  m: SegmentationModel,
+  test: DatasetItem[],
+  thresholds: { probThresh?: number; nmsThresh?: number },
+): Promise<Pick<Row, 'accuracy05' | 'f1' | 'pq' | 'nPred' | 'nTrue'>> {
   const preds: Labels2D[] = [];
   for (const t of test) preds.push((await segment(m, t.image, thresholds)).labels);
-  const s = matchingDataset(test.map((t) => t.labels!), preds, 0.5);
+  const s = matchingDataset(
+    test.map((t) => t.labels!),
+    preds,
+    0.5,
+  );
   return { accuracy05: s.accuracy, f1: s.f1, pq: s.panoptic_quality, nPred: s.n_pred, nTrue: s.n_true };
 }
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const { values: f } = parseArgs({
-    args, strict: true,
+    args,
+    strict: true,
     options: {
-      family: { type: 'string' }, starter: { type: 'string' }, 'models-dir': { type: 'string' }, shifts: { type: 'string' }, ks: { type: 'string' },
-      labeled: { type: 'string' }, images: { type: 'string' }, budgets: { type: 'string' }, 'scratch-budgets': { type: 'string' },
-      backend: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string' }, policies: { type: 'string' },
+      family: { type: 'string' },
+      starter: { type: 'string' },
+      'models-dir': { type: 'string' },
+      shifts: { type: 'string' },
+      ks: { type: 'string' },
+      labeled: { type: 'string' },
+      images: { type: 'string' },
+      budgets: { type: 'string' },
+      'scratch-budgets': { type: 'string' },
+      backend: { type: 'string' },
+      data: { type: 'string' },
+      seed: { type: 'string' },
+      policies: { type: 'string' },
     },
   });
   const family = f.family ?? 'stardist';
@@ -114,7 +149,10 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
 
   const reg = new StarterRegistry(f['models-dir'] ?? defaultModelsDir());
   const entry = reg.find(starterName, family);
-  if (!entry) throw new Error(`no ${family} starter "${starterName}" in ${reg.dir}${reg.problems.length ? ` (skipped: ${reg.problems.map((p) => p.problem).join('; ')})` : ''}; run npm run pretrain first`);
+  if (!entry)
+    throw new Error(
+      `no ${family} starter "${starterName}" in ${reg.dir}${reg.problems.length ? ` (skipped: ${reg.problems.map((p) => p.problem).join('; ')})` : ''}; run npm run pretrain first`,
+    );
   const archive = reg.read(entry);
   const backend = await initBackend((f.backend ?? 'auto') as BackendPreference);
   const probe = deserializeModel(archive);
@@ -125,17 +163,22 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const names = readIndexTsv(join(dataDir, 'index.tsv')).map((r) => `${r.name}.tif`);
   const testNames = dsbSplit(names, 0, 50).test.slice(0, nImages);
   const base = loadDataset(join(dataDir, 'images'), join(dataDir, 'masks'), 'signed', testNames);
-  log(`finetune: ${family} starter "${starterName}", backend ${backend.name}, shifts ${shifts.join(', ')}, k ${ks.join(', ')} + BG on ${nLabeled} images, scored on ${nImages - nLabeled}`);
+  log(
+    `finetune: ${family} starter "${starterName}", backend ${backend.name}, shifts ${shifts.join(', ')}, k ${ks.join(', ')} + BG on ${nLabeled} images, scored on ${nImages - nLabeled}`,
+  );
 
   const rows: Row[] = [];
   const annotation: Record<string, unknown> = {};
   const push = (r: Row) => {
     rows.push(r);
-    log(`finetune: ${r.shift} k=${r.k} ${(r.arm + (r.policy && r.policy !== 'recipe' ? ` (${r.policy})` : '')).padEnd(9)} ${String(r.budgetS).padStart(4)} s ${String(r.steps).padStart(5)} steps: accuracy@0.5 ${r.accuracy05.toFixed(3)}, F1 ${r.f1.toFixed(3)}, PQ ${r.pq.toFixed(3)} (${r.nPred} / ${r.nTrue} objects)`);
+    log(
+      `finetune: ${r.shift} k=${r.k} ${(r.arm + (r.policy && r.policy !== 'recipe' ? ` (${r.policy})` : '')).padEnd(9)} ${String(r.budgetS).padStart(4)} s ${String(r.steps).padStart(5)} steps: accuracy@0.5 ${r.accuracy05.toFixed(3)}, F1 ${r.f1.toFixed(3)}, PQ ${r.pq.toFixed(3)} (${r.nPred} / ${r.nTrue} objects)`,
+    );
   };
   for (const shift of shifts) {
     const items = base.map(SHIFTS[shift]);
-    const labeledItems = items.slice(0, nLabeled), test = items.slice(nLabeled);
+    const labeledItems = items.slice(0, nLabeled),
+      test = items.slice(nLabeled);
     const starter = deserializeModel(archive);
     const zs = await score(starter, test, stored);
     disposeModel(starter);
@@ -147,7 +190,11 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       push({ shift, k, arm: 'zero-shot', budgetS: 0, steps: 0, ...zs });
       for (const policy of policies)
         for (const budgetS of budgets) {
-          const { model, result } = await fitModel(fit, { family, model: deserializeModel(archive), train: { ...POLICIES[policy], steps: UNBOUNDED_STEPS, timeLimitS: budgetS, seed: 1 } });
+          const { model, result } = await fitModel(fit, {
+            family,
+            model: deserializeModel(archive),
+            train: { ...POLICIES[policy], steps: UNBOUNDED_STEPS, timeLimitS: budgetS, seed: 1 },
+          });
           push({ shift, k, arm: 'finetune', policy, budgetS, steps: result.steps, ...(await score(model, test, stored)) });
           disposeModel(model);
         }
@@ -159,9 +206,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     }
   }
   // The issue's goals, per shift, with k = 4 + BG (when those arms ran).
-  const pick = (shift: string, arm: Row['arm'], budgetS: number) => rows.find((r) => r.shift === shift && r.k === 4 && r.arm === arm && r.budgetS === budgetS && (r.policy ?? 'recipe') === 'recipe');
+  const pick = (shift: string, arm: Row['arm'], budgetS: number) =>
+    rows.find((r) => r.shift === shift && r.k === 4 && r.arm === arm && r.budgetS === budgetS && (r.policy ?? 'recipe') === 'recipe');
   const goals = shifts.map((shift) => {
-    const ft60 = pick(shift, 'finetune', 60), zs = pick(shift, 'zero-shot', 0), sc480 = pick(shift, 'scratch', 480);
+    const ft60 = pick(shift, 'finetune', 60),
+      zs = pick(shift, 'zero-shot', 0),
+      sc480 = pick(shift, 'scratch', 480);
     return {
       shift,
       finetune60MinusZeroShot: ft60 && zs ? ft60.accuracy05 - zs.accuracy05 : null,
@@ -170,8 +220,23 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     };
   });
   return {
-    family, starter: { name: starterName, sha256: entry.card.sha256, thresholds: stored }, backend,
-    split: { rule: 'server/metrics/split.ts dsbSplit(names, 0, 50).test: the 50 held-out test images', images: testNames.length, labeled: nLabeled, scored: testNames.length - nLabeled },
-    shifts, ks, budgets, scratchBudgets, finetune: FINETUNE_OPTIONS, policies: Object.fromEntries(policies.map((p) => [p, POLICIES[p]])), annotation, rows, goals,
+    family,
+    starter: { name: starterName, sha256: entry.card.sha256, thresholds: stored },
+    backend,
+    split: {
+      rule: 'server/metrics/split.ts dsbSplit(names, 0, 50).test: the 50 held-out test images',
+      images: testNames.length,
+      labeled: nLabeled,
+      scored: testNames.length - nLabeled,
+    },
+    shifts,
+    ks,
+    budgets,
+    scratchBudgets,
+    finetune: FINETUNE_OPTIONS,
+    policies: Object.fromEntries(policies.map((p) => [p, POLICIES[p]])),
+    annotation,
+    rows,
+    goals,
   };
 }

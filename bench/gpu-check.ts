@@ -50,12 +50,14 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const backend = await attempt('server.info', daemonBackend);
   log(`daemon backend: ${JSON.stringify(backend)}`);
   const { run: trainStep } = await import('./train-step.js');
-  const ts = await attempt('train-step', () => trainStep({
-    out: join(tmpdir(), `sparsecell-gpu-check-train-step-${process.pid}.json`),
-    ...(quick ? { batch: 1, size: 64, steps: 2, predictSize: 128 } : {}),
-  })) as Record<string, any>;
+  const ts = (await attempt('train-step', () =>
+    trainStep({
+      out: join(tmpdir(), `sparsecell-gpu-check-train-step-${process.pid}.json`),
+      ...(quick ? { batch: 1, size: 64, steps: 2, predictSize: 128 } : {}),
+    }),
+  )) as Record<string, any>;
   const { run: live } = await import('./live.js');
-  const lv = await attempt('live', () => live(quick ? ['--edits', '3', '--pace', '1', '--sessions', '1'] : [])) as Record<string, any>;
+  const lv = (await attempt('live', () => live(quick ? ['--edits', '3', '--pace', '1', '--sessions', '1'] : []))) as Record<string, any>;
   const trainsOnGpu = (backend as { gpu?: boolean }).gpu === true;
   return {
     quick,
@@ -63,15 +65,25 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     devices,
     daemonBackend: backend,
     trainsOnGpu,
-    trainStep: ts.error ? ts : {
-      config: ts.config,
-      oursStepMs: ts.ours?.stepMs, kerasStepMs: ts.native?.stepMs, kerasGpus: ts.native?.gpus, kerasError: ts.native?.error,
-      speedVsKeras: ts.ratio?.trainSpeedVsNative, predictSpeedVsKeras: ts.ratio?.predictSpeedVsNative,
-      ours: ts.ours, keras: ts.native,
-    },
+    trainStep: ts.error
+      ? ts
+      : {
+          config: ts.config,
+          oursStepMs: ts.ours?.stepMs,
+          kerasStepMs: ts.native?.stepMs,
+          kerasGpus: ts.native?.gpus,
+          kerasError: ts.native?.error,
+          speedVsKeras: ts.ratio?.trainSpeedVsNative,
+          predictSpeedVsKeras: ts.ratio?.predictSpeedVsNative,
+          ours: ts.ours,
+          keras: ts.native,
+        },
     live: lv.error ? lv : { single: { editToViewMs: lv.single?.editToViewMs, f1Last: lv.single?.f1Last }, multi: lv.multi },
-    verdict: gpus.length === 0 ? 'no GPU: CPU path only'
-      : trainsOnGpu ? 'sparsecell trains on the GPU'
-        : 'a GPU is present but sparsecell trains on the CPU: build the binding against the full `tensorflow` wheel (README "GPU")',
+    verdict:
+      gpus.length === 0
+        ? 'no GPU: CPU path only'
+        : trainsOnGpu
+          ? 'sparsecell trains on the GPU'
+          : 'a GPU is present but sparsecell trains on the CPU: build the binding against the full `tensorflow` wheel (README "GPU")',
   };
 }

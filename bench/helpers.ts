@@ -19,7 +19,9 @@ export function spawnDaemon(extra: string[] = []): Promise<SpawnedDaemon> {
   const home = mkdtempSync(join(tmpdir(), 'sparsecell-bench-'));
   // BENCH_DAEMON_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=prof") profiles the daemon.
   const nodeArgs = process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const proc = spawn(process.execPath, [...nodeArgs, MAIN_JS, 'serve', '--port', '0', '--home', home, '--log-level', 'warn', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [...nodeArgs, MAIN_JS, 'serve', '--port', '0', '--home', home, '--log-level', 'warn', ...extra], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     proc.stdout!.on('data', (d) => {
@@ -27,14 +29,17 @@ export function spawnDaemon(extra: string[] = []): Promise<SpawnedDaemon> {
       const m = /listening on ws:\/\/[^:]+:(\d+)/.exec(out);
       if (m)
         resolve({
-          url: `ws://127.0.0.1:${m[1]}`, proc, home,
-          stop: () => new Promise<void>((r) => {
-            proc.once('exit', () => {
-              rmSync(home, { recursive: true, force: true });
-              r();
-            });
-            proc.kill('SIGTERM');
-          }),
+          url: `ws://127.0.0.1:${m[1]}`,
+          proc,
+          home,
+          stop: () =>
+            new Promise<void>((r) => {
+              proc.once('exit', () => {
+                rmSync(home, { recursive: true, force: true });
+                r();
+              });
+              proc.kill('SIGTERM');
+            }),
         });
     });
     proc.once('exit', (c) => reject(new Error(`daemon exited with ${c}`)));

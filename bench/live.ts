@@ -63,8 +63,23 @@ export function f1NeverLabeled(gt: Labels2D, pred: Labels2D, labeled: Set<number
 /** F1 of the last push at or before t seconds (undefined before the first push). */
 export const f1At = (trace: Array<[number, number]>, t: number): number | undefined => trace.filter(([s]) => s <= t).pop()?.[1];
 
-async function annotate(c: SparsecellClient, image: Uint8Array, H: number, W: number, gt: Labels2D, edits: number, paceS: number, depth: number, filters: number, seed: number, starter?: string): Promise<Trace> {
-  const { sessionId } = await c.call('session.create', starter ? { name: 'live-bench', starter } : { name: 'live-bench', config: { unetDepth: depth, unetFilters: filters } });
+async function annotate(
+  c: SparsecellClient,
+  image: Uint8Array,
+  H: number,
+  W: number,
+  gt: Labels2D,
+  edits: number,
+  paceS: number,
+  depth: number,
+  filters: number,
+  seed: number,
+  starter?: string,
+): Promise<Trace> {
+  const { sessionId } = await c.call(
+    'session.create',
+    starter ? { name: 'live-bench', starter } : { name: 'live-bench', config: { unetDepth: depth, unetFilters: filters } },
+  );
   await c.call('image.add', { sessionId, image: encodeNdArray(image, [H, W]) });
   await c.call('session.setView', { sessionId, imageId: 'img1', region: [0, 0, V, V] });
   const gtView = crop(gt, V, V);
@@ -93,7 +108,12 @@ async function annotate(c: SparsecellClient, image: Uint8Array, H: number, W: nu
     [boxes[i], boxes[j]] = [boxes[j], boxes[i]];
   }
   // Every object the stream will label (known up front, so all pushes are scored on the same objects).
-  const willLabel = new Set(boxes.slice(0, edits).filter((_, e) => e % 5 !== 0).map(([id]) => id));
+  const willLabel = new Set(
+    boxes
+      .slice(0, edits)
+      .filter((_, e) => e % 5 !== 0)
+      .map(([id]) => id),
+  );
   t0 = Date.now();
   const { jobId } = await c.call('model.train', { sessionId, live: true });
   const signed = new Int32Array(H * W).fill(-1);
@@ -109,7 +129,8 @@ async function annotate(c: SparsecellClient, image: Uint8Array, H: number, W: nu
       [y0, x0, y1, x1] = [b.y0, b.x0, b.y1 + 1, b.x1 + 1];
       for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) if (gt.data[y * W + x] === id) signed[y * W + x] = id;
     }
-    const h = y1 - y0, w = x1 - x0;
+    const h = y1 - y0,
+      w = x1 - x0;
     const patch = new Int32Array(h * w);
     for (let y = 0; y < h; y++) patch.set(signed.subarray((y0 + y) * W + x0, (y0 + y) * W + x1), y * w);
     const at = Date.now();
@@ -128,14 +149,23 @@ async function annotate(c: SparsecellClient, image: Uint8Array, H: number, W: nu
 export function liveFigureSpec(traces: Array<Pick<Trace, 'f1'>>, meta: { edits: number; pace: number; image: string }): TopLevelSpec {
   const sessions = traces.map((_, i) => (i === 0 ? '1 session' : `${traces.length - 1} sessions: #${i}`));
   return {
-    title: { text: 'Live mode: F1 of pushed predictions over annotation time', subtitle: `IoU 0.5 on the 512x512 view, ${meta.edits} edits every ${meta.pace} s; image ${meta.image.slice(0, 12)}` },
+    title: {
+      text: 'Live mode: F1 of pushed predictions over annotation time',
+      subtitle: `IoU 0.5 on the 512x512 view, ${meta.edits} edits every ${meta.pace} s; image ${meta.image.slice(0, 12)}`,
+    },
     data: { values: traces.flatMap((t, i) => t.f1.map(([timeS, f1]) => ({ session: sessions[i], timeS, f1 }))) },
     mark: { type: 'line', strokeWidth: 2, point: { filled: true, size: 25 } },
-    width: 640, height: 360,
+    width: 640,
+    height: 360,
     encoding: {
       x: { field: 'timeS', type: 'quantitative', title: 'annotation time (s)' },
       y: { field: 'f1', type: 'quantitative', title: 'F1 at IoU 0.5', scale: { domain: [0, 1] } },
-      color: { field: 'session', type: 'nominal', title: 'run', scale: { domain: sessions, range: sessions.map((_, i) => LIVE_COLORS[i % LIVE_COLORS.length]) } },
+      color: {
+        field: 'session',
+        type: 'nominal',
+        title: 'run',
+        scale: { domain: sessions, range: sessions.map((_, i) => LIVE_COLORS[i % LIVE_COLORS.length]) },
+      },
       strokeDash: { field: 'session', type: 'nominal', title: 'run', scale: { domain: sessions, range: sessions.map((_, i) => (i === 0 ? [1, 0] : [6, 4])) } },
     },
     config: FIGURE_CONFIG,
@@ -160,7 +190,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const name = iIdx >= 0 ? args[iIdx + 1] : '10ba6cbee4873b32d5626a118a339832ba2b15d8643f66dddcd7cb2ec80fbc28';
   const img = readImage(join(dsb, 'images', `${name}.tif`));
   const gt = readLabels(join(dsb, 'masks', `${name}.tif`));
-  const H = img.height, W = img.width;
+  const H = img.height,
+    W = img.width;
   const pixels = Uint8Array.from(img.data);
   const d = await spawnDaemon(daemonArgs);
   try {
@@ -174,7 +205,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     const probe = await SparsecellClient.connect(d.url);
     // Control: the same probe for 10 s with nothing training (on a shared machine, other load shows up here).
     const idleLat: number[] = [];
-    for (const t1 = Date.now(); Date.now() - t1 < 10000;) {
+    for (const t1 = Date.now(); Date.now() - t1 < 10000; ) {
       const t = process.hrtime.bigint();
       await probe.call('server.info', {});
       idleLat.push(Number(process.hrtime.bigint() - t) / 1e6);
@@ -205,11 +236,36 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     writeBytes(join(RESULTS_DIR, 'live-f1.png'), fig.png);
     const allMulti = multi.flatMap((m) => m.latenciesMs);
     // F1 on never-labeled objects at the first push, 30 s and 75 s after the job started.
-    const milestones = (t: Trace) => ({ firstPushS: t.f1Unlabeled[0]?.[0], first: t.f1Unlabeled[0]?.[1], at30s: f1At(t.f1Unlabeled, 30), at75s: f1At(t.f1Unlabeled, 75) });
+    const milestones = (t: Trace) => ({
+      firstPushS: t.f1Unlabeled[0]?.[0],
+      first: t.f1Unlabeled[0]?.[1],
+      at30s: f1At(t.f1Unlabeled, 30),
+      at75s: f1At(t.f1Unlabeled, 75),
+    });
     return {
-      image: name, view: [0, 0, V, V], edits, paceS: pace, ...(starter ? { starter } : { unetDepth: depth, unetFilters: filters }), liveDefaults: starter ? 'patch 128, batch 2, RECIPE.finetune live rate, push context 16 px' : 'patch 128, batch 2, lr 2e-3, push context 16 px',
-      single: { editToViewMs: stats(single.latenciesMs), events: single.events, f1First: single.f1[0]?.[1], f1Last: single.f1[single.f1.length - 1]?.[1], f1NeverLabeled: milestones(single), f1: single.f1, f1NeverLabeledTrace: single.f1Unlabeled },
-      multi: { sessions: nMulti, editToViewMs: stats(allMulti), rpcServerInfoMs: stats(rpcLat), idleServerInfoMs: stats(idleLat), f1Last: multi.map((m) => m.f1[m.f1.length - 1]?.[1]), f1NeverLabeled: multi.map(milestones) },
+      image: name,
+      view: [0, 0, V, V],
+      edits,
+      paceS: pace,
+      ...(starter ? { starter } : { unetDepth: depth, unetFilters: filters }),
+      liveDefaults: starter ? 'patch 128, batch 2, RECIPE.finetune live rate, push context 16 px' : 'patch 128, batch 2, lr 2e-3, push context 16 px',
+      single: {
+        editToViewMs: stats(single.latenciesMs),
+        events: single.events,
+        f1First: single.f1[0]?.[1],
+        f1Last: single.f1[single.f1.length - 1]?.[1],
+        f1NeverLabeled: milestones(single),
+        f1: single.f1,
+        f1NeverLabeledTrace: single.f1Unlabeled,
+      },
+      multi: {
+        sessions: nMulti,
+        editToViewMs: stats(allMulti),
+        rpcServerInfoMs: stats(rpcLat),
+        idleServerInfoMs: stats(idleLat),
+        f1Last: multi.map((m) => m.f1[m.f1.length - 1]?.[1]),
+        f1NeverLabeled: multi.map(milestones),
+      },
       backend,
       goals: { medianEditToViewMs: 2000, rpcP99Ms: 10, ...(starter ? { f1NeverLabeledFromFirstPush4Sessions: 0.6 } : {}) },
       plot: 'bench/results/live-f1.png',

@@ -37,8 +37,11 @@ async function measure(backendName: string, size: number): Promise<Record<string
   disposeModel(model);
   const mpx = (size * size) / 1e6;
   return {
-    backend, tiles: grid.tiles.length, computedPixelsRatio: computedPixels(grid) / (size * size),
-    networkMs: Math.round(networkMs), networkMsPerMpx: Math.round(networkMs / mpx),
+    backend,
+    tiles: grid.tiles.length,
+    computedPixelsRatio: computedPixels(grid) / (size * size),
+    networkMs: Math.round(networkMs),
+    networkMsPerMpx: Math.round(networkMs / mpx),
     numTensorsAfter: tf.memory().numTensors,
   };
 }
@@ -53,16 +56,27 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     if (!BACKENDS[name]) throw new Error(`--backends: unknown backend ${name} (tensorflow, wasm)`);
     log(`predict bench: ${size}x${size} on ${name}`);
     const r = spawnSync(process.execPath, [here, name, String(size)], { encoding: 'utf8', timeout: 1_800_000 });
-    const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+    const line = r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .pop();
     perBackend[name] = r.status === 0 && line ? JSON.parse(line) : { error: (r.stderr || r.error?.message || '').slice(-1500) };
   }
   let native: Record<string, unknown> | undefined;
   if (flag(args, 'native', 1)) {
     log('Keras on the same image size');
     const script = path.join(process.cwd(), 'bench', 'native', 'unet_keras.py');
-    const r = spawnSync(process.env.SPARSECELL_PYTHON ?? 'python3', [script, '--depth', '3', '--filters', '32', '--batch', '1', '--size', '64',
-      '--out-channels', '33', '--steps', '1', '--predict', String(size)], { encoding: 'utf8', timeout: 1_800_000 });
-    const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+    const r = spawnSync(
+      process.env.SPARSECELL_PYTHON ?? 'python3',
+      [script, '--depth', '3', '--filters', '32', '--batch', '1', '--size', '64', '--out-channels', '33', '--steps', '1', '--predict', String(size)],
+      { encoding: 'utf8', timeout: 1_800_000 },
+    );
+    const line = r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .pop();
     if (r.status === 0 && line) {
       const k = JSON.parse(line) as { predictMs: number; tensorflow: string };
       native = { tensorflow: k.tensorflow, networkMs: Math.round(k.predictMs), networkMsPerMpx: Math.round(k.predictMs / ((size * size) / 1e6)) };
@@ -73,8 +87,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     if (native?.networkMs && v.networkMs) ratio[name] = Math.round((v.networkMs / (native.networkMs as number)) * 100) / 100;
   }
   const result = {
-    image: [size, size], model: 'stardist, U-Net depth 3, 32 filters, 32 rays', perBackend, keras: native,
-    networkTimeVsKeras: ratio, goal: { networkTimeVsKeras: 1.2, computedPixelsRatio: 1.3 },
+    image: [size, size],
+    model: 'stardist, U-Net depth 3, 32 filters, 32 rays',
+    perBackend,
+    keras: native,
+    networkTimeVsKeras: ratio,
+    goal: { networkTimeVsKeras: 1.2, computedPixelsRatio: 1.3 },
   };
   log(JSON.stringify(result, null, 2));
   return result;
@@ -82,8 +100,11 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
 
 // Child process: `node dist/bench/predict.js BACKEND SIZE` prints one JSON line.
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  measure(process.argv[2], Number(process.argv[3])).then((r) => process.stdout.write(`${JSON.stringify(r)}\n`), (e) => {
-    process.stderr.write(`${(e as Error).stack ?? e}\n`);
-    process.exitCode = 1;
-  });
+  measure(process.argv[2], Number(process.argv[3])).then(
+    (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
+    (e) => {
+      process.stderr.write(`${(e as Error).stack ?? e}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -42,7 +42,8 @@ const DESCRIPTION: Record<string, string> = {
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 interface QualityResult {
-  family: string; backend: { name: string };
+  family: string;
+  backend: { name: string };
   split: { rule: string; seed: number; holdout: number; nTrain: number; nVal: number };
   train: { seconds: number; steps: number; msPerStep: number; learningCurve: unknown[] };
   postprocess: { probThresh?: number; nmsThresh?: number };
@@ -69,13 +70,18 @@ ${card.description}.
 }
 
 export async function run(argv: string[]): Promise<Record<string, unknown>> {
-  const { values: f } = parseArgs({ args: argv, strict: true, options: { family: { type: 'string', multiple: true }, steps: { type: 'string' }, force: { type: 'boolean' }, backend: { type: 'string' } } });
+  const { values: f } = parseArgs({
+    args: argv,
+    strict: true,
+    options: { family: { type: 'string', multiple: true }, steps: { type: 'string' }, force: { type: 'boolean' }, backend: { type: 'string' } },
+  });
   const families = f.family?.length ? f.family : Object.keys(PRETRAIN_STEPS);
   mkdirSync(MODELS_DIR, { recursive: true });
   const done: Record<string, unknown> = {};
   for (const family of families) {
     if (!(family in PRETRAIN_STEPS)) throw new Error(`--family must be one of ${Object.keys(PRETRAIN_STEPS).join(', ')}`);
-    const file = join(MODELS_DIR, `nuclei-${family}.scm`), cardFile = join(MODELS_DIR, `nuclei-${family}.json`);
+    const file = join(MODELS_DIR, `nuclei-${family}.scm`),
+      cardFile = join(MODELS_DIR, `nuclei-${family}.json`);
     if (!f.force && existsSync(file) && existsSync(cardFile)) {
       const card = JSON.parse(readFileSync(cardFile, 'utf8')) as { sha256: string };
       if (card.sha256 === sha256(readFileSync(file))) {
@@ -87,24 +93,57 @@ export async function run(argv: string[]): Promise<Record<string, unknown>> {
     if (!Number.isInteger(steps) || steps < 1) throw new Error('--steps must be a positive integer');
     const evalAt = EVAL_STEPS.filter((s) => s < steps);
     process.stderr.write(`pretrain: ${family}: ${steps} steps (test scores at ${evalAt.join(', ')} too), then thresholds and test scores\n`);
-    const args = ['--family', family, '--budget', '0', '--steps', String(steps), '--eval-steps', evalAt.join(','), '--strategy', 'full', '--save-model', file, ...(f.backend ? ['--backend', f.backend] : [])];
+    const args = [
+      '--family',
+      family,
+      '--budget',
+      '0',
+      '--steps',
+      String(steps),
+      '--eval-steps',
+      evalAt.join(','),
+      '--strategy',
+      'full',
+      '--save-model',
+      file,
+      ...(f.backend ? ['--backend', f.backend] : []),
+    ];
     const r = (await quality(args)) as unknown as QualityResult;
     const bytes = readFileSync(file);
     const at05 = (rows: QualityResult['learned']) => rows.find((x) => Math.abs(x.thresh - 0.5) < 1e-9)!;
-    const L = at05(r.learned), C = at05(r.classical);
+    const L = at05(r.learned),
+      C = at05(r.classical);
     const prov = provenance('pretrain', ['--family', family, '--steps', String(steps)]);
     const card = {
-      name: 'nuclei', family, description: DESCRIPTION[family], file: `models/nuclei-${family}.scm`, bytes: bytes.length, sha256: sha256(bytes),
+      name: 'nuclei',
+      family,
+      description: DESCRIPTION[family],
+      file: `models/nuclei-${family}.scm`,
+      bytes: bytes.length,
+      sha256: sha256(bytes),
       data: {
         name: 'DSB2018 stage1_train (BBBC038v1), grayscale fluorescence nuclei, ../shared/data/dsb2018-train',
-        source: 'Caicedo et al., Nature Methods 16, 1247-1253 (2019)', licence: 'CC0 1.0',
+        source: 'Caicedo et al., Nature Methods 16, 1247-1253 (2019)',
+        licence: 'CC0 1.0',
         split: r.split.rule + ` (seed ${r.split.seed}, ${r.split.holdout} test images)`,
-        trainImages: r.split.nTrain, validationImages: r.split.nVal, testImages: r.split.holdout,
+        trainImages: r.split.nTrain,
+        validationImages: r.split.nVal,
+        testImages: r.split.holdout,
       },
-      training: { steps: r.train.steps, seconds: r.train.seconds, msPerStep: r.train.msPerStep, backend: r.backend.name, recipe: { ...RECIPE, live: undefined }, learningCurve: r.train.learningCurve },
+      training: {
+        steps: r.train.steps,
+        seconds: r.train.seconds,
+        msPerStep: r.train.msPerStep,
+        backend: r.backend.name,
+        recipe: { ...RECIPE, live: undefined },
+        learningCurve: r.train.learningCurve,
+      },
       thresholds: { probThresh: r.postprocess.probThresh, nmsThresh: r.postprocess.nmsThresh },
       scores: { accuracy05: L.accuracy, f1: L.f1, pq: L.panoptic_quality, classical: { accuracy05: C.accuracy, f1: C.f1, pq: C.panoptic_quality } },
-      command: `npm run pretrain -- --family ${family}`, commit: prov.commit, date: prov.finished, machine: prov.machine,
+      command: `npm run pretrain -- --family ${family}`,
+      commit: prov.commit,
+      date: prov.finished,
+      machine: prov.machine,
     };
     writeFileSync(cardFile, JSON.stringify(card, null, 2) + '\n');
     writeFileSync(join(MODELS_DIR, `nuclei-${family}.md`), cardMarkdown(card));
@@ -115,8 +154,11 @@ export async function run(argv: string[]): Promise<Record<string, unknown>> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  run(process.argv.slice(2)).then(() => undefined, (e) => {
-    process.stderr.write(`${(e as Error).stack ?? e}\n`);
-    process.exitCode = 1;
-  });
+  run(process.argv.slice(2)).then(
+    () => undefined,
+    (e) => {
+      process.stderr.write(`${(e as Error).stack ?? e}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -42,7 +42,12 @@ import { imageSeed, parseStrategyId, simulateAnnotation, strategyId, totalCost, 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const THRESHOLDS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 export const QUALITY_DEFAULTS = Object.freeze({
-  family: 'stardist', budgetS: 2700, strategy: 'full', holdout: 50, seed: 0, val: 20,
+  family: 'stardist',
+  budgetS: 2700,
+  strategy: 'full',
+  holdout: 50,
+  seed: 0,
+  val: 20,
 });
 const GOAL_ACCURACY = 0.8;
 
@@ -52,7 +57,8 @@ const err = (s: string) => process.stderr.write(s);
 function num(v: string | undefined, name: string, fallback: number, int = false): number {
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isFinite(n) || (int && !Number.isInteger(n)) || n < 0) throw new Error(`--${name} must be a non-negative ${int ? 'integer' : 'number'} (got "${v}")`);
+  if (!Number.isFinite(n) || (int && !Number.isInteger(n)) || n < 0)
+    throw new Error(`--${name} must be a non-negative ${int ? 'integer' : 'number'} (got "${v}")`);
   return n;
 }
 
@@ -66,12 +72,27 @@ const f3 = (v: number) => v.toFixed(3);
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const { values: f } = parseArgs({
-    args, allowPositionals: false, strict: true,
+    args,
+    allowPositionals: false,
+    strict: true,
     options: {
-      family: { type: 'string' }, budget: { type: 'string' }, strategy: { type: 'string' }, holdout: { type: 'string' },
-      seed: { type: 'string' }, 'limit-train': { type: 'string' }, val: { type: 'string' }, 'no-tune': { type: 'boolean' },
-      steps: { type: 'string' }, batch: { type: 'string' }, patch: { type: 'string' }, lr: { type: 'string' }, config: { type: 'string' },
-      data: { type: 'string' }, backend: { type: 'string' }, 'save-model': { type: 'string' }, 'eval-steps': { type: 'string' },
+      family: { type: 'string' },
+      budget: { type: 'string' },
+      strategy: { type: 'string' },
+      holdout: { type: 'string' },
+      seed: { type: 'string' },
+      'limit-train': { type: 'string' },
+      val: { type: 'string' },
+      'no-tune': { type: 'boolean' },
+      steps: { type: 'string' },
+      batch: { type: 'string' },
+      patch: { type: 'string' },
+      lr: { type: 'string' },
+      config: { type: 'string' },
+      data: { type: 'string' },
+      backend: { type: 'string' },
+      'save-model': { type: 'string' },
+      'eval-steps': { type: 'string' },
     },
   });
   const D = QUALITY_DEFAULTS;
@@ -91,7 +112,10 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const tune = !f['no-tune'];
   // --eval-steps 250,500,1000: also score the model on the test images at these steps of the same run (a learning
   // curve; the learning-rate drop happens only near the run's end). Needs a step budget (--steps, --budget 0).
-  const evalSteps = (f['eval-steps'] ?? '').split(',').filter(Boolean).map((v) => num(v, 'eval-steps', 0, true));
+  const evalSteps = (f['eval-steps'] ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((v) => num(v, 'eval-steps', 0, true));
   const dataDir = f.data ?? sharedDataDir(ROOT, 'dsb2018-train');
   if (!dataDir) throw new Error(`DSB2018 data not found at ${join(ROOT, '..', 'shared', 'data', 'dsb2018-train')} (use --data DIR)`);
 
@@ -117,7 +141,9 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     return { image: it.image, labels: sim.labels };
   });
   const cost = totalCost(costs);
-  err(`quality: loaded in ${formatDuration((Date.now() - tLoad) / 1000)}; labeled ${(100 * cost.fractionObjects).toFixed(1)} % of objects, ${(100 * cost.fractionPixels).toFixed(1)} % of pixels\n`);
+  err(
+    `quality: loaded in ${formatDuration((Date.now() - tLoad) / 1000)}; labeled ${(100 * cost.fractionObjects).toFixed(1)} % of objects, ${(100 * cost.fractionPixels).toFixed(1)} % of pixels\n`,
+  );
 
   // ---- scoring: thresholds on the validation images, then the held-out test images ----
   const valItems = tune && valNames.length > 0 ? loadDataset(join(dataDir, 'images'), join(dataDir, 'masks'), 'signed', valNames) : [];
@@ -125,18 +151,27 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const gts = testItems.map((t) => t.labels!);
   async function scoreModel(m: SegmentationModel) {
     let probThresh: number | undefined, nmsThresh: number | undefined;
-    let grid: ThresholdChoice['grid'] = [], atEdge: ThresholdChoice['atEdge'] = [];
+    let grid: ThresholdChoice['grid'] = [],
+      atEdge: ThresholdChoice['atEdge'] = [];
     if (valItems.length > 0) {
       const bar = new ProgressBar({ label: 'validate', total: valItems.length, unit: 'images' });
-      const choice = await tuneThresholds(m, valItems.map((v) => ({ image: v.image, labels: v.labels! })), { onImage: (done) => bar.update(done) });
+      const choice = await tuneThresholds(
+        m,
+        valItems.map((v) => ({ image: v.image, labels: v.labels! })),
+        { onImage: (done) => bar.update(done) },
+      );
       bar.finish(`${valItems.length} images, ${choice.grid.length} threshold settings`);
       ({ probThresh, nmsThresh, grid, atEdge } = choice);
-      err(`quality: thresholds from ${valNames.length} validation images: probThresh ${probThresh}${nmsThresh !== undefined ? `, nmsThresh ${nmsThresh}` : ''} (val accuracy@0.5 ${f3(choice.accuracy)})${atEdge.length ? `; at the grid's edge: ${atEdge.join(', ')}` : ''}\n`);
+      err(
+        `quality: thresholds from ${valNames.length} validation images: probThresh ${probThresh}${nmsThresh !== undefined ? `, nmsThresh ${nmsThresh}` : ''} (val accuracy@0.5 ${f3(choice.accuracy)})${atEdge.length ? `; at the grid's edge: ${atEdge.join(', ')}` : ''}\n`,
+      );
     }
     // one image at a time (StarDist maps hold 33 floats per pixel: do not keep them all)
     const testBar = new ProgressBar({ label: 'test', total: testItems.length, unit: 'images' });
-    const predLabels: Labels2D[] = [], defaultLabels: Labels2D[] = [];
-    let predictS = 0, postS = 0;
+    const predLabels: Labels2D[] = [],
+      defaultLabels: Labels2D[] = [];
+    let predictS = 0,
+      postS = 0;
     for (const [i, it] of testItems.entries()) {
       const t0 = Date.now();
       const maps = await predictMaps(m, it.image, { onProgress: ({ done, total }) => testBar.update(i + done / total) });
@@ -150,7 +185,13 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     testBar.finish(`predicted in ${formatDuration(predictS)}, post-processed in ${formatDuration(postS)}`);
     const learned = matchingDataset(gts, predLabels, THRESHOLDS);
     return {
-      probThresh, nmsThresh, grid, atEdge, learned, predictS, postS,
+      probThresh,
+      nmsThresh,
+      grid,
+      atEdge,
+      learned,
+      predictS,
+      postS,
       learnedByImage: matchingDataset(gts, predLabels, 0.5, 'iou', true),
       learnedDefault: tune ? matchingDataset(gts, defaultLabels, 0.5) : at(learned, 0.5),
     };
@@ -159,37 +200,60 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   // ---- train: the recipe (one run; lrFinal for its last part) ----
   const byTime = budgetS > 0;
   if (!byTime && maxSteps >= UNBOUNDED_STEPS) throw new Error('--budget 0 needs --steps N');
-  const bar = byTime ? new ProgressBar({ label: 'train', total: Math.max(1, Math.ceil(budgetS)), unit: 's' }) : new ProgressBar({ label: 'train', total: maxSteps, unit: 'steps' });
+  const bar = byTime
+    ? new ProgressBar({ label: 'train', total: Math.max(1, Math.ceil(budgetS)), unit: 's' })
+    : new ProgressBar({ label: 'train', total: maxSteps, unit: 'steps' });
   const lossCurve: Array<[number, number]> = [];
   let loopS = 0; // time inside the training loop (excludes normalisation / sampler set-up and checkpoint scoring)
   const fitted = createModel(family, { inputChannels: 1, ...config }); // created here so checkpoints can score it
   let scoringS = 0;
   const tTrain = Date.now();
   const learningCurve: Array<{ step: number; seconds: number; accuracy05: number; f1: number; pq: number; probThresh?: number; nmsThresh?: number }> = [];
-  const every = evalSteps.length ? evalSteps.reduce((g, v) => { let a = g, b = v; while (b) [a, b] = [b, a % b]; return a; }) : 0;
-  const trainOptions = { steps: Math.min(maxSteps, UNBOUNDED_STEPS), timeLimitS: budgetS, batchSize: batch, patchSize: patch, learningRate: lr, seed: 1, checkpointEvery: every };
-  const r = await fitModel(fitItems, { family, model: fitted, train: trainOptions }, {
-    onCheckpoint: async (step: number) => {
-      if (!evalSteps.includes(step)) return;
-      const seconds = Number((loopS).toFixed(1));
-      const tScore = Date.now();
-      const sc = await scoreModel(fitted);
-      scoringS += (Date.now() - tScore) / 1000;
-      const a = at(sc.learned, 0.5);
-      learningCurve.push({ step, seconds, accuracy05: a.accuracy, f1: a.f1, pq: a.panoptic_quality, probThresh: sc.probThresh, nmsThresh: sc.nmsThresh });
-      err(`quality: step ${step} (${seconds} s of training): accuracy@0.5 ${f3(a.accuracy)}, F1 ${f3(a.f1)}, PQ ${f3(a.panoptic_quality)}\n`);
+  const every = evalSteps.length
+    ? evalSteps.reduce((g, v) => {
+        let a = g,
+          b = v;
+        while (b) [a, b] = [b, a % b];
+        return a;
+      })
+    : 0;
+  const trainOptions = {
+    steps: Math.min(maxSteps, UNBOUNDED_STEPS),
+    timeLimitS: budgetS,
+    batchSize: batch,
+    patchSize: patch,
+    learningRate: lr,
+    seed: 1,
+    checkpointEvery: every,
+  };
+  const r = await fitModel(
+    fitItems,
+    { family, model: fitted, train: trainOptions },
+    {
+      onCheckpoint: async (step: number) => {
+        if (!evalSteps.includes(step)) return;
+        const seconds = Number(loopS.toFixed(1));
+        const tScore = Date.now();
+        const sc = await scoreModel(fitted);
+        scoringS += (Date.now() - tScore) / 1000;
+        const a = at(sc.learned, 0.5);
+        learningCurve.push({ step, seconds, accuracy05: a.accuracy, f1: a.f1, pq: a.panoptic_quality, probThresh: sc.probThresh, nmsThresh: sc.nmsThresh });
+        err(`quality: step ${step} (${seconds} s of training): accuracy@0.5 ${f3(a.accuracy)}, F1 ${f3(a.f1)}, PQ ${f3(a.panoptic_quality)}\n`);
+      },
+      onProgress: (p: TrainProgress) => {
+        loopS = p.step / p.stepsPerS - scoringS;
+        if (p.step % 10 === 0) lossCurve.push([p.step, Number(p.smoothedLoss.toPrecision(5))]);
+        const el = (Date.now() - tTrain) / 1000;
+        const fields = { loss: p.smoothedLoss, 'steps/s': p.step / Math.max(1e-3, el - scoringS) };
+        if (byTime) bar.update(Math.min(el, bar.total), { step: p.step, ...fields, ETA: formatDuration(budgetS - el) });
+        else bar.update(p.step, fields);
+      },
     },
-    onProgress: (p: TrainProgress) => {
-      loopS = p.step / p.stepsPerS - scoringS;
-      if (p.step % 10 === 0) lossCurve.push([p.step, Number(p.smoothedLoss.toPrecision(5))]);
-      const el = (Date.now() - tTrain) / 1000;
-      const fields = { loss: p.smoothedLoss, 'steps/s': p.step / Math.max(1e-3, el - scoringS) };
-      if (byTime) bar.update(Math.min(el, bar.total), { step: p.step, ...fields, ETA: formatDuration(budgetS - el) });
-      else bar.update(p.step, fields);
-    },
-  });
+  );
   const model: SegmentationModel = r.model;
-  const stepsDone = r.result.steps, lastLoss = r.result.loss, stoppedBy = r.result.stoppedBy;
+  const stepsDone = r.result.steps,
+    lastLoss = r.result.loss,
+    stoppedBy = r.result.stoppedBy;
   const trainS = (Date.now() - tTrain) / 1000 - scoringS;
   bar.finish(`${stepsDone} steps in ${formatDuration(trainS)}, loss ${lastLoss.toPrecision(4)}`);
   fitItems.length = 0;
@@ -201,33 +265,72 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
 
   const { probThresh, nmsThresh, grid, learned, learnedByImage, learnedDefault, predictS, postS } = await scoreModel(m);
   const tClassical = Date.now();
-  const classical = matchingDataset(gts, testItems.map((t) => classicalSegment(t.image)), THRESHOLDS);
+  const classical = matchingDataset(
+    gts,
+    testItems.map((t) => classicalSegment(t.image)),
+    THRESHOLDS,
+  );
   const classicalS = (Date.now() - tClassical) / 1000;
 
   // ---- report ----
-  const L = at(learned, 0.5), C = at(classical, 0.5);
-  out(`\nquality: ${family} (${strategyId(strategy)}), ${trainNames.length} training images, ${stepsDone} steps in ${formatDuration(trainS)} ` +
-    `(${msPerStep.toFixed(0)} ms/step, ~${gflops.toFixed(1)} GFLOP/s), ${split.test.length} held-out images (dsbSplit seed ${seed})\n\n`);
+  const L = at(learned, 0.5),
+    C = at(classical, 0.5);
+  out(
+    `\nquality: ${family} (${strategyId(strategy)}), ${trainNames.length} training images, ${stepsDone} steps in ${formatDuration(trainS)} ` +
+      `(${msPerStep.toFixed(0)} ms/step, ~${gflops.toFixed(1)} GFLOP/s), ${split.test.length} held-out images (dsbSplit seed ${seed})\n\n`,
+  );
   out(`learned model (${family}) -- stardist matching_dataset:\n${formatMatchingTable(learned)}\n`);
   out(`classical baseline (Otsu + watershed):\n${formatMatchingTable(classical)}\n`);
   out(`IoU 0.5            accuracy     f1     pq  precision  recall\n`);
-  out(`learned            ${f3(L.accuracy).padStart(8)}  ${f3(L.f1)}  ${f3(L.panoptic_quality)}  ${f3(L.precision).padStart(9)}  ${f3(L.recall).padStart(6)}\n`);
-  out(`classical          ${f3(C.accuracy).padStart(8)}  ${f3(C.f1)}  ${f3(C.panoptic_quality)}  ${f3(C.precision).padStart(9)}  ${f3(C.recall).padStart(6)}\n`);
-  out(`goal               ${('>= ' + GOAL_ACCURACY.toFixed(2)).padStart(8)}   (learned margin over the baseline ${(L.accuracy - C.accuracy >= 0 ? '+' : '') + f3(L.accuracy - C.accuracy)})\n`);
+  out(
+    `learned            ${f3(L.accuracy).padStart(8)}  ${f3(L.f1)}  ${f3(L.panoptic_quality)}  ${f3(L.precision).padStart(9)}  ${f3(L.recall).padStart(6)}\n`,
+  );
+  out(
+    `classical          ${f3(C.accuracy).padStart(8)}  ${f3(C.f1)}  ${f3(C.panoptic_quality)}  ${f3(C.precision).padStart(9)}  ${f3(C.recall).padStart(6)}\n`,
+  );
+  out(
+    `goal               ${('>= ' + GOAL_ACCURACY.toFixed(2)).padStart(8)}   (learned margin over the baseline ${(L.accuracy - C.accuracy >= 0 ? '+' : '') + f3(L.accuracy - C.accuracy)})\n`,
+  );
   out(`verdict: ${L.accuracy >= GOAL_ACCURACY ? 'GOAL MET' : 'below goal'}; ${L.accuracy > C.accuracy ? 'beats' : 'does NOT beat'} the classical baseline\n`);
 
   const result = {
-    family, strategy: strategyId(strategy), backend,
-    split: { rule: 'server/metrics/split.ts dsbSplit(names, seed, holdout); validation = last `val` names of the training part', seed, holdout, nTrain: trainNames.length, nVal: tune ? valNames.length : 0, test: split.test },
+    family,
+    strategy: strategyId(strategy),
+    backend,
+    split: {
+      rule: 'server/metrics/split.ts dsbSplit(names, seed, holdout); validation = last `val` names of the training part',
+      seed,
+      holdout,
+      nTrain: trainNames.length,
+      nVal: tune ? valNames.length : 0,
+      test: split.test,
+    },
     annotation: cost,
     train: {
-      budgetS, seconds: Number(trainS.toFixed(1)), loopSeconds: Number(loopS.toFixed(1)), steps: stepsDone, msPerStep: Number(msPerStep.toFixed(1)), effectiveGflops: Number(gflops.toFixed(2)),
-      loss: lastLoss, stoppedBy, config, batch, patch, learningCurve, learningRate: lr, lrFinal: TRAIN_DEFAULTS.lrFinal, finalFraction: TRAIN_DEFAULTS.finalFraction, lossCurve,
+      budgetS,
+      seconds: Number(trainS.toFixed(1)),
+      loopSeconds: Number(loopS.toFixed(1)),
+      steps: stepsDone,
+      msPerStep: Number(msPerStep.toFixed(1)),
+      effectiveGflops: Number(gflops.toFixed(2)),
+      loss: lastLoss,
+      stoppedBy,
+      config,
+      batch,
+      patch,
+      learningCurve,
+      learningRate: lr,
+      lrFinal: TRAIN_DEFAULTS.lrFinal,
+      finalFraction: TRAIN_DEFAULTS.finalFraction,
+      lossCurve,
     },
     postprocess: { probThresh, nmsThresh, grid, seconds: Number(postS.toFixed(1)) },
     predictSeconds: Number(predictS.toFixed(1)),
-    learned, learnedByImageAccuracy05: learnedByImage.accuracy, learnedDefaultThresholds05: learnedDefault,
-    classical, classicalSeconds: Number(classicalS.toFixed(1)),
+    learned,
+    learnedByImageAccuracy05: learnedByImage.accuracy,
+    learnedDefaultThresholds05: learnedDefault,
+    classical,
+    classicalSeconds: Number(classicalS.toFixed(1)),
     goal: { accuracy05: GOAL_ACCURACY, met: L.accuracy >= GOAL_ACCURACY, beatsBaseline: L.accuracy > C.accuracy },
   };
   // bench/run.ts writes quality.json (the latest run); keep one file per family and strategy too, for the
@@ -238,7 +341,17 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     m.meta = {
       ...m.meta,
       thresholds: { probThresh, nmsThresh, chosenOn: `${tune ? valNames.length : 0} validation images` },
-      training: { data: 'dsb2018-train', split: result.split.rule, splitSeed: seed, nTrain: trainNames.length, steps: stepsDone, seconds: result.train.seconds, backend: backend.name, strategy: strategyId(strategy), date: new Date().toISOString() },
+      training: {
+        data: 'dsb2018-train',
+        split: result.split.rule,
+        splitSeed: seed,
+        nTrain: trainNames.length,
+        steps: stepsDone,
+        seconds: result.train.seconds,
+        backend: backend.name,
+        strategy: strategyId(strategy),
+        date: new Date().toISOString(),
+      },
       scores: { test: split.test.length, accuracy05: L.accuracy, f1: L.f1, pq: L.panoptic_quality },
     };
     writeBytes(f['save-model'], serializeModel(m));
@@ -248,7 +361,10 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const resultsDir = join(ROOT, 'bench', 'results');
   ensureDir(resultsDir);
   const tag = `${!byTime ? `-${stepsDone}steps` : budgetS !== D.budgetS ? `-${budgetS}s` : ''}${limitTrain !== undefined ? `-train${limitTrain}` : ''}-${backend.name}`;
-  const cfgTag = Object.entries(config).map(([k, v]) => `-${k}-${String(v)}`).join('').replace(/[^A-Za-z0-9.-]/g, '');
+  const cfgTag = Object.entries(config)
+    .map(([k, v]) => `-${k}-${String(v)}`)
+    .join('')
+    .replace(/[^A-Za-z0-9.-]/g, '');
   const copy = join(resultsDir, `quality-${family}-${strategyId(strategy)}${cfgTag}${tag}.json`);
   writeBytes(copy, JSON.stringify({ ...provenance('quality', args), ...result }, null, 2) + '\n');
   out(`wrote ${copy}\n`);

@@ -19,7 +19,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const nInfo = flag(args, 'info', 2000);
   const d = await spawnDaemon();
   try {
-    const S = 2048, P = 512;
+    const S = 2048,
+      P = 512;
     const clients: SparsecellClient[] = [];
     const sessions: string[] = [];
     const image = encodeNdArray(new Uint8Array(S * S), [S, S]);
@@ -75,7 +76,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     }
 
     const interval = flag(args, 'interval', 250);
-    const patchCall = (c: SparsecellClient, sessionId: string, i: number) => c.call('labels.update', { sessionId, imageId: 'img1', labels: patchNd, encoding: 'offset1', origin: [(i * 512) % 1536, (i * 1024) % 1536] });
+    const patchCall = (c: SparsecellClient, sessionId: string, i: number) =>
+      c.call('labels.update', { sessionId, imageId: 'img1', labels: patchNd, encoding: 'offset1', origin: [(i * 512) % 1536, (i * 1024) % 1536] });
     const fullCall = (c: SparsecellClient, sessionId: string) => c.call('labels.update', { sessionId, imageId: 'img1', labels: fullNd, encoding: 'offset1' });
     const infoCall = (c: SparsecellClient) => c.call('server.info', {});
     log(`rpc bench: ${nSessions} sessions, paced (one call per session every ${interval} ms)`);
@@ -97,7 +99,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     const result = {
       backend,
       sessions: nSessions,
-      durable: 'every labels.update is fsync\'d before its answer',
+      durable: "every labels.update is fsync'd before its answer",
       paced: {
         intervalMs: { serverInfo: interval / 4, patch512: interval, full2048: interval * 8 },
         serverInfoMs: stats(pacedInfo),
@@ -105,9 +107,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
         full2048Ms: stats(pacedFull),
       },
       saturated: {
-        serverInfoMs: stats(info), serverInfoPerS: Math.round(infoRate),
-        patch512Ms: stats(patches), patch512PerS: Math.round(patchRate),
-        full2048Ms: stats(fulls), full2048PerS: Math.round(fullRate * 10) / 10,
+        serverInfoMs: stats(info),
+        serverInfoPerS: Math.round(infoRate),
+        patch512Ms: stats(patches),
+        patch512PerS: Math.round(patchRate),
+        full2048Ms: stats(fulls),
+        full2048PerS: Math.round(fullRate * 10) / 10,
       },
       payloadBytes: { patch512: JSON.stringify(patchNd).length, full2048: JSON.stringify(fullNd).length },
       goal: { patch512P99Ms: 10 },

@@ -40,7 +40,13 @@ export function provenance(name: string, args: string[]): Record<string, unknown
     command: `npm run bench -- ${[name, ...args].join(' ')}`,
     commit: gitCommit(),
     finished: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: process.platform },
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      memGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      platform: process.platform,
+    },
   };
 }
 
@@ -73,8 +79,11 @@ export async function runBench(argv: string[]): Promise<number> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  runBench(process.argv.slice(2)).then((c) => (process.exitCode = c), (e) => {
-    process.stderr.write(`${(e as Error).stack ?? e}\n`);
-    process.exitCode = 1;
-  });
+  runBench(process.argv.slice(2)).then(
+    (c) => (process.exitCode = c),
+    (e) => {
+      process.stderr.write(`${(e as Error).stack ?? e}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

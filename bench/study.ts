@@ -24,9 +24,15 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     setup: r.setup,
     files: r.files,
     cells: r.cells.map((c) => ({
-      id: c.id, fractionObjects: c.cost.fractionObjects, fractionPixels: c.cost.fractionPixels, steps: c.training.steps,
-      precision: c.evaluation.atIoU05.precision, recall: c.evaluation.atIoU05.recall, accuracy: c.evaluation.atIoU05.accuracy,
-      f1: c.evaluation.atIoU05.f1, panopticQuality: c.evaluation.atIoU05.panoptic_quality,
+      id: c.id,
+      fractionObjects: c.cost.fractionObjects,
+      fractionPixels: c.cost.fractionPixels,
+      steps: c.training.steps,
+      precision: c.evaluation.atIoU05.precision,
+      recall: c.evaluation.atIoU05.recall,
+      accuracy: c.evaluation.atIoU05.accuracy,
+      f1: c.evaluation.atIoU05.f1,
+      panopticQuality: c.evaluation.atIoU05.panoptic_quality,
     })),
   };
 }

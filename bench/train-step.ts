@@ -50,11 +50,21 @@ function median(v: number[]): number {
 /** `npm run bench -- train-step --batch 4 …` passes its flags as strings; a direct caller passes the object. */
 export function parseTrainStepArgs(argv: string[]): TrainStepBenchArgs {
   const { values: f } = parseArgs({
-    args: argv, strict: true, allowPositionals: false,
+    args: argv,
+    strict: true,
+    allowPositionals: false,
     options: {
-      batch: { type: 'string' }, size: { type: 'string' }, steps: { type: 'string' }, depth: { type: 'string' }, filters: { type: 'string' },
-      'n-rays': { type: 'string' }, 'predict-size': { type: 'string' }, backend: { type: 'string' }, 'no-native': { type: 'boolean' },
-      python: { type: 'string' }, out: { type: 'string' },
+      batch: { type: 'string' },
+      size: { type: 'string' },
+      steps: { type: 'string' },
+      depth: { type: 'string' },
+      filters: { type: 'string' },
+      'n-rays': { type: 'string' },
+      'predict-size': { type: 'string' },
+      backend: { type: 'string' },
+      'no-native': { type: 'boolean' },
+      python: { type: 'string' },
+      out: { type: 'string' },
     },
   });
   const n = (v: string | undefined, name: string) => {
@@ -64,16 +74,28 @@ export function parseTrainStepArgs(argv: string[]): TrainStepBenchArgs {
     return x;
   };
   return {
-    batch: n(f.batch, 'batch'), size: n(f.size, 'size'), steps: n(f.steps, 'steps'), depth: n(f.depth, 'depth'), filters: n(f.filters, 'filters'),
-    nRays: n(f['n-rays'], 'n-rays'), predictSize: n(f['predict-size'], 'predict-size'), backend: f.backend as BackendPreference | undefined,
-    native: !f['no-native'], python: f.python, out: f.out,
+    batch: n(f.batch, 'batch'),
+    size: n(f.size, 'size'),
+    steps: n(f.steps, 'steps'),
+    depth: n(f.depth, 'depth'),
+    filters: n(f.filters, 'filters'),
+    nRays: n(f['n-rays'], 'n-rays'),
+    predictSize: n(f['predict-size'], 'predict-size'),
+    backend: f.backend as BackendPreference | undefined,
+    native: !f['no-native'],
+    python: f.python,
+    out: f.out,
   };
 }
 
 export async function run(argsOrArgv: TrainStepBenchArgs | string[] = {}): Promise<object> {
   const args = Array.isArray(argsOrArgv) ? parseTrainStepArgs(argsOrArgv) : argsOrArgv;
-  const B = args.batch ?? 4, S = args.size ?? 256, steps = args.steps ?? 3;
-  const depth = args.depth ?? 3, filters = args.filters ?? 32, nRays = args.nRays ?? 32;
+  const B = args.batch ?? 4,
+    S = args.size ?? 256,
+    steps = args.steps ?? 3;
+  const depth = args.depth ?? 3,
+    filters = args.filters ?? 32,
+    nRays = args.nRays ?? 32;
   const P = args.predictSize ?? 1024;
   const backend = await initBackend(args.backend ?? 'auto');
   const model = createModel('stardist', { nRays, unetDepth: depth, unetFilters: filters }, { seed: 1 });
@@ -85,23 +107,39 @@ export async function run(argsOrArgv: TrainStepBenchArgs | string[] = {}): Promi
   // a fixed synthetic batch (the sampler's cost is not part of this benchmark)
   const r = (n: number, f: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => f(i));
   const batch: Batch = {
-    batchSize: B, height: S, width: S,
-    x: r(B * S * S, (i) => Math.sin(i * 0.37)), xChannels: 1,
-    target: r(B * S * S * C, (i) => (i % C === 0 ? (i % 7) / 7 : 3 + (i % 5))), targetChannels: C,
-    weight: r(B * S * S * 2, (i) => (i % 2 === 0 ? 1 : (i % 3) / 2)), weightChannels: 2,
+    batchSize: B,
+    height: S,
+    width: S,
+    x: r(B * S * S, (i) => Math.sin(i * 0.37)),
+    xChannels: 1,
+    target: r(B * S * S * C, (i) => (i % C === 0 ? (i % 7) / 7 : 3 + (i % 5))),
+    targetChannels: C,
+    weight: r(B * S * S * 2, (i) => (i % 2 === 0 ? 1 : (i % 3) / 2)),
+    weightChannels: 2,
   };
   const source: BatchSource = { next: () => batch };
   const stepMs: number[] = [];
   let last = Date.now();
   await train(model, source, { steps: 1 }); // warm-up: kernel setup, heap growth
   last = Date.now();
-  await train(model, source, { steps }, {
-    onProgress: () => { const now = Date.now(); stepMs.push(now - last); last = now; },
-  });
+  await train(
+    model,
+    source,
+    { steps },
+    {
+      onProgress: () => {
+        const now = Date.now();
+        stepMs.push(now - last);
+        last = now;
+      },
+    },
+  );
   const ours: Record<string, unknown> = {
     backend,
-    stepMs: median(stepMs), stepMsAll: stepMs,
-    stepGflop, effectiveGflops: stepGflop / (median(stepMs) / 1000),
+    stepMs: median(stepMs),
+    stepMsAll: stepMs,
+    stepGflop,
+    effectiveGflops: stepGflop / (median(stepMs) / 1000),
   };
 
   if (P > 0) {
@@ -117,7 +155,12 @@ export async function run(argsOrArgv: TrainStepBenchArgs | string[] = {}): Promi
     // The network alone, which is what the Keras side times (model.predict); the figures above add
     // normalisation checks, tiling and the family's post-processing (polygon NMS for StarDist).
     const xT = tf.tensor4d(img.data, [1, P, P, 1]);
-    const fwd = () => { const y = unetForward(model.unet, xT); const d = y.dataSync(); y.dispose(); return d.length; };
+    const fwd = () => {
+      const y = unetForward(model.unet, xT);
+      const d = y.dataSync();
+      y.dispose();
+      return d.length;
+    };
     fwd();
     t0 = Date.now();
     fwd();
@@ -130,11 +173,34 @@ export async function run(argsOrArgv: TrainStepBenchArgs | string[] = {}): Promi
   let native: Record<string, unknown> | undefined;
   if (args.native !== false) {
     const script = path.join(repoRoot(), 'bench', 'native', 'unet_keras.py');
-    const res = spawnSync(args.python ?? process.env.SPARSECELL_PYTHON ?? 'python3', [script,
-      '--depth', String(depth), '--filters', String(filters), '--batch', String(B), '--size', String(S),
-      '--out-channels', String(C), '--steps', String(steps), '--predict', String(P)], { encoding: 'utf8', timeout: 900_000 });
+    const res = spawnSync(
+      args.python ?? process.env.SPARSECELL_PYTHON ?? 'python3',
+      [
+        script,
+        '--depth',
+        String(depth),
+        '--filters',
+        String(filters),
+        '--batch',
+        String(B),
+        '--size',
+        String(S),
+        '--out-channels',
+        String(C),
+        '--steps',
+        String(steps),
+        '--predict',
+        String(P),
+      ],
+      { encoding: 'utf8', timeout: 900_000 },
+    );
     if (res.status === 0) {
-      const line = res.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? '{}';
+      const line =
+        res.stdout
+          .trim()
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .pop() ?? '{}';
       native = JSON.parse(line) as Record<string, unknown>;
       native.effectiveGflops = stepGflop / ((native.stepMs as number) / 1000);
     } else {
@@ -149,10 +215,16 @@ export async function run(argsOrArgv: TrainStepBenchArgs | string[] = {}): Promi
     config: { batch: B, size: S, depth, filters, nRays, steps, predictSize: P },
     ours,
     native,
-    ratio: native && typeof native.stepMs === 'number'
-      ? { trainSpeedVsNative: (native.stepMs as number) / (ours.stepMs as number),
-        predictSpeedVsNative: typeof native.predictMs === 'number' && typeof ours.predictMsNetwork === 'number' ? (native.predictMs as number) / (ours.predictMsNetwork as number) : undefined }
-      : undefined,
+    ratio:
+      native && typeof native.stepMs === 'number'
+        ? {
+            trainSpeedVsNative: (native.stepMs as number) / (ours.stepMs as number),
+            predictSpeedVsNative:
+              typeof native.predictMs === 'number' && typeof ours.predictMsNetwork === 'number'
+                ? (native.predictMs as number) / (ours.predictMsNetwork as number)
+                : undefined,
+          }
+        : undefined,
   };
   const out = args.out ?? path.join(repoRoot(), 'bench', 'results', 'train-step.json');
   mkdirSync(path.dirname(out), { recursive: true });

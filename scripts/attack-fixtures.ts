@@ -24,20 +24,33 @@ export interface RawTiffOptions {
 /** A one-page little-endian TIFF with the given header fields and strip bytes, whatever they hold. */
 export function rawTiff(o: RawTiffOptions): Uint8Array {
   const entries: Array<[number, number, number, number]> = [
-    [256, 4, 1, o.width], [257, 4, 1, o.height], [258, 3, 1, o.bitsPerSample ?? 8], [259, 3, 1, o.compression],
-    [262, 3, 1, 1], [273, 4, 1, 0], [277, 3, 1, 1], [278, 4, 1, o.height], [279, 4, 1, o.strip.length],
+    [256, 4, 1, o.width],
+    [257, 4, 1, o.height],
+    [258, 3, 1, o.bitsPerSample ?? 8],
+    [259, 3, 1, o.compression],
+    [262, 3, 1, 1],
+    [273, 4, 1, 0],
+    [277, 3, 1, 1],
+    [278, 4, 1, o.height],
+    [279, 4, 1, o.strip.length],
   ];
   const ifdSize = 2 + 12 * entries.length + 4;
   const dataOff = 8 + ifdSize;
   const out = new Uint8Array(dataOff + o.strip.length);
   const dv = new DataView(out.buffer);
-  out[0] = 0x49; out[1] = 0x49; dv.setUint16(2, 42, true); dv.setUint32(4, 8, true);
+  out[0] = 0x49;
+  out[1] = 0x49;
+  dv.setUint16(2, 42, true);
+  dv.setUint32(4, 8, true);
   dv.setUint16(8, entries.length, true);
   entries.forEach(([tag, type, count, value], i) => {
     const p = 10 + 12 * i;
-    dv.setUint16(p, tag, true); dv.setUint16(p + 2, type, true); dv.setUint32(p + 4, count, true);
+    dv.setUint16(p, tag, true);
+    dv.setUint16(p + 2, type, true);
+    dv.setUint32(p + 4, count, true);
     const v = tag === 273 ? dataOff : value;
-    if (type === 3) dv.setUint16(p + 8, v, true); else dv.setUint32(p + 8, v, true);
+    if (type === 3) dv.setUint16(p + 8, v, true);
+    else dv.setUint32(p + 8, v, true);
   });
   dv.setUint32(10 + 12 * entries.length, o.nextIfd ?? 0, true);
   out.set(o.strip, dataOff);
@@ -67,15 +80,25 @@ export const loopingIfdTiff = (): Uint8Array => rawTiff({ width: 4, height: 4, c
 /** A stardist model spec around the given U-Net config (the family defaults otherwise). */
 export function modelSpec(unet: Record<string, number>, familyConfig: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    format: 'sparsecell-model', modelVersion: 1, family: 'stardist', familyConfig: { unetDepth: unet.depth, unetFilters: unet.filters, ...familyConfig },
-    unet, normalization: {}, version: 3, meta: {},
+    format: 'sparsecell-model',
+    modelVersion: 1,
+    family: 'stardist',
+    familyConfig: { unetDepth: unet.depth, unetFilters: unet.filters, ...familyConfig },
+    unet,
+    normalization: {},
+    version: 3,
+    meta: {},
   };
 }
 
 /** An archive with every weight the U-Net config implies, filled by `fill` (e.g. () => NaN). */
 export function craftedArchive(spec: Record<string, unknown>, fill: (i: number) => number = () => 0.01): Uint8Array {
   const shapes = unetParamShapes(spec.unet as never);
-  const tensors: NamedTensorData[] = shapes.map(({ name, shape }) => ({ name, shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => fill(i)) }));
+  const tensors: NamedTensorData[] = shapes.map(({ name, shape }) => ({
+    name,
+    shape,
+    data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => fill(i)),
+  }));
   return encodeArchive(spec, tensors);
 }
 

@@ -35,7 +35,8 @@ const FAMILY_CONFIG: Record<FamilyName, Record<string, unknown>> = {
 export async function tinyTrainedModel(family: FamilyName, steps = TINY_STEPS): Promise<SegmentationModel> {
   const { image, sparse } = syntheticImage();
   const { model } = await fitModel([{ image, labels: sparse }], {
-    family, config: { unetDepth: 2, unetFilters: 16, ...FAMILY_CONFIG[family] },
+    family,
+    config: { unetDepth: 2, unetFilters: 16, ...FAMILY_CONFIG[family] },
     train: { steps, batchSize: 2, patchSize: 64, learningRate: 3e-3, seed: 1 },
   });
   return model;
@@ -43,10 +44,24 @@ export async function tinyTrainedModel(family: FamilyName, steps = TINY_STEPS): 
 
 export function summary(steps: number, backend: string): TrainingSummary {
   const { sparse } = syntheticImage();
-  let bg = 0, lab = 0;
+  let bg = 0,
+    lab = 0;
   const ids = new Set<number>();
-  for (const v of sparse.data) { if (v >= 0) lab++; if (v === 0) bg++; if (v > 0) ids.add(v); }
-  return { images: 1, objects: ids.size, backgroundPixels: bg, labeledPixels: lab, totalPixels: sparse.data.length, steps, backend, date: new Date().toISOString() };
+  for (const v of sparse.data) {
+    if (v >= 0) lab++;
+    if (v === 0) bg++;
+    if (v > 0) ids.add(v);
+  }
+  return {
+    images: 1,
+    objects: ids.size,
+    backgroundPixels: bg,
+    labeledPixels: lab,
+    totalPixels: sparse.data.length,
+    steps,
+    backend,
+    date: new Date().toISOString(),
+  };
 }
 
 async function main(out: string): Promise<void> {
@@ -64,6 +79,15 @@ async function main(out: string): Promise<void> {
 
 if (process.argv[1]?.endsWith('bioimageio-packages.js')) {
   const out = process.argv[2];
-  if (!out) { process.stderr.write('usage: node dist/scripts/bioimageio-packages.js OUT_DIR\n'); process.exit(2); }
-  main(out).then(() => process.exit(0), (e) => { process.stderr.write(`${(e as Error).stack}\n`); process.exit(1); });
+  if (!out) {
+    process.stderr.write('usage: node dist/scripts/bioimageio-packages.js OUT_DIR\n');
+    process.exit(2);
+  }
+  main(out).then(
+    () => process.exit(0),
+    (e) => {
+      process.stderr.write(`${(e as Error).stack}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -41,16 +41,26 @@ export function pointer(doc: Json, ptr: string): Json {
 export function format(v: Json, fmt: string): string {
   const n = Number(v);
   switch (fmt) {
-    case 'f1': return n.toFixed(1);
-    case 'f2': return n.toFixed(2);
-    case 'f3': return n.toFixed(3);
-    case 'pct1': return `${(100 * n).toFixed(1)} %`;
-    case 'int': return Math.round(n).toLocaleString('en-US');
-    case 'ms': return `${Math.round(n).toLocaleString('en-US')}`;
-    case 'x2': return `${n.toFixed(2)}×`;
-    case 's': return `${Math.round(n).toLocaleString('en-US')}`;
-    case 'str': return String(v);
-    default: throw new Error(`unknown format "${fmt}"`);
+    case 'f1':
+      return n.toFixed(1);
+    case 'f2':
+      return n.toFixed(2);
+    case 'f3':
+      return n.toFixed(3);
+    case 'pct1':
+      return `${(100 * n).toFixed(1)} %`;
+    case 'int':
+      return Math.round(n).toLocaleString('en-US');
+    case 'ms':
+      return `${Math.round(n).toLocaleString('en-US')}`;
+    case 'x2':
+      return `${n.toFixed(2)}×`;
+    case 's':
+      return `${Math.round(n).toLocaleString('en-US')}`;
+    case 'str':
+      return String(v);
+    default:
+      throw new Error(`unknown format "${fmt}"`);
   }
 }
 
@@ -89,7 +99,14 @@ export const TABLES: Record<string, () => { md: string; files: string[] }> = {
   'learning-curve': () => {
     const fams = ['stardist', 'cellpose', 'elephant'].filter((f) => existsSync(join(ROOT, 'models', `nuclei-${f}.json`)));
     const files = fams.map((f) => `models/nuclei-${f}.json`);
-    const steps = [...new Set(fams.flatMap((f) => [...load(`models/nuclei-${f}.json`).training.learningCurve.map((p: Json) => p.step), load(`models/nuclei-${f}.json`).training.steps]))].sort((a, b) => a - b);
+    const steps = [
+      ...new Set(
+        fams.flatMap((f) => [
+          ...load(`models/nuclei-${f}.json`).training.learningCurve.map((p: Json) => p.step),
+          load(`models/nuclei-${f}.json`).training.steps,
+        ]),
+      ),
+    ].sort((a, b) => a - b);
     const cell = (f: string, step: number) => {
       const c = load(`models/nuclei-${f}.json`);
       if (step === c.training.steps) return `**${c.scores.accuracy05.toFixed(3)}**`;
@@ -116,7 +133,12 @@ export const TABLES: Record<string, () => { md: string; files: string[] }> = {
         `|---|${fams.map(() => '---:').join('|')}|---:|`,
         ...runs.map(([b, f]) => {
           const d = load(f);
-          return `| ${b} | ${fams.map((fam) => { const ms = d.families[fam].msPerStep; return `${ms.toLocaleString('en-US')} (${Math.round(60000 / ms)})`; }).join(' | ')} | ${Math.round((1000 * d.families.stardist.msPerStep) / 60000)} |`;
+          return `| ${b} | ${fams
+            .map((fam) => {
+              const ms = d.families[fam].msPerStep;
+              return `${ms.toLocaleString('en-US')} (${Math.round(60000 / ms)})`;
+            })
+            .join(' | ')} | ${Math.round((1000 * d.families.stardist.msPerStep) / 60000)} |`;
         }),
       ].join('\n'),
     };
@@ -128,7 +150,7 @@ export const TABLES: Record<string, () => { md: string; files: string[] }> = {
       ['stardist', 'bench/results/quality-stardist-minmax-k4-bg-500steps-tensorflow.json'],
       ['cellpose', 'bench/results/quality-cellpose-minmax-k4-bg-500steps-tensorflow.json'],
       ['elephant (class shares, default)', 'bench/results/quality-elephant-minmax-k4-bg-500steps-tensorflow.json'],
-      ['elephant (ELEPHANT\'s 1/10/10 weights)', 'bench/results/quality-elephant-minmax-k4-bg-balance-weights-500steps-tensorflow.json'],
+      ["elephant (ELEPHANT's 1/10/10 weights)", 'bench/results/quality-elephant-minmax-k4-bg-balance-weights-500steps-tensorflow.json'],
     ];
     const present = runs.filter(([, f]) => existsSync(join(ROOT, f)));
     return {
@@ -137,7 +159,8 @@ export const TABLES: Record<string, () => { md: string; files: string[] }> = {
         '| family | accuracy / F1 / PQ at IoU 0.5 | predicted / true objects | thresholds chosen on validation |',
         '|---|---|---|---|',
         ...present.map(([name, f]) => {
-          const r = load(f), L = at05(r.learned);
+          const r = load(f),
+            L = at05(r.learned);
           return `| \`${name}\` | ${trio(L)} | ${L.n_pred.toLocaleString('en-US')} / ${L.n_true.toLocaleString('en-US')} | ${r.postprocess.probThresh ?? '—'}${r.postprocess.nmsThresh !== undefined ? ` / ${r.postprocess.nmsThresh}` : ''} |`;
         }),
       ].join('\n'),
@@ -154,7 +177,8 @@ function studyTable(file: string): { md: string; files: string[] } {
   const full = cell('full');
   const nTrue = full.evaluation.atIoU05.n_true;
   const rows = ks.map((k) => {
-    const bg = cell(`minmax-k${k}-bg`), none = cell(`minmax-k${k}-none`);
+    const bg = cell(`minmax-k${k}-bg`),
+      none = cell(`minmax-k${k}-none`);
     return `| ${k} | ${(100 * bg.cost.fractionObjects).toFixed(1)} % | ${f1At(bg, 0.5)} | ${f1At(none, 0.5)} | ${f1At(bg, 0.1)} | ${f1At(none, 0.1)} | ${bg.evaluation.atIoU05.n_pred} vs ${none.evaluation.atIoU05.n_pred} / ${nTrue} | ${bg.evaluation.defaultThresholdsAtIoU05.f1.toFixed(3)} vs ${none.evaluation.defaultThresholdsAtIoU05.f1.toFixed(3)} |`;
   });
   return {
@@ -169,12 +193,18 @@ function studyTable(file: string): { md: string; files: string[] } {
 }
 
 export function render(readme: string): string {
-  const tables = readme.replace(/(<!-- table:([\w-]+) -->\n)([\s\S]*?)(\n<!-- \/table:\2 -->)/g, (_all, open: string, name: string, _old: string, close: string) => {
-    const t = TABLES[name];
-    if (!t) throw new Error(`README names an unknown table "${name}"`);
-    return open + t().md + close;
-  });
-  return tables.replace(/(<!-- v:([^ ]+) -->)([^<]*)(<!-- \/v -->)/g, (_all, open: string, spec: string, _old: string, close: string) => open + value(spec) + close);
+  const tables = readme.replace(
+    /(<!-- table:([\w-]+) -->\n)([\s\S]*?)(\n<!-- \/table:\2 -->)/g,
+    (_all, open: string, name: string, _old: string, close: string) => {
+      const t = TABLES[name];
+      if (!t) throw new Error(`README names an unknown table "${name}"`);
+      return open + t().md + close;
+    },
+  );
+  return tables.replace(
+    /(<!-- v:([^ ]+) -->)([^<]*)(<!-- \/v -->)/g,
+    (_all, open: string, spec: string, _old: string, close: string) => open + value(spec) + close,
+  );
 }
 
 /** Every results file README cites. */

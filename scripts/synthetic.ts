@@ -57,25 +57,36 @@ export function makeBlobs(opts: BlobOptions): SyntheticSample {
     const th = rand() * Math.PI;
     const cy = a + 1 + rand() * (H - 2 * a - 2);
     const cx = a + 1 + rand() * (W - 2 * a - 2);
-    const c = Math.cos(th), s = Math.sin(th);
+    const c = Math.cos(th),
+      s = Math.sin(th);
     const R = Math.ceil(Math.max(a, b)) + gap + 1;
-    const y0 = Math.max(0, Math.floor(cy - R)), y1 = Math.min(H - 1, Math.ceil(cy + R));
-    const x0 = Math.max(0, Math.floor(cx - R)), x1 = Math.min(W - 1, Math.ceil(cx + R));
+    const y0 = Math.max(0, Math.floor(cy - R)),
+      y1 = Math.min(H - 1, Math.ceil(cy + R));
+    const x0 = Math.max(0, Math.floor(cx - R)),
+      x1 = Math.min(W - 1, Math.ceil(cx + R));
     const inside = (y: number, x: number, grow: number) => {
-      const dy = y - cy, dx = x - cx;
-      const u = (dx * c + dy * s) / (a + grow), v = (-dx * s + dy * c) / (b + grow);
+      const dy = y - cy,
+        dx = x - cx;
+      const u = (dx * c + dy * s) / (a + grow),
+        v = (-dx * s + dy * c) / (b + grow);
       return u * u + v * v <= 1;
     };
     let free = true;
     for (let y = y0; y <= y1 && free; y++)
       for (let x = x0; x <= x1; x++)
-        if (labels[y * W + x] !== 0 && inside(y, x, gap)) { free = false; break; }
+        if (labels[y * W + x] !== 0 && inside(y, x, gap)) {
+          free = false;
+          break;
+        }
     if (!free) continue;
     placed++;
     const val = imin + rand() * (imax - imin);
     for (let y = y0; y <= y1; y++)
       for (let x = x0; x <= x1; x++)
-        if (inside(y, x, 0)) { labels[y * W + x] = placed; img[y * W + x] = val; }
+        if (inside(y, x, 0)) {
+          labels[y * W + x] = placed;
+          img[y * W + x] = val;
+        }
   }
   for (let i = 0; i < img.length; i++) img[i] += noise * gaussian(rand);
   return {
@@ -89,11 +100,7 @@ export function makeBlobs(opts: BlobOptions): SyntheticSample {
  * Make dense labels sparse: keep the objects whose id is in `keep` (all others become -1), and keep
  * background only where `keepBackground(y, x)` says so (the rest of the background becomes -1).
  */
-export function sparsify(
-  labels: Labels2D,
-  keep: (id: number) => boolean,
-  keepBackground: (y: number, x: number) => boolean = () => true,
-): Labels2D {
+export function sparsify(labels: Labels2D, keep: (id: number) => boolean, keepBackground: (y: number, x: number) => boolean = () => true): Labels2D {
   const out = new Int32Array(labels.data.length);
   for (let y = 0; y < labels.height; y++)
     for (let x = 0; x < labels.width; x++) {

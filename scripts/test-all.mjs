@@ -45,6 +45,8 @@ const surefire = (s) => {
 };
 
 const built = run('build', 'npx', ['tsc', '-p', 'tsconfig.json'], undefined);
+// Formatter and linter (Biome; `npm run format` fixes formatting): counted as one check.
+if (only.includes('ts')) run('lint (biome check)', 'npx', ['biome', 'check', '.'], (out) => (/Checked \d+ files/.test(out) ? { passed: /^Found \d+ errors?\./m.test(out) ? 0 : 1, failed: /^Found \d+ errors?\./m.test(out) ? 1 : 0, skipped: 0 } : undefined));
 // After `npm run native` the daemons pick the 'tensorflow' backend; the end-to-end suites then run a second
 // time on wasm, the backend every install has.
 // (The same test as server/tensor/backend.ts hasBinding: a compiled lib/napi-v*/tfjs_binding.node.)

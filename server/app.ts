@@ -26,8 +26,16 @@ export async function startDaemon(config: ServerConfig, log: Logger, makeModels:
   const models = makeModels(sessions);
   const handlers = createHandlers({ sessions, models, config, version: packageVersion(), families: ['stardist', 'cellpose', 'elephant'] });
   const rpc = await startRpcServer({
-    host: config.host, port: config.port, token: config.token, maxMessageBytes: config.maxMessageBytes, heartbeatS: config.heartbeatS, log, handlers,
-    maxBatch: config.maxBatch, allowOrigins: config.allowOrigins, loopbackBind: await bindsLoopback(config.host),
+    host: config.host,
+    port: config.port,
+    token: config.token,
+    maxMessageBytes: config.maxMessageBytes,
+    heartbeatS: config.heartbeatS,
+    log,
+    handlers,
+    maxBatch: config.maxBatch,
+    allowOrigins: config.allowOrigins,
+    loopbackBind: await bindsLoopback(config.host),
   });
   sessions.on('event', (e: { sessionId: string; params: never }) => rpc.broadcastEvent(e.sessionId, e.params));
   sessions.on('error-log', (e: unknown) => log.error({ err: e }, 'background storage task failed'));
@@ -36,7 +44,9 @@ export async function startDaemon(config: ServerConfig, log: Logger, makeModels:
   models.on('event', (sid, p) => rpc.broadcastEvent(sid, p));
   let closed = false;
   return {
-    rpc, sessions, models,
+    rpc,
+    sessions,
+    models,
     async close() {
       if (closed) return;
       closed = true;

@@ -105,10 +105,12 @@ export function resolveConfig(partial: Partial<ServerConfig>): ServerConfig {
   if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) throw new Error(`port must be an integer in [0, 65535], got ${c.port}`);
   if (isIP(c.host) && !isLoopbackAddress(c.host) && !c.token) throw new Error(tokenNeeded(c.host));
   if (c.token !== undefined && c.token.length < 8) throw new Error('token must be at least 8 characters');
-  if (!Number.isInteger(c.computeNice) || c.computeNice < 0 || c.computeNice > 19) throw new Error(`compute-nice must be an integer in [0, 19], got ${c.computeNice}`);
+  if (!Number.isInteger(c.computeNice) || c.computeNice < 0 || c.computeNice > 19)
+    throw new Error(`compute-nice must be an integer in [0, 19], got ${c.computeNice}`);
   if (!BACKENDS.includes(c.backend)) throw new Error(`backend must be one of ${BACKENDS.join(', ')}, got "${c.backend}"`);
   for (const o of c.allowOrigins) {
-    if (o !== 'null' && !/^[a-z][a-z0-9+.-]*:\/\/[^/\s]+$/i.test(o)) throw new Error(`allowed origin "${o}" must be scheme://host[:port] (no path), e.g. http://localhost:8080`);
+    if (o !== 'null' && !/^[a-z][a-z0-9+.-]*:\/\/[^/\s]+$/i.test(o))
+      throw new Error(`allowed origin "${o}" must be scheme://host[:port] (no path), e.g. http://localhost:8080`);
   }
   for (const k of ['maxBatch', 'maxImagesPerSession', 'maxObjects'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`${k} must be a positive integer, got ${c[k]}`);

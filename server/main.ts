@@ -59,16 +59,30 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'serve': {
       const f = parse(rest, {
-        host: str, port: str, home: str, token: str, backend: str, 'log-level': str, workers: str, 'checkpoint-s': str, 'models-dir': str,
-        'tf-threads': str, 'compute-nice': str, 'allow-origin': { type: 'string', multiple: true },
+        host: str,
+        port: str,
+        home: str,
+        token: str,
+        backend: str,
+        'log-level': str,
+        workers: str,
+        'checkpoint-s': str,
+        'models-dir': str,
+        'tf-threads': str,
+        'compute-nice': str,
+        'allow-origin': { type: 'string', multiple: true },
       });
       const tfThreads = setTfThreads(resolveTfThreads((f['tf-threads'] as string) ?? env.SPARSECELL_TF_THREADS, availableParallelism()));
-      const origins = (f['allow-origin'] as string[] | undefined) ?? env.SPARSECELL_ALLOW_ORIGIN?.split(',').map((o) => o.trim()).filter(Boolean);
+      const origins =
+        (f['allow-origin'] as string[] | undefined) ??
+        env.SPARSECELL_ALLOW_ORIGIN?.split(',')
+          .map((o) => o.trim())
+          .filter(Boolean);
       const checkpointS = f['checkpoint-s'] ?? env.SPARSECELL_CHECKPOINT_S;
       const { serve } = await import('./cli/serve.js');
       return serve({
         host: (f.host as string) ?? env.SPARSECELL_HOST,
-        port: f.port ?? env.SPARSECELL_PORT ? Number(f.port ?? env.SPARSECELL_PORT) : undefined,
+        port: (f.port ?? env.SPARSECELL_PORT) ? Number(f.port ?? env.SPARSECELL_PORT) : undefined,
         home: (f.home as string) ?? env.SPARSECELL_HOME,
         token: (f.token as string) ?? env.SPARSECELL_TOKEN,
         backend: ((f.backend as string) ?? (env.SPARSECELL_BACKEND || undefined)) as never,
@@ -82,13 +96,20 @@ async function main(argv: string[]): Promise<number> {
         modelsDir: (f['models-dir'] as string) ?? (env.SPARSECELL_MODELS_DIR || undefined),
       });
     }
-    case 'train': case 'predict': case 'evaluate': case 'study': case 'export': {
+    case 'train':
+    case 'predict':
+    case 'evaluate':
+    case 'study':
+    case 'export': {
       // One-shot commands use every core unless told otherwise (no event loop to keep responsive).
       if (env.SPARSECELL_TF_THREADS) setTfThreads(resolveTfThreads(env.SPARSECELL_TF_THREADS, availableParallelism()));
       const mod = await import(`./cli/${cmd}.js`);
       return mod.run(rest, { backend: env.SPARSECELL_BACKEND || undefined, modelsDir: env.SPARSECELL_MODELS_DIR || undefined });
     }
-    case undefined: case '-h': case '--help': case 'help':
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
       process.stdout.write(USAGE);
       return cmd === undefined ? 2 : 0;
     default:

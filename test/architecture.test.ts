@@ -18,7 +18,8 @@ function files(dir: string): string[] {
 const src = (rel: string) => files(join(ROOT, rel)).map((p) => ({ rel: relative(ROOT, p), text: readFileSync(p, 'utf8') }));
 /** Source without comments (so a comment may mention process.env or console.log). */
 const code = (text: string) => text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
-const imports = (text: string) => [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1] ?? m[2]);
+const imports = (text: string) =>
+  [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1] ?? m[2]);
 
 describe('architecture: module boundaries', () => {
   const server = src('server');
@@ -71,7 +72,9 @@ describe('architecture: module boundaries', () => {
   });
 
   it('pure modules (imaging, metrics, family targets/postprocess/config) never import tfjs', () => {
-    const pure = server.filter((f) => /^server\/(imaging|metrics|study)\//.test(f.rel) || /^server\/models\/[a-z]+\/(targets|postprocess|config|instances)\.ts$/.test(f.rel));
+    const pure = server.filter(
+      (f) => /^server\/(imaging|metrics|study)\//.test(f.rel) || /^server\/models\/[a-z]+\/(targets|postprocess|config|instances)\.ts$/.test(f.rel),
+    );
     expect(pure.length).to.be.greaterThan(10);
     const bad = pure.filter((f) => imports(f.text).some((i) => i.startsWith('@tensorflow/')));
     expect(bad.map((f) => f.rel)).to.deep.equal([]);

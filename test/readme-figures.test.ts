@@ -25,7 +25,8 @@ describe('README figures', () => {
   it('equals what the committed JSON gives (npm run readme regenerates it)', () => {
     const want = render(readme);
     if (want !== readme) {
-      const a = readme.split('\n'), b = want.split('\n');
+      const a = readme.split('\n'),
+        b = want.split('\n');
       const i = a.findIndex((l, k) => l !== b[k]);
       expect.fail(`README line ${i + 1} differs from the results:\n  README:  ${a[i]}\n  results: ${b[i]}\nrun \`npm run readme\``);
     }
@@ -39,7 +40,13 @@ describe('README figures', () => {
   });
 
   it('pointers and formats', () => {
-    const doc = { a: [{ thresh: 0.5, acc: 0.8431 }, { thresh: 0.7, acc: 0.5 }], b: { 'x/y': 3 } };
+    const doc = {
+      a: [
+        { thresh: 0.5, acc: 0.8431 },
+        { thresh: 0.7, acc: 0.5 },
+      ],
+      b: { 'x/y': 3 },
+    };
     expect(pointer(doc, '/a/[thresh=0.5]/acc')).to.equal(0.8431);
     expect(pointer(doc, '/a/1/acc')).to.equal(0.5);
     expect(pointer(doc, '/b/x~1y')).to.equal(3);

@@ -42,7 +42,8 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCodeName, string> = {
   JobNotFound: 'No job with this id.',
   InvalidModel: 'The model archive cannot be read or does not fit the session.',
   InvalidImage: 'The image cannot be decoded (bad TIFF, unsupported dtype or axes).',
-  StorageCorrupt: 'Data of this session on disk is damaged (session.json, a snapshot or the model checkpoint); the message names what. Other sessions are unaffected.',
+  StorageCorrupt:
+    'Data of this session on disk is damaged (session.json, a snapshot or the model checkpoint); the message names what. Other sessions are unaffected.',
 };
 
 export interface ParamIssue {

@@ -6,8 +6,21 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { ErrorCodeName } from './errors.js';
 import {
-  Axes, Counts, FamilyName, ImageId, ImageInfo, JobId, LabelEncoding, NdArray, PolygonRoi, Region, ServerLimits,
-  SessionId, SessionInfo, StarterModel, TrainOptions, TrainRecipe,
+  Axes,
+  Counts,
+  FamilyName,
+  ImageId,
+  JobId,
+  LabelEncoding,
+  NdArray,
+  PolygonRoi,
+  Region,
+  ServerLimits,
+  SessionId,
+  SessionInfo,
+  StarterModel,
+  TrainOptions,
+  TrainRecipe,
 } from './types.js';
 
 export interface MethodSpec {
@@ -25,8 +38,24 @@ const Obj = <T extends Record<string, TSchema>>(props: T, description?: string) 
 const SessionRef = { sessionId: SessionId };
 /** SPDX ids accepted as a bioimage.io package license (a subset that the spec's validator knows). */
 export const BIOIMAGEIO_LICENSES = [
-  'CC-BY-4.0', 'CC-BY-SA-4.0', 'CC-BY-NC-4.0', 'CC-BY-NC-SA-4.0', 'CC0-1.0', 'MIT', 'BSD-2-Clause', 'BSD-3-Clause', 'Apache-2.0',
-  'GPL-2.0-only', 'GPL-3.0-only', 'GPL-3.0-or-later', 'LGPL-3.0-only', 'AGPL-3.0-only', 'MPL-2.0', 'Unlicense', 'ISC', 'Zlib',
+  'CC-BY-4.0',
+  'CC-BY-SA-4.0',
+  'CC-BY-NC-4.0',
+  'CC-BY-NC-SA-4.0',
+  'CC0-1.0',
+  'MIT',
+  'BSD-2-Clause',
+  'BSD-3-Clause',
+  'Apache-2.0',
+  'GPL-2.0-only',
+  'GPL-3.0-only',
+  'GPL-3.0-or-later',
+  'LGPL-3.0-only',
+  'AGPL-3.0-only',
+  'MPL-2.0',
+  'Unlicense',
+  'ISC',
+  'Zlib',
 ] as const;
 const ModelFormat = Type.Union([Type.Literal('sparsecell'), Type.Literal('bioimageio')], {
   description: 'Model file format: "sparsecell" (own archive, the default) or "bioimageio" (bioimage.io model package, spec 0.5, ONNX weights).',
@@ -54,17 +83,25 @@ export const METHODS = {
       version: Type.String(),
       protocolVersion: Type.String(),
       backend: Obj({
-        name: Type.String({ description: 'Tensor backend of the compute workers: "tensorflow" (libtensorflow through tfjs-node or tfjs-node-gpu) or "wasm"; "none" until the workers start (when `sparsecell serve` starts; in an embedded daemon, at the first model use).' }),
+        name: Type.String({
+          description:
+            'Tensor backend of the compute workers: "tensorflow" (libtensorflow through tfjs-node or tfjs-node-gpu) or "wasm"; "none" until the workers start (when `sparsecell serve` starts; in an embedded daemon, at the first model use).',
+        }),
         simd: Type.Optional(Type.Boolean()),
         threads: Type.Optional(Type.Integer({ description: 'wasm: XNNPACK threads; tensorflow: intra-op threads (0 = chosen by TensorFlow).' })),
         interOpThreads: Type.Optional(Type.Integer({ description: 'tensorflow: inter-op threads (0 = chosen by TensorFlow).' })),
         gpu: Type.Optional(Type.Boolean({ description: 'tensorflow: TensorFlow runs training on a GPU device.' })),
-        devices: Type.Optional(Type.Array(Obj({
-          type: Type.Union([Type.Literal('CPU'), Type.Literal('GPU')]),
-          name: Type.String(),
-          cores: Type.Optional(Type.Integer({ description: 'CPU: logical cores.' })),
-          memoryBytes: Type.Optional(Type.Number()),
-        }), { description: 'Compute devices found on the machine (GPUs as nvidia-smi lists them).' })),
+        devices: Type.Optional(
+          Type.Array(
+            Obj({
+              type: Type.Union([Type.Literal('CPU'), Type.Literal('GPU')]),
+              name: Type.String(),
+              cores: Type.Optional(Type.Integer({ description: 'CPU: logical cores.' })),
+              memoryBytes: Type.Optional(Type.Number()),
+            }),
+            { description: 'Compute devices found on the machine (GPUs as nvidia-smi lists them).' },
+          ),
+        ),
         fallback: Type.Optional(Type.String({ description: 'Why a built native backend was not used (it failed to load).' })),
       }),
       limits: ServerLimits,
@@ -82,7 +119,13 @@ export const METHODS = {
       family: Type.Optional(FamilyName),
       config: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Family config overrides (e.g. {nRays: 32}).' })),
       autoBackground: Type.Optional(Type.Boolean({ description: 'Treat a ring around annotated objects as background (off by default).' })),
-      starter: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'Begin from the built-in starter model of this name for the session family (server.info.starterModels), e.g. "nuclei": model.predict works at once (zero-shot) and model.train fine-tunes it.' })),
+      starter: Type.Optional(
+        Type.String({
+          pattern: '^[A-Za-z0-9_-]{1,64}$',
+          description:
+            'Begin from the built-in starter model of this name for the session family (server.info.starterModels), e.g. "nuclei": model.predict works at once (zero-shot) and model.train fine-tunes it.',
+        }),
+      ),
     }),
     result: Obj({ sessionId: SessionId, name: Type.String(), family: FamilyName, starter: Type.Optional(Type.String()) }),
     errors: ['ResourceLimit'],
@@ -91,8 +134,21 @@ export const METHODS = {
     summary: 'All sessions in the store, open or closed.',
     params: Obj({}),
     result: Obj({
-      sessions: Type.Array(Obj({ sessionId: SessionId, name: Type.String(), family: FamilyName, state: Type.String({ description: 'open (in memory) or closed (on disk only; any call naming it reopens it).' }), images: Type.Integer({ description: 'Number of images.' }), generation: Type.Integer({ description: 'Label generation (bumped by every accepted labels.update).' }) })),
-      damaged: Type.Optional(Type.Array(Obj({ sessionId: SessionId, error: Type.String() }), { description: 'Sessions whose files on disk are damaged (session.get answers StorageCorrupt for them).' })),
+      sessions: Type.Array(
+        Obj({
+          sessionId: SessionId,
+          name: Type.String(),
+          family: FamilyName,
+          state: Type.String({ description: 'open (in memory) or closed (on disk only; any call naming it reopens it).' }),
+          images: Type.Integer({ description: 'Number of images.' }),
+          generation: Type.Integer({ description: 'Label generation (bumped by every accepted labels.update).' }),
+        }),
+      ),
+      damaged: Type.Optional(
+        Type.Array(Obj({ sessionId: SessionId, error: Type.String() }), {
+          description: 'Sessions whose files on disk are damaged (session.get answers StorageCorrupt for them).',
+        }),
+      ),
     }),
     errors: [],
   },
@@ -104,13 +160,27 @@ export const METHODS = {
   },
   'session.close': {
     summary: 'Stop the session jobs and release its memory (data stays on disk and is reopened on next use); delete: true removes it.',
-    params: Obj({ ...SessionRef, delete: Type.Optional(Type.Boolean({ description: 'true: remove the session, its images, labels and model from the store. Absent or false: stop its jobs and free its memory; everything stays on disk and any later call naming the sessionId reopens it.' })) }),
+    params: Obj({
+      ...SessionRef,
+      delete: Type.Optional(
+        Type.Boolean({
+          description:
+            'true: remove the session, its images, labels and model from the store. Absent or false: stop its jobs and free its memory; everything stays on disk and any later call naming the sessionId reopens it.',
+        }),
+      ),
+    }),
     result: Obj({ closed: Type.Boolean(), deleted: Type.Boolean({ description: 'true when the session was removed from the store.' }) }),
     errors: ['SessionNotFound'],
   },
   'session.setView': {
     summary: 'Tell the daemon which region the person is looking at; live mode pushes prediction.updated for it.',
-    params: Obj({ ...SessionRef, imageId: ImageId, region: Region, z: Type.Optional(Type.Integer({ minimum: 0, description: 'Plane index of a ZYX or TYX image (default 0).' })), t: Type.Optional(Type.Integer({ minimum: 0, description: 'Alias of z for TYX images; z wins when both are given.' })) }),
+    params: Obj({
+      ...SessionRef,
+      imageId: ImageId,
+      region: Region,
+      z: Type.Optional(Type.Integer({ minimum: 0, description: 'Plane index of a ZYX or TYX image (default 0).' })),
+      t: Type.Optional(Type.Integer({ minimum: 0, description: 'Alias of z for TYX images; z wins when both are given.' })),
+    }),
     result: Obj({ ok: Type.Boolean() }),
     errors: ['SessionNotFound', 'ImageNotFound', 'ShapeMismatch'],
   },
@@ -132,7 +202,9 @@ export const METHODS = {
       imageId: ImageId,
       labels: NdArray,
       encoding: LabelEncoding,
-      origin: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }), { minItems: 2, maxItems: 3, description: 'Patch origin [y, x] or [z, y, x]; absent = full layer.' })),
+      origin: Type.Optional(
+        Type.Array(Type.Integer({ minimum: 0 }), { minItems: 2, maxItems: 3, description: 'Patch origin [y, x] or [z, y, x]; absent = full layer.' }),
+      ),
       kind: Type.Optional(Type.Union([Type.Literal('annotation'), Type.Literal('correction')], { description: 'correction pixels weigh more in the loss.' })),
     }),
     result: Obj(
@@ -145,7 +217,12 @@ export const METHODS = {
     summary: 'The current sparse labels of an image (signed int32, or offset1 uint16/int32).',
     params: Obj({ ...SessionRef, imageId: ImageId, encoding: Type.Optional(LabelEncoding) }),
     result: Obj(
-      { generation: Type.Integer({ minimum: 0, description: 'Session generation of the last accepted update of this image (0: none).' }), labels: NdArray, encoding: LabelEncoding, counts: Counts },
+      {
+        generation: Type.Integer({ minimum: 0, description: 'Session generation of the last accepted update of this image (0: none).' }),
+        labels: NdArray,
+        encoding: LabelEncoding,
+        counts: Counts,
+      },
       'labels is the whole layer, shaped like the image without its channel axis ([H, W], or [Z or T, H, W]), deflate-encoded: ' +
         'int32 in signed form; uint16 in offset1 form (int32 when an instance id exceeds 65534).',
     ),
@@ -156,16 +233,42 @@ export const METHODS = {
     params: Obj({
       ...SessionRef,
       family: Type.Optional(FamilyName),
-      steps: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000000, description: 'Optimizer steps. With neither steps nor timeLimitS the job trains for the default time budget (10 min). Not used in live mode.' })),
+      steps: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: 1000000,
+          description: 'Optimizer steps. With neither steps nor timeLimitS the job trains for the default time budget (10 min). Not used in live mode.',
+        }),
+      ),
       timeLimitS: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Stop after this many seconds even if steps remain.' })),
-      config: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'New family config; a different family or config starts from fresh weights.' })),
+      config: Type.Optional(
+        Type.Record(Type.String(), Type.Unknown(), { description: 'New family config; a different family or config starts from fresh weights.' }),
+      ),
       options: Type.Optional(TrainOptions),
       live: Type.Optional(Type.Boolean({ description: 'Keep training as labels change until model.cancel, session.close or idle timeout.' })),
-      reset: Type.Optional(Type.Boolean({ description: 'Start over instead of continuing: from the session starter model if it has one, else from fresh weights.' })),
-      from: Type.Optional(Type.Union([Type.Literal('starter'), Type.Literal('scratch')], { description: 'starter: fine-tune the family built-in starter model (the session starter, else "nuclei"); scratch: fresh weights (the session then has no starter). Absent: continue the current model.' })),
-      resume: Type.Optional(Type.Boolean({ description: 'Continue the interrupted job of this session (same steps, live flag and options) from the last checkpoint; steps given here replace the remaining steps.' })),
+      reset: Type.Optional(
+        Type.Boolean({ description: 'Start over instead of continuing: from the session starter model if it has one, else from fresh weights.' }),
+      ),
+      from: Type.Optional(
+        Type.Union([Type.Literal('starter'), Type.Literal('scratch')], {
+          description:
+            'starter: fine-tune the family built-in starter model (the session starter, else "nuclei"); scratch: fresh weights (the session then has no starter). Absent: continue the current model.',
+        }),
+      ),
+      resume: Type.Optional(
+        Type.Boolean({
+          description:
+            'Continue the interrupted job of this session (same steps, live flag and options) from the last checkpoint; steps given here replace the remaining steps.',
+        }),
+      ),
     }),
-    result: Obj({ jobId: JobId, resumedFrom: Type.Optional(Type.Integer({ minimum: 0, description: 'With resume: the step of the interrupted job the new job continues from.' })) }, 'Answered at once; $/progress {token: jobId} reports the steps and $/event job.finished the end.'),
+    result: Obj(
+      {
+        jobId: JobId,
+        resumedFrom: Type.Optional(Type.Integer({ minimum: 0, description: 'With resume: the step of the interrupted job the new job continues from.' })),
+      },
+      'Answered at once; $/progress {token: jobId} reports the steps and $/event job.finished the end.',
+    ),
     errors: ['SessionNotFound', 'SessionBusy', 'InvalidLabels', 'ResourceLimit', 'JobNotFound', 'StorageCorrupt'],
     progress: true,
   },
@@ -184,7 +287,13 @@ export const METHODS = {
       z: Type.Optional(Type.Integer({ minimum: 0, description: 'Plane index for ZYX and TYX images (for TYX, the time point; default 0).' })),
       probThresh: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
       nmsThresh: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
-      maxObjects: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000000, description: 'Return at most this many objects, best scores first (default server.info.limits.maxObjects); truncated tells when more were found.' })),
+      maxObjects: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: 1000000,
+          description: 'Return at most this many objects, best scores first (default server.info.limits.maxObjects); truncated tells when more were found.',
+        }),
+      ),
       progressToken: ProgressToken,
     }),
     result: Prediction,
@@ -197,23 +306,51 @@ export const METHODS = {
     errors: ['JobNotFound'],
   },
   'model.export': {
-    summary: 'The trained model as one base64 archive: sparsecell\'s own (weights, config, normalisation; the default) or a bioimage.io model package (zip: rdf.yaml, ONNX weights, test tensors, cover, README).',
+    summary:
+      "The trained model as one base64 archive: sparsecell's own (weights, config, normalisation; the default) or a bioimage.io model package (zip: rdf.yaml, ONNX weights, test tensors, cover, README).",
     params: Obj({
       ...SessionRef,
       format: Type.Optional(ModelFormat),
       imageId: Type.Optional(ImageId),
-      name: Type.Optional(Type.String({ minLength: 5, maxLength: 128, pattern: '^[A-Za-z0-9_+\\- ()]+$', description: 'bioimageio: the model name (letters, digits, spaces, _+-()).' })),
+      name: Type.Optional(
+        Type.String({
+          minLength: 5,
+          maxLength: 128,
+          pattern: '^[A-Za-z0-9_+\\- ()]+$',
+          description: 'bioimageio: the model name (letters, digits, spaces, _+-()).',
+        }),
+      ),
       description: Type.Optional(Type.String({ maxLength: 1024, description: 'bioimageio: one-sentence description.' })),
-      authors: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200, pattern: '^[^/]*$' }), { maxItems: 50, description: 'bioimageio: author names (default "sparsecell user").' })),
-      license: Type.Optional(Type.Union(BIOIMAGEIO_LICENSES.map((l) => Type.Literal(l)), { description: 'bioimageio: SPDX license id (default CC-BY-4.0).' })),
+      authors: Type.Optional(
+        Type.Array(Type.String({ minLength: 1, maxLength: 200, pattern: '^[^/]*$' }), {
+          maxItems: 50,
+          description: 'bioimageio: author names (default "sparsecell user").',
+        }),
+      ),
+      license: Type.Optional(
+        Type.Union(
+          BIOIMAGEIO_LICENSES.map((l) => Type.Literal(l)),
+          { description: 'bioimageio: SPDX license id (default CC-BY-4.0).' },
+        ),
+      ),
     }),
-    result: Obj({ model: Type.String({ description: 'Base64 archive or package (model.import and the CLI read it).' }), family: FamilyName, modelVersion: Type.Integer(), bytes: Type.Integer({ description: 'Archive size before base64.' }), format: Type.Optional(ModelFormat) }),
+    result: Obj({
+      model: Type.String({ description: 'Base64 archive or package (model.import and the CLI read it).' }),
+      family: FamilyName,
+      modelVersion: Type.Integer(),
+      bytes: Type.Integer({ description: 'Archive size before base64.' }),
+      format: Type.Optional(ModelFormat),
+    }),
     errors: ['SessionNotFound', 'ModelNotTrained', 'ImageNotFound', 'InvalidModel'],
   },
   'model.import': {
-    summary: 'Load a model into the session: a sparsecell archive (from model.export or the CLI) or a bioimage.io package exported by sparsecell (ONNX weights; other architectures are refused with InvalidModel).',
+    summary:
+      'Load a model into the session: a sparsecell archive (from model.export or the CLI) or a bioimage.io package exported by sparsecell (ONNX weights; other architectures are refused with InvalidModel).',
     params: Obj({ ...SessionRef, model: Type.String({ description: 'Base64 archive.' }), format: Type.Optional(ModelFormat) }),
-    result: Obj({ family: FamilyName, modelVersion: Type.Integer({ description: 'Continues the lineage: the archive model version (or the session one, plus 1, when that is higher).' }) }),
+    result: Obj({
+      family: FamilyName,
+      modelVersion: Type.Integer({ description: 'Continues the lineage: the archive model version (or the session one, plus 1, when that is higher).' }),
+    }),
     errors: ['SessionNotFound', 'InvalidModel', 'SessionBusy'],
   },
   'rpc.discover': {

@@ -41,11 +41,16 @@ export function makeTyped(dtype: Dtype, buf: Buffer, n: number): TypedArray {
   const bytes = new Uint8Array(n * DTYPE_BYTES[dtype]);
   bytes.set(buf.subarray(0, bytes.length));
   switch (dtype) {
-    case 'uint8': return bytes;
-    case 'uint16': return new Uint16Array(bytes.buffer);
-    case 'int16': return new Int16Array(bytes.buffer);
-    case 'int32': return new Int32Array(bytes.buffer);
-    case 'float32': return new Float32Array(bytes.buffer);
+    case 'uint8':
+      return bytes;
+    case 'uint16':
+      return new Uint16Array(bytes.buffer);
+    case 'int16':
+      return new Int16Array(bytes.buffer);
+    case 'int32':
+      return new Int32Array(bytes.buffer);
+    case 'float32':
+      return new Float32Array(bytes.buffer);
   }
 }
 
@@ -69,19 +74,23 @@ function precheck(a: NdArray, limits: DecodeLimits): { n: number; want: number; 
   const n = elementCount(a.shape);
   if (a.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new NdArrayError('shape must hold non-negative integers', `${path}/shape`, 'shape');
   if (n === 0) throw new NdArrayError('array is empty (a dimension is 0)', `${path}/shape`, 'shape');
-  if (n > limits.maxElements) throw new NdArrayError(`array has ${n} elements; the limit is ${limits.maxElements} (server.info limits.maxArrayElements)`, `${path}/shape`, 'limit');
+  if (n > limits.maxElements)
+    throw new NdArrayError(`array has ${n} elements; the limit is ${limits.maxElements} (server.info limits.maxArrayElements)`, `${path}/shape`, 'limit');
   const want = n * DTYPE_BYTES[a.dtype];
   const have = base64Bytes(a.data);
   if (have < 0) throw new NdArrayError('data is not valid base64', `${path}/data`, 'data');
-  if ((a.encoding ?? 'raw') === 'raw' && have !== want) throw new NdArrayError(`data has ${have} bytes; shape ${JSON.stringify(a.shape)} x ${a.dtype} needs ${want}`, `${path}/data`, 'data');
+  if ((a.encoding ?? 'raw') === 'raw' && have !== want)
+    throw new NdArrayError(`data has ${have} bytes; shape ${JSON.stringify(a.shape)} x ${a.dtype} needs ${want}`, `${path}/data`, 'data');
   return { n, want, path };
 }
 
 function finish(a: NdArray, buf: Buffer, n: number, want: number, path: string): { data: TypedArray; shape: number[] } {
-  if (buf.length !== want) throw new NdArrayError(`inflated data has ${buf.length} bytes; shape ${JSON.stringify(a.shape)} x ${a.dtype} needs ${want}`, `${path}/data`, 'data');
+  if (buf.length !== want)
+    throw new NdArrayError(`inflated data has ${buf.length} bytes; shape ${JSON.stringify(a.shape)} x ${a.dtype} needs ${want}`, `${path}/data`, 'data');
   const data = makeTyped(a.dtype, buf, n);
   if (data instanceof Float32Array) {
-    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) throw new NdArrayError(`data holds a non-finite value (NaN or Inf) at element ${i}`, `${path}/data`, 'data');
+    for (let i = 0; i < data.length; i++)
+      if (!Number.isFinite(data[i])) throw new NdArrayError(`data holds a non-finite value (NaN or Inf) at element ${i}`, `${path}/data`, 'data');
   }
   return { data, shape: [...a.shape] };
 }

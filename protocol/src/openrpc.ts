@@ -67,7 +67,9 @@ export function buildOpenRpc(version: string): Record<string, unknown> {
       version,
       description:
         'Sparse-label cell segmentation daemon. JSON-RPC 2.0 over WebSocket text frames; params are always one object whose ' +
-        'fields are the named params below (paramStructure by-name). Notifications: ' + Object.keys(NOTIFICATIONS).join(', ') + '.',
+        'fields are the named params below (paramStructure by-name). Notifications: ' +
+        Object.keys(NOTIFICATIONS).join(', ') +
+        '.',
     },
     methods,
     components: {
@@ -85,7 +87,10 @@ export function buildSchemaBundle(): Record<string, unknown> {
   const defs: Record<string, unknown> = {};
   for (const s of STRUCTS) defs[(s as TSchema).$id as string] = plain(s);
   for (const [name, m] of Object.entries(METHODS as Record<string, MethodSpec>)) {
-    const base = name.split(/[.\/]/).map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('');
+    const base = name
+      .split(/[.\/]/)
+      .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+      .join('');
     defs[`${base}Params`] = plain(m.params);
     defs[`${base}Result`] = plain(m.result);
   }

@@ -11,13 +11,23 @@ export const ProgressParams = Type.Object(
     kind: Type.Union([Type.Literal('begin'), Type.Literal('report'), Type.Literal('end')], { description: 'begin once, report as work advances, end once.' }),
     title: Type.Optional(Type.String()),
     message: Type.Optional(Type.String()),
-    percentage: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'Training: how far the job is, by its steps or its time limit (absent in live mode). Prediction with a progressToken: tiles done.' })),
+    percentage: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 100,
+        description: 'Training: how far the job is, by its steps or its time limit (absent in live mode). Prediction with a progressToken: tiles done.',
+      }),
+    ),
     step: Type.Optional(Type.Integer({ minimum: 0, description: 'Training steps done.' })),
-    steps: Type.Optional(Type.Integer({ minimum: 0, description: 'Training steps planned (for a time-limited job: expected at the current rate; 0 in live mode).' })),
+    steps: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Training steps planned (for a time-limited job: expected at the current rate; 0 in live mode).' }),
+    ),
     loss: Type.Optional(Type.Number({ description: 'Masked training loss of the latest step.' })),
     stepsPerS: Type.Optional(Type.Number()),
     etaS: Type.Optional(Type.Number({ description: 'Estimated seconds to go.' })),
-    state: Type.Optional(Type.String({ description: 'Only on end: done, cancelled, failed (then error says why) or interrupted (the daemon stopped during the job).' })),
+    state: Type.Optional(
+      Type.String({ description: 'Only on end: done, cancelled, failed (then error says why) or interrupted (the daemon stopped during the job).' }),
+    ),
     error: Type.Optional(Type.String()),
   },
   { $id: 'ProgressParams', additionalProperties: false },
@@ -40,12 +50,7 @@ export const PredictionUpdatedEvent = Type.Object(
 );
 export const SimpleEvent = Type.Object(
   {
-    type: Type.Union([
-      Type.Literal('model.updated'),
-      Type.Literal('session.closed'),
-      Type.Literal('labels.updated'),
-      Type.Literal('job.finished'),
-    ]),
+    type: Type.Union([Type.Literal('model.updated'), Type.Literal('session.closed'), Type.Literal('labels.updated'), Type.Literal('job.finished')]),
     sessionId: Type.String(),
     imageId: Type.Optional(Type.String()),
     jobId: Type.Optional(Type.String()),
@@ -66,7 +71,11 @@ export const CancelRequestParams = Type.Object(
 
 export const NOTIFICATIONS = {
   '$/progress': { direction: 'server->client', params: ProgressParams, summary: 'Progress of a job or of a request that was given a progressToken.' },
-  '$/event': { direction: 'server->client', params: EventParams, summary: 'Session events (prediction.updated, model.updated, session.closed, ...), sent to every connection attached to the session.' },
+  '$/event': {
+    direction: 'server->client',
+    params: EventParams,
+    summary: 'Session events (prediction.updated, model.updated, session.closed, ...), sent to every connection attached to the session.',
+  },
   '$/heartbeat': { direction: 'server->client', params: HeartbeatParams, summary: 'Sent periodically so clients can detect a dead daemon.' },
   '$/cancelRequest': { direction: 'client->server', params: CancelRequestParams, summary: 'Cancel the in-flight request with this id; it answers -32800.' },
 } as const;

@@ -5,13 +5,12 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
-const Id = (description: string) =>
-  Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description });
+const Id = (description: string) => Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description });
 
-export const Dtype = Type.Union(
-  [Type.Literal('uint8'), Type.Literal('uint16'), Type.Literal('int16'), Type.Literal('int32'), Type.Literal('float32')],
-  { $id: 'Dtype', description: 'Element type; data is little-endian.' },
-);
+export const Dtype = Type.Union([Type.Literal('uint8'), Type.Literal('uint16'), Type.Literal('int16'), Type.Literal('int32'), Type.Literal('float32')], {
+  $id: 'Dtype',
+  description: 'Element type; data is little-endian.',
+});
 export type Dtype = Static<typeof Dtype>;
 
 export const NdArray = Type.Object(
@@ -33,8 +32,7 @@ export type Axes = Static<typeof Axes>;
 
 export const LabelEncoding = Type.Union([Type.Literal('signed'), Type.Literal('offset1')], {
   $id: 'LabelEncoding',
-  description:
-    'signed: -1 unlabeled, 0 background, k>0 instance k. offset1: 0 unlabeled, 1 background, k+1 instance k (napari/Fiji label layers).',
+  description: 'signed: -1 unlabeled, 0 background, k>0 instance k. offset1: 0 unlabeled, 1 background, k+1 instance k (napari/Fiji label layers).',
 });
 export type LabelEncoding = Static<typeof LabelEncoding>;
 
@@ -82,7 +80,10 @@ export type ImageInfo = Static<typeof ImageInfo>;
 
 export const JobState = Type.Union(
   [Type.Literal('queued'), Type.Literal('running'), Type.Literal('done'), Type.Literal('cancelled'), Type.Literal('failed'), Type.Literal('interrupted')],
-  { $id: 'JobState', description: 'interrupted: the daemon stopped (crash, kill -9) while the job ran; model.train {resume: true} continues it from the last checkpoint.' },
+  {
+    $id: 'JobState',
+    description: 'interrupted: the daemon stopped (crash, kill -9) while the job ran; model.train {resume: true} continues it from the last checkpoint.',
+  },
 );
 export const JobInfo = Type.Object(
   {
@@ -113,9 +114,12 @@ export const SessionInfo = Type.Object(
     trainedGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'Newest label generation the model has trained on.' })),
     jobs: Type.Array(JobInfo),
     autoBackground: Type.Optional(Type.Boolean()),
-    warnings: Type.Optional(Type.Array(Type.Object({ imageId: Type.Optional(Type.String()), message: Type.String() }, { additionalProperties: false }), {
-      description: 'Damage found on disk when the session was opened (e.g. a label journal record that failed its checksum: that update is lost, the others are kept).',
-    })),
+    warnings: Type.Optional(
+      Type.Array(Type.Object({ imageId: Type.Optional(Type.String()), message: Type.String() }, { additionalProperties: false }), {
+        description:
+          'Damage found on disk when the session was opened (e.g. a label journal record that failed its checksum: that update is lost, the others are kept).',
+      }),
+    ),
     starter: Type.Optional(Type.String({ description: 'Name of the built-in starter model the session model began from (absent: trained from scratch).' })),
   },
   { $id: 'SessionInfo', additionalProperties: false },
@@ -140,7 +144,9 @@ export const TrainOptions = Type.Object(
     seed: Type.Optional(Type.Integer()),
     augment: Type.Optional(Type.Boolean()),
     pushEverySteps: Type.Optional(Type.Integer({ minimum: 1, description: 'Live mode: push prediction.updated after this many steps (default 20).' })),
-    pushEveryS: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Live mode: ... or after this many seconds (default 5), and after each label update.' })),
+    pushEveryS: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, description: 'Live mode: ... or after this many seconds (default 5), and after each label update.' }),
+    ),
   },
   { $id: 'TrainOptions', additionalProperties: false, description: 'Training hyper-parameters (defaults in server/training/config.ts).' },
 );
@@ -207,6 +213,21 @@ export type TrainRecipe = Static<typeof TrainRecipe>;
 
 /** All named structs, for protocol.schema.json. */
 export const STRUCTS: TSchema[] = [
-  Dtype, NdArray, Axes, LabelEncoding, FamilyName, Counts, Region, ImageInfo, JobState, JobInfo, SessionInfo,
-  PolygonRoi, TrainOptions, ServerLimits, StarterScores, StarterModel, TrainRecipe,
+  Dtype,
+  NdArray,
+  Axes,
+  LabelEncoding,
+  FamilyName,
+  Counts,
+  Region,
+  ImageInfo,
+  JobState,
+  JobInfo,
+  SessionInfo,
+  PolygonRoi,
+  TrainOptions,
+  ServerLimits,
+  StarterScores,
+  StarterModel,
+  TrainRecipe,
 ];

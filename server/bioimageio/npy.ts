@@ -23,10 +23,15 @@ export function readNpy(bytes: Uint8Array): { data: Float32Array; shape: number[
   const hlen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
   const hstart = major === 1 ? 10 : 12;
   const header = new TextDecoder().decode(bytes.subarray(hstart, hstart + hlen));
-  if (!/'descr':\s*'<f4'/.test(header) || /'fortran_order':\s*True/.test(header)) throw new Error(`npy: only C-order little-endian float32 is read (header ${header.trim()})`);
+  if (!/'descr':\s*'<f4'/.test(header) || /'fortran_order':\s*True/.test(header))
+    throw new Error(`npy: only C-order little-endian float32 is read (header ${header.trim()})`);
   const m = /'shape':\s*\(([^)]*)\)/.exec(header);
   if (!m) throw new Error('npy: no shape');
-  const shape = m[1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = m[1]
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   const n = shape.reduce((a, b) => a * b, 1);
   const off = hstart + hlen;
   if (off + 4 * n > bytes.length) throw new Error('npy: truncated data');

@@ -164,7 +164,8 @@ export function decodeOnnx(bytes: Uint8Array): OnnxModel {
   if (!g) throw new Error('the ONNX file has no graph');
   const opsets = m.messages(8, 'OperatorSetIdProto').map((o) => ({ domain: o.string(1), version: o.int(2) }));
   const others = opsets.filter((o) => o.domain !== '' && o.domain !== 'ai.onnx');
-  if (others.length) throw new Error(`the ONNX graph uses operator domain(s) ${others.map((o) => `'${o.domain}'`).join(', ')}, which sparsecell does not support`);
+  if (others.length)
+    throw new Error(`the ONNX graph uses operator domain(s) ${others.map((o) => `'${o.domain}'`).join(', ')}, which sparsecell does not support`);
   const metadata: Record<string, string> = {};
   for (const p of m.messages(14, 'StringStringEntryProto')) metadata[p.string(1)] = p.string(2);
   return {

@@ -73,7 +73,10 @@ export function activationSpec(m: Pick<SegmentationModel, 'family' | 'config'>):
   return { family: m.family.name, nRays: c.nRays, flowScale: c.flowScale };
 }
 
-const FAMILY_TEXT: Record<FamilyName, { title: string; cite: { text: string; doi: string }; channels: (c: Record<string, unknown>) => string[]; post: string[]; tag: string }> = {
+const FAMILY_TEXT: Record<
+  FamilyName,
+  { title: string; cite: { text: string; doi: string }; channels: (c: Record<string, unknown>) => string[]; post: string[]; tag: string }
+> = {
   stardist: {
     title: 'StarDist-like',
     cite: { text: 'Schmidt U, Weigert M, Broaddus C, Myers G. Cell Detection with Star-Convex Polygons. MICCAI 2018.', doi: '10.1007/978-3-030-00934-2_30' },
@@ -83,14 +86,20 @@ const FAMILY_TEXT: Record<FamilyName, { title: string; cite: { text: string; doi
   },
   cellpose: {
     title: 'Cellpose-like',
-    cite: { text: 'Stringer C, Wang T, Michaelos M, Pachitariu M. Cellpose: a generalist algorithm for cellular segmentation. Nature Methods 18, 100-106 (2021).', doi: '10.1038/s41592-020-01018-x' },
+    cite: {
+      text: 'Stringer C, Wang T, Michaelos M, Pachitariu M. Cellpose: a generalist algorithm for cellular segmentation. Nature Methods 18, 100-106 (2021).',
+      doi: '10.1038/s41592-020-01018-x',
+    },
     channels: () => ['flow_y', 'flow_x', 'cellprob'],
     post: ['cellprobThresh', 'flowThresh', 'minSize', 'niter', 'diameter', 'flowScale'],
     tag: 'cellpose',
   },
   elephant: {
     title: 'ELEPHANT-like',
-    cite: { text: 'Sugawara K, Cevrim C, Averof M. Tracking cell lineages in 3D by incremental deep learning. eLife 11:e69380 (2022).', doi: '10.7554/eLife.69380' },
+    cite: {
+      text: 'Sugawara K, Cevrim C, Averof M. Tracking cell lineages in 3D by incremental deep learning. eLife 11:e69380 (2022).',
+      doi: '10.7554/eLife.69380',
+    },
     channels: () => ['background', 'border', 'centre'],
     post: ['centerThresh', 'foregroundThresh', 'minCenterSize', 'minSize', 'centerRatio'],
     tag: 'elephant',
@@ -121,13 +130,25 @@ export function pickTestCrop(image: Image2D, unet: Pick<UNetConfig, 'depth'>, la
   const divisor = unetDivisor(unet);
   const fit = Math.floor(Math.min(H, W, Math.max(TEST_CROP_MAX, minInputSize(unet))) / divisor) * divisor;
   const side = Math.max(fit, minInputSize(unet));
-  let cy = H / 2, cx = W / 2;
+  let cy = H / 2,
+    cx = W / 2;
   if (labels) {
-    let y0 = H, x0 = W, y1 = -1, x1 = -1;
+    let y0 = H,
+      x0 = W,
+      y1 = -1,
+      x1 = -1;
     for (let y = 0; y < H; y++)
       for (let x = 0; x < W; x++)
-        if (labels.data[y * W + x] > 0) { y0 = Math.min(y0, y); y1 = Math.max(y1, y); x0 = Math.min(x0, x); x1 = Math.max(x1, x); }
-    if (y1 >= 0) { cy = (y0 + y1 + 1) / 2; cx = (x0 + x1 + 1) / 2; }
+        if (labels.data[y * W + x] > 0) {
+          y0 = Math.min(y0, y);
+          y1 = Math.max(y1, y);
+          x0 = Math.min(x0, x);
+          x1 = Math.max(x1, x);
+        }
+    if (y1 >= 0) {
+      cy = (y0 + y1 + 1) / 2;
+      cx = (x0 + x1 + 1) / 2;
+    }
   }
   const clampStart = (c: number, n: number) => (n >= side ? Math.min(Math.max(0, Math.round(c - side / 2)), n - side) : 0);
   const data = extractWindow(image, clampStart(cy, H), clampStart(cx, W), side, side);
@@ -159,11 +180,22 @@ function coverPng(norm: Image2D, labels: Labels2D): Uint8Array {
       const v = Math.round(255 * Math.min(1, Math.max(0, norm.data[(y * w + x) * c])));
       const id = labels.data[y * w + x];
       let edge = false;
-      if (id > 0) for (const [dy, dx] of [[0, 1], [1, 0], [0, -1], [-1, 0]]) {
-        const yy = y + dy, xx = x + dx;
-        if (yy < 0 || xx < 0 || yy >= h || xx >= w || labels.data[yy * w + xx] !== id) { edge = true; break; }
-      }
-      const l = (y * 2 * w + x) * 3, r = l + 3 * w;
+      if (id > 0)
+        for (const [dy, dx] of [
+          [0, 1],
+          [1, 0],
+          [0, -1],
+          [-1, 0],
+        ]) {
+          const yy = y + dy,
+            xx = x + dx;
+          if (yy < 0 || xx < 0 || yy >= h || xx >= w || labels.data[yy * w + xx] !== id) {
+            edge = true;
+            break;
+          }
+        }
+      const l = (y * 2 * w + x) * 3,
+        r = l + 3 * w;
       out[l] = out[l + 1] = out[l + 2] = v;
       if (edge) {
         const hue = (id * 137.508) % 360;
@@ -181,7 +213,9 @@ function readme(model: SegmentationModel, meta: ExportMetadata, cfg: SparsecellP
   const f = FAMILY_TEXT[model.family.name];
   const pct = (a: number, b?: number) => (b ? `${((100 * a) / b).toFixed(2)} %` : 'n/a');
   const n = (v?: number) => (v === undefined ? 'unknown' : String(v));
-  const post = Object.entries(cfg.postprocessing).map(([k, v]) => `\`${k}\` = ${JSON.stringify(v)}`).join(', ');
+  const post = Object.entries(cfg.postprocessing)
+    .map(([k, v]) => `\`${k}\` = ${JSON.stringify(v)}`)
+    .join(', ');
   return `# ${meta.name ?? defaultName(model)}
 
 A ${f.title} instance segmentation model trained with sparsecell (JSON-RPC daemon with napari and Fiji clients) from
@@ -206,7 +240,7 @@ A ${f.title} instance segmentation model trained with sparsecell (JSON-RPC daemo
 - Input \`${ONNX_INPUT}\`: axes (batch, channel, y, x), float32, raw intensities. Height and width must be multiples
   of ${unetDivisor(cfg.unet)}, at least ${minInputSize(cfg.unet)}; tiles need a halo of ${unetHalo(cfg.unet)} px to match whole-image predictions. The preprocessing normalises each image and channel with its own percentiles
   (${cfg.normalization.pmin} and ${cfg.normalization.pmax}, as csbdeep's \`normalize\`)${cfg.normalization.clip ? ' and clips to [0, 1]' : ''}.
-${cfg.scale !== 1 ? `- The model was trained on images resampled by ${cfg.scale.toFixed(4)} (object diameter ${(cfg.familyConfig.diameter as number)} px -> 30 px): resample inputs by this factor first. The test tensors are already resampled.\n` : ''}- Output \`${ONNX_OUTPUT}\`: axes (batch, channel, y, x), channels ${f.channels(cfg.familyConfig).slice(0, 4).join(', ')}${f.channels(cfg.familyConfig).length > 4 ? ', …' : ''}
+${cfg.scale !== 1 ? `- The model was trained on images resampled by ${cfg.scale.toFixed(4)} (object diameter ${cfg.familyConfig.diameter as number} px -> 30 px): resample inputs by this factor first. The test tensors are already resampled.\n` : ''}- Output \`${ONNX_OUTPUT}\`: axes (batch, channel, y, x), channels ${f.channels(cfg.familyConfig).slice(0, 4).join(', ')}${f.channels(cfg.familyConfig).length > 4 ? ', …' : ''}
   (the family's activation is part of the ONNX graph).
 - Instances need the family's post-processing (${model.family.name === 'stardist' ? 'StarDist polygon NMS' : model.family.name === 'cellpose' ? 'Cellpose flow following' : 'ELEPHANT seeded growing'}),
   with ${post}. sparsecell does it when the package is imported back (\`model.import {format: "bioimageio"}\`).
@@ -227,7 +261,12 @@ function defaultName(model: SegmentationModel): string {
 }
 
 /** The package: returns the zip bytes and, for callers and tests, the rdf object and the test tensors. */
-export function buildPackage(model: SegmentationModel, testImage: Image2D, meta: ExportMetadata, scale = 1): { zip: Uint8Array; rdf: Record<string, unknown>; testOutput: Image2D; labels: Labels2D } {
+export function buildPackage(
+  model: SegmentationModel,
+  testImage: Image2D,
+  meta: ExportMetadata,
+  scale = 1,
+): { zip: Uint8Array; rdf: Record<string, unknown>; testOutput: Image2D; labels: Labels2D } {
   const unet = model.unet.config;
   const d = unetDivisor(unet);
   if (testImage.height % d || testImage.width % d || Math.min(testImage.height, testImage.width) < minInputSize(unet))
@@ -253,7 +292,9 @@ export function buildPackage(model: SegmentationModel, testImage: Image2D, meta:
     modelVersion: model.version,
     training: meta.training,
   };
-  const onnx = unetToOnnx(unet, activationSpec(model), getUNetWeights(model.unet), `sparsecell ${model.family.name} U-Net`, { sparsecell_family: model.family.name });
+  const onnx = unetToOnnx(unet, activationSpec(model), getUNetWeights(model.unet), `sparsecell ${model.family.name} U-Net`, {
+    sparsecell_family: model.family.name,
+  });
   const inNpy = writeNpy(channelsFirst(testImage), [1, testImage.channels, testImage.height, testImage.width]);
   const outNpy = writeNpy(channelsFirst(out), [1, out.channels, out.height, out.width]);
   // sample tensors: (C, H, W) float32 TIFF stacks (the spec wants an imageio-readable image, not .npy)
@@ -273,7 +314,10 @@ export function buildPackage(model: SegmentationModel, testImage: Image2D, meta:
   const config: Record<string, unknown> = { sparsecell: cfg };
   if (model.family.name === 'stardist') {
     config.stardist = {
-      n_rays: fc.nRays, grid: [1, 1], prob_thresh: fc.probThresh, nms_thresh: fc.nmsThresh,
+      n_rays: fc.nRays,
+      grid: [1, 1],
+      prob_thresh: fc.probThresh,
+      nms_thresh: fc.nmsThresh,
       thresholds: { prob: fc.probThresh, nms: fc.nmsThresh },
     };
   }
@@ -289,23 +333,32 @@ export function buildPackage(model: SegmentationModel, testImage: Image2D, meta:
     documentation: 'README.md',
     covers: ['cover.png'],
     timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    inputs: [{
-      id: ONNX_INPUT,
-      description: 'raw image (percentile-normalised by the preprocessing)',
-      axes: [{ type: 'batch' }, { type: 'channel', channel_names: Array.from({ length: unet.inputChannels }, (_, k) => `channel${k}`) }, space('y'), space('x')],
-      test_tensor: file('test_input.npy', inNpy),
-      sample_tensor: file('sample_input.tif', inTif),
-      data: { type: 'float32' },
-      preprocessing,
-    }],
-    outputs: [{
-      id: ONNX_OUTPUT,
-      description: `${f.title} maps: ${f.channels(fc).slice(0, 3).join(', ')}${out.channels > 3 ? ', …' : ''}`,
-      axes: [{ type: 'batch' }, { type: 'channel', channel_names: f.channels(fc) }, outSpace('y'), outSpace('x')],
-      test_tensor: file('test_output.npy', outNpy),
-      sample_tensor: file('sample_output.tif', outTif),
-      data: { type: 'float32' },
-    }],
+    inputs: [
+      {
+        id: ONNX_INPUT,
+        description: 'raw image (percentile-normalised by the preprocessing)',
+        axes: [
+          { type: 'batch' },
+          { type: 'channel', channel_names: Array.from({ length: unet.inputChannels }, (_, k) => `channel${k}`) },
+          space('y'),
+          space('x'),
+        ],
+        test_tensor: file('test_input.npy', inNpy),
+        sample_tensor: file('sample_input.tif', inTif),
+        data: { type: 'float32' },
+        preprocessing,
+      },
+    ],
+    outputs: [
+      {
+        id: ONNX_OUTPUT,
+        description: `${f.title} maps: ${f.channels(fc).slice(0, 3).join(', ')}${out.channels > 3 ? ', …' : ''}`,
+        axes: [{ type: 'batch' }, { type: 'channel', channel_names: f.channels(fc) }, outSpace('y'), outSpace('x')],
+        test_tensor: file('test_output.npy', outNpy),
+        sample_tensor: file('sample_output.tif', outTif),
+        data: { type: 'float32' },
+      },
+    ],
     weights: { onnx: { ...file('weights.onnx', onnx), opset_version: ONNX_OPSET } },
     config,
   };
@@ -343,7 +396,10 @@ export function readPackage(zip: Uint8Array, maxBytes: number): ReadPackage {
     throw new PackageError(`not a bioimage.io package: ${(e as Error).message}`);
   }
   const rdfName = ['rdf.yaml', 'bioimageio.yaml'].find((n) => files.has(n)) ?? [...files.keys()].find((n) => /^[^/]*\.bioimageio\.yaml$/.test(n));
-  if (!rdfName) throw new PackageError(`not a bioimage.io package: no rdf.yaml or bioimageio.yaml at the top of the zip (found ${[...files.keys()].slice(0, 8).join(', ') || 'nothing'})`);
+  if (!rdfName)
+    throw new PackageError(
+      `not a bioimage.io package: no rdf.yaml or bioimageio.yaml at the top of the zip (found ${[...files.keys()].slice(0, 8).join(', ') || 'nothing'})`,
+    );
   let rdf: unknown;
   try {
     rdf = parseYaml(new TextDecoder('utf-8', { fatal: true }).decode(files.get(rdfName)), { maxAliasCount: 100 });
@@ -357,12 +413,18 @@ export function readPackage(zip: Uint8Array, maxBytes: number): ReadPackage {
   const weights = isObj(rdf.weights) ? Object.keys(rdf.weights) : [];
   const sc = isObj(rdf.config) ? rdf.config.sparsecell : undefined;
   if (!isObj(sc)) {
-    const arch = isObj(rdf.weights) && isObj((rdf.weights as Record<string, unknown>).pytorch_state_dict)
-      ? ` (architecture ${JSON.stringify(((rdf.weights as Record<string, Record<string, unknown>>).pytorch_state_dict.architecture as Record<string, unknown> | undefined)?.callable ?? 'unknown')})` : '';
-    throw new PackageError(`unsupported model: "${String(rdf.name ?? '?')}" was not exported by sparsecell (no config.sparsecell; weights: ${weights.join(', ') || 'none'}${arch}). sparsecell imports only its own U-Net packages`);
+    const arch =
+      isObj(rdf.weights) && isObj((rdf.weights as Record<string, unknown>).pytorch_state_dict)
+        ? ` (architecture ${JSON.stringify(((rdf.weights as Record<string, Record<string, unknown>>).pytorch_state_dict.architecture as Record<string, unknown> | undefined)?.callable ?? 'unknown')})`
+        : '';
+    throw new PackageError(
+      `unsupported model: "${String(rdf.name ?? '?')}" was not exported by sparsecell (no config.sparsecell; weights: ${weights.join(', ') || 'none'}${arch}). sparsecell imports only its own U-Net packages`,
+    );
   }
-  if (!weights.includes('onnx')) throw new PackageError(`unsupported weights: the package has ${weights.join(', ') || 'no weights'}; sparsecell imports ONNX weights`);
-  if (sc.version !== PACKAGE_CONFIG_VERSION) throw new PackageError(`config.sparsecell.version ${JSON.stringify(sc.version)} is not supported (this server reads ${PACKAGE_CONFIG_VERSION})`);
+  if (!weights.includes('onnx'))
+    throw new PackageError(`unsupported weights: the package has ${weights.join(', ') || 'no weights'}; sparsecell imports ONNX weights`);
+  if (sc.version !== PACKAGE_CONFIG_VERSION)
+    throw new PackageError(`config.sparsecell.version ${JSON.stringify(sc.version)} is not supported (this server reads ${PACKAGE_CONFIG_VERSION})`);
   return { rdf, config: sc as unknown as SparsecellPackageConfig, files };
 }
 
@@ -378,7 +440,12 @@ export function importPackage(zip: Uint8Array, maxBytes: number): SegmentationMo
   } catch (e) {
     throw new PackageError(`config.sparsecell: ${(e as Error).message}`);
   }
-  if (unet.outputChannels !== family.outputChannels(config) || unet.inputChannels !== config.inputChannels || unet.depth !== config.unetDepth || unet.filters !== config.unetFilters)
+  if (
+    unet.outputChannels !== family.outputChannels(config) ||
+    unet.inputChannels !== config.inputChannels ||
+    unet.depth !== config.unetDepth ||
+    unet.filters !== config.unetFilters
+  )
     throw new PackageError('config.sparsecell: the U-Net settings do not match the family config');
   const onnxEntry = (rdf.weights as Record<string, { source?: unknown }>).onnx;
   const src = String(onnxEntry?.source ?? '');
@@ -402,6 +469,10 @@ export function importPackage(zip: Uint8Array, maxBytes: number): SegmentationMo
 
 /** The package's test tensors (for tests and checks): input [1, C, H, W] and output [1, C', H, W]. */
 export function packageTestTensors(files: Map<string, Uint8Array>): { input: ReturnType<typeof readNpy>; output: ReturnType<typeof readNpy> } {
-  const get = (n: string) => { const b = files.get(n); if (!b) throw new PackageError(`package has no ${n}`); return readNpy(b); };
+  const get = (n: string) => {
+    const b = files.get(n);
+    if (!b) throw new PackageError(`package has no ${n}`);
+    return readNpy(b);
+  };
   return { input: get('test_input.npy'), output: get('test_output.npy') };
 }

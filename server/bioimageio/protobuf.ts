@@ -23,10 +23,16 @@ export class PbWriter {
     if (v < 0) {
       // two's complement over 64 bits (10 bytes), as protobuf encodes negative int64
       let big = BigInt.asUintN(64, BigInt(v));
-      while (big >= 0x80n) { out.push(Number(big & 0x7fn) | 0x80); big >>= 7n; }
+      while (big >= 0x80n) {
+        out.push(Number(big & 0x7fn) | 0x80);
+        big >>= 7n;
+      }
       out.push(Number(big));
     } else {
-      while (v >= 0x80) { out.push((v % 0x80) | 0x80); v = Math.floor(v / 0x80); }
+      while (v >= 0x80) {
+        out.push((v % 0x80) | 0x80);
+        v = Math.floor(v / 0x80);
+      }
       out.push(v);
     }
     this.push(Uint8Array.from(out));
@@ -68,7 +74,10 @@ export class PbWriter {
   finish(): Uint8Array {
     const out = new Uint8Array(this.size);
     let off = 0;
-    for (const c of this.chunks) { out.set(c, off); off += c.length; }
+    for (const c of this.chunks) {
+      out.set(c, off);
+      off += c.length;
+    }
     return out;
   }
 }
@@ -83,7 +92,8 @@ export class PbMessage {
     const fields = new Map<number, PbValue[]>();
     let off = 0;
     const varint = (): bigint => {
-      let v = 0n, shift = 0n;
+      let v = 0n,
+        shift = 0n;
       for (;;) {
         if (off >= buf.length) throw new Error(`protobuf: truncated ${what}`);
         const b = buf[off++];
@@ -95,7 +105,8 @@ export class PbMessage {
     };
     while (off < buf.length) {
       const key = Number(varint());
-      const field = Math.floor(key / 8), wire = key & 7;
+      const field = Math.floor(key / 8),
+        wire = key & 7;
       if (field < 1) throw new Error(`protobuf: bad field number in ${what}`);
       let value: PbValue;
       if (wire === 0) value = { wire, n: varint() };
@@ -144,7 +155,9 @@ export class PbMessage {
   }
 
   float(field: number): number | undefined {
-    const v = this.all(field).filter((x) => x.wire === 5).pop();
+    const v = this.all(field)
+      .filter((x) => x.wire === 5)
+      .pop();
     return v && v.wire === 5 ? new DataView(v.raw.buffer, v.raw.byteOffset, 4).getFloat32(0, true) : undefined;
   }
 

@@ -36,8 +36,7 @@ function hwioToOihw(k: Float32Array, [kh, kw, ci, co]: number[]): Float32Array {
   const out = new Float32Array(k.length);
   for (let y = 0; y < kh; y++)
     for (let x = 0; x < kw; x++)
-      for (let i = 0; i < ci; i++)
-        for (let o = 0; o < co; o++) out[((o * ci + i) * kh + y) * kw + x] = k[((y * kw + x) * ci + i) * co + o];
+      for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) out[((o * ci + i) * kh + y) * kw + x] = k[((y * kw + x) * ci + i) * co + o];
   return out;
 }
 
@@ -45,8 +44,7 @@ function oihwToHwio(w: Float32Array, [co, ci, kh, kw]: number[]): Float32Array {
   const out = new Float32Array(w.length);
   for (let o = 0; o < co; o++)
     for (let i = 0; i < ci; i++)
-      for (let y = 0; y < kh; y++)
-        for (let x = 0; x < kw; x++) out[((y * kw + x) * ci + i) * co + o] = w[((o * ci + i) * kh + y) * kw + x];
+      for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) out[((y * kw + x) * ci + i) * co + o] = w[((o * ci + i) * kh + y) * kw + x];
   return out;
 }
 
@@ -80,9 +78,12 @@ export function unetOnnxGraph(unet: UNetConfig, act: ActivationSpec, weights?: N
   const conv = (name: string, x: string, relu: boolean): string => {
     const k = shapes.get(`${name}/kernel`)?.[0] ?? 3;
     const p = (k - 1) / 2;
-    const y = node('Conv', name, [x, param(`${name}/kernel`, true), param(`${name}/bias`, false)], [
-      ints('dilations', [1, 1]), ints('kernel_shape', [k, k]), ints('pads', [p, p, p, p]), ints('strides', [1, 1]),
-    ]);
+    const y = node(
+      'Conv',
+      name,
+      [x, param(`${name}/kernel`, true), param(`${name}/bias`, false)],
+      [ints('dilations', [1, 1]), ints('kernel_shape', [k, k]), ints('pads', [p, p, p, p]), ints('strides', [1, 1])],
+    );
     return relu ? node('Relu', `${name}/relu`, [y]) : y;
   };
   const i64 = (name: string, data: number[]): string => {
@@ -100,11 +101,16 @@ export function unetOnnxGraph(unet: UNetConfig, act: ActivationSpec, weights?: N
   }
   h = conv('bottom/conv2', conv('bottom/conv1', h, true), true);
   for (let l = unet.depth - 1; l >= 0; l--) {
-    const up = node('Resize', `dec${l}/up`, [h, '', 'up/scales'], [
-      { name: 'coordinate_transformation_mode', kind: 'string', value: 'asymmetric' },
-      { name: 'mode', kind: 'string', value: 'nearest' },
-      { name: 'nearest_mode', kind: 'string', value: 'floor' },
-    ]);
+    const up = node(
+      'Resize',
+      `dec${l}/up`,
+      [h, '', 'up/scales'],
+      [
+        { name: 'coordinate_transformation_mode', kind: 'string', value: 'asymmetric' },
+        { name: 'mode', kind: 'string', value: 'nearest' },
+        { name: 'nearest_mode', kind: 'string', value: 'floor' },
+      ],
+    );
     h = node('Concat', `dec${l}/concat`, [skips[l], up], [{ name: 'axis', kind: 'int', value: 1 }]);
     h = conv(`dec${l}/conv2`, conv(`dec${l}/conv1`, h, true), true);
   }
@@ -138,10 +144,21 @@ export function unetOnnxGraph(unet: UNetConfig, act: ActivationSpec, weights?: N
 }
 
 /** weights.onnx for a model: U-Net + activation, float32, opset 17. */
-export function unetToOnnx(unet: UNetConfig, act: ActivationSpec, weights: NamedTensorData[], docString: string, metadata: Record<string, string> = {}): Uint8Array {
+export function unetToOnnx(
+  unet: UNetConfig,
+  act: ActivationSpec,
+  weights: NamedTensorData[],
+  docString: string,
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const model: OnnxModel = {
-    irVersion: ONNX_IR_VERSION, opset: ONNX_OPSET, producerName: ONNX_PRODUCER, producerVersion: '1',
-    docString, metadata, graph: unetOnnxGraph(unet, act, weights),
+    irVersion: ONNX_IR_VERSION,
+    opset: ONNX_OPSET,
+    producerName: ONNX_PRODUCER,
+    producerVersion: '1',
+    docString,
+    metadata,
+    graph: unetOnnxGraph(unet, act, weights),
   };
   return encodeOnnx(model);
 }
@@ -157,26 +174,32 @@ export function onnxToUNetWeights(bytes: Uint8Array, unet: UNetConfig, act: Acti
   if (got.opset < 13) throw new Error(`ONNX opset ${got.opset} is not supported (need >= 13)`);
   const want = unetOnnxGraph(unet, act);
   const g = got.graph;
-  const io = (v: { name: string; dims: Array<number | string> }[]) => v.map((x) => `${x.name}[${x.dims.map((d) => (typeof d === 'number' ? d : '?')).join(',')}]`).join(', ');
+  const io = (v: { name: string; dims: Array<number | string> }[]) =>
+    v.map((x) => `${x.name}[${x.dims.map((d) => (typeof d === 'number' ? d : '?')).join(',')}]`).join(', ');
   if (io(g.inputs.filter((v) => !g.initializers.some((t) => t.name === v.name))) !== io(want.inputs))
     throw new Error(`the ONNX graph's inputs are ${io(g.inputs)}, not the sparsecell U-Net's ${io(want.inputs)}`);
   if (io(g.outputs) !== io(want.outputs)) throw new Error(`the ONNX graph's outputs are ${io(g.outputs)}, not the sparsecell U-Net's ${io(want.outputs)}`);
   if (g.nodes.length !== want.nodes.length)
-    throw new Error(`the ONNX graph has ${g.nodes.length} nodes; a sparsecell ${act.family} U-Net of depth ${unet.depth} has ${want.nodes.length} (unsupported architecture)`);
+    throw new Error(
+      `the ONNX graph has ${g.nodes.length} nodes; a sparsecell ${act.family} U-Net of depth ${unet.depth} has ${want.nodes.length} (unsupported architecture)`,
+    );
   for (let i = 0; i < want.nodes.length; i++) {
-    const a = g.nodes[i], b = want.nodes[i];
+    const a = g.nodes[i],
+      b = want.nodes[i];
     const what = `node ${i} ('${a.name || a.op}')`;
     if (a.op !== b.op) throw new Error(`unsupported architecture: ${what} is ${a.op}, the sparsecell U-Net has ${b.op} there`);
     if (a.inputs.join() !== b.inputs.join() || a.outputs.join() !== b.outputs.join())
       throw new Error(`unsupported architecture: ${what} (${a.op}) connects [${a.inputs}] -> [${a.outputs}], expected [${b.inputs}] -> [${b.outputs}]`);
-    const aa = a.attrs.map(attrText).sort().join('; '), ba = b.attrs.map(attrText).sort().join('; ');
+    const aa = a.attrs.map(attrText).sort().join('; '),
+      ba = b.attrs.map(attrText).sort().join('; ');
     if (aa !== ba) throw new Error(`unsupported ${a.op} settings at ${what}: ${aa || 'none'} (sparsecell writes ${ba || 'none'})`);
   }
   const inits = new Map(g.initializers.map((t) => [t.name, t]));
   for (const w of want.initializers) {
     const t = inits.get(w.name);
     if (!t) throw new Error(`the ONNX graph lacks initializer '${w.name}'`);
-    if (t.type !== w.type || t.dims.join() !== w.dims.join()) throw new Error(`initializer '${w.name}' is ${t.type} [${t.dims}], expected ${w.type} [${w.dims}]`);
+    if (t.type !== w.type || t.dims.join() !== w.dims.join())
+      throw new Error(`initializer '${w.name}' is ${t.type} [${t.dims}], expected ${w.type} [${w.dims}]`);
     if (!w.name.endsWith('/W') && !w.name.endsWith('/B') && Array.from(t.data as ArrayLike<number>).some((v, k) => v !== (w.data as ArrayLike<number>)[k]))
       throw new Error(`initializer '${w.name}' holds [${Array.from(t.data as ArrayLike<number>)}], expected [${Array.from(w.data as ArrayLike<number>)}]`);
   }

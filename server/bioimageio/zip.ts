@@ -9,7 +9,7 @@ export interface ZipEntry {
   data: Uint8Array;
 }
 
-const DOS_EPOCH = (2020 - 1980) << 9 | 1 << 5 | 1; // 2020-01-01: fixed, so equal inputs give equal archives
+const DOS_EPOCH = ((2020 - 1980) << 9) | (1 << 5) | 1; // 2020-01-01: fixed, so equal inputs give equal archives
 
 export function writeZip(entries: ZipEntry[]): Uint8Array {
   const enc = new TextEncoder();
@@ -64,7 +64,10 @@ export function writeZip(entries: ZipEntry[]): Uint8Array {
   const parts = [...locals, ...centrals, end];
   const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
@@ -78,20 +81,30 @@ export function readZip(bytes: Uint8Array, maxTotal: number): Map<string, Uint8A
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let eocd = -1;
   for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 0xffff); i--)
-    if (dv.getUint32(i, true) === 0x06054b50) { eocd = i; break; }
+    if (dv.getUint32(i, true) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
   if (eocd < 0) throw new ZipError('not a zip archive (no end-of-central-directory record)');
   const count = dv.getUint16(eocd + 10, true);
-  const cdSize = dv.getUint32(eocd + 12, true), cdOff = dv.getUint32(eocd + 16, true);
+  const cdSize = dv.getUint32(eocd + 12, true),
+    cdOff = dv.getUint32(eocd + 16, true);
   if (count === 0xffff || cdOff === 0xffffffff) throw new ZipError('ZIP64 archives are not supported');
   if (cdOff + cdSize > eocd) throw new ZipError('corrupt zip archive (central directory out of range)');
   const dec = new TextDecoder();
   const out = new Map<string, Uint8Array>();
-  let p = cdOff, total = 0;
+  let p = cdOff,
+    total = 0;
   for (let k = 0; k < count; k++) {
     if (p + 46 > eocd || dv.getUint32(p, true) !== 0x02014b50) throw new ZipError('corrupt zip archive (bad central directory entry)');
-    const flags = dv.getUint16(p + 8, true), method = dv.getUint16(p + 10, true);
-    const crc = dv.getUint32(p + 16, true), csize = dv.getUint32(p + 20, true), usize = dv.getUint32(p + 24, true);
-    const nlen = dv.getUint16(p + 28, true), xlen = dv.getUint16(p + 30, true), clen = dv.getUint16(p + 32, true);
+    const flags = dv.getUint16(p + 8, true),
+      method = dv.getUint16(p + 10, true);
+    const crc = dv.getUint32(p + 16, true),
+      csize = dv.getUint32(p + 20, true),
+      usize = dv.getUint32(p + 24, true);
+    const nlen = dv.getUint16(p + 28, true),
+      xlen = dv.getUint16(p + 30, true),
+      clen = dv.getUint16(p + 32, true);
     const local = dv.getUint32(p + 42, true);
     const name = dec.decode(bytes.subarray(p + 46, p + 46 + nlen));
     p += 46 + nlen + xlen + clen;
@@ -110,7 +123,7 @@ export function readZip(bytes: Uint8Array, maxTotal: number): Map<string, Uint8A
     } catch (e) {
       throw new ZipError(`zip entry ${name} cannot be inflated: ${(e as Error).message}`);
     }
-    if (data.length !== usize || (crc32(data) >>> 0) !== crc) throw new ZipError(`zip entry ${name} is corrupt (size or CRC mismatch)`);
+    if (data.length !== usize || crc32(data) >>> 0 !== crc) throw new ZipError(`zip entry ${name} is corrupt (size or CRC mismatch)`);
     out.set(name, data);
   }
   return out;

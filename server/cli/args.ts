@@ -42,16 +42,19 @@ export function optionalString(f: CliFlags, name: string): string | undefined {
 }
 
 /** A number option within [min, max] (integer when `int`), or undefined when absent. */
-export function optionalNumber(f: CliFlags, name: string, opts: { int?: boolean; min?: number; max?: number; minOpen?: boolean; maxOpen?: boolean } = {}): number | undefined {
+export function optionalNumber(
+  f: CliFlags,
+  name: string,
+  opts: { int?: boolean; min?: number; max?: number; minOpen?: boolean; maxOpen?: boolean } = {},
+): number | undefined {
   const s = optionalString(f, name);
   if (s === undefined) return undefined;
   const v = Number(s);
   const { int = false, min = -Infinity, max = Infinity, minOpen = false, maxOpen = false } = opts;
-  const ok = s.trim() !== '' && Number.isFinite(v) && (!int || Number.isInteger(v)) &&
-    (minOpen ? v > min : v >= min) && (maxOpen ? v < max : v <= max);
+  const ok = s.trim() !== '' && Number.isFinite(v) && (!int || Number.isInteger(v)) && (minOpen ? v > min : v >= min) && (maxOpen ? v < max : v <= max);
   if (!ok) {
-    const range = Number.isFinite(min) || Number.isFinite(max)
-      ? ` in ${minOpen ? '(' : '['}${min}, ${max === Infinity ? 'inf' : max}${maxOpen ? ')' : ']'}` : '';
+    const range =
+      Number.isFinite(min) || Number.isFinite(max) ? ` in ${minOpen ? '(' : '['}${min}, ${max === Infinity ? 'inf' : max}${maxOpen ? ')' : ']'}` : '';
     throw new UsageError(`--${name} must be ${int ? 'an integer' : 'a number'}${range} (got "${s}")`);
   }
   return v;

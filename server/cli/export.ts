@@ -40,7 +40,12 @@ export interface StoredTestImage {
 }
 
 export function storeTestImage(img: Image2D): StoredTestImage {
-  return { height: img.height, width: img.width, channels: img.channels, data: Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength).toString('base64') };
+  return {
+    height: img.height,
+    width: img.width,
+    channels: img.channels,
+    data: Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength).toString('base64'),
+  };
 }
 
 function storedTestImage(model: SegmentationModel): Image2D | undefined {
@@ -57,9 +62,22 @@ export async function run(args: string[], env: { backend?: string } = {}): Promi
   return runCli('export', EXPORT_USAGE, async () => {
     const str = { type: 'string' } as const;
     const f = parseFlags(args, {
-      model: str, out: str, format: str, image: str, labels: str, encoding: str, name: str, description: str, authors: str, license: str, backend: str,
+      model: str,
+      out: str,
+      format: str,
+      image: str,
+      labels: str,
+      encoding: str,
+      name: str,
+      description: str,
+      authors: str,
+      license: str,
+      backend: str,
     });
-    if (f.help) { process.stdout.write(EXPORT_USAGE); return 0; }
+    if (f.help) {
+      process.stdout.write(EXPORT_USAGE);
+      return 0;
+    }
     const modelPath = requireString(f, 'model');
     if (!fileExists(modelPath)) throw new UsageError(`--model: file not found: ${modelPath}`);
     const out = requireString(f, 'out');
@@ -79,10 +97,17 @@ export async function run(args: string[], env: { backend?: string } = {}): Promi
     const imagePath = optionalString(f, 'image');
     const labelsPath = optionalString(f, 'labels');
     if (labelsPath && !imagePath) throw new UsageError('--labels needs --image');
-    for (const [flag, p] of [['image', imagePath], ['labels', labelsPath]] as const) if (p && !fileExists(p)) throw new UsageError(`--${flag}: file not found: ${p}`);
+    for (const [flag, p] of [
+      ['image', imagePath],
+      ['labels', labelsPath],
+    ] as const)
+      if (p && !fileExists(p)) throw new UsageError(`--${flag}: file not found: ${p}`);
     const encoding = choice(f, 'encoding', ['signed', 'offset1'] as const, 'signed');
     const license = choice(f, 'license', BIOIMAGEIO_LICENSES, 'CC-BY-4.0');
-    const authors = optionalString(f, 'authors')?.split(';').map((a) => a.trim()).filter(Boolean);
+    const authors = optionalString(f, 'authors')
+      ?.split(';')
+      .map((a) => a.trim())
+      .filter(Boolean);
     const info = await initBackend(backendChoice(f, env.backend));
     const model = deserializeModel(bytes);
     try {
@@ -90,11 +115,13 @@ export async function run(args: string[], env: { backend?: string } = {}): Promi
       const scale = modelScale(model);
       if (imagePath) {
         const image = readImage(imagePath);
-        if (image.channels !== model.config.inputChannels) throw new UsageError(`--image has ${image.channels} channel(s); the model takes ${model.config.inputChannels}`);
+        if (image.channels !== model.config.inputChannels)
+          throw new UsageError(`--image has ${image.channels} channel(s); the model takes ${model.config.inputChannels}`);
         let labels: Labels2D | undefined;
         if (labelsPath) {
           labels = readLabels(labelsPath, encoding);
-          if (labels.height !== image.height || labels.width !== image.width) throw new UsageError(`--labels is ${labels.height}x${labels.width}; --image is ${image.height}x${image.width}`);
+          if (labels.height !== image.height || labels.width !== image.width)
+            throw new UsageError(`--labels is ${labels.height}x${labels.width}; --image is ${image.height}x${image.width}`);
           if (scale !== 1) labels = resizeLabels(labels, scaledSize(labels.height, scale), scaledSize(labels.width, scale));
         }
         crop = pickTestCrop(rescaleImage(image, scale), model.unet.config, labels);
@@ -105,15 +132,32 @@ export async function run(args: string[], env: { backend?: string } = {}): Promi
       }
       const t = (model.meta.training ?? {}) as Partial<TrainingSummary>;
       const training: TrainingSummary = {
-        images: t.images ?? 0, objects: t.objects, backgroundPixels: t.backgroundPixels, labeledPixels: t.labeledPixels ?? 0, totalPixels: t.totalPixels,
-        steps: t.steps ?? (model.meta.steps as number | undefined) ?? 0, backend: t.backend ?? info.name, date: t.date ?? new Date().toISOString(),
+        images: t.images ?? 0,
+        objects: t.objects,
+        backgroundPixels: t.backgroundPixels,
+        labeledPixels: t.labeledPixels ?? 0,
+        totalPixels: t.totalPixels,
+        steps: t.steps ?? (model.meta.steps as number | undefined) ?? 0,
+        backend: t.backend ?? info.name,
+        date: t.date ?? new Date().toISOString(),
       };
-      const pkg = buildPackage(model, crop, {
-        name: optionalString(f, 'name'), description: optionalString(f, 'description'), authors, license,
-        training, sparsecellVersion: packageVersion(),
-      }, scale);
+      const pkg = buildPackage(
+        model,
+        crop,
+        {
+          name: optionalString(f, 'name'),
+          description: optionalString(f, 'description'),
+          authors,
+          license,
+          training,
+          sparsecellVersion: packageVersion(),
+        },
+        scale,
+      );
       writeBytes(out, pkg.zip);
-      process.stderr.write(`sparsecell export: wrote ${out} (bioimage.io package, ${pkg.zip.length} bytes; test crop ${crop.height}x${crop.width} with ${new Set(pkg.labels.data).size - (pkg.labels.data.includes(0) ? 1 : 0)} predicted objects)\n`);
+      process.stderr.write(
+        `sparsecell export: wrote ${out} (bioimage.io package, ${pkg.zip.length} bytes; test crop ${crop.height}x${crop.width} with ${new Set(pkg.labels.data).size - (pkg.labels.data.includes(0) ? 1 : 0)} predicted objects)\n`,
+      );
       return 0;
     } catch (e) {
       if (e instanceof PackageError) throw new UsageError(e.message);

@@ -31,9 +31,20 @@ export async function run(args: string[], env: { backend?: string; modelsDir?: s
   return runCli('predict', PREDICT_USAGE, async () => {
     const str = { type: 'string' } as const;
     const f = parseFlags(args, {
-      model: str, family: str, images: str, out: str, 'prob-thresh': str, 'nms-thresh': str, tile: str, polygons: { type: 'boolean' }, backend: str,
+      model: str,
+      family: str,
+      images: str,
+      out: str,
+      'prob-thresh': str,
+      'nms-thresh': str,
+      tile: str,
+      polygons: { type: 'boolean' },
+      backend: str,
     });
-    if (f.help) { process.stdout.write(PREDICT_USAGE); return 0; }
+    if (f.help) {
+      process.stdout.write(PREDICT_USAGE);
+      return 0;
+    }
     const modelPath = requireString(f, 'model');
     const family = choice(f, 'family', familyNames(), 'stardist');
     // A file wins; otherwise the name of a built-in starter model.

@@ -40,7 +40,9 @@ export type BarFields = Record<string, string | number | undefined>;
 export function formatDuration(s: number): string {
   if (!Number.isFinite(s) || s < 0) return '?';
   const t = Math.round(s);
-  const h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), sec = t % 60;
+  const h = Math.floor(t / 3600),
+    m = Math.floor((t % 3600) / 60),
+    sec = t % 60;
   if (h > 0) return `${h}h${String(m).padStart(2, '0')}m`;
   if (m > 0) return `${m}m${String(sec).padStart(2, '0')}s`;
   return `${sec}s`;

@@ -12,7 +12,8 @@ export function describeBackend(b: BackendInfo, chosen = 'auto'): string {
   const fallback = b.fallback ? ` (${b.fallback})` : '';
   if (b.name === 'tensorflow') {
     const gpus = (b.devices ?? []).filter((d) => d.type === 'GPU').map((d) => `${d.name}${d.memoryBytes ? `, ${(d.memoryBytes / GiB).toFixed(0)} GiB` : ''}`);
-    const where = b.gpu ? `training on the GPU${gpus.length ? ` (${gpus.join('; ')})` : ''}`
+    const where = b.gpu
+      ? `training on the GPU${gpus.length ? ` (${gpus.join('; ')})` : ''}`
       : `training on the CPU${gpus.length ? ` although a GPU is present (${gpus.join('; ')}): see README "GPU"` : ''}`;
     const threads = `${b.threads || 'auto'} intra-op / ${b.interOpThreads || 'auto'} inter-op threads`;
     return `backend: tensorflow (libtensorflow), ${where}, ${threads}`;

@@ -12,7 +12,9 @@ export function starterArchive(flag: string, name: string, family: string, model
   if (!e) {
     const have = reg.list().map((x) => `${x.card.name} (${x.card.family})`);
     const skipped = reg.problems.map((p) => `\n  skipped ${p.cardPath}: ${p.problem}`).join('');
-    throw new UsageError(`--${flag}: "${name}" is neither a file nor a built-in ${family} starter model (installed in ${reg.dir}: ${have.length ? have.join(', ') : 'none'})${skipped}`);
+    throw new UsageError(
+      `--${flag}: "${name}" is neither a file nor a built-in ${family} starter model (installed in ${reg.dir}: ${have.length ? have.join(', ') : 'none'})${skipped}`,
+    );
   }
   return reg.read(e);
 }

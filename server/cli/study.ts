@@ -65,10 +65,26 @@ function parseJsonFlag(s: string | undefined, name: string): Record<string, unkn
 }
 
 export const STUDY_FLAGS = {
-  images: { type: 'string' }, masks: { type: 'string' }, 'test-images': { type: 'string' }, 'test-masks': { type: 'string' },
-  out: { type: 'string' }, family: { type: 'string' }, grid: { type: 'string' }, cells: { type: 'string' }, budget: { type: 'string' },
-  seed: { type: 'string' }, holdout: { type: 'string' }, val: { type: 'string' }, 'limit-train': { type: 'string' }, 'limit-test': { type: 'string' }, 'max-steps': { type: 'string' },
-  config: { type: 'string' }, patch: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, backend: { type: 'string' },
+  images: { type: 'string' },
+  masks: { type: 'string' },
+  'test-images': { type: 'string' },
+  'test-masks': { type: 'string' },
+  out: { type: 'string' },
+  family: { type: 'string' },
+  grid: { type: 'string' },
+  cells: { type: 'string' },
+  budget: { type: 'string' },
+  seed: { type: 'string' },
+  holdout: { type: 'string' },
+  val: { type: 'string' },
+  'limit-train': { type: 'string' },
+  'limit-test': { type: 'string' },
+  'max-steps': { type: 'string' },
+  config: { type: 'string' },
+  patch: { type: 'string' },
+  batch: { type: 'string' },
+  lr: { type: 'string' },
+  backend: { type: 'string' },
 } as const;
 
 /** Flags -> study options (without the backend, the signal and the event sink). */
@@ -81,7 +97,10 @@ export function studyOptionsFromFlags(f: CliFlags): StudyOptions {
   const testImages = optionalString(f, 'test-images') !== undefined ? requireDir(f, 'test-images') : undefined;
   const testMasks = optionalString(f, 'test-masks') !== undefined ? requireDir(f, 'test-masks') : undefined;
   if (Boolean(testImages) !== Boolean(testMasks)) throw new UsageError('--test-images and --test-masks go together');
-  const cells = optionalString(f, 'cells')?.split(',').map((s) => s.trim()).filter(Boolean);
+  const cells = optionalString(f, 'cells')
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const train: Record<string, number> = {};
   const patch = optionalNumber(f, 'patch', { int: true, min: 8, max: 4096 });
   const batch = optionalNumber(f, 'batch', { int: true, min: 1, max: 256 });
@@ -125,7 +144,9 @@ export function studyProgress(stream: { write(s: string): unknown; isTTY?: boole
         stream.write(`${tag}: already finished, skipped\n`);
         break;
       case 'cell-start':
-        stream.write(`${tag}: ${e.cost.objectsKept}/${e.cost.objectsTotal} objects (${(100 * e.cost.fractionObjects).toFixed(2)} %), ${(100 * e.cost.fractionPixels).toFixed(2)} % of pixels labeled\n`);
+        stream.write(
+          `${tag}: ${e.cost.objectsKept}/${e.cost.objectsTotal} objects (${(100 * e.cost.fractionObjects).toFixed(2)} %), ${(100 * e.cost.fractionPixels).toFixed(2)} % of pixels labeled\n`,
+        );
         bar = new ProgressBar({ label: `  train`, total: 100, unit: '%', stream });
         evalBar = undefined;
         tuneBar = undefined;
@@ -134,13 +155,22 @@ export function studyProgress(stream: { write(s: string): unknown; isTTY?: boole
         bar?.update(Math.min(100, (100 * e.elapsedS) / e.limitS), { step: e.progress.step, loss: e.progress.smoothedLoss, 'steps/s': e.progress.stepsPerS });
         break;
       case 'tune':
-        if (bar) { bar.finish(); bar = undefined; }
+        if (bar) {
+          bar.finish();
+          bar = undefined;
+        }
         tuneBar ??= new ProgressBar({ label: '  thresholds', total: e.of, unit: 'images', stream });
         tuneBar.update(e.done);
         break;
       case 'eval':
-        if (bar) { bar.finish(); bar = undefined; }
-        if (tuneBar) { tuneBar.finish(); tuneBar = undefined; }
+        if (bar) {
+          bar.finish();
+          bar = undefined;
+        }
+        if (tuneBar) {
+          tuneBar.finish();
+          tuneBar = undefined;
+        }
         evalBar ??= new ProgressBar({ label: '  evaluate', total: e.of, unit: 'images', stream });
         evalBar.update(e.done);
         break;
@@ -149,8 +179,11 @@ export function studyProgress(stream: { write(s: string): unknown; isTTY?: boole
         evalBar?.finish();
         const m = e.result.evaluation.atIoU05;
         const th = e.result.evaluation.thresholds;
-        const thText = th.probThresh !== undefined ? ` (prob ${th.probThresh}${th.nmsThresh !== undefined ? `, nms ${th.nmsThresh}` : ''} from ${th.chosenOn})` : '';
-        stream.write(`${tag}: ${e.result.training.steps} steps in ${formatDuration(e.result.training.seconds)}; IoU 0.5${thText}: F1 ${m.f1.toFixed(3)}, precision ${m.precision.toFixed(3)}, recall ${m.recall.toFixed(3)}, PQ ${m.panoptic_quality.toFixed(3)}\n`);
+        const thText =
+          th.probThresh !== undefined ? ` (prob ${th.probThresh}${th.nmsThresh !== undefined ? `, nms ${th.nmsThresh}` : ''} from ${th.chosenOn})` : '';
+        stream.write(
+          `${tag}: ${e.result.training.steps} steps in ${formatDuration(e.result.training.seconds)}; IoU 0.5${thText}: F1 ${m.f1.toFixed(3)}, precision ${m.precision.toFixed(3)}, recall ${m.recall.toFixed(3)}, PQ ${m.panoptic_quality.toFixed(3)}\n`,
+        );
         break;
       }
     }
@@ -166,7 +199,10 @@ export function summarize(r: StudyResult): string {
 export async function run(args: string[], env: { backend?: string } = {}): Promise<number> {
   return runCli('study', STUDY_USAGE, async () => {
     const f = parseFlags(args, { ...STUDY_FLAGS, 'report-only': { type: 'boolean' } });
-    if (f.help) { process.stdout.write(STUDY_USAGE); return 0; }
+    if (f.help) {
+      process.stdout.write(STUDY_USAGE);
+      return 0;
+    }
     if (f['report-only']) {
       const out = optionalString(f, 'out');
       if (out === undefined) throw new UsageError('--report-only needs --out DIR (a finished study folder)');
@@ -180,7 +216,10 @@ export async function run(args: string[], env: { backend?: string } = {}): Promi
     const backend = backendChoice(f, env.backend);
     const info = await initBackend(backend);
     const ac = new AbortController();
-    const onSigint = () => { process.stderr.write('\nsparsecell study: interrupted; finished cells are kept in the output folder\n'); ac.abort(); };
+    const onSigint = () => {
+      process.stderr.write('\nsparsecell study: interrupted; finished cells are kept in the output folder\n');
+      ac.abort();
+    };
     process.once('SIGINT', onSigint);
     const t0 = Date.now();
     try {

@@ -42,7 +42,6 @@ export const TRAIN_USAGE = `usage: sparsecell train --images DIR --labels DIR --
   --out MODEL.scm       where to write the trained model
 `;
 
-
 function parseConfigFlag(s: string | undefined): Record<string, unknown> {
   if (s === undefined) return {};
   let text = s;
@@ -64,10 +63,16 @@ function parseConfigFlag(s: string | undefined): Record<string, unknown> {
 }
 
 /** --from: undefined (scratch), or the model to start from and whether it is a starter (fine-tuning policy). */
-function startingModel(from: string | undefined, family: string, config: Record<string, unknown>, modelsDir?: string): { bytes: Uint8Array; label: string; starter: boolean } | undefined {
+function startingModel(
+  from: string | undefined,
+  family: string,
+  config: Record<string, unknown>,
+  modelsDir?: string,
+): { bytes: Uint8Array; label: string; starter: boolean } | undefined {
   if (from === undefined || from === 'scratch') return undefined;
   const isFile = fileExists(from);
-  if (!isFile && Object.keys(config).length) throw new UsageError('--config cannot be combined with --from a starter model (the starter fixes the family config)');
+  if (!isFile && Object.keys(config).length)
+    throw new UsageError('--config cannot be combined with --from a starter model (the starter fixes the family config)');
   const bytes = isFile ? readBytes(from) : starterArchive('from', from, family, modelsDir);
   let spec;
   try {
@@ -83,10 +88,25 @@ export async function run(args: string[], env: { backend?: string; modelsDir?: s
   return runCli('train', TRAIN_USAGE, async () => {
     const str = { type: 'string' } as const;
     const f = parseFlags(args, {
-      images: str, labels: str, encoding: str, family: str, config: str, steps: str, 'time-limit': str,
-      batch: str, patch: str, lr: str, seed: str, backend: str, out: str, from: str,
+      images: str,
+      labels: str,
+      encoding: str,
+      family: str,
+      config: str,
+      steps: str,
+      'time-limit': str,
+      batch: str,
+      patch: str,
+      lr: str,
+      seed: str,
+      backend: str,
+      out: str,
+      from: str,
     });
-    if (f.help) { process.stdout.write(TRAIN_USAGE); return 0; }
+    if (f.help) {
+      process.stdout.write(TRAIN_USAGE);
+      return 0;
+    }
     const imagesDir = requireDir(f, 'images');
     const labelsDir = requireDir(f, 'labels');
     const out = requireString(f, 'out');
@@ -126,15 +146,21 @@ export async function run(args: string[], env: { backend?: string; modelsDir?: s
     const channels = data[0].image.channels;
     for (const d of data) if (d.image.channels !== channels) throw new Error(`${d.name}: ${d.image.channels} channels, but ${data[0].name} has ${channels}`);
     const labeled = data.reduce((a, d) => a + d.labels!.data.reduce((n, v) => n + (v >= 0 ? 1 : 0), 0), 0);
-    if (initial && initial.config.inputChannels !== channels) throw new UsageError(`--from: the model expects ${initial.config.inputChannels} channel(s); the images have ${channels}`);
-    process.stderr.write(`sparsecell train: ${family}${start ? ` from ${start.label}` : ''}, ${data.length} images (${channels} channel${channels > 1 ? 's' : ''}), ${labeled} labeled pixels, backend ${info.name}${info.name === 'wasm' ? (info.simd ? ' (SIMD)' : ' (no SIMD)') : ''}\n`);
+    if (initial && initial.config.inputChannels !== channels)
+      throw new UsageError(`--from: the model expects ${initial.config.inputChannels} channel(s); the images have ${channels}`);
+    process.stderr.write(
+      `sparsecell train: ${family}${start ? ` from ${start.label}` : ''}, ${data.length} images (${channels} channel${channels > 1 ? 's' : ''}), ${labeled} labeled pixels, backend ${info.name}${info.name === 'wasm' ? (info.simd ? ' (SIMD)' : ' (no SIMD)') : ''}\n`,
+    );
 
     const timeOnly = stepsFlag === undefined && timeLimit !== undefined;
     const bar = timeOnly
       ? new ProgressBar({ label: 'train', total: Math.ceil(timeLimit), unit: 's' })
       : new ProgressBar({ label: 'train', total: trainOpts.steps, unit: 'steps' });
     const ac = new AbortController();
-    const onSigint = () => { process.stderr.write('\nsparsecell train: interrupted, finishing the current step and saving the model\n'); ac.abort(); };
+    const onSigint = () => {
+      process.stderr.write('\nsparsecell train: interrupted, finishing the current step and saving the model\n');
+      ac.abort();
+    };
     process.once('SIGINT', onSigint);
     let model;
     let result;
@@ -159,25 +185,41 @@ export async function run(args: string[], env: { backend?: string; modelsDir?: s
     }
     const trainS = bar.elapsedS();
     bar.finish(`${result.steps} steps in ${formatDuration(trainS)}, loss ${result.loss.toPrecision(4)} (stopped by ${result.stoppedBy})`);
-    let objects = 0, backgroundPixels = 0, totalPixels = 0;
+    let objects = 0,
+      backgroundPixels = 0,
+      totalPixels = 0;
     for (const d of data) {
       const ids = new Set<number>();
-      for (const v of d.labels!.data) { if (v > 0) ids.add(v); else if (v === 0) backgroundPixels++; }
+      for (const v of d.labels!.data) {
+        if (v > 0) ids.add(v);
+        else if (v === 0) backgroundPixels++;
+      }
       objects += ids.size;
       totalPixels += d.labels!.data.length;
     }
     const first = data.find((d) => d.labels!.data.some((v) => v > 0)) ?? data[0];
     const scale = modelScale(model);
-    const firstLabels = scale === 1 ? first.labels! : resizeLabels(first.labels!, scaledSize(first.labels!.height, scale), scaledSize(first.labels!.width, scale));
+    const firstLabels =
+      scale === 1 ? first.labels! : resizeLabels(first.labels!, scaledSize(first.labels!.height, scale), scaledSize(first.labels!.width, scale));
     model.meta = {
       ...model.meta,
       // the crop `sparsecell export` turns into a bioimage.io package's test tensor
       testImage: storeTestImage(pickTestCrop(rescaleImage(first.image, scale), model.unet.config, firstLabels)),
       training: {
         ...(start ? { from: start.label } : {}),
-        images: data.length, labeledPixels: labeled, objects, backgroundPixels, totalPixels, encoding, steps: result.steps, loss: result.loss,
-        stoppedBy: result.stoppedBy, seconds: Math.round(trainS * 10) / 10, backend: info.name,
-        options: { ...trainOpts, steps: result.steps }, date: new Date().toISOString(),
+        images: data.length,
+        labeledPixels: labeled,
+        objects,
+        backgroundPixels,
+        totalPixels,
+        encoding,
+        steps: result.steps,
+        loss: result.loss,
+        stoppedBy: result.stoppedBy,
+        seconds: Math.round(trainS * 10) / 10,
+        backend: info.name,
+        options: { ...trainOpts, steps: result.steps },
+        date: new Date().toISOString(),
       },
     };
     const bytes = serializeModel(model);

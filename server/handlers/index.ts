@@ -28,14 +28,20 @@ export interface HandlerDeps {
 function inferAxes(shape: number[]): Axes {
   if (shape.length === 2) return 'YX';
   if (shape.length === 3) return shape[2] <= 4 && shape[0] > 4 ? 'YXC' : 'ZYX';
-  throw new RpcError('ShapeMismatch', `cannot infer axes for a ${shape.length}-D image; pass axes`, [{ path: '/image/shape', message: 'expected 2 or 3 dimensions' }]);
+  throw new RpcError('ShapeMismatch', `cannot infer axes for a ${shape.length}-D image; pass axes`, [
+    { path: '/image/shape', message: 'expected 2 or 3 dimensions' },
+  ]);
 }
 
 function checkAxes(shape: number[], axes: Axes): void {
   const nd = axes.length;
-  if (shape.length !== nd) throw new RpcError('ShapeMismatch', `image has ${shape.length} dimensions but axes "${axes}" has ${nd}`, [{ path: '/axes', message: `expected ${shape.length} axes` }]);
+  if (shape.length !== nd)
+    throw new RpcError('ShapeMismatch', `image has ${shape.length} dimensions but axes "${axes}" has ${nd}`, [
+      { path: '/axes', message: `expected ${shape.length} axes` },
+    ]);
   if (shape.some((d) => d < 1)) throw new RpcError('ShapeMismatch', 'image dimensions must be >= 1', [{ path: '/image/shape', message: 'zero dimension' }]);
-  if (axes === 'YXC' && shape[2] > 16) throw new RpcError('ShapeMismatch', `YXC image with ${shape[2]} channels; at most 16`, [{ path: '/image/shape/2', message: 'too many channels' }]);
+  if (axes === 'YXC' && shape[2] > 16)
+    throw new RpcError('ShapeMismatch', `YXC image with ${shape[2]} channels; at most 16`, [{ path: '/image/shape/2', message: 'too many channels' }]);
 }
 
 /**
@@ -43,14 +49,20 @@ function checkAxes(shape: number[], axes: Axes): void {
  * dtypes cannot go below the minimum, so only int16/int32 are scanned; nothing is copied.
  */
 async function decodeLabels(a: NdArray, encoding: 'signed' | 'offset1', maxElements: number): Promise<{ data: LabelValues; offset: number; shape: number[] }> {
-  if (a.dtype === 'float32') throw new RpcError('InvalidLabels', 'labels must have an integer dtype (uint8, uint16, int16, int32), not float32', [{ path: '/labels/dtype', message: 'float32 not allowed for labels' }]);
+  if (a.dtype === 'float32')
+    throw new RpcError('InvalidLabels', 'labels must have an integer dtype (uint8, uint16, int16, int32), not float32', [
+      { path: '/labels/dtype', message: 'float32 not allowed for labels' },
+    ]);
   const { data, shape } = await decodeNd(a, maxElements, '/labels');
   const offset = encoding === 'offset1' ? 1 : 0;
   const min = encoding === 'offset1' ? 0 : -1;
   if (data instanceof Int16Array || data instanceof Int32Array) {
     for (let i = 0; i < data.length; i++) {
       const v = data[i];
-      if (v < min) throw new RpcError('InvalidLabels', `label value ${v} at element ${i} is not allowed in ${encoding} form (minimum ${min})`, [{ path: '/labels/data', message: `value ${v} < ${min}` }]);
+      if (v < min)
+        throw new RpcError('InvalidLabels', `label value ${v} at element ${i} is not allowed in ${encoding} form (minimum ${min})`, [
+          { path: '/labels/data', message: `value ${v} < ${min}` },
+        ]);
     }
   }
   return { data: data as LabelValues, offset, shape };
@@ -84,13 +96,24 @@ function assertConfig(family: FamilyName, config: unknown): void {
 export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
   const { sessions, models, config } = deps;
   const limits = {
-    maxMessageBytes: config.maxMessageBytes, maxArrayElements: config.maxArrayElements, maxSessions: config.maxSessions,
-    maxBatch: config.maxBatch, maxImagesPerSession: config.maxImagesPerSession, maxObjects: config.maxObjects,
+    maxMessageBytes: config.maxMessageBytes,
+    maxArrayElements: config.maxArrayElements,
+    maxSessions: config.maxSessions,
+    maxBatch: config.maxBatch,
+    maxImagesPerSession: config.maxImagesPerSession,
+    maxObjects: config.maxObjects,
   };
   const openrpc = buildOpenRpc(deps.version);
   const starterModels: StarterModel[] = sessions.starters.list().map(({ card }) => ({
-    name: card.name, family: card.family, description: card.description,
-    scores: { accuracy05: card.scores.accuracy05, f1: card.scores.f1, pq: card.scores.pq, ...(Number.isInteger(card.data?.testImages) ? { testImages: card.data!.testImages! } : {}) },
+    name: card.name,
+    family: card.family,
+    description: card.description,
+    scores: {
+      accuracy05: card.scores.accuracy05,
+      f1: card.scores.f1,
+      pq: card.scores.pq,
+      ...(Number.isInteger(card.data?.testImages) ? { testImages: card.data!.testImages! } : {}),
+    },
   }));
 
   return {
@@ -114,10 +137,22 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
       assertConfig(family, p.config);
       if (p.starter !== undefined) {
         if (!sessions.starters.find(p.starter, family)) {
-          const have = sessions.starters.list().filter((e) => e.card.family === family).map((e) => `"${e.card.name}"`);
-          throw invalidParams([{ path: '/starter', message: `no built-in ${family} starter model "${p.starter}"; ${have.length ? `available: ${have.join(', ')}` : `this server has no ${family} starter models`}` }], 'unknown starter model');
+          const have = sessions.starters
+            .list()
+            .filter((e) => e.card.family === family)
+            .map((e) => `"${e.card.name}"`);
+          throw invalidParams(
+            [
+              {
+                path: '/starter',
+                message: `no built-in ${family} starter model "${p.starter}"; ${have.length ? `available: ${have.join(', ')}` : `this server has no ${family} starter models`}`,
+              },
+            ],
+            'unknown starter model',
+          );
         }
-        if (p.config !== undefined && Object.keys(p.config).length > 0) throw invalidParams([{ path: '/config', message: 'a starter model fixes the family config; leave config out when starter is given' }]);
+        if (p.config !== undefined && Object.keys(p.config).length > 0)
+          throw invalidParams([{ path: '/config', message: 'a starter model fixes the family config; leave config out when starter is given' }]);
       }
       const s = await sessions.create(p);
       ctx.attach(s.id);
@@ -128,7 +163,14 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
     'session.list': () => {
       const { sessions: all, damaged } = sessions.list();
       return {
-        sessions: all.map((s) => ({ sessionId: s.id, name: s.meta.name, family: s.meta.family, state: s.state, images: s.images.size, generation: s.generation })),
+        sessions: all.map((s) => ({
+          sessionId: s.id,
+          name: s.meta.name,
+          family: s.meta.family,
+          state: s.state,
+          images: s.images.size,
+          generation: s.generation,
+        })),
         ...(damaged.length ? { damaged } : {}),
       };
     },
@@ -154,9 +196,15 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
       const spatial = spatialShape(im.meta.shape, im.meta.axes);
       const [H, W] = spatial.slice(-2);
       const [y0, x0, y1, x1] = p.region as number[];
-      if (!(y0 < y1 && x0 < x1 && y1 <= H && x1 <= W)) throw new RpcError('ShapeMismatch', `region [${p.region}] is empty or outside the ${H}x${W} image plane`, [{ path: '/region', message: 'outside the image' }]);
+      if (!(y0 < y1 && x0 < x1 && y1 <= H && x1 <= W))
+        throw new RpcError('ShapeMismatch', `region [${p.region}] is empty or outside the ${H}x${W} image plane`, [
+          { path: '/region', message: 'outside the image' },
+        ]);
       const z = p.z ?? p.t ?? 0;
-      if (spatial.length === 3 && z >= spatial[0]) throw new RpcError('ShapeMismatch', `plane ${z} outside the ${spatial[0]} planes`, [{ path: p.z !== undefined ? '/z' : '/t', message: 'outside the stack' }]);
+      if (spatial.length === 3 && z >= spatial[0])
+        throw new RpcError('ShapeMismatch', `plane ${z} outside the ${spatial[0]} planes`, [
+          { path: p.z !== undefined ? '/z' : '/t', message: 'outside the stack' },
+        ]);
       const view = { imageId: p.imageId as string, region: [y0, x0, y1, x1] as [number, number, number, number], z };
       s.view = view;
       models.setView(s, view);
@@ -187,17 +235,32 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
       const spatial = spatialShape(im.meta.shape, im.meta.axes);
       const { data, offset, shape } = await decodeLabels(p.labels, p.encoding, config.maxArrayElements);
       if (shape.length !== spatial.length) {
-        throw new RpcError('ShapeMismatch', `labels have ${shape.length} dimensions; image ${p.imageId} needs ${spatial.length} (${JSON.stringify(spatial)})`, [{ path: '/labels/shape', message: `expected ${spatial.length} dimensions` }]);
+        throw new RpcError('ShapeMismatch', `labels have ${shape.length} dimensions; image ${p.imageId} needs ${spatial.length} (${JSON.stringify(spatial)})`, [
+          { path: '/labels/shape', message: `expected ${spatial.length} dimensions` },
+        ]);
       }
       let origin: number[];
       if (p.origin === undefined) {
-        if (shape.some((d, i) => d !== spatial[i])) throw new RpcError('ShapeMismatch', `full label layer has shape ${JSON.stringify(shape)}; image needs ${JSON.stringify(spatial)} (or pass origin for a patch)`, [{ path: '/labels/shape', message: `expected ${JSON.stringify(spatial)}` }]);
+        if (shape.some((d, i) => d !== spatial[i]))
+          throw new RpcError(
+            'ShapeMismatch',
+            `full label layer has shape ${JSON.stringify(shape)}; image needs ${JSON.stringify(spatial)} (or pass origin for a patch)`,
+            [{ path: '/labels/shape', message: `expected ${JSON.stringify(spatial)}` }],
+          );
         origin = spatial.map(() => 0);
       } else {
         origin = p.origin;
-        if (origin.length !== spatial.length) throw new RpcError('ShapeMismatch', `origin has ${origin.length} coordinates; image needs ${spatial.length}`, [{ path: '/origin', message: `expected ${spatial.length} coordinates` }]);
+        if (origin.length !== spatial.length)
+          throw new RpcError('ShapeMismatch', `origin has ${origin.length} coordinates; image needs ${spatial.length}`, [
+            { path: '/origin', message: `expected ${spatial.length} coordinates` },
+          ]);
         for (let i = 0; i < spatial.length; i++) {
-          if (origin[i] + shape[i] > spatial[i]) throw new RpcError('ShapeMismatch', `patch at origin ${JSON.stringify(origin)} with shape ${JSON.stringify(shape)} exceeds the image ${JSON.stringify(spatial)} on axis ${i}`, [{ path: `/origin/${i}`, message: 'patch does not fit' }]);
+          if (origin[i] + shape[i] > spatial[i])
+            throw new RpcError(
+              'ShapeMismatch',
+              `patch at origin ${JSON.stringify(origin)} with shape ${JSON.stringify(shape)} exceeds the image ${JSON.stringify(spatial)} on axis ${i}`,
+              [{ path: `/origin/${i}`, message: 'patch does not fit' }],
+            );
         }
       }
       // Deflated patches are journaled exactly as they arrived (the decode above validated them) and applied
@@ -232,7 +295,8 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
       const s = sessions.get(p.sessionId);
       ctx.attach(s.id);
       if (p.family !== undefined || p.config !== undefined) assertConfig(p.family ?? s.meta.family, p.config ?? s.meta.config);
-      if (s.images.size === 0) throw new RpcError('InvalidLabels', `session ${s.id} has no images; add an image and labels first`, [{ path: '/sessionId', message: 'no images' }]);
+      if (s.images.size === 0)
+        throw new RpcError('InvalidLabels', `session ${s.id} has no images; add an image and labels first`, [{ path: '/sessionId', message: 'no images' }]);
       return models.train(s, p);
     },
 
@@ -266,7 +330,8 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(p.model) || p.model.length % 4 !== 0) throw invalidParams([{ path: '/model', message: 'model must be base64' }]);
       const bytes = new Uint8Array(Buffer.from(p.model, 'base64'));
       const isZip = bytes[0] === 0x50 && bytes[1] === 0x4b;
-      if (p.format === undefined && isZip) throw invalidParams([{ path: '/format', message: 'the model is a zip archive: pass format "bioimageio" to import a bioimage.io package' }]);
+      if (p.format === undefined && isZip)
+        throw invalidParams([{ path: '/format', message: 'the model is a zip archive: pass format "bioimageio" to import a bioimage.io package' }]);
       return models.importModel(s, bytes, p.format ?? 'sparsecell');
     },
   };

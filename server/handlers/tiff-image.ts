@@ -20,7 +20,8 @@ let running = 0;
 const waiting: Array<() => void> = [];
 
 async function withDecodeSlot<T>(fn: () => Promise<T>): Promise<T> {
-  if (running >= MAX_DECODES) await new Promise<void>((r) => waiting.push(r)); // a finishing decode hands its slot over
+  if (running >= MAX_DECODES)
+    await new Promise<void>((r) => waiting.push(r)); // a finishing decode hands its slot over
   else running++;
   try {
     return await fn();
@@ -51,10 +52,11 @@ export function decodeTiffOffThread(bytes: Uint8Array, maxElements: number, time
       void worker.terminate();
       fn();
     };
-    const timer = setTimeout(() => settle(() => reject(tooLarge(`TIFF decoding took longer than ${timeoutS} s; the file is too large or too costly to decode`))), timeoutS * 1000);
-    worker.once('message', (m: Reply) =>
-      settle(() => (m.ok ? resolve(m.image) : reject(m.limit ? tooLarge(m.message) : invalid(m.message)))),
+    const timer = setTimeout(
+      () => settle(() => reject(tooLarge(`TIFF decoding took longer than ${timeoutS} s; the file is too large or too costly to decode`))),
+      timeoutS * 1000,
     );
+    worker.once('message', (m: Reply) => settle(() => (m.ok ? resolve(m.image) : reject(m.limit ? tooLarge(m.message) : invalid(m.message)))));
     worker.once('error', (e: Error & { code?: string }) =>
       settle(() => reject(e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? tooLarge('TIFF decoding ran out of its memory allowance') : invalid(e.message))),
     );
@@ -68,7 +70,10 @@ export async function decodeImageTiff(b64: string, maxElements: number, timeoutS
   }
   const bytes = new Uint8Array(Buffer.from(b64, 'base64'));
   const t = await withDecodeSlot(() => decodeTiffOffThread(bytes, maxElements, timeoutS));
-  if (t.pages > 1 && t.channels > 1) throw new RpcError('InvalidImage', 'multi-page multi-channel TIFFs are not supported; send one channel per stack', [{ path: '/image/tiff', message: 'pages and channels' }]);
+  if (t.pages > 1 && t.channels > 1)
+    throw new RpcError('InvalidImage', 'multi-page multi-channel TIFFs are not supported; send one channel per stack', [
+      { path: '/image/tiff', message: 'pages and channels' },
+    ]);
   const shape = t.pages > 1 ? [t.pages, t.height, t.width] : t.channels > 1 ? [t.height, t.width, t.channels] : [t.height, t.width];
   return { data: t.data, shape, dtype: t.dtype };
 }

@@ -27,10 +27,21 @@ export function autoBackground(labels: Labels2D, image: Image2D, opts: AutoBackg
     for (let c = 0; c < C; c++) s += image.data[i * C + c];
     return s / C;
   };
-  let bgS = 0, bgN = 0, obS = 0, obS2 = 0, obN = 0;
+  let bgS = 0,
+    bgN = 0,
+    obS = 0,
+    obS2 = 0,
+    obN = 0;
   for (let i = 0; i < L.length; i++) {
-    if (L[i] === 0) { bgS += intensity(i); bgN++; }
-    else if (L[i] > 0) { const v = intensity(i); obS += v; obS2 += v * v; obN++; }
+    if (L[i] === 0) {
+      bgS += intensity(i);
+      bgN++;
+    } else if (L[i] > 0) {
+      const v = intensity(i);
+      obS += v;
+      obS2 += v * v;
+      obN++;
+    }
   }
   const out = new Int32Array(L);
   if (obN === 0) return { height: H, width: W, data: out };

@@ -31,7 +31,10 @@ export function gaussianBlur(src: Float32Array, height: number, width: number, s
   const rad = Math.max(1, Math.ceil(4 * sigma));
   const k = new Float64Array(2 * rad + 1);
   let sum = 0;
-  for (let i = -rad; i <= rad; i++) { k[i + rad] = Math.exp(-(i * i) / (2 * sigma * sigma)); sum += k[i + rad]; }
+  for (let i = -rad; i <= rad; i++) {
+    k[i + rad] = Math.exp(-(i * i) / (2 * sigma * sigma));
+    sum += k[i + rad];
+  }
   for (let i = 0; i < k.length; i++) k[i] /= sum;
   const reflect = (i: number, n: number) => {
     if (n === 1) return 0;
@@ -40,7 +43,8 @@ export function gaussianBlur(src: Float32Array, height: number, width: number, s
     if (j >= n) j = period - 1 - j;
     return j;
   };
-  const tmp = new Float32Array(height * width), out = new Float32Array(height * width);
+  const tmp = new Float32Array(height * width),
+    out = new Float32Array(height * width);
   for (let y = 0; y < height; y++)
     for (let x = 0; x < width; x++) {
       let s = 0;
@@ -58,24 +62,40 @@ export function gaussianBlur(src: Float32Array, height: number, width: number, s
 
 /** Otsu threshold over a 256-bin histogram between min and max (like skimage.filters.threshold_otsu). */
 export function otsuThreshold(values: ArrayLike<number>, nbins = 256): number {
-  let lo = Infinity, hi = -Infinity;
-  for (let i = 0; i < values.length; i++) { const v = values[i]; if (v < lo) lo = v; if (v > hi) hi = v; }
+  let lo = Infinity,
+    hi = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
   if (!(hi > lo)) return lo;
   const hist = new Float64Array(nbins);
   const scale = nbins / (hi - lo);
   for (let i = 0; i < values.length; i++) hist[Math.min(nbins - 1, Math.floor((values[i] - lo) * scale))]++;
   const centre = (b: number) => lo + (b + 0.5) / scale;
-  let total = 0, sumAll = 0;
-  for (let b = 0; b < nbins; b++) { total += hist[b]; sumAll += hist[b] * centre(b); }
-  let w0 = 0, sum0 = 0, best = -1, bestB = 0;
+  let total = 0,
+    sumAll = 0;
+  for (let b = 0; b < nbins; b++) {
+    total += hist[b];
+    sumAll += hist[b] * centre(b);
+  }
+  let w0 = 0,
+    sum0 = 0,
+    best = -1,
+    bestB = 0;
   for (let b = 0; b < nbins - 1; b++) {
     w0 += hist[b];
     sum0 += hist[b] * centre(b);
     const w1 = total - w0;
     if (w0 === 0 || w1 === 0) continue;
-    const m0 = sum0 / w0, m1 = (sumAll - sum0) / w1;
+    const m0 = sum0 / w0,
+      m1 = (sumAll - sum0) / w1;
     const between = w0 * w1 * (m0 - m1) * (m0 - m1);
-    if (between > best) { best = between; bestB = b; }
+    if (between > best) {
+      best = between;
+      bestB = b;
+    }
   }
   return centre(bestB);
 }
@@ -90,35 +110,51 @@ class PixelHeap {
   push(key: number, v: number): void {
     if (this.size === this.keys.length) {
       const n = this.size * 2;
-      const k = new Float64Array(n); k.set(this.keys); this.keys = k;
-      const o = new Float64Array(n); o.set(this.ord); this.ord = o;
-      const x = new Int32Array(n); x.set(this.val); this.val = x;
+      const k = new Float64Array(n);
+      k.set(this.keys);
+      this.keys = k;
+      const o = new Float64Array(n);
+      o.set(this.ord);
+      this.ord = o;
+      const x = new Int32Array(n);
+      x.set(this.val);
+      this.val = x;
     }
     let i = this.size++;
     const ord = this.counter++;
     while (i > 0) {
       const p = (i - 1) >> 1;
       if (this.keys[p] < key || (this.keys[p] === key && this.ord[p] < ord)) break;
-      this.keys[i] = this.keys[p]; this.ord[i] = this.ord[p]; this.val[i] = this.val[p];
+      this.keys[i] = this.keys[p];
+      this.ord[i] = this.ord[p];
+      this.val[i] = this.val[p];
       i = p;
     }
-    this.keys[i] = key; this.ord[i] = ord; this.val[i] = v;
+    this.keys[i] = key;
+    this.ord[i] = ord;
+    this.val[i] = v;
   }
   pop(): number {
     const top = this.val[0];
     const n = --this.size;
     if (n > 0) {
-      const key = this.keys[n], ord = this.ord[n], v = this.val[n];
+      const key = this.keys[n],
+        ord = this.ord[n],
+        v = this.val[n];
       let i = 0;
       for (;;) {
         let c = 2 * i + 1;
         if (c >= n) break;
         if (c + 1 < n && (this.keys[c + 1] < this.keys[c] || (this.keys[c + 1] === this.keys[c] && this.ord[c + 1] < this.ord[c]))) c++;
         if (key < this.keys[c] || (key === this.keys[c] && ord < this.ord[c])) break;
-        this.keys[i] = this.keys[c]; this.ord[i] = this.ord[c]; this.val[i] = this.val[c];
+        this.keys[i] = this.keys[c];
+        this.ord[i] = this.ord[c];
+        this.val[i] = this.val[c];
         i = c;
       }
-      this.keys[i] = key; this.ord[i] = ord; this.val[i] = v;
+      this.keys[i] = key;
+      this.ord[i] = ord;
+      this.val[i] = v;
     }
     return top;
   }
@@ -133,7 +169,8 @@ export function watershed(surface: Float32Array, markers: Int32Array, mask: Uint
   const heap = new PixelHeap();
   const queued = new Uint8Array(height * width);
   const pushNeighbours = (i: number) => {
-    const y = Math.floor(i / width), x = i - y * width;
+    const y = Math.floor(i / width),
+      x = i - y * width;
     if (x > 0) visit(i - 1);
     if (x < width - 1) visit(i + 1);
     if (y > 0) visit(i - width);
@@ -149,10 +186,16 @@ export function watershed(surface: Float32Array, markers: Int32Array, mask: Uint
   while (heap.size > 0) {
     const i = heap.pop();
     // take the label of the already-flooded neighbour reached first (lowest surface)
-    const y = Math.floor(i / width), x = i - y * width;
-    let lab = 0, best = Infinity;
+    const y = Math.floor(i / width),
+      x = i - y * width;
+    let lab = 0,
+      best = Infinity;
     const cand = [x > 0 ? i - 1 : -1, x < width - 1 ? i + 1 : -1, y > 0 ? i - width : -1, y < height - 1 ? i + width : -1];
-    for (const j of cand) if (j >= 0 && out[j] > 0 && surface[j] < best) { best = surface[j]; lab = out[j]; }
+    for (const j of cand)
+      if (j >= 0 && out[j] > 0 && surface[j] < best) {
+        best = surface[j];
+        lab = out[j];
+      }
     if (lab === 0) continue;
     out[i] = lab;
     pushNeighbours(i);
@@ -164,7 +207,8 @@ export function watershed(surface: Float32Array, markers: Int32Array, mask: Uint
 export function reconstructByDilation(marker: Float32Array, mask: Float32Array, height: number, width: number): Float32Array {
   const r = new Float32Array(marker.length);
   for (let i = 0; i < r.length; i++) r[i] = Math.min(marker[i], mask[i]);
-  const H = height, W = width;
+  const H = height,
+    W = width;
   // forward raster scan
   for (let y = 0; y < H; y++)
     for (let x = 0; x < W; x++) {
@@ -181,11 +225,13 @@ export function reconstructByDilation(marker: Float32Array, mask: Float32Array, 
   // backward scan, queueing pixels that can still propagate
   const queue: number[] = [];
   const nb = (i: number, f: (j: number) => void) => {
-    const y = Math.floor(i / W), x = i - y * W;
+    const y = Math.floor(i / W),
+      x = i - y * W;
     for (let dy = -1; dy <= 1; dy++)
       for (let dx = -1; dx <= 1; dx++) {
         if (!dy && !dx) continue;
-        const yy = y + dy, xx = x + dx;
+        const yy = y + dy,
+          xx = x + dx;
         if (yy >= 0 && yy < H && xx >= 0 && xx < W) f(yy * W + xx);
       }
   };
@@ -201,9 +247,15 @@ export function reconstructByDilation(marker: Float32Array, mask: Float32Array, 
       }
       r[i] = Math.min(m, mask[i]);
       let push = false;
-      const checkBack = (j: number) => { if (r[j] < r[i] && r[j] < mask[j]) push = true; };
+      const checkBack = (j: number) => {
+        if (r[j] < r[i] && r[j] < mask[j]) push = true;
+      };
       if (x < W - 1) checkBack(i + 1);
-      if (y < H - 1) { checkBack(i + W); if (x < W - 1) checkBack(i + W + 1); if (x > 0) checkBack(i + W - 1); }
+      if (y < H - 1) {
+        checkBack(i + W);
+        if (x < W - 1) checkBack(i + W + 1);
+        if (x > 0) checkBack(i + W - 1);
+      }
       if (push) queue.push(i);
     }
   for (let q = 0; q < queue.length; q++) {

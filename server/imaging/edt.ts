@@ -12,10 +12,7 @@ const INF = 1e20;
  * 1-D squared distance transform of f (length n, read with stride) into d (same addressing).
  * v, z, buf are scratch arrays of length >= n, n+1, n.
  */
-function dt1d(
-  f: Float64Array, off: number, stride: number, n: number,
-  v: Int32Array, z: Float64Array, buf: Float64Array,
-): void {
+function dt1d(f: Float64Array, off: number, stride: number, n: number, v: Int32Array, z: Float64Array, buf: Float64Array): void {
   for (let q = 0; q < n; q++) buf[q] = f[off + q * stride];
   let k = 0;
   v[0] = 0;
@@ -44,7 +41,9 @@ function dt1d(
 /** In-place 2-D squared EDT of a sampled function g (0 at sites, INF elsewhere), H x W row-major. */
 function sqdt2d(g: Float64Array, H: number, W: number): void {
   const n = Math.max(H, W);
-  const v = new Int32Array(n), z = new Float64Array(n + 1), buf = new Float64Array(n);
+  const v = new Int32Array(n),
+    z = new Float64Array(n + 1),
+    buf = new Float64Array(n);
   for (let x = 0; x < W; x++) dt1d(g, x, W, H, v, z, buf);
   for (let y = 0; y < H; y++) dt1d(g, y * W, 1, W, v, z, buf);
 }
@@ -59,10 +58,17 @@ export function edt(mask: ArrayLike<number> | ArrayLike<boolean>, height: number
   const g = new Float64Array(n);
   let anySite = false;
   for (let i = 0; i < n; i++) {
-    if (mask[i]) g[i] = INF; else { g[i] = 0; anySite = true; }
+    if (mask[i]) g[i] = INF;
+    else {
+      g[i] = 0;
+      anySite = true;
+    }
   }
   const out = new Float32Array(n);
-  if (!anySite) { out.fill(n === 0 ? 0 : Infinity); return out; }
+  if (!anySite) {
+    out.fill(n === 0 ? 0 : Infinity);
+    return out;
+  }
   sqdt2d(g, height, width);
   for (let i = 0; i < n; i++) out[i] = squared ? g[i] : Math.sqrt(g[i]);
   return out;
@@ -80,9 +86,12 @@ export function instanceEdt(labels: Labels2D): Float32Array {
   for (const [id, b] of boundingBoxes(labels)) {
     // Grow the bbox by one pixel (clipped to the image): the ring holds only non-k pixels, so the nearest
     // non-k pixel of any object pixel lies inside the grown box (clamping to a box is non-expansive).
-    const y0 = Math.max(0, b.y0 - 1), y1 = Math.min(H - 1, b.y1 + 1);
-    const x0 = Math.max(0, b.x0 - 1), x1 = Math.min(W - 1, b.x1 + 1);
-    const h = y1 - y0 + 1, w = x1 - x0 + 1;
+    const y0 = Math.max(0, b.y0 - 1),
+      y1 = Math.min(H - 1, b.y1 + 1);
+    const x0 = Math.max(0, b.x0 - 1),
+      x1 = Math.min(W - 1, b.x1 + 1);
+    const h = y1 - y0 + 1,
+      w = x1 - x0 + 1;
     const g = new Float64Array(h * w);
     let anySite = false;
     for (let y = 0; y < h; y++)
@@ -115,7 +124,10 @@ export function normalizedInstanceEdt(labels: Labels2D): Float32Array {
   const lab = labels.data;
   for (let i = 0; i < d.length; i++) {
     const v = lab[i];
-    if (v > 0) { const m = maxima.get(v); if (m === undefined || d[i] > m) maxima.set(v, d[i]); }
+    if (v > 0) {
+      const m = maxima.get(v);
+      if (m === undefined || d[i] > m) maxima.set(v, d[i]);
+    }
   }
   for (let i = 0; i < d.length; i++) {
     const v = lab[i];

@@ -7,8 +7,7 @@
 import type { Labels2D } from './types.js';
 
 /** Any integer typed array a label image may arrive in. */
-export type IntArray =
-  | Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array;
+export type IntArray = Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array;
 
 /** Inclusive bounding box of one object: rows y0..y1, columns x0..x1, and its pixel count. */
 export interface BBox {
@@ -79,7 +78,10 @@ export function objectIds(labels: Labels2D): number[] {
   let last = 0;
   for (let i = 0; i < d.length; i++) {
     const v = d[i];
-    if (v > 0 && v !== last) { seen.add(v); last = v; }
+    if (v > 0 && v !== last) {
+      seen.add(v);
+      last = v;
+    }
   }
   return [...seen].sort((a, b) => a - b);
 }
@@ -130,7 +132,10 @@ export function relabelSequential(labels: Labels2D): { labels: Labels2D; forward
   const ids = objectIds(labels);
   const forward = new Map<number, number>();
   const inverse = [0];
-  ids.forEach((id, i) => { forward.set(id, i + 1); inverse.push(id); });
+  ids.forEach((id, i) => {
+    forward.set(id, i + 1);
+    inverse.push(id);
+  });
   const out = new Int32Array(labels.data.length);
   const d = labels.data;
   for (let i = 0; i < d.length; i++) {
@@ -155,13 +160,19 @@ export function connectedComponents(
   const find = (a: number): number => {
     let r = a;
     while (parent[r] !== r) r = parent[r];
-    while (parent[a] !== r) { const nx = parent[a]; parent[a] = r; a = nx; }
+    while (parent[a] !== r) {
+      const nx = parent[a];
+      parent[a] = r;
+      a = nx;
+    }
     return r;
   };
   const union = (a: number, b: number) => {
-    const ra = find(a), rb = find(b);
+    const ra = find(a),
+      rb = find(b);
     if (ra === rb) return;
-    if (ra < rb) parent[rb] = ra; else parent[ra] = rb;
+    if (ra < rb) parent[rb] = ra;
+    else parent[ra] = rb;
   };
   const on = (i: number) => !!mask[i];
   for (let y = 0; y < height; y++) {
@@ -211,12 +222,18 @@ export function fillHoles(labels: Labels2D): Labels2D {
       const i = y * W + x;
       const k = c[i];
       if (k === 0 || encl[k] === -2) continue;
-      if (y === 0 || x === 0 || y === H - 1 || x === W - 1) { encl[k] = -2; continue; }
+      if (y === 0 || x === 0 || y === H - 1 || x === W - 1) {
+        encl[k] = -2;
+        continue;
+      }
       for (const j of [i - 1, i + 1, i - W, i + W]) {
         const v = data[j];
         if (v <= 0) continue;
         if (encl[k] === 0) encl[k] = v;
-        else if (encl[k] !== v) { encl[k] = -2; break; }
+        else if (encl[k] !== v) {
+          encl[k] = -2;
+          break;
+        }
       }
     }
   }
@@ -246,8 +263,10 @@ export function cropLabels(labels: Labels2D, y0: number, x0: number, h: number, 
   const out = new Int32Array(h * w);
   if (fill !== 0) out.fill(fill);
   const { height: H, width: W, data } = labels;
-  const ys = Math.max(0, y0), ye = Math.min(H, y0 + h);
-  const xs = Math.max(0, x0), xe = Math.min(W, x0 + w);
+  const ys = Math.max(0, y0),
+    ye = Math.min(H, y0 + h);
+  const xs = Math.max(0, x0),
+    xe = Math.min(W, x0 + w);
   for (let y = ys; y < ye; y++) {
     if (xe > xs) out.set(data.subarray(y * W + xs, y * W + xe), (y - y0) * w + (xs - x0));
   }
@@ -260,8 +279,10 @@ export function cropLabels(labels: Labels2D, y0: number, x0: number, h: number, 
  */
 export function pasteLabels(target: Labels2D, patch: Labels2D, y0: number, x0: number, skipUnlabeled = false): void {
   const { height: H, width: W, data } = target;
-  const ys = Math.max(0, y0), ye = Math.min(H, y0 + patch.height);
-  const xs = Math.max(0, x0), xe = Math.min(W, x0 + patch.width);
+  const ys = Math.max(0, y0),
+    ye = Math.min(H, y0 + patch.height);
+  const xs = Math.max(0, x0),
+    xe = Math.min(W, x0 + patch.width);
   for (let y = ys; y < ye; y++) {
     const src = (y - y0) * patch.width + (xs - x0);
     const dst = y * W + xs;

@@ -26,11 +26,14 @@ export function parseNormalization(partial: Partial<NormalizationSettings> | und
 
 /** Percentiles (numpy 'linear') of `values` for each p in `ps`; NaNs are ignored. */
 export function percentiles(values: ArrayLike<number>, ps: number[]): number[] {
-  const a = Float32Array.from(values).filter((v) => !Number.isNaN(v)).sort();
+  const a = Float32Array.from(values)
+    .filter((v) => !Number.isNaN(v))
+    .sort();
   if (a.length === 0) return ps.map(() => 0);
   return ps.map((p) => {
     const idx = (p / 100) * (a.length - 1);
-    const lo = Math.floor(idx), hi = Math.ceil(idx);
+    const lo = Math.floor(idx),
+      hi = Math.ceil(idx);
     return a[lo] + (a[hi] - a[lo]) * (idx - lo);
   });
 }

@@ -18,7 +18,10 @@ export function polygonArea(poly: Polygon): number {
 
 /** Axis-aligned bounds of a polygon: [ymin, xmin, ymax, xmax]. */
 export function polygonBounds(poly: Polygon): [number, number, number, number] {
-  let y0 = Infinity, x0 = Infinity, y1 = -Infinity, x1 = -Infinity;
+  let y0 = Infinity,
+    x0 = Infinity,
+    y1 = -Infinity,
+    x1 = -Infinity;
   for (const [y, x] of poly) {
     if (y < y0) y0 = y;
     if (y > y1) y1 = y;
@@ -51,29 +54,39 @@ const scratch = { xs: new Float64Array(64) };
  * vertex coordinates (length n) so callers can avoid building [y, x] pairs.
  */
 export function polygonSpansFlat(
-  ys: ArrayLike<number>, xs: ArrayLike<number>, n: number, height: number, width: number,
+  ys: ArrayLike<number>,
+  xs: ArrayLike<number>,
+  n: number,
+  height: number,
+  width: number,
   cb: (y: number, x0: number, x1: number) => void,
 ): void {
   if (n < 3) return;
-  let ymin = Infinity, ymax = -Infinity;
+  let ymin = Infinity,
+    ymax = -Infinity;
   for (let i = 0; i < n; i++) {
     const y = ys[i];
     if (!(y >= ymin)) ymin = Math.min(ymin, y);
     if (!(y <= ymax)) ymax = Math.max(ymax, y);
   }
   if (!Number.isFinite(ymin) || !Number.isFinite(ymax)) return;
-  const r0 = Math.max(0, Math.ceil(ymin)), r1 = Math.min(height - 1, Math.floor(ymax));
+  const r0 = Math.max(0, Math.ceil(ymin)),
+    r1 = Math.min(height - 1, Math.floor(ymax));
   if (scratch.xs.length < n) scratch.xs = new Float64Array(2 * n);
   const cross = scratch.xs;
   for (let r = r0; r <= r1; r++) {
     let m = 0;
     for (let i = 0, j = n - 1; i < n; j = i++) {
-      const yi = ys[i], yj = ys[j];
-      if ((yi > r) !== (yj > r)) {
+      const yi = ys[i],
+        yj = ys[j];
+      if (yi > r !== yj > r) {
         const xc = xs[i] + ((xs[j] - xs[i]) * (r - yi)) / (yj - yi);
         // insertion sort (m is tiny)
         let k = m++;
-        while (k > 0 && cross[k - 1] > xc) { cross[k] = cross[k - 1]; k--; }
+        while (k > 0 && cross[k - 1] > xc) {
+          cross[k] = cross[k - 1];
+          k--;
+        }
         cross[k] = xc;
       }
     }
@@ -87,12 +100,14 @@ export function polygonSpansFlat(
 }
 
 /** Visit the pixel spans of a polygon ([y, x] vertices) clipped to the image; see polygonSpansFlat. */
-export function polygonSpans(
-  poly: Polygon, height: number, width: number, cb: (y: number, x0: number, x1: number) => void,
-): void {
+export function polygonSpans(poly: Polygon, height: number, width: number, cb: (y: number, x0: number, x1: number) => void): void {
   const n = poly.length;
-  const ys = new Float64Array(n), xs = new Float64Array(n);
-  for (let i = 0; i < n; i++) { ys[i] = poly[i][0]; xs[i] = poly[i][1]; }
+  const ys = new Float64Array(n),
+    xs = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    ys[i] = poly[i][0];
+    xs[i] = poly[i][1];
+  }
   polygonSpansFlat(ys, xs, n, height, width, cb);
 }
 
@@ -115,8 +130,9 @@ export function paintPolygon(labels: Labels2D, poly: Polygon, value: number): vo
 export function pointInPolygon(y: number, x: number, poly: Polygon): boolean {
   let inside = false;
   for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
-    const [yi, xi] = poly[i], [yj, xj] = poly[j];
-    if ((yi > y) !== (yj > y) && x < xi + ((xj - xi) * (y - yi)) / (yj - yi)) inside = !inside;
+    const [yi, xi] = poly[i],
+      [yj, xj] = poly[j];
+    if (yi > y !== yj > y && x < xi + ((xj - xi) * (y - yi)) / (yj - yi)) inside = !inside;
   }
   return inside;
 }
@@ -125,19 +141,24 @@ export function pointInPolygon(y: number, x: number, poly: Polygon): boolean {
 function crossings(poly: Polygon, y: number): number[] {
   const xs: number[] = [];
   for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
-    const [yi, xi] = poly[i], [yj, xj] = poly[j];
-    if ((yi > y) !== (yj > y)) xs.push(xi + ((xj - xi) * (y - yi)) / (yj - yi));
+    const [yi, xi] = poly[i],
+      [yj, xj] = poly[j];
+    if (yi > y !== yj > y) xs.push(xi + ((xj - xi) * (y - yi)) / (yj - yi));
   }
   return xs.sort((a, b) => a - b);
 }
 
 /** Length of the intersection of two even-odd interval sets given by sorted crossings. */
 function overlapLength(a: number[], b: number[]): number {
-  let len = 0, i = 0, j = 0;
+  let len = 0,
+    i = 0,
+    j = 0;
   while (i + 1 < a.length && j + 1 < b.length) {
-    const lo = Math.max(a[i], b[j]), hi = Math.min(a[i + 1], b[j + 1]);
+    const lo = Math.max(a[i], b[j]),
+      hi = Math.min(a[i + 1], b[j + 1]);
     if (hi > lo) len += hi - lo;
-    if (a[i + 1] < b[j + 1]) i += 2; else j += 2;
+    if (a[i + 1] < b[j + 1]) i += 2;
+    else j += 2;
   }
   return len;
 }
@@ -155,11 +176,15 @@ export function polygonIntersectionArea(a: Polygon, b: Polygon): number {
   for (const p of a) ev.push(p[0]);
   for (const p of b) ev.push(p[0]);
   for (let i = 0, j = a.length - 1; i < a.length; j = i++) {
-    const [p1y, p1x] = a[j], [p2y, p2x] = a[i];
-    const dy = p2y - p1y, dx = p2x - p1x;
+    const [p1y, p1x] = a[j],
+      [p2y, p2x] = a[i];
+    const dy = p2y - p1y,
+      dx = p2x - p1x;
     for (let k = 0, l = b.length - 1; k < b.length; l = k++) {
-      const [q1y, q1x] = b[l], [q2y, q2x] = b[k];
-      const ey = q2y - q1y, ex = q2x - q1x;
+      const [q1y, q1x] = b[l],
+        [q2y, q2x] = b[k];
+      const ey = q2y - q1y,
+        ex = q2x - q1x;
       const den = dx * ey - dy * ex;
       if (den === 0) continue;
       const t = ((q1x - p1x) * ey - (q1y - p1y) * ex) / den;
@@ -168,10 +193,12 @@ export function polygonIntersectionArea(a: Polygon, b: Polygon): number {
     }
   }
   ev.sort((p, q) => p - q);
-  const lo = Math.max(ay0, by0), hi = Math.min(ay1, by1);
+  const lo = Math.max(ay0, by0),
+    hi = Math.min(ay1, by1);
   let area = 0;
   for (let k = 0; k + 1 < ev.length; k++) {
-    const y0 = Math.max(ev[k], lo), y1 = Math.min(ev[k + 1], hi);
+    const y0 = Math.max(ev[k], lo),
+      y1 = Math.min(ev[k + 1], hi);
     if (y1 <= y0) continue;
     const ym = (y0 + y1) / 2;
     area += overlapLength(crossings(a, ym), crossings(b, ym)) * (y1 - y0);
@@ -193,13 +220,15 @@ export function polygonIou(a: Polygon, b: Polygon): number {
  * exactly the component's pixels (holes are not traced): rasterizePolygon(traceContour(m)) gives back the
  * component with its holes filled. Returns [] for an empty mask.
  */
-export function traceContour(
-  mask: ArrayLike<number> | ArrayLike<boolean>, height: number, width: number, start?: number,
-): Polygon {
+export function traceContour(mask: ArrayLike<number> | ArrayLike<boolean>, height: number, width: number, start?: number): Polygon {
   const n = height * width;
   let s = -1;
   if (start === undefined) {
-    for (let i = 0; i < n; i++) if (mask[i]) { s = i; break; }
+    for (let i = 0; i < n; i++)
+      if (mask[i]) {
+        s = i;
+        break;
+      }
   } else if (start >= 0 && start < n && mask[start]) {
     // the raster-first pixel of the 4-connected component holding `start` (its top-left corner is on the
     // OUTER contour, never on a hole boundary)
@@ -210,16 +239,28 @@ export function traceContour(
     while (stack.length) {
       const i = stack.pop() as number;
       if (i < s) s = i;
-      const y = Math.floor(i / width), x = i - y * width;
-      if (x > 0 && !seen[i - 1] && mask[i - 1]) { seen[i - 1] = 1; stack.push(i - 1); }
-      if (x < width - 1 && !seen[i + 1] && mask[i + 1]) { seen[i + 1] = 1; stack.push(i + 1); }
-      if (y > 0 && !seen[i - width] && mask[i - width]) { seen[i - width] = 1; stack.push(i - width); }
-      if (y < height - 1 && !seen[i + width] && mask[i + width]) { seen[i + width] = 1; stack.push(i + width); }
+      const y = Math.floor(i / width),
+        x = i - y * width;
+      if (x > 0 && !seen[i - 1] && mask[i - 1]) {
+        seen[i - 1] = 1;
+        stack.push(i - 1);
+      }
+      if (x < width - 1 && !seen[i + 1] && mask[i + 1]) {
+        seen[i + 1] = 1;
+        stack.push(i + 1);
+      }
+      if (y > 0 && !seen[i - width] && mask[i - width]) {
+        seen[i - width] = 1;
+        stack.push(i - width);
+      }
+      if (y < height - 1 && !seen[i + width] && mask[i + width]) {
+        seen[i + width] = 1;
+        stack.push(i + width);
+      }
     }
   }
   if (s < 0) return [];
-  return traceFrom((y, x) => y >= 0 && x >= 0 && y < height && x < width && !!mask[y * width + x],
-    Math.floor(s / width), s % width, height, width);
+  return traceFrom((y, x) => y >= 0 && x >= 0 && y < height && x < width && !!mask[y * width + x], Math.floor(s / width), s % width, height, width);
 }
 
 /**
@@ -229,8 +270,11 @@ export function traceContour(
  */
 function traceFrom(on: (y: number, x: number) => boolean, sy: number, sx: number, height: number, width: number): Polygon {
   // corner (cy, cx) is the top-left corner of pixel (cy, cx); directions: right, down, left, up
-  const DY = [0, 1, 0, -1], DX = [1, 0, -1, 0];
-  let cy = sy, cx = sx, d = 0;
+  const DY = [0, 1, 0, -1],
+    DX = [1, 0, -1, 0];
+  let cy = sy,
+    cx = sx,
+    d = 0;
   const out: Polygon = [[sy - 0.5, sx - 0.5]];
   const limit = 4 * (height + 1) * (width + 1) + 8;
   for (let steps = 0; steps < limit; steps++) {
@@ -238,10 +282,19 @@ function traceFrom(on: (y: number, x: number) => boolean, sy: number, sx: number
     cx += DX[d];
     // pixels ahead of the corner, to the right (r) and left (l) of the walking direction
     let r: boolean, l: boolean;
-    if (d === 0) { r = on(cy, cx); l = on(cy - 1, cx); }
-    else if (d === 1) { r = on(cy, cx - 1); l = on(cy, cx); }
-    else if (d === 2) { r = on(cy - 1, cx - 1); l = on(cy, cx - 1); }
-    else { r = on(cy - 1, cx); l = on(cy - 1, cx - 1); }
+    if (d === 0) {
+      r = on(cy, cx);
+      l = on(cy - 1, cx);
+    } else if (d === 1) {
+      r = on(cy, cx - 1);
+      l = on(cy, cx);
+    } else if (d === 2) {
+      r = on(cy - 1, cx - 1);
+      l = on(cy, cx - 1);
+    } else {
+      r = on(cy - 1, cx);
+      l = on(cy - 1, cx - 1);
+    }
     const nd = !r ? (d + 1) % 4 : l ? (d + 3) % 4 : d;
     if (cy === sy && cx === sx && nd === 0) break;
     if (nd !== d) out.push([cy - 0.5, cx - 0.5]);
@@ -270,11 +323,24 @@ export function labelsToPolygons(labels: Labels2D): Map<number, Polygon> {
     while (stack.length) {
       const j = stack.pop() as number;
       size++;
-      const y = Math.floor(j / W), x = j - y * W;
-      if (x > 0 && !seen[j - 1] && data[j - 1] === id) { seen[j - 1] = 1; stack.push(j - 1); }
-      if (x < W - 1 && !seen[j + 1] && data[j + 1] === id) { seen[j + 1] = 1; stack.push(j + 1); }
-      if (y > 0 && !seen[j - W] && data[j - W] === id) { seen[j - W] = 1; stack.push(j - W); }
-      if (y < H - 1 && !seen[j + W] && data[j + W] === id) { seen[j + W] = 1; stack.push(j + W); }
+      const y = Math.floor(j / W),
+        x = j - y * W;
+      if (x > 0 && !seen[j - 1] && data[j - 1] === id) {
+        seen[j - 1] = 1;
+        stack.push(j - 1);
+      }
+      if (x < W - 1 && !seen[j + 1] && data[j + 1] === id) {
+        seen[j + 1] = 1;
+        stack.push(j + 1);
+      }
+      if (y > 0 && !seen[j - W] && data[j - W] === id) {
+        seen[j - W] = 1;
+        stack.push(j - W);
+      }
+      if (y < H - 1 && !seen[j + W] && data[j + W] === id) {
+        seen[j + W] = 1;
+        stack.push(j + W);
+      }
     }
     const b = best.get(id);
     if (!b || size > b.size) best.set(id, { start: i, size });

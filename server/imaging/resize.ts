@@ -12,16 +12,23 @@ export function resizeImage(img: Image2D, h: number, w: number): Image2D {
   const { height: H, width: W, channels: C, data } = img;
   if (h === H && w === W) return img;
   const out = new Float32Array(h * w * C);
-  const sy = H / h, sx = W / w;
+  const sy = H / h,
+    sx = W / w;
   for (let y = 0; y < h; y++) {
     const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), H - 1);
-    const y0 = Math.floor(fy), y1 = Math.min(y0 + 1, H - 1), ty = fy - y0;
+    const y0 = Math.floor(fy),
+      y1 = Math.min(y0 + 1, H - 1),
+      ty = fy - y0;
     for (let x = 0; x < w; x++) {
       const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), W - 1);
-      const x0 = Math.floor(fx), x1 = Math.min(x0 + 1, W - 1), tx = fx - x0;
+      const x0 = Math.floor(fx),
+        x1 = Math.min(x0 + 1, W - 1),
+        tx = fx - x0;
       for (let c = 0; c < C; c++) {
-        const a = data[(y0 * W + x0) * C + c], b = data[(y0 * W + x1) * C + c];
-        const d = data[(y1 * W + x0) * C + c], e = data[(y1 * W + x1) * C + c];
+        const a = data[(y0 * W + x0) * C + c],
+          b = data[(y0 * W + x1) * C + c];
+        const d = data[(y1 * W + x0) * C + c],
+          e = data[(y1 * W + x1) * C + c];
         out[(y * w + x) * C + c] = (a * (1 - tx) + b * tx) * (1 - ty) + (d * (1 - tx) + e * tx) * ty;
       }
     }

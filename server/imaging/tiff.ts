@@ -68,7 +68,9 @@ function readIfds(u8: Uint8Array, dv: DataView, le: boolean, maxElements: number
     let description = '';
     for (let e = 0; e < n; e++) {
       const p = off + 2 + 12 * e;
-      const tag = dv.getUint16(p, le), type = dv.getUint16(p + 2, le), count = dv.getUint32(p + 4, le);
+      const tag = dv.getUint16(p, le),
+        type = dv.getUint16(p + 2, le),
+        count = dv.getUint32(p + 4, le);
       const size = TYPE_BYTES[type];
       if (!WANTED.has(tag) || !size) continue;
       const bytes = count * size;
@@ -81,8 +83,18 @@ function readIfds(u8: Uint8Array, dv: DataView, le: boolean, maxElements: number
       const v = new Array<number>(count);
       for (let i = 0; i < count; i++) {
         const q = at + i * size;
-        v[i] = type === 3 ? dv.getUint16(q, le) : type === 4 ? dv.getUint32(q, le) : type === 8 ? dv.getInt16(q, le)
-          : type === 9 ? dv.getInt32(q, le) : type === 6 ? dv.getInt8(q) : u8[q];
+        v[i] =
+          type === 3
+            ? dv.getUint16(q, le)
+            : type === 4
+              ? dv.getUint32(q, le)
+              : type === 8
+                ? dv.getInt16(q, le)
+                : type === 9
+                  ? dv.getInt32(q, le)
+                  : type === 6
+                    ? dv.getInt8(q)
+                    : u8[q];
       }
       tags.set(tag, v);
     }
@@ -100,21 +112,42 @@ function readIfds(u8: Uint8Array, dv: DataView, le: boolean, maxElements: number
 
 const tag1 = (ifd: Ifd, t: number): number | undefined => ifd.tags.get(t)?.[0];
 
-
 /** TIFF LZW (MSB-first codes of 9 to 12 bits, early change) into exactly `need` bytes. */
 export function lzwDecode(src: Uint8Array, need: number): Uint8Array {
-  if (src.length >= 2 && src[0] === 0 && (src[1] & 1)) fail('old-style (LSB-first) LZW is not supported');
+  if (src.length >= 2 && src[0] === 0 && src[1] & 1) fail('old-style (LSB-first) LZW is not supported');
   const out = new Uint8Array(need);
-  const prefix = new Int16Array(4096), suffix = new Uint8Array(4096), first = new Uint8Array(4096), length = new Uint16Array(4096);
-  for (let i = 0; i < 256; i++) { prefix[i] = -1; suffix[i] = i; first[i] = i; length[i] = 1; }
-  let next = 258, width = 9, prev = -1, o = 0, pos = 0, bits = 0, nbits = 0;
+  const prefix = new Int16Array(4096),
+    suffix = new Uint8Array(4096),
+    first = new Uint8Array(4096),
+    length = new Uint16Array(4096);
+  for (let i = 0; i < 256; i++) {
+    prefix[i] = -1;
+    suffix[i] = i;
+    first[i] = i;
+    length[i] = 1;
+  }
+  let next = 258,
+    width = 9,
+    prev = -1,
+    o = 0,
+    pos = 0,
+    bits = 0,
+    nbits = 0;
   for (;;) {
-    while (nbits < width && pos < src.length) { bits = ((bits << 8) | src[pos++]) & 0xffffff; nbits += 8; }
+    while (nbits < width && pos < src.length) {
+      bits = ((bits << 8) | src[pos++]) & 0xffffff;
+      nbits += 8;
+    }
     if (nbits < width) break; // data ended without an EOI code
     const code = (bits >>> (nbits - width)) & ((1 << width) - 1);
     nbits -= width;
     if (code === 257) break;
-    if (code === 256) { next = 258; width = 9; prev = -1; continue; }
+    if (code === 256) {
+      next = 258;
+      width = 9;
+      prev = -1;
+      continue;
+    }
     if (prev < 0) {
       if (code > 255) fail(`corrupt LZW strip: code ${code} where a literal must follow a clear code`);
     } else {
@@ -140,7 +173,8 @@ export function lzwDecode(src: Uint8Array, need: number): Uint8Array {
 /** PackBits (Apple / TIFF 32773) into exactly `need` bytes; a run past the end of the strip is corrupt. */
 export function packBitsDecode(src: Uint8Array, need: number): Uint8Array {
   const out = new Uint8Array(need);
-  let i = 0, o = 0;
+  let i = 0,
+    o = 0;
   while (o < need) {
     if (i >= src.length) fail(`PackBits strip decodes to ${o} bytes; the page needs ${need}`);
     const h = src[i++];
@@ -172,7 +206,8 @@ function decodeChunk(src: Uint8Array, cmp: number, need: number): Uint8Array {
       return lzwDecode(src, need);
     case 32773:
       return packBitsDecode(src, need);
-    case 8: case 32946: {
+    case 8:
+    case 32946: {
       let out: Buffer;
       try {
         out = inflateSync(src, { maxOutputLength: Math.max(need, 1) });
@@ -221,15 +256,18 @@ function pageBytes(u8: Uint8Array, ifd: Ifd, W: number, H: number, spp: number, 
   if (tw !== undefined) {
     const th = tag1(ifd, 323) ?? fail('tiled page without TileLength');
     if (tw < 1 || th < 1) fail('tile size must be positive');
-    const across = Math.ceil(W / tw), down = Math.ceil(H / th);
-    const offsets = ifd.tags.get(324) ?? [], counts = ifd.tags.get(325);
+    const across = Math.ceil(W / tw),
+      down = Math.ceil(H / th);
+    const offsets = ifd.tags.get(324) ?? [],
+      counts = ifd.tags.get(325);
     if (offsets.length < across * down) fail(`tiled page has ${offsets.length} tiles; its size needs ${across * down}`);
     const tileRow = tw * spp * bytes;
     for (let ty = 0; ty < down; ty++)
       for (let tx = 0; tx < across; tx++) {
         const t = chunk(ty * across + tx, offsets, counts, th * tileRow);
         if (predictor === 2) undoPredictor(t, th, tw, spp, bytes, le);
-        const rows = Math.min(th, H - ty * th), cols = Math.min(tw, W - tx * tw) * spp * bytes;
+        const rows = Math.min(th, H - ty * th),
+          cols = Math.min(tw, W - tx * tw) * spp * bytes;
         for (let r = 0; r < rows; r++) out.set(t.subarray(r * tileRow, r * tileRow + cols), (ty * th + r) * rowBytes + tx * tileRow);
       }
     return out;
@@ -267,7 +305,8 @@ export function decodeTiff(bytes: Uint8Array | ArrayBuffer, opts: DecodeTiffOpti
   const ifds = readIfds(u8, dv, le, maxElements);
   if (ifds.length === 0) throw new Error('TIFF: no image in file');
   const first = ifds[0];
-  const W = tag1(first, 256) ?? 0, H = tag1(first, 257) ?? 0;
+  const W = tag1(first, 256) ?? 0,
+    H = tag1(first, 257) ?? 0;
   if (W < 1 || H < 1) fail(`image size ${W}x${H} is empty`);
   const spp = tag1(first, 277) ?? 1;
   const bps = tag1(first, 258) ?? 1;
@@ -287,7 +326,8 @@ export function decodeTiff(bytes: Uint8Array | ArrayBuffer, opts: DecodeTiffOpti
   if (fmt === 3) dtype = 'float32';
   else if (bps === 8) dtype = fmt === 2 ? 'int16' : 'uint8';
   else if (bps === 16) dtype = fmt === 2 ? 'int16' : 'uint16';
-  else if (bps === 32) dtype = 'int32'; // uint32 is read into int32 (values must fit)
+  else if (bps === 32)
+    dtype = 'int32'; // uint32 is read into int32 (values must fit)
   else throw new Error('TIFF: 64-bit integer samples are not supported');
   if (fmt === 3 && bps < 32) fail(`${bps}-bit floating-point samples are not supported`);
   if (ijPages) {
@@ -300,8 +340,7 @@ export function decodeTiff(bytes: Uint8Array | ArrayBuffer, opts: DecodeTiffOpti
     return { dtype, pages, height: H, width: W, channels: spp, data: out };
   }
   ifds.forEach((ifd, p) => {
-    if (tag1(ifd, 256) !== W || tag1(ifd, 257) !== H || (tag1(ifd, 258) ?? 1) !== bps || (tag1(ifd, 277) ?? 1) !== spp ||
-      (tag1(ifd, 339) ?? 1) !== fmt) {
+    if (tag1(ifd, 256) !== W || tag1(ifd, 257) !== H || (tag1(ifd, 258) ?? 1) !== bps || (tag1(ifd, 277) ?? 1) !== spp || (tag1(ifd, 339) ?? 1) !== fmt) {
       throw new Error(`TIFF: page ${p} differs in size or sample type from page 0`);
     }
   });
@@ -327,16 +366,25 @@ function readSample(dv: DataView, i: number, bps: number, fmt: number, little: b
 
 function alloc(dtype: TiffDtype, n: number): TiffArray {
   switch (dtype) {
-    case 'uint8': return new Uint8Array(n);
-    case 'uint16': return new Uint16Array(n);
-    case 'int16': return new Int16Array(n);
-    case 'int32': return new Int32Array(n);
-    case 'float32': return new Float32Array(n);
+    case 'uint8':
+      return new Uint8Array(n);
+    case 'uint16':
+      return new Uint16Array(n);
+    case 'int16':
+      return new Int16Array(n);
+    case 'int32':
+      return new Int32Array(n);
+    case 'float32':
+      return new Float32Array(n);
   }
 }
 
 const FORMAT: Record<TiffDtype, [bits: number, sampleFormat: number]> = {
-  uint8: [8, 1], uint16: [16, 1], int16: [16, 2], int32: [32, 2], float32: [32, 3],
+  uint8: [8, 1],
+  uint16: [16, 1],
+  int16: [16, 2],
+  int32: [32, 2],
+  float32: [32, 3],
 };
 
 export interface EncodeTiffOptions {
@@ -349,7 +397,8 @@ export interface EncodeTiffOptions {
  * one strip per page, MinIsBlack (or RGB for 3 channels).
  */
 export function encodeTiff(img: Omit<TiffImage, 'pages' | 'channels'> & { pages?: number; channels?: number }, opts: EncodeTiffOptions = {}): Uint8Array {
-  const pages = img.pages ?? 1, channels = img.channels ?? 1;
+  const pages = img.pages ?? 1,
+    channels = img.channels ?? 1;
   const { width: W, height: H, dtype, data } = img;
   const n = W * H * channels;
   if (data.length !== pages * n) throw new Error(`encodeTiff: data has ${data.length} values, expected ${pages}x${H}x${W}x${channels}`);
@@ -382,20 +431,33 @@ export function encodeTiff(img: Omit<TiffImage, 'pages' | 'channels'> & { pages?
   });
   const out = new Uint8Array(size);
   const dv = new DataView(out.buffer);
-  out[0] = 0x49; out[1] = 0x49; dv.setUint16(2, 42, true); dv.setUint32(4, 8, true);
+  out[0] = 0x49;
+  out[1] = 0x49;
+  dv.setUint16(2, 42, true);
+  dv.setUint32(4, 8, true);
   strips.forEach((s, p) => {
     const { ifd, extra, dataOff } = layout[p];
     let q = ifd;
-    dv.setUint16(q, nTags, true); q += 2;
+    dv.setUint16(q, nTags, true);
+    q += 2;
     const entry = (t: number, type: 3 | 4, count: number, value: number) => {
-      dv.setUint16(q, t, true); dv.setUint16(q + 2, type, true); dv.setUint32(q + 4, count, true);
-      if (type === 3 && count === 1) dv.setUint16(q + 8, value, true); else dv.setUint32(q + 8, value, true);
+      dv.setUint16(q, t, true);
+      dv.setUint16(q + 2, type, true);
+      dv.setUint32(q + 4, count, true);
+      if (type === 3 && count === 1) dv.setUint16(q + 8, value, true);
+      else dv.setUint32(q + 8, value, true);
       q += 12;
     };
     const perSample = (t: number, value: number, at: number) => {
       if (channels === 1) entry(t, 3, 1, value);
-      else if (channels === 2) { entry(t, 3, 2, 0); dv.setUint16(q - 4, value, true); dv.setUint16(q - 2, value, true); }
-      else { for (let c = 0; c < channels; c++) dv.setUint16(at + 2 * c, value, true); entry(t, 3, channels, at); }
+      else if (channels === 2) {
+        entry(t, 3, 2, 0);
+        dv.setUint16(q - 4, value, true);
+        dv.setUint16(q - 2, value, true);
+      } else {
+        for (let c = 0; c < channels; c++) dv.setUint16(at + 2 * c, value, true);
+        entry(t, 3, channels, at);
+      }
     };
     entry(256, 4, 1, W);
     entry(257, 4, 1, H);

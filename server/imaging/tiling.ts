@@ -104,7 +104,8 @@ export function extractWindow(image: Image2D, y0: number, x0: number, h: number,
 export function pasteCore(out: Image2D, windowData: Float32Array, tile: { y: AxisTile; x: AxisTile }): void {
   const C = out.channels;
   const ww = tile.x.size;
-  const oy = tile.y.coreStart - tile.y.start, ox = tile.x.coreStart - tile.x.start;
+  const oy = tile.y.coreStart - tile.y.start,
+    ox = tile.x.coreStart - tile.x.start;
   const n = (tile.x.coreEnd - tile.x.coreStart) * C;
   for (let y = tile.y.coreStart; y < tile.y.coreEnd; y++) {
     const src = ((y - tile.y.coreStart + oy) * ww + ox) * C;

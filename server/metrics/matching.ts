@@ -79,11 +79,15 @@ function seqIds(d: Int32Array): { ids: number[]; map: Map<number, number> } {
 
 /** `use(i)` false -> pixel i is left out of every count (sparse variant). */
 function computeOverlap(gt: Labels2D, pred: Labels2D, use?: (i: number) => boolean): Overlap {
-  const t = seqIds(gt.data), p = seqIds(pred.data);
-  const nt = t.ids.length, np = p.ids.length;
-  const nTrue = new Float64Array(nt + 1), nPred = new Float64Array(np + 1);
+  const t = seqIds(gt.data),
+    p = seqIds(pred.data);
+  const nt = t.ids.length,
+    np = p.ids.length;
+  const nTrue = new Float64Array(nt + 1),
+    nPred = new Float64Array(np + 1);
   const pairs = new Map<number, number>();
-  const g = gt.data, q = pred.data;
+  const g = gt.data,
+    q = pred.data;
   for (let i = 0; i < g.length; i++) {
     if (use && !use(i)) continue;
     const a = g[i] > 0 ? (t.map.get(g[i]) as number) : 0;
@@ -96,16 +100,25 @@ function computeOverlap(gt: Labels2D, pred: Labels2D, use?: (i: number) => boole
     }
   }
   const n = pairs.size;
-  const pt = new Int32Array(n), pp = new Int32Array(n), pc = new Float64Array(n);
+  const pt = new Int32Array(n),
+    pp = new Int32Array(n),
+    pc = new Float64Array(n);
   let k = 0;
-  for (const [key, c] of pairs) { pt[k] = Math.floor(key / (np + 1)); pp[k] = key % (np + 1); pc[k] = c; k++; }
+  for (const [key, c] of pairs) {
+    pt[k] = Math.floor(key / (np + 1));
+    pp[k] = key % (np + 1);
+    pc[k] = c;
+    k++;
+  }
   return { trueIds: t.ids, predIds: p.ids, nTrue, nPred, pt, pp, pc };
 }
 
 function pairScores(ov: Overlap, criterion: MatchingCriterion): Float64Array {
   const s = new Float64Array(ov.pc.length);
   for (let k = 0; k < s.length; k++) {
-    const inter = ov.pc[k], a = ov.nTrue[ov.pt[k]], b = ov.nPred[ov.pp[k]];
+    const inter = ov.pc[k],
+      a = ov.nTrue[ov.pt[k]],
+      b = ov.nPred[ov.pp[k]];
     const den = criterion === 'iou' ? a + b - inter : criterion === 'iot' ? a : b;
     s[k] = den > 1e-10 ? Math.fround(inter / den) : 0;
   }
@@ -120,7 +133,8 @@ function pairScores(ov: Overlap, criterion: MatchingCriterion): Float64Array {
 export function solveAssignment(cost: Float64Array, rows: number, cols: number): Int32Array {
   if (rows > cols) throw new Error('solveAssignment: needs rows <= cols (transpose the problem)');
   const INF = Infinity;
-  const u = new Float64Array(rows + 1), v = new Float64Array(cols + 1);
+  const u = new Float64Array(rows + 1),
+    v = new Float64Array(cols + 1);
   const p = new Int32Array(cols + 1); // p[j] = row (1-based) assigned to column j, 0 = free
   const way = new Int32Array(cols + 1);
   const minv = new Float64Array(cols + 1);
@@ -133,20 +147,34 @@ export function solveAssignment(cost: Float64Array, rows: number, cols: number):
     do {
       used[j0] = 1;
       const i0 = p[j0];
-      let delta = INF, j1 = 0;
+      let delta = INF,
+        j1 = 0;
       const base = (i0 - 1) * cols;
       for (let j = 1; j <= cols; j++) {
         if (used[j]) continue;
         const cur = cost[base + j - 1] - u[i0] - v[j];
-        if (cur < minv[j]) { minv[j] = cur; way[j] = j0; }
-        if (minv[j] < delta) { delta = minv[j]; j1 = j; }
+        if (cur < minv[j]) {
+          minv[j] = cur;
+          way[j] = j0;
+        }
+        if (minv[j] < delta) {
+          delta = minv[j];
+          j1 = j;
+        }
       }
       for (let j = 0; j <= cols; j++) {
-        if (used[j]) { u[p[j]] += delta; v[j] -= delta; } else minv[j] -= delta;
+        if (used[j]) {
+          u[p[j]] += delta;
+          v[j] -= delta;
+        } else minv[j] -= delta;
       }
       j0 = j1;
     } while (p[j0] !== 0);
-    do { const j1 = way[j0]; p[j0] = p[j1]; j0 = j1; } while (j0 !== 0);
+    do {
+      const j1 = way[j0];
+      p[j0] = p[j1];
+      j0 = j1;
+    } while (j0 !== 0);
   }
   const res = new Int32Array(rows).fill(-1);
   for (let j = 1; j <= cols; j++) if (p[j] > 0) res[p[j] - 1] = j - 1;
@@ -158,41 +186,67 @@ export function solveAssignment(cost: Float64Array, rows: number, cols: number):
  * that have a positive score; pairs with score 0 contribute nothing to any statistic.
  */
 function assign(ov: Overlap, scores: Float64Array, thr: number): number[] {
-  const nt = ov.trueIds.length, np = ov.predIds.length;
+  const nt = ov.trueIds.length,
+    np = ov.predIds.length;
   const nMatched = Math.min(nt, np);
   if (nMatched === 0 || scores.length === 0) return [];
   // connected components over true (0..nt-1) and pred (nt..nt+np-1) nodes
   const parent = new Int32Array(nt + np);
   for (let i = 0; i < parent.length; i++) parent[i] = i;
-  const find = (a: number): number => { while (parent[a] !== a) { parent[a] = parent[parent[a]]; a = parent[a]; } return a; };
+  const find = (a: number): number => {
+    while (parent[a] !== a) {
+      parent[a] = parent[parent[a]];
+      a = parent[a];
+    }
+    return a;
+  };
   for (let k = 0; k < scores.length; k++) {
-    const a = find(ov.pt[k] - 1), b = find(nt + ov.pp[k] - 1);
+    const a = find(ov.pt[k] - 1),
+      b = find(nt + ov.pp[k] - 1);
     if (a !== b) parent[a] = b;
   }
   const comp = new Map<number, number[]>(); // root -> pair indices
   for (let k = 0; k < scores.length; k++) {
     const r = find(ov.pt[k] - 1);
     const list = comp.get(r);
-    if (list) list.push(k); else comp.set(r, [k]);
+    if (list) list.push(k);
+    else comp.set(r, [k]);
   }
   const chosen: number[] = [];
   for (const ks of comp.values()) {
-    if (ks.length === 1) { chosen.push(ks[0]); continue; } // single pair: cost < 0, always assigned
-    const rowsIds: number[] = [], colsIds: number[] = [];
-    const rIdx = new Map<number, number>(), cIdx = new Map<number, number>();
+    if (ks.length === 1) {
+      chosen.push(ks[0]);
+      continue;
+    } // single pair: cost < 0, always assigned
+    const rowsIds: number[] = [],
+      colsIds: number[] = [];
+    const rIdx = new Map<number, number>(),
+      cIdx = new Map<number, number>();
     for (const k of ks) {
-      if (!rIdx.has(ov.pt[k])) { rIdx.set(ov.pt[k], rowsIds.length); rowsIds.push(ov.pt[k]); }
-      if (!cIdx.has(ov.pp[k])) { cIdx.set(ov.pp[k], colsIds.length); colsIds.push(ov.pp[k]); }
+      if (!rIdx.has(ov.pt[k])) {
+        rIdx.set(ov.pt[k], rowsIds.length);
+        rowsIds.push(ov.pt[k]);
+      }
+      if (!cIdx.has(ov.pp[k])) {
+        cIdx.set(ov.pp[k], colsIds.length);
+        colsIds.push(ov.pp[k]);
+      }
     }
     const transpose = rowsIds.length > colsIds.length;
-    const R = transpose ? colsIds.length : rowsIds.length, C = transpose ? rowsIds.length : colsIds.length;
+    const R = transpose ? colsIds.length : rowsIds.length,
+      C = transpose ? rowsIds.length : colsIds.length;
     const cost = new Float64Array(R * C);
     const pairAt = new Int32Array(R * C).fill(-1);
     for (const k of ks) {
       const s = scores[k];
       const c = -(s >= Math.fround(thr) ? 1 : 0) - Math.fround(s / (2 * nMatched));
-      let r = rIdx.get(ov.pt[k]) as number, q = cIdx.get(ov.pp[k]) as number;
-      if (transpose) { const t = r; r = q; q = t; }
+      let r = rIdx.get(ov.pt[k]) as number,
+        q = cIdx.get(ov.pp[k]) as number;
+      if (transpose) {
+        const t = r;
+        r = q;
+        q = t;
+      }
       cost[r * C + q] = c;
       pairAt[r * C + q] = k;
     }
@@ -208,7 +262,8 @@ function assign(ov: Overlap, scores: Float64Array, thr: number): number[] {
 const safeDiv = (x: number, y: number) => (Math.abs(y) > 1e-10 ? x / y : 0);
 
 function stats(criterion: MatchingCriterion, thresh: number, tp: number, nTrue: number, nPred: number, sumMatched: number): MatchingStats {
-  const fp = nPred - tp, fn = nTrue - tp;
+  const fp = nPred - tp,
+    fn = nTrue - tp;
   return {
     criterion,
     thresh,
@@ -245,13 +300,17 @@ function toList(thresh: number | number[]): number[] {
 
 /** Per-threshold matching plus the matched pairs (for callers that need them, e.g. group matching). */
 export function matchingWithPairs(
-  gt: Labels2D, pred: Labels2D, thresh = 0.5, criterion: MatchingCriterion = 'iou',
+  gt: Labels2D,
+  pred: Labels2D,
+  thresh = 0.5,
+  criterion: MatchingCriterion = 'iou',
 ): { stats: MatchingStats; pairs: MatchedPair[] } {
   checkPair(gt, pred, false);
   const ov = computeOverlap(gt, pred);
   const scores = pairScores(ov, criterion);
   const chosen = assign(ov, scores, thresh);
-  let tp = 0, sum = 0;
+  let tp = 0,
+    sum = 0;
   const pairs: MatchedPair[] = [];
   for (const k of chosen) {
     if (scores[k] >= Math.fround(thresh)) {
@@ -269,15 +328,18 @@ export function matchingWithPairs(
  */
 export function matching(gt: Labels2D, pred: Labels2D, thresh?: number, criterion?: MatchingCriterion): MatchingStats;
 export function matching(gt: Labels2D, pred: Labels2D, thresh: number[], criterion?: MatchingCriterion): MatchingStats[];
-export function matching(
-  gt: Labels2D, pred: Labels2D, thresh: number | number[] = 0.5, criterion: MatchingCriterion = 'iou',
-): MatchingStats | MatchingStats[] {
+export function matching(gt: Labels2D, pred: Labels2D, thresh: number | number[] = 0.5, criterion: MatchingCriterion = 'iou'): MatchingStats | MatchingStats[] {
   checkPair(gt, pred, false);
   const ov = computeOverlap(gt, pred);
   const scores = pairScores(ov, criterion);
   const res = toList(thresh).map((thr) => {
-    let tp = 0, sum = 0;
-    for (const k of assign(ov, scores, thr)) if (scores[k] >= Math.fround(thr)) { tp++; sum += scores[k]; }
+    let tp = 0,
+      sum = 0;
+    for (const k of assign(ov, scores, thr))
+      if (scores[k] >= Math.fround(thr)) {
+        tp++;
+        sum += scores[k];
+      }
     return stats(criterion, thr, tp, ov.trueIds.length, ov.predIds.length, sum);
   });
   return typeof thresh === 'number' ? res[0] : res;
@@ -306,9 +368,18 @@ export interface SparseMatchingOptions {
  *     on these tp, fp, fn. With no -1 in the ground truth this equals `matching` exactly.
  */
 export function matchingSparse(gt: Labels2D, pred: Labels2D, thresh?: number, criterion?: MatchingCriterion, opts?: SparseMatchingOptions): SparseMatchingStats;
-export function matchingSparse(gt: Labels2D, pred: Labels2D, thresh: number[], criterion?: MatchingCriterion, opts?: SparseMatchingOptions): SparseMatchingStats[];
 export function matchingSparse(
-  gt: Labels2D, pred: Labels2D, thresh: number | number[] = 0.5, criterion: MatchingCriterion = 'iou',
+  gt: Labels2D,
+  pred: Labels2D,
+  thresh: number[],
+  criterion?: MatchingCriterion,
+  opts?: SparseMatchingOptions,
+): SparseMatchingStats[];
+export function matchingSparse(
+  gt: Labels2D,
+  pred: Labels2D,
+  thresh: number | number[] = 0.5,
+  criterion: MatchingCriterion = 'iou',
   opts: SparseMatchingOptions = {},
 ): SparseMatchingStats | SparseMatchingStats[] {
   checkPair(gt, pred, true);
@@ -320,7 +391,8 @@ export function matchingSparse(
   // fraction of each predicted object (sequential id) on unlabeled pixels
   const map = new Map<number, number>();
   ov.predIds.forEach((id, i) => map.set(id, i + 1));
-  const onU = new Float64Array(ov.predIds.length + 1), total = new Float64Array(ov.predIds.length + 1);
+  const onU = new Float64Array(ov.predIds.length + 1),
+    total = new Float64Array(ov.predIds.length + 1);
   for (let i = 0; i < g.length; i++) {
     const v = pred.data[i];
     if (v <= 0) continue;
@@ -329,10 +401,15 @@ export function matchingSparse(
     if (g[i] === -1) onU[s]++;
   }
   const res = toList(thresh).map((thr) => {
-    let tp = 0, sum = 0;
+    let tp = 0,
+      sum = 0;
     const matched = new Uint8Array(ov.predIds.length + 1);
     for (const k of assign(ov, scores, thr)) {
-      if (scores[k] >= Math.fround(thr)) { tp++; sum += scores[k]; matched[ov.pp[k]] = 1; }
+      if (scores[k] >= Math.fround(thr)) {
+        tp++;
+        sum += scores[k];
+        matched[ov.pp[k]] = 1;
+      }
     }
     let ignored = 0;
     for (let s = 1; s <= ov.predIds.length; s++) if (!matched[s] && onU[s] / total[s] >= ignoreFraction) ignored++;
@@ -350,18 +427,33 @@ export function matchingSparse(
 export function matchingDataset(gts: Labels2D[], preds: Labels2D[], thresh?: number, criterion?: MatchingCriterion, byImage?: boolean): DatasetMatchingStats;
 export function matchingDataset(gts: Labels2D[], preds: Labels2D[], thresh: number[], criterion?: MatchingCriterion, byImage?: boolean): DatasetMatchingStats[];
 export function matchingDataset(
-  gts: Labels2D[], preds: Labels2D[], thresh: number | number[] = 0.5, criterion: MatchingCriterion = 'iou', byImage = false,
+  gts: Labels2D[],
+  preds: Labels2D[],
+  thresh: number | number[] = 0.5,
+  criterion: MatchingCriterion = 'iou',
+  byImage = false,
 ): DatasetMatchingStats | DatasetMatchingStats[] {
   if (gts.length !== preds.length) throw new Error('y_true and y_pred must have the same length.');
   const ths = toList(thresh);
   const per = gts.map((g, i) => matching(g, preds[i], ths, criterion));
-  const res = ths.map((thr, t) => accumulate(per.map((s) => s[t]), thr, criterion, byImage));
+  const res = ths.map((thr, t) =>
+    accumulate(
+      per.map((s) => s[t]),
+      thr,
+      criterion,
+      byImage,
+    ),
+  );
   return typeof thresh === 'number' ? res[0] : res;
 }
 
 /** Sparse counterpart of matchingDataset (ground truth may hold -1), accumulated the same way. */
 export function matchingDatasetSparse(
-  gts: Labels2D[], preds: Labels2D[], thresh: number[], criterion: MatchingCriterion = 'iou', byImage = false,
+  gts: Labels2D[],
+  preds: Labels2D[],
+  thresh: number[],
+  criterion: MatchingCriterion = 'iou',
+  byImage = false,
   opts: SparseMatchingOptions = {},
 ): Array<DatasetMatchingStats & { n_ignored: number }> {
   if (gts.length !== preds.length) throw new Error('y_true and y_pred must have the same length.');
@@ -374,10 +466,19 @@ export function matchingDatasetSparse(
 
 function accumulate(list: MatchingStats[], thr: number, criterion: MatchingCriterion, byImage: boolean): DatasetMatchingStats {
   const n = list.length;
-  let tp = 0, fp = 0, fn = 0, nTrue = 0, nPred = 0, sumMatched = 0;
+  let tp = 0,
+    fp = 0,
+    fn = 0,
+    nTrue = 0,
+    nPred = 0,
+    sumMatched = 0;
   const avg = { precision: 0, recall: 0, accuracy: 0, f1: 0, mean_true_score: 0, mean_matched_score: 0, panoptic_quality: 0 };
   for (const s of list) {
-    tp += s.tp; fp += s.fp; fn += s.fn; nTrue += s.n_true; nPred += s.n_pred;
+    tp += s.tp;
+    fp += s.fp;
+    fn += s.fn;
+    nTrue += s.n_true;
+    nPred += s.n_pred;
     sumMatched += s.mean_true_score * s.n_true;
     for (const k of Object.keys(avg) as Array<keyof typeof avg>) avg[k] += s[k];
   }

@@ -9,15 +9,23 @@ export type Check = (v: unknown) => string | undefined;
 
 export const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-export const int = (min: number, max = Infinity): Check => (v) =>
-  isNum(v) && Number.isInteger(v) && v >= min && v <= max ? undefined : `must be an integer ${max === Infinity ? `>= ${min}` : `in [${min}, ${max}]`}`;
+export const int =
+  (min: number, max = Infinity): Check =>
+  (v) =>
+    isNum(v) && Number.isInteger(v) && v >= min && v <= max ? undefined : `must be an integer ${max === Infinity ? `>= ${min}` : `in [${min}, ${max}]`}`;
 
-export const num = (min: number, strict = false): Check => (v) =>
-  isNum(v) && (strict ? v > min : v >= min) ? undefined : `must be a finite number ${strict ? '>' : '>='} ${min}`;
+export const num =
+  (min: number, strict = false): Check =>
+  (v) =>
+    isNum(v) && (strict ? v > min : v >= min) ? undefined : `must be a finite number ${strict ? '>' : '>='} ${min}`;
 
 /** A number in an interval; open ends excluded: range(0, 1, true, true) = (0, 1). */
-export const range = (min: number, max: number, minOpen = false, maxOpen = false): Check => (v) =>
-  isNum(v) && (minOpen ? v > min : v >= min) && (maxOpen ? v < max : v <= max) ? undefined : `must be a number in ${minOpen ? '(' : '['}${min}, ${max}${maxOpen ? ')' : ']'}`;
+export const range =
+  (min: number, max: number, minOpen = false, maxOpen = false): Check =>
+  (v) =>
+    isNum(v) && (minOpen ? v > min : v >= min) && (maxOpen ? v < max : v <= max)
+      ? undefined
+      : `must be a number in ${minOpen ? '(' : '['}${min}, ${max}${maxOpen ? ')' : ']'}`;
 
 export const anyNum: Check = (v) => (isNum(v) ? undefined : 'must be a finite number');
 
@@ -38,7 +46,7 @@ export function parseFamilyConfig<C extends FamilyConfigBase>(familyLabel: strin
   if (typeof partial !== 'object' || Array.isArray(partial)) throw new Error('config must be an object');
   for (const [key, value] of Object.entries(partial as Record<string, unknown>)) {
     if (IGNORED.has(key) || value === undefined) continue;
-    if (!Object.prototype.hasOwnProperty.call(checks, key)) throw new Error(`config.${key} is not a ${familyLabel} option (known: ${Object.keys(checks).join(', ')})`);
+    if (!Object.hasOwn(checks, key)) throw new Error(`config.${key} is not a ${familyLabel} option (known: ${Object.keys(checks).join(', ')})`);
     const err = checks[key as keyof C](value);
     if (err) throw new Error(`config.${key} ${err} (got ${JSON.stringify(value)})`);
     out[key] = Array.isArray(value) ? [...value] : value;

@@ -19,7 +19,6 @@ export function familyNames(): FamilyName[] {
 
 /** The family called `name`; throws a descriptive Error for unknown names. */
 export function getFamily<C extends FamilyConfigBase = FamilyConfigBase>(name: string): ModelFamily<C> {
-  if (!Object.prototype.hasOwnProperty.call(FAMILIES, name))
-    throw new Error(`unknown model family '${name}' (known: ${familyNames().join(', ')})`);
+  if (!Object.hasOwn(FAMILIES, name)) throw new Error(`unknown model family '${name}' (known: ${familyNames().join(', ')})`);
   return FAMILIES[name as FamilyName] as ModelFamily<C>;
 }

@@ -45,13 +45,18 @@ export interface ModelSpec {
 
 /** New untrained model; `partialConfig` is validated by the family's parseConfig. */
 export function createModel<C extends FamilyConfigBase = FamilyConfigBase>(
-  familyName: string, partialConfig: unknown = {}, opts: CreateModelOptions = {},
+  familyName: string,
+  partialConfig: unknown = {},
+  opts: CreateModelOptions = {},
 ): SegmentationModel<C> {
   const family = getFamily<C>(familyName);
   const config = family.parseConfig(partialConfig);
   const unet = createUNet({
-    inputChannels: config.inputChannels, outputChannels: family.outputChannels(config),
-    depth: config.unetDepth, filters: config.unetFilters, seed: opts.seed,
+    inputChannels: config.inputChannels,
+    outputChannels: family.outputChannels(config),
+    depth: config.unetDepth,
+    filters: config.unetFilters,
+    seed: opts.seed,
   });
   return { family, config, unet, normalization: parseNormalization(opts.normalization), version: 0, meta: {} };
 }
@@ -63,9 +68,14 @@ export function modelForward(model: SegmentationModel, x: tf.Tensor4D): tf.Tenso
 
 export function serializeModel(model: SegmentationModel): Uint8Array {
   const spec: ModelSpec = {
-    format: 'sparsecell-model', modelVersion: MODEL_FORMAT_VERSION, family: model.family.name,
-    familyConfig: model.config, unet: model.unet.config, normalization: model.normalization,
-    version: model.version, meta: model.meta,
+    format: 'sparsecell-model',
+    modelVersion: MODEL_FORMAT_VERSION,
+    family: model.family.name,
+    familyConfig: model.config,
+    unet: model.unet.config,
+    normalization: model.normalization,
+    version: model.version,
+    meta: model.meta,
   };
   return encodeArchive(spec, getUNetWeights(model.unet));
 }
@@ -92,13 +102,16 @@ export function deserializeModel<C extends FamilyConfigBase = FamilyConfigBase>(
   // allocated: a crafted config (huge filter counts) cannot allocate more than the archive itself holds.
   const unetConfig = makeUNetConfig(spec.unet);
   if (unetConfig.inputChannels !== config.inputChannels || unetConfig.outputChannels !== family.outputChannels(config)) {
-    throw new Error(`model archive: U-Net has ${unetConfig.inputChannels} -> ${unetConfig.outputChannels} channels; the ${spec.family} config needs ${config.inputChannels} -> ${family.outputChannels(config)}`);
+    throw new Error(
+      `model archive: U-Net has ${unetConfig.inputChannels} -> ${unetConfig.outputChannels} channels; the ${spec.family} config needs ${config.inputChannels} -> ${family.outputChannels(config)}`,
+    );
   }
   const byName = new Map(tensors.map((t) => [t.name, t.shape]));
   for (const { name, shape } of unetParamShapes(unetConfig)) {
     const got = byName.get(name);
     if (!got) throw new Error(`model archive: weights: missing tensor ${name}`);
-    if (got.length !== shape.length || got.some((d, k) => d !== shape[k])) throw new Error(`model archive: weights: ${name} has shape [${got}], expected [${shape}]`);
+    if (got.length !== shape.length || got.some((d, k) => d !== shape[k]))
+      throw new Error(`model archive: weights: ${name} has shape [${got}], expected [${shape}]`);
   }
   const unet = createUNet(unetConfig);
   try {

@@ -50,10 +50,20 @@ function collectingLogger(into: string[]) {
       level = l;
       return logger;
     },
-    error(...args: unknown[]) { into.push(`error: ${args.map(String).join(' ')}`); return logger; },
-    warn(...args: unknown[]) { into.push(`warning: ${args.map(String).join(' ')}`); return logger; },
-    info() { return logger; },
-    debug() { return logger; },
+    error(...args: unknown[]) {
+      into.push(`error: ${args.map(String).join(' ')}`);
+      return logger;
+    },
+    warn(...args: unknown[]) {
+      into.push(`warning: ${args.map(String).join(' ')}`);
+      return logger;
+    },
+    info() {
+      return logger;
+    },
+    debug() {
+      return logger;
+    },
   };
   return logger;
 }
@@ -68,7 +78,8 @@ function measureText(resvg: ResvgModule, item: { fontSize?: number; fontWeight?:
   const str = text === undefined || text === null ? '' : String(text);
   const size = item.fontSize ?? 11;
   if (!str.trim() || !(size > 0)) return 0;
-  const weight = item.fontWeight ?? 'normal', style = item.fontStyle ?? 'normal';
+  const weight = item.fontWeight ?? 'normal',
+    style = item.fontStyle ?? 'normal';
   const key = `${size}|${weight}|${style}|${str}`;
   let w = widthCache.get(key);
   if (w === undefined) {

@@ -14,9 +14,7 @@ import { createServer, type IncomingMessage, type Server as HttpServer } from 'n
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
-import {
-  JSONRPCServer, createJSONRPCErrorResponse, createJSONRPCSuccessResponse, type JSONRPCRequest, type JSONRPCResponse,
-} from 'json-rpc-2.0';
+import { JSONRPCServer, createJSONRPCErrorResponse, createJSONRPCSuccessResponse, type JSONRPCRequest, type JSONRPCResponse } from 'json-rpc-2.0';
 import { ErrorCode } from '../../protocol/src/errors.js';
 import { METHODS, type MethodName } from '../../protocol/src/methods.js';
 import { validateParams } from '../../protocol/src/validate.js';
@@ -72,7 +70,8 @@ function tokenOk(req: IncomingMessage, token: string): boolean {
     given = url.searchParams.get('token') ?? undefined;
   }
   if (!given) return false;
-  const a = Buffer.from(given), b = Buffer.from(token);
+  const a = Buffer.from(given),
+    b = Buffer.from(token);
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
@@ -141,7 +140,11 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     if (e instanceof RpcError) return createJSONRPCErrorResponse(id, e.code, e.message, e.data);
     if (e instanceof Error && e.name === 'AbortError') return createJSONRPCErrorResponse(id, ErrorCode.RequestCancelled, 'request cancelled');
     conn.log.error({ requestId: id, err: e }, 'internal error');
-    return createJSONRPCErrorResponse(id, ErrorCode.InternalError, `internal error (logged with request id ${String(id)}): ${(e as Error)?.message ?? String(e)}`);
+    return createJSONRPCErrorResponse(
+      id,
+      ErrorCode.InternalError,
+      `internal error (logged with request id ${String(id)}): ${(e as Error)?.message ?? String(e)}`,
+    );
   };
 
   for (const name of Object.keys(METHODS) as MethodName[]) {
@@ -152,15 +155,23 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
       const params = request.params === undefined ? {} : request.params;
       // A notification is never answered, not even when its params are wrong (JSON-RPC 2.0 section 4.1).
       if (params === null || typeof params !== 'object' || Array.isArray(params)) {
-        return isNotification(request) ? null : createJSONRPCErrorResponse(id, ErrorCode.InvalidParams, 'params must be one named object', [{ path: '/', message: 'expected an object' }]);
+        return isNotification(request)
+          ? null
+          : createJSONRPCErrorResponse(id, ErrorCode.InvalidParams, 'params must be one named object', [{ path: '/', message: 'expected an object' }]);
       }
       const issues = validateParams(name, params);
       if (issues.length) {
-        return isNotification(request) ? null : createJSONRPCErrorResponse(id, ErrorCode.InvalidParams, `invalid params for ${name}: ${issues[0].path} ${issues[0].message}`, issues);
+        return isNotification(request)
+          ? null
+          : createJSONRPCErrorResponse(id, ErrorCode.InvalidParams, `invalid params for ${name}: ${issues[0].path} ${issues[0].message}`, issues);
       }
       const ac = new AbortController();
       if (request.id !== undefined && request.id !== null) conn.inflight.set(request.id, ac);
-      const reqLog = conn.log.child({ requestId: id, method: name, ...('sessionId' in params ? { sessionId: (params as { sessionId: string }).sessionId } : {}) });
+      const reqLog = conn.log.child({
+        requestId: id,
+        method: name,
+        ...('sessionId' in params ? { sessionId: (params as { sessionId: string }).sessionId } : {}),
+      });
       const ctx: HandlerContext = {
         requestId: id,
         signal: ac.signal,
@@ -215,7 +226,15 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
         return;
       }
       if (msg.length > opts.maxBatch) {
-        send(conn, createJSONRPCErrorResponse(null, ErrorCode.ResourceLimit, `batch of ${msg.length} requests; at most ${opts.maxBatch} (server.info.limits.maxBatch): nothing was run`, [{ path: '/', message: 'batch too long' }]));
+        send(
+          conn,
+          createJSONRPCErrorResponse(
+            null,
+            ErrorCode.ResourceLimit,
+            `batch of ${msg.length} requests; at most ${opts.maxBatch} (server.info.limits.maxBatch): nothing was run`,
+            [{ path: '/', message: 'batch too long' }],
+          ),
+        );
         return;
       }
       const out = (await Promise.all(msg.map((m) => handleOne(conn, m)))).filter((r) => r !== null);
@@ -241,7 +260,9 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
       return;
     }
     if (opts.token && !tokenOk(req, opts.token)) {
-      socket.write('HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nmissing or wrong token (Authorization: Bearer <token> or ?token=)\n');
+      socket.write(
+        'HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nmissing or wrong token (Authorization: Bearer <token> or ?token=)\n',
+      );
       socket.destroy();
       log.warn({ remote: req.socket.remoteAddress }, 'connection refused: bad token');
       return;
@@ -252,7 +273,13 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     const id = nextConn++;
     const conn: Connection = {
-      id, ws, loopback: isLoopbackAddr(req.socket.remoteAddress), authenticated: !!opts.token, alive: true, inflight: new Map(), sessions: new Set(),
+      id,
+      ws,
+      loopback: isLoopbackAddr(req.socket.remoteAddress),
+      authenticated: !!opts.token,
+      alive: true,
+      inflight: new Map(),
+      sessions: new Set(),
       log: log.child({ conn: id }),
     };
     connections.add(conn);

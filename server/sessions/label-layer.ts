@@ -18,7 +18,11 @@ export class LabelLayer {
   lastEdit?: { region: [number, number, number, number]; z: number; at: number };
 
   /** shape = spatial shape: [H, W] or [Z, H, W]. */
-  constructor(readonly shape: number[], labels?: Int32Array, corrections?: Uint8Array) {
+  constructor(
+    readonly shape: number[],
+    labels?: Int32Array,
+    corrections?: Uint8Array,
+  ) {
     const n = shape.reduce((a, b) => a * b, 1);
     this.labels = labels ?? new Int32Array(n).fill(-1);
     this.corrections = corrections ?? new Uint8Array(n);
@@ -50,9 +54,11 @@ export class LabelLayer {
     const [oz, oy, ox] = nd === 3 ? origin : [0, origin[0], origin[1]];
     const [dz, dy, dx] = nd === 3 ? shape : [1, shape[0], shape[1]];
     const flag = kind === 'correction' ? 1 : 0;
-    const labels = this.labels, corrections = this.corrections;
+    const labels = this.labels,
+      corrections = this.corrections;
     // Unlabeled and background changes are tallied locally; only instance ids touch the histogram.
-    let dUnlabeled = 0, dBackground = 0;
+    let dUnlabeled = 0,
+      dBackground = 0;
     let k = 0;
     for (let z = 0; z < dz; z++)
       for (let y = 0; y < dy; y++) {

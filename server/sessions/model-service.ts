@@ -17,7 +17,6 @@ export interface BackendInfo {
   fallback?: string;
 }
 
-
 export interface ModelServiceEvents {
   progress(sessionId: string, params: ProgressParams): void;
   event(sessionId: string, params: EventParams): void;

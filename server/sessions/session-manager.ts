@@ -93,7 +93,8 @@ export class SessionManager extends EventEmitter {
 
   /** Every session of the store; damaged ones are listed apart (with the reason) and do not stop the others. */
   list(): { sessions: Session[]; damaged: Array<{ sessionId: string; error: string }> } {
-    const sessions: Session[] = [], damaged: Array<{ sessionId: string; error: string }> = [];
+    const sessions: Session[] = [],
+      damaged: Array<{ sessionId: string; error: string }> = [];
     for (const id of this.store.listSessionIds()) {
       try {
         sessions.push(this.get(id));

@@ -96,7 +96,12 @@ export class Session extends EventEmitter {
     if (a) {
       // Loaded by a fresh daemon while the file says a job runs: the daemon that ran it died.
       this.jobs.push({
-        jobId: a.jobId, kind: 'train', state: 'interrupted', live: a.live, step: a.step, steps: a.steps,
+        jobId: a.jobId,
+        kind: 'train',
+        state: 'interrupted',
+        live: a.live,
+        step: a.step,
+        steps: a.steps,
         error: `the daemon stopped while this job ran; model.train {resume: true} continues it from step ${a.step} (the last checkpoint)`,
       });
       this.interruptedNotices.push(a.jobId);
@@ -160,7 +165,11 @@ export class Session extends EventEmitter {
   /** ResourceLimit when the session already holds maxImages images. */
   assertRoomForImage(maxImages: number): void {
     if (this.meta.images.length >= maxImages) {
-      throw new RpcError('ResourceLimit', `session ${this.id} already holds ${this.meta.images.length} images (maxImagesPerSession = ${maxImages}); start another session`, [{ path: '/sessionId', message: 'too many images' }]);
+      throw new RpcError(
+        'ResourceLimit',
+        `session ${this.id} already holds ${this.meta.images.length} images (maxImagesPerSession = ${maxImages}); start another session`,
+        [{ path: '/sessionId', message: 'too many images' }],
+      );
     }
   }
 
@@ -183,10 +192,21 @@ export class Session extends EventEmitter {
    * Apply a signed label patch (origin = zeros and shape = spatial shape for a full layer). Resolves once the
    * update is durable; the generation it returns is then never lost.
    */
-  async updateLabels(imageId: string, origin: number[], shape: number[], patch: { values: LabelValues; offset: number }, kind: 'annotation' | 'correction', wire?: WireLabels): Promise<{ generation: number; counts: Counts }> {
+  async updateLabels(
+    imageId: string,
+    origin: number[],
+    shape: number[],
+    patch: { values: LabelValues; offset: number },
+    kind: 'annotation' | 'correction',
+    wire?: WireLabels,
+  ): Promise<{ generation: number; counts: Counts }> {
     const im = this.image(imageId);
     // Without the wire payload the journal stores signed int32.
-    const signed = wire ? undefined : patch.values instanceof Int32Array && patch.offset === 0 ? patch.values : Int32Array.from(patch.values, (v) => v - patch.offset);
+    const signed = wire
+      ? undefined
+      : patch.values instanceof Int32Array && patch.offset === 0
+        ? patch.values
+        : Int32Array.from(patch.values, (v) => v - patch.offset);
     return this.serial(async () => {
       const generation = this.generation + 1;
       im.segmentBytes = await this.store.appendLabelRecord(this.id, imageId, im.segment, { generation, origin, shape, kind, labels: signed }, wire);
@@ -221,7 +241,15 @@ export class Session extends EventEmitter {
   }
 
   imageInfo(im: ImageState): ImageInfo {
-    return { imageId: im.meta.imageId, ...(im.meta.name ? { name: im.meta.name } : {}), shape: im.meta.shape, axes: im.meta.axes, dtype: im.meta.dtype, generation: im.generation, counts: im.layer.counts() };
+    return {
+      imageId: im.meta.imageId,
+      ...(im.meta.name ? { name: im.meta.name } : {}),
+      shape: im.meta.shape,
+      axes: im.meta.axes,
+      dtype: im.meta.dtype,
+      generation: im.generation,
+      counts: im.layer.counts(),
+    };
   }
 
   info(): SessionInfo {

@@ -47,7 +47,8 @@ export function loadDataset(imagesDir: string, labelsDir?: string, encoding: 'si
     const lp = join(labelsDir, name);
     if (!existsSync(lp)) throw new Error(`no label file for ${name} in ${labelsDir}`);
     const labels = readLabels(lp, encoding);
-    if (labels.height !== image.height || labels.width !== image.width) throw new Error(`${name}: labels ${labels.height}x${labels.width} != image ${image.height}x${image.width}`);
+    if (labels.height !== image.height || labels.width !== image.width)
+      throw new Error(`${name}: labels ${labels.height}x${labels.width} != image ${image.height}x${image.width}`);
     return { name, image, labels };
   });
 }
@@ -96,11 +97,16 @@ export function sharedDataDir(root: string, name: string): string | undefined {
 /** Rows of a tab-separated index file (e.g. dsb2018-train/index.tsv): header from the first line (a leading "# " is dropped). */
 export function readIndexTsv(path: string): Array<Record<string, string>> {
   if (!existsSync(path)) throw new Error(`index not found: ${path}`);
-  const lines = readFileSync(path, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+  const lines = readFileSync(path, 'utf8')
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== '');
   if (lines.length === 0) return [];
   const header = lines[0].replace(/^#\s*/, '').split('\t');
-  return lines.slice(1).filter((l) => !l.startsWith('#')).map((l) => {
-    const cells = l.split('\t');
-    return Object.fromEntries(header.map((h, i) => [h, cells[i] ?? '']));
-  });
+  return lines
+    .slice(1)
+    .filter((l) => !l.startsWith('#'))
+    .map((l) => {
+      const cells = l.split('\t');
+      return Object.fromEntries(header.map((h, i) => [h, cells[i] ?? '']));
+    });
 }

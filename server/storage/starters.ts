@@ -63,7 +63,9 @@ export class StarterRegistry {
   /** Read every card in dir (a missing folder is an empty registry) and check each archive's sha256. */
   constructor(readonly dir: string) {
     if (!existsSync(dir)) return;
-    for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
+    for (const f of readdirSync(dir)
+      .filter((n) => n.endsWith('.json'))
+      .sort()) {
       const cardPath = join(dir, f);
       let card: StarterCard;
       try {

@@ -92,7 +92,11 @@ function u32(n: number): Buffer {
 /** Encode labels compactly: int16 when every value fits, else int32. */
 function packLabels(labels: Int32Array): { dtype: 'int16' | 'int32'; bytes: Uint8Array } {
   let fits = true;
-  for (let i = 0; i < labels.length; i++) if (labels[i] > 32767 || labels[i] < -32768) { fits = false; break; }
+  for (let i = 0; i < labels.length; i++)
+    if (labels[i] > 32767 || labels[i] < -32768) {
+      fits = false;
+      break;
+    }
   if (!fits) return { dtype: 'int32', bytes: new Uint8Array(labels.buffer, labels.byteOffset, labels.byteLength) };
   const s = new Int16Array(labels.length);
   for (let i = 0; i < labels.length; i++) s[i] = labels[i];
@@ -152,7 +156,14 @@ function parseRecord(b: Buffer, o: number): Parsed {
   const payload = b.subarray(po, po + pl);
   if (b.readUInt32LE(po + pl) !== crc32(header, payload)) return { ok: false, reason: 'crc' };
   try {
-    const h = JSON.parse(header.toString()) as { generation: number; origin: number[]; shape: number[]; kind: 'annotation' | 'correction'; dtype: string; offset?: number };
+    const h = JSON.parse(header.toString()) as {
+      generation: number;
+      origin: number[];
+      shape: number[];
+      kind: 'annotation' | 'correction';
+      dtype: string;
+      offset?: number;
+    };
     const n = h.shape.reduce((a, c) => a * c, 1);
     const record = { generation: h.generation, origin: h.origin, shape: h.shape, kind: h.kind, labels: unpackLabels(h.dtype, payload, n, h.offset ?? 0) };
     return { ok: true, record, next: po + pl + 4 };
@@ -213,7 +224,8 @@ export class Store {
   /** The per-image metadata files of a session; unreadable ones are reported, not thrown. */
   readImageMetas<T>(sessionId: string): { metas: T[]; damaged: string[] } {
     const dir = this.dir(sessionId, 'images');
-    const metas: T[] = [], damaged: string[] = [];
+    const metas: T[] = [],
+      damaged: string[] = [];
     if (!existsSync(dir)) return { metas, damaged };
     for (const f of readdirSync(dir)) {
       const m = /^([A-Za-z0-9_-]{1,64})\.json$/.exec(f);
@@ -233,12 +245,25 @@ export class Store {
   }
 
   /** Append one label record to the image's journal and fsync it. Resolves once durable. */
-  async appendLabelRecord(sessionId: string, imageId: string, segment: number, rec: Omit<LabelRecord, 'labels'> & { labels?: Int32Array }, wire?: WireLabels): Promise<number> {
+  async appendLabelRecord(
+    sessionId: string,
+    imageId: string,
+    segment: number,
+    rec: Omit<LabelRecord, 'labels'> & { labels?: Int32Array },
+    wire?: WireLabels,
+  ): Promise<number> {
     assertId(imageId, 'imageId');
     if (!wire && !rec.labels) throw new Error('appendLabelRecord: neither labels nor the wire payload');
     const packed = wire ? { dtype: wire.dtype, bytes: wire.deflated } : await packDeflated(rec.labels!);
     const header = Buffer.from(
-      JSON.stringify({ generation: rec.generation, origin: rec.origin, shape: rec.shape, kind: rec.kind, dtype: packed.dtype, ...(wire?.offset ? { offset: 1 } : {}) }),
+      JSON.stringify({
+        generation: rec.generation,
+        origin: rec.origin,
+        shape: rec.shape,
+        kind: rec.kind,
+        dtype: packed.dtype,
+        ...(wire?.offset ? { offset: 1 } : {}),
+      }),
     );
     const crc = crc32(header, packed.bytes);
     const frame = Buffer.concat([u32(JOURNAL_MAGIC), u32(header.length), header, u32(packed.bytes.length), packed.bytes, u32(crc)]);
@@ -257,7 +282,7 @@ export class Store {
 
   /** The open append handle of a journal segment; opening one closes the image's other segments. */
   private journal(path: string, imagePrefix: string): Promise<OpenJournal> {
-    let j = this.journals.get(path);
+    const j = this.journals.get(path);
     if (j) {
       this.journals.delete(path); // re-insert: Map order = least recently used first
       this.journals.set(path, j);
@@ -282,7 +307,12 @@ export class Store {
     for (const [path, j] of this.journals) {
       if (!match(path)) continue;
       this.journals.delete(path);
-      closing.push(j.then((o) => o.fh.close(), () => undefined));
+      closing.push(
+        j.then(
+          (o) => o.fh.close(),
+          () => undefined,
+        ),
+      );
     }
     await Promise.all(closing);
   }
@@ -293,7 +323,16 @@ export class Store {
     const packed = await packDeflated(snap.labels);
     const header = Buffer.from(JSON.stringify({ generation: snap.generation, shape: snap.shape, dtype: packed.dtype }));
     const crc = crc32(header, packed.bytes, snap.corrections);
-    const data = Buffer.concat([u32(SNAP_MAGIC), u32(header.length), header, u32(packed.bytes.length), packed.bytes, u32(snap.corrections.length), snap.corrections, u32(crc)]);
+    const data = Buffer.concat([
+      u32(SNAP_MAGIC),
+      u32(header.length),
+      header,
+      u32(packed.bytes.length),
+      packed.bytes,
+      u32(snap.corrections.length),
+      snap.corrections,
+      u32(crc),
+    ]);
     await writeAtomic(this.dir(sessionId, 'labels', `${imageId}.snap`), data);
   }
 
@@ -319,7 +358,10 @@ export class Store {
   }
 
   /** Read the snapshot (if any) and every intact journal record after it. */
-  readLabels(sessionId: string, imageId: string): { snapshot?: LabelSnapshot; records: LabelRecord[]; tornBytes: number; damaged: JournalDamage[]; lastSegment: number } {
+  readLabels(
+    sessionId: string,
+    imageId: string,
+  ): { snapshot?: LabelSnapshot; records: LabelRecord[]; tornBytes: number; damaged: JournalDamage[]; lastSegment: number } {
     assertId(imageId, 'imageId');
     let snapshot: LabelSnapshot | undefined;
     const snapPath = this.dir(sessionId, 'labels', `${imageId}.snap`);
@@ -328,13 +370,19 @@ export class Store {
       let o = 0;
       if (b.readUInt32LE(o) !== SNAP_MAGIC) throw new Error(`corrupt label snapshot ${imageId}`);
       o += 4;
-      const hl = b.readUInt32LE(o); o += 4;
-      const header = b.subarray(o, o + hl); o += hl;
+      const hl = b.readUInt32LE(o);
+      o += 4;
+      const header = b.subarray(o, o + hl);
+      o += hl;
       const h = JSON.parse(header.toString()) as { generation: number; shape: number[]; dtype: string };
-      const pl = b.readUInt32LE(o); o += 4;
-      const payload = b.subarray(o, o + pl); o += pl;
-      const cl = b.readUInt32LE(o); o += 4;
-      const corr = b.subarray(o, o + cl); o += cl;
+      const pl = b.readUInt32LE(o);
+      o += 4;
+      const payload = b.subarray(o, o + pl);
+      o += pl;
+      const cl = b.readUInt32LE(o);
+      o += 4;
+      const corr = b.subarray(o, o + cl);
+      o += cl;
       if (b.readUInt32LE(o) !== crc32(header, payload, corr)) throw new Error(`label snapshot ${imageId} fails its checksum`);
       const n = h.shape.reduce((a, c) => a * c, 1);
       snapshot = { generation: h.generation, shape: h.shape, labels: unpackLabels(h.dtype, payload, n), corrections: new Uint8Array(corr) };
@@ -356,7 +404,10 @@ export class Store {
         // Resync on the next intact record: a damaged record costs that record only.
         let resume = -1;
         for (let p = b.indexOf(MAGIC_BYTES, o + 1); p >= 0; p = b.indexOf(MAGIC_BYTES, p + 1)) {
-          if (parseRecord(b, p).ok) { resume = p; break; }
+          if (parseRecord(b, p).ok) {
+            resume = p;
+            break;
+          }
         }
         const end = resume < 0 ? b.length : resume;
         // Only the unfinished last append of a crash (a frame cut short, or zeros) is a torn tail: never acknowledged.

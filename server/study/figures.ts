@@ -12,13 +12,20 @@ import { BG_NAME, sortCells, type CellResult, type StudySetup } from './types.js
 
 /** The metrics plotted, one panel each, in this order. */
 export const METRICS: ReadonlyArray<[keyof MatchingStats, string]> = [
-  ['f1', 'F1'], ['accuracy', 'accuracy'], ['precision', 'precision'], ['recall', 'recall'], ['panoptic_quality', 'PQ'],
+  ['f1', 'F1'],
+  ['accuracy', 'accuracy'],
+  ['precision', 'precision'],
+  ['recall', 'recall'],
+  ['panoptic_quality', 'PQ'],
 ];
 
 export type FigureX = 'k' | 'fraction';
 
 /** Figure file stems in the output folder (each written as .vl.json, .svg and .png). */
-export const FIGURES: ReadonlyArray<[FigureX, string]> = [['k', 'metrics-vs-k'], ['fraction', 'metrics-vs-fraction']];
+export const FIGURES: ReadonlyArray<[FigureX, string]> = [
+  ['k', 'metrics-vs-k'],
+  ['fraction', 'metrics-vs-fraction'],
+];
 
 /** Okabe-Ito colours per ordering; full labels are black. */
 export const ORDER_COLORS: Readonly<Record<string, string>> = { minmax: '#0072B2', min: '#D55E00', max: '#009E73', random: '#CC79A7' };
@@ -49,15 +56,26 @@ export const strategyLabel = (c: Pick<CellResult, 'ordering' | 'bg' | 'k'>): str
 
 /** The figure's data: every cell x every metric, values exactly as in the results. */
 export function figureRows(cells: CellResult[]): FigureRow[] {
-  return sortCells(cells).flatMap((c) => METRICS.map(([key, name]) => ({
-    cell: c.id, strategy: strategyLabel(c), ordering: c.ordering, background: c.k === null ? 'all' : BG_NAME[c.bg] ?? c.bg,
-    k: c.k, fraction_objects: c.cost.fractionObjects, fraction_pixels: c.cost.fractionPixels, metric: name, value: c.evaluation.atIoU05[key] as number,
-  })));
+  return sortCells(cells).flatMap((c) =>
+    METRICS.map(([key, name]) => ({
+      cell: c.id,
+      strategy: strategyLabel(c),
+      ordering: c.ordering,
+      background: c.k === null ? 'all' : (BG_NAME[c.bg] ?? c.bg),
+      k: c.k,
+      fraction_objects: c.cost.fractionObjects,
+      fraction_pixels: c.cost.fractionPixels,
+      metric: name,
+      value: c.evaluation.atIoU05[key] as number,
+    })),
+  );
 }
 
 const pretty = (family: string) => ({ stardist: 'StarDist-like', cellpose: 'Cellpose-like', elephant: 'ELEPHANT-like' })[family] ?? family;
 
-const PANEL_W = 300, COL_GAP = 30, ROW_GAP = 24;
+const PANEL_W = 300,
+  COL_GAP = 30,
+  ROW_GAP = 24;
 /** Height of each metric panel in SVG pixels. */
 export const PANEL_HEIGHT = 210;
 /** The legend sits in the empty sixth place of the 3 x 2 grid of panels (5 metrics). */
@@ -71,8 +89,8 @@ export function studyFigureSpec(setup: StudySetup, cells: CellResult[], x: Figur
   const byLabel = new Map(sortCells(cells).map((c) => [strategyLabel(c), c]));
   const hasFull = rows.some((r) => r.k === null);
   const domain = [...strategies, ...(hasFull ? [FULL_LABEL] : [])];
-  const colors = domain.map((s) => (s === FULL_LABEL ? FULL_COLOR : ORDER_COLORS[byLabel.get(s)!.ordering] ?? OTHER_COLOR));
-  const dashes = domain.map((s) => (s === FULL_LABEL ? FULL_DASH : BG_DASH[byLabel.get(s)!.bg] ?? [1, 0]));
+  const colors = domain.map((s) => (s === FULL_LABEL ? FULL_COLOR : (ORDER_COLORS[byLabel.get(s)!.ordering] ?? OTHER_COLOR)));
+  const dashes = domain.map((s) => (s === FULL_LABEL ? FULL_DASH : (BG_DASH[byLabel.get(s)!.bg] ?? [1, 0])));
   const legendTitle = hasFull ? 'annotation: ordering, background' : 'annotation';
   const color = { field: 'strategy', type: 'nominal', scale: { domain, range: colors }, title: legendTitle, legend: LEGEND } as const;
   const strokeDash = { field: 'strategy', type: 'nominal', scale: { domain, range: dashes }, title: legendTitle } as const;
@@ -82,7 +100,9 @@ export function studyFigureSpec(setup: StudySetup, cells: CellResult[], x: Figur
   if (x === 'k') {
     const ks = [...new Set(sparse.map((r) => r.k as number))].sort((a, b) => a - b);
     xEnc = {
-      field: 'k', type: 'quantitative', title: 'k (up to 2k objects annotated per image, log scale)',
+      field: 'k',
+      type: 'quantitative',
+      title: 'k (up to 2k objects annotated per image, log scale)',
       scale: { type: 'log', base: 2, domain: ks.length ? [ks[0] / 1.5, ks[ks.length - 1] * 1.5] : [0.5, 2] },
       axis: { values: ks, format: 'd', grid: true },
     };
@@ -91,8 +111,11 @@ export function studyFigureSpec(setup: StudySetup, cells: CellResult[], x: Figur
     const lo = fr.length ? Math.min(...fr) / 1.5 : 0.001;
     const ticks = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1].filter((t) => t >= lo);
     xEnc = {
-      field: 'fraction_objects', type: 'quantitative', title: 'fraction of the training objects annotated (log scale)',
-      scale: { type: 'log', domain: [lo, 1.2] }, axis: { format: '~%', values: ticks },
+      field: 'fraction_objects',
+      type: 'quantitative',
+      title: 'fraction of the training objects annotated (log scale)',
+      scale: { type: 'log', domain: [lo, 1.2] },
+      axis: { format: '~%', values: ticks },
     };
   }
   const th = setup.valSet?.count ? `thresholds chosen per cell on ${setup.valSet.count} validation images` : "the family's default thresholds";
@@ -103,7 +126,9 @@ export function studyFigureSpec(setup: StudySetup, cells: CellResult[], x: Figur
       subtitle: [
         `${setup.trainSet.count} training / ${setup.testSet.count} test images (${setup.testSet.split}); ${cellS} s of training per cell (backend ${setup.backend ?? '?'}); ${th}.`,
         `Colour: which objects are annotated (ordering); ${[
-          ...(['bg', 'none', 'scribble'] as const).filter((b) => sparse.some((r) => r.background === BG_NAME[b])).map((b) => `${BG_STYLE[b]}: ${BG_MEANING[b]}`),
+          ...(['bg', 'none', 'scribble'] as const)
+            .filter((b) => sparse.some((r) => r.background === BG_NAME[b]))
+            .map((b) => `${BG_STYLE[b]}: ${BG_MEANING[b]}`),
           ...(hasFull ? ['black dashed: every object and background pixel labeled'] : []),
         ].join('; ')}.`,
       ],
@@ -116,15 +141,25 @@ export function studyFigureSpec(setup: StudySetup, cells: CellResult[], x: Figur
       width: PANEL_W,
       height: PANEL_HEIGHT,
       layer: [
-        ...(hasFull ? [{
-          transform: [{ filter: 'datum.k == null' }],
-          mark: { type: 'rule', strokeWidth: 2 },
-          encoding: { y, color, strokeDash },
-        } as const] : []),
+        ...(hasFull
+          ? [
+              {
+                transform: [{ filter: 'datum.k == null' }],
+                mark: { type: 'rule', strokeWidth: 2 },
+                encoding: { y, color, strokeDash },
+              } as const,
+            ]
+          : []),
         {
           transform: [{ filter: 'datum.k != null' }],
           mark: { type: 'line', strokeWidth: 2.5, clip: true, point: { filled: true, size: 50 } },
-          encoding: { x: xEnc, y, color, strokeDash, tooltip: [{ field: 'cell' }, { field: 'metric' }, { field: 'value', format: '.3f' }, { field: 'fraction_objects', format: '.2%' }] },
+          encoding: {
+            x: xEnc,
+            y,
+            color,
+            strokeDash,
+            tooltip: [{ field: 'cell' }, { field: 'metric' }, { field: 'value', format: '.3f' }, { field: 'fraction_objects', format: '.2%' }],
+          },
         },
       ],
     },

@@ -21,20 +21,71 @@ export function formatThresholds(th: CellResult['evaluation']['thresholds'] | un
 export function toCsv(cells: CellResult[]): string {
   const ths = cells[0]?.evaluation.curve.map((c) => c.thresh) ?? [];
   const head = [
-    'id', 'ordering', 'k', 'bg', 'objects_kept', 'objects_total', 'fraction_objects', 'pixels_labeled', 'pixels_total', 'fraction_pixels',
-    'train_steps', 'train_seconds', 'train_loss', 'test_images', 'n_true', 'n_pred', 'tp', 'fp', 'fn',
-    'precision', 'recall', 'accuracy', 'f1', 'panoptic_quality', 'mean_matched_score', 'mean_true_score',
+    'id',
+    'ordering',
+    'k',
+    'bg',
+    'objects_kept',
+    'objects_total',
+    'fraction_objects',
+    'pixels_labeled',
+    'pixels_total',
+    'fraction_pixels',
+    'train_steps',
+    'train_seconds',
+    'train_loss',
+    'test_images',
+    'n_true',
+    'n_pred',
+    'tp',
+    'fp',
+    'fn',
+    'precision',
+    'recall',
+    'accuracy',
+    'f1',
+    'panoptic_quality',
+    'mean_matched_score',
+    'mean_true_score',
     ...ths.map((t) => `f1_iou${t.toFixed(1)}`),
-    'prob_thresh', 'nms_thresh', 'thresholds_from', 'f1_default_thresholds',
+    'prob_thresh',
+    'nms_thresh',
+    'thresholds_from',
+    'f1_default_thresholds',
   ];
   const rows = sortCells(cells).map((c) => {
     const m = c.evaluation.atIoU05;
     return [
-      c.id, c.ordering, c.k ?? 'full', c.bg, c.cost.objectsKept, c.cost.objectsTotal, c.cost.fractionObjects.toFixed(6), c.cost.pixelsLabeled, c.cost.pixelsTotal,
-      c.cost.fractionPixels.toFixed(6), c.training.steps, c.training.seconds, f4(c.training.loss), c.evaluation.images, m.n_true, m.n_pred, m.tp, m.fp, m.fn,
-      f4(m.precision), f4(m.recall), f4(m.accuracy), f4(m.f1), f4(m.panoptic_quality), f4(m.mean_matched_score), f4(m.mean_true_score),
+      c.id,
+      c.ordering,
+      c.k ?? 'full',
+      c.bg,
+      c.cost.objectsKept,
+      c.cost.objectsTotal,
+      c.cost.fractionObjects.toFixed(6),
+      c.cost.pixelsLabeled,
+      c.cost.pixelsTotal,
+      c.cost.fractionPixels.toFixed(6),
+      c.training.steps,
+      c.training.seconds,
+      f4(c.training.loss),
+      c.evaluation.images,
+      m.n_true,
+      m.n_pred,
+      m.tp,
+      m.fp,
+      m.fn,
+      f4(m.precision),
+      f4(m.recall),
+      f4(m.accuracy),
+      f4(m.f1),
+      f4(m.panoptic_quality),
+      f4(m.mean_matched_score),
+      f4(m.mean_true_score),
       ...c.evaluation.curve.map((s) => f4(s.f1)),
-      c.evaluation.thresholds?.probThresh ?? '', c.evaluation.thresholds?.nmsThresh ?? '', `"${c.evaluation.thresholds?.chosenOn ?? 'family defaults'}"`,
+      c.evaluation.thresholds?.probThresh ?? '',
+      c.evaluation.thresholds?.nmsThresh ?? '',
+      `"${c.evaluation.thresholds?.chosenOn ?? 'family defaults'}"`,
       c.evaluation.defaultThresholdsAtIoU05 ? f4(c.evaluation.defaultThresholdsAtIoU05.f1) : '',
     ].join(',');
   });
@@ -62,11 +113,17 @@ export function toMarkdown(setup: StudySetup, cells: CellResult[]): string {
     const rel = full && full.evaluation.atIoU05.f1 > 0 ? (m.f1 / full.evaluation.atIoU05.f1).toFixed(2) : '';
     const thText = formatThresholds(c.evaluation.thresholds) ?? 'defaults';
     const def = c.evaluation.defaultThresholdsAtIoU05 ? c.evaluation.defaultThresholdsAtIoU05.f1.toFixed(3) : '';
-    lines.push(`| ${c.id} | ${c.ordering} | ${c.k ?? 'all'} | ${c.bg === 'full' ? 'all' : BG_NAME[c.bg] ?? c.bg} | ${pct(c.cost.fractionObjects)} | ${pct(c.cost.fractionPixels)} | ${c.training.steps} | ${m.precision.toFixed(3)} | ${m.recall.toFixed(3)} | ${m.accuracy.toFixed(3)} | ${m.f1.toFixed(3)} | ${m.panoptic_quality.toFixed(3)} | ${rel} | ${thText} | ${def} |`);
+    lines.push(
+      `| ${c.id} | ${c.ordering} | ${c.k ?? 'all'} | ${c.bg === 'full' ? 'all' : (BG_NAME[c.bg] ?? c.bg)} | ${pct(c.cost.fractionObjects)} | ${pct(c.cost.fractionPixels)} | ${c.training.steps} | ${m.precision.toFixed(3)} | ${m.recall.toFixed(3)} | ${m.accuracy.toFixed(3)} | ${m.f1.toFixed(3)} | ${m.panoptic_quality.toFixed(3)} | ${rel} | ${thText} | ${def} |`,
+    );
   }
   const missing = setup.cells.filter((id) => !cells.some((c) => c.id === id));
   if (missing.length) lines.push('', `Not finished yet: ${missing.join(', ')}.`);
-  lines.push('', `Figures: ${FIGURES.map(([, stem]) => `${stem}.png`).join(', ')} (also .svg; the Vega-Lite spec with the plotted data is the .vl.json beside each). Solid: with background annotation, dashed: without, dotted: scribbles; black dashed: full labels.`, '');
+  lines.push(
+    '',
+    `Figures: ${FIGURES.map(([, stem]) => `${stem}.png`).join(', ')} (also .svg; the Vega-Lite spec with the plotted data is the .vl.json beside each). Solid: with background annotation, dashed: without, dotted: scribbles; black dashed: full labels.`,
+    '',
+  );
   return lines.join('\n');
 }
 
@@ -75,7 +132,8 @@ export async function writeStudyReport(outDir: string, setup: StudySetup, cells:
   ensureDir(outDir);
   const sorted = sortCells(cells);
   const files: Array<[string, Uint8Array | string]> = [];
-  if (opts.resultsJson !== false) files.push(['results.json', JSON.stringify({ setup, cells: sorted.map(({ fingerprint: _f, ...rest }) => rest) }, null, 2) + '\n']);
+  if (opts.resultsJson !== false)
+    files.push(['results.json', JSON.stringify({ setup, cells: sorted.map(({ fingerprint: _f, ...rest }) => rest) }, null, 2) + '\n']);
   files.push(['results.csv', toCsv(sorted)], ['results.md', toMarkdown(setup, sorted)]);
   for (const [x, stem] of FIGURES) {
     const fig = await renderFigure(studyFigureSpec(setup, sorted, x));

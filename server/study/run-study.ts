@@ -16,17 +16,14 @@ import { join, resolve } from 'node:path';
 import type { Image2D, Labels2D } from '../imaging/types.js';
 import { ensureDir, fileExists, listTiffs, loadDataset, readText, writeFileAtomic, type DatasetItem } from '../storage/dataset.js';
 import { holdOutValidation, trainValTestSplit } from '../metrics/split.js';
-import { matchingDataset, type MatchingStats } from '../metrics/matching.js';
+import { matchingDataset } from '../metrics/matching.js';
 import { fitModel, postprocessMaps, predictMaps } from '../training/pipeline.js';
 import { tuneThresholds } from '../training/thresholds.js';
 import { parseTrainOptions, type TrainOptions } from '../training/config.js';
 import type { TrainProgress } from '../training/train.js';
 import { disposeModel } from '../models/segmentation-model.js';
 import { getFamily } from '../models/registry.js';
-import {
-  imageSeed, simulateAnnotation, strategyId, studyGrid, totalCost, parseStrategyId,
-  type AnnotationCost, type Strategy,
-} from './strategies.js';
+import { imageSeed, simulateAnnotation, strategyId, studyGrid, totalCost, parseStrategyId, type AnnotationCost, type Strategy } from './strategies.js';
 import { writeStudyReport } from './report.js';
 import type { CellCost, CellResult, StudyFingerprint, StudySetup } from './types.js';
 
@@ -122,8 +119,7 @@ function digest(names: string[]): string {
 }
 
 function sameFingerprint(a: StudyFingerprint, b: StudyFingerprint): string | undefined {
-  for (const k of Object.keys(b) as (keyof StudyFingerprint)[])
-    if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) return k;
+  for (const k of Object.keys(b) as (keyof StudyFingerprint)[]) if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) return k;
   return undefined;
 }
 
@@ -147,7 +143,8 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
   const names = listTiffs(opts.imagesDir);
   let trainNames: string[], valNames: string[], testNames: string[], splitRule: string;
   const nVal = opts.val ?? STUDY_DEFAULTS.val;
-  const testImagesDir = opts.testImagesDir ?? opts.imagesDir, testMasksDir = opts.testMasksDir ?? opts.masksDir;
+  const testImagesDir = opts.testImagesDir ?? opts.imagesDir,
+    testMasksDir = opts.testMasksDir ?? opts.masksDir;
   if (opts.testImagesDir || opts.testMasksDir) {
     if (!opts.testImagesDir || !opts.testMasksDir) throw new Error('a separate test set needs both test images and test masks');
     ({ train: trainNames, val: valNames } = holdOutValidation(names, nVal));
@@ -155,7 +152,12 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
     splitRule = 'separate test set';
   } else {
     // the quality benchmark's split: validation = the last `val` names of the training part, never trained on
-    const split = trainValTestSplit(names, opts.splitSeed ?? STUDY_DEFAULTS.splitSeed, Math.min(opts.holdout ?? STUDY_DEFAULTS.holdout, Math.max(0, names.length - 1)), nVal);
+    const split = trainValTestSplit(
+      names,
+      opts.splitSeed ?? STUDY_DEFAULTS.splitSeed,
+      Math.min(opts.holdout ?? STUDY_DEFAULTS.holdout, Math.max(0, names.length - 1)),
+      nVal,
+    );
     ({ train: trainNames, val: valNames, test: testNames } = split);
     splitRule = `dsbSplit(seed ${opts.splitSeed ?? STUDY_DEFAULTS.splitSeed}, holdout ${split.test.length})`;
   }
@@ -179,17 +181,33 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
   delete trainRecord.timeLimitS;
   delete trainRecord.checkpointEvery;
   const fingerprint: StudyFingerprint = {
-    family, config, train: trainRecord, seed,
+    family,
+    config,
+    train: trainRecord,
+    seed,
     trainSet: `${resolve(opts.imagesDir)}|${resolve(opts.masksDir)}|${digest(trainNames)}`,
     testSet: `${resolve(testImagesDir)}|${resolve(testMasksDir)}|${digest(testNames)}`,
-    trainImages: trainNames.length, testImages: testNames.length,
-    valSet: valNames.length ? digest(valNames) : '', maxSteps: opts.maxSteps ?? null,
+    trainImages: trainNames.length,
+    testImages: testNames.length,
+    valSet: valNames.length ? digest(valNames) : '',
+    maxSteps: opts.maxSteps ?? null,
   };
   const setup: StudySetup = {
-    family, grid: opts.cells?.length ? 'custom' : grid, cells: ids, budgetS, perCellS, seed, config, train: trainRecord, backend: opts.backend,
+    family,
+    grid: opts.cells?.length ? 'custom' : grid,
+    cells: ids,
+    budgetS,
+    perCellS,
+    seed,
+    config,
+    train: trainRecord,
+    backend: opts.backend,
     trainSet: { images: opts.imagesDir, masks: opts.masksDir, count: trainNames.length },
     testSet: { images: testImagesDir, masks: testMasksDir, count: testNames.length, split: splitRule },
-    valSet: { count: valNames.length, rule: valNames.length ? `last ${valNames.length} images of the training part, dense masks, not trained on` : 'none (family default thresholds)' },
+    valSet: {
+      count: valNames.length,
+      rule: valNames.length ? `last ${valNames.length} images of the training part, dense masks, not trained on` : 'none (family default thresholds)',
+    },
   };
   const cellsDir = join(opts.outDir, 'cells');
   ensureDir(cellsDir);
@@ -197,10 +215,11 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
 
   const results: CellResult[] = [];
   const skipped: string[] = [];
-  const collect = (): CellResult[] => ids.flatMap((id) => {
-    const f = join(cellsDir, `${id}.json`);
-    return fileExists(f) ? [JSON.parse(readText(f)) as CellResult] : [];
-  });
+  const collect = (): CellResult[] =>
+    ids.flatMap((id) => {
+      const f = join(cellsDir, `${id}.json`);
+      return fileExists(f) ? [JSON.parse(readText(f)) as CellResult] : [];
+    });
   let files: string[] = [];
   for (const [i, strategy] of strategies.entries()) {
     const id = ids[i];
@@ -235,24 +254,36 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
     const cost = totalCost(costs);
     emit({ type: 'cell-start', index, total, id, cost });
     const t0 = Date.now();
-    const { model, result } = await fitModel(items, {
-      family, config,
-      train: { ...trainBase, steps: opts.maxSteps ?? 1e7, timeLimitS: perCellS },
-    }, {
-      signal: opts.signal,
-      onProgress: (progress) => emit({ type: 'train', index, total, id, progress, elapsedS: (Date.now() - t0) / 1000, limitS: perCellS }),
-    });
+    const { model, result } = await fitModel(
+      items,
+      {
+        family,
+        config,
+        train: { ...trainBase, steps: opts.maxSteps ?? 1e7, timeLimitS: perCellS },
+      },
+      {
+        signal: opts.signal,
+        onProgress: (progress) => emit({ type: 'train', index, total, id, progress, elapsedS: (Date.now() - t0) / 1000, limitS: perCellS }),
+      },
+    );
     const trainS = (Date.now() - t0) / 1000;
     const t1 = Date.now();
-    const preds: Labels2D[] = [], defaultPreds: Labels2D[] = [];
+    const preds: Labels2D[] = [],
+      defaultPreds: Labels2D[] = [];
     const tune = valData.length > 0;
     let thresholds: CellResult['evaluation']['thresholds'] = { chosenOn: 'family defaults' };
     try {
       if (tune) {
         const choice = await tuneThresholds(model, valData, {
-          signal: opts.signal, onImage: (done, of) => emit({ type: 'tune', index, total, id, done, of }),
+          signal: opts.signal,
+          onImage: (done, of) => emit({ type: 'tune', index, total, id, done, of }),
         });
-        thresholds = { probThresh: choice.probThresh, nmsThresh: choice.nmsThresh, chosenOn: `${valData.length} validation images`, valAccuracy05: round(choice.accuracy, 4) };
+        thresholds = {
+          probThresh: choice.probThresh,
+          nmsThresh: choice.nmsThresh,
+          chosenOn: `${valData.length} validation images`,
+          valAccuracy05: round(choice.accuracy, 4),
+        };
       }
       for (const [j, d] of testData.entries()) {
         if (opts.signal?.aborted) throw new Error('study aborted');
@@ -274,7 +305,14 @@ export async function runStudy(opts: StudyOptions): Promise<StudyResult> {
       k: strategy.kind === 'full' ? null : strategy.k,
       bg: strategy.kind === 'full' ? 'full' : strategy.bg,
       cost,
-      training: { steps: result.steps, loss: result.loss, stoppedBy: result.stoppedBy, seconds: round(trainS, 1), timeLimitS: round(perCellS, 1), images: trainData.length },
+      training: {
+        steps: result.steps,
+        loss: result.loss,
+        stoppedBy: result.stoppedBy,
+        seconds: round(trainS, 1),
+        timeLimitS: round(perCellS, 1),
+        images: trainData.length,
+      },
       evaluation: { images: testData.length, seconds: round((Date.now() - t1) / 1000, 1), atIoU05: at05, curve, thresholds, defaultThresholdsAtIoU05 },
       fingerprint,
       finishedAt: new Date().toISOString(),

@@ -53,9 +53,7 @@ export const SCRIBBLE_DEFAULTS = Object.freeze({
 export type ScribbleOptions = typeof SCRIBBLE_DEFAULTS;
 
 /** One cell of the study grid. `full` has k 'full' (ordering/bg are ignored: the dense mask). */
-export type Strategy =
-  | { kind: 'full' }
-  | { kind: 'sparse'; ordering: Ordering; k: number; bg: BgMode };
+export type Strategy = { kind: 'full' } | { kind: 'sparse'; ordering: Ordering; k: number; bg: BgMode };
 
 /** Stable, file-name-safe id: "full", "minmax-k16-bg", "random-k1-none", "min-k4-scribble". */
 export function strategyId(s: Strategy): string {
@@ -97,37 +95,53 @@ export function objectStats(labels: Labels2D, image?: Image2D): ObjectStats[] {
   const ids: number[] = [];
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
-    if (v > 0 && !index.has(v)) { index.set(v, 0); ids.push(v); }
+    if (v > 0 && !index.has(v)) {
+      index.set(v, 0);
+      ids.push(v);
+    }
   }
   ids.sort((a, b) => a - b);
   ids.forEach((id, j) => index.set(id, j));
   const n = ids.length;
-  const cnt = new Float64Array(n), sy = new Float64Array(n), sx = new Float64Array(n), si = new Float64Array(n);
+  const cnt = new Float64Array(n),
+    sy = new Float64Array(n),
+    sx = new Float64Array(n),
+    si = new Float64Array(n);
   const C = image?.channels ?? 1;
   for (let y = 0, i = 0; y < H; y++)
     for (let x = 0; x < W; x++, i++) {
       const v = data[i];
       if (v <= 0) continue;
       const j = index.get(v) as number;
-      cnt[j]++; sy[j] += y; sx[j] += x;
+      cnt[j]++;
+      sy[j] += y;
+      sx[j] += x;
       if (image) {
         let s = 0;
         for (let c = 0; c < C; c++) s += image.data[i * C + c];
         si[j] += s / C;
       }
     }
-  const myy = new Float64Array(n), mxx = new Float64Array(n), mxy = new Float64Array(n);
+  const myy = new Float64Array(n),
+    mxx = new Float64Array(n),
+    mxy = new Float64Array(n);
   for (let y = 0, i = 0; y < H; y++)
     for (let x = 0; x < W; x++, i++) {
       const v = data[i];
       if (v <= 0) continue;
       const j = index.get(v) as number;
-      const dy = y - sy[j] / cnt[j], dx = x - sx[j] / cnt[j];
-      myy[j] += dy * dy; mxx[j] += dx * dx; mxy[j] += dx * dy;
+      const dy = y - sy[j] / cnt[j],
+        dx = x - sx[j] / cnt[j];
+      myy[j] += dy * dy;
+      mxx[j] += dx * dx;
+      mxy[j] += dx * dy;
     }
   return ids.map((id, j) => {
-    const a = myy[j] / cnt[j], c = mxx[j] / cnt[j], b = mxy[j] / cnt[j];
-    const half = (a + c) / 2, r = Math.sqrt(((a - c) / 2) ** 2 + b * b);
+    const a = myy[j] / cnt[j],
+      c = mxx[j] / cnt[j],
+      b = mxy[j] / cnt[j];
+    const half = (a + c) / 2,
+      r = Math.sqrt(((a - c) / 2) ** 2 + b * b);
     let l2 = half - r;
     // Exact zero for degenerate shapes (skimage clips negative float noise to 0); treat relative noise as zero.
     if (l2 <= 1e-10 * Math.max(half, 1e-300)) l2 = 0;
@@ -156,10 +170,15 @@ export function selectObjects(stats: ObjectStats[], ordering: Ordering, k: numbe
       const { min, max } = minMaxLabels(stats, k);
       return [...new Set([...min, ...max])].sort((a, b) => a - b);
     }
-    case 'min': return minMaxLabels(stats, 2 * k).min;
-    case 'max': return minMaxLabels(stats, 2 * k).max;
+    case 'min':
+      return minMaxLabels(stats, 2 * k).min;
+    case 'max':
+      return minMaxLabels(stats, 2 * k).max;
     case 'random': {
-      const ids = stats.filter((s) => s.minorAxisLength > 0).map((s) => s.id).sort((a, b) => a - b);
+      const ids = stats
+        .filter((s) => s.minorAxisLength > 0)
+        .map((s) => s.id)
+        .sort((a, b) => a - b);
       const rand = rng(seed);
       for (let i = ids.length - 1; i > 0; i--) {
         const j = Math.floor(rand() * (i + 1));
@@ -167,7 +186,8 @@ export function selectObjects(stats: ObjectStats[], ordering: Ordering, k: numbe
       }
       return ids.slice(0, Math.min(2 * k, ids.length)).sort((a, b) => a - b);
     }
-    default: throw new Error(`unknown ordering "${ordering as string}"`);
+    default:
+      throw new Error(`unknown ordering "${ordering as string}"`);
   }
 }
 
@@ -205,15 +225,19 @@ export function applyScribbles(out: Labels2D, dense: Labels2D, seed: number, opt
   };
   for (let s = 0; s < o.strokes; s++) {
     const start = bgIdx[Math.floor(rand() * bgIdx.length)];
-    let py = Math.floor(start / W), px = start % W;
+    let py = Math.floor(start / W),
+      px = start % W;
     let th = rand() * 2 * Math.PI;
     paint(py, px);
     for (let t = 0; t < steps; t++) {
       th += o.turnSigma * gauss();
-      const ny = py + Math.sin(th), nx = px + Math.cos(th);
-      const iy = Math.round(ny), ix = Math.round(nx);
+      const ny = py + Math.sin(th),
+        nx = px + Math.cos(th);
+      const iy = Math.round(ny),
+        ix = Math.round(nx);
       if (iy < 0 || iy >= H || ix < 0 || ix >= W || data[iy * W + ix] !== 0) break;
-      py = ny; px = nx;
+      py = ny;
+      px = nx;
       paint(iy, ix);
     }
   }
@@ -243,7 +267,13 @@ export function imageSeed(name: string, seed: number): number {
 }
 
 /** Apply one strategy to one dense mask. `seed` drives `random` and `scribble` (use imageSeed). */
-export function simulateAnnotation(image: Image2D, dense: Labels2D, strategy: Strategy, seed = 0, scribble: Partial<ScribbleOptions> = {}): SimulatedAnnotation {
+export function simulateAnnotation(
+  image: Image2D,
+  dense: Labels2D,
+  strategy: Strategy,
+  seed = 0,
+  scribble: Partial<ScribbleOptions> = {},
+): SimulatedAnnotation {
   const stats = objectStats(dense, image);
   let out: Labels2D;
   let keptIds: number[];
@@ -263,11 +293,16 @@ export function simulateAnnotation(image: Image2D, dense: Labels2D, strategy: St
 }
 
 export function annotationCost(dense: Labels2D, sparse: Labels2D, objectsKept?: number, objectsTotal?: number): AnnotationCost {
-  let obj = 0, bg = 0;
-  const kept = new Set<number>(), all = new Set<number>();
+  let obj = 0,
+    bg = 0;
+  const kept = new Set<number>(),
+    all = new Set<number>();
   for (let i = 0; i < sparse.data.length; i++) {
     const v = sparse.data[i];
-    if (v > 0) { obj++; kept.add(v); } else if (v === 0) bg++;
+    if (v > 0) {
+      obj++;
+      kept.add(v);
+    } else if (v === 0) bg++;
     if (dense.data[i] > 0) all.add(dense.data[i]);
   }
   return {

@@ -16,7 +16,10 @@ export interface CellResult {
   cost: CellCost;
   training: { steps: number; loss: number; stoppedBy: string; seconds: number; timeLimitS: number; images: number };
   evaluation: {
-    images: number; seconds: number; atIoU05: MatchingStats; curve: MatchingStats[];
+    images: number;
+    seconds: number;
+    atIoU05: MatchingStats;
+    curve: MatchingStats[];
     /** Thresholds used for atIoU05 / curve: chosen on the validation images, or the family's defaults. */
     thresholds: { probThresh?: number; nmsThresh?: number; chosenOn: string; valAccuracy05?: number };
     /** The same model at the family's default thresholds (when thresholds were tuned). */
@@ -62,6 +65,7 @@ export const BG_NAME: Readonly<Record<string, string>> = { bg: 'with BG', none: 
 
 /** Cells in a stable reading order: full first, then ordering, background variant, k. */
 export function sortCells(cells: CellResult[]): CellResult[] {
-  const ord = ['full', 'minmax', 'min', 'max', 'random'], bg = ['full', 'bg', 'scribble', 'none'];
+  const ord = ['full', 'minmax', 'min', 'max', 'random'],
+    bg = ['full', 'bg', 'scribble', 'none'];
   return [...cells].sort((a, b) => ord.indexOf(a.ordering) - ord.indexOf(b.ordering) || bg.indexOf(a.bg) - bg.indexOf(b.bg) || (a.k ?? 0) - (b.k ?? 0));
 }

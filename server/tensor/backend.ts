@@ -60,7 +60,9 @@ function hasBinding(spec: string): boolean {
     try {
       require.resolve(`${spec}/lib/napi-v${napi}/tfjs_binding.node`);
       return true;
-    } catch { /* not this version */ }
+    } catch {
+      /* not this version */
+    }
   }
   return false;
 }
@@ -109,8 +111,16 @@ function info(opts: InitOptions, fallback?: string): BackendInfo {
   if (name === 'wasm') {
     let threads = 1;
     let simd = false;
-    try { simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT'); } catch { /* flag unknown */ }
-    try { threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? 2 : 1; } catch { /* flag unknown */ }
+    try {
+      simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
+    } catch {
+      /* flag unknown */
+    }
+    try {
+      threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? 2 : 1;
+    } catch {
+      /* flag unknown */
+    }
     return { name, simd, threads, ...(fallback ? { fallback } : {}) };
   }
   if (name === 'tensorflow') {
@@ -140,8 +150,12 @@ export async function initBackend(preferred: BackendPreference = 'auto', opts: I
   if (preferred === 'tfjs-node-gpu' || preferred === 'tfjs-node') {
     const r = await tryNode(preferred, opts);
     if (r === true) return info(opts);
-    const hint = r !== 'absent' ? `: its binding does not load (${r}); rebuild with \`npm run native\``
-      : preferred === 'tfjs-node' ? ' (run `npm run native` with a pip TensorFlow installed)' : '';
+    const hint =
+      r !== 'absent'
+        ? `: its binding does not load (${r}); rebuild with \`npm run native\``
+        : preferred === 'tfjs-node'
+          ? ' (run `npm run native` with a pip TensorFlow installed)'
+          : '';
     throw new Error(`@tensorflow/${preferred} is not available on this machine${hint}`);
   }
   if (preferred === 'wasm') {

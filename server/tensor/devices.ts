@@ -26,8 +26,9 @@ export function parseNvidiaSmi(out: string): DeviceInfo[] {
 
 function nvidiaGpus(): Promise<DeviceInfo[]> {
   return new Promise((resolve) => {
-    execFile('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader,nounits'], { timeout: 5000, encoding: 'utf8' },
-      (err, stdout) => resolve(err ? [] : parseNvidiaSmi(stdout)));
+    execFile('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader,nounits'], { timeout: 5000, encoding: 'utf8' }, (err, stdout) =>
+      resolve(err ? [] : parseNvidiaSmi(stdout)),
+    );
   });
 }
 

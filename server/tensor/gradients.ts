@@ -57,15 +57,44 @@ function unaryOut(kernelName: string, f: (dy: T, y: T) => T): tf.GradConfig {
 const f32 = (t: T) => tf.cast(t, 'float32');
 
 const CONFIGS: tf.GradConfig[] = [
-  binary('Add', (dy) => dy, (dy) => dy),
-  binary('Sub', (dy) => dy, (dy) => tf.neg(dy)),
-  binary('Multiply', (dy, _a, b) => tf.mul(dy, b), (dy, a) => tf.mul(dy, a)),
-  binary('RealDiv', (dy, _a, b) => tf.div(dy, b), (dy, a, b) => tf.neg(tf.div(tf.mul(dy, a), tf.square(b)))),
-  binary('Maximum', (dy, a, b) => tf.mul(dy, f32(tf.greaterEqual(a, b))), (dy, a, b) => tf.mul(dy, f32(tf.less(a, b)))),
-  binary('Minimum', (dy, a, b) => tf.mul(dy, f32(tf.lessEqual(a, b))), (dy, a, b) => tf.mul(dy, f32(tf.greater(a, b)))),
-  binary('SquaredDifference', (dy, a, b) => tf.mul(dy, tf.mul(2, tf.sub(a, b))), (dy, a, b) => tf.mul(dy, tf.mul(2, tf.sub(b, a)))),
+  binary(
+    'Add',
+    (dy) => dy,
+    (dy) => dy,
+  ),
+  binary(
+    'Sub',
+    (dy) => dy,
+    (dy) => tf.neg(dy),
+  ),
+  binary(
+    'Multiply',
+    (dy, _a, b) => tf.mul(dy, b),
+    (dy, a) => tf.mul(dy, a),
+  ),
+  binary(
+    'RealDiv',
+    (dy, _a, b) => tf.div(dy, b),
+    (dy, a, b) => tf.neg(tf.div(tf.mul(dy, a), tf.square(b))),
+  ),
+  binary(
+    'Maximum',
+    (dy, a, b) => tf.mul(dy, f32(tf.greaterEqual(a, b))),
+    (dy, a, b) => tf.mul(dy, f32(tf.less(a, b))),
+  ),
+  binary(
+    'Minimum',
+    (dy, a, b) => tf.mul(dy, f32(tf.lessEqual(a, b))),
+    (dy, a, b) => tf.mul(dy, f32(tf.greater(a, b))),
+  ),
+  binary(
+    'SquaredDifference',
+    (dy, a, b) => tf.mul(dy, tf.mul(2, tf.sub(a, b))),
+    (dy, a, b) => tf.mul(dy, tf.mul(2, tf.sub(b, a))),
+  ),
   {
-    kernelName: 'AddN', saveAllInputs: true,
+    kernelName: 'AddN',
+    saveAllInputs: true,
     gradFunc: (dy, saved) => Object.fromEntries(saved.map((_, i) => [String(i), () => tf.clone(dy as T)])),
   },
   unary('Neg', (dy) => tf.neg(dy)),
@@ -79,8 +108,7 @@ const CONFIGS: tf.GradConfig[] = [
   unary('Relu', (dy, x) => tf.mul(dy, f32(tf.greater(x, 0)))),
   unary('Square', (dy, x) => tf.mul(dy, tf.mul(x, 2))),
   unary('Softplus', (dy, x) => tf.mul(dy, tf.sigmoid(x))),
-  unary('ClipByValue', (dy, x, a) => tf.mul(dy, f32(tf.logicalAnd(
-    tf.greaterEqual(x, a.clipValueMin as number), tf.lessEqual(x, a.clipValueMax as number))))),
+  unary('ClipByValue', (dy, x, a) => tf.mul(dy, f32(tf.logicalAnd(tf.greaterEqual(x, a.clipValueMin as number), tf.lessEqual(x, a.clipValueMax as number))))),
   unaryOut('Sigmoid', (dy, y) => tf.mul(dy, tf.mul(y, tf.sub(1, y)))),
   unaryOut('Exp', (dy, y) => tf.mul(dy, y)),
   unaryOut('Sqrt', (dy, y) => tf.div(dy, tf.mul(y, 2))),
@@ -92,7 +120,9 @@ const CONFIGS: tf.GradConfig[] = [
     return tf.mul(expandReduced(tf.div(dy, n), x.shape, axes), tf.onesLike(x));
   }),
   {
-    kernelName: 'Max', inputsToSave: ['x'], outputsToSave: [true],
+    kernelName: 'Max',
+    inputsToSave: ['x'],
+    outputsToSave: [true],
     gradFunc: (dy, saved, attrs) => {
       const [x, y] = saved;
       const axes = reduceAxes((attrs as Attrs).reductionIndices, x.shape);
@@ -101,7 +131,8 @@ const CONFIGS: tf.GradConfig[] = [
     },
   },
   {
-    kernelName: 'Softmax', outputsToSave: [true],
+    kernelName: 'Softmax',
+    outputsToSave: [true],
     gradFunc: (dy, saved, attrs) => {
       const y = saved[0];
       const dim = (attrs as Attrs).dim as number;
@@ -109,7 +140,8 @@ const CONFIGS: tf.GradConfig[] = [
     },
   },
   {
-    kernelName: 'LogSoftmax', outputsToSave: [true],
+    kernelName: 'LogSoftmax',
+    outputsToSave: [true],
     gradFunc: (dy, saved, attrs) => {
       const y = saved[0];
       const axis = (attrs as Attrs).axis as number;
@@ -117,7 +149,8 @@ const CONFIGS: tf.GradConfig[] = [
     },
   },
   {
-    kernelName: 'Select', inputsToSave: ['condition'],
+    kernelName: 'Select',
+    inputsToSave: ['condition'],
     gradFunc: (dy, saved) => {
       const c = saved[0];
       return {
@@ -130,17 +163,29 @@ const CONFIGS: tf.GradConfig[] = [
   unary('Slice', (dy, x, a) => {
     const begin = a.begin as number[];
     const size = (a.size as number[]).map((s, i) => (s === -1 ? x.shape[i] - begin[i] : s));
-    return tf.pad(dy, x.shape.map((d, i) => [begin[i], d - begin[i] - size[i]] as [number, number]));
+    return tf.pad(
+      dy,
+      x.shape.map((d, i) => [begin[i], d - begin[i] - size[i]] as [number, number]),
+    );
   }),
-  unary('PadV2', (dy, x, a) => tf.slice(dy, (a.paddings as Array<[number, number]>).map((p) => p[0]), x.shape)),
+  unary('PadV2', (dy, x, a) =>
+    tf.slice(
+      dy,
+      (a.paddings as Array<[number, number]>).map((p) => p[0]),
+      x.shape,
+    ),
+  ),
   unary('Transpose', (dy, _x, a) => {
     const perm = a.perm as number[];
     const inv = new Array<number>(perm.length);
-    perm.forEach((p, i) => { inv[p] = i; });
+    perm.forEach((p, i) => {
+      inv[p] = i;
+    });
     return tf.transpose(dy, inv);
   }),
   {
-    kernelName: 'Concat', saveAllInputs: true,
+    kernelName: 'Concat',
+    saveAllInputs: true,
     gradFunc: (dy, saved, attrs) => {
       const axis = tf.util.parseAxisParam((attrs as Attrs).axis as number, saved[0].shape)[0];
       const sizes = saved.map((s) => s.shape[axis]);
@@ -149,24 +194,26 @@ const CONFIGS: tf.GradConfig[] = [
     },
   },
   {
-    kernelName: 'Pack', saveAllInputs: true,
+    kernelName: 'Pack',
+    saveAllInputs: true,
     gradFunc: (dy, saved, attrs) => {
       const parts = tf.unstack(dy as T, (attrs as Attrs).axis as number);
       return Object.fromEntries(saved.map((_, i) => [String(i), () => parts[i]]));
     },
   },
   {
-    kernelName: 'Conv2D', inputsToSave: ['x', 'filter'],
+    kernelName: 'Conv2D',
+    inputsToSave: ['x', 'filter'],
     gradFunc: (dy, saved, attrs) => {
       const [x, filter] = saved;
       const a = attrs as Attrs;
       const d = a.dilations as number | [number, number] | undefined;
-      if (d !== undefined && d !== 1 && !(Array.isArray(d) && d[0] === 1 && d[1] === 1))
-        throw new Error('Conv2D gradient: dilations > 1 are not supported');
+      if (d !== undefined && d !== 1 && !(Array.isArray(d) && d[0] === 1 && d[1] === 1)) throw new Error('Conv2D gradient: dilations > 1 are not supported');
       const common = { strides: a.strides, pad: a.pad, dataFormat: a.dataFormat ?? 'NHWC', dimRoundingMode: a.dimRoundingMode };
       return {
         x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: dy as T, filter }, { ...common, inputShape: x.shape } as unknown as tf.NamedAttrMap) as T,
-        filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dy as T }, { ...common, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as T,
+        filter: () =>
+          tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: dy as T }, { ...common, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as T,
       };
     },
   },

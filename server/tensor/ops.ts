@@ -54,7 +54,11 @@ const convFns = new Map<string, ConvFn>();
 function makeConv(relu: boolean, pad: 'same' | 'valid'): ConvFn {
   return tf.customGrad(((x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
     const y = tf.engine().runKernel('FusedConv2D', { x, filter: w, bias: b }, {
-      strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined,
+      strides: [1, 1],
+      pad,
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+      dimRoundingMode: undefined,
       activation: relu ? 'relu' : 'linear',
     } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
     save([x, w, y]);
@@ -64,10 +68,18 @@ function makeConv(relu: boolean, pad: 'same' | 'valid'): ConvFn {
         const [sx, sw, sy] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
         const [dz, db] = tf.engine().runKernel(BIAS_ACT_GRAD, { dy, y: sy }, { relu } as unknown as tf.NamedAttrMap) as tf.Tensor[];
         const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy: dz, filter: sw }, {
-          strides: [1, 1], pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: sx.shape,
+          strides: [1, 1],
+          pad,
+          dataFormat: 'NHWC',
+          dimRoundingMode: undefined,
+          inputShape: sx.shape,
         } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
         const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x: sx, dy: dz }, {
-          strides: [1, 1], pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: sw.shape,
+          strides: [1, 1],
+          pad,
+          dataFormat: 'NHWC',
+          dimRoundingMode: undefined,
+          filterShape: sw.shape,
         } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
         dz.dispose();
         return [dx, dw, db];
@@ -83,6 +95,9 @@ export function conv2dBiasAct(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, re
   if (!fusedConvBackward()) return tf.fused.conv2d({ x, filter: w, bias: b, strides: 1, pad, activation: relu ? 'relu' : 'linear' });
   const key = `${relu}-${pad}`;
   let fn = convFns.get(key);
-  if (!fn) { fn = makeConv(relu, pad); convFns.set(key, fn); }
+  if (!fn) {
+    fn = makeConv(relu, pad);
+    convFns.set(key, fn);
+  }
   return fn(x, w, b);
 }

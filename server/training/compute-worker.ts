@@ -3,7 +3,10 @@ import { Worker } from 'node:worker_threads';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 export class WorkerError extends Error {
-  constructor(message: string, readonly code?: string) {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
     super(message);
   }
 }
@@ -57,8 +60,14 @@ export class ComputeWorker {
     const cleanup = () => opts.signal?.removeEventListener('abort', onAbort);
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, {
-        resolve: (v) => { cleanup(); resolve(v as T); },
-        reject: (e) => { cleanup(); reject(e); },
+        resolve: (v) => {
+          cleanup();
+          resolve(v as T);
+        },
+        reject: (e) => {
+          cleanup();
+          reject(e);
+        },
         onProgress: opts.onProgress,
       });
       this.worker.postMessage({ id, cancel, req }, opts.transfer ?? []);

@@ -91,7 +91,10 @@ export function parseTrainOptions(partial: unknown = {}): TrainOptions {
   for (const [k, v] of Object.entries(src)) {
     if (v === undefined) continue;
     if (k === 'augment') {
-      if (typeof v === 'boolean') { out.augment = { flips: v, rot90: v, intensity: v }; continue; }
+      if (typeof v === 'boolean') {
+        out.augment = { flips: v, rot90: v, intensity: v };
+        continue;
+      }
       if (typeof v !== 'object' || v === null) throw new Error('train.augment must be a boolean or an object');
       for (const [ak, av] of Object.entries(v)) {
         if (!(ak in out.augment)) throw new Error(`train.augment.${ak} is not an augmentation (known: flips, rot90, intensity)`);

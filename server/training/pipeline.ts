@@ -47,7 +47,11 @@ export interface PredictedMaps {
   width: number;
 }
 
-export async function predictMaps(model: SegmentationModel, image: Image2D, opts: { signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void } = {}): Promise<PredictedMaps> {
+export async function predictMaps(
+  model: SegmentationModel,
+  image: Image2D,
+  opts: { signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void } = {},
+): Promise<PredictedMaps> {
   const scale = modelScale(model);
   const input = rescaleImage(normalizeImage(image, model.normalization), scale);
   const maps = await predictImage(model, input, { normalized: true, signal: opts.signal, onProgress: opts.onProgress });
@@ -60,8 +64,11 @@ export function postprocessMaps(model: SegmentationModel, p: PredictedMaps, opts
 }
 
 /** Normalise, predict tiled, post-process. */
-export async function segment(model: SegmentationModel, image: Image2D, opts: PostprocessOptions & { signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void } = {}): Promise<Instances> {
+export async function segment(
+  model: SegmentationModel,
+  image: Image2D,
+  opts: PostprocessOptions & { signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void } = {},
+): Promise<Instances> {
   const maps = await predictMaps(model, image, { signal: opts.signal, onProgress: opts.onProgress });
   return postprocessMaps(model, maps, { probThresh: opts.probThresh, nmsThresh: opts.nmsThresh });
 }
-

@@ -38,7 +38,10 @@ export function defaultOverlap(depth: number): number {
 }
 
 export class PredictionAbortedError extends Error {
-  constructor() { super('prediction aborted'); this.name = 'AbortError'; }
+  constructor() {
+    super('prediction aborted');
+    this.name = 'AbortError';
+  }
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -56,7 +59,8 @@ export async function predictImage(model: SegmentationModel, image: Image2D, opt
   let done = 0;
   for (const tile of grid.tiles) {
     if (opts.signal?.aborted) throw new PredictionAbortedError();
-    const h = tile.y.size, w = tile.x.size;
+    const h = tile.y.size,
+      w = tile.x.size;
     const win = extractWindow(input, tile.y.start, tile.x.start, h, w);
     const mapsT = tf.tidy(() => {
       const x = tf.tensor4d(win, [1, h, w, cfg.inputChannels]);

@@ -19,7 +19,8 @@ export function modelScale(model: Pick<SegmentationModel, 'config'>): number {
 
 export function rescaleSample(sample: TrainingSample, s: number): TrainingSample {
   if (s === 1) return sample;
-  const h = scaledSize(sample.image.height, s), w = scaledSize(sample.image.width, s);
+  const h = scaledSize(sample.image.height, s),
+    w = scaledSize(sample.image.width, s);
   const out: TrainingSample = { image: resizeImage(sample.image, h, w), labels: resizeLabels(sample.labels, h, w) };
   // weights are resized like the labels they go with (nearest), so a correction stroke keeps its weight and edge
   if (sample.weightMultiplier) out.weightMultiplier = resizeNearest(sample.weightMultiplier, sample.image.height, sample.image.width, h, w);

@@ -65,7 +65,12 @@ export class PatchSampler<C extends FamilyConfigBase> implements BatchSource {
   private readonly rand: () => number;
   private readonly channels: number;
 
-  constructor(samples: TrainingSample[], private readonly family: ModelFamily<C>, private readonly config: C, private readonly opts: SamplerOptions) {
+  constructor(
+    samples: TrainingSample[],
+    private readonly family: ModelFamily<C>,
+    private readonly config: C,
+    private readonly opts: SamplerOptions,
+  ) {
     if (samples.length === 0) throw new Error('sampler: no training samples');
     const d = Math.max(1, opts.divisor);
     this.channels = samples[0].image.channels;
@@ -93,9 +98,12 @@ export class PatchSampler<C extends FamilyConfigBase> implements BatchSource {
   }
 
   next(): Batch {
-    const B = this.opts.batchSize, P = this.patchSize, C = this.channels;
+    const B = this.opts.batchSize,
+      P = this.patchSize,
+      C = this.channels;
     let x: Float32Array | undefined, target: Float32Array | undefined, weight: Float32Array | undefined;
-    let targetChannels = 0, weightChannels = 0;
+    let targetChannels = 0,
+      weightChannels = 0;
     for (let b = 0; b < B; b++) {
       const patch = this.patch();
       if (!x) {
@@ -117,35 +125,58 @@ export class PatchSampler<C extends FamilyConfigBase> implements BatchSource {
     const r = this.rand;
     const { sample, labeled } = this.prepared[Math.floor(r() * this.prepared.length)];
     const { height: H, width: W } = sample.image;
-    const P = this.patchSize, M = this.opts.targetMargin, S = P + 2 * M, C = this.channels;
+    const P = this.patchSize,
+      M = this.opts.targetMargin,
+      S = P + 2 * M,
+      C = this.channels;
     const anchor = labeled[Math.floor(r() * labeled.length)];
-    const ay = Math.floor(anchor / W), ax = anchor % W;
+    const ay = Math.floor(anchor / W),
+      ax = anchor % W;
     const py = H >= P ? Math.min(Math.max(ay - Math.floor(r() * P), 0), H - P) : 0;
     const px = W >= P ? Math.min(Math.max(ax - Math.floor(r() * P), 0), W - P) : 0;
 
     // dihedral transform: output (y, x) reads source (sy, sx) of the S x S crop
     const aug = this.opts.augment;
-    let transpose = false, flipY = false, flipX = false;
+    let transpose = false,
+      flipY = false,
+      flipX = false;
     if (aug.rot90) {
       const k = Math.floor(r() * 4);
-      if (k === 1) { transpose = true; flipX = true; } else if (k === 2) { flipY = true; flipX = true; } else if (k === 3) { transpose = true; flipY = true; }
+      if (k === 1) {
+        transpose = true;
+        flipX = true;
+      } else if (k === 2) {
+        flipY = true;
+        flipX = true;
+      } else if (k === 3) {
+        transpose = true;
+        flipY = true;
+      }
     }
     if (aug.flips && r() < 0.5) flipX = !flipX;
     if (aug.flips && r() < 0.5) flipY = !flipY;
-    let scale = 1, shift = 0;
-    if (aug.intensity) { scale = Math.exp((r() * 2 - 1) * 0.3); shift = (r() * 2 - 1) * 0.1; }
+    let scale = 1,
+      shift = 0;
+    if (aug.intensity) {
+      scale = Math.exp((r() * 2 - 1) * 0.3);
+      shift = (r() * 2 - 1) * 0.1;
+    }
 
-    const y0 = py - M, x0 = px - M;
+    const y0 = py - M,
+      x0 = px - M;
     const lab = new Int32Array(S * S);
     const mult = sample.weightMultiplier ? new Float32Array(S * S) : undefined;
     const xs = new Float32Array(P * P * C);
-    const img = sample.image.data, src = sample.labels.data;
+    const img = sample.image.data,
+      src = sample.labels.data;
     for (let y = 0; y < S; y++)
       for (let x = 0; x < S; x++) {
-        let sy = transpose ? x : y, sx = transpose ? y : x;
+        let sy = transpose ? x : y,
+          sx = transpose ? y : x;
         if (flipY) sy = S - 1 - sy;
         if (flipX) sx = S - 1 - sx;
-        const iy = y0 + sy, ix = x0 + sx;
+        const iy = y0 + sy,
+          ix = x0 + sx;
         const inside = iy >= 0 && iy < H && ix >= 0 && ix < W;
         const o = y * S + x;
         lab[o] = inside ? src[iy * W + ix] : -1;
@@ -157,7 +188,8 @@ export class PatchSampler<C extends FamilyConfigBase> implements BatchSource {
         }
       }
     const t = this.family.makeTargets({ height: S, width: S, data: lab }, this.config, [M, M, M + P, M + P]);
-    const tc = t.targetChannels, wc = t.weightChannels;
+    const tc = t.targetChannels,
+      wc = t.weightChannels;
     const target = new Float32Array(P * P * tc);
     const weight = new Float32Array(P * P * wc);
     for (let y = 0; y < P; y++) {

@@ -210,7 +210,8 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       await w.terminate();
       throw new Error('shutting down');
     }
-    if (this.backend.fallback) this.log.warn({ backend: this.backend.name, reason: this.backend.fallback }, `native backend not used: ${this.backend.fallback}`);
+    if (this.backend.fallback)
+      this.log.warn({ backend: this.backend.name, reason: this.backend.fallback }, `native backend not used: ${this.backend.fallback}`);
     return w;
   }
 
@@ -222,9 +223,16 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     const onLabels = (e: { imageId: string; origin: number[]; shape: number[] }) => this.forwardLabels(sc!, e);
     session.on('labels', onLabels);
     sc = {
-      session, lane: this.lanes[i], worker: this.workers[i], loaded: false,
-      syncedGeneration: 0, trainedGeneration: session.meta.trainedGeneration ?? 0, modelVersion: session.meta.modelVersion ?? 0,
-      dirty: false, options: { ...(session.meta.trainOptions as LiveTrainOptions | undefined) }, lastUsed: Date.now(),
+      session,
+      lane: this.lanes[i],
+      worker: this.workers[i],
+      loaded: false,
+      syncedGeneration: 0,
+      trainedGeneration: session.meta.trainedGeneration ?? 0,
+      modelVersion: session.meta.modelVersion ?? 0,
+      dirty: false,
+      options: { ...(session.meta.trainOptions as LiveTrainOptions | undefined) },
+      lastUsed: Date.now(),
       detach: () => session.off('labels', onLabels),
     };
     this.computes.set(session.id, sc);
@@ -249,12 +257,21 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     // The checkpoint once there is one; before that, the session's starter model (zero-shot); else fresh weights.
     const archive = s.meta.modelVersion ? this.sessions.store.readCheckpoint(s.id) : s.meta.starter !== undefined ? this.starterArchive(s) : undefined;
     sc.syncedGeneration = s.generation;
-    await sc.worker.call({ op: 'load', sessionId: s.id, family: s.meta.family, config: s.meta.config, archive, images, autoBackground: s.meta.autoBackground === true }, { transfer }).catch((e: unknown) => {
-      if (archive && e instanceof WorkerError && e.code === 'InvalidModel') {
-        throw new RpcError('StorageCorrupt', `the model checkpoint of session ${s.id} is damaged (${e.message}); start again with model.train {reset: true} or load one with model.import`, [{ path: '/sessionId', message: 'damaged checkpoint' }]);
-      }
-      return mapWorkerError(e);
-    });
+    await sc.worker
+      .call(
+        { op: 'load', sessionId: s.id, family: s.meta.family, config: s.meta.config, archive, images, autoBackground: s.meta.autoBackground === true },
+        { transfer },
+      )
+      .catch((e: unknown) => {
+        if (archive && e instanceof WorkerError && e.code === 'InvalidModel') {
+          throw new RpcError(
+            'StorageCorrupt',
+            `the model checkpoint of session ${s.id} is damaged (${e.message}); start again with model.train {reset: true} or load one with model.import`,
+            [{ path: '/sessionId', message: 'damaged checkpoint' }],
+          );
+        }
+        return mapWorkerError(e);
+      });
     sc.syncedImages = new Set(images.map((i) => i.imageId));
     sc.loaded = true;
   }
@@ -262,7 +279,11 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
   /** The archive of the session's starter model (checked against its card's sha256). */
   private starterArchive(s: Session): Uint8Array {
     const e = this.sessions.starters.find(s.meta.starter!, s.meta.family);
-    if (!e) throw new RpcError('InvalidModel', `session ${s.id} began from the ${s.meta.family} starter model "${s.meta.starter}", which is not installed in ${this.sessions.starters.dir}`);
+    if (!e)
+      throw new RpcError(
+        'InvalidModel',
+        `session ${s.id} began from the ${s.meta.family} starter model "${s.meta.starter}", which is not installed in ${this.sessions.starters.dir}`,
+      );
     try {
       return this.sessions.starters.read(e);
     } catch (err) {
@@ -314,7 +335,10 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       if (!im) return;
       if (!(await this.ensureImage(sc, e.imageId))) {
         const { patch, corrections } = copyRegion(im.layer.labels, im.layer.corrections, im.layer.shape, e.origin, e.shape);
-        await sc.worker.call({ op: 'labels', sessionId: s.id, imageId: e.imageId, origin: e.origin, shape: e.shape, patch, corrections }, { transfer: [patch.buffer as ArrayBuffer, corrections.buffer as ArrayBuffer] });
+        await sc.worker.call(
+          { op: 'labels', sessionId: s.id, imageId: e.imageId, origin: e.origin, shape: e.shape, patch, corrections },
+          { transfer: [patch.buffer as ArrayBuffer, corrections.buffer as ArrayBuffer] },
+        );
       }
       sc.syncedGeneration = s.generation;
       const job = sc.job;
@@ -329,13 +353,22 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
   async train(session: Session, p: ParamsOf<'model.train'>): Promise<{ jobId: string; resumedFrom?: number }> {
     const sc = await this.compute(session);
     if (sc.starting || (sc.job && sc.job.info.state === 'running')) {
-      throw new RpcError('SessionBusy', `session ${session.id} is already training (job ${sc.job?.jobId ?? "starting"}); cancel it first or use model.configure`, [{ path: '/sessionId', message: 'busy' }]);
+      throw new RpcError(
+        'SessionBusy',
+        `session ${session.id} is already training (job ${sc.job?.jobId ?? 'starting'}); cancel it first or use model.configure`,
+        [{ path: '/sessionId', message: 'busy' }],
+      );
     }
     const interrupted = session.meta.activeJob;
     if (p.resume) {
-      if (!interrupted) throw new RpcError('JobNotFound', `session ${session.id} has no interrupted training job to resume`, [{ path: '/resume', message: 'nothing to resume' }]);
+      if (!interrupted)
+        throw new RpcError('JobNotFound', `session ${session.id} has no interrupted training job to resume`, [
+          { path: '/resume', message: 'nothing to resume' },
+        ]);
       if (p.reset || p.family !== undefined || p.config !== undefined || p.live !== undefined) {
-        throw invalidParams([{ path: '/resume', message: 'resume continues the interrupted job as it was: reset, family, config and live cannot be given with it' }]);
+        throw invalidParams([
+          { path: '/resume', message: 'resume continues the interrupted job as it was: reset, family, config and live cannot be given with it' },
+        ]);
       }
     }
     const live = p.resume ? interrupted!.live : p.live === true;
@@ -344,7 +377,10 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
         const c = im.layer.counts();
         return c.background + (c.objects > 0 ? 1 : 0) > 0;
       });
-      if (!labeled) throw new RpcError('InvalidLabels', `session ${session.id} has no labeled pixels yet; send labels with labels.update first`, [{ path: '/sessionId', message: 'nothing labeled' }]);
+      if (!labeled)
+        throw new RpcError('InvalidLabels', `session ${session.id} has no labeled pixels yet; send labels with labels.update first`, [
+          { path: '/sessionId', message: 'nothing labeled' },
+        ]);
     }
     sc.starting = true;
     try {
@@ -354,7 +390,13 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     }
   }
 
-  private async startJob(sc: SessionCompute, session: Session, p: ParamsOf<'model.train'>, live: boolean, resume?: ActiveJob): Promise<{ jobId: string; resumedFrom?: number }> {
+  private async startJob(
+    sc: SessionCompute,
+    session: Session,
+    p: ParamsOf<'model.train'>,
+    live: boolean,
+    resume?: ActiveJob,
+  ): Promise<{ jobId: string; resumedFrom?: number }> {
     // from: "starter" loads the family's starter model; from: "scratch", reset without a starter, and family / config
     // changes start fresh weights (and the session no longer has a starter); reset with a starter goes back to it.
     const familyChanged = p.family !== undefined && p.family !== session.meta.family;
@@ -363,8 +405,10 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     if (from === 'starter') {
       const family = p.family ?? session.meta.family;
       const name = session.meta.starter ?? DEFAULT_STARTER;
-      if (p.config !== undefined && Object.keys(p.config).length > 0) throw invalidParams([{ path: '/config', message: 'a starter model fixes the family config; leave config out with from: "starter"' }]);
-      if (!this.sessions.starters.find(name, family)) throw invalidParams([{ path: '/from', message: `no built-in ${family} starter model "${name}" (server.info.starterModels lists them)` }]);
+      if (p.config !== undefined && Object.keys(p.config).length > 0)
+        throw invalidParams([{ path: '/config', message: 'a starter model fixes the family config; leave config out with from: "starter"' }]);
+      if (!this.sessions.starters.find(name, family))
+        throw invalidParams([{ path: '/from', message: `no built-in ${family} starter model "${name}" (server.info.starterModels lists them)` }]);
       await session.updateMeta({ family, config: {}, starter: name, modelVersion: 0, trainedGeneration: 0 });
       await sc.lane.runUrgent(async () => {
         if (sc.loaded) await sc.worker.call({ op: 'unload', sessionId: session.id });
@@ -377,7 +421,8 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     } else if (familyChanged || configChanged || from === 'scratch') {
       await session.updateMeta({ family: p.family ?? session.meta.family, config: p.config ?? session.meta.config, starter: undefined });
       await sc.lane.runUrgent(async () => {
-        if (sc.loaded) await sc.worker.call({ op: 'reset', sessionId: session.id, family: session.meta.family, config: session.meta.config }).catch(mapWorkerError);
+        if (sc.loaded)
+          await sc.worker.call({ op: 'reset', sessionId: session.id, family: session.meta.family, config: session.meta.config }).catch(mapWorkerError);
       });
       sc.modelVersion = 0;
       sc.trainedGeneration = 0;
@@ -393,7 +438,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     // A resumed job goes on counting from the step its checkpoint holds, towards the interrupted job's total (or
     // under its time limit). Otherwise, neither steps nor a time limit: the recipe's time budget (server/recipe.ts).
     const fromStep = resume?.step ?? 0;
-    const steps = resume ? (p.steps !== undefined ? fromStep + p.steps : resume.steps || UNBOUNDED_STEPS) : p.steps ?? UNBOUNDED_STEPS;
+    const steps = resume ? (p.steps !== undefined ? fromStep + p.steps : resume.steps || UNBOUNDED_STEPS) : (p.steps ?? UNBOUNDED_STEPS);
     const timeLimitS = p.timeLimitS ?? (p.steps !== undefined ? undefined : resume ? resume.timeLimitS : RECIPE.budgetS);
     const job = new TrainJob(this, sc, jobId, steps, timeLimitS, live);
     job.info.step = fromStep;
@@ -404,7 +449,13 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     for (const [id, j] of this.jobs) if (this.jobs.size > 1000 && j.info.state !== 'running') this.jobs.delete(id);
     session.jobs.push(job.info);
     if (session.jobs.length > SERVICE_DEFAULTS.maxJobsKept) session.jobs.splice(0, session.jobs.length - SERVICE_DEFAULTS.maxJobsKept);
-    this.emitProgress(session.id, { token: jobId, kind: 'begin', title: `${live ? 'live ' : ''}train ${session.meta.family}`, step: 0, steps: job.info.steps ?? 0 });
+    this.emitProgress(session.id, {
+      token: jobId,
+      kind: 'begin',
+      title: `${live ? 'live ' : ''}train ${session.meta.family}`,
+      step: 0,
+      steps: job.info.steps ?? 0,
+    });
     sc.lane.addTrainer(job);
     void job.finished!.then(() => this.afterJob(job));
     return resume ? { jobId, resumedFrom: fromStep } : { jobId };
@@ -438,18 +489,45 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     const opts = job.live
       ? { ...SERVICE_DEFAULTS.liveOptions, ...(ft ? { learningRate: ft.liveLearningRate } : {}), ...policy, ...sc.options }
       : {
-        ...policy,
-        ...sc.options,
-        // The recipe's schedule: lrFinal for the last part of the run (a configured rate is the first phase's).
-        learningRate: scheduledLearningRate({ ...RECIPE, learningRate: sc.options.learningRate ?? (ft ?? RECIPE).learningRate, lrFinal: sc.options.learningRate !== undefined ? finalRateFor(sc.options.learningRate, ft ?? RECIPE) : (ft ?? RECIPE).lrFinal, steps: job.steps, timeLimitS: job.timeLimitS ?? 0 }, job.info.step ?? 0, elapsedS, UNBOUNDED_STEPS),
-      };
+          ...policy,
+          ...sc.options,
+          // The recipe's schedule: lrFinal for the last part of the run (a configured rate is the first phase's).
+          learningRate: scheduledLearningRate(
+            {
+              ...RECIPE,
+              learningRate: sc.options.learningRate ?? (ft ?? RECIPE).learningRate,
+              lrFinal: sc.options.learningRate !== undefined ? finalRateFor(sc.options.learningRate, ft ?? RECIPE) : (ft ?? RECIPE).lrFinal,
+              steps: job.steps,
+              timeLimitS: job.timeLimitS ?? 0,
+            },
+            job.info.step ?? 0,
+            elapsedS,
+            UNBOUNDED_STEPS,
+          ),
+        };
     // Live from a starter: the first prediction.updated goes out at once (zero-shot, before any step).
     if (job.live && job.lastPush === 0 && ft) await this.maybePush(job);
     const view = sc.session.view;
     let r: TrainSliceResult;
     try {
       r = await sc.worker.call<TrainSliceResult>(
-        { op: 'train', sessionId: sc.session.id, steps: want, maxMs: job.live ? 0 : SERVICE_DEFAULTS.sliceMs, options: opts, jobStep: job.info.step ?? 0, ...(job.live && view && sc.session.images.get(view.imageId)?.layer.lastEdit ? { focus: { imageId: view.imageId, z: sc.session.images.get(view.imageId)!.layer.lastEdit!.z, region: sc.session.images.get(view.imageId)!.layer.lastEdit!.region } } : {}) },
+        {
+          op: 'train',
+          sessionId: sc.session.id,
+          steps: want,
+          maxMs: job.live ? 0 : SERVICE_DEFAULTS.sliceMs,
+          options: opts,
+          jobStep: job.info.step ?? 0,
+          ...(job.live && view && sc.session.images.get(view.imageId)?.layer.lastEdit
+            ? {
+                focus: {
+                  imageId: view.imageId,
+                  z: sc.session.images.get(view.imageId)!.layer.lastEdit!.z,
+                  region: sc.session.images.get(view.imageId)!.layer.lastEdit!.region,
+                },
+              }
+            : {}),
+        },
         { signal: job.cancelFlag.signal },
       );
     } catch (e) {
@@ -469,7 +547,14 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       sc.dirty = true;
       const elapsed = (Date.now() - job.startedAt) / 1000;
       const stepsPerS = (job.info.step - job.startStep) / Math.max(elapsed, 1e-3);
-      this.emitProgress(sc.session.id, { token: job.jobId, kind: 'report', step: job.info.step, loss: r.loss, stepsPerS, ...jobProgress(job, elapsed, stepsPerS) });
+      this.emitProgress(sc.session.id, {
+        token: job.jobId,
+        kind: 'report',
+        step: job.info.step,
+        loss: r.loss,
+        stepsPerS,
+        ...jobProgress(job, elapsed, stepsPerS),
+      });
     }
     if (r.cancelled) {
       job.end('cancelled');
@@ -493,7 +578,17 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     job.lastPush = Date.now();
     try {
       const pred = await this.predictNow(sc, view.imageId, view.z, view.region, { context: SERVICE_DEFAULTS.livePushContext });
-      const ev: EventParams = { type: 'prediction.updated', sessionId: sc.session.id, imageId: view.imageId, region: view.region, z: view.z, generation: pred.generation, modelVersion: pred.modelVersion, labels: pred.labels, polygons: pred.polygons };
+      const ev: EventParams = {
+        type: 'prediction.updated',
+        sessionId: sc.session.id,
+        imageId: view.imageId,
+        region: view.region,
+        z: view.z,
+        generation: pred.generation,
+        modelVersion: pred.modelVersion,
+        labels: pred.labels,
+        polygons: pred.polygons,
+      };
       this.emit('event', sc.session.id, ev);
     } catch (e) {
       this.log.warn({ sessionId: sc.session.id, err: (e as Error).message }, 'live prediction failed');
@@ -508,7 +603,15 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     }
     sc.lane.removeTrainer(job);
     if (sc.dirty) await sc.lane.runUrgent(() => this.checkpoint(sc)).catch((e) => this.log.error({ err: e }, 'checkpoint failed'));
-    this.emitProgress(sc.session.id, { token: job.jobId, kind: 'end', step: job.info.step ?? 0, steps: job.info.steps ?? 0, ...(job.info.loss !== undefined ? { loss: job.info.loss } : {}), state: job.info.state, ...(job.info.error ? { error: job.info.error } : {}) });
+    this.emitProgress(sc.session.id, {
+      token: job.jobId,
+      kind: 'end',
+      step: job.info.step ?? 0,
+      steps: job.info.steps ?? 0,
+      ...(job.info.loss !== undefined ? { loss: job.info.loss } : {}),
+      state: job.info.state,
+      ...(job.info.error ? { error: job.info.error } : {}),
+    });
     this.emit('event', sc.session.id, { type: 'job.finished', sessionId: sc.session.id, jobId: job.jobId, state: job.info.state });
   }
 
@@ -522,7 +625,8 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     if (sc.job) sc.job.lastCheckpoint = Date.now();
     // A running job records the step this checkpoint holds: after a crash, model.train {resume: true} goes on from it.
     await sc.session.updateMeta({
-      modelVersion: sc.modelVersion, trainedGeneration: sc.trainedGeneration,
+      modelVersion: sc.modelVersion,
+      trainedGeneration: sc.trainedGeneration,
       ...(job && sc.session.meta.activeJob?.jobId === job.jobId ? { activeJob: { ...sc.session.meta.activeJob, step: job.info.step ?? 0 } } : {}),
     });
     this.emit('event', sc.session.id, { type: 'model.updated', sessionId: sc.session.id, modelVersion: sc.modelVersion, generation: sc.trainedGeneration });
@@ -541,11 +645,30 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
   }
 
   /** Predict now; only call while holding the lane (from an urgent task or a training slice). */
-  private async predictNow(sc: SessionCompute, imageId: string, z: number, region: [number, number, number, number], o: PredictOpts): Promise<PredictionResult> {
+  private async predictNow(
+    sc: SessionCompute,
+    imageId: string,
+    z: number,
+    region: [number, number, number, number],
+    o: PredictOpts,
+  ): Promise<PredictionResult> {
     await this.ensureLoaded(sc);
     await this.ensureImage(sc, imageId);
     const r = await sc.worker
-      .call<PredictResult>({ op: 'predict', sessionId: sc.session.id, imageId, z, region, probThresh: o.probThresh, nmsThresh: o.nmsThresh, context: o.context, maxObjects: o.maxObjects ?? this.config.maxObjects }, { signal: o.signal, onProgress: o.onProgress })
+      .call<PredictResult>(
+        {
+          op: 'predict',
+          sessionId: sc.session.id,
+          imageId,
+          z,
+          region,
+          probThresh: o.probThresh,
+          nmsThresh: o.nmsThresh,
+          context: o.context,
+          maxObjects: o.maxObjects ?? this.config.maxObjects,
+        },
+        { signal: o.signal, onProgress: o.onProgress },
+      )
       .catch(mapWorkerError);
     return {
       labels: encodeNdArray(r.labels, r.shape, { deflate: true }),
@@ -558,22 +681,38 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     };
   }
 
-  async predict(session: Session, p: ParamsOf<'model.predict'>, ctx: { signal: AbortSignal; progress?: (p: ProgressParams) => void }): Promise<PredictionResult> {
+  async predict(
+    session: Session,
+    p: ParamsOf<'model.predict'>,
+    ctx: { signal: AbortSignal; progress?: (p: ProgressParams) => void },
+  ): Promise<PredictionResult> {
     const sc = await this.compute(session);
-    if (!this.hasModel(sc)) throw new RpcError('ModelNotTrained', `session ${session.id} has no trained model yet; run model.train or model.import first (or create it with a starter model)`);
+    if (!this.hasModel(sc))
+      throw new RpcError(
+        'ModelNotTrained',
+        `session ${session.id} has no trained model yet; run model.train or model.import first (or create it with a starter model)`,
+      );
     const im = session.image(p.imageId);
     const spatial = spatialShape(im.meta.shape, im.meta.axes);
     const [H, W] = spatial.slice(-2);
     const z = p.z ?? 0;
-    if (spatial.length === 3 ? z >= spatial[0] : z !== 0) throw new RpcError('ShapeMismatch', `z=${z} is outside the image (${spatial.length === 3 ? spatial[0] : 1} planes)`, [{ path: '/z', message: 'outside the image' }]);
+    if (spatial.length === 3 ? z >= spatial[0] : z !== 0)
+      throw new RpcError('ShapeMismatch', `z=${z} is outside the image (${spatial.length === 3 ? spatial[0] : 1} planes)`, [
+        { path: '/z', message: 'outside the image' },
+      ]);
     const region = (p.region ?? [0, 0, H, W]) as [number, number, number, number];
     const [y0, x0, y1, x1] = region;
-    if (!(y0 < y1 && x0 < x1 && y1 <= H && x1 <= W)) throw new RpcError('ShapeMismatch', `region [${region}] is empty or outside the ${H}x${W} plane`, [{ path: '/region', message: 'outside the image' }]);
+    if (!(y0 < y1 && x0 < x1 && y1 <= H && x1 <= W))
+      throw new RpcError('ShapeMismatch', `region [${region}] is empty or outside the ${H}x${W} plane`, [{ path: '/region', message: 'outside the image' }]);
     ctx.progress?.({ token: '', kind: 'begin', title: 'predict', percentage: 0 });
     try {
       const res = await this.runPredict(sc, p.imageId, z, region, {
-        probThresh: p.probThresh, nmsThresh: p.nmsThresh, maxObjects: p.maxObjects, signal: ctx.signal,
-        onProgress: (q) => ctx.progress?.({ token: '', kind: 'report', message: `tile ${q.tile}/${q.tiles}`, percentage: q.tiles ? (100 * (q.tile ?? 0)) / q.tiles : 0 }),
+        probThresh: p.probThresh,
+        nmsThresh: p.nmsThresh,
+        maxObjects: p.maxObjects,
+        signal: ctx.signal,
+        onProgress: (q) =>
+          ctx.progress?.({ token: '', kind: 'report', message: `tile ${q.tile}/${q.tiles}`, percentage: q.tiles ? (100 * (q.tile ?? 0)) / q.tiles : 0 }),
       });
       ctx.progress?.({ token: '', kind: 'end', state: 'done', percentage: 100 });
       return res;
@@ -600,7 +739,10 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     if (p.format === 'bioimageio') {
       const test = await testPlane(session, p.imageId);
       const meta: ExportMetadata = {
-        name: p.name, description: p.description, authors: p.authors, license: p.license,
+        name: p.name,
+        description: p.description,
+        authors: p.authors,
+        license: p.license,
         training: { ...trainingCounts(session), steps: 0, backend: this.backend.name, date: new Date().toISOString() },
         sparsecellVersion: packageVersion(),
       };
@@ -608,7 +750,13 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
         await this.ensureLoaded(sc);
         return sc.worker.call<Uint8Array>({ op: 'bioimageio', sessionId: session.id, image: test.image, labels: test.labels, meta }).catch(mapWorkerError);
       });
-      return { model: Buffer.from(pkg).toString('base64'), family: session.meta.family, modelVersion: sc.modelVersion, bytes: pkg.length, format: 'bioimageio' as const };
+      return {
+        model: Buffer.from(pkg).toString('base64'),
+        family: session.meta.family,
+        modelVersion: sc.modelVersion,
+        bytes: pkg.length,
+        format: 'bioimageio' as const,
+      };
     }
     // Through the worker, so a damaged checkpoint is reported (StorageCorrupt) instead of handed out.
     const bytes = await sc.lane.runUrgent(async () => {
@@ -616,21 +764,42 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       return sc.worker.call<Uint8Array>({ op: 'export', sessionId: session.id, modelVersion: sc.modelVersion });
     });
     if (!bytes) throw new RpcError('ModelNotTrained', `session ${session.id} has no checkpoint on disk`);
-    return { model: Buffer.from(bytes).toString('base64'), family: session.meta.family, modelVersion: sc.modelVersion, bytes: bytes.length, format: 'sparsecell' as const };
+    return {
+      model: Buffer.from(bytes).toString('base64'),
+      family: session.meta.family,
+      modelVersion: sc.modelVersion,
+      bytes: bytes.length,
+      format: 'sparsecell' as const,
+    };
   }
 
   async importModel(session: Session, archive: Uint8Array, format: 'sparsecell' | 'bioimageio' = 'sparsecell') {
     const sc = await this.compute(session);
-    if (sc.job && sc.job.info.state === 'running') throw new RpcError('SessionBusy', `session ${session.id} is training (job ${sc.job.jobId}); cancel it before importing a model`);
+    if (sc.job && sc.job.info.state === 'running')
+      throw new RpcError('SessionBusy', `session ${session.id} is training (job ${sc.job.jobId}); cancel it before importing a model`);
     const spec = await sc.lane.runUrgent(async () => {
       await this.ensureLoaded(sc);
-      return sc.worker.call<{ family: 'stardist' | 'cellpose' | 'elephant'; config: Record<string, unknown>; modelVersion: number; archive?: Uint8Array }>({ op: 'import', sessionId: session.id, archive, format, maxBytes: this.config.maxMessageBytes }).catch(mapWorkerError);
+      return sc.worker
+        .call<{ family: 'stardist' | 'cellpose' | 'elephant'; config: Record<string, unknown>; modelVersion: number; archive?: Uint8Array }>({
+          op: 'import',
+          sessionId: session.id,
+          archive,
+          format,
+          maxBytes: this.config.maxMessageBytes,
+        })
+        .catch(mapWorkerError);
     });
     await this.sessions.store.writeCheckpoint(session.id, spec.archive ?? archive);
     // Keep the model's lineage: its own version goes on (and never goes below what this session has shown).
     sc.modelVersion = Math.max(sc.modelVersion + 1, Number.isSafeInteger(spec.modelVersion) ? spec.modelVersion : 0);
     sc.dirty = false;
-    await session.updateMeta({ family: spec.family, config: spec.config, modelVersion: sc.modelVersion, trainedGeneration: sc.trainedGeneration, starter: undefined });
+    await session.updateMeta({
+      family: spec.family,
+      config: spec.config,
+      modelVersion: sc.modelVersion,
+      trainedGeneration: sc.trainedGeneration,
+      starter: undefined,
+    });
     this.emit('event', session.id, { type: 'model.updated', sessionId: session.id, modelVersion: sc.modelVersion });
     return { family: spec.family, modelVersion: sc.modelVersion };
   }
@@ -674,7 +843,6 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
   }
 }
 
-
 interface PredictOpts {
   /** Context pixels around the region (default: the U-Net's receptive half-width). */
   context?: number;
@@ -688,7 +856,10 @@ interface PredictOpts {
 
 /** Label counts over every image of the session (the package README's "how it was trained"). */
 function trainingCounts(session: Session): Omit<TrainingSummary, 'steps' | 'backend' | 'date'> {
-  let objects = 0, backgroundPixels = 0, unlabeled = 0, totalPixels = 0;
+  let objects = 0,
+    backgroundPixels = 0,
+    unlabeled = 0,
+    totalPixels = 0;
   for (const im of session.images.values()) {
     const c = im.layer.counts();
     objects += c.objects;
@@ -705,17 +876,24 @@ function trainingCounts(session: Session): Omit<TrainingSummary, 'steps' | 'back
  */
 async function testPlane(session: Session, imageId?: string): Promise<{ image: Image2D; labels: Labels2D }> {
   const all = [...session.images.values()];
-  const im = imageId !== undefined ? session.image(imageId) : all.find((i) => i.layer.counts().objects > 0) ?? all[0];
-  if (!im) throw new RpcError('ImageNotFound', `session ${session.id} has no images; add one for the package's test tensor`, [{ path: '/imageId', message: 'no images' }]);
+  const im = imageId !== undefined ? session.image(imageId) : (all.find((i) => i.layer.counts().objects > 0) ?? all[0]);
+  if (!im)
+    throw new RpcError('ImageNotFound', `session ${session.id} has no images; add one for the package's test tensor`, [
+      { path: '/imageId', message: 'no images' },
+    ]);
   const { shape, axes } = im.meta;
   const [H, W] = spatialShape(shape, axes).slice(-2);
   const C = axes === 'YXC' ? shape[2] : 1;
   const planes = axes === 'ZYX' || axes === 'TYX' ? shape[0] : 1;
-  let best = 0, bestCount = -1;
+  let best = 0,
+    bestCount = -1;
   for (let z = 0; z < planes; z++) {
     let n = 0;
     for (let i = z * H * W; i < (z + 1) * H * W; i++) if (im.layer.labels[i] > 0) n++;
-    if (n > bestCount) { best = z; bestCount = n; }
+    if (n > bestCount) {
+      best = z;
+      bestCount = n;
+    }
   }
   const pixels = await session.pixels(im.meta.imageId);
   const data = Float32Array.from(pixels.subarray(best * H * W * C, (best + 1) * H * W * C));

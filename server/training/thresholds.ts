@@ -42,7 +42,8 @@ export function thresholdGrid(family: string): PostprocessOptions[] {
  * one image at a time and post-processed at every grid point before the next image, so memory holds one map.
  */
 export async function tuneThresholds(
-  model: SegmentationModel, items: Array<{ image: Image2D; labels: Labels2D }>,
+  model: SegmentationModel,
+  items: Array<{ image: Image2D; labels: Labels2D }>,
   opts: { signal?: AbortSignal; onImage?: (done: number, total: number) => void } = {},
 ): Promise<ThresholdChoice> {
   const grid = thresholdGrid(model.family.name);

@@ -45,10 +45,18 @@ export interface TrainResult {
 }
 
 /** The PatchSampler that matches a model and the training options (patch size, batch, seed, augmentation). */
-export function createSampler(model: SegmentationModel, samples: TrainingSample[], options: Partial<TrainOptions> = {}): PatchSampler<SegmentationModel['config']> {
+export function createSampler(
+  model: SegmentationModel,
+  samples: TrainingSample[],
+  options: Partial<TrainOptions> = {},
+): PatchSampler<SegmentationModel['config']> {
   const o = parseTrainOptions(options);
   return new PatchSampler(samples, model.family, model.config, {
-    patchSize: o.patchSize, batchSize: o.batchSize, seed: o.seed, augment: o.augment, targetMargin: o.targetMargin,
+    patchSize: o.patchSize,
+    batchSize: o.batchSize,
+    seed: o.seed,
+    augment: o.augment,
+    targetMargin: o.targetMargin,
     divisor: unetDivisor(model.unet.config),
   });
 }
@@ -80,7 +88,10 @@ export async function trainStep(model: SegmentationModel, optimizer: tf.Optimize
 }
 
 export async function train(
-  model: SegmentationModel, sampler: BatchSource, options: Partial<TrainOptions> = {}, cb: TrainCallbacks = {},
+  model: SegmentationModel,
+  sampler: BatchSource,
+  options: Partial<TrainOptions> = {},
+  cb: TrainCallbacks = {},
 ): Promise<TrainResult> {
   const opts = parseTrainOptions(options);
   // Decoder first, so that the frozen-encoder phase's variables are a prefix (Adam's slots are positional).
@@ -93,7 +104,10 @@ export async function train(
   let stoppedBy: StopReason = 'steps';
   try {
     while (step < opts.steps) {
-      if (cb.signal?.aborted) { stoppedBy = 'abort'; break; }
+      if (cb.signal?.aborted) {
+        stoppedBy = 'abort';
+        break;
+      }
       const ft = finetuneStep(opts, step);
       setLearningRate(optimizer, ft.lrFactor * scheduledLearningRate(opts, step, (Date.now() - t0) / 1000, UNBOUNDED_STEPS));
       const loss = await trainStep(model, optimizer, sampler.next(), ft.freezeEncoder ? decoderVars : vars);
@@ -104,7 +118,10 @@ export async function train(
       const stepsPerS = step / Math.max(elapsed, 1e-9);
       cb.onProgress?.({ step, steps: opts.steps, loss, smoothedLoss: smoothed, stepsPerS, etaS: (opts.steps - step) / stepsPerS });
       if (opts.checkpointEvery > 0 && step % opts.checkpointEvery === 0 && step < opts.steps) await cb.onCheckpoint?.(step);
-      if (opts.timeLimitS > 0 && elapsed >= opts.timeLimitS && step < opts.steps) { stoppedBy = 'time'; break; }
+      if (opts.timeLimitS > 0 && elapsed >= opts.timeLimitS && step < opts.steps) {
+        stoppedBy = 'time';
+        break;
+      }
       await yieldToEventLoop();
     }
     if (step > 0) await cb.onCheckpoint?.(step);

@@ -37,8 +37,26 @@ export type WorkerRequest =
   | { op: 'reset'; sessionId: string; family: FamilyName; config: Record<string, unknown> }
   | { op: 'addImage'; sessionId: string; image: WorkerImage }
   | { op: 'labels'; sessionId: string; imageId: string; origin: number[]; shape: number[]; patch: Int32Array; corrections: Uint8Array }
-  | { op: 'train'; sessionId: string; steps: number; maxMs: number; options: LiveTrainOptions; jobStep?: number; focus?: { imageId: string; z: number; region: [number, number, number, number] } }
-  | { op: 'predict'; sessionId: string; imageId: string; z: number; region: [number, number, number, number]; probThresh?: number; nmsThresh?: number; context?: number; maxObjects: number }
+  | {
+      op: 'train';
+      sessionId: string;
+      steps: number;
+      maxMs: number;
+      options: LiveTrainOptions;
+      jobStep?: number;
+      focus?: { imageId: string; z: number; region: [number, number, number, number] };
+    }
+  | {
+      op: 'predict';
+      sessionId: string;
+      imageId: string;
+      z: number;
+      region: [number, number, number, number];
+      probThresh?: number;
+      nmsThresh?: number;
+      context?: number;
+      maxObjects: number;
+    }
   | { op: 'export'; sessionId: string; modelVersion: number }
   | { op: 'import'; sessionId: string; archive: Uint8Array; format?: 'sparsecell' | 'bioimageio'; maxBytes?: number }
   /** A bioimage.io package of the session's model, its test tensor cut from `image` (raw, one plane). */

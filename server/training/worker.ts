@@ -49,7 +49,10 @@ const sessions = new Map<string, SessionState>();
 const SINGLE_WINDOW_PX = 1536 * 1024;
 
 class TaskError extends Error {
-  constructor(message: string, readonly code: string) {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
     super(message);
   }
 }
@@ -106,14 +109,19 @@ function samples(st: SessionState, only?: { imageId: string; z: number; region: 
       let labels = im.labels.subarray(z * H * W, (z + 1) * H * W);
       let image = im.planes[z];
       let corr = im.corrections.subarray(z * H * W, (z + 1) * H * W);
-      let h = H, w = W;
+      let h = H,
+        w = W;
       if (only) {
-        const y0 = Math.max(0, only.region[0] - only.margin), x0 = Math.max(0, only.region[1] - only.margin);
-        const y1 = Math.min(H, only.region[2] + only.margin), x1 = Math.min(W, only.region[3] + only.margin);
+        const y0 = Math.max(0, only.region[0] - only.margin),
+          x0 = Math.max(0, only.region[1] - only.margin);
+        const y1 = Math.min(H, only.region[2] + only.margin),
+          x1 = Math.min(W, only.region[3] + only.margin);
         h = y1 - y0;
         w = x1 - x0;
         const C = image.channels;
-        const l = new Int32Array(h * w), c = new Uint8Array(h * w), d = new Float32Array(h * w * C);
+        const l = new Int32Array(h * w),
+          c = new Uint8Array(h * w),
+          d = new Float32Array(h * w * C);
         for (let y = 0; y < h; y++) {
           const src = (y0 + y) * W + x0;
           l.set(labels.subarray(src, src + w), y * w);
@@ -125,7 +133,11 @@ function samples(st: SessionState, only?: { imageId: string; z: number; region: 
         image = { height: h, width: w, channels: C, data: d };
       }
       let any = false;
-      for (let i = 0; i < labels.length; i++) if (labels[i] >= 0) { any = true; break; }
+      for (let i = 0; i < labels.length; i++)
+        if (labels[i] >= 0) {
+          any = true;
+          break;
+        }
       if (!any) continue;
       let lab: Labels2D = { height: h, width: w, data: labels };
       if (st.autoBackground) lab = autoBackground(lab, image);
@@ -147,7 +159,13 @@ function makeSampler(st: SessionState, s: TrainingSample[], o: LiveTrainOptions)
   return createSampler(st.model, s, { ...opts, seed: opts.seed + st.step }) as PatchSampler<never>;
 }
 
-async function trainSlice(st: SessionState, req: Extract<WorkerRequest, { op: 'train' }>, cancel: Int32Array, post: (p: WorkerReply) => void, id: number): Promise<TrainSliceResult> {
+async function trainSlice(
+  st: SessionState,
+  req: Extract<WorkerRequest, { op: 'train' }>,
+  cancel: Int32Array,
+  post: (p: WorkerReply) => void,
+  id: number,
+): Promise<TrainSliceResult> {
   const key = JSON.stringify(req.options);
   if (!st.sampler || st.dirty || st.samplerKey !== key) {
     const s = samples(st);
@@ -173,9 +191,14 @@ async function trainSlice(st: SessionState, req: Extract<WorkerRequest, { op: 't
   const vars = unetTrainableVariables(st.model.unet);
   const decoderVars = unetDecoderVariables(st.model.unet);
   const t0 = Date.now();
-  let steps = 0, lossSum = 0, cancelled = false;
+  let steps = 0,
+    lossSum = 0,
+    cancelled = false;
   while (steps < req.steps) {
-    if (Atomics.load(cancel, 0) === 1) { cancelled = true; break; }
+    if (Atomics.load(cancel, 0) === 1) {
+      cancelled = true;
+      break;
+    }
     const src = st.focusSampler && steps % 2 === 1 ? st.focusSampler : st.sampler;
     const ft = finetuneStep(policy, (req.jobStep ?? 0) + steps);
     setLearningRate(st.optimizer, lr * ft.lrFactor);
@@ -191,35 +214,61 @@ async function trainSlice(st: SessionState, req: Extract<WorkerRequest, { op: 't
   return { steps, loss: steps ? lossSum / steps : NaN, cancelled, hasData: true };
 }
 
-async function predict(st: SessionState, req: Extract<WorkerRequest, { op: 'predict' }>, cancel: Int32Array, post: (p: WorkerReply) => void, id: number): Promise<PredictResult> {
+async function predict(
+  st: SessionState,
+  req: Extract<WorkerRequest, { op: 'predict' }>,
+  cancel: Int32Array,
+  post: (p: WorkerReply) => void,
+  id: number,
+): Promise<PredictResult> {
   const im = st.images.get(req.imageId);
   if (!im) throw new TaskError(`image ${req.imageId} is not loaded`, 'ImageNotFound');
   const plane = im.planes[req.z];
   const [y0, x0, y1, x1] = req.region;
-  const H = plane.height, W = plane.width, C = plane.channels;
+  const H = plane.height,
+    W = plane.width,
+    C = plane.channels;
   // Predict on the region plus context so objects at the region border are whole.
   const ctx = req.context ?? defaultOverlap(st.model.unet.config.depth);
-  const ey0 = Math.max(0, y0 - ctx), ex0 = Math.max(0, x0 - ctx), ey1 = Math.min(H, y1 + ctx), ex1 = Math.min(W, x1 + ctx);
-  const eh = ey1 - ey0, ew = ex1 - ex0;
+  const ey0 = Math.max(0, y0 - ctx),
+    ex0 = Math.max(0, x0 - ctx),
+    ey1 = Math.min(H, y1 + ctx),
+    ex1 = Math.min(W, x1 + ctx);
+  const eh = ey1 - ey0,
+    ew = ex1 - ex0;
   let sub: Image2D = plane;
   if (eh !== H || ew !== W) {
     const d = new Float32Array(eh * ew * C);
     for (let y = 0; y < eh; y++) d.set(plane.data.subarray(((ey0 + y) * W + ex0) * C, ((ey0 + y) * W + ex1) * C), y * ew * C);
     sub = { height: eh, width: ew, channels: C, data: d };
   }
-  const signal = { get aborted() { return Atomics.load(cancel, 0) === 1; } } as AbortSignal;
+  const signal = {
+    get aborted() {
+      return Atomics.load(cancel, 0) === 1;
+    },
+  } as AbortSignal;
   const scale = modelScale(st.model);
   const input = rescaleImage(sub, scale);
   // Regions up to SINGLE_WINDOW_PX go through the network in one window (no context computed twice). Larger
   // images are tiled (bounded memory, progress per tile; at most 1.3x their pixels, see imaging/tiling.ts).
   const side = Math.max(input.height, input.width);
   const tileSize = input.height * input.width <= SINGLE_WINDOW_PX ? side : undefined;
-  const maps = await predictImage(st.model, input, { normalized: true, tileSize, signal, onProgress: (p) => post({ id, progress: { tile: p.done, tiles: p.total } }) });
+  const maps = await predictImage(st.model, input, {
+    normalized: true,
+    tileSize,
+    signal,
+    onProgress: (p) => post({ id, progress: { tile: p.done, tiles: p.total } }),
+  });
   // Request thresholds win; then the ones stored with the model (a starter's, chosen on validation images).
   const stored = storedThresholds(st.model);
-  const raw = st.model.family.postprocess(maps, st.model.config, { probThresh: req.probThresh ?? stored.probThresh, nmsThresh: req.nmsThresh ?? stored.nmsThresh, maxObjects: req.maxObjects });
+  const raw = st.model.family.postprocess(maps, st.model.config, {
+    probThresh: req.probThresh ?? stored.probThresh,
+    nmsThresh: req.nmsThresh ?? stored.nmsThresh,
+    maxObjects: req.maxObjects,
+  });
   const inst = unscaleInstances(raw, scale, eh, ew);
-  const h = y1 - y0, w = x1 - x0;
+  const h = y1 - y0,
+    w = x1 - x0;
   const labels = new Int32Array(h * w);
   const present = new Set<number>();
   for (let y = 0; y < h; y++)
@@ -233,11 +282,21 @@ async function predict(st: SessionState, req: Extract<WorkerRequest, { op: 'pred
   let truncated = raw.truncated === true;
   if (present.size > req.maxObjects) {
     truncated = true;
-    const keep = new Set(polygons.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, req.maxObjects).map((p) => p.id));
+    const keep = new Set(
+      polygons
+        .sort((a, b) => b.score - a.score || a.id - b.id)
+        .slice(0, req.maxObjects)
+        .map((p) => p.id),
+    );
     polygons = polygons.filter((p) => keep.has(p.id)).sort((a, b) => a.id - b.id);
     for (let i = 0; i < labels.length; i++) if (labels[i] > 0 && !keep.has(labels[i])) labels[i] = 0;
   }
-  return { labels, shape: [h, w], polygons: polygons.map((p) => ({ id: p.id, score: p.score, points: p.points.map(([y, x]) => [y + ey0, x + ex0] as [number, number]) })), truncated };
+  return {
+    labels,
+    shape: [h, w],
+    polygons: polygons.map((p) => ({ id: p.id, score: p.score, points: p.points.map(([y, x]) => [y + ey0, x + ex0] as [number, number]) })),
+    truncated,
+  };
 }
 
 /** The session model as a bioimage.io package; the test crop comes from `image` at the model's scale. */
@@ -349,7 +408,10 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
       }
       if (model.config.inputChannels !== st.model.config.inputChannels) {
         disposeModel(model);
-        throw new TaskError(`model expects ${model.config.inputChannels} input channels; the session images have ${st.model.config.inputChannels}`, 'InvalidModel');
+        throw new TaskError(
+          `model expects ${model.config.inputChannels} input channels; the session images have ${st.model.config.inputChannels}`,
+          'InvalidModel',
+        );
       }
       st.optimizer?.dispose();
       st.optimizer = undefined;
@@ -357,7 +419,12 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
       st.model = model;
       st.dirty = true;
       // a package is stored as sparsecell's own archive (the session checkpoint format)
-      return { family: model.family.name, config: model.config, modelVersion: model.version, archive: req.format === 'bioimageio' ? serializeModel(model) : undefined };
+      return {
+        family: model.family.name,
+        config: model.config,
+        modelVersion: model.version,
+        archive: req.format === 'bioimageio' ? serializeModel(model) : undefined,
+      };
     }
     case 'bioimageio':
       return exportPackage(state(req.sessionId), req.image, req.labels, req.meta);
@@ -381,11 +448,21 @@ if (port) {
     chain = chain.then(async () => {
       try {
         const result = await handle(task, post);
-        const transfer = result instanceof Uint8Array ? [result.buffer as ArrayBuffer] : (result as PredictResult | undefined)?.labels instanceof Int32Array ? [(result as PredictResult).labels.buffer as ArrayBuffer] : [];
+        const transfer =
+          result instanceof Uint8Array
+            ? [result.buffer as ArrayBuffer]
+            : (result as PredictResult | undefined)?.labels instanceof Int32Array
+              ? [(result as PredictResult).labels.buffer as ArrayBuffer]
+              : [];
         post({ id: task.id, ok: true, result }, transfer);
       } catch (e) {
         const err = e as Error & { code?: string };
-        post({ id: task.id, ok: false, error: err.message ?? String(e), code: err instanceof TaskError ? err.code : err.name === 'AbortError' ? 'RequestCancelled' : undefined });
+        post({
+          id: task.id,
+          ok: false,
+          error: err.message ?? String(e),
+          code: err instanceof TaskError ? err.code : err.name === 'AbortError' ? 'RequestCancelled' : undefined,
+        });
       }
     });
   });

@@ -6,7 +6,9 @@ import type { Labels2D } from '../../server/imaging/types.js';
 /** 3 square objects on a 30x30 plane (ids 1..3), and optionally an extra object 4 on the background. */
 function plane(ids: number[], extra = false): Labels2D {
   const data = new Int32Array(30 * 30);
-  const box = (id: number, y0: number, x0: number) => { for (let y = y0; y < y0 + 6; y++) for (let x = x0; x < x0 + 6; x++) data[y * 30 + x] = id; };
+  const box = (id: number, y0: number, x0: number) => {
+    for (let y = y0; y < y0 + 6; y++) for (let x = x0; x < x0 + 6; x++) data[y * 30 + x] = id;
+  };
   if (ids.includes(1)) box(1, 2, 2);
   if (ids.includes(2)) box(2, 2, 20);
   if (ids.includes(3)) box(3, 20, 2);
@@ -24,7 +26,11 @@ describe('bench: live F1 on never-labeled objects', () => {
     expect(f1NeverLabeled(gt, plane([]), new Set([1]))).to.equal(0);
   });
   it('f1At is the last push at or before t', () => {
-    const tr: Array<[number, number]> = [[1, 0.1], [20, 0.5], [40, 0.7]];
+    const tr: Array<[number, number]> = [
+      [1, 0.1],
+      [20, 0.5],
+      [40, 0.7],
+    ];
     expect([f1At(tr, 0.5), f1At(tr, 1), f1At(tr, 30), f1At(tr, 75)]).to.deep.equal([undefined, 0.1, 0.5, 0.7]);
   });
 });

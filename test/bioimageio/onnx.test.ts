@@ -11,10 +11,11 @@ import { PbMessage, PbWriter } from '../../server/bioimageio/protobuf.js';
 
 /** tfjs activated output, NCHW. */
 function tfjsOutput(m: SegmentationModel, xNhwc: Float32Array, h: number, w: number): Float32Array {
-  const nhwc = tf.tidy(() => m.family.activate(unetForward(m.unet, tf.tensor4d(xNhwc, [1, h, w, m.unet.config.inputChannels])), m.config).dataSync() as Float32Array);
+  const nhwc = tf.tidy(
+    () => m.family.activate(unetForward(m.unet, tf.tensor4d(xNhwc, [1, h, w, m.unet.config.inputChannels])), m.config).dataSync() as Float32Array,
+  );
   return channelsFirst({ height: h, width: w, channels: m.unet.config.outputChannels, data: nhwc });
 }
-
 
 export async function runOnnx(bytes: Uint8Array, input: Float32Array, dims: number[]): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const s = await ort.InferenceSession.create(bytes);
@@ -26,13 +27,22 @@ export async function runOnnx(bytes: Uint8Array, input: Float32Array, dims: numb
   }
 }
 
-const maxAbs = (a: Float32Array, b: Float32Array) => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i])); return m; };
+const maxAbs = (a: Float32Array, b: Float32Array) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
 
 describe('bioimageio: ONNX U-Net', () => {
   before(() => useBackend('wasm'));
 
   it('protobuf: varints, negative int64, strings, floats and packed ints round-trip', () => {
-    const w = new PbWriter().int(1, 300).int(2, -5).string(3, 'näme').float(4, 1.5).int(5, 2 ** 40);
+    const w = new PbWriter()
+      .int(1, 300)
+      .int(2, -5)
+      .string(3, 'näme')
+      .float(4, 1.5)
+      .int(5, 2 ** 40);
     const m = PbMessage.decode(w.finish());
     expect([m.int(1), m.int(2), m.string(3), m.float(4), m.int(5)]).to.deep.equal([300, -5, 'näme', 1.5, 2 ** 40]);
     // packed repeated field 7: [1, 150, 3]
@@ -41,10 +51,16 @@ describe('bioimageio: ONNX U-Net', () => {
     expect(() => PbMessage.decode(Uint8Array.from([0x0a, 10, 1]))).to.throw(/truncated/);
   });
 
-  for (const [family, config] of [['stardist', { nRays: 8 }], ['cellpose', {}], ['elephant', {}]] as const) {
+  for (const [family, config] of [
+    ['stardist', { nRays: 8 }],
+    ['cellpose', {}],
+    ['elephant', {}],
+  ] as const) {
     it(`${family}: onnxruntime reproduces the tfjs output (max abs diff <= 1e-4) and the weights read back exactly`, async () => {
       const m = createModel(family, { unetDepth: 2, unetFilters: 8, inputChannels: 2, ...config }, { seed: 3 });
-      const h = 24, w = 32, cin = 2;
+      const h = 24,
+        w = 32,
+        cin = 2;
       const x = randn(h * w * cin, 9);
       const want = tfjsOutput(m, x, h, w);
       const bytes = unetToOnnx(m.unet.config, activationSpec(m), getUNetWeights(m.unet), 'test');

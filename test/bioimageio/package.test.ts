@@ -29,7 +29,11 @@ import type { FamilyName } from '../../server/models/model-family.js';
 
 const MAX = 1 << 28;
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
-const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>) => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i])); return m; };
+const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
 
 /** [1, C, H, W] -> channels-last Image2D. */
 function fromNchw(t: { data: Float32Array; shape: number[] }): Image2D {
@@ -51,7 +55,9 @@ describe('bioimageio: model packages through the daemon', function () {
     await useBackend((await tensorflowAvailable()) ? 'tensorflow' : 'wasm');
     for (const f of FAMILIES) models.set(f, await tinyTrainedModel(f));
   });
-  after(() => { for (const m of models.values()) disposeModel(m); });
+  after(() => {
+    for (const m of models.values()) disposeModel(m);
+  });
 
   async function sessionWithModel(c: SparsecellClient, family: FamilyName): Promise<string> {
     const { sessionId } = await c.call('session.create', { family, name: `bioimageio-${family}` });
@@ -116,7 +122,9 @@ describe('bioimageio: model packages through the daemon', function () {
       expect(t.output.data.some((v) => Math.abs(v) > 1e-2)).to.equal(true);
       const dOnnx = maxAbs(onnx.data, t.output.data);
       const m = models.get(family)!;
-      const local = tf.tidy(() => m.family.activate(unetForward(m.unet, tf.tensor4d(normalized.data, [1, raw.height, raw.width, 1])), m.config).dataSync() as Float32Array);
+      const local = tf.tidy(
+        () => m.family.activate(unetForward(m.unet, tf.tensor4d(normalized.data, [1, raw.height, raw.width, 1])), m.config).dataSync() as Float32Array,
+      );
       const dTfjs = maxAbs(channelsFirst({ ...raw, channels: m.unet.config.outputChannels, data: local }), t.output.data);
       this.test!.title += ` [max |ONNX - test_output| ${dOnnx.toExponential(1)}, |tfjs here - test_output| ${dTfjs.toExponential(1)}]`;
       expect(dOnnx).to.be.at.most(1e-4);
@@ -131,7 +139,8 @@ describe('bioimageio: model packages through the daemon', function () {
       expect(Array.from(daemonLabels)).to.deep.equal(Array.from(fromTensor));
       // the cover's right half is the test crop with the predicted outlines drawn in colour
       let coloured = 0;
-      for (let i = 0; i < cover.width * cover.height; i++) if (cover.data[4 * i] !== cover.data[4 * i + 1] || cover.data[4 * i + 1] !== cover.data[4 * i + 2]) coloured++;
+      for (let i = 0; i < cover.width * cover.height; i++)
+        if (cover.data[4 * i] !== cover.data[4 * i + 1] || cover.data[4 * i + 1] !== cover.data[4 * i + 2]) coloured++;
       expect(coloured).to.be.greaterThan(10);
 
       // import the package into a new session: same predictions on the training image
@@ -160,7 +169,8 @@ describe('bioimageio: model packages through the daemon', function () {
     const { c } = ctx;
     const sessionId = await sessionWithModel(c, 'elephant');
     const zip = new Uint8Array(Buffer.from((await c.call('model.export', { sessionId, format: 'bioimageio' })).model, 'base64'));
-    const imp = (model: Uint8Array, format: 'bioimageio' | null = 'bioimageio') => rpcError(c.call('model.import', { sessionId, model: b64(model), ...(format ? { format } : {}) }));
+    const imp = (model: Uint8Array, format: 'bioimageio' | null = 'bioimageio') =>
+      rpcError(c.call('model.import', { sessionId, model: b64(model), ...(format ? { format } : {}) }));
 
     let e = await imp(Uint8Array.from([1, 2, 3, 4, 5]));
     expect(e.code).to.equal(ErrorCode.InvalidModel);
@@ -173,10 +183,18 @@ describe('bioimageio: model packages through the daemon', function () {
     const files = readZip(zip, MAX);
     const rdf = parseYaml(new TextDecoder().decode(files.get('rdf.yaml'))) as Record<string, unknown>;
     const rezip = (r: Record<string, unknown>, extra: Record<string, Uint8Array> = {}) =>
-      writeZip([{ name: 'rdf.yaml', data: new TextEncoder().encode(stringifyYaml(r)) }, ...[...files].filter(([n]) => n !== 'rdf.yaml').map(([name, data]) => ({ name, data: extra[name] ?? data }))]);
+      writeZip([
+        { name: 'rdf.yaml', data: new TextEncoder().encode(stringifyYaml(r)) },
+        ...[...files].filter(([n]) => n !== 'rdf.yaml').map(([name, data]) => ({ name, data: extra[name] ?? data })),
+      ]);
 
     // a foreign architecture (PyTorch state dict, no config.sparsecell)
-    const foreign = { ...rdf, name: 'UNet 2D Nuclei Broad', config: {}, weights: { pytorch_state_dict: { source: 'w.pt', architecture: { callable: 'UNet2d' } }, torchscript: { source: 'w.ts' } } };
+    const foreign = {
+      ...rdf,
+      name: 'UNet 2D Nuclei Broad',
+      config: {},
+      weights: { pytorch_state_dict: { source: 'w.pt', architecture: { callable: 'UNet2d' } }, torchscript: { source: 'w.ts' } },
+    };
     e = await imp(rezip(foreign));
     expect(e.code).to.equal(ErrorCode.InvalidModel);
     expect(e.message).to.contain('was not exported by sparsecell').and.to.contain('pytorch_state_dict, torchscript').and.to.contain('UNet2d');

@@ -18,12 +18,17 @@ import { expectFigureFiles } from '../study/figure-checks.js';
 
 const MAIN_JS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'server', 'main.js');
 
-interface Ran { code: number | null; stdout: string; stderr: string }
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function sparsecell(args: string[], env: Record<string, string> = {}): Promise<Ran> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN_JS, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
+    let stdout = '',
+      stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
@@ -31,7 +36,11 @@ function sparsecell(args: string[], env: Record<string, string> = {}): Promise<R
   });
 }
 
-const SIZES: Array<[number, number]> = [[64, 64], [48, 80], [72, 56]];
+const SIZES: Array<[number, number]> = [
+  [64, 64],
+  [48, 80],
+  [72, 56],
+];
 
 describe('cli: sparsecell train / predict / evaluate', function () {
   this.timeout(120000);
@@ -48,7 +57,11 @@ describe('cli: sparsecell train / predict / evaluate', function () {
     for (const d of [images(), sparse(), offset1(), masks()]) mkdirSync(d);
     SIZES.forEach(([h, w], i) => {
       const s = makeBlobs({ height: h, width: w, count: 8, seed: 10 + i });
-      const sp = sparsify(s.labels, (id) => id % 2 === 1, (y) => y < h / 2);
+      const sp = sparsify(
+        s.labels,
+        (id) => id % 2 === 1,
+        (y) => y < h / 2,
+      );
       const name = `img${i}.tif`;
       const u8 = Uint8Array.from(s.image.data, (v) => Math.max(0, Math.min(255, Math.round(v * 255))));
       writeFileSync(join(images(), name), encodeTiff({ dtype: 'uint8', height: h, width: w, data: u8 }));
@@ -63,8 +76,23 @@ describe('cli: sparsecell train / predict / evaluate', function () {
   });
 
   it('train writes a model archive (signed sparse labels)', async () => {
-    const r = await sparsecell(['train', '--images', images(), '--labels', sparse(), '--config', '{"unetDepth":2,"unetFilters":8}',
-      '--steps', '10', '--patch', '32', '--batch', '2', '--out', model()]);
+    const r = await sparsecell([
+      'train',
+      '--images',
+      images(),
+      '--labels',
+      sparse(),
+      '--config',
+      '{"unetDepth":2,"unetFilters":8}',
+      '--steps',
+      '10',
+      '--patch',
+      '32',
+      '--batch',
+      '2',
+      '--out',
+      model(),
+    ]);
     expect(r.code, r.stderr).to.equal(0);
     expect(existsSync(model())).to.equal(true);
     const spec = readModelSpec(new Uint8Array(readFileSync(model())));
@@ -79,8 +107,27 @@ describe('cli: sparsecell train / predict / evaluate', function () {
 
   it('train reads offset1 labels and honours --time-limit', async () => {
     const out = join(dir, 'out', 'offset1.scm');
-    const r = await sparsecell(['train', '--images', images(), '--labels', offset1(), '--encoding', 'offset1', '--family', 'elephant',
-      '--config', '{"unetDepth":2,"unetFilters":8}', '--time-limit', '1', '--patch', '32', '--batch', '1', '--out', out]);
+    const r = await sparsecell([
+      'train',
+      '--images',
+      images(),
+      '--labels',
+      offset1(),
+      '--encoding',
+      'offset1',
+      '--family',
+      'elephant',
+      '--config',
+      '{"unetDepth":2,"unetFilters":8}',
+      '--time-limit',
+      '1',
+      '--patch',
+      '32',
+      '--batch',
+      '1',
+      '--out',
+      out,
+    ]);
     expect(r.code, r.stderr).to.equal(0);
     const spec = readModelSpec(new Uint8Array(readFileSync(out)));
     expect(spec.family).to.equal('elephant');
@@ -108,10 +155,20 @@ describe('cli: sparsecell train / predict / evaluate', function () {
     const json = join(dir, 'eval.json');
     const r = await sparsecell(['evaluate', '--pred', pred(), '--gt', masks(), '--thresh', '0.1,0.5,0.9', '--json', json]);
     expect(r.code, r.stderr).to.equal(0);
-    const lines = r.stdout.trim().split('\n').filter((l) => !l.startsWith('#'));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('#'));
     const header = lines[0].trim().split(/\s+/);
     expect(header).to.include.members(['thresh', 'tp', 'fp', 'fn', 'precision', 'recall', 'accuracy', 'f1', 'pq']);
-    const rows = lines.slice(1).map((l) => Object.fromEntries(l.trim().split(/\s+/).map((v, i) => [header[i], Number(v)])));
+    const rows = lines.slice(1).map((l) =>
+      Object.fromEntries(
+        l
+          .trim()
+          .split(/\s+/)
+          .map((v, i) => [header[i], Number(v)]),
+      ),
+    );
     expect(rows.map((row) => row.thresh)).to.deep.equal([0.1, 0.5, 0.9]);
     for (const row of rows) {
       expect(row.n_true).to.equal(row.tp + row.fn);
@@ -128,14 +185,22 @@ describe('cli: sparsecell train / predict / evaluate', function () {
   it('evaluate of the ground truth against itself is perfect; sparse ground truth needs --sparse', async () => {
     const r = await sparsecell(['evaluate', '--pred', masks(), '--gt', masks()]);
     expect(r.code, r.stderr).to.equal(0);
-    const [header, row] = r.stdout.trim().split('\n').filter((l) => !l.startsWith('#')).map((l) => l.trim().split(/\s+/));
+    const [header, row] = r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .map((l) => l.trim().split(/\s+/));
     expect(Number(row[header.indexOf('accuracy')])).to.equal(1);
     const bad = await sparsecell(['evaluate', '--pred', masks(), '--gt', sparse()]);
     expect(bad.code).to.equal(2);
     expect(bad.stderr).to.match(/--sparse/);
     const ok = await sparsecell(['evaluate', '--pred', masks(), '--gt', offset1(), '--sparse', '--encoding', 'offset1']);
     expect(ok.code, ok.stderr).to.equal(0);
-    const [h2, r2] = ok.stdout.trim().split('\n').filter((l) => !l.startsWith('#')).map((l) => l.trim().split(/\s+/));
+    const [h2, r2] = ok.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .map((l) => l.trim().split(/\s+/));
     expect(Number(r2[h2.indexOf('accuracy')])).to.equal(1);
   });
 
@@ -174,8 +239,12 @@ describe('cli: sparsecell study --report-only', function () {
   this.timeout(60000);
   let tmp = '';
   const study = join(ROOT, 'bench', 'results', 'study-tensorflow');
-  before(() => { tmp = mkdtempSync(join(tmpdir(), 'sparsecell-report-')); });
-  after(() => { if (tmp) rmSync(tmp, { recursive: true, force: true }); });
+  before(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'sparsecell-report-'));
+  });
+  after(() => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
 
   it('rewrites the tables and figures of a study folder from its results.json alone', async () => {
     copyFileSync(join(study, 'results.json'), join(tmp, 'results.json'));
@@ -184,7 +253,8 @@ describe('cli: sparsecell study --report-only', function () {
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stderr).to.contain('metrics-vs-k.png');
     expect(readFileSync(join(tmp, 'results.json'), 'utf8')).to.equal(before);
-    for (const f of ['results.csv', 'results.md', ...FIGURES.flatMap(([, s]) => [`${s}.vl.json`, `${s}.svg`, `${s}.png`])]) expect(existsSync(join(tmp, f)), f).to.equal(true);
+    for (const f of ['results.csv', 'results.md', ...FIGURES.flatMap(([, s]) => [`${s}.vl.json`, `${s}.svg`, `${s}.png`])])
+      expect(existsSync(join(tmp, f)), f).to.equal(true);
     expect(readFileSync(join(tmp, 'results.csv'), 'utf8')).to.equal(readFileSync(join(study, 'results.csv'), 'utf8'));
     expectFigureFiles(tmp);
   });

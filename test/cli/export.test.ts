@@ -38,14 +38,43 @@ describe('cli: sparsecell export', function () {
     const u8 = Uint8Array.from(s.image.data, (v) => Math.max(0, Math.min(255, Math.round(v * 255))));
     writeFileSync(p('images', 'a.tif'), encodeTiff({ dtype: 'uint8', height: 80, width: 88, data: u8 }));
     writeFileSync(p('labels', 'a.tif'), encodeTiff({ dtype: 'int32', height: 80, width: 88, data: sparsify(s.labels, (id) => id % 2 === 1).data }));
-    const r = await sparsecell(['train', '--images', p('images'), '--labels', p('labels'), '--config', '{"unetDepth":2,"unetFilters":8}',
-      '--steps', '3', '--patch', '32', '--batch', '1', '--out', p('model.scm')]);
+    const r = await sparsecell([
+      'train',
+      '--images',
+      p('images'),
+      '--labels',
+      p('labels'),
+      '--config',
+      '{"unetDepth":2,"unetFilters":8}',
+      '--steps',
+      '3',
+      '--patch',
+      '32',
+      '--batch',
+      '1',
+      '--out',
+      p('model.scm'),
+    ]);
     expect(r.code, r.stderr).to.equal(0);
   });
-  after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+  after(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   it('writes a bioimage.io package from a trained model (stored test crop, or --image/--labels) that imports back', async () => {
-    let r = await sparsecell(['export', '--model', p('model.scm'), '--format', 'bioimageio', '--out', p('out', 'model.zip'), '--authors', 'A. One; B. Two', '--name', 'cli test model']);
+    let r = await sparsecell([
+      'export',
+      '--model',
+      p('model.scm'),
+      '--format',
+      'bioimageio',
+      '--out',
+      p('out', 'model.zip'),
+      '--authors',
+      'A. One; B. Two',
+      '--name',
+      'cli test model',
+    ]);
     expect(r.code, r.stderr).to.equal(0);
     const zip = new Uint8Array(readFileSync(p('out', 'model.zip')));
     const { rdf, config, files } = readPackage(zip, 1 << 28);

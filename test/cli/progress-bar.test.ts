@@ -3,7 +3,17 @@ import { ProgressBar, formatDuration } from '../../server/cli/progress-bar.js';
 
 function sink(isTTY: boolean) {
   const out: string[] = [];
-  return { out, stream: { isTTY, columns: 200, write: (s: string) => { out.push(s); return true; } } };
+  return {
+    out,
+    stream: {
+      isTTY,
+      columns: 200,
+      write: (s: string) => {
+        out.push(s);
+        return true;
+      },
+    },
+  };
 }
 
 describe('cli/progress-bar', () => {

@@ -39,7 +39,10 @@ describe('cli: built-in starter models (train --from, predict --model NAME)', fu
     scenes.forEach((s, i) => {
       const u8 = Uint8Array.from(s.image.data, (v) => Math.max(0, Math.min(255, Math.round(v * 255))));
       writeFileSync(join(dir, 'images', `img${i}.tif`), encodeTiff({ dtype: 'uint8', height: 96, width: 96, data: u8 }));
-      writeFileSync(join(dir, 'sparse', `img${i}.tif`), encodeTiff({ dtype: 'int32', height: 96, width: 96, data: sparsify(s.labels, (id) => id % 2 === 1).data }));
+      writeFileSync(
+        join(dir, 'sparse', `img${i}.tif`),
+        encodeTiff({ dtype: 'int32', height: 96, width: 96, data: sparsify(s.labels, (id) => id % 2 === 1).data }),
+      );
     });
   });
   after(() => {
@@ -65,7 +68,26 @@ describe('cli: built-in starter models (train --from, predict --model NAME)', fu
 
   it('train --from nuclei fine-tunes the starter with the recipe fine-tuning policy and keeps its thresholds', async () => {
     const out = join(dir, 'tuned.scm');
-    const r = await sparsecell(['train', '--from', 'nuclei', '--images', join(dir, 'images'), '--labels', join(dir, 'sparse'), '--steps', '4', '--patch', '32', '--batch', '2', '--out', out], env);
+    const r = await sparsecell(
+      [
+        'train',
+        '--from',
+        'nuclei',
+        '--images',
+        join(dir, 'images'),
+        '--labels',
+        join(dir, 'sparse'),
+        '--steps',
+        '4',
+        '--patch',
+        '32',
+        '--batch',
+        '2',
+        '--out',
+        out,
+      ],
+      env,
+    );
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stderr).to.match(/from starter nuclei/);
     const spec = readModelSpec(new Uint8Array(readFileSync(out)));
@@ -73,7 +95,12 @@ describe('cli: built-in starter models (train --from, predict --model NAME)', fu
     const training = spec.meta.training as { from: string; steps: number; options: Record<string, number> };
     expect(training.from).to.equal('starter nuclei');
     expect(training.steps).to.equal(4);
-    expect(training.options).to.include({ learningRate: RECIPE.finetune.learningRate, lrFinal: RECIPE.finetune.lrFinal, warmupSteps: RECIPE.finetune.warmupSteps, freezeEncoderSteps: RECIPE.finetune.freezeEncoderSteps });
+    expect(training.options).to.include({
+      learningRate: RECIPE.finetune.learningRate,
+      lrFinal: RECIPE.finetune.lrFinal,
+      warmupSteps: RECIPE.finetune.warmupSteps,
+      freezeEncoderSteps: RECIPE.finetune.freezeEncoderSteps,
+    });
     expect(spec.meta.thresholds).to.include(STARTER_THRESHOLDS);
   });
 

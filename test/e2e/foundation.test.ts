@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import WebSocket from 'ws';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { nd, filled } from '../helpers/arrays.js';
-import { SparsecellClient, RpcException } from '../../clients/typescript/src/client.js';
+import { SparsecellClient } from '../../clients/typescript/src/client.js';
 import { decodeNdArray } from '../../protocol/src/ndarray.js';
 import { ErrorCode } from '../../protocol/src/errors.js';
 import { resolveConfig } from '../../server/config.js';
@@ -28,7 +28,9 @@ describe('e2e: daemon foundation', () => {
     expect(info.limits.maxArrayElements).to.equal(1_000_000);
     expect(info.families).to.include.members(['stardist', 'cellpose', 'elephant']);
     expect(info.backend.name).to.be.a('string');
-    expect(info.version).to.match(/^\d+\.\d+\.\d+$/).and.not.equal('0.0.0');
+    expect(info.version)
+      .to.match(/^\d+\.\d+\.\d+$/)
+      .and.not.equal('0.0.0');
   });
 
   it('rpc.discover serves the OpenRPC document with every method', async () => {
@@ -39,7 +41,8 @@ describe('e2e: daemon foundation', () => {
   it('create -> add image -> full labels (offset1) -> patch (signed) -> get -> close -> reopen -> delete', async () => {
     const { sessionId, family } = await c.call('session.create', { name: 'demo' });
     expect(family).to.equal('stardist');
-    const H = 40, W = 50;
+    const H = 40,
+      W = 50;
     const img = new Uint16Array(H * W).map((_, i) => i % 1000);
     const added = await c.call('image.add', { sessionId, image: nd(img, [H, W]) });
     expect(added).to.deep.equal({ imageId: 'img1', shape: [H, W], axes: 'YX' });
@@ -96,11 +99,19 @@ describe('e2e: daemon foundation', () => {
   it('3-D stacks take [z, y, x] patches; YXC images take 2-D labels', async () => {
     const { sessionId } = await c.call('session.create', {});
     const z = await c.call('image.add', { sessionId, image: nd(new Uint8Array(3 * 8 * 9), [3, 8, 9]), axes: 'ZYX' });
-    const r = await c.call('labels.update', { sessionId, imageId: z.imageId, labels: nd(new Int32Array(2 * 2).fill(4), [1, 2, 2]), encoding: 'signed', origin: [2, 6, 7] });
+    const r = await c.call('labels.update', {
+      sessionId,
+      imageId: z.imageId,
+      labels: nd(new Int32Array(2 * 2).fill(4), [1, 2, 2]),
+      encoding: 'signed',
+      origin: [2, 6, 7],
+    });
     expect(r.counts).to.deep.equal({ unlabeled: 3 * 8 * 9 - 4, background: 0, objects: 1 });
     const rgb = await c.call('image.add', { sessionId, image: nd(new Uint8Array(8 * 9 * 3), [8, 9, 3]) });
     expect(rgb.axes).to.equal('YXC');
-    const e = await rpcError(c.call('labels.update', { sessionId, imageId: rgb.imageId, labels: nd(new Int32Array(8 * 9 * 3), [8, 9, 3]), encoding: 'signed' }));
+    const e = await rpcError(
+      c.call('labels.update', { sessionId, imageId: rgb.imageId, labels: nd(new Int32Array(8 * 9 * 3), [8, 9, 3]), encoding: 'signed' }),
+    );
     expect(e.code).to.equal(ErrorCode.ShapeMismatch);
   });
 
@@ -153,9 +164,13 @@ describe('e2e: daemon foundation', () => {
       const full = await rpcError(c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(new Int32Array(15 * 16), [15, 16]), encoding: 'signed' }));
       expect(full.code).to.equal(ErrorCode.ShapeMismatch);
       expect((full.data as { path: string }[])[0].path).to.equal('/labels/shape');
-      const out = await rpcError(c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(new Int32Array(4), [2, 2]), encoding: 'signed', origin: [15, 0] }));
+      const out = await rpcError(
+        c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(new Int32Array(4), [2, 2]), encoding: 'signed', origin: [15, 0] }),
+      );
       expect((out.data as { path: string }[])[0].path).to.equal('/origin/0');
-      const badLen = await rpcError(c.call('labels.update', { sessionId, imageId: 'img1', labels: { dtype: 'int32', shape: [16, 16], data: 'AAAA' }, encoding: 'signed' }));
+      const badLen = await rpcError(
+        c.call('labels.update', { sessionId, imageId: 'img1', labels: { dtype: 'int32', shape: [16, 16], data: 'AAAA' }, encoding: 'signed' }),
+      );
       expect(badLen.code).to.equal(ErrorCode.ShapeMismatch);
       expect((badLen.data as { path: string }[])[0].path).to.equal('/labels/data');
     });
@@ -166,7 +181,9 @@ describe('e2e: daemon foundation', () => {
       expect(e.code).to.equal(ErrorCode.InvalidLabels);
       const f = await rpcError(c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(new Float32Array(256), [16, 16]), encoding: 'signed' }));
       expect(f.code).to.equal(ErrorCode.InvalidLabels);
-      const o = await rpcError(c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(new Int16Array(256).fill(-1), [16, 16]), encoding: 'offset1' }));
+      const o = await rpcError(
+        c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(new Int16Array(256).fill(-1), [16, 16]), encoding: 'offset1' }),
+      );
       expect(o.code).to.equal(ErrorCode.InvalidLabels);
       // A rejected update changes nothing.
       expect((await c.call('labels.get', { sessionId, imageId: 'img1' })).generation).to.equal(0);
@@ -199,16 +216,59 @@ describe('e2e: daemon foundation', () => {
     const bad: string[] = [];
     for (let i = 0; i < 1000; i++) {
       switch (i % 10) {
-        case 0: bad.push('{not json' + i); break;
-        case 1: bad.push(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'labels.update', params: { sessionId, imageId: 'img1', labels: { dtype: 'int32', shape: [8, 8], data: 12 }, encoding: 'signed' } })); break;
-        case 2: bad.push(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'image.add', params: { sessionId, image: { dtype: 'uint8', shape: [1e9, 1e9, 1e9], data: '' } } })); break;
-        case 3: bad.push(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'image.add', params: { sessionId, image: { dtype: 'uint8', shape: [-4, 8], data: '' } } })); break;
-        case 4: bad.push(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'labels.update', params: { sessionId, imageId: 'img1', labels: { dtype: 'int32', shape: [8, 8], data: 'AAAA' }, encoding: 'signed' } })); break;
-        case 5: bad.push(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'image.add', params: { sessionId, image: { dtype: 'float32', shape: [1], data: Buffer.from(new Float32Array([NaN]).buffer).toString('base64') } } })); break;
-        case 6: bad.push(JSON.stringify({ jsonrpc: '1.0', id: i, method: 'server.info' })); break;
-        case 7: bad.push(JSON.stringify([])); break;
-        case 8: bad.push(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'labels.update', params: null })); break;
-        case 9: bad.push(JSON.stringify({ jsonrpc: '2.0', id: { x: 1 }, method: 42, params: 'x' })); break;
+        case 0:
+          bad.push('{not json' + i);
+          break;
+        case 1:
+          bad.push(
+            JSON.stringify({
+              jsonrpc: '2.0',
+              id: i,
+              method: 'labels.update',
+              params: { sessionId, imageId: 'img1', labels: { dtype: 'int32', shape: [8, 8], data: 12 }, encoding: 'signed' },
+            }),
+          );
+          break;
+        case 2:
+          bad.push(
+            JSON.stringify({ jsonrpc: '2.0', id: i, method: 'image.add', params: { sessionId, image: { dtype: 'uint8', shape: [1e9, 1e9, 1e9], data: '' } } }),
+          );
+          break;
+        case 3:
+          bad.push(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'image.add', params: { sessionId, image: { dtype: 'uint8', shape: [-4, 8], data: '' } } }));
+          break;
+        case 4:
+          bad.push(
+            JSON.stringify({
+              jsonrpc: '2.0',
+              id: i,
+              method: 'labels.update',
+              params: { sessionId, imageId: 'img1', labels: { dtype: 'int32', shape: [8, 8], data: 'AAAA' }, encoding: 'signed' },
+            }),
+          );
+          break;
+        case 5:
+          bad.push(
+            JSON.stringify({
+              jsonrpc: '2.0',
+              id: i,
+              method: 'image.add',
+              params: { sessionId, image: { dtype: 'float32', shape: [1], data: Buffer.from(new Float32Array([NaN]).buffer).toString('base64') } },
+            }),
+          );
+          break;
+        case 6:
+          bad.push(JSON.stringify({ jsonrpc: '1.0', id: i, method: 'server.info' }));
+          break;
+        case 7:
+          bad.push(JSON.stringify([]));
+          break;
+        case 8:
+          bad.push(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'labels.update', params: null }));
+          break;
+        case 9:
+          bad.push(JSON.stringify({ jsonrpc: '2.0', id: { x: 1 }, method: 42, params: 'x' }));
+          break;
       }
     }
     for (const b of bad) ws.send(b);

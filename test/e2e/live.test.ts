@@ -9,7 +9,8 @@ import type { EventParams } from '../../protocol/src/progress.js';
 import type { Labels2D } from '../../server/imaging/types.js';
 
 const TINY = { unetDepth: 2, unetFilters: 16 };
-const H = 96, W = 96;
+const H = 96,
+  W = 96;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Labels of the held-out objects only (the rest 0), to score what the person never annotated. */
@@ -117,7 +118,8 @@ describe('e2e: live mode', function () {
     expect(conf.options.learningRate).to.equal(0.0001);
     expect(conf.options.pushEverySteps).to.equal(5);
     await sleep(5000);
-    const s0 = steps.get(jobs[0]) ?? 0, s1 = steps.get(jobs[1]) ?? 0;
+    const s0 = steps.get(jobs[0]) ?? 0,
+      s1 = steps.get(jobs[1]) ?? 0;
     expect(s0).to.be.greaterThan(2);
     expect(s1).to.be.greaterThan(2);
     // Round-robin slices: neither starves (within a factor of 3 of the other).

@@ -56,12 +56,14 @@ describe('e2e: model methods', () => {
       err = e as RpcException;
     }
     expect(err?.code).to.equal(ErrorCode.InvalidParams);
-    expect((err?.data as { path: string }[])[0].path).to.equal('/config/nRays');
+    expect((err!.data as { path: string }[])[0].path).to.equal('/config/nRays');
     const s = await c.call('session.create', { family: 'cellpose' });
     await c.call('image.add', { sessionId: s.sessionId, image: nd(new Uint8Array(64 * 64), [64, 64]) });
     await c.call('labels.update', { sessionId: s.sessionId, imageId: 'img1', labels: nd(new Int32Array(64 * 64), [64, 64]), encoding: 'signed' });
     expect(await code(c.call('model.train', { sessionId: s.sessionId, steps: 2, config: { niter: 0 } }))).to.equal(ErrorCode.InvalidParams);
-    expect(await code(c.call('model.train', { sessionId: s.sessionId, steps: 2, family: 'elephant', config: { nRays: 32 } }))).to.equal(ErrorCode.InvalidParams);
+    expect(await code(c.call('model.train', { sessionId: s.sessionId, steps: 2, family: 'elephant', config: { nRays: 32 } }))).to.equal(
+      ErrorCode.InvalidParams,
+    );
     expect((await c.call('session.get', { sessionId: s.sessionId })).config).to.deep.equal({}); // nothing stored
   });
 
@@ -138,7 +140,13 @@ describe('e2e: model methods', () => {
     const off = c.onProgress((p) => seen.push(p));
     const { jobId } = await c.call('model.train', { sessionId, steps: 100000, options: OPTS });
     const mine = () => seen.filter((p) => p.token === jobId);
-    const lastStep = () => Math.max(0, ...mine().filter((p) => p.kind === 'report').map((p) => p.step ?? 0));
+    const lastStep = () =>
+      Math.max(
+        0,
+        ...mine()
+          .filter((p) => p.kind === 'report')
+          .map((p) => p.step ?? 0),
+      );
     const until = async (ok: () => boolean, what: string) => {
       for (const t0 = Date.now(); !ok(); await new Promise((r) => setTimeout(r, 20)))
         if (Date.now() - t0 > 30000) throw new Error(`timed out waiting for ${what}`);
@@ -146,7 +154,10 @@ describe('e2e: model methods', () => {
     await until(() => lastStep() > 0, 'the first training step'); // the job really trains
     expect(await code(c.call('model.train', { sessionId, steps: 5 }))).to.equal(ErrorCode.SessionBusy);
     const p = await c.call('model.predict', { sessionId, imageId: 'img1' });
-    expect(mine().some((q) => q.kind === 'end'), 'the job ended before the prediction came back').to.equal(false);
+    expect(
+      mine().some((q) => q.kind === 'end'),
+      'the job ended before the prediction came back',
+    ).to.equal(false);
     const stepAtAnswer = lastStep();
     expect((await c.call('session.get', { sessionId })).jobs.find((j) => j.jobId === jobId)!.state).to.equal('running');
     expectObjects(p.labels, blobs, 'prediction while training');

@@ -58,12 +58,23 @@ describe('e2e: OpenRPC document vs. the live wire', () => {
     await ok('session.setView', { sessionId, imageId: 'img1', region: [0, 0, 64, 64] });
     const sparse = sparsify(blobs.labels, (id) => id % 2 === 1);
     await ok('labels.update', { sessionId, imageId: 'img1', labels: nd(sparse.data, [64, 64], true), encoding: 'signed' });
-    await ok('labels.update', { sessionId, imageId: 'img1', labels: nd(new Uint16Array(16).fill(1), [4, 4]), encoding: 'offset1', origin: [0, 0], kind: 'correction' });
+    await ok('labels.update', {
+      sessionId,
+      imageId: 'img1',
+      labels: nd(new Uint16Array(16).fill(1), [4, 4]),
+      encoding: 'offset1',
+      origin: [0, 0],
+      kind: 'correction',
+    });
     await ok('labels.get', { sessionId, imageId: 'img1' });
     await ok('labels.get', { sessionId, imageId: 'img1', encoding: 'offset1' });
     await ok('model.configure', { sessionId, options: { learningRate: 0.001 } });
     const { jobId } = await ok('model.train', { sessionId, steps: 3, options: { patchSize: 32, batchSize: 2 }, reset: true });
-    const finished = () => c.notifications.some((n) => n.method === '$/event' && (n.params as { type: string; jobId?: string }).type === 'job.finished' && (n.params as { jobId?: string }).jobId === jobId);
+    const finished = () =>
+      c.notifications.some(
+        (n) =>
+          n.method === '$/event' && (n.params as { type: string; jobId?: string }).type === 'job.finished' && (n.params as { jobId?: string }).jobId === jobId,
+      );
     await c.until(finished, 150000, 'job.finished');
     await ok('model.cancel', { jobId });
     await ok('session.get', { sessionId });
@@ -80,9 +91,21 @@ describe('e2e: OpenRPC document vs. the live wire', () => {
     await fails('image.add', { sessionId, image: nd(new Uint8Array(1), [1]), axes: 'YX' }, ErrorCode.ShapeMismatch);
     await fails('image.add', { sessionId, image: { shape: [1000, 1000], dtype: 'uint8', data: '' } }, ErrorCode.ResourceLimit);
     await fails('image.add', { sessionId, image: { tiff: Buffer.from('not a tiff at all').toString('base64') } }, ErrorCode.InvalidImage);
-    await fails('labels.update', { sessionId, imageId: 'img9', labels: nd(new Int32Array(4), [2, 2]), encoding: 'signed', origin: [0, 0] }, ErrorCode.ImageNotFound);
-    await fails('labels.update', { sessionId, imageId: 'img1', labels: nd(Int32Array.from([-2, 0, 0, 0]), [2, 2]), encoding: 'signed', origin: [0, 0] }, ErrorCode.InvalidLabels);
-    await fails('labels.update', { sessionId, imageId: 'img1', labels: nd(new Int32Array(4), [2, 2]), encoding: 'signed', origin: [63, 63] }, ErrorCode.ShapeMismatch);
+    await fails(
+      'labels.update',
+      { sessionId, imageId: 'img9', labels: nd(new Int32Array(4), [2, 2]), encoding: 'signed', origin: [0, 0] },
+      ErrorCode.ImageNotFound,
+    );
+    await fails(
+      'labels.update',
+      { sessionId, imageId: 'img1', labels: nd(Int32Array.from([-2, 0, 0, 0]), [2, 2]), encoding: 'signed', origin: [0, 0] },
+      ErrorCode.InvalidLabels,
+    );
+    await fails(
+      'labels.update',
+      { sessionId, imageId: 'img1', labels: nd(new Int32Array(4), [2, 2]), encoding: 'signed', origin: [63, 63] },
+      ErrorCode.ShapeMismatch,
+    );
     await fails('labels.get', { sessionId, imageId: 'img9' }, ErrorCode.ImageNotFound);
     await fails('session.setView', { sessionId, imageId: 'img1', region: [0, 0, 65, 10] }, ErrorCode.ShapeMismatch);
     await fails('model.train', { sessionId: other, steps: 2 }, ErrorCode.InvalidLabels);
@@ -107,7 +130,8 @@ describe('e2e: OpenRPC document vs. the live wire', () => {
       for (const p of check.params(request.method, request.params)) problems.push(`${tag} params: ${p}`);
       if (response.error) {
         errors++;
-        if (!check.errorCodes(request.method).includes(response.error.code)) problems.push(`${tag}: error ${response.error.code} (${response.error.message}) is not declared`);
+        if (!check.errorCodes(request.method).includes(response.error.code))
+          problems.push(`${tag}: error ${response.error.code} (${response.error.message}) is not declared`);
       } else {
         for (const p of check.result(request.method, response.result)) problems.push(`${tag} result: ${p}`);
       }

@@ -12,16 +12,21 @@ describe('e2e: persistence across kill -9', () => {
       const d1 = await spawnDaemon(['--home', home]);
       const c = await SparsecellClient.connect(d1.url);
       const { sessionId } = await c.call('session.create', { name: 'durable' });
-      const H = 64, W = 64;
+      const H = 64,
+        W = 64;
       await c.call('image.add', { sessionId, image: nd(new Uint8Array(H * W).fill(7), [H, W]) });
       // Fire 60 patch updates without waiting; each writes object id i+1 into its own 4x4 cell.
       const acked: number[] = [];
       const pending: Promise<unknown>[] = [];
       for (let i = 0; i < 60; i++) {
-        const y = Math.floor(i / 16) * 4, x = (i % 16) * 4;
+        const y = Math.floor(i / 16) * 4,
+          x = (i % 16) * 4;
         const p = c
           .call('labels.update', { sessionId, imageId: 'img1', labels: nd(new Int32Array(16).fill(i + 1), [4, 4]), encoding: 'signed', origin: [y, x] })
-          .then((r) => acked.push(i), () => undefined);
+          .then(
+            (r) => acked.push(i),
+            () => undefined,
+          );
         pending.push(p);
       }
       // Kill as soon as some (not necessarily all) updates are acknowledged.
@@ -41,7 +46,8 @@ describe('e2e: persistence across kill -9', () => {
       const got = await c2.call('labels.get', { sessionId, imageId: 'img1' });
       const lab = decodeNdArray(got.labels, { maxElements: 1e6 }).data as Int32Array;
       for (const i of ackedNow) {
-        const y = Math.floor(i / 16) * 4, x = (i % 16) * 4;
+        const y = Math.floor(i / 16) * 4,
+          x = (i % 16) * 4;
         expect(lab[(y + 1) * W + x + 2], `acknowledged update ${i}`).to.equal(i + 1);
       }
       // Updates keep numbering after the recovered generation.

@@ -22,12 +22,14 @@ export function methodMentions(text: string): Map<string, { name: string; option
       if (!out.has(m[1])) out.set(m[1], null);
       continue;
     }
-    let depth = 1, i = m.index! + m[0].length;
+    let depth = 1,
+      i = m.index! + m[0].length;
     const start = i;
     for (; i < text.length && depth > 0; i++) depth += text[i] === '{' ? 1 : text[i] === '}' ? -1 : 0;
     const inner = text.slice(start, i - 1);
     const items: string[] = [];
-    let d = 0, cur = '';
+    let d = 0,
+      cur = '';
     for (const ch of inner) {
       if (ch === ',' && d === 0) {
         items.push(cur);
@@ -38,10 +40,16 @@ export function methodMentions(text: string): Map<string, { name: string; option
       cur += ch;
     }
     items.push(cur);
-    out.set(m[1], items.map((s) => s.trim()).filter(Boolean).map((s) => {
-      const name = s.split(':')[0].trim();
-      return { name: name.replace(/\?$/, ''), optional: name.endsWith('?') };
-    }));
+    out.set(
+      m[1],
+      items
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map((s) => {
+          const name = s.split(':')[0].trim();
+          return { name: name.replace(/\?$/, ''), optional: name.endsWith('?') };
+        }),
+    );
   }
   return out;
 }
@@ -79,7 +87,9 @@ describe('e2e: the README protocol section against rpc.discover and a real daemo
       const got = written!.map((p) => `${p.name}${p.optional ? '?' : ''}`).sort();
       if (JSON.stringify(want) !== JSON.stringify(got)) problems.push(`${m.name}: README {${got.join(', ')}}, rpc.discover {${want.join(', ')}}`);
     }
-    for (const name of mentions.keys()) if (!doc.methods.some((m) => m.name === name) && /^(server|session|image|labels|model|rpc)\./.test(name)) problems.push(`README names ${name}, which rpc.discover does not`);
+    for (const name of mentions.keys())
+      if (!doc.methods.some((m) => m.name === name) && /^(server|session|image|labels|model|rpc)\./.test(name))
+        problems.push(`README names ${name}, which rpc.discover does not`);
     expect(mentions.size).to.be.greaterThan(10);
     expect(problems).to.deep.equal([]);
   });
@@ -89,12 +99,17 @@ describe('e2e: the README protocol section against rpc.discover and a real daemo
     expect(m, '$/progress {…} in the README').to.not.equal(null);
     const fields = m![1].split(',').map((s) => s.split(':')[0].trim());
     expect(fields).to.include.members(['token', 'kind', 'percentage', 'state']);
-    const schema = (doc as unknown as { components: { 'x-notifications': Record<string, { params: { properties: object } }> } }).components['x-notifications']['$/progress'].params;
+    const schema = (doc as unknown as { components: { 'x-notifications': Record<string, { params: { properties: object } }> } }).components['x-notifications'][
+      '$/progress'
+    ].params;
     for (const f of fields) expect(schema.properties, f).to.have.property(f);
   });
 
   it('every example frame in the README passes the official validator and gets a valid result', async () => {
-    const frames = section.split('\n').filter((l) => l.startsWith('{"jsonrpc"')).map((l) => JSON.parse(l) as { id: number; method: string; params: unknown });
+    const frames = section
+      .split('\n')
+      .filter((l) => l.startsWith('{"jsonrpc"'))
+      .map((l) => JSON.parse(l) as { id: number; method: string; params: unknown });
     expect(frames.length).to.be.greaterThan(2);
     for (const f of frames) {
       expect(check.params(f.method, f.params), f.method).to.deep.equal([]);

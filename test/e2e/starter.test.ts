@@ -20,8 +20,10 @@ import type { PredictionResult } from '../../protocol/src/methods.js';
 
 const S = 96;
 const scene = pretrainBlobs(900, S); // same kind of image as the starter saw, never trained on
-const objects = (labels: PredictionResult['labels']) => new Set(Array.from(decodeNdArray(labels, { maxElements: 1e7 }).data as Int32Array).filter((v) => v > 0)).size;
-const f1 = (p: PredictionResult) => matching(scene.labels, { height: S, width: S, data: Int32Array.from(decodeNdArray(p.labels, { maxElements: 1e7 }).data as Int32Array) }, 0.5).f1;
+const objects = (labels: PredictionResult['labels']) =>
+  new Set(Array.from(decodeNdArray(labels, { maxElements: 1e7 }).data as Int32Array).filter((v) => v > 0)).size;
+const f1 = (p: PredictionResult) =>
+  matching(scene.labels, { height: S, width: S, data: Int32Array.from(decodeNdArray(p.labels, { maxElements: 1e7 }).data as Int32Array) }, 0.5).f1;
 
 async function rpcError(p: Promise<unknown>): Promise<{ code: number; path?: string; message: string }> {
   try {
@@ -58,7 +60,12 @@ describe('e2e: starter models', function () {
 
   it('server.info lists the starter (name, family, description, scores) and the training recipe', async () => {
     const info = await c.call('server.info', {});
-    const card = (name: string) => ({ name, family: 'stardist', description: 'test stardist starter trained on synthetic blobs', scores: { accuracy05: 0.9, f1: 0.95, pq: 0.8, testImages: 3 } });
+    const card = (name: string) => ({
+      name,
+      family: 'stardist',
+      description: 'test stardist starter trained on synthetic blobs',
+      scores: { accuracy05: 0.9, f1: 0.95, pq: 0.8, testImages: 3 },
+    });
     expect(info.starterModels).to.deep.equal([card('nuclei'), card('strict')]);
     expect(info.recipe).to.deep.equal(recipeForClients());
     expect(info.recipe!.budgetS).to.be.greaterThan(0);
@@ -137,7 +144,9 @@ describe('e2e: starter models', function () {
     const events: Extract<EventParams, { type: 'prediction.updated' }>[] = [];
     const reportsAtFirstPush: number[] = [];
     let reports = 0;
-    c.onProgress((p: ProgressParams) => { if (p.kind === 'report') reports++; });
+    c.onProgress((p: ProgressParams) => {
+      if (p.kind === 'report') reports++;
+    });
     c.onEvent((e) => {
       if (e.type !== 'prediction.updated' || e.sessionId !== sessionId) return;
       if (!events.length) reportsAtFirstPush.push(reports);
@@ -145,14 +154,20 @@ describe('e2e: starter models', function () {
     });
     await c.call('session.setView', { sessionId, imageId: 'img1', region: [0, 0, S, S] });
     const { jobId } = await c.call('model.train', { sessionId, live: true, options: { patchSize: 64, batchSize: 2 } });
-    const first = await c.waitForEvent((e) => e.type === 'prediction.updated' && e.sessionId === sessionId, 60000) as Extract<EventParams, { type: 'prediction.updated' }>;
+    const first = (await c.waitForEvent((e) => e.type === 'prediction.updated' && e.sessionId === sessionId, 60000)) as Extract<
+      EventParams,
+      { type: 'prediction.updated' }
+    >;
     expect(first.modelVersion, 'the first push is the starter itself').to.equal(0);
     expect(reportsAtFirstPush).to.deep.equal([0]);
     expect(objects(first.labels), 'zero-shot objects in the first push').to.be.at.least(5);
     // Nothing labeled yet: no training step ran. Now label, and wait for a push from the fine-tuned model.
     const sparse = sparsify(scene.labels, (id) => id % 2 === 0);
     await c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(sparse.data, [S, S]), encoding: 'signed' });
-    const later = await c.waitForEvent((e) => e.type === 'prediction.updated' && e.sessionId === sessionId && e.modelVersion > 0, 120000) as Extract<EventParams, { type: 'prediction.updated' }>;
+    const later = (await c.waitForEvent((e) => e.type === 'prediction.updated' && e.sessionId === sessionId && e.modelVersion > 0, 120000)) as Extract<
+      EventParams,
+      { type: 'prediction.updated' }
+    >;
     expect(later.generation).to.equal(1);
     expect(objects(later.labels)).to.be.greaterThan(0);
     const end = c.waitForProgressEnd(jobId);

@@ -34,7 +34,9 @@ export async function startTestDaemon(overrides: Partial<ServerConfig> = {}): Pr
   const daemon = await startDaemon(config, silentLogger, (s) => createModelService(s, config, silentLogger));
   const url = `ws://127.0.0.1:${daemon.rpc.port}`;
   return {
-    daemon, url, home,
+    daemon,
+    url,
+    home,
     connect: (opts) => SparsecellClient.connect(url, opts),
     async stop() {
       await daemon.close();
@@ -53,7 +55,8 @@ export interface ChildDaemon {
 /** Spawn `node dist/server/main.js serve --port 0` and wait for its "listening on" line. */
 export function spawnDaemon(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildDaemon> {
   const proc = spawn(process.execPath, [MAIN_JS, 'serve', '--port', '0', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '', err = '';
+  let out = '',
+    err = '';
   proc.stderr!.on('data', (d) => (err += d));
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`daemon did not start: ${err}`)), 20000);

@@ -21,7 +21,14 @@ export const samples: TrainingSample[] = [{ image, labels: sparsify(blobs.labels
 export const tinyModel = (family: string) => createModel(family, { unetDepth: 2, unetFilters: 16 }, { seed: 7 });
 
 export const samplerFor = (m: SegmentationModel, batchSize = 2, patchSize = 64) =>
-  new PatchSampler(samples, m.family, m.config, { patchSize, batchSize, seed: 3, augment: { flips: true, rot90: true, intensity: true }, targetMargin: 16, divisor: 4 });
+  new PatchSampler(samples, m.family, m.config, {
+    patchSize,
+    batchSize,
+    seed: 3,
+    augment: { flips: true, rot90: true, intensity: true },
+    targetMargin: 16,
+    divisor: 4,
+  });
 
 /** Train 80 steps on the sparse labels and score: fraction of HIDDEN objects found and F1 over all objects. */
 export async function overfitHidden(m: SegmentationModel): Promise<{ loss: number; foundHidden: number; f1: number; nPred: number; nTrue: number }> {
@@ -52,7 +59,8 @@ export function familyTrainingTests(family: string, checkMaps: (maps: Image2D) =
     this.timeout(180_000); // 80 wasm steps: ~20 s on an idle 2-core machine, more when it is shared
     const m = tinyModel(family);
     const r = await overfitHidden(m);
-    this.test!.title += ` [loss ${r.loss.toFixed(3)}, hidden objects found ${r.foundHidden.toFixed(2)}, F1 all ${r.f1.toFixed(2)}, n_pred ${r.nPred}/${r.nTrue}]`;
+    this.test!.title +=
+      ` [loss ${r.loss.toFixed(3)}, hidden objects found ${r.foundHidden.toFixed(2)}, F1 all ${r.f1.toFixed(2)}, n_pred ${r.nPred}/${r.nTrue}]`;
     expect(r.foundHidden).to.be.at.least(0.6);
     expect(r.f1).to.be.at.least(0.6);
     disposeModel(m);

@@ -50,7 +50,7 @@ export async function openRpcChecker(document: unknown): Promise<OpenRpcChecker>
     if (!v) compiled.set(pointer, (v = ajv.compile({ $ref: `openrpc#${pointer}` })));
     return v;
   };
-  const escape = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
+  const escapePointer = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
   return {
     dereferenced,
     params(method, params) {
@@ -58,7 +58,9 @@ export async function openRpcChecker(document: unknown): Promise<OpenRpcChecker>
       if (!m) return [`method ${method} is not in the document`];
       if (params === null || typeof params !== 'object' || Array.isArray(params)) return ['params must be an object (paramStructure by-name)'];
       const declared = new Set(m.params.map((p) => p.name));
-      const unknown = Object.keys(params).filter((k) => !declared.has(k)).map((k) => `${k}: not a declared param of ${method}`);
+      const unknown = Object.keys(params)
+        .filter((k) => !declared.has(k))
+        .map((k) => `${k}: not a declared param of ${method}`);
       const out = calls.validate(method, params as Record<string, unknown>);
       const official = Array.isArray(out) ? out.map((e) => e.message) : [out.message];
       return [...official, ...unknown];
@@ -70,7 +72,7 @@ export async function openRpcChecker(document: unknown): Promise<OpenRpcChecker>
       return v(result) ? [] : ajvErrors(v);
     },
     notification(method, params) {
-      const v = at(`/components/x-notifications/${escape(method)}/params`);
+      const v = at(`/components/x-notifications/${escapePointer(method)}/params`);
       return v(params) ? [] : ajvErrors(v);
     },
     errorCodes: (method) => (methods.get(method)?.errors ?? []).map((e) => e.code),

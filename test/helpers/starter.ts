@@ -30,7 +30,14 @@ export async function trainStarterArchive(family = 'stardist', steps = 150): Pro
     const b = pretrainBlobs(100 + s);
     return { image: normalizeImage(b.image, m.normalization), labels: b.labels };
   });
-  const sampler = new PatchSampler(samples, m.family, m.config, { patchSize: 64, batchSize: 4, seed: 1, augment: { flips: true, rot90: true, intensity: true }, targetMargin: 16, divisor: 4 });
+  const sampler = new PatchSampler(samples, m.family, m.config, {
+    patchSize: 64,
+    batchSize: 4,
+    seed: 1,
+    augment: { flips: true, rot90: true, intensity: true },
+    targetMargin: 16,
+    divisor: 4,
+  });
   await train(m, sampler, { steps, learningRate: 3e-3, lrFinal: 1e-3 });
   m.version = 1;
   m.meta = { thresholds: { ...STARTER_THRESHOLDS, chosenOn: 'test' }, scores: { test: 0 } };
@@ -44,8 +51,15 @@ export function writeStarter(dir: string, family: string, bytes: Uint8Array, nam
   const file = `${name}-${family}.scm`;
   writeFileSync(join(dir, file), bytes);
   const card = {
-    name, family, description: `test ${family} starter trained on synthetic blobs`, file: `models/${file}`, bytes: bytes.length, sha256: sha256Hex(bytes),
-    data: { testImages: 3 }, thresholds: STARTER_THRESHOLDS, scores: { accuracy05: 0.9, f1: 0.95, pq: 0.8 },
+    name,
+    family,
+    description: `test ${family} starter trained on synthetic blobs`,
+    file: `models/${file}`,
+    bytes: bytes.length,
+    sha256: sha256Hex(bytes),
+    data: { testImages: 3 },
+    thresholds: STARTER_THRESHOLDS,
+    scores: { accuracy05: 0.9, f1: 0.95, pq: 0.8 },
   };
   writeFileSync(join(dir, `${name}-${family}.json`), JSON.stringify(card, null, 2));
   return card;

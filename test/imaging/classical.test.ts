@@ -40,14 +40,17 @@ describe('imaging/classical', () => {
   });
 
   it('splits two touching discs', () => {
-    const H = 40, W = 60;
+    const H = 40,
+      W = 60;
     const img: Image2D = { height: H, width: W, channels: 1, data: new Float32Array(H * W).fill(0.1) };
     const gt: Labels2D = { height: H, width: W, data: new Int32Array(H * W) };
-    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-      const a = (y - 20) ** 2 + (x - 20) ** 2 <= 100, b = (y - 20) ** 2 + (x - 38) ** 2 <= 100;
-      if (a || b) img.data[y * W + x] = 0.9;
-      gt.data[y * W + x] = a && x <= 29 ? 1 : b ? 2 : a ? 1 : 0;
-    }
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) {
+        const a = (y - 20) ** 2 + (x - 20) ** 2 <= 100,
+          b = (y - 20) ** 2 + (x - 38) ** 2 <= 100;
+        if (a || b) img.data[y * W + x] = 0.9;
+        gt.data[y * W + x] = a && x <= 29 ? 1 : b ? 2 : a ? 1 : 0;
+      }
     const out = classicalSegment(img, { sigma: 0 });
     const m = matching(gt, out, 0.5);
     expect([m.tp, m.n_pred]).to.deep.equal([2, 2]);
@@ -55,10 +58,17 @@ describe('imaging/classical', () => {
 
   // Measured (h = 0.5, sigma = 1): pooled accuracy@0.5 0.646, by-image 0.754 on this 100-image sample.
   it('@slow DSB2018 baseline accuracy on a 100-image stride sample', function () {
-    if (!existsSync(SHARED + 'index.tsv')) { this.skip(); return; }
-    const rows = readFileSync(SHARED + 'index.tsv', 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split('\t'));
+    if (!existsSync(SHARED + 'index.tsv')) {
+      this.skip();
+      return;
+    }
+    const rows = readFileSync(SHARED + 'index.tsv', 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => l.split('\t'));
     const step = Math.floor(rows.length / 100);
-    const gts: Labels2D[] = [], preds: Labels2D[] = [];
+    const gts: Labels2D[] = [],
+      preds: Labels2D[] = [];
     for (let k = 0; k < 100; k++) {
       const [name] = rows[k * step];
       const im = decodeTiff(readFileSync(`${SHARED}images/${name}.tif`));

@@ -1,8 +1,18 @@
 import { expect } from 'chai';
 import type { Labels2D } from '../../server/imaging/types.js';
 import {
-  boundingBoxes, connectedComponents, countObjects, cropLabels, fillHoles, objectCounts, objectIds,
-  offset1ToSigned, pasteLabels, relabelSequential, removeSmallObjects, signedToOffset1,
+  boundingBoxes,
+  connectedComponents,
+  countObjects,
+  cropLabels,
+  fillHoles,
+  objectCounts,
+  objectIds,
+  offset1ToSigned,
+  pasteLabels,
+  relabelSequential,
+  removeSmallObjects,
+  signedToOffset1,
 } from '../../server/imaging/labels.js';
 
 const L = (h: number, w: number, v: number[]): Labels2D => ({ height: h, width: w, data: Int32Array.from(v) });
@@ -29,7 +39,11 @@ describe('imaging/labels', () => {
     const l = L(3, 4, [0, 5, 5, -1, 0, 5, 2, 2, 9, 0, 0, 2]);
     expect(objectIds(l)).to.deep.equal([2, 5, 9]);
     expect(countObjects(l)).to.equal(3);
-    expect([...objectCounts(l)].sort((a, b) => a[0] - b[0])).to.deep.equal([[2, 3], [5, 3], [9, 1]]);
+    expect([...objectCounts(l)].sort((a, b) => a[0] - b[0])).to.deep.equal([
+      [2, 3],
+      [5, 3],
+      [9, 1],
+    ]);
     const bb = boundingBoxes(l);
     expect(bb.get(5)).to.deep.equal({ y0: 0, x0: 1, y1: 1, x1: 2, area: 3 });
     expect(bb.get(2)).to.deep.equal({ y0: 1, x0: 2, y1: 2, x1: 3, area: 3 });
@@ -52,12 +66,7 @@ describe('imaging/labels', () => {
   });
 
   it('fills holes enclosed by one object only', () => {
-    const l = L(5, 5, [
-      0, 0, 0, 0, 0,
-      0, 3, 3, 3, 0,
-      0, 3, 0, 3, 0,
-      0, 3, 3, 3, 0,
-      0, 0, 0, 0, 0]);
+    const l = L(5, 5, [0, 0, 0, 0, 0, 0, 3, 3, 3, 0, 0, 3, 0, 3, 0, 0, 3, 3, 3, 0, 0, 0, 0, 0, 0]);
     expect(fillHoles(l).data[12]).to.equal(3);
     const two = L(3, 5, [1, 1, 2, 2, 2, 1, 0, 0, 2, 2, 1, 1, 2, 2, 2]);
     expect(Array.from(fillHoles(two).data)).to.deep.equal(Array.from(two.data)); // hole touches two ids

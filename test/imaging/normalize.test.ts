@@ -5,7 +5,10 @@ import { makeBlobs } from '../../scripts/synthetic.js';
 describe('percentile normalisation', () => {
   it('percentiles match numpy linear interpolation', () => {
     // np.percentile(np.arange(11), [1, 99.8, 50]) -> [0.1, 9.98, 5]
-    const [a, b, c] = percentiles(Float32Array.from({ length: 11 }, (_, i) => 10 - i), [1, 99.8, 50]);
+    const [a, b, c] = percentiles(
+      Float32Array.from({ length: 11 }, (_, i) => 10 - i),
+      [1, 99.8, 50],
+    );
     expect(a).to.be.closeTo(0.1, 1e-6);
     expect(b).to.be.closeTo(9.98, 1e-5);
     expect(c).to.equal(5);
@@ -14,7 +17,10 @@ describe('percentile normalisation', () => {
   it('normalises each channel independently', () => {
     const n = 1000;
     const data = new Float32Array(n * 2);
-    for (let i = 0; i < n; i++) { data[2 * i] = i; data[2 * i + 1] = 1000 + 3 * i; }
+    for (let i = 0; i < n; i++) {
+      data[2 * i] = i;
+      data[2 * i + 1] = 1000 + 3 * i;
+    }
     const out = normalizeImage({ height: 10, width: 100, channels: 2, data }, { pmin: 0, pmax: 100 });
     expect(out.data[0]).to.equal(0);
     expect(out.data[1]).to.equal(0);
@@ -32,7 +38,8 @@ describe('percentile normalisation', () => {
   });
 
   it('a stack is normalised as one volume: an empty plane stays dark, a bright plane keeps its contrast', () => {
-    const H = 32, W = 32;
+    const H = 32,
+      W = 32;
     const blobs = makeBlobs({ height: H, width: W, count: 4, seed: 5 }); // background 0.1, objects 0.5..0.9, noise 0.03
     const empty = makeBlobs({ height: H, width: W, count: 0, seed: 6 }).image; // background and noise only
     const volume = [blobs.image, empty];
@@ -49,4 +56,3 @@ describe('percentile normalisation', () => {
     expect(normalizeStack([])).to.deep.equal([]);
   });
 });
-

@@ -1,12 +1,24 @@
 import { expect } from 'chai';
 import type { Labels2D, Polygon } from '../../server/imaging/types.js';
 import {
-  labelsToPolygons, paintPolygon, pointInPolygon, polygonArea, polygonIntersectionArea, polygonIou,
-  rasterizePolygon, starPolygon, traceContour,
+  labelsToPolygons,
+  paintPolygon,
+  pointInPolygon,
+  polygonArea,
+  polygonIntersectionArea,
+  polygonIou,
+  rasterizePolygon,
+  starPolygon,
+  traceContour,
 } from '../../server/imaging/polygon.js';
 import { makeBlobs } from '../../scripts/synthetic.js';
 
-const square = (y0: number, x0: number, s: number): Polygon => [[y0, x0], [y0, x0 + s], [y0 + s, x0 + s], [y0 + s, x0]];
+const square = (y0: number, x0: number, s: number): Polygon => [
+  [y0, x0],
+  [y0, x0 + s],
+  [y0 + s, x0 + s],
+  [y0 + s, x0],
+];
 
 describe('imaging/polygon', () => {
   it('area (shoelace) of squares and a star polygon', () => {
@@ -37,7 +49,12 @@ describe('imaging/polygon', () => {
     expect(polygonIou(square(0, 0, 4), square(2, 2, 4))).to.be.closeTo(4 / 28, 1e-12);
     expect(polygonIou(square(0, 0, 4), square(10, 10, 1))).to.equal(0);
     // rotated square (diamond) inside a square: area 2*r^2
-    const diamond: Polygon = [[0, 2], [2, 4], [4, 2], [2, 0]];
+    const diamond: Polygon = [
+      [0, 2],
+      [2, 4],
+      [4, 2],
+      [2, 0],
+    ];
     expect(polygonIntersectionArea(square(0, 0, 4), diamond)).to.be.closeTo(8, 1e-12);
     expect(polygonIntersectionArea(square(0, 0, 2), diamond)).to.be.closeTo(2, 1e-12);
     // star polygons vs fine rasterisation
@@ -46,10 +63,12 @@ describe('imaging/polygon', () => {
     const exact = polygonIntersectionArea(a, b);
     let n = 0;
     const s = 8;
-    for (let y = 0; y < 40 * s; y++) for (let x = 0; x < 40 * s; x++) {
-      const py = (y + 0.5) / s, px = (x + 0.5) / s;
-      if (pointInPolygon(py, px, a) && pointInPolygon(py, px, b)) n++;
-    }
+    for (let y = 0; y < 40 * s; y++)
+      for (let x = 0; x < 40 * s; x++) {
+        const py = (y + 0.5) / s,
+          px = (x + 0.5) / s;
+        if (pointInPolygon(py, px, a) && pointInPolygon(py, px, b)) n++;
+      }
     expect(exact).to.be.closeTo(n / (s * s), 0.5);
   });
 
@@ -66,15 +85,17 @@ describe('imaging/polygon', () => {
   });
 
   it('traces one pixel, an L shape, and a component from an inner start', () => {
-    expect(traceContour([1], 1, 1)).to.deep.equal([[-0.5, -0.5], [-0.5, 0.5], [0.5, 0.5], [0.5, -0.5]]);
+    expect(traceContour([1], 1, 1)).to.deep.equal([
+      [-0.5, -0.5],
+      [-0.5, 0.5],
+      [0.5, 0.5],
+      [0.5, -0.5],
+    ]);
     const L = [1, 0, 1, 0, 1, 1];
     const p = traceContour(L, 3, 2);
     expect(polygonArea(p)).to.equal(4);
     expect(p).to.have.length(6);
-    const ring = [
-      1, 1, 1, 1,
-      1, 0, 0, 1,
-      1, 1, 1, 1];
+    const ring = [1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1];
     const pr = traceContour(ring, 3, 4, 9);
     expect(polygonArea(pr)).to.equal(12); // outer contour: the hole is not traced
     expect(traceContour([0, 0], 1, 2)).to.deep.equal([]);
@@ -84,7 +105,8 @@ describe('imaging/polygon', () => {
 describe('imaging: labelsToPolygons on split instances', () => {
   it('outlines the largest piece of an instance split in two', async () => {
     const { labelsToPolygons, rasterizePolygon } = await import('../../server/imaging/polygon.js');
-    const H = 10, W = 10;
+    const H = 10,
+      W = 10;
     const data = new Int32Array(H * W);
     data[0] = 5; // a 1-pixel fragment first in raster order
     for (let y = 4; y < 8; y++) for (let x = 3; x < 8; x++) data[y * W + x] = 5; // the body (20 px)

@@ -19,28 +19,64 @@ describe('imaging: resize and diameter rescaling', () => {
   });
 
   it('a sample and its predictions go to the scaled grid and back', () => {
-    const s = rescaleSample({ image: { height: 10, width: 6, channels: 1, data: new Float32Array(60) }, labels: { height: 10, width: 6, data: new Int32Array(60).fill(3) }, weightMultiplier: new Float32Array(60).fill(10) }, 2);
+    const s = rescaleSample(
+      {
+        image: { height: 10, width: 6, channels: 1, data: new Float32Array(60) },
+        labels: { height: 10, width: 6, data: new Int32Array(60).fill(3) },
+        weightMultiplier: new Float32Array(60).fill(10),
+      },
+      2,
+    );
     expect([s.image.height, s.image.width, s.labels.height, s.labels.width]).to.deep.equal([20, 12, 20, 12]);
     expect(s.weightMultiplier!.length).to.equal(240);
-    const back = unscaleInstances({ labels: s.labels, polygons: [{ id: 3, score: 1, points: [[-0.5, -0.5], [19.5, 11.5]] }] }, 2, 10, 6);
+    const back = unscaleInstances(
+      {
+        labels: s.labels,
+        polygons: [
+          {
+            id: 3,
+            score: 1,
+            points: [
+              [-0.5, -0.5],
+              [19.5, 11.5],
+            ],
+          },
+        ],
+      },
+      2,
+      10,
+      6,
+    );
     expect(back.labels.height).to.equal(10);
-    expect(back.polygons[0].points).to.deep.equal([[-0.5, -0.5], [9.5, 5.5]]);
+    expect(back.polygons[0].points).to.deep.equal([
+      [-0.5, -0.5],
+      [9.5, 5.5],
+    ]);
     expect(unscalePolygons([], 2)).to.deep.equal([]);
   });
 
   it('correction weights are resized like the labels (nearest): a stroke keeps weight 10 exactly where its label goes', () => {
-    const H = 12, W = 10;
-    const labels = new Int32Array(H * W).fill(-1), wm = new Float32Array(H * W).fill(1);
-    for (let y = 3; y < 8; y++) for (let x = 2; x < 5; x++) { labels[y * W + x] = 5; wm[y * W + x] = 10; } // a correction stroke
+    const H = 12,
+      W = 10;
+    const labels = new Int32Array(H * W).fill(-1),
+      wm = new Float32Array(H * W).fill(1);
+    for (let y = 3; y < 8; y++)
+      for (let x = 2; x < 5; x++) {
+        labels[y * W + x] = 5;
+        wm[y * W + x] = 10;
+      } // a correction stroke
     for (let x = 0; x < W; x++) labels[10 * W + x] = 0; // an ordinary background stroke
     const image = { height: H, width: W, channels: 1, data: new Float32Array(H * W) };
     for (const s of [2.5, 1.5, 0.7]) {
       const r = rescaleSample({ image, labels: { height: H, width: W, data: labels }, weightMultiplier: wm }, s);
-      const l = r.labels.data, w = r.weightMultiplier!;
+      const l = r.labels.data,
+        w = r.weightMultiplier!;
       expect(w.length).to.equal(l.length);
-      expect(l.some((v) => v === 5), `scale ${s}: the stroke survives`).to.equal(true);
+      expect(
+        l.some((v) => v === 5),
+        `scale ${s}: the stroke survives`,
+      ).to.equal(true);
       for (let i = 0; i < l.length; i++) expect(w[i], `scale ${s}, pixel ${i}`).to.equal(l[i] === 5 ? 10 : 1);
     }
   });
 });
-

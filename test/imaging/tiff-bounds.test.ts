@@ -14,7 +14,7 @@ describe('imaging/tiff: bounded decoding', () => {
     expect(Array.from(a.data)).to.deep.equal(Array.from({ length: 37 * 41 }, (_, i) => (i * 7919) % 65536));
     const b = decodeTiff(readFileSync(FIX + 'lzw-uint8-big.tif'));
     expect(b).to.include({ dtype: 'uint8', height: 300, width: 200 });
-    expect(Array.from(b.data)).to.deep.equal(Array.from({ length: 300 * 200 }, (_, i) => Number((BigInt(i) ** 2n) % 251n)));
+    expect(Array.from(b.data)).to.deep.equal(Array.from({ length: 300 * 200 }, (_, i) => Number(BigInt(i) ** 2n % 251n)));
     const c = decodeTiff(readFileSync(FIX + 'packbits-uint8.tif'));
     expect(c).to.include({ dtype: 'uint8', height: 9, width: 50 });
     expect(Array.from(c.data)).to.deep.equal(Array.from({ length: 450 }, (_, i) => Math.floor(i / 7) % 5));
@@ -59,15 +59,42 @@ describe('imaging/tiff: bounded decoding', () => {
   it('LZW and PackBits decoders: exact output, errors on overrun and on codes beyond the table', () => {
     // PackBits example of the TIFF 6.0 specification
     const pb = Uint8Array.from([0xfe, 0xaa, 0x02, 0x80, 0x00, 0x2a, 0xfd, 0xaa, 0x03, 0x80, 0x00, 0x2a, 0x22, 0xf7, 0xaa]);
-    expect(Array.from(packBitsDecode(pb, 24))).to.deep.equal([0xaa, 0xaa, 0xaa, 0x80, 0x00, 0x2a, 0xaa, 0xaa, 0xaa, 0xaa, 0x80, 0x00, 0x2a, 0x22, ...Array(10).fill(0xaa)]);
+    expect(Array.from(packBitsDecode(pb, 24))).to.deep.equal([
+      0xaa,
+      0xaa,
+      0xaa,
+      0x80,
+      0x00,
+      0x2a,
+      0xaa,
+      0xaa,
+      0xaa,
+      0xaa,
+      0x80,
+      0x00,
+      0x2a,
+      0x22,
+      ...Array(10).fill(0xaa),
+    ]);
     expect(() => packBitsDecode(pb, 20)).to.throw(/more than the 20 bytes/);
     expect(() => packBitsDecode(pb, 30)).to.throw(/decodes to 24 bytes/);
     // 9-bit codes: Clear, 'A', 'B', 258 (= "AB"), EOI
-    const bits = [256, 65, 66, 258, 257].map((c) => c.toString(2).padStart(9, '0')).join('').padEnd(48, '0');
+    const bits = [256, 65, 66, 258, 257]
+      .map((c) => c.toString(2).padStart(9, '0'))
+      .join('')
+      .padEnd(48, '0');
     const lzw = Uint8Array.from({ length: 6 }, (_, i) => parseInt(bits.slice(8 * i, 8 * i + 8), 2));
     expect(Array.from(lzwDecode(lzw, 4))).to.deep.equal([65, 66, 65, 66]);
     expect(() => lzwDecode(lzw, 3)).to.throw(/more than the 3 bytes/);
-    const far = [256, 65, 300].map((c) => c.toString(2).padStart(9, '0')).join('').padEnd(32, '0');
-    expect(() => lzwDecode(Uint8Array.from({ length: 4 }, (_, i) => parseInt(far.slice(8 * i, 8 * i + 8), 2)), 8)).to.throw(/beyond the table/);
+    const far = [256, 65, 300]
+      .map((c) => c.toString(2).padStart(9, '0'))
+      .join('')
+      .padEnd(32, '0');
+    expect(() =>
+      lzwDecode(
+        Uint8Array.from({ length: 4 }, (_, i) => parseInt(far.slice(8 * i, 8 * i + 8), 2)),
+        8,
+      ),
+    ).to.throw(/beyond the table/);
   });
 });

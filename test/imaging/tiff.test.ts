@@ -17,7 +17,11 @@ describe('imaging/tiff', () => {
       float32: (n) => Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 1e3),
     };
     for (const dtype of Object.keys(make) as TiffDtype[]) {
-      for (const [pages, channels] of [[1, 1], [3, 1], [2, 3]]) {
+      for (const [pages, channels] of [
+        [1, 1],
+        [3, 1],
+        [2, 3],
+      ]) {
         for (const compression of ['none', 'deflate'] as const) {
           const data = make[dtype](pages * 5 * 7 * channels) as never;
           const bytes = encodeTiff({ dtype, pages, height: 5, width: 7, channels, data }, { compression });
@@ -50,8 +54,13 @@ describe('imaging/tiff', () => {
 
   it('decodes the shared DSB2018 images and masks (Deflate)', function () {
     const dir = SHARED + 'dsb2018-train/';
-    if (!existsSync(dir + 'images')) { this.skip(); return; }
-    const index = readFileSync(dir + 'index.tsv', 'utf8').split('\n').filter((l) => l && !l.startsWith('#'))
+    if (!existsSync(dir + 'images')) {
+      this.skip();
+      return;
+    }
+    const index = readFileSync(dir + 'index.tsv', 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
       .map((l) => l.split('\t'));
     for (const [name, , h, w, n] of index.slice(0, 5)) {
       const im = decodeTiff(readFileSync(`${dir}images/${name}.tif`));
@@ -66,7 +75,10 @@ describe('imaging/tiff', () => {
   it('decodes the shared stardist img2d/mask2d (uncompressed uint16)', function () {
     const dir = SHARED + 'stardist-img2d/';
     const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.tif')) : [];
-    if (files.length < 2) { this.skip(); return; } // the data folder holds only SHA256SUMS on some machines
+    if (files.length < 2) {
+      this.skip();
+      return;
+    } // the data folder holds only SHA256SUMS on some machines
     const img = decodeTiff(readFileSync(dir + 'img2d.tif'));
     const mask = decodeTiff(readFileSync(dir + 'mask2d.tif'));
     expect(img).to.include({ dtype: 'uint16', height: 512, width: 512 });

@@ -5,7 +5,11 @@ import { defaultOverlap, defaultTileSize } from '../../server/training/predict.j
 describe('tiling geometry', () => {
   it('cores partition the axis, windows stay inside the padded axis and are divisor-aligned', () => {
     for (const length of [1, 7, 8, 63, 64, 65, 100, 257, 1000])
-      for (const [tileSize, overlap, divisor] of [[64, 16, 8], [32, 8, 4], [128, 24, 8]]) {
+      for (const [tileSize, overlap, divisor] of [
+        [64, 16, 8],
+        [32, 8, 4],
+        [128, 24, 8],
+      ]) {
         const { padded, tiles } = axisTiles(length, { tileSize, overlap, divisor });
         expect(padded % divisor).to.equal(0);
         expect(padded).to.be.at.least(length);
@@ -29,9 +33,12 @@ describe('tiling geometry', () => {
   });
 
   it('default tiling never computes more than 1.3x the pixels (U-Net depth 1-4, sides 16*2^depth to 6000)', () => {
-    let worst = 0, tiled = 0;
+    let worst = 0,
+      tiled = 0;
     for (let depth = 1; depth <= 4; depth++) {
-      const divisor = 2 ** depth, overlap = defaultOverlap(depth), tileSize = defaultTileSize(overlap);
+      const divisor = 2 ** depth,
+        overlap = defaultOverlap(depth),
+        tileSize = defaultTileSize(overlap);
       const sides: number[] = [];
       for (let L = 16 * divisor; L <= 6000; L += L < 600 ? 1 : 7) sides.push(L);
       for (const H of [16 * divisor, 1000, 2048, 2049, 2600, 4097, 6000]) {
@@ -56,7 +63,9 @@ describe('tiling geometry', () => {
 
   it('reflect index, window extraction and paste reassemble the image', () => {
     expect([-2, -1, 0, 1, 2, 3, 4].map((i) => reflectIndex(i, 3))).to.deep.equal([2, 1, 0, 1, 2, 1, 0]);
-    const H = 37, W = 53, C = 2;
+    const H = 37,
+      W = 53,
+      C = 2;
     const img = { height: H, width: W, channels: C, data: Float32Array.from({ length: H * W * C }, (_, i) => i) };
     const grid = tileGrid(H, W, { tileSize: 24, overlap: 4, divisor: 4 });
     expect(grid.tiles.length).to.be.greaterThan(4);

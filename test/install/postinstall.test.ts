@@ -16,7 +16,12 @@ const SCRIPT = join(ROOT, 'scripts', 'postinstall.mjs');
 
 function run(script: string, env: NodeJS.ProcessEnv, cwd = ROOT) {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [script], { cwd, env: { ...process.env, SPARSECELL_TENSORFLOW_DIR: undefined, ...env }, encoding: 'utf8', timeout: 60000 });
+  const r = spawnSync(process.execPath, [script], {
+    cwd,
+    env: { ...process.env, SPARSECELL_TENSORFLOW_DIR: undefined, ...env },
+    encoding: 'utf8',
+    timeout: 60000,
+  });
   return { status: r.status, lines: r.stdout.split('\n').filter(Boolean), stderr: r.stderr, ms: Date.now() - t0 };
 }
 
@@ -34,13 +39,18 @@ function projectWith(dir: string, body: string): string {
   mkdirSync(join(root, 'scripts'), { recursive: true });
   for (const f of ['postinstall.mjs', 'native-env.mjs']) copyFileSync(join(ROOT, 'scripts', f), join(root, 'scripts', f));
   writeFileSync(join(root, 'scripts', 'setup-native.mjs'), body);
-  writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'install-step-test', version: '1.0.0', private: true, scripts: { postinstall: 'node scripts/postinstall.mjs' } }));
+  writeFileSync(
+    join(root, 'package.json'),
+    JSON.stringify({ name: 'install-step-test', version: '1.0.0', private: true, scripts: { postinstall: 'node scripts/postinstall.mjs' } }),
+  );
   return root;
 }
 
 describe('install step (npm ci postinstall)', () => {
   let dir: string;
-  before(() => { dir = mkdtempSync(join(tmpdir(), 'sparsecell-install-')); });
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sparsecell-install-'));
+  });
   after(() => cleanup(dir));
 
   it('package.json runs it as postinstall', () => {
@@ -59,7 +69,9 @@ describe('install step (npm ci postinstall)', () => {
   it('TensorFlow dir without libtensorflow: exit 0, one line naming the missing file', () => {
     const r = run(SCRIPT, { SPARSECELL_TENSORFLOW_DIR: dir });
     expect(r.status).to.equal(0);
-    expect(r.lines).to.deep.equal([`[sparsecell install] native backend not built: ${join(dir, 'libtensorflow_cc.so.2')} is missing: not a pip TensorFlow 2.x install?; the daemon uses the wasm backend; \`npm run native\` builds the ~8x faster one`]);
+    expect(r.lines).to.deep.equal([
+      `[sparsecell install] native backend not built: ${join(dir, 'libtensorflow_cc.so.2')} is missing: not a pip TensorFlow 2.x install?; the daemon uses the wasm backend; \`npm run native\` builds the ~8x faster one`,
+    ]);
   });
 
   it('no C++ compiler (CXX not found, or none on PATH): exit 0, one line each', () => {
@@ -80,13 +92,18 @@ describe('install step (npm ci postinstall)', () => {
   it('SPARSECELL_NATIVE=0 skips it', () => {
     const r = run(SCRIPT, { SPARSECELL_NATIVE: '0', SPARSECELL_TENSORFLOW_DIR: fakeTensorFlow(join(dir, 'b')) });
     expect(r.status).to.equal(0);
-    expect(r.lines).to.deep.equal(['[sparsecell install] native backend skipped (SPARSECELL_NATIVE=0): the daemon uses the wasm backend; `npm run native` builds the ~8x faster one']);
+    expect(r.lines).to.deep.equal([
+      '[sparsecell install] native backend skipped (SPARSECELL_NATIVE=0): the daemon uses the wasm backend; `npm run native` builds the ~8x faster one',
+    ]);
   });
 
   it('a build that fails, crashes or is killed: exit 0, one line with the reason and where the log is', () => {
     const tf = fakeTensorFlow(join(dir, 'c'));
     const cases: [string, RegExp][] = [
-      ["process.stderr.write('[native] node-gyp failed:\\nerror: c_api.h: no such file\\n'); process.exit(1);", /build failed after \d+ s \(node-gyp failed:; log node_modules\/\.sparsecell-native\.log\)/],
+      [
+        "process.stderr.write('[native] node-gyp failed:\\nerror: c_api.h: no such file\\n'); process.exit(1);",
+        /build failed after \d+ s \(node-gyp failed:; log node_modules\/\.sparsecell-native\.log\)/,
+      ],
       ["throw new Error('boom');", /build failed after \d+ s \(exit 1; log/],
       ["process.kill(process.pid, 'SIGKILL');", /build failed after \d+ s \(exit SIGKILL; log/],
     ];
@@ -113,7 +130,10 @@ describe('install step (npm ci postinstall)', () => {
     const tf = fakeTensorFlow(join(dir, 'e'));
     const root = projectWith(dir, "process.stderr.write('[native] compiler exploded\\n'); process.exit(2);");
     const r = spawnSync('npm', ['install', '--offline', '--no-audit', '--no-fund'], {
-      cwd: root, env: { ...process.env, SPARSECELL_TENSORFLOW_DIR: tf }, encoding: 'utf8', timeout: 110000,
+      cwd: root,
+      env: { ...process.env, SPARSECELL_TENSORFLOW_DIR: tf },
+      encoding: 'utf8',
+      timeout: 110000,
     });
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/\[sparsecell install\] native backend build failed after \d+ s \(compiler exploded; log/);

@@ -2,9 +2,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Labels2D } from '../../server/imaging/types.js';
-import {
-  matching, matchingDataset, matchingSparse, matchingWithPairs, solveAssignment, type MatchingCriterion,
-} from '../../server/metrics/matching.js';
+import { matching, matchingDataset, matchingSparse, matchingWithPairs, solveAssignment, type MatchingCriterion } from '../../server/metrics/matching.js';
 
 const FIX = fileURLToPath(new URL('../../../test/fixtures/matching/', import.meta.url));
 type Enc = { height: number; width: number; data: number[] };
@@ -57,7 +55,11 @@ describe('metrics/matching (stardist.matching reference)', () => {
     const c = fx.cases.find((x: { name: string }) => x.name === 'identical_nonsequential');
     const { stats, pairs } = matchingWithPairs(dec(c.y_true), dec(c.y_pred), 0.5);
     expect(stats.tp).to.equal(3);
-    expect(pairs.map((p) => [p.trueId, p.predId]).sort((a, b) => a[0] - b[0])).to.deep.equal([[3, 6], [17, 34], [1000, 2000]]);
+    expect(pairs.map((p) => [p.trueId, p.predId]).sort((a, b) => a[0] - b[0])).to.deep.equal([
+      [3, 6],
+      [17, 34],
+      [1000, 2000],
+    ]);
   });
 
   it('rejects -1 in the ground truth and mismatched shapes', () => {
@@ -93,16 +95,16 @@ describe('metrics/matching sparse variant', () => {
   });
 
   it('a prediction lying on unlabeled pixels only is not a false positive', () => {
-    const gt: Labels2D = { height: 4, width: 8, data: Int32Array.from([
-      1, 1, 0, 0, -1, -1, -1, -1,
-      1, 1, 0, 0, -1, -1, -1, -1,
-      0, 0, 0, 0, -1, -1, -1, -1,
-      0, 0, 0, 0, -1, -1, -1, -1]) };
-    const pred: Labels2D = { height: 4, width: 8, data: Int32Array.from([
-      1, 1, 0, 0, 0, 2, 2, 0,
-      1, 1, 0, 0, 0, 2, 2, 0,
-      0, 0, 0, 3, 3, 0, 0, 0,
-      0, 0, 0, 3, 3, 0, 0, 0]) };
+    const gt: Labels2D = {
+      height: 4,
+      width: 8,
+      data: Int32Array.from([1, 1, 0, 0, -1, -1, -1, -1, 1, 1, 0, 0, -1, -1, -1, -1, 0, 0, 0, 0, -1, -1, -1, -1, 0, 0, 0, 0, -1, -1, -1, -1]),
+    };
+    const pred: Labels2D = {
+      height: 4,
+      width: 8,
+      data: Int32Array.from([1, 1, 0, 0, 0, 2, 2, 0, 1, 1, 0, 0, 0, 2, 2, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0]),
+    };
     const s = matchingSparse(gt, pred, 0.5, 'iou', { ignoreFraction: 0.5 });
     expect([s.tp, s.fp, s.fn, s.n_ignored, s.n_pred]).to.deep.equal([1, 0, 0, 2, 1]);
     const strict = matchingSparse(gt, pred, 0.5, 'iou', { ignoreFraction: 1 });
@@ -113,18 +115,30 @@ describe('metrics/matching sparse variant', () => {
 describe('metrics/matching assignment solver', () => {
   it('finds the optimum of small random problems (brute force)', () => {
     let seed = 7;
-    const rnd = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
     const perms = (n: number, m: number): number[][] => {
       const out: number[][] = [];
       const rec = (cur: number[]) => {
-        if (cur.length === n) { out.push(cur.slice()); return; }
-        for (let j = 0; j < m; j++) if (!cur.includes(j)) { cur.push(j); rec(cur); cur.pop(); }
+        if (cur.length === n) {
+          out.push(cur.slice());
+          return;
+        }
+        for (let j = 0; j < m; j++)
+          if (!cur.includes(j)) {
+            cur.push(j);
+            rec(cur);
+            cur.pop();
+          }
       };
       rec([]);
       return out;
     };
     for (let t = 0; t < 50; t++) {
-      const n = 1 + Math.floor(rnd() * 4), m = n + Math.floor(rnd() * 3);
+      const n = 1 + Math.floor(rnd() * 4),
+        m = n + Math.floor(rnd() * 3);
       const cost = Float64Array.from({ length: n * m }, () => -Math.floor(rnd() * 3) - rnd());
       const sol = solveAssignment(cost, n, m);
       const val = Array.from(sol).reduce((a, j, i) => a + cost[i * m + j], 0);

@@ -25,7 +25,11 @@ describe('metrics/split', () => {
   });
 
   it('train / validation / test (quality bench and study): disjoint, complete, test = the held-out part', () => {
-    for (const [seed, holdout, val] of [[0, 50, 20], [3, 10, 0], [1, 199, 5]]) {
+    for (const [seed, holdout, val] of [
+      [0, 50, 20],
+      [3, 10, 0],
+      [1, 199, 5],
+    ]) {
       const s = trainValTestSplit(names, seed, holdout, val);
       const ref = dsbSplit(names, seed, holdout);
       expect(s.test).to.deep.equal(ref.test);
@@ -33,7 +37,15 @@ describe('metrics/split', () => {
       expect(s.train.length).to.be.greaterThan(0);
       const parts = [s.train, s.val, s.test].map((p) => new Set(p));
       for (const p of [s.train, s.val, s.test]) expect(new Set(p).size, 'no repeats').to.equal(p.length);
-      for (const [i, j] of [[0, 1], [0, 2], [1, 2]]) expect([...parts[i]].filter((n) => parts[j].has(n)), `parts ${i} and ${j} overlap`).to.deep.equal([]);
+      for (const [i, j] of [
+        [0, 1],
+        [0, 2],
+        [1, 2],
+      ])
+        expect(
+          [...parts[i]].filter((n) => parts[j].has(n)),
+          `parts ${i} and ${j} overlap`,
+        ).to.deep.equal([]);
       expect(s.train.length + s.val.length + s.test.length).to.equal(names.length);
       // validation is the END of dsbSplit's (shuffled) training part; training keeps its seeded order
       expect([...s.train, ...s.val]).to.deep.equal(ref.train);
@@ -51,7 +63,12 @@ describe('metrics/split', () => {
   it('the quality bench and the study take their split from trainValTestSplit (one rule)', () => {
     for (const rel of ['bench/quality.ts', 'server/study/run-study.ts']) {
       const imported = /import \{([^}]*)\} from '[./]+(server\/)?metrics\/split\.js'/.exec(readFileSync(join(ROOT, rel), 'utf8'));
-      expect(imported?.[1].split(',').map((s) => s.trim()), rel).to.include('trainValTestSplit').and.not.include('dsbSplit');
+      expect(
+        imported?.[1].split(',').map((s) => s.trim()),
+        rel,
+      )
+        .to.include('trainValTestSplit')
+        .and.not.include('dsbSplit');
     }
   });
 });

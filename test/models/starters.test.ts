@@ -20,7 +20,11 @@ import type { Labels2D } from '../../server/imaging/types.js';
 import { tensorflowAvailable, useBackend } from '../tensor/helpers.js';
 
 const DIR = join(ROOT, 'models');
-const CARDS = existsSync(DIR) ? readdirSync(DIR).filter((f) => f.endsWith('.json')).sort() : [];
+const CARDS = existsSync(DIR)
+  ? readdirSync(DIR)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+  : [];
 
 describe('models/: committed starter models', function () {
   this.timeout(600000);
@@ -28,7 +32,10 @@ describe('models/: committed starter models', function () {
 
   it('npm pack ships models/ (its README and every card and archive)', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    const packed = (JSON.parse(out) as Array<{ files: Array<{ path: string }> }>)[0].files.map((x) => x.path).filter((p) => p.startsWith('models/')).sort();
+    const packed = (JSON.parse(out) as Array<{ files: Array<{ path: string }> }>)[0].files
+      .map((x) => x.path)
+      .filter((p) => p.startsWith('models/'))
+      .sort();
     const want = ['README.md', ...CARDS.flatMap((f) => [f, basename((JSON.parse(readFileSync(join(DIR, f), 'utf8')) as StarterCard).file ?? '')])];
     for (const w of want) expect(packed, `models/${w} in the npm package`).to.include(`models/${w}`);
   });
@@ -57,14 +64,19 @@ describe('models/: committed starter models', function () {
       const model = deserializeModel(bytes);
       try {
         expect(model.family.name).to.equal(card.family);
-        if (card.thresholds) expect(storedThresholds(model)).to.deep.equal(Object.fromEntries(Object.entries(card.thresholds).filter(([, v]) => v !== undefined && v !== null)));
+        if (card.thresholds)
+          expect(storedThresholds(model)).to.deep.equal(Object.fromEntries(Object.entries(card.thresholds).filter(([, v]) => v !== undefined && v !== null)));
         const data = sharedDataDir(ROOT, 'dsb2018-train');
         if (data) {
           const names = readIndexTsv(join(data, 'index.tsv')).map((r) => `${r.name}.tif`);
           const test = loadDataset(join(data, 'images'), join(data, 'masks'), 'signed', dsbSplit(names, 0, 50).test.slice(0, 4));
           const preds: Labels2D[] = [];
           for (const t of test) preds.push((await segment(model, t.image, storedThresholds(model))).labels);
-          const m = matchingDataset(test.map((t) => t.labels!), preds, 0.5);
+          const m = matchingDataset(
+            test.map((t) => t.labels!),
+            preds,
+            0.5,
+          );
           this.test!.title += ` [4 held-out DSB images: ${m.n_pred} objects for ${m.n_true}, accuracy@0.5 ${m.accuracy.toFixed(3)}]`;
           expect(m.n_pred).to.be.greaterThan(0);
           expect(m.accuracy).to.be.at.least(0.3);

@@ -27,13 +27,19 @@ describe('protocol: openrpc.json with the official OpenRPC tooling', () => {
     expect(r === true ? true : r.message).to.equal(true);
   });
 
-  it('declares each method\'s params by name: one descriptor per field, with required flags', () => {
+  it("declares each method's params by name: one descriptor per field, with required flags", () => {
     expect(doc.methods.map((m: { name: string }) => m.name)).to.deep.equal(METHOD_NAMES);
     for (const m of doc.methods as { name: string; paramStructure: string; params: { name: string; required: boolean }[] }[]) {
       const spec = METHODS[m.name as keyof typeof METHODS].params as unknown as { properties: Record<string, unknown>; required?: string[] };
       expect(m.paramStructure, m.name).to.equal('by-name');
-      expect(m.params.map((p) => p.name), m.name).to.deep.equal(Object.keys(spec.properties));
-      expect(m.params.filter((p) => p.required).map((p) => p.name), m.name).to.deep.equal(spec.required ?? []);
+      expect(
+        m.params.map((p) => p.name),
+        m.name,
+      ).to.deep.equal(Object.keys(spec.properties));
+      expect(
+        m.params.filter((p) => p.required).map((p) => p.name),
+        m.name,
+      ).to.deep.equal(spec.required ?? []);
     }
     expect(JSON.stringify(doc), 'every named struct is a $ref, declared once').to.not.include('"$id"');
   });

@@ -45,7 +45,9 @@ describe('protocol', () => {
   });
 
   it('a wrong example is caught (validators are not vacuous)', () => {
-    expect(validateParams('labels.update', { sessionId: 's', imageId: 'i', labels: { dtype: 'int64', shape: [1], data: '' }, encoding: 'signed' })).to.not.deep.equal([]);
+    expect(
+      validateParams('labels.update', { sessionId: 's', imageId: 'i', labels: { dtype: 'int64', shape: [1], data: '' }, encoding: 'signed' }),
+    ).to.not.deep.equal([]);
     expect(validateParams('session.create', { name: 3 })[0].path).to.equal('/name');
   });
 
@@ -58,7 +60,13 @@ describe('protocol', () => {
 
   describe('NdArray codec', () => {
     it('round-trips every dtype, raw and deflate', () => {
-      const arrays = [Uint8Array.from([1, 255]), Uint16Array.from([0, 65535]), Int16Array.from([-32768, 7]), Int32Array.from([-1, 2 ** 31 - 1]), Float32Array.from([0.5, -3])];
+      const arrays = [
+        Uint8Array.from([1, 255]),
+        Uint16Array.from([0, 65535]),
+        Int16Array.from([-32768, 7]),
+        Int32Array.from([-1, 2 ** 31 - 1]),
+        Float32Array.from([0.5, -3]),
+      ];
       for (const a of arrays)
         for (const deflate of [false, true]) {
           const e = encodeNdArray(a, [1, 2], { deflate });

@@ -43,7 +43,7 @@ describe('rpc: JSON-RPC 2.0 conformance (raw frames, real daemon)', () => {
   };
   const none = async (text: string) => expect(await c.exchange(text), text).to.deep.equal([]);
 
-  describe('specification section 7 examples (adapted to this server\'s methods)', () => {
+  describe("specification section 7 examples (adapted to this server's methods)", () => {
     it('rpc call with named params answers a result with the same id', async () => {
       expect(await one('{"jsonrpc": "2.0", "method": "server.info", "params": {}, "id": 1}')).to.deep.equal({ id: 1, result: true });
       expect(await one('{"jsonrpc": "2.0", "method": "session.list", "id": "abc"}')).to.deep.equal({ id: 'abc', result: true });
@@ -72,7 +72,9 @@ describe('rpc: JSON-RPC 2.0 conformance (raw frames, real daemon)', () => {
     });
 
     it('batch with invalid JSON: one -32700, id null', async () => {
-      expect(await one('[{"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"}, {"jsonrpc": "2.0", "method"]')).to.deep.equal(err(ErrorCode.ParseError));
+      expect(await one('[{"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"}, {"jsonrpc": "2.0", "method"]')).to.deep.equal(
+        err(ErrorCode.ParseError),
+      );
     });
 
     it('empty batch: one -32600 (not an array), id null', async () => {
@@ -80,7 +82,11 @@ describe('rpc: JSON-RPC 2.0 conformance (raw frames, real daemon)', () => {
     });
 
     it('invalid batch elements: an array with one -32600 per element', async () => {
-      for (const [text, n] of [['[1]', 1], ['[1,2,3]', 3], ['[null, "x", true]', 3]] as const) {
+      for (const [text, n] of [
+        ['[1]', 1],
+        ['[1,2,3]', 3],
+        ['[null, "x", true]', 3],
+      ] as const) {
         const out = await c.exchange(text);
         expect(out, text).to.have.length(1);
         expect(out[0], text).to.be.an('array').with.length(n);
@@ -104,7 +110,13 @@ describe('rpc: JSON-RPC 2.0 conformance (raw frames, real daemon)', () => {
       const got = (out[0] as unknown[]).map(shape);
       const byId = (a: { id: unknown }, b: { id: unknown }) => String(a.id).localeCompare(String(b.id));
       expect(got.sort(byId)).to.deep.equal(
-        [{ id: '1', result: true }, { id: '2', result: true }, err(ErrorCode.MethodNotFound, '5'), { id: '9', result: true }, err(ErrorCode.InvalidRequest)].sort(byId),
+        [
+          { id: '1', result: true },
+          { id: '2', result: true },
+          err(ErrorCode.MethodNotFound, '5'),
+          { id: '9', result: true },
+          err(ErrorCode.InvalidRequest),
+        ].sort(byId),
       );
     });
 

@@ -24,7 +24,12 @@ describe('security: hostile TIFFs, batches and image counts', () => {
   it('garbage LZW and PackBits strips, a Deflate bomb and a looping IFD answer InvalidImage', async () => {
     const c = await d.connect();
     const { sessionId } = await c.call('session.create', {});
-    for (const [what, tiff] of [['lzw', lzwGarbageTiff()], ['packbits', packBitsGarbageTiff()], ['bomb', deflateBombTiff(64)], ['loop', loopingIfdTiff()]] as const) {
+    for (const [what, tiff] of [
+      ['lzw', lzwGarbageTiff()],
+      ['packbits', packBitsGarbageTiff()],
+      ['bomb', deflateBombTiff(64)],
+      ['loop', loopingIfdTiff()],
+    ] as const) {
       const e = await rpcError(c.call('image.add', { sessionId, image: { tiff: b64(tiff) } }));
       expect(e.code, `${what}: ${e.message}`).to.equal(ErrorCode.InvalidImage);
       expect((e.data as Array<{ path: string }>)[0].path).to.equal('/image/tiff');
@@ -47,14 +52,21 @@ describe('security: hostile TIFFs, batches and image counts', () => {
     const attacker = await d.connect();
     const other = await d.connect();
     const { sessionId } = await attacker.call('session.create', {});
-    const hostile = [lzwGarbageTiff(), deflateBombTiff(64), lzwGarbageTiff(), hugeDeclaredTiff()]
-      .map((t) => attacker.call('image.add', { sessionId, image: { tiff: b64(t) } }).then(() => 'accepted', (e: Error) => e.message));
+    const hostile = [lzwGarbageTiff(), deflateBombTiff(64), lzwGarbageTiff(), hugeDeclaredTiff()].map((t) =>
+      attacker.call('image.add', { sessionId, image: { tiff: b64(t) } }).then(
+        () => 'accepted',
+        (e: Error) => e.message,
+      ),
+    );
     const t0 = Date.now();
     const info = await other.call('server.info', {});
     expect(info.name).to.equal('sparsecell');
     expect(Date.now() - t0).to.be.lessThan(1000);
     const outcomes = await Promise.all(hostile);
-    expect(outcomes.every((o) => o !== 'accepted'), outcomes.join('; ')).to.equal(true);
+    expect(
+      outcomes.every((o) => o !== 'accepted'),
+      outcomes.join('; '),
+    ).to.equal(true);
     await attacker.close();
     await other.close();
   });
@@ -78,7 +90,10 @@ describe('security: hostile TIFFs, batches and image counts', () => {
     const c = await d.connect();
     const { sessionId } = await c.call('session.create', {});
     const data = Uint16Array.from({ length: 6 * 5 }, (_, i) => i * 1000);
-    const r = await c.call('image.add', { sessionId, image: { tiff: b64(encodeTiff({ dtype: 'uint16', height: 6, width: 5, data }, { compression: 'deflate' })) } });
+    const r = await c.call('image.add', {
+      sessionId,
+      image: { tiff: b64(encodeTiff({ dtype: 'uint16', height: 6, width: 5, data }, { compression: 'deflate' })) },
+    });
     expect(r.shape).to.deep.equal([6, 5]);
     await c.close();
   });
@@ -119,7 +134,11 @@ describe('security: hostile TIFFs, batches and image counts', () => {
     try {
       const c2 = await d2.connect();
       const info = await c2.call('session.get', { sessionId });
-      expect(info.images.map((im) => [im.imageId, im.name])).to.deep.equal([['img1', 'n0'], ['img2', 'n1'], ['img3', 'n2']]);
+      expect(info.images.map((im) => [im.imageId, im.name])).to.deep.equal([
+        ['img1', 'n0'],
+        ['img2', 'n1'],
+        ['img3', 'n2'],
+      ]);
       await c2.close();
     } finally {
       await d2.stop();

@@ -48,9 +48,22 @@ describe('security: damaged store files and interrupted jobs', () => {
       const torn = await c.call('session.create', {});
       for (const sid of [sessionId, torn.sessionId]) await c.call('image.add', { sessionId: sid, image: nd(new Uint8Array(16 * 16), [16, 16]) });
       for (let i = 0; i < 16; i++) {
-        await c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(new Int32Array(4).fill(i + 1), [2, 2]), encoding: 'signed', origin: [2 * Math.floor(i / 4), 2 * (i % 4)] });
+        await c.call('labels.update', {
+          sessionId,
+          imageId: 'img1',
+          labels: nd(new Int32Array(4).fill(i + 1), [2, 2]),
+          encoding: 'signed',
+          origin: [2 * Math.floor(i / 4), 2 * (i % 4)],
+        });
       }
-      for (let i = 0; i < 3; i++) await c.call('labels.update', { sessionId: torn.sessionId, imageId: 'img1', labels: nd(new Int32Array(1).fill(i + 1), [1, 1]), encoding: 'signed', origin: [0, i] });
+      for (let i = 0; i < 3; i++)
+        await c.call('labels.update', {
+          sessionId: torn.sessionId,
+          imageId: 'img1',
+          labels: nd(new Int32Array(1).fill(i + 1), [1, 1]),
+          encoding: 'signed',
+          origin: [0, i],
+        });
       await c.close();
       await d1.stop();
 
@@ -163,7 +176,12 @@ describe('security: damaged store files and interrupted jobs', () => {
       const c = await SparsecellClient.connect(d1.url);
       const { sessionId } = await c.call('session.create', { config: TINY });
       await c.call('image.add', { sessionId, image: nd(toU8(blobs.image.data), [64, 64]) });
-      await c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(sparsify(blobs.labels, (id) => id % 2 === 1).data, [64, 64]), encoding: 'signed' });
+      await c.call('labels.update', {
+        sessionId,
+        imageId: 'img1',
+        labels: nd(sparsify(blobs.labels, (id) => id % 2 === 1).data, [64, 64]),
+        encoding: 'signed',
+      });
       const updates: EventParams[] = [];
       c.onEvent((e) => e.type === 'model.updated' && updates.push(e));
       const { jobId } = await c.call('model.train', { sessionId, steps: 100000, options: OPTS });

@@ -5,31 +5,50 @@ describe('sessions: label layer', () => {
   it('keeps counts incrementally, equal to a full recount after random patches', () => {
     const L = new LabelLayer([20, 30]);
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     for (let k = 0; k < 200; k++) {
-      const h = 1 + Math.floor(rand() * 8), w = 1 + Math.floor(rand() * 8);
-      const oy = Math.floor(rand() * (20 - h)), ox = Math.floor(rand() * (30 - w));
+      const h = 1 + Math.floor(rand() * 8),
+        w = 1 + Math.floor(rand() * 8);
+      const oy = Math.floor(rand() * (20 - h)),
+        ox = Math.floor(rand() * (30 - w));
       const patch = Int32Array.from({ length: h * w }, () => Math.floor(rand() * 6) - 1);
       L.apply([oy, ox], [h, w], patch, rand() < 0.3 ? 'correction' : 'annotation');
     }
     const ids = new Set<number>();
-    let un = 0, bg = 0;
+    let un = 0,
+      bg = 0;
     for (const v of L.labels) v < 0 ? un++ : v === 0 ? bg++ : ids.add(v);
     expect(L.counts()).to.deep.equal({ unlabeled: un, background: bg, objects: ids.size });
   });
 
   it('offset1 values applied in place (uint8/uint16, offset 1) give the same layer and counts as signed int32', () => {
-    const A = new LabelLayer([16, 16]), B = new LabelLayer([16, 16]), C = new LabelLayer([16, 16]);
+    const A = new LabelLayer([16, 16]),
+      B = new LabelLayer([16, 16]),
+      C = new LabelLayer([16, 16]);
     let seed = 3;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     for (let k = 0; k < 100; k++) {
-      const h = 1 + Math.floor(rand() * 6), w = 1 + Math.floor(rand() * 6);
-      const oy = Math.floor(rand() * (16 - h)), ox = Math.floor(rand() * (16 - w));
+      const h = 1 + Math.floor(rand() * 6),
+        w = 1 + Math.floor(rand() * 6);
+      const oy = Math.floor(rand() * (16 - h)),
+        ox = Math.floor(rand() * (16 - w));
       const signed = Int32Array.from({ length: h * w }, () => Math.floor(rand() * 5) - 1);
       const kind = rand() < 0.3 ? 'correction' : 'annotation';
       A.apply([oy, ox], [h, w], signed, kind);
-      B.apply([oy, ox], [h, w], Uint16Array.from(signed, (v) => v + 1), kind, 1);
-      C.apply([oy, ox], [h, w], Uint8Array.from(signed, (v) => v + 1), kind, 1);
+      B.apply(
+        [oy, ox],
+        [h, w],
+        Uint16Array.from(signed, (v) => v + 1),
+        kind,
+        1,
+      );
+      C.apply(
+        [oy, ox],
+        [h, w],
+        Uint8Array.from(signed, (v) => v + 1),
+        kind,
+        1,
+      );
     }
     expect(A.counts().objects).to.be.greaterThan(1);
     expect(A.counts().background).to.be.greaterThan(0);

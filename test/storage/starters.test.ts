@@ -7,7 +7,13 @@ import { StarterRegistry, sha256Hex } from '../../server/storage/starters.js';
 
 const bytes = new Uint8Array([1, 2, 3, 4, 5]);
 const card = (over: Record<string, unknown> = {}) => ({
-  name: 'nuclei', family: 'stardist', description: 'd', file: 'models/nuclei-stardist.scm', sha256: sha256Hex(bytes), scores: { accuracy05: 0.8, f1: 0.9, pq: 0.7 }, ...over,
+  name: 'nuclei',
+  family: 'stardist',
+  description: 'd',
+  file: 'models/nuclei-stardist.scm',
+  sha256: sha256Hex(bytes),
+  scores: { accuracy05: 0.8, f1: 0.9, pq: 0.7 },
+  ...over,
 });
 
 describe('storage: starter registry', () => {

@@ -18,7 +18,13 @@ describe('storage: label journal and snapshots', () => {
   });
 
   it('replays records in generation order, packing int16 and int32 payloads', async () => {
-    await store.appendLabelRecord('s1', 'img1', 1, { generation: 1, origin: [0, 0], shape: [2, 2], kind: 'annotation', labels: Int32Array.from([-1, 0, 5, 40000]) });
+    await store.appendLabelRecord('s1', 'img1', 1, {
+      generation: 1,
+      origin: [0, 0],
+      shape: [2, 2],
+      kind: 'annotation',
+      labels: Int32Array.from([-1, 0, 5, 40000]),
+    });
     await store.appendLabelRecord('s1', 'img1', 1, { generation: 2, origin: [1, 1], shape: [1, 1], kind: 'correction', labels: Int32Array.from([3]) });
     const r = store.readLabels('s1', 'img1');
     expect(r.records.map((x) => x.generation)).to.deep.equal([1, 2]);
@@ -30,8 +36,13 @@ describe('storage: label journal and snapshots', () => {
   it('journals deflated wire payloads as sent and replays them to signed labels (offset1 -> v - 1)', async () => {
     const { deflateSync } = await import('node:zlib');
     const wire = Uint16Array.from([0, 1, 2, 70]);
-    await store.appendLabelRecord('s1', 'img1', 1, { generation: 1, origin: [0, 0], shape: [2, 2], kind: 'annotation', labels: Int32Array.from([-1, 0, 1, 69]) },
-      { dtype: 'uint16', offset: 1, deflated: deflateSync(Buffer.from(wire.buffer)) });
+    await store.appendLabelRecord(
+      's1',
+      'img1',
+      1,
+      { generation: 1, origin: [0, 0], shape: [2, 2], kind: 'annotation', labels: Int32Array.from([-1, 0, 1, 69]) },
+      { dtype: 'uint16', offset: 1, deflated: deflateSync(Buffer.from(wire.buffer)) },
+    );
     const r = store.readLabels('s1', 'img1');
     expect([...r.records[0].labels]).to.deep.equal([-1, 0, 1, 69]);
   });
@@ -60,9 +71,18 @@ describe('storage: label journal and snapshots', () => {
 
   it('keeps the segment being appended open (sizes = file sizes); a new segment, a deleted one or a deleted session closes it', async function () {
     if (process.platform !== 'linux') this.skip();
-    const openJournals = () => readdirSync('/proc/self/fd').map((fd) => {
-      try { return readlinkSync(`/proc/self/fd/${fd}`); } catch { return ''; }
-    }).filter((p) => p.startsWith(home) && p.endsWith('.jnl')).map((p) => p.slice(p.lastIndexOf('/') + 1)).sort();
+    const openJournals = () =>
+      readdirSync('/proc/self/fd')
+        .map((fd) => {
+          try {
+            return readlinkSync(`/proc/self/fd/${fd}`);
+          } catch {
+            return '';
+          }
+        })
+        .filter((p) => p.startsWith(home) && p.endsWith('.jnl'))
+        .map((p) => p.slice(p.lastIndexOf('/') + 1))
+        .sort();
     const rec = (generation: number) => ({ generation, origin: [0, 0], shape: [1, 2], kind: 'annotation' as const, labels: Int32Array.from([1, 2]) });
     const file = (seg: number) => join(home, 'sessions', 's1', 'labels', `img1.${seg}.jnl`);
     const sizes = [await store.appendLabelRecord('s1', 'img1', 1, rec(1)), await store.appendLabelRecord('s1', 'img1', 1, rec(2))];

@@ -28,7 +28,9 @@ export function decodePng(bytes: Uint8Array): PngSummary {
   let inked = 0;
   for (let i = 0; i < data.length; i += 4) if (data[i] < 235 || data[i + 1] < 235 || data[i + 2] < 235) inked++;
   return {
-    width, height, inked: inked / (width * height),
+    width,
+    height,
+    inked: inked / (width * height),
     near(hex, tol = 24) {
       const [r, g, b] = [1, 3, 5].map((o) => parseInt(hex.slice(o, o + 2), 16));
       let n = 0;
@@ -56,8 +58,11 @@ export function svgSize(svg: string): { width: number; height: number } {
  * Vega writes each point's description (from the encodings) into its aria-label, which names the cell and metric.
  */
 export function expectPointsAtValues(svg: string, cells: CellResult[], panelHeight: number): void {
-  const points = [...svg.matchAll(/<path aria-label="([^"]*)" role="graphics-symbol" aria-roledescription="point" transform="translate\(([-\d.e]+),([-\d.e]+)\)"[^>]*fill="(#[0-9A-Fa-f]{6})"/g)]
-    .map((m) => ({ label: m[1], y: Number(m[3]), fill: m[4] }));
+  const points = [
+    ...svg.matchAll(
+      /<path aria-label="([^"]*)" role="graphics-symbol" aria-roledescription="point" transform="translate\(([-\d.e]+),([-\d.e]+)\)"[^>]*fill="(#[0-9A-Fa-f]{6})"/g,
+    ),
+  ].map((m) => ({ label: m[1], y: Number(m[3]), fill: m[4] }));
   const sparse = cells.filter((c) => c.k !== null);
   expect(points, 'points drawn').to.have.length(sparse.length * METRICS.length);
   for (const c of sparse)
@@ -69,10 +74,17 @@ export function expectPointsAtValues(svg: string, cells: CellResult[], panelHeig
     }
   const full = cells.find((c) => c.k === null);
   if (!full) return;
-  const rules = [...svg.matchAll(/<line aria-label="[^"]*" role="graphics-symbol" aria-roledescription="rule mark" transform="translate\(([-\d.e]+),([-\d.e]+)\)"[^>]*stroke="(#[0-9A-Fa-f]{6})"/g)]
-    .map((m) => ({ y: Number(m[2]), stroke: m[3] }));
+  const rules = [
+    ...svg.matchAll(
+      /<line aria-label="[^"]*" role="graphics-symbol" aria-roledescription="rule mark" transform="translate\(([-\d.e]+),([-\d.e]+)\)"[^>]*stroke="(#[0-9A-Fa-f]{6})"/g,
+    ),
+  ].map((m) => ({ y: Number(m[2]), stroke: m[3] }));
   expect(rules.map((r) => r.stroke)).to.deep.equal(METRICS.map(() => '#000000'));
-  expect(rules.map((r) => r.y).sort((a, b) => a - b)).to.deep.equal(METRICS.map(([key]) => (1 - (full.evaluation.atIoU05[key] as number)) * panelHeight).sort((a, b) => a - b).map((y) => closeTo(y, rules)));
+  expect(rules.map((r) => r.y).sort((a, b) => a - b)).to.deep.equal(
+    METRICS.map(([key]) => (1 - (full.evaluation.atIoU05[key] as number)) * panelHeight)
+      .sort((a, b) => a - b)
+      .map((y) => closeTo(y, rules)),
+  );
 }
 
 /** The element of `rules` whose y is within 0.01 of `y` (so deep.equal compares what was found), else y itself. */
@@ -112,6 +124,11 @@ export function expectFigureFiles(dir: string): void {
     expectPointsAtValues(svg, results.cells, PANEL_HEIGHT);
     const { width, height } = svgSize(svg);
     const orderings = [...new Set(results.cells.filter((c) => c.k !== null).map((c) => c.ordering))];
-    expectDrawnPng(new Uint8Array(readFileSync(join(dir, `${stem}.png`))), width, height, orderings.map((o) => ORDER_COLORS[o]));
+    expectDrawnPng(
+      new Uint8Array(readFileSync(join(dir, `${stem}.png`))),
+      width,
+      height,
+      orderings.map((o) => ORDER_COLORS[o]),
+    );
   }
 }

@@ -16,24 +16,64 @@ const load = (dir: string) => JSON.parse(readFileSync(join(ROOT, dir, 'results.j
 /** A synthetic study result: every ordering x background at k 1, 4, 16, plus full, with distinct made-up scores. */
 function syntheticStudy(): { setup: StudySetup; cells: CellResult[] } {
   const cells: CellResult[] = [];
-  const stats = (v: number) => ({
-    criterion: 'iou', thresh: 0.5, fp: 1, tp: 2, fn: 3, precision: v, recall: v * 0.9, accuracy: v * 0.8, f1: v * 0.95,
-    n_true: 5, n_pred: 3, mean_true_score: 0.5, mean_matched_score: 0.6, panoptic_quality: v * 0.7,
-  }) as CellResult['evaluation']['atIoU05'];
+  const stats = (v: number) =>
+    ({
+      criterion: 'iou',
+      thresh: 0.5,
+      fp: 1,
+      tp: 2,
+      fn: 3,
+      precision: v,
+      recall: v * 0.9,
+      accuracy: v * 0.8,
+      f1: v * 0.95,
+      n_true: 5,
+      n_pred: 3,
+      mean_true_score: 0.5,
+      mean_matched_score: 0.6,
+      panoptic_quality: v * 0.7,
+    }) as CellResult['evaluation']['atIoU05'];
   const cell = (id: string, ordering: string, k: number | null, bg: string, frac: number, v: number): CellResult => ({
-    id, ordering, k, bg,
-    cost: { objectsKept: 1, objectsTotal: 2, pixelsLabeled: 3, objectPixelsLabeled: 2, backgroundPixelsLabeled: 1, pixelsTotal: 9, fractionObjects: frac, fractionPixels: frac / 2 },
+    id,
+    ordering,
+    k,
+    bg,
+    cost: {
+      objectsKept: 1,
+      objectsTotal: 2,
+      pixelsLabeled: 3,
+      objectPixelsLabeled: 2,
+      backgroundPixelsLabeled: 1,
+      pixelsTotal: 9,
+      fractionObjects: frac,
+      fractionPixels: frac / 2,
+    },
     training: { steps: 10, loss: 0.5, stoppedBy: 'time', seconds: 1, timeLimitS: 1, images: 2 },
     evaluation: { images: 1, seconds: 1, atIoU05: stats(v), curve: [], thresholds: { chosenOn: 'family defaults' } },
-    fingerprint: {} as CellResult['fingerprint'], finishedAt: '2026-01-01T00:00:00Z',
+    fingerprint: {} as CellResult['fingerprint'],
+    finishedAt: '2026-01-01T00:00:00Z',
   });
   cells.push(cell('full', 'full', null, 'full', 1, 0.9));
-  ['minmax', 'min', 'max', 'random'].forEach((o, i) => ['bg', 'none', 'scribble'].forEach((bg, j) => [1, 4, 16].forEach((k, l) => {
-    cells.push(cell(`${o}-k${k}-${bg}`, o, k, bg, 0.02 * (l + 1) ** 2, 0.3 + 0.1 * i + 0.05 * j + 0.04 * l));
-  })));
+  ['minmax', 'min', 'max', 'random'].forEach((o, i) =>
+    ['bg', 'none', 'scribble'].forEach((bg, j) =>
+      [1, 4, 16].forEach((k, l) => {
+        cells.push(cell(`${o}-k${k}-${bg}`, o, k, bg, 0.02 * (l + 1) ** 2, 0.3 + 0.1 * i + 0.05 * j + 0.04 * l));
+      }),
+    ),
+  );
   const setup = {
-    family: 'stardist', grid: 'all', cells: cells.map((c) => c.id), budgetS: 10, perCellS: 1, seed: 1, config: {}, train: {}, backend: 'wasm',
-    trainSet: { images: 'i', masks: 'm', count: 2 }, testSet: { images: 'i', masks: 'm', count: 1, split: 'test' }, valSet: { count: 0, rule: 'none' },
+    family: 'stardist',
+    grid: 'all',
+    cells: cells.map((c) => c.id),
+    budgetS: 10,
+    perCellS: 1,
+    seed: 1,
+    config: {},
+    train: {},
+    backend: 'wasm',
+    trainSet: { images: 'i', masks: 'm', count: 2 },
+    testSet: { images: 'i', masks: 'm', count: 1, split: 'test' },
+    valSet: { count: 0, rule: 'none' },
   } as StudySetup;
   return { setup, cells };
 }
@@ -71,7 +111,8 @@ describe('study figures: Vega-Lite specs from the results', function () {
     const rule = spec.spec.layer.find((l) => l.mark.type === 'rule')!.encoding;
     expect(rule.color).to.deep.equal(lines.color); // one legend for lines and the full-label rule
     const scale = (channel: string) => lines[channel].scale;
-    const color = scale('color'), dash = scale('strokeDash');
+    const color = scale('color'),
+      dash = scale('strokeDash');
     expect(color.domain).to.have.length(13);
     expect(color.domain[color.domain.length - 1]).to.equal(FULL_LABEL);
     expect(color.range[color.range.length - 1]).to.equal('#000000');
@@ -103,7 +144,15 @@ describe('study figures: Vega-Lite specs from the results', function () {
     expect(fig.svg.startsWith('<svg')).to.equal(true);
     expect(svgSize(fig.svg)).to.deep.equal({ width: fig.width, height: fig.height });
     expect(fig.width).to.be.within(900, 2000);
-    for (const t of ['score at IoU 0.5', 'fraction of the training objects annotated', 'random, scribble BG', 'minmax, with BG', FULL_LABEL, 'accuracy', 'Sparse-annotation study'])
+    for (const t of [
+      'score at IoU 0.5',
+      'fraction of the training objects annotated',
+      'random, scribble BG',
+      'minmax, with BG',
+      FULL_LABEL,
+      'accuracy',
+      'Sparse-annotation study',
+    ])
       expect(fig.svg, t).to.contain(t);
     expect(fig.svg.match(/<path[^>]*stroke="#0072B2"/g)?.length ?? 0, 'minmax line paths').to.be.greaterThan(5);
     expectPointsAtValues(fig.svg, cells, PANEL_HEIGHT);
@@ -112,17 +161,31 @@ describe('study figures: Vega-Lite specs from the results', function () {
   });
 
   it('fail on a spec vega-lite warns about instead of drawing half a figure', async () => {
-    const bad = { data: { values: [{ a: 1, b: 2 }] }, mark: 'line', encoding: { x: { field: 'a', type: 'quantitative' }, y: { field: 'b', type: 'quantitative' }, theta: { field: 'a', type: 'quantitative' } } } as TopLevelSpec;
+    const bad = {
+      data: { values: [{ a: 1, b: 2 }] },
+      mark: 'line',
+      encoding: { x: { field: 'a', type: 'quantitative' }, y: { field: 'b', type: 'quantitative' }, theta: { field: 'a', type: 'quantitative' } },
+    } as TopLevelSpec;
     let err: Error | undefined;
-    try { await renderSvg(bad); } catch (e) { err = e as Error; }
+    try {
+      await renderSvg(bad);
+    } catch (e) {
+      err = e as Error;
+    }
     expect(err?.message).to.match(/vega-lite: warning: theta dropped/);
     const good = { ...bad, encoding: { x: { field: 'a', type: 'quantitative' }, y: { field: 'b', type: 'quantitative' } } } as TopLevelSpec;
     expect((await renderSvg(good)).svg).to.contain('<svg');
   });
 
-  it('lay text out with the font\'s real widths, not a per-character guess', async () => {
-    const labelled = (label: string) => ({ data: { values: [{ a: label, b: 1 }] }, mark: 'bar', encoding: { y: { field: 'a', type: 'nominal', axis: { labelLimit: 0 } }, x: { field: 'b', type: 'quantitative' } } }) as TopLevelSpec;
-    const wide = await renderSvg(labelled('M'.repeat(20))), narrow = await renderSvg(labelled('i'.repeat(20)));
+  it("lay text out with the font's real widths, not a per-character guess", async () => {
+    const labelled = (label: string) =>
+      ({
+        data: { values: [{ a: label, b: 1 }] },
+        mark: 'bar',
+        encoding: { y: { field: 'a', type: 'nominal', axis: { labelLimit: 0 } }, x: { field: 'b', type: 'quantitative' } },
+      }) as TopLevelSpec;
+    const wide = await renderSvg(labelled('M'.repeat(20))),
+      narrow = await renderSvg(labelled('i'.repeat(20)));
     // DejaVu Sans at 11 px: 'M' is 9.5 px wide, 'i' 3.1 px, so 20 of each differ by about 128 px
     expect(wide.width - narrow.width).to.be.within(100, 160);
     const { setup, cells } = load(STUDIES[0]);

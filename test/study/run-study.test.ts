@@ -25,15 +25,27 @@ describe('study pipeline end to end (4 tiny synthetic images)', function () {
       writeFileSync(join(dir, 'masks', name), encodeTiff({ dtype: 'uint16', height: 48, width: 48, data: Uint16Array.from(b.labels.data) }));
     }
   });
-  after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+  after(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   it('trains and evaluates every cell, writes results.json/csv/md and the figures; a second run skips finished cells', async () => {
     const out = join(dir, 'out');
     const cells = ['full', 'minmax-k1-bg', 'minmax-k1-none', 'random-k1-scribble'];
     const events: StudyEvent[] = [];
     const r = await runStudy({
-      imagesDir: join(dir, 'images'), masksDir: join(dir, 'masks'), outDir: out, cells, holdout: 1, val: 1, budgetS: 2, maxSteps: 2,
-      config: { unetDepth: 2, unetFilters: 8 }, train: { patchSize: 32, batchSize: 2 }, seed: 3, onEvent: (e) => events.push(e),
+      imagesDir: join(dir, 'images'),
+      masksDir: join(dir, 'masks'),
+      outDir: out,
+      cells,
+      holdout: 1,
+      val: 1,
+      budgetS: 2,
+      maxSteps: 2,
+      config: { unetDepth: 2, unetFilters: 8 },
+      train: { patchSize: 32, batchSize: 2 },
+      seed: 3,
+      onEvent: (e) => events.push(e),
     });
     expect(r.cells.map((c) => c.id)).to.deep.equal(cells);
     expect(r.skipped).to.deep.equal([]);
@@ -52,7 +64,8 @@ describe('study pipeline end to end (4 tiny synthetic images)', function () {
       expect(c.evaluation.defaultThresholdsAtIoU05?.thresh).to.equal(0.5);
       expect(c.cost.fractionObjects).to.be.within(0, 1);
     }
-    const full = r.cells[0], k1 = r.cells[1];
+    const full = r.cells[0],
+      k1 = r.cells[1];
     expect(full.cost.fractionObjects).to.equal(1);
     expect(full.cost.fractionPixels).to.equal(1);
     expect(k1.cost.objectsKept).to.be.lessThan(full.cost.objectsKept);
@@ -65,8 +78,23 @@ describe('study pipeline end to end (4 tiny synthetic images)', function () {
     expect(readdirSync(join(out, 'cells')).sort()).to.deep.equal(cells.map((c) => `${c}.json`).sort());
     const csv = readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n');
     expect(csv).to.have.length(1 + cells.length);
-    expect(csv[0].split(',')).to.include.members(['id', 'fraction_objects', 'fraction_pixels', 'precision', 'recall', 'accuracy', 'f1', 'panoptic_quality', 'f1_iou0.9']);
-    expect(csv.slice(1).map((l) => l.split(',')[0]).sort()).to.deep.equal([...cells].sort());
+    expect(csv[0].split(',')).to.include.members([
+      'id',
+      'fraction_objects',
+      'fraction_pixels',
+      'precision',
+      'recall',
+      'accuracy',
+      'f1',
+      'panoptic_quality',
+      'f1_iou0.9',
+    ]);
+    expect(
+      csv
+        .slice(1)
+        .map((l) => l.split(',')[0])
+        .sort(),
+    ).to.deep.equal([...cells].sort());
     for (const l of csv) expect(l.split(',')).to.have.length(csv[0].split(',').length);
     const md = readFileSync(join(out, 'results.md'), 'utf8');
     expect(md).to.contain('| strategy |');
@@ -78,22 +106,72 @@ describe('study pipeline end to end (4 tiny synthetic images)', function () {
 
     // Second run through the CLI entry: nothing is retrained.
     const before = readFileSync(join(out, 'cells', 'full.json'), 'utf8');
-    const code = await studyCli([
-      '--images', join(dir, 'images'), '--masks', join(dir, 'masks'), '--out', out, '--cells', cells.join(','), '--budget', '2', '--max-steps', '2',
-      '--config', '{"unetDepth":2,"unetFilters":8}', '--patch', '32', '--batch', '2', '--seed', '3', '--holdout', '1', '--val', '1', '--backend', 'wasm',
-    ], {});
+    const code = await studyCli(
+      [
+        '--images',
+        join(dir, 'images'),
+        '--masks',
+        join(dir, 'masks'),
+        '--out',
+        out,
+        '--cells',
+        cells.join(','),
+        '--budget',
+        '2',
+        '--max-steps',
+        '2',
+        '--config',
+        '{"unetDepth":2,"unetFilters":8}',
+        '--patch',
+        '32',
+        '--batch',
+        '2',
+        '--seed',
+        '3',
+        '--holdout',
+        '1',
+        '--val',
+        '1',
+        '--backend',
+        'wasm',
+      ],
+      {},
+    );
     expect(code).to.equal(0);
     expect(readFileSync(join(out, 'cells', 'full.json'), 'utf8')).to.equal(before);
     const again = await runStudy({
-      imagesDir: join(dir, 'images'), masksDir: join(dir, 'masks'), outDir: out, cells, holdout: 1, val: 1, budgetS: 2, maxSteps: 2,
-      config: { unetDepth: 2, unetFilters: 8 }, train: { patchSize: 32, batchSize: 2 }, seed: 3,
+      imagesDir: join(dir, 'images'),
+      masksDir: join(dir, 'masks'),
+      outDir: out,
+      cells,
+      holdout: 1,
+      val: 1,
+      budgetS: 2,
+      maxSteps: 2,
+      config: { unetDepth: 2, unetFilters: 8 },
+      train: { patchSize: 32, batchSize: 2 },
+      seed: 3,
     });
     expect(again.skipped).to.deep.equal(cells);
     // A different setup in the same folder is refused.
     let err: Error | undefined;
     try {
-      await runStudy({ imagesDir: join(dir, 'images'), masksDir: join(dir, 'masks'), outDir: out, cells, holdout: 1, val: 1, budgetS: 2, maxSteps: 2, config: { unetDepth: 2, unetFilters: 8 }, train: { patchSize: 32, batchSize: 2 }, seed: 4 });
-    } catch (e) { err = e as Error; }
+      await runStudy({
+        imagesDir: join(dir, 'images'),
+        masksDir: join(dir, 'masks'),
+        outDir: out,
+        cells,
+        holdout: 1,
+        val: 1,
+        budgetS: 2,
+        maxSteps: 2,
+        config: { unetDepth: 2, unetFilters: 8 },
+        train: { patchSize: 32, batchSize: 2 },
+        seed: 4,
+      });
+    } catch (e) {
+      err = e as Error;
+    }
     expect(err?.message).to.match(/different study setup/);
   });
 
@@ -102,8 +180,18 @@ describe('study pipeline end to end (4 tiny synthetic images)', function () {
       const out = join(dir, `out-${family}`);
       const cells = ['full', 'minmax-k1-bg'];
       const r = await runStudy({
-        imagesDir: join(dir, 'images'), masksDir: join(dir, 'masks'), outDir: out, cells, holdout: 1, val: 1, budgetS: 2, maxSteps: 2, family,
-        config: { unetDepth: 2, unetFilters: 8 }, train: { patchSize: 32, batchSize: 2 }, seed: 3,
+        imagesDir: join(dir, 'images'),
+        masksDir: join(dir, 'masks'),
+        outDir: out,
+        cells,
+        holdout: 1,
+        val: 1,
+        budgetS: 2,
+        maxSteps: 2,
+        family,
+        config: { unetDepth: 2, unetFilters: 8 },
+        train: { patchSize: 32, batchSize: 2 },
+        seed: 3,
       });
       expect(r.setup.family).to.equal(family);
       expect(r.cells.map((c) => c.id)).to.deep.equal(cells);

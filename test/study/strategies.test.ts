@@ -1,32 +1,67 @@
 import { expect } from 'chai';
 import type { Image2D, Labels2D } from '../../server/imaging/types.js';
 import {
-  BG_OFFSET, applyOffsetBackground, imageSeed, minMaxLabels, objectStats, parseStrategyId, selectObjects, simulateAnnotation,
-  strategyId, studyGrid, totalCost, type Strategy,
+  BG_OFFSET,
+  applyOffsetBackground,
+  imageSeed,
+  minMaxLabels,
+  objectStats,
+  parseStrategyId,
+  selectObjects,
+  simulateAnnotation,
+  strategyId,
+  studyGrid,
+  totalCost,
+  type Strategy,
 } from '../../server/study/strategies.js';
 import { makeBlobs } from '../../scripts/synthetic.js';
 
-const H = 30, W = 40;
+const H = 30,
+  W = 40;
 
 /** Hand-made mask: squares with known intensities plus degenerate objects (zero minor axis). */
 function fixture(): { image: Image2D; dense: Labels2D } {
   const lab = new Int32Array(H * W);
   const img = new Float32Array(H * W).fill(0.01);
-  const put = (id: number, v: number, pix: Array<[number, number]>) => { for (const [y, x] of pix) { lab[y * W + x] = id; img[y * W + x] = v; } };
-  const sq = (y0: number, x0: number, s: number) => { const p: Array<[number, number]> = []; for (let y = y0; y < y0 + s; y++) for (let x = x0; x < x0 + s; x++) p.push([y, x]); return p; };
+  const put = (id: number, v: number, pix: Array<[number, number]>) => {
+    for (const [y, x] of pix) {
+      lab[y * W + x] = id;
+      img[y * W + x] = v;
+    }
+  };
+  const sq = (y0: number, x0: number, s: number) => {
+    const p: Array<[number, number]> = [];
+    for (let y = y0; y < y0 + s; y++) for (let x = x0; x < x0 + s; x++) p.push([y, x]);
+    return p;
+  };
   put(1, 0.5, sq(12, 12, 3));
   put(2, 0.2, sq(20, 30, 3));
   put(3, 0.9, sq(2, 2, 3)); // near the top-left border: its BG copy is clipped to (0, 0); object 1's BG copy lands on it
   put(4, 0.7, sq(24, 5, 3));
   put(5, 0.0, [[15, 25]]); // single pixel: zero minor axis, skipped although dimmest
-  put(6, 1.0, [[27, 20], [27, 21], [27, 22], [27, 23], [27, 24]]); // horizontal line: skipped although brightest
+  put(6, 1.0, [
+    [27, 20],
+    [27, 21],
+    [27, 22],
+    [27, 23],
+    [27, 24],
+  ]); // horizontal line: skipped although brightest
   put(7, 0.3, sq(5, 33, 2));
-  put(8, 0.05, [[8, 25], [9, 26], [10, 27]]); // diagonal line: skipped
+  put(8, 0.05, [
+    [8, 25],
+    [9, 26],
+    [10, 27],
+  ]); // diagonal line: skipped
   put(9, 0.6, sq(2, 12, 3));
   return { image: { height: H, width: W, channels: 1, data: img }, dense: { height: H, width: W, data: lab } };
 }
 
-const sparse = (ordering: 'minmax' | 'min' | 'max' | 'random', k: number, bg: 'none' | 'bg' | 'scribble' = 'none'): Strategy => ({ kind: 'sparse', ordering, k, bg });
+const sparse = (ordering: 'minmax' | 'min' | 'max' | 'random', k: number, bg: 'none' | 'bg' | 'scribble' = 'none'): Strategy => ({
+  kind: 'sparse',
+  ordering,
+  k,
+  bg,
+});
 
 describe('study strategies (cellsparse to_sparse conventions)', () => {
   const { image, dense } = fixture();
@@ -46,9 +81,19 @@ describe('study strategies (cellsparse to_sparse conventions)', () => {
   it('exact kept ids for every k and ordering (kth clamped to n - 1, zero-minor-axis objects skipped)', () => {
     const stats = objectStats(dense, image);
     const expected: Record<string, number[]> = {
-      'minmax-1': [2, 3], 'minmax-2': [2, 3, 4, 7], 'minmax-4': [1, 2, 3, 4, 7, 9], 'minmax-16': [1, 2, 3, 4, 7, 9], 'minmax-256': [1, 2, 3, 4, 7, 9],
-      'min-1': [2, 7], 'min-2': [1, 2, 7, 9], 'min-4': [1, 2, 4, 7, 9], 'min-16': [1, 2, 4, 7, 9],
-      'max-1': [3, 4], 'max-2': [1, 3, 4, 9], 'max-4': [1, 3, 4, 7, 9], 'max-64': [1, 3, 4, 7, 9],
+      'minmax-1': [2, 3],
+      'minmax-2': [2, 3, 4, 7],
+      'minmax-4': [1, 2, 3, 4, 7, 9],
+      'minmax-16': [1, 2, 3, 4, 7, 9],
+      'minmax-256': [1, 2, 3, 4, 7, 9],
+      'min-1': [2, 7],
+      'min-2': [1, 2, 7, 9],
+      'min-4': [1, 2, 4, 7, 9],
+      'min-16': [1, 2, 4, 7, 9],
+      'max-1': [3, 4],
+      'max-2': [1, 3, 4, 9],
+      'max-4': [1, 3, 4, 7, 9],
+      'max-64': [1, 3, 4, 7, 9],
     };
     for (const [key, ids] of Object.entries(expected)) {
       const [ordering, k] = key.split('-');
@@ -71,7 +116,8 @@ describe('study strategies (cellsparse to_sparse conventions)', () => {
 
   it('random: seeded, min(2k, n) eligible objects, stable across calls', () => {
     const stats = objectStats(dense, image);
-    const a = selectObjects(stats, 'random', 1, 5), b = selectObjects(stats, 'random', 1, 5);
+    const a = selectObjects(stats, 'random', 1, 5),
+      b = selectObjects(stats, 'random', 1, 5);
     expect(a).to.deep.equal(b);
     expect(a).to.have.length(2);
     for (const id of a) expect([1, 2, 3, 4, 7, 9]).to.include(id);
@@ -98,11 +144,12 @@ describe('study strategies (cellsparse to_sparse conventions)', () => {
     expect([...keep]).to.deep.equal([2, 3, 4, 7]);
     // Reference: brute force over kept pixels.
     const bg = new Set<number>();
-    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-      if (!keep.has(dense.data[y * W + x])) continue;
-      const j = Math.min(H - 1, Math.max(0, y + BG_OFFSET[0])) * W + Math.min(W - 1, Math.max(0, x + BG_OFFSET[1]));
-      if (dense.data[j] === 0) bg.add(j);
-    }
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) {
+        if (!keep.has(dense.data[y * W + x])) continue;
+        const j = Math.min(H - 1, Math.max(0, y + BG_OFFSET[0])) * W + Math.min(W - 1, Math.max(0, x + BG_OFFSET[1]));
+        if (dense.data[j] === 0) bg.add(j);
+      }
     for (let i = 0; i < dense.data.length; i++) {
       const v = dense.data[i];
       const want = keep.has(v) ? v : bg.has(i) ? 0 : -1;
@@ -145,9 +192,13 @@ describe('study strategies (cellsparse to_sparse conventions)', () => {
     const keep = new Set(a.keptIds);
     let nBg = 0;
     for (let i = 0; i < a.labels.data.length; i++) {
-      const d = blobs.labels.data[i], v = a.labels.data[i];
+      const d = blobs.labels.data[i],
+        v = a.labels.data[i];
       if (d > 0) expect(v).to.equal(keep.has(d) ? d : -1);
-      else { expect([0, -1]).to.include(v); if (v === 0) nBg++; }
+      else {
+        expect([0, -1]).to.include(v);
+        if (v === 0) nBg++;
+      }
     }
     expect(nBg).to.be.greaterThan(20);
     expect(nBg).to.be.lessThan(0.5 * 96 * 96);

@@ -26,7 +26,10 @@ function initInWorker(preferred: string, packages: Record<string, string>): Prom
       .then((info) => parentPort.postMessage({ info }), (e) => parentPort.postMessage({ error: String(e.message) }));`;
   const w = new Worker(code, { eval: true, workerData: { url: BACKEND_JS, preferred, packages } });
   return new Promise((resolve, reject) => {
-    w.once('message', (m) => { void w.terminate(); resolve(m); });
+    w.once('message', (m) => {
+      void w.terminate();
+      resolve(m);
+    });
     w.once('error', reject);
   });
 }
@@ -49,9 +52,15 @@ async function serveUntilBackend(args: string[], env: NodeJS.ProcessEnv): Promis
     const t = setTimeout(() => reject(new Error(`no backend line: ${out} ${d.stderr()}`)), 30000);
     const check = () => {
       const m = /^backend: .*$/m.exec(out);
-      if (m) { clearTimeout(t); resolve(m[0]); }
+      if (m) {
+        clearTimeout(t);
+        resolve(m[0]);
+      }
     };
-    d.proc.stdout!.on('data', (b) => { out += b; check(); });
+    d.proc.stdout!.on('data', (b) => {
+      out += b;
+      check();
+    });
   });
   return { proc: d.proc, url: d.url, line };
 }
@@ -62,9 +71,15 @@ async function stop(proc: ChildProcess): Promise<number | null> {
 }
 
 function threadNames(pid: number): string[] {
-  return readdirSync(`/proc/${pid}/task`).map((t) => {
-    try { return readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim(); } catch { return ''; }
-  }).filter(Boolean);
+  return readdirSync(`/proc/${pid}/task`)
+    .map((t) => {
+      try {
+        return readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim();
+      } catch {
+        return '';
+      }
+    })
+    .filter(Boolean);
 }
 
 /** Nice value of each thread of a process, by thread name (field 19 of /proc/PID/task/TID/stat). */
@@ -79,16 +94,22 @@ function threadNice(pid: number): Array<{ tid: number; name: string; nice: numbe
 
 describe('backend selection', () => {
   let dir: string;
-  before(() => { dir = mkdtempSync(join(tmpdir(), 'sparsecell-backend-')); });
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sparsecell-backend-'));
+  });
   after(() => cleanup(dir));
 
   it('a built native binding that does not load falls back to wasm, naming the package and the reason', async () => {
     const r = await initInWorker('auto', { 'tfjs-node-gpu': join(dir, 'absent'), 'tfjs-node': brokenPackage(dir) });
     expect(r.error).to.equal(undefined);
     expect(r.info!.name).to.equal('wasm');
-    expect(r.info!.fallback).to.be.a('string').and.match(/broken-tfjs-node.* is built but does not load \(.+\).*npm run native/);
+    expect(r.info!.fallback)
+      .to.be.a('string')
+      .and.match(/broken-tfjs-node.* is built but does not load \(.+\).*npm run native/);
     // The line `serve` prints carries the reason.
-    expect(describeBackend(r.info as never)).to.include('does not load').and.include('npm run native');
+    expect(describeBackend(r.info as never))
+      .to.include('does not load')
+      .and.include('npm run native');
   });
 
   it('no native build at all: auto picks wasm silently; asking for tfjs-node explicitly is an error that says what to run', async () => {
@@ -102,13 +123,16 @@ describe('backend selection', () => {
     expect(b.error).to.match(/does not load/);
   });
 
-  it('serve prints its backend: tensorflow when built (auto), wasm when SPARSECELL_BACKEND=wasm; server.info agrees', async function () {
+  it('serve prints its backend: tensorflow when built (auto), wasm when SPARSECELL_BACKEND=wasm; server.info agrees', async () => {
     const native = await tensorflowAvailable();
     // scripts/check-full-wheel.sh: the binding was just built, so not finding it is a failure, not a wasm run.
     if (process.env.SPARSECELL_EXPECT_NATIVE === '1') expect(native, 'native backend built').to.equal(true);
     const home = tempHome();
     try {
-      for (const [env, want] of [[{ SPARSECELL_BACKEND: undefined }, native ? 'tensorflow' : 'wasm'], [{ SPARSECELL_BACKEND: 'wasm' }, 'wasm']] as const) {
+      for (const [env, want] of [
+        [{ SPARSECELL_BACKEND: undefined }, native ? 'tensorflow' : 'wasm'],
+        [{ SPARSECELL_BACKEND: 'wasm' }, 'wasm'],
+      ] as const) {
         const d = await serveUntilBackend(['--home', home], env);
         try {
           expect(d.line).to.match(new RegExp(`^backend: ${want}\\b`));
@@ -139,8 +163,15 @@ describe('backend selection', () => {
   it('on wasm, the line names the one command that makes training ~8x faster', () => {
     const line = describeBackend({ name: 'wasm', simd: true, threads: 1 });
     expect(line).to.match(/^backend: wasm \(SIMD\); training is ~8x faster .*`npm run native`/);
-    expect(describeBackend({ name: 'tensorflow', threads: 3, interOpThreads: 1, gpu: true, devices: [{ type: 'GPU', name: 'NVIDIA A100', memoryBytes: 40 * 2 ** 30 }] }))
-      .to.equal('backend: tensorflow (libtensorflow), training on the GPU (NVIDIA A100, 40 GiB), 3 intra-op / 1 inter-op threads');
+    expect(
+      describeBackend({
+        name: 'tensorflow',
+        threads: 3,
+        interOpThreads: 1,
+        gpu: true,
+        devices: [{ type: 'GPU', name: 'NVIDIA A100', memoryBytes: 40 * 2 ** 30 }],
+      }),
+    ).to.equal('backend: tensorflow (libtensorflow), training on the GPU (NVIDIA A100, 40 GiB), 3 intra-op / 1 inter-op threads');
   });
 });
 
@@ -199,9 +230,15 @@ describe('TensorFlow threads', () => {
   });
 
   it('a malformed --tf-threads stops serve with a message naming the flag', async () => {
-    const err = await spawnDaemon(['--home', tempHome(), '--tf-threads', 'many']).then(() => '', (e: Error) => e.message);
+    const err = await spawnDaemon(['--home', tempHome(), '--tf-threads', 'many']).then(
+      () => '',
+      (e: Error) => e.message,
+    );
     expect(err).to.match(/tf-threads must be INTRA or INTRA,INTER/);
-    const err2 = await spawnDaemon(['--home', tempHome()], { SPARSECELL_BACKEND: 'gpu' }).then(() => '', (e: Error) => e.message);
+    const err2 = await spawnDaemon(['--home', tempHome()], { SPARSECELL_BACKEND: 'gpu' }).then(
+      () => '',
+      (e: Error) => e.message,
+    );
     expect(err2).to.match(/backend must be one of auto, .*got "gpu"/);
   });
 });

@@ -28,8 +28,14 @@ export async function tensorflowAvailable(): Promise<boolean> {
 
 /** Switch to 'wasm', 'cpu' or 'tensorflow' (initialising cpu and wasm once; check tensorflowAvailable first). */
 export async function useBackend(name: 'wasm' | 'cpu' | 'tensorflow'): Promise<void> {
-  if (!cpuReady) { await initBackend('cpu'); cpuReady = true; }
-  if (!wasmReady) { await initBackend('wasm'); wasmReady = true; }
+  if (!cpuReady) {
+    await initBackend('cpu');
+    cpuReady = true;
+  }
+  if (!wasmReady) {
+    await initBackend('wasm');
+    wasmReady = true;
+  }
   if (name === 'tensorflow' && !(await tensorflowAvailable())) throw new Error('the tensorflow backend is not available');
   await tf.setBackend(name);
 }
@@ -43,11 +49,16 @@ export function randn(n: number, seed: number, scale = 1): Float32Array {
 
 export function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-4, what = ''): void {
   expect(a.length, `${what} length`).to.equal(b.length);
-  let worst = 0, at = -1, scale = 0;
+  let worst = 0,
+    at = -1,
+    scale = 0;
   for (let i = 0; i < a.length; i++) scale = Math.max(scale, Math.abs(b[i]));
   for (let i = 0; i < a.length; i++) {
     const d = Math.abs(a[i] - b[i]);
-    if (d > worst) { worst = d; at = i; }
+    if (d > worst) {
+      worst = d;
+      at = i;
+    }
   }
   expect(worst, `${what}: max abs diff ${worst} at ${at} (a=${a[at]}, b=${b[at]}, scale ${scale})`).to.be.at.most(tol * Math.max(1, scale));
 }

@@ -15,7 +15,9 @@ describe('training: object-diameter rescaling (cellpose diameter)', function () 
   it('trains on small objects scaled up (diameter 10 -> x3) and returns labels at the input size', async () => {
     const b = makeBlobs({ height: 40, width: 40, count: 6, minRadius: 3, maxRadius: 5, seed: 4 });
     const { model } = await fitModel([{ image: b.image, labels: b.labels }], {
-      family: 'cellpose', config: { unetDepth: 2, unetFilters: 16, diameter: 10 }, train: { steps: 60, patchSize: 64, batchSize: 2, learningRate: 3e-3 },
+      family: 'cellpose',
+      config: { unetDepth: 2, unetFilters: 16, diameter: 10 },
+      train: { steps: 60, patchSize: 64, batchSize: 2, learningRate: 3e-3 },
     });
     const inst = await segment(model, b.image);
     expect([inst.labels.height, inst.labels.width]).to.deep.equal([40, 40]);

@@ -28,23 +28,32 @@ function sparseLabels(): Labels2D {
 }
 
 const samplerOf = (m: SegmentationModel, s: TrainingSample[], seed: number, augment = true) =>
-  new PatchSampler(s, m.family, m.config, { patchSize: 64, batchSize: 4, seed, augment: { flips: augment, rot90: augment, intensity: augment }, targetMargin: 16, divisor: 4 });
+  new PatchSampler(s, m.family, m.config, {
+    patchSize: 64,
+    batchSize: 4,
+    seed,
+    augment: { flips: augment, rot90: augment, intensity: augment },
+    targetMargin: 16,
+    divisor: 4,
+  });
 
 /** Fraction of labeled pixels whose prediction (object vs background) agrees with the sparse label. */
 async function agreement(m: SegmentationModel, labels: Labels2D): Promise<number> {
   const img = normalizeImage(shifted.image, m.normalization);
   const inst = m.family.postprocess(await predictImage(m, img, { normalized: true }), m.config);
-  let n = 0, ok = 0;
+  let n = 0,
+    ok = 0;
   for (let i = 0; i < labels.data.length; i++) {
     if (labels.data[i] < 0) continue;
     n++;
-    if ((labels.data[i] > 0) === (inst.labels.data[i] > 0)) ok++;
+    if (labels.data[i] > 0 === inst.labels.data[i] > 0) ok++;
   }
   return ok / n;
 }
 
 const snapshot = (vars: tf.Variable[]) => vars.map((v) => Float32Array.from(v.dataSync() as Float32Array));
-const changed = (vars: tf.Variable[], before: Float32Array[]) => vars.filter((v, i) => (v.dataSync() as Float32Array).some((x, j) => x !== before[i][j])).length;
+const changed = (vars: tf.Variable[], before: Float32Array[]) =>
+  vars.filter((v, i) => (v.dataSync() as Float32Array).some((x, j) => x !== before[i][j])).length;
 
 describe('training: fine-tuning a starter with sparse labels', function () {
   this.timeout(300000);
@@ -70,11 +79,13 @@ describe('training: fine-tuning a starter with sparse labels', function () {
   it('while the encoder is frozen only the decoder and output layer move; afterwards the encoder moves too', async () => {
     const m = deserializeModel(archive);
     const s = samplerOf(m, [{ image: normalizeImage(shifted.image, m.normalization), labels: sparseLabels() }], 3);
-    const all = unetVariables(m.unet), dec = unetDecoderVariables(m.unet);
+    const all = unetVariables(m.unet),
+      dec = unetDecoderVariables(m.unet);
     const enc = all.filter((v) => !dec.includes(v));
     expect(enc.length).to.be.greaterThan(0);
     expect(dec.length).to.be.greaterThan(0);
-    let e0 = snapshot(enc), d0 = snapshot(dec);
+    let e0 = snapshot(enc),
+      d0 = snapshot(dec);
     await train(m, s, { steps: 3, learningRate: 1e-3, warmupSteps: 2, freezeEncoderSteps: 3 });
     expect(changed(enc, e0), 'encoder variables changed while frozen').to.equal(0);
     expect(changed(dec, d0), 'decoder variables changed').to.equal(dec.length);
@@ -120,14 +131,19 @@ describe('training: fine-tuning a starter with sparse labels', function () {
     }
     expect(unlabeled, 'the batch has unlabeled pixels').to.be.greaterThan(px / 10);
     expect(unlabeled, 'the batch has labeled pixels').to.be.below(px);
-    const grads = (batch: Batch, vars: tf.Variable[]) => tf.tidy(() => {
-      const { x, target, weight } = batchTensors(batch);
-      const { grads: g } = tf.variableGrads(() => m.family.loss(unetForward(m.unet, x), target, weight, m.config) as tf.Scalar, vars);
-      return vars.map((v) => g[v.name].dataSync().slice());
-    });
+    const grads = (batch: Batch, vars: tf.Variable[]) =>
+      tf.tidy(() => {
+        const { x, target, weight } = batchTensors(batch);
+        const { grads: g } = tf.variableGrads(() => m.family.loss(unetForward(m.unet, x), target, weight, m.config) as tf.Scalar, vars);
+        return vars.map((v) => g[v.name].dataSync().slice());
+      });
     for (const vars of [unetVariables(m.unet), unetDecoderVariables(m.unet)]) {
-      const a = grads(b, vars), g = grads(garbage, vars);
-      expect(a.some((t) => t.some((v) => v !== 0)), 'labeled pixels give a gradient').to.equal(true);
+      const a = grads(b, vars),
+        g = grads(garbage, vars);
+      expect(
+        a.some((t) => t.some((v) => v !== 0)),
+        'labeled pixels give a gradient',
+      ).to.equal(true);
       for (let i = 0; i < a.length; i++) expect(Array.from(g[i])).to.deep.equal(Array.from(a[i]));
     }
     disposeModel(m);

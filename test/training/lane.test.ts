@@ -4,7 +4,9 @@ import { Lane, type Trainer } from '../../server/training/lane.js';
 
 describe('training: lane', () => {
   it('a wake that arrives during a slice that finds nothing to do runs the trainer again (no lost wake-up)', async () => {
-    const lane = new Lane((e) => { throw e; });
+    const lane = new Lane((e) => {
+      throw e;
+    });
     let calls = 0;
     let cancelled = false;
     let finished!: () => void;
@@ -12,10 +14,17 @@ describe('training: lane', () => {
     const t: Trainer = {
       async slice() {
         calls++;
-        if (cancelled) { finished(); lane.removeTrainer(t); return false; }
+        if (cancelled) {
+          finished();
+          lane.removeTrainer(t);
+          return false;
+        }
         // The first slice is in flight (e.g. a worker call) when the cancel arrives and wakes the trainer.
         await new Promise((r) => setTimeout(r, 20));
-        if (calls === 1) { cancelled = true; lane.wakeTrainer(t); }
+        if (calls === 1) {
+          cancelled = true;
+          lane.wakeTrainer(t);
+        }
         return false; // "nothing to do now"
       },
     };
@@ -28,9 +37,16 @@ describe('training: lane', () => {
   });
 
   it('a trainer that finds nothing to do sleeps until woken', async () => {
-    const lane = new Lane((e) => { throw e; });
+    const lane = new Lane((e) => {
+      throw e;
+    });
     let calls = 0;
-    const t: Trainer = { slice: async () => { calls++; return false; } };
+    const t: Trainer = {
+      slice: async () => {
+        calls++;
+        return false;
+      },
+    };
     lane.addTrainer(t);
     await new Promise((r) => setTimeout(r, 50));
     expect(calls).to.equal(1);

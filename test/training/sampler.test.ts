@@ -10,7 +10,11 @@ describe('patch sampler', () => {
 
   it('batches have the right shapes and every patch has labeled pixels', () => {
     // only a small labeled island: patches must find it
-    const sparse = sparsify(s.labels, () => false, (y, x) => y >= 20 && y < 24 && x >= 60 && x < 64);
+    const sparse = sparsify(
+      s.labels,
+      () => false,
+      (y, x) => y >= 20 && y < 24 && x >= 60 && x < 64,
+    );
     const sampler = new PatchSampler([{ image: s.image, labels: sparse }], stardistFamily, config, opts);
     for (let k = 0; k < 5; k++) {
       const b = sampler.next();
@@ -24,21 +28,25 @@ describe('patch sampler', () => {
   });
 
   it('without augmentation a patch equals the crop of the image and of whole-image targets', () => {
-    const sampler = new PatchSampler([{ image: s.image, labels: s.labels }], stardistFamily, config,
-      { ...opts, batchSize: 1, augment: { flips: false, rot90: false, intensity: false }, targetMargin: 64 });
+    const sampler = new PatchSampler([{ image: s.image, labels: s.labels }], stardistFamily, config, {
+      ...opts,
+      batchSize: 1,
+      augment: { flips: false, rot90: false, intensity: false },
+      targetMargin: 64,
+    });
     const whole = stardistFamily.makeTargets(s.labels, config);
     const b = sampler.next();
     // find the patch position by matching the image
     let found: [number, number] | undefined;
     for (let y = 0; y <= 50 - 32 && !found; y++)
       for (let x = 0; x <= 70 - 32 && !found; x++)
-        if (b.x[0] === s.image.data[y * 70 + x] && b.x[33] === s.image.data[(y + 1) * 70 + x + 1] && b.x[1023] === s.image.data[(y + 31) * 70 + x + 31]) found = [y, x];
+        if (b.x[0] === s.image.data[y * 70 + x] && b.x[33] === s.image.data[(y + 1) * 70 + x + 1] && b.x[1023] === s.image.data[(y + 31) * 70 + x + 31])
+          found = [y, x];
     expect(found).to.not.equal(undefined);
     const [y0, x0] = found!;
     for (let y = 0; y < 32; y++)
       for (let x = 0; x < 32; x++)
-        for (let c = 0; c < 9; c++)
-          expect(b.target[(y * 32 + x) * 9 + c]).to.be.closeTo(whole.target[((y0 + y) * 70 + x0 + x) * 9 + c], 1e-5);
+        for (let c = 0; c < 9; c++) expect(b.target[(y * 32 + x) * 9 + c]).to.be.closeTo(whole.target[((y0 + y) * 70 + x0 + x) * 9 + c], 1e-5);
   });
 
   it('weight multiplier scales every weight channel; empty labels are refused', () => {
@@ -46,7 +54,11 @@ describe('patch sampler', () => {
     const sampler = new PatchSampler([{ image: s.image, labels: s.labels, weightMultiplier: mult }], stardistFamily, config, { ...opts, batchSize: 1 });
     const b = sampler.next();
     expect(Math.max(...b.weight)).to.equal(3);
-    const none = sparsify(s.labels, () => false, () => false);
+    const none = sparsify(
+      s.labels,
+      () => false,
+      () => false,
+    );
     expect(() => new PatchSampler([{ image: s.image, labels: none }], stardistFamily, config, opts)).to.throw(/no labeled pixels/);
   });
 });

@@ -13,11 +13,18 @@ const S = 64;
 const N_RAYS = 32;
 
 /** A disk: a candidate at (y, x) with this score; `truth` > 0 draws it into the ground truth with that id. */
-interface Disk { y: number; x: number; r: number; score: number; truth: number }
+interface Disk {
+  y: number;
+  x: number;
+  r: number;
+  score: number;
+  truth: number;
+}
 
 /** Prediction maps [prob, d_1..d_32]: only the disk centres are candidates. */
 function mapsOf(disks: Disk[]): Float32Array {
-  const C = 1 + N_RAYS, m = new Float32Array(S * S * C);
+  const C = 1 + N_RAYS,
+    m = new Float32Array(S * S * C);
   for (const d of disks) {
     const o = (d.y * S + d.x) * C;
     m[o] = d.score;
@@ -69,7 +76,14 @@ describe('training: tuneThresholds', () => {
     ];
     const model = fixtureModel([mapsOf(a), mapsOf(b)]);
     const seen: number[] = [];
-    const choice = await tuneThresholds(model, [{ image, labels: truthOf(a) }, { image, labels: truthOf(b) }], { onImage: (done) => seen.push(done) });
+    const choice = await tuneThresholds(
+      model,
+      [
+        { image, labels: truthOf(a) },
+        { image, labels: truthOf(b) },
+      ],
+      { onImage: (done) => seen.push(done) },
+    );
     expect(seen).to.deep.equal([1, 2]);
     expect(choice.grid).to.have.length(PROB_GRID.length * NMS_GRID.length);
     const acc = (p: number, n: number) => choice.grid.find((g) => g.probThresh === p && g.nmsThresh === n)!.accuracy;
@@ -86,7 +100,10 @@ describe('training: tuneThresholds', () => {
   });
 
   it('ties keep the earliest grid point and the edge is reported; families without NMS tune probThresh only', async () => {
-    const easy: Disk[] = [{ y: 20, x: 20, r: 7, score: 0.95, truth: 1 }, { y: 44, x: 40, r: 8, score: 0.9, truth: 2 }];
+    const easy: Disk[] = [
+      { y: 20, x: 20, r: 7, score: 0.95, truth: 1 },
+      { y: 44, x: 40, r: 8, score: 0.9, truth: 2 },
+    ];
     const model = fixtureModel([mapsOf(easy)]);
     const choice = await tuneThresholds(model, [{ image, labels: truthOf(easy) }]);
     expect(choice.grid.every((g) => g.accuracy === 1)).to.equal(true);

@@ -20,8 +20,15 @@ describe('training loop and prediction', () => {
   const image = normalizeImage(blobs.image);
   const sparse = sparsify(blobs.labels, (id) => id % 2 === 1);
   const samples: TrainingSample[] = [{ image, labels: sparse }];
-  const sampler = (m: SegmentationModel<StarDistConfig>, batchSize = 2, patchSize = 64) => new PatchSampler(samples, m.family, m.config,
-    { patchSize, batchSize, seed: 3, augment: { flips: true, rot90: true, intensity: true }, targetMargin: 16, divisor: 4 });
+  const sampler = (m: SegmentationModel<StarDistConfig>, batchSize = 2, patchSize = 64) =>
+    new PatchSampler(samples, m.family, m.config, {
+      patchSize,
+      batchSize,
+      seed: 3,
+      augment: { flips: true, rot90: true, intensity: true },
+      targetMargin: 16,
+      divisor: 4,
+    });
 
   it('a train step leaks no tensors; progress and checkpoints are reported; abort stops', async () => {
     const m = tiny();
@@ -30,14 +37,34 @@ describe('training loop and prediction', () => {
     const before = tf.memory().numTensors;
     const progress: TrainProgress[] = [];
     const checkpoints: number[] = [];
-    const r = await train(m, s, { steps: 3, checkpointEvery: 2 }, { onProgress: (p) => progress.push(p), onCheckpoint: (k) => { checkpoints.push(k); } });
+    const r = await train(
+      m,
+      s,
+      { steps: 3, checkpointEvery: 2 },
+      {
+        onProgress: (p) => progress.push(p),
+        onCheckpoint: (k) => {
+          checkpoints.push(k);
+        },
+      },
+    );
     expect(tf.memory().numTensors).to.equal(before);
     expect(r).to.include({ steps: 3, stoppedBy: 'steps' });
     expect(progress.map((p) => p.step)).to.deep.equal([1, 2, 3]);
     expect(progress[2].etaS).to.equal(0);
     expect(checkpoints).to.deep.equal([2, 3]);
     const ac = new AbortController();
-    const r2 = await train(m, s, { steps: 100 }, { signal: ac.signal, onProgress: (p) => { if (p.step === 2) ac.abort(); } });
+    const r2 = await train(
+      m,
+      s,
+      { steps: 100 },
+      {
+        signal: ac.signal,
+        onProgress: (p) => {
+          if (p.step === 2) ac.abort();
+        },
+      },
+    );
     expect(r2).to.include({ steps: 2, stoppedBy: 'abort' });
     const cs = createSampler(m, samples, { patchSize: 30, batchSize: 2 });
     expect(cs.patchSize).to.equal(28);
@@ -66,15 +93,21 @@ describe('training loop and prediction', () => {
     const ac = new AbortController();
     ac.abort();
     let err: unknown;
-    try { await predictImage(m, big, { signal: ac.signal }); } catch (e) { err = e; }
+    try {
+      await predictImage(m, big, { signal: ac.signal });
+    } catch (e) {
+      err = e;
+    }
     expect((err as Error).name).to.equal('AbortError');
-    disposeModel(m); disposeModel(copy);
+    disposeModel(m);
+    disposeModel(copy);
   });
 
   it('a tiny model overfits sparse labels and finds the UNLABELED objects too', async function () {
     const m = tiny();
     const r = await overfitHidden(m);
-    this.test!.title += ` [loss ${r.loss.toFixed(3)}, hidden objects found ${r.foundHidden.toFixed(2)}, F1 all ${r.f1.toFixed(2)}, n_pred ${r.nPred}/${r.nTrue}]`;
+    this.test!.title +=
+      ` [loss ${r.loss.toFixed(3)}, hidden objects found ${r.foundHidden.toFixed(2)}, F1 all ${r.f1.toFixed(2)}, n_pred ${r.nPred}/${r.nTrue}]`;
     expect(r.foundHidden).to.be.at.least(0.6);
     expect(r.f1).to.be.at.least(0.6);
     disposeModel(m);

@@ -12,9 +12,15 @@ export function relabelSequential(labels: Int32Array): number {
   const map = new Map<number, number>();
   for (let i = 0; i < labels.length; i++) {
     const v = labels[i];
-    if (v <= 0) { labels[i] = 0; continue; }
+    if (v <= 0) {
+      labels[i] = 0;
+      continue;
+    }
     let m = map.get(v);
-    if (m === undefined) { m = map.size + 1; map.set(v, m); }
+    if (m === undefined) {
+      m = map.size + 1;
+      map.set(v, m);
+    }
     labels[i] = m;
   }
   return map.size;
@@ -39,10 +45,14 @@ export function fillHolesAndRemoveSmall(labels: Int32Array, H: number, W: number
  */
 export function toInstances(labels: Int32Array, H: number, W: number, n: number, scoreMap?: ArrayLike<number>): Instances {
   const lab: Labels2D = { height: H, width: W, data: labels };
-  const sum = new Float64Array(n + 1), cnt = new Int32Array(n + 1);
+  const sum = new Float64Array(n + 1),
+    cnt = new Int32Array(n + 1);
   for (let i = 0; i < labels.length; i++) {
     const v = labels[i];
-    if (v > 0 && v <= n) { cnt[v]++; sum[v] += scoreMap ? scoreMap[i] : 1; }
+    if (v > 0 && v <= n) {
+      cnt[v]++;
+      sum[v] += scoreMap ? scoreMap[i] : 1;
+    }
   }
   const polys = labelsToPolygons(lab);
   const polygons: Instance[] = [];

@@ -42,25 +42,35 @@ export interface FlowEnds {
  * Euler integration of a (masked) flow field: each listed pixel starts at its own position and moves by
  * the bilinearly interpolated flow, `niter` times, clamped to [0, H-1] x [0, W-1].
  */
-export function followFlows(
-  flowY: Float32Array, flowX: Float32Array, H: number, W: number, pixels: Int32Array, niter: number,
-): FlowEnds {
+export function followFlows(flowY: Float32Array, flowX: Float32Array, H: number, W: number, pixels: Int32Array, niter: number): FlowEnds {
   const n = pixels.length;
-  const py = new Float32Array(n), px = new Float32Array(n);
+  const py = new Float32Array(n),
+    px = new Float32Array(n);
   for (let k = 0; k < n; k++) {
     const y = (pixels[k] / W) | 0;
     py[k] = y;
     px[k] = pixels[k] - y * W;
   }
-  const ymax = H - 1, xmax = W - 1;
+  const ymax = H - 1,
+    xmax = W - 1;
   for (let k = 0; k < n; k++) {
-    let y = py[k], x = px[k];
+    let y = py[k],
+      x = px[k];
     for (let t = 0; t < niter; t++) {
-      const yi = Math.floor(y), xi = Math.floor(x);
-      const y1 = yi < ymax ? yi + 1 : ymax, x1 = xi < xmax ? xi + 1 : xmax;
-      const wy = y - yi, wx = x - xi;
-      const i00 = yi * W + xi, i01 = yi * W + x1, i10 = y1 * W + xi, i11 = y1 * W + x1;
-      const a = (1 - wy) * (1 - wx), b = (1 - wy) * wx, c = wy * (1 - wx), d = wy * wx;
+      const yi = Math.floor(y),
+        xi = Math.floor(x);
+      const y1 = yi < ymax ? yi + 1 : ymax,
+        x1 = xi < xmax ? xi + 1 : xmax;
+      const wy = y - yi,
+        wx = x - xi;
+      const i00 = yi * W + xi,
+        i01 = yi * W + x1,
+        i10 = y1 * W + xi,
+        i11 = y1 * W + x1;
+      const a = (1 - wy) * (1 - wx),
+        b = (1 - wy) * wx,
+        c = wy * (1 - wx),
+        d = wy * wx;
       const dy = a * flowY[i00] + b * flowY[i01] + c * flowY[i10] + d * flowY[i11];
       const dx = a * flowX[i00] + b * flowX[i01] + c * flowX[i10] + d * flowX[i11];
       if (dy === 0 && dx === 0) break; // fixed point: nothing will move it again
@@ -82,12 +92,14 @@ export function getMasks(ends: FlowEnds, H: number, W: number): Int32Array {
   const bin = new Int32Array(n);
   const h = new Int32Array(H * W);
   for (let k = 0; k < n; k++) {
-    const y = Math.round(ends.py[k]), x = Math.round(ends.px[k]);
+    const y = Math.round(ends.py[k]),
+      x = Math.round(ends.px[k]);
     bin[k] = y * W + x;
     h[bin[k]]++;
   }
   // 5x5 maximum filter (separable)
-  const rowMax = new Int32Array(H * W), hmax = new Int32Array(H * W);
+  const rowMax = new Int32Array(H * W),
+    hmax = new Int32Array(H * W);
   for (let y = 0; y < H; y++)
     for (let x = 0; x < W; x++) {
       let m = 0;
@@ -120,10 +132,12 @@ export function getMasks(ends: FlowEnds, H: number, W: number): Int32Array {
     for (let it = 0; it < 5 && frontier.length; it++) {
       const nf: number[] = [];
       for (const q of frontier) {
-        const y = (q / W) | 0, x = q - y * W;
+        const y = (q / W) | 0,
+          x = q - y * W;
         for (let dy = -1; dy <= 1; dy++)
           for (let dx = -1; dx <= 1; dx++) {
-            const yy = y + dy, xx = x + dx;
+            const yy = y + dy,
+              xx = x + dx;
             if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
             const r = yy * W + xx;
             if (M[r] !== 0 || h[r] <= 2) continue;
@@ -153,7 +167,8 @@ export function flowErrors(masks: Int32Array, H: number, W: number, flowY: Float
   let n = 0;
   for (let i = 0; i < masks.length; i++) if (masks[i] > n) n = masks[i];
   const ref = masksToFlows({ height: H, width: W, data: masks });
-  const err = new Float64Array(n + 1), cnt = new Float64Array(n + 1);
+  const err = new Float64Array(n + 1),
+    cnt = new Float64Array(n + 1);
   for (let i = 0; i < masks.length; i++) {
     const v = masks[i];
     if (v <= 0) continue;
@@ -170,9 +185,12 @@ export function postprocess(maps: Image2D, config: CellposeConfig, opts?: Postpr
   if (C !== 3) throw new Error(`cellpose postprocess: expected 3 channels [flowY, flowX, cellprob], got ${C}`);
   if (data.length !== H * W * C) throw new Error(`cellpose postprocess: data length ${data.length} != ${H}x${W}x${C}`);
   const thresh = opts?.probThresh ?? sigmoid(config.cellprobThresh);
-  const flowY = new Float32Array(H * W), flowX = new Float32Array(H * W), prob = new Float32Array(H * W);
+  const flowY = new Float32Array(H * W),
+    flowX = new Float32Array(H * W),
+    prob = new Float32Array(H * W);
   const fgList: number[] = [];
-  const mY = new Float32Array(H * W), mX = new Float32Array(H * W);
+  const mY = new Float32Array(H * W),
+    mX = new Float32Array(H * W);
   for (let i = 0; i < H * W; i++) {
     flowY[i] = data[3 * i];
     flowX[i] = data[3 * i + 1];

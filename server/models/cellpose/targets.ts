@@ -59,14 +59,17 @@ export function objectPixels(labels: { height: number; width: number; data: Arra
   for (let j = 0; j < n; j++) start[j + 1] = start[j] + counts[j];
   const fill = start.slice(0, n);
   const pixels = new Int32Array(start[n]);
-  const y0 = new Int32Array(n).fill(2 ** 30), y1 = new Int32Array(n).fill(-1);
-  const x0 = new Int32Array(n).fill(2 ** 30), x1 = new Int32Array(n).fill(-1);
+  const y0 = new Int32Array(n).fill(2 ** 30),
+    y1 = new Int32Array(n).fill(-1);
+  const x0 = new Int32Array(n).fill(2 ** 30),
+    x1 = new Int32Array(n).fill(-1);
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
     if (v <= 0) continue;
     const j = index.get(v)!;
     pixels[fill[j]++] = i;
-    const y = (i / W) | 0, x = i - y * W;
+    const y = (i / W) | 0,
+      x = i - y * W;
     if (y < y0[j]) y0[j] = y;
     if (y > y1[j]) y1[j] = y;
     if (x < x0[j]) x0[j] = x;
@@ -89,29 +92,37 @@ function median(values: number[]): number {
  * outside, Jacobi updates) for 2 * (height span + width span) iterations within the padded bounding box;
  * the flows are the central differences of log(1 + T), normalised to unit length.
  */
-function objectFlows(
-  W: number, obj: ObjectPixels, j: number, flowY: Float32Array, flowX: Float32Array,
-): void {
-  const a = obj.start[j], b = obj.start[j + 1];
+function objectFlows(W: number, obj: ObjectPixels, j: number, flowY: Float32Array, flowX: Float32Array): void {
+  const a = obj.start[j],
+    b = obj.start[j + 1];
   const n = b - a;
-  const by0 = obj.y0[j], bx0 = obj.x0[j];
-  const ly = obj.y1[j] - by0 + 1, lx = obj.x1[j] - bx0 + 1;
+  const by0 = obj.y0[j],
+    bx0 = obj.x0[j];
+  const ly = obj.y1[j] - by0 + 1,
+    lx = obj.x1[j] - bx0 + 1;
   const PW = lx + 2;
   const T = new Float64Array((ly + 2) * PW);
   const local = new Int32Array(n);
-  const ys: number[] = new Array(n), xs: number[] = new Array(n);
+  const ys: number[] = new Array(n),
+    xs: number[] = new Array(n);
   for (let k = 0; k < n; k++) {
     const p = obj.pixels[a + k];
-    const y = (p / W) | 0, x = p - y * W;
+    const y = (p / W) | 0,
+      x = p - y * W;
     ys[k] = y - by0 + 1;
     xs[k] = x - bx0 + 1;
     local[k] = ys[k] * PW + xs[k];
   }
-  const ym = median(ys), xm = median(xs);
-  let best = 0, bestD = Infinity;
+  const ym = median(ys),
+    xm = median(xs);
+  let best = 0,
+    bestD = Infinity;
   for (let k = 0; k < n; k++) {
     const d = (ys[k] - ym) ** 2 + (xs[k] - xm) ** 2;
-    if (d < bestD) { bestD = d; best = k; }
+    if (d < bestD) {
+      bestD = d;
+      best = k;
+    }
   }
   const centre = local[best];
   const niter = 2 * (ly - 1 + lx - 1);
@@ -120,8 +131,7 @@ function objectFlows(
     T[centre] += 1;
     for (let k = 0; k < n; k++) {
       const q = local[k];
-      next[k] = (T[q - PW - 1] + T[q - PW] + T[q - PW + 1] + T[q - 1] + T[q] + T[q + 1] +
-        T[q + PW - 1] + T[q + PW] + T[q + PW + 1]) / 9;
+      next[k] = (T[q - PW - 1] + T[q - PW] + T[q - PW + 1] + T[q - 1] + T[q] + T[q + 1] + T[q + PW - 1] + T[q + PW] + T[q + PW + 1]) / 9;
     }
     for (let k = 0; k < n; k++) T[local[k]] = next[k];
   }
@@ -140,7 +150,8 @@ function objectFlows(
 /** Unit flows of every object (label > 0) of a label image; 0 on background and unlabeled pixels. */
 export function masksToFlows(labels: { height: number; width: number; data: ArrayLike<number> }): FlowField {
   const { height: H, width: W } = labels;
-  const flowY = new Float32Array(H * W), flowX = new Float32Array(H * W);
+  const flowY = new Float32Array(H * W),
+    flowX = new Float32Array(H * W);
   const obj = objectPixels(labels);
   for (let j = 0; j < obj.ids.length; j++) objectFlows(W, obj, j, flowY, flowX);
   return { height: H, width: W, flowY, flowX };

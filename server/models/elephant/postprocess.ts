@@ -25,7 +25,9 @@ class Heap {
   private key: number[] = [];
   private ord: number[] = [];
   private pix: number[] = [];
-  get size(): number { return this.key.length; }
+  get size(): number {
+    return this.key.length;
+  }
   private less(i: number, j: number): boolean {
     return this.key[i] < this.key[j] || (this.key[i] === this.key[j] && this.ord[i] < this.ord[j]);
   }
@@ -35,7 +37,9 @@ class Heap {
     [this.pix[i], this.pix[j]] = [this.pix[j], this.pix[i]];
   }
   push(key: number, ord: number, pix: number): void {
-    this.key.push(key); this.ord.push(ord); this.pix.push(pix);
+    this.key.push(key);
+    this.ord.push(ord);
+    this.pix.push(pix);
     let i = this.key.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
@@ -48,10 +52,13 @@ class Heap {
     const top = this.pix[0];
     const last = this.key.length - 1;
     this.swap(0, last);
-    this.key.pop(); this.ord.pop(); this.pix.pop();
+    this.key.pop();
+    this.ord.pop();
+    this.pix.pop();
     let i = 0;
     for (;;) {
-      const l = 2 * i + 1, r = l + 1;
+      const l = 2 * i + 1,
+        r = l + 1;
       let m = i;
       if (l < last && this.less(l, m)) m = l;
       if (r < last && this.less(r, m)) m = r;
@@ -77,12 +84,17 @@ export function seedComponents(mask: Uint8Array, H: number, W: number, minSize: 
     while (stack.length) {
       const q = stack.pop()!;
       members.push(q);
-      const y = (q / W) | 0, x = q - y * W;
+      const y = (q / W) | 0,
+        x = q - y * W;
       for (let d = 0; d < 8; d++) {
-        const yy = y + DY8[d], xx = x + DX8[d];
+        const yy = y + DY8[d],
+          xx = x + DX8[d];
         if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
         const r = yy * W + xx;
-        if (mask[r] && !seeds[r]) { seeds[r] = id; stack.push(r); }
+        if (mask[r] && !seeds[r]) {
+          seeds[r] = id;
+          stack.push(r);
+        }
       }
     }
     if (members.length < minSize) {
@@ -105,7 +117,8 @@ export function growSeeds(labels: Int32Array, allowed: Uint8Array, cost: Float32
   // label a pixel will take: that of the pixel that queued it first
   const pending = new Int32Array(H * W);
   const enqueueNeighbours = (q: number) => {
-    const y = (q / W) | 0, x = q - y * W;
+    const y = (q / W) | 0,
+      x = q - y * W;
     const lab = labels[q];
     const nb = [y > 0 ? q - W : -1, y < H - 1 ? q + W : -1, x > 0 ? q - 1 : -1, x < W - 1 ? q + 1 : -1];
     for (const r of nb) {
@@ -128,8 +141,10 @@ export function postprocess(maps: Image2D, config: ElephantConfig, opts?: Postpr
   if (C !== 3) throw new Error(`elephant postprocess: expected 3 channels [bg, border, centre], got ${C}`);
   if (data.length !== H * W * C) throw new Error(`elephant postprocess: data length ${data.length} != ${H}x${W}x${C}`);
   const cThresh = opts?.probThresh ?? config.centerThresh;
-  const centre = new Uint8Array(H * W), allowed = new Uint8Array(H * W);
-  const cost = new Float32Array(H * W), fg = new Float32Array(H * W);
+  const centre = new Uint8Array(H * W),
+    allowed = new Uint8Array(H * W);
+  const cost = new Float32Array(H * W),
+    fg = new Float32Array(H * W);
   for (let i = 0; i < H * W; i++) {
     const pc = data[3 * i + 2];
     fg[i] = data[3 * i + 1] + pc;

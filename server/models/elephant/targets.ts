@@ -33,19 +33,26 @@ const DX8 = [-1, 0, 1, -1, 1, -1, 0, 1];
 
 /** Marks the centre pixels of object j (see the header) in `isCenter` (H*W). */
 function markCenter(W: number, obj: ObjectPixels, j: number, ratio: number, isCenter: Uint8Array): void {
-  const a = obj.start[j], b = obj.start[j + 1];
+  const a = obj.start[j],
+    b = obj.start[j + 1];
   const n = b - a;
-  let my = 0, mx = 0;
+  let my = 0,
+    mx = 0;
   for (let k = a; k < b; k++) {
-    const p = obj.pixels[k], y = (p / W) | 0;
+    const p = obj.pixels[k],
+      y = (p / W) | 0;
     my += y;
     mx += p - y * W;
   }
   my /= n;
   mx /= n;
-  let syy = 0, sxx = 0, sxy = 0;
+  let syy = 0,
+    sxx = 0,
+    sxy = 0;
   for (let k = a; k < b; k++) {
-    const p = obj.pixels[k], y = (p / W) | 0, x = p - y * W;
+    const p = obj.pixels[k],
+      y = (p / W) | 0,
+      x = p - y * W;
     syy += (y - my) ** 2;
     sxx += (x - mx) ** 2;
     sxy += (y - my) * (x - mx);
@@ -56,29 +63,45 @@ function markCenter(W: number, obj: ObjectPixels, j: number, ratio: number, isCe
   const det = syy * sxx - sxy * sxy;
   const r2 = 4 * ratio * ratio;
   // candidates, in a local bounding-box grid
-  const by0 = obj.y0[j], bx0 = obj.x0[j];
-  const lh = obj.y1[j] - by0 + 1, lw = obj.x1[j] - bx0 + 1;
+  const by0 = obj.y0[j],
+    bx0 = obj.x0[j];
+  const lh = obj.y1[j] - by0 + 1,
+    lw = obj.x1[j] - bx0 + 1;
   const cand = new Uint8Array(lh * lw);
   let any = false;
   for (let k = a; k < b; k++) {
-    const p = obj.pixels[k], y = (p / W) | 0, x = p - y * W;
-    const dy = y - my, dx = x - mx;
+    const p = obj.pixels[k],
+      y = (p / W) | 0,
+      x = p - y * W;
+    const dy = y - my,
+      dx = x - mx;
     const m2 = (sxx * dy * dy - 2 * sxy * dy * dx + syy * dx * dx) / det;
-    if (m2 <= r2) { cand[(y - by0) * lw + (x - bx0)] = 1; any = true; }
+    if (m2 <= r2) {
+      cand[(y - by0) * lw + (x - bx0)] = 1;
+      any = true;
+    }
   }
   if (!any) {
-    let best = a, bestD = Infinity;
+    let best = a,
+      bestD = Infinity;
     for (let k = a; k < b; k++) {
-      const p = obj.pixels[k], y = (p / W) | 0, x = p - y * W;
+      const p = obj.pixels[k],
+        y = (p / W) | 0,
+        x = p - y * W;
       const d = (y - my) ** 2 + (x - mx) ** 2;
-      if (d < bestD) { bestD = d; best = k; }
+      if (d < bestD) {
+        bestD = d;
+        best = k;
+      }
     }
     isCenter[obj.pixels[best]] = 1;
     return;
   }
   // largest 8-connected component of the candidates
   const comp = new Int32Array(lh * lw);
-  let nComp = 0, bestComp = 0, bestSize = 0;
+  let nComp = 0,
+    bestComp = 0,
+    bestSize = 0;
   for (let q0 = 0; q0 < lh * lw; q0++) {
     if (!cand[q0] || comp[q0]) continue;
     const c = ++nComp;
@@ -88,19 +111,28 @@ function markCenter(W: number, obj: ObjectPixels, j: number, ratio: number, isCe
     while (stack.length) {
       const q = stack.pop()!;
       size++;
-      const y = (q / lw) | 0, x = q - y * lw;
+      const y = (q / lw) | 0,
+        x = q - y * lw;
       for (let d = 0; d < 8; d++) {
-        const yy = y + DY8[d], xx = x + DX8[d];
+        const yy = y + DY8[d],
+          xx = x + DX8[d];
         if (yy < 0 || yy >= lh || xx < 0 || xx >= lw) continue;
         const r = yy * lw + xx;
-        if (cand[r] && !comp[r]) { comp[r] = c; stack.push(r); }
+        if (cand[r] && !comp[r]) {
+          comp[r] = c;
+          stack.push(r);
+        }
       }
     }
-    if (size > bestSize) { bestSize = size; bestComp = c; }
+    if (size > bestSize) {
+      bestSize = size;
+      bestComp = c;
+    }
   }
   for (let q = 0; q < lh * lw; q++)
     if (comp[q] === bestComp) {
-      const y = (q / lw) | 0, x = q - y * lw;
+      const y = (q / lw) | 0,
+        x = q - y * lw;
       isCenter[(by0 + y) * W + bx0 + x] = 1;
     }
 }
@@ -120,7 +152,10 @@ export function classMap(labels: Labels2D, centerRatio: number): Int8Array {
 }
 
 /** Sparse signed labels (-1/0/k) -> ELEPHANT targets and weights (layout in the file header). */
-export function makeTargets(labels: Labels2D, config: Pick<ElephantConfig, 'centerRatio' | 'classWeights'> & Partial<Pick<ElephantConfig, 'balance'>>): TargetMaps {
+export function makeTargets(
+  labels: Labels2D,
+  config: Pick<ElephantConfig, 'centerRatio' | 'classWeights'> & Partial<Pick<ElephantConfig, 'balance'>>,
+): TargetMaps {
   const { height: H, width: W, data } = labels;
   if (data.length !== H * W) throw new Error(`labels: data length ${data.length} != ${H}x${W}`);
   const cls = classMap(labels, config.centerRatio);

@@ -48,8 +48,10 @@ export function starDistLoss(pred: tf.Tensor4D, target: tf.Tensor4D, weight: tf.
   checkShapes(pred, target, weight, config.nRays);
   if (!customKernelsActive()) return starDistLossOps(pred, target, weight, config);
   const f = tf.customGrad(((p: tf.Tensor, save: tf.GradSaveFunc) => {
-    const [loss, grad] = tf.engine().runKernel(STARDIST_LOSS, { pred: p, target, weight },
-      { nRays: config.nRays, distWeight: DIST_LOSS_WEIGHT } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    const [loss, grad] = tf.engine().runKernel(STARDIST_LOSS, { pred: p, target, weight }, {
+      nRays: config.nRays,
+      distWeight: DIST_LOSS_WEIGHT,
+    } as unknown as tf.NamedAttrMap) as tf.Tensor[];
     save([grad]);
     return { value: loss, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(saved[0], dy)] };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);

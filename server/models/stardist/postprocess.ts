@@ -58,7 +58,8 @@ export function postprocessGrid(maps: Image2D, config: StarDistPostConfig, grid:
   grid.forEach((g, i) => {
     const key = `${g.nmsThresh ?? config.nmsThresh}|${g.b ?? 2}`;
     const list = groups.get(key);
-    if (list) list.push(i); else groups.set(key, [i]);
+    if (list) list.push(i);
+    else groups.set(key, [i]);
   });
   for (const idx of groups.values()) {
     const first = grid[idx[0]];
@@ -97,15 +98,23 @@ function suppress(maps: Image2D, nRays: number, probThresh: number, nmsThresh: n
   const kept: Kept[] = [];
   let counts = new Int32Array(64);
   const touched: number[] = [];
-  const sin = new Float64Array(nRays), cos = new Float64Array(nRays);
-  for (let r = 0; r < nRays; r++) { sin[r] = Math.sin((2 * Math.PI * r) / nRays); cos[r] = Math.cos((2 * Math.PI * r) / nRays); }
-  const vy = new Float64Array(nRays), vx = new Float64Array(nRays);
+  const sin = new Float64Array(nRays),
+    cos = new Float64Array(nRays);
+  for (let r = 0; r < nRays; r++) {
+    sin[r] = Math.sin((2 * Math.PI * r) / nRays);
+    cos[r] = Math.cos((2 * Math.PI * r) / nRays);
+  }
+  const vy = new Float64Array(nRays),
+    vx = new Float64Array(nRays);
   const spans: number[] = [];
-  const collect = (y: number, x0: number, x1: number) => { spans.push(y * W + x0, y * W + x1); };
+  const collect = (y: number, x0: number, x1: number) => {
+    spans.push(y * W + x0, y * W + x1);
+  };
 
   for (let k = 0; k < order.length && kept.length < maxKept; k++) {
     const p = order[k];
-    const py = Math.floor(p / W), px = p - py * W;
+    const py = Math.floor(p / W),
+      px = p - py * W;
     const o = p * C + 1;
     for (let r = 0; r < nRays; r++) {
       const d0 = data[o + r];
@@ -138,14 +147,19 @@ function suppress(maps: Image2D, nRays: number, probThresh: number, nmsThresh: n
     if (suppressed) continue;
     const idx = kept.length;
     kept.push({ y: py, x: px, score: data[p * C], area, vy: vy.slice(), vx: vx.slice() });
-    if (kept.length > counts.length) { const c2 = new Int32Array(2 * counts.length); c2.set(counts); counts = c2; }
+    if (kept.length > counts.length) {
+      const c2 = new Int32Array(2 * counts.length);
+      c2.set(counts);
+      counts = c2;
+    }
     for (let s = 0; s < spans.length; s += 2) {
       const e = spans[s + 1];
       for (let q = spans[s]; q <= e; q++) {
         if (owner[q] === 0) owner[q] = idx + 1;
         else {
           const more = extra.get(q);
-          if (more) more.push(idx); else extra.set(q, [idx]);
+          if (more) more.push(idx);
+          else extra.set(q, [idx]);
         }
       }
     }

@@ -25,7 +25,8 @@ import type { StarDistConfig } from './config.js';
 
 /** cos/sin tables for nRays rays: ray r has row step sin(phi_r) and column step cos(phi_r). */
 export function rayDirections(nRays: number): { dy: Float64Array; dx: Float64Array } {
-  const dy = new Float64Array(nRays), dx = new Float64Array(nRays);
+  const dy = new Float64Array(nRays),
+    dx = new Float64Array(nRays);
   for (let r = 0; r < nRays; r++) {
     const phi = (2 * Math.PI * r) / nRays;
     dy[r] = Math.sin(phi);
@@ -55,13 +56,16 @@ export function starDistances(labels: Labels2D, nRays: number, roi?: [number, nu
       if (v <= 0) continue;
       const o = p * nRays;
       for (let r = 0; r < nRays; r++) {
-        const sy = dy[r], sx = dx[r];
-        let y = 0, x = 0;
+        const sy = dy[r],
+          sx = dx[r];
+        let y = 0,
+          x = 0;
         for (;;) {
           y += sy;
           x += sx;
           // (stardist rounds with lrint, half to even; Math.round rounds half up: exact .5 ties are rare)
-          const ii = Math.round(i + y), jj = Math.round(j + x);
+          const ii = Math.round(i + y),
+            jj = Math.round(j + x);
           if (ii < 0 || ii >= H || jj < 0 || jj >= W || data[ii * W + jj] !== v) {
             y -= corr[r] * sy;
             x -= corr[r] * sx;

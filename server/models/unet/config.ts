@@ -48,7 +48,8 @@ export function unetMacsPerPixel(c: UNetConfig): number {
   let macs = 0;
   let cin = c.inputChannels;
   for (let l = 0; l < c.depth; l++) {
-    const f = c.filters * 2 ** l, scale = 4 ** -l;
+    const f = c.filters * 2 ** l,
+      scale = 4 ** -l;
     macs += scale * 9 * (cin * f + f * f);
     cin = f;
   }
@@ -56,7 +57,8 @@ export function unetMacsPerPixel(c: UNetConfig): number {
   macs += 4 ** -c.depth * 9 * (cin * fb + fb * fb);
   let below = fb;
   for (let l = c.depth - 1; l >= 0; l--) {
-    const f = c.filters * 2 ** l, scale = 4 ** -l;
+    const f = c.filters * 2 ** l,
+      scale = 4 ** -l;
     macs += scale * 9 * ((f + below) * f + f * f);
     below = f;
   }

@@ -85,8 +85,7 @@ let uid = 0;
 export function unetForward(unet: UNet, x: tf.Tensor4D): tf.Tensor4D {
   const { config } = unet;
   const d = unetDivisor(config);
-  if (x.shape[1] % d || x.shape[2] % d)
-    throw new Error(`unet: input ${x.shape[1]}x${x.shape[2]} is not divisible by ${d} (pad it)`);
+  if (x.shape[1] % d || x.shape[2] % d) throw new Error(`unet: input ${x.shape[1]}x${x.shape[2]} is not divisible by ${d} (pad it)`);
   if (x.shape[3] !== config.inputChannels) throw new Error(`unet: input has ${x.shape[3]} channels, expected ${config.inputChannels}`);
   return tf.tidy(() => {
     let i = 0;
@@ -169,7 +168,10 @@ export function encodeArchive<S>(spec: S, tensors: NamedTensorData[]): Uint8Arra
   const enc = new TextEncoder();
   let head = enc.encode(json);
   const pad = (4 - ((8 + head.length) % 4)) % 4;
-  if (pad) { json += ' '.repeat(pad); head = enc.encode(json); }
+  if (pad) {
+    json += ' '.repeat(pad);
+    head = enc.encode(json);
+  }
   const total = 8 + head.length + tensors.reduce((a, t) => a + 4 * t.data.length, 0);
   const out = new Uint8Array(total);
   out.set(MAGIC, 0);
@@ -180,7 +182,10 @@ export function encodeArchive<S>(spec: S, tensors: NamedTensorData[]): Uint8Arra
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (n !== t.data.length) throw new Error(`archive: ${t.name} has ${t.data.length} values for shape [${t.shape}]`);
     if (LITTLE_ENDIAN) out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, 4 * n), off);
-    else { const dv = new DataView(out.buffer, off, 4 * n); for (let i = 0; i < n; i++) dv.setFloat32(4 * i, t.data[i], true); }
+    else {
+      const dv = new DataView(out.buffer, off, 4 * n);
+      for (let i = 0; i < n; i++) dv.setFloat32(4 * i, t.data[i], true);
+    }
     off += 4 * n;
   }
   return out;

@@ -10,7 +10,15 @@ import { allocF32, viewF32, type HeapBackend } from './heap.js';
 
 export const BIAS_ACT_GRAD = 'SparsecellBiasActGrad';
 
-function biasActGrad({ inputs: { dy, y }, backend, attrs }: { inputs: { dy: TensorInfo; y: TensorInfo }; backend: HeapBackend; attrs: { relu: boolean } }): TensorInfo[] {
+function biasActGrad({
+  inputs: { dy, y },
+  backend,
+  attrs,
+}: {
+  inputs: { dy: TensorInfo; y: TensorInfo };
+  backend: HeapBackend;
+  attrs: { relu: boolean };
+}): TensorInfo[] {
   const C = dy.shape[dy.shape.length - 1];
   const dzInfo = allocF32(backend, dy.shape.slice());
   const dbInfo = allocF32(backend, [C]);

@@ -25,9 +25,7 @@ function callKernel(name: string, backend: HeapBackend, inputs: Record<string, T
   return k.kernelFunc({ inputs, backend: backend as never, attrs: attrs as never }) as TensorInfo;
 }
 
-export function conv2dBackpropFilterNaive(
-  backend: HeapBackend, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo,
-): TensorInfo {
+export function conv2dBackpropFilterNaive(backend: HeapBackend, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
   const { filterHeight: KH, filterWidth: KW, inChannels: CI, outChannels: CO } = info;
   const out = allocF32(backend, [KH, KW, CI, CO]);
   const dw = viewF32(backend, out);
@@ -36,7 +34,8 @@ export function conv2dBackpropFilterNaive(
   dw.fill(0);
   const [B, H, W] = x.shape;
   const { outHeight: HO, outWidth: WO, strideHeight: SH, strideWidth: SW } = info;
-  const top = info.padInfo.top, left = info.padInfo.left;
+  const top = info.padInfo.top,
+    left = info.padInfo.left;
   for (let kh = 0; kh < KH; kh++)
     for (let kw = 0; kw < KW; kw++)
       for (let b = 0; b < B; b++)
@@ -60,20 +59,44 @@ export function conv2dBackpropFilterNaive(
 }
 
 function conv2dBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo }; backend: HeapBackend; attrs: BackpropFilterAttrs }): TensorInfo {
-  const { inputs: { x, dy }, backend, attrs } = args;
+  const {
+    inputs: { x, dy },
+    backend,
+    attrs,
+  } = args;
   const fmt = backend_util.convertConv2DDataFormat(attrs.dataFormat);
   const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad,
-    attrs.dimRoundingMode, false, fmt);
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    fmt,
+  );
   if (fmt !== 'channelsLast') throw new Error('Conv2DBackpropFilter (wasm): only NHWC is supported');
   if (info.strideHeight !== 1 || info.strideWidth !== 1) return conv2dBackpropFilterNaive(backend, x, dy, info);
   const p = info.padInfo;
   const xt = callKernel('Transpose', backend, { x }, { perm: [3, 1, 2, 0] });
   const dyt = callKernel('Transpose', backend, { x: dy }, { perm: [1, 2, 0, 3] });
-  const r = callKernel('Conv2D', backend, { x: xt, filter: dyt }, {
-    strides: [1, 1], pad: [[0, 0], [p.top, p.bottom], [p.left, p.right], [0, 0]],
-    dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined,
-  });
+  const r = callKernel(
+    'Conv2D',
+    backend,
+    { x: xt, filter: dyt },
+    {
+      strides: [1, 1],
+      pad: [
+        [0, 0],
+        [p.top, p.bottom],
+        [p.left, p.right],
+        [0, 0],
+      ],
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+      dimRoundingMode: undefined,
+    },
+  );
   disposeInfo(backend, xt);
   disposeInfo(backend, dyt);
   const out = callKernel('Transpose', backend, { x: r }, { perm: [1, 2, 0, 3] });

@@ -46,18 +46,28 @@ export function flipSwapFilter(backend: HeapBackend, filter: TensorInfo): Tensor
     for (let kw = 0; kw < KW; kw++) {
       const src = ((KH - 1 - kh) * KW + (KW - 1 - kw)) * CI * CO;
       const dst = (kh * KW + kw) * CO * CI;
-      for (let i = 0; i < CI; i++)
-        for (let c = 0; c < CO; c++) o[dst + c * CI + i] = w[src + i * CO + c];
+      for (let i = 0; i < CI; i++) for (let c = 0; c < CO; c++) o[dst + c * CI + i] = w[src + i * CO + c];
     }
   return out;
 }
 
 function conv2dBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInfo }; backend: HeapBackend; attrs: BackpropInputAttrs }): TensorInfo {
-  const { inputs: { dy, filter }, backend, attrs } = args;
+  const {
+    inputs: { dy, filter },
+    backend,
+    attrs,
+  } = args;
   const fmt = backend_util.convertConv2DDataFormat(attrs.dataFormat);
   const info = backend_util.computeConv2DInfo(
-    attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad,
-    attrs.dimRoundingMode, false, fmt);
+    attrs.inputShape,
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    fmt,
+  );
   if (fmt !== 'channelsLast' || info.strideHeight !== 1 || info.strideWidth !== 1) {
     return stock(args);
   }
@@ -72,8 +82,19 @@ function conv2dBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInf
   const wt = flipSwapFilter(backend, filter);
   const k = tf.getKernel('Conv2D', 'wasm')!;
   const out = k.kernelFunc({
-    inputs: { x: dy, filter: wt }, backend: backend as never,
-    attrs: { strides: [1, 1], pad: [[0, 0], [top, bottom], [left, right], [0, 0]], dataFormat: 'NHWC', dilations: [1, 1] } as never,
+    inputs: { x: dy, filter: wt },
+    backend: backend as never,
+    attrs: {
+      strides: [1, 1],
+      pad: [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ],
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+    } as never,
   }) as TensorInfo;
   disposeInfo(backend, wt);
   return out;

@@ -20,7 +20,8 @@ type Args<I> = { inputs: I; backend: HeapBackend; attrs?: object };
 function maxPool2x2({ inputs: { x }, backend }: Args<{ x: TensorInfo }>): TensorInfo {
   const [B, H, W, C] = x.shape;
   if (H % 2 || W % 2) throw new Error(`maxPool2x2: spatial size ${H}x${W} is not even`);
-  const h = H / 2, w = W / 2;
+  const h = H / 2,
+    w = W / 2;
   const out = allocF32(backend, [B, h, w, C]);
   const o = viewF32(backend, out);
   const xv = viewF32(backend, x);
@@ -30,12 +31,18 @@ function maxPool2x2({ inputs: { x }, backend }: Args<{ x: TensorInfo }>): Tensor
     for (let y = 0; y < h; y++) {
       const r0 = (b * H + 2 * y) * row;
       for (let xx = 0; xx < w; xx++) {
-        const p00 = r0 + 2 * xx * C, p01 = p00 + C, p10 = p00 + row, p11 = p10 + C;
+        const p00 = r0 + 2 * xx * C,
+          p01 = p00 + C,
+          p10 = p00 + row,
+          p11 = p10 + C;
         for (let c = 0; c < C; c++) {
           let m = xv[p00 + c];
-          const v1 = xv[p01 + c]; if (v1 > m) m = v1;
-          const v2 = xv[p10 + c]; if (v2 > m) m = v2;
-          const v3 = xv[p11 + c]; if (v3 > m) m = v3;
+          const v1 = xv[p01 + c];
+          if (v1 > m) m = v1;
+          const v2 = xv[p10 + c];
+          if (v2 > m) m = v2;
+          const v3 = xv[p11 + c];
+          if (v3 > m) m = v3;
           o[k++] = m;
         }
       }
@@ -45,7 +52,8 @@ function maxPool2x2({ inputs: { x }, backend }: Args<{ x: TensorInfo }>): Tensor
 
 function maxPool2x2Grad({ inputs: { dy, x }, backend }: Args<{ dy: TensorInfo; x: TensorInfo }>): TensorInfo {
   const [B, H, W, C] = x.shape;
-  const h = H / 2, w = W / 2;
+  const h = H / 2,
+    w = W / 2;
   const out = allocF32(backend, [B, H, W, C]);
   const dx = viewF32(backend, out);
   const xv = viewF32(backend, x);
@@ -57,12 +65,27 @@ function maxPool2x2Grad({ inputs: { dy, x }, backend }: Args<{ dy: TensorInfo; x
     for (let y = 0; y < h; y++) {
       const r0 = (b * H + 2 * y) * row;
       for (let xx = 0; xx < w; xx++) {
-        const p00 = r0 + 2 * xx * C, p01 = p00 + C, p10 = p00 + row, p11 = p10 + C;
+        const p00 = r0 + 2 * xx * C,
+          p01 = p00 + C,
+          p10 = p00 + row,
+          p11 = p10 + C;
         for (let c = 0; c < C; c++) {
-          let m = xv[p00 + c], at = p00 + c;
-          const v1 = xv[p01 + c]; if (v1 > m) { m = v1; at = p01 + c; }
-          const v2 = xv[p10 + c]; if (v2 > m) { m = v2; at = p10 + c; }
-          const v3 = xv[p11 + c]; if (v3 > m) { at = p11 + c; }
+          let m = xv[p00 + c],
+            at = p00 + c;
+          const v1 = xv[p01 + c];
+          if (v1 > m) {
+            m = v1;
+            at = p01 + c;
+          }
+          const v2 = xv[p10 + c];
+          if (v2 > m) {
+            m = v2;
+            at = p10 + c;
+          }
+          const v3 = xv[p11 + c];
+          if (v3 > m) {
+            at = p11 + c;
+          }
           dx[at] = g[k++];
         }
       }
@@ -72,7 +95,8 @@ function maxPool2x2Grad({ inputs: { dy, x }, backend }: Args<{ dy: TensorInfo; x
 
 function upsample2x({ inputs: { x }, backend }: Args<{ x: TensorInfo }>): TensorInfo {
   const [B, h, w, C] = x.shape;
-  const H = 2 * h, W = 2 * w;
+  const H = 2 * h,
+    W = 2 * w;
   const out = allocF32(backend, [B, H, W, C]);
   const o = viewF32(backend, out);
   const xv = viewF32(backend, x);
@@ -82,10 +106,12 @@ function upsample2x({ inputs: { x }, backend }: Args<{ x: TensorInfo }>): Tensor
       const src = (b * h + y) * w * C;
       const d0 = (b * H + 2 * y) * row;
       for (let xx = 0; xx < w; xx++) {
-        const s = src + xx * C, d = d0 + 2 * xx * C;
+        const s = src + xx * C,
+          d = d0 + 2 * xx * C;
         for (let c = 0; c < C; c++) {
           const v = xv[s + c];
-          o[d + c] = v; o[d + C + c] = v;
+          o[d + c] = v;
+          o[d + C + c] = v;
         }
       }
       o.copyWithin(d0 + row, d0, d0 + row);
@@ -95,7 +121,8 @@ function upsample2x({ inputs: { x }, backend }: Args<{ x: TensorInfo }>): Tensor
 
 function upsample2xGrad({ inputs: { dy }, backend }: Args<{ dy: TensorInfo }>): TensorInfo {
   const [B, H, W, C] = dy.shape;
-  const h = H / 2, w = W / 2;
+  const h = H / 2,
+    w = W / 2;
   const out = allocF32(backend, [B, h, w, C]);
   const dx = viewF32(backend, out);
   const g = viewF32(backend, dy);
@@ -105,7 +132,10 @@ function upsample2xGrad({ inputs: { dy }, backend }: Args<{ dy: TensorInfo }>): 
     for (let y = 0; y < h; y++) {
       const r0 = (b * H + 2 * y) * row;
       for (let xx = 0; xx < w; xx++) {
-        const p00 = r0 + 2 * xx * C, p01 = p00 + C, p10 = p00 + row, p11 = p10 + C;
+        const p00 = r0 + 2 * xx * C,
+          p01 = p00 + C,
+          p10 = p00 + row,
+          p11 = p10 + C;
         for (let c = 0; c < C; c++) dx[k++] = g[p00 + c] + g[p01 + c] + g[p10 + c] + g[p11 + c];
       }
     }

@@ -11,26 +11,44 @@ import { allocF32, viewF32, type HeapBackend } from './heap.js';
 
 export const STARDIST_LOSS = 'SparsecellStarDistLoss';
 
-function starDistLoss({ inputs: { pred, target, weight }, backend, attrs }: {
-  inputs: { pred: TensorInfo; target: TensorInfo; weight: TensorInfo }; backend: HeapBackend; attrs: { nRays: number; distWeight: number };
+function starDistLoss({
+  inputs: { pred, target, weight },
+  backend,
+  attrs,
+}: {
+  inputs: { pred: TensorInfo; target: TensorInfo; weight: TensorInfo };
+  backend: HeapBackend;
+  attrs: { nRays: number; distWeight: number };
 }): TensorInfo[] {
-  const n = attrs.nRays, C = 1 + n;
+  const n = attrs.nRays,
+    C = 1 + n;
   const lossI = allocF32(backend, []);
   const gradI = allocF32(backend, pred.shape.slice());
   const L = viewF32(backend, lossI);
   const g = viewF32(backend, gradI);
-  const z = viewF32(backend, pred), t = viewF32(backend, target), w = viewF32(backend, weight);
+  const z = viewF32(backend, pred),
+    t = viewF32(backend, target),
+    w = viewF32(backend, weight);
   const P = z.length / C;
-  let sP = 0, sD = 0;
-  for (let p = 0; p < P; p++) { sP += w[2 * p]; sD += w[2 * p + 1]; }
-  const nP = Math.max(sP, 1), nD = Math.max(sD, 1e-6), dw = attrs.distWeight;
-  let lossP = 0, lossD = 0;
+  let sP = 0,
+    sD = 0;
+  for (let p = 0; p < P; p++) {
+    sP += w[2 * p];
+    sD += w[2 * p + 1];
+  }
+  const nP = Math.max(sP, 1),
+    nD = Math.max(sD, 1e-6),
+    dw = attrs.distWeight;
+  let lossP = 0,
+    lossD = 0;
   const kD = dw / nD / n;
   for (let p = 0; p < P; p++) {
     const o = p * C;
-    const wp = w[2 * p], wd = w[2 * p + 1];
+    const wp = w[2 * p],
+      wd = w[2 * p + 1];
     if (wp !== 0) {
-      const zz = z[o], pp = t[o];
+      const zz = z[o],
+        pp = t[o];
       const e = Math.exp(-Math.abs(zz));
       lossP += wp * ((zz > 0 ? zz : 0) - zz * pp + Math.log1p(e));
       const sig = zz >= 0 ? 1 / (1 + e) : e / (1 + e);

@@ -10,18 +10,28 @@ import { BIAS_ACT_GRAD } from './bias-act-grad.js';
 export const TENSORFLOW_BACKEND = 'tensorflow';
 
 /** The slice of tfjs-node's NodeJSKernelBackend these kernels use (no import: the package is optional). */
-interface TfOpAttr { name: string; type: number; value: unknown }
+interface TfOpAttr {
+  name: string;
+  type: number;
+  value: unknown;
+}
 interface NodeBackendLike {
   binding: { TF_ATTR_TYPE: number; TF_ATTR_STRING: number; TF_FLOAT: number };
   executeSingleOutput(name: string, attrs: TfOpAttr[], inputs: TensorInfo[]): TensorInfo;
 }
 
 /** Same contract as the cpu/wasm BIAS_ACT_GRAD: [dz = relu ? dy * (y > 0) : dy, dBias = sum over b, y, x of dz]. */
-function biasActGrad({ inputs: { dy, y }, backend, attrs }: { inputs: { dy: TensorInfo; y: TensorInfo }; backend: NodeBackendLike; attrs: { relu: boolean } }): TensorInfo[] {
+function biasActGrad({
+  inputs: { dy, y },
+  backend,
+  attrs,
+}: {
+  inputs: { dy: TensorInfo; y: TensorInfo };
+  backend: NodeBackendLike;
+  attrs: { relu: boolean };
+}): TensorInfo[] {
   const T: TfOpAttr = { name: 'T', type: backend.binding.TF_ATTR_TYPE, value: backend.binding.TF_FLOAT };
-  const dz = attrs.relu
-    ? backend.executeSingleOutput('ReluGrad', [T], [dy, y])
-    : backend.executeSingleOutput('Identity', [T], [dy]);
+  const dz = attrs.relu ? backend.executeSingleOutput('ReluGrad', [T], [dy, y]) : backend.executeSingleOutput('Identity', [T], [dy]);
   const db = backend.executeSingleOutput('BiasAddGrad', [T, { name: 'data_format', type: backend.binding.TF_ATTR_STRING, value: 'NHWC' }], [dz]);
   return [dz, db];
 }

@@ -35,7 +35,10 @@ function upConcat({ inputs: { skip, low }, backend }: { inputs: { skip: TensorIn
 
 function upConcatGrad({ inputs: { dy }, backend, attrs }: { inputs: { dy: TensorInfo }; backend: HeapBackend; attrs: { skipChannels: number } }): TensorInfo[] {
   const [B, H, W, C] = dy.shape;
-  const Cs = attrs.skipChannels, Cl = C - Cs, h = H / 2, w = W / 2;
+  const Cs = attrs.skipChannels,
+    Cl = C - Cs,
+    h = H / 2,
+    w = W / 2;
   const dsI = allocF32(backend, [B, H, W, Cs]);
   const dlI = allocF32(backend, [B, h, w, Cl]);
   const ds = viewF32(backend, dsI);
@@ -48,7 +51,8 @@ function upConcatGrad({ inputs: { dy }, backend, attrs }: { inputs: { dy: Tensor
       for (let x = 0; x < W; x++) {
         const p = (b * H + y) * W + x;
         ds.set(g.subarray(p * C, p * C + Cs), p * Cs);
-        const q = (lrow + (x >> 1)) * Cl, r = p * C + Cs;
+        const q = (lrow + (x >> 1)) * Cl,
+          r = p * C + Cs;
         for (let c = 0; c < Cl; c++) dl[q + c] += g[r + c];
       }
     }

@@ -38,14 +38,21 @@ describe('cellpose config', () => {
 
 describe('cellpose targets', () => {
   it('gives unit flows pointing towards the centre of a disk', () => {
-    const H = 31, W = 31, data = new Int32Array(H * W);
+    const H = 31,
+      W = 31,
+      data = new Int32Array(H * W);
     for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((y - 15) ** 2 + (x - 15) ** 2 <= 100) data[y * W + x] = 3;
     const f = masksToFlows({ height: H, width: W, data });
-    let inward = 0, total = 0;
+    let inward = 0,
+      total = 0;
     for (let y = 0; y < H; y++)
       for (let x = 0; x < W; x++) {
         const i = y * W + x;
-        if (data[i] === 0) { expect(f.flowY[i]).to.equal(0); expect(f.flowX[i]).to.equal(0); continue; }
+        if (data[i] === 0) {
+          expect(f.flowY[i]).to.equal(0);
+          expect(f.flowX[i]).to.equal(0);
+          continue;
+        }
         if (y === 15 && x === 15) continue;
         const n = Math.hypot(f.flowY[i], f.flowX[i]);
         expect(n).to.be.closeTo(1, 1e-4);
@@ -57,7 +64,11 @@ describe('cellpose targets', () => {
 
   it('weights: wFlow on instances, wProb on labeled pixels, exactly 0 on unlabeled', () => {
     const { labels } = makeBlobs({ height: 64, width: 64, count: 8, seed: 3 });
-    const sparse = sparsify(labels, (id) => id % 2 === 0, (y) => y < 32);
+    const sparse = sparsify(
+      labels,
+      (id) => id % 2 === 0,
+      (y) => y < 32,
+    );
     const t = makeTargets(sparse, CELLPOSE_DEFAULTS);
     expect(t.targetChannels).to.equal(3);
     expect(t.weightChannels).to.equal(2);
@@ -96,9 +107,21 @@ describe('cellpose targets', () => {
 
 describe('cellpose instance helpers', () => {
   it('polygons rasterise back to their masks; scores are mean map values', () => {
-    const H = 24, W = 24, data = new Int32Array(H * W), score = new Float32Array(H * W);
-    for (let y = 2; y <= 6; y++) for (let x = 3; x <= 9; x++) { data[y * W + x] = 1; score[y * W + x] = 0.5; }
-    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((y - 15) ** 2 + (x - 14) ** 2 <= 36) { data[y * W + x] = 2; score[y * W + x] = 1; }
+    const H = 24,
+      W = 24,
+      data = new Int32Array(H * W),
+      score = new Float32Array(H * W);
+    for (let y = 2; y <= 6; y++)
+      for (let x = 3; x <= 9; x++) {
+        data[y * W + x] = 1;
+        score[y * W + x] = 0.5;
+      }
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++)
+        if ((y - 15) ** 2 + (x - 14) ** 2 <= 36) {
+          data[y * W + x] = 2;
+          score[y * W + x] = 1;
+        }
     const out = toInstances(data, H, W, 2, score);
     expect(out.polygons.map((p) => p.id)).to.deep.equal([1, 2]);
     expect(out.polygons[0].score).to.be.closeTo(0.5, 1e-9);
@@ -111,7 +134,9 @@ describe('cellpose instance helpers', () => {
   });
 
   it('fills holes and removes small masks', () => {
-    const H = 20, W = 20, data = new Int32Array(H * W);
+    const H = 20,
+      W = 20,
+      data = new Int32Array(H * W);
     for (let y = 2; y <= 10; y++) for (let x = 2; x <= 10; x++) data[y * W + x] = 7;
     for (let y = 5; y <= 7; y++) for (let x = 5; x <= 7; x++) data[y * W + x] = 0;
     data[15 * W + 15] = 9;
@@ -159,7 +184,11 @@ describe('cellpose round trip', () => {
     // scramble the flows of object 1 -> should vanish; the rest stays
     let changed = 0;
     for (let i = 0; i < 64 * 64; i++)
-      if (labels.data[i] === 1) { maps.data[3 * i] = Math.sin(i * 12.9898) > 0 ? 1 : -1; maps.data[3 * i + 1] = 0; changed++; }
+      if (labels.data[i] === 1) {
+        maps.data[3 * i] = Math.sin(i * 12.9898) > 0 ? 1 : -1;
+        maps.data[3 * i + 1] = 0;
+        changed++;
+      }
     expect(changed).to.be.greaterThan(0);
     const out = postprocess(maps, CELLPOSE_DEFAULTS);
     let hit = 0;

@@ -23,11 +23,18 @@ function components(H: number, W: number, pred: (i: number) => boolean): number 
     const st = [i0];
     seen[i0] = 1;
     while (st.length) {
-      const q = st.pop()!, y = (q / W) | 0, x = q - y * W;
+      const q = st.pop()!,
+        y = (q / W) | 0,
+        x = q - y * W;
       for (let dy = -1; dy <= 1; dy++)
         for (let dx = -1; dx <= 1; dx++) {
-          const yy = y + dy, xx = x + dx, r = yy * W + xx;
-          if (yy >= 0 && yy < H && xx >= 0 && xx < W && !seen[r] && pred(r)) { seen[r] = 1; st.push(r); }
+          const yy = y + dy,
+            xx = x + dx,
+            r = yy * W + xx;
+          if (yy >= 0 && yy < H && xx >= 0 && xx < W && !seen[r] && pred(r)) {
+            seen[r] = 1;
+            st.push(r);
+          }
         }
     }
   }
@@ -60,14 +67,17 @@ describe('elephant config', () => {
 
 describe('elephant targets', () => {
   it('centre of a disk is the disk scaled by centerRatio', () => {
-    const H = 31, W = 31, data = new Int32Array(H * W);
+    const H = 31,
+      W = 31,
+      data = new Int32Array(H * W);
     for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((y - 15) ** 2 + (x - 15) ** 2 <= 100) data[y * W + x] = 4;
     const cls = classMap({ height: H, width: W, data }, 0.4);
     let centre = 0;
     for (let i = 0; i < H * W; i++) {
       if (cls[i] === 2) {
         centre++;
-        const y = (i / W) | 0, x = i - y * W;
+        const y = (i / W) | 0,
+          x = i - y * W;
         expect(Math.hypot(y - 15, x - 15)).to.be.at.most(4.6);
       }
       if (data[i] === 0) expect(cls[i]).to.equal(0);
@@ -80,13 +90,20 @@ describe('elephant targets', () => {
     const { labels, count } = makeBlobs({ height: 96, width: 96, count: 20, minRadius: 2, maxRadius: 10, gap: 0, seed: 9 });
     const cls = classMap(labels, 0.4);
     for (let id = 1; id <= count; id++) {
-      expect(components(96, 96, (i) => labels.data[i] === id && cls[i] === 2), `object ${id}`).to.equal(1);
+      expect(
+        components(96, 96, (i) => labels.data[i] === id && cls[i] === 2),
+        `object ${id}`,
+      ).to.equal(1);
     }
   });
 
   it('weights: class weight on labeled pixels, exactly 0 on unlabeled; targets one-hot', () => {
     const { labels } = makeBlobs({ height: 64, width: 64, count: 8, seed: 3 });
-    const sparse = sparsify(labels, (id) => id % 2 === 0, (y) => y < 32);
+    const sparse = sparsify(
+      labels,
+      (id) => id % 2 === 0,
+      (y) => y < 32,
+    );
     const t = makeTargets(sparse, ELEPHANT_DEFAULTS);
     const tw = makeTargets(sparse, { ...ELEPHANT_DEFAULTS, balance: 'weights' });
     expect([t.targetChannels, t.weightChannels]).to.deep.equal([3, 1]);
@@ -124,7 +141,11 @@ describe('elephant targets', () => {
 });
 
 describe('elephant round trip', () => {
-  for (const [seed, gap] of [[1, 2], [2, 0], [3, 1]]) {
+  for (const [seed, gap] of [
+    [1, 2],
+    [2, 0],
+    [3, 1],
+  ]) {
     it(`recovers the instances from true 3-class maps (seed ${seed}, gap ${gap})`, () => {
       const { labels, count } = makeBlobs({ height: 128, width: 128, count: 25, minRadius: 4, maxRadius: 10, gap, seed });
       const out = postprocess(trueMaps(labels), ELEPHANT_DEFAULTS);
@@ -140,14 +161,18 @@ describe('elephant round trip', () => {
   it('recovers the instances from smoothed, soft maps', () => {
     const { labels } = makeBlobs({ height: 96, width: 96, count: 15, minRadius: 5, maxRadius: 10, seed: 7 });
     const m = trueMaps(labels);
-    const H = 96, W = 96, soft = new Float32Array(m.data.length);
+    const H = 96,
+      W = 96,
+      soft = new Float32Array(m.data.length);
     for (let y = 0; y < H; y++)
       for (let x = 0; x < W; x++)
         for (let c = 0; c < 3; c++) {
-          let s = 0, k = 0;
+          let s = 0,
+            k = 0;
           for (let dy = -1; dy <= 1; dy++)
             for (let dx = -1; dx <= 1; dx++) {
-              const yy = Math.min(H - 1, Math.max(0, y + dy)), xx = Math.min(W - 1, Math.max(0, x + dx));
+              const yy = Math.min(H - 1, Math.max(0, y + dy)),
+                xx = Math.min(W - 1, Math.max(0, x + dx));
               s += m.data[3 * (yy * W + xx) + c];
               k++;
             }
@@ -158,9 +183,14 @@ describe('elephant round trip', () => {
   });
 
   it('drops centre specks and foreground without a centre', () => {
-    const H = 32, W = 32, data = new Float32Array(H * W * 3);
+    const H = 32,
+      W = 32,
+      data = new Float32Array(H * W * 3);
     for (let i = 0; i < H * W; i++) data[3 * i] = 1;
-    const set = (y: number, x: number, c: number) => { data[3 * (y * W + x)] = 0; data[3 * (y * W + x) + c] = 1; };
+    const set = (y: number, x: number, c: number) => {
+      data[3 * (y * W + x)] = 0;
+      data[3 * (y * W + x) + c] = 1;
+    };
     for (let y = 2; y < 12; y++) for (let x = 2; x < 12; x++) set(y, x, 1); // border only: no object
     set(20, 20, 2); // a 1-pixel centre: below minCenterSize
     const out = postprocess({ height: H, width: W, channels: 3, data }, ELEPHANT_DEFAULTS);

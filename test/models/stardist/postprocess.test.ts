@@ -61,7 +61,8 @@ describe('models/stardist/postprocess', () => {
   it('renders like stardist polygons_to_label (ids by score, higher score painted last)', () => {
     const fx = JSON.parse(readFileSync(FIX, 'utf8'));
     const { height: H, width: W } = fx.labels;
-    const n = fx.n_rays, C = 1 + n;
+    const n = fx.n_rays,
+      C = 1 + n;
     const data = new Float32Array(H * W * C);
     fx.polygons.points.forEach(([y, x]: [number, number], i: number) => {
       const o = (y * W + x) * C;
@@ -81,7 +82,10 @@ describe('models/stardist/postprocess', () => {
   });
 
   it('suppresses overlapping candidates and respects probThresh / b', () => {
-    const H = 30, W = 30, n = 8, C = 1 + n;
+    const H = 30,
+      W = 30,
+      n = 8,
+      C = 1 + n;
     const data = new Float32Array(H * W * C);
     const put = (y: number, x: number, p: number, d: number) => {
       data[(y * W + x) * C] = p;
@@ -101,8 +105,7 @@ describe('models/stardist/postprocess', () => {
   });
 
   it('rejects maps with the wrong channel count', () => {
-    expect(() => postprocess({ height: 2, width: 2, channels: 3, data: new Float32Array(12) }, parseConfig({})))
-      .to.throw(/expected 1 \+ nRays = 33/);
+    expect(() => postprocess({ height: 2, width: 2, channels: 3, data: new Float32Array(12) }, parseConfig({}))).to.throw(/expected 1 \+ nRays = 33/);
   });
 
   // measured ~1.3 s for 6000 objects on a 2-core dev box

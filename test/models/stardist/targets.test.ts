@@ -12,7 +12,13 @@ const FIX = fileURLToPath(new URL('../../../../test/fixtures/stardist/targets.js
 describe('models/stardist/config', () => {
   it('defaults', () => {
     expect(parseConfig({})).to.deep.equal({
-      inputChannels: 1, unetDepth: 3, unetFilters: 16, correctionWeight: 10, nRays: 32, probThresh: 0.5, nmsThresh: 0.4,
+      inputChannels: 1,
+      unetDepth: 3,
+      unetFilters: 16,
+      correctionWeight: 10,
+      nRays: 32,
+      probThresh: 0.5,
+      nmsThresh: 0.4,
     });
     expect(parseConfig(undefined)).to.deep.equal(STARDIST_DEFAULTS);
     expect(parseConfig({ nRays: 64, probThresh: 0.3 })).to.include({ nRays: 64, probThresh: 0.3 });
@@ -61,7 +67,11 @@ describe('models/stardist/targets', () => {
 
   it('unlabeled pixels get weight exactly 0 in both channels (and target 0)', () => {
     const { labels } = makeBlobs({ height: 48, width: 48, count: 10, seed: 11 });
-    const sparse = sparsify(labels, (id) => id % 2 === 0, (y, x) => (x + y) % 3 === 0);
+    const sparse = sparsify(
+      labels,
+      (id) => id % 2 === 0,
+      (y, x) => (x + y) % 3 === 0,
+    );
     const t = makeTargets(sparse, { nRays: 32 });
     let unl = 0;
     for (let i = 0; i < 48 * 48; i++) {
@@ -84,8 +94,13 @@ describe('models/stardist/targets', () => {
 
   it('a labeled object gets the same targets whether its neighbours are labeled or not', () => {
     const { labels } = makeBlobs({ height: 40, width: 40, count: 6, seed: 13 });
-    const sparse = sparsify(labels, (id) => id === 1, () => false);
-    const a = makeTargets(labels, { nRays: 32 }), b = makeTargets(sparse, { nRays: 32 });
+    const sparse = sparsify(
+      labels,
+      (id) => id === 1,
+      () => false,
+    );
+    const a = makeTargets(labels, { nRays: 32 }),
+      b = makeTargets(sparse, { nRays: 32 });
     for (let i = 0; i < 40 * 40; i++) {
       if (labels.data[i] !== 1) continue;
       for (let c = 0; c < 33; c++) expect(b.target[i * 33 + c]).to.equal(a.target[i * 33 + c]);

@@ -1,7 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { useBackend, randn, expectClose } from '../../tensor/helpers.js';
-import { createUNet, decodeArchive, disposeUNet, encodeArchive, getUNetWeights, setUNetWeights, unetForward, unetParamShapes } from '../../../server/models/unet/unet.js';
+import {
+  createUNet,
+  decodeArchive,
+  disposeUNet,
+  encodeArchive,
+  getUNetWeights,
+  setUNetWeights,
+  unetForward,
+  unetParamShapes,
+} from '../../../server/models/unet/unet.js';
 import { makeUNetConfig, unetMacsPerPixel } from '../../../server/models/unet/config.js';
 
 describe('U-Net', () => {
@@ -24,13 +33,17 @@ describe('U-Net', () => {
     const b = createUNet({ inputChannels: 2, outputChannels: 5, depth: 2, filters: 8, seed: 3 });
     const x = tf.tensor4d(randn(2 * 16 * 24 * 2, 1), [2, 16, 24, 2]);
     const before = tf.memory().numTensors;
-    const ya = unetForward(a, x), yb = unetForward(b, x);
+    const ya = unetForward(a, x),
+      yb = unetForward(b, x);
     expect(ya.shape).to.deep.equal([2, 16, 24, 5]);
     expectClose(ya.dataSync(), yb.dataSync(), 0, 'same seed');
-    ya.dispose(); yb.dispose();
+    ya.dispose();
+    yb.dispose();
     expect(tf.memory().numTensors).to.equal(before);
     expect(() => unetForward(a, tf.zeros([1, 10, 16, 2]) as tf.Tensor4D)).to.throw(/divisible by 4/);
-    x.dispose(); disposeUNet(a); disposeUNet(b);
+    x.dispose();
+    disposeUNet(a);
+    disposeUNet(b);
   });
 
   it('archive round trip restores weights bit for bit and rejects garbage', () => {
@@ -45,7 +58,8 @@ describe('U-Net', () => {
     for (let i = 0; i < w.length; i++) expect(Buffer.from(wb[i].data.buffer).equals(Buffer.from(w[i].data.buffer))).to.equal(true);
     expect(() => decodeArchive(new Uint8Array(10))).to.throw(/magic/);
     expect(() => decodeArchive(bytes.subarray(0, bytes.length - 4))).to.throw(/truncated/);
-    disposeUNet(a); disposeUNet(b);
+    disposeUNet(a);
+    disposeUNet(b);
   });
 
   it('create + dispose leaves no tensors behind', () => {
@@ -63,6 +77,8 @@ describe('U-Net', () => {
       expect(g, p.name).to.not.equal(undefined);
       expect(tf.sum(tf.abs(g)).dataSync()[0], p.name).to.be.greaterThan(0);
     }
-    tf.dispose(Object.values(grads)); x.dispose(); disposeUNet(u);
+    tf.dispose(Object.values(grads));
+    x.dispose();
+    disposeUNet(u);
   });
 });
