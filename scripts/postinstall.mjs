@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { nativeBlocker } from './native-env.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const HINT = 'the daemon uses the wasm backend; `npm run native` builds the ~8x faster one';
+const HINT = 'the daemon uses the wasm backend; `npm run native` builds the ~4x faster one';
 
 function line(msg) {
   process.stdout.write(`[sparsecell install] ${msg}\n`);

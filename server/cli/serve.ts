@@ -20,7 +20,7 @@ export function describeBackend(b: BackendInfo, chosen = 'auto'): string {
   }
   if (b.name === 'wasm') {
     if (chosen === 'wasm') return `backend: wasm${b.simd ? ' (SIMD)' : ''}, as chosen by --backend / SPARSECELL_BACKEND`;
-    return `backend: wasm${b.simd ? ' (SIMD)' : ''}${fallback}; training is ~8x faster on TensorFlow's native kernels: run \`npm run native\` (after \`pip install tensorflow-cpu\` if Python has no TensorFlow)`;
+    return `backend: wasm${b.simd ? ' (SIMD)' : ''}${fallback}; training is ~4x faster on TensorFlow's native kernels: run \`npm run native\` (after \`pip install tensorflow-cpu\` if Python has no TensorFlow)`;
   }
   return `backend: ${b.name}${fallback}`;
 }
