@@ -70,7 +70,7 @@ describe('install step (npm ci postinstall)', () => {
     const r = run(SCRIPT, { SPARSECELL_TENSORFLOW_DIR: dir });
     expect(r.status).to.equal(0);
     expect(r.lines).to.deep.equal([
-      `[sparsecell install] native backend not built: ${join(dir, 'libtensorflow_cc.so.2')} is missing: not a pip TensorFlow 2.x install?; the daemon uses the wasm backend; \`npm run native\` builds the ~8x faster one`,
+      `[sparsecell install] native backend not built: ${join(dir, 'libtensorflow_cc.so.2')} is missing: not a pip TensorFlow 2.x install?; the daemon uses the wasm backend; \`npm run native\` builds the ~4x faster one`,
     ]);
   });
 
@@ -93,7 +93,7 @@ describe('install step (npm ci postinstall)', () => {
     const r = run(SCRIPT, { SPARSECELL_NATIVE: '0', SPARSECELL_TENSORFLOW_DIR: fakeTensorFlow(join(dir, 'b')) });
     expect(r.status).to.equal(0);
     expect(r.lines).to.deep.equal([
-      '[sparsecell install] native backend skipped (SPARSECELL_NATIVE=0): the daemon uses the wasm backend; `npm run native` builds the ~8x faster one',
+      '[sparsecell install] native backend skipped (SPARSECELL_NATIVE=0): the daemon uses the wasm backend; `npm run native` builds the ~4x faster one',
     ]);
   });
 
