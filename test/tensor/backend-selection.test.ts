@@ -160,9 +160,9 @@ describe('backend selection', () => {
     }
   });
 
-  it('on wasm, the line names the one command that makes training ~8x faster', () => {
+  it('on wasm, the line names the one command that makes training ~4x faster', () => {
     const line = describeBackend({ name: 'wasm', simd: true, threads: 1 });
-    expect(line).to.match(/^backend: wasm \(SIMD\); training is ~8x faster .*`npm run native`/);
+    expect(line).to.match(/^backend: wasm \(SIMD\); training is ~4x faster .*`npm run native`/);
     expect(
       describeBackend({
         name: 'tensorflow',
