@@ -2,13 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { useBackend } from '../tensor/helpers.js';
 import { createModel, deserializeModel, disposeModel, serializeModel, type SegmentationModel } from '../../server/models/segmentation-model.js';
-import { PatchSampler, type TrainingSample } from '../../server/training/sampler.js';
 import { createSampler, train, type TrainProgress } from '../../server/training/train.js';
 import { predictImage } from '../../server/training/predict.js';
 import { normalizeImage } from '../../server/imaging/normalize.js';
-import { makeBlobs, sparsify } from '../../scripts/synthetic.js';
+import { makeBlobs } from '../../scripts/synthetic.js';
 import type { StarDistConfig } from '../../server/models/stardist/config.js';
-import { overfitHidden } from '../helpers/family-training.js';
+import { overfitHidden, samplerFor, samples } from '../helpers/family-training.js';
 
 function tiny(): SegmentationModel<StarDistConfig> {
   return createModel<StarDistConfig>('stardist', { nRays: 16, unetDepth: 2, unetFilters: 16 }, { seed: 7 });
@@ -16,23 +15,10 @@ function tiny(): SegmentationModel<StarDistConfig> {
 
 describe('training loop and prediction', () => {
   before(() => useBackend('wasm'));
-  const blobs = makeBlobs({ height: 64, width: 64, count: 10, minRadius: 4, maxRadius: 7, seed: 11 });
-  const image = normalizeImage(blobs.image);
-  const sparse = sparsify(blobs.labels, (id) => id % 2 === 1);
-  const samples: TrainingSample[] = [{ image, labels: sparse }];
-  const sampler = (m: SegmentationModel<StarDistConfig>, batchSize = 2, patchSize = 64) =>
-    new PatchSampler(samples, m.family, m.config, {
-      patchSize,
-      batchSize,
-      seed: 3,
-      augment: { flips: true, rot90: true, intensity: true },
-      targetMargin: 16,
-      divisor: 4,
-    });
 
   it('a train step leaks no tensors; progress and checkpoints are reported; abort stops', async () => {
     const m = tiny();
-    const s = sampler(m, 1, 32);
+    const s = samplerFor(m, 1, 32);
     await train(m, s, { steps: 1 }); // warm-up (kernel setup, optimizer)
     const before = tf.memory().numTensors;
     const progress: TrainProgress[] = [];
