@@ -104,7 +104,11 @@ function readIfds(u8: Uint8Array, dv: DataView, le: boolean, maxElements: number
     // A chain of many small pages is refused as soon as it outgrows the limit, not after reading it all.
     if (ifds.length === 1) pageElements = Math.max(1, (tags.get(256)![0] ?? 0) * (tags.get(257)?.[0] ?? 0) * (tags.get(277)?.[0] ?? 1));
     if (ifds.length * pageElements > maxElements) {
-      throw new TiffLimitError(`TIFF has more than ${ifds.length - 1} pages of ${pageElements} elements; the limit is ${maxElements} elements`);
+      throw new TiffLimitError(
+        ifds.length === 1
+          ? `TIFF page has ${pageElements} elements; the limit is ${maxElements} elements`
+          : `TIFF has at least ${ifds.length} pages of ${pageElements} elements; the limit is ${maxElements} elements`,
+      );
     }
   }
   return ifds;
