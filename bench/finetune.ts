@@ -3,6 +3,7 @@
  *   npm run bench -- finetune [--family stardist] [--starter nuclei] [--models-dir DIR] [--shifts invert,zoom2]
  *                             [--ks 1,4] [--labeled 5] [--images 50] [--budgets 30,60,120] [--scratch-budgets 30,60,120,480]
  *                             [--policies recipe[,no-warmup,no-freeze,scratch-lr]] [--backend auto] [--data DIR]
+ *                             [--step-ms auto|N|0]
  *
  * Data: the 50 held-out TEST images of ../shared/data/dsb2018-train (server/metrics/split.ts, seed 0), which no
  * starter was trained on, moved to another domain. Two shifts a microscope user meets:
@@ -19,9 +20,14 @@
  *              (to measure the policy's parts);
  *   scratch    a fresh model with the recipe for each of --scratch-budgets seconds (family default thresholds: a
  *              person with sparse labels has no dense validation images to choose others).
+ * Budgets are wall-clock seconds of a quiet machine. So that a loaded machine (other jobs on its 2 cores) does not
+ * shrink them, each budget is turned into the step count it buys at --step-ms per step: `auto` (default) takes the
+ * family's training step plus batch sampling from the committed quiet-machine families bench
+ * (bench/results/families-<backend>.json); `0` uses the wall clock instead (timeLimitS), as a person's run does.
  * Goal (issue 14): on each shift, 60 s of fine-tuning with k = 4 + BG beats zero-shot by >= 0.10 accuracy@0.5 and
  * beats from-scratch at 8 min. Smoke test: --images 8 --labeled 2 --budgets 2 --scratch-budgets 2 --ks 1.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -113,6 +119,20 @@ async function score(
   return { accuracy05: s.accuracy, f1: s.f1, pq: s.panoptic_quality, nPred: s.n_pred, nTrue: s.n_true };
 }
 
+/** Milliseconds per training step on a quiet machine (--step-ms): a number, 0 (wall clock), or `auto` from the families bench. */
+function quietStepMs(arg: string, family: string, backend: string): { ms: number; source: string } {
+  if (arg !== 'auto') {
+    const ms = Number(arg);
+    if (!Number.isFinite(ms) || ms < 0) throw new Error(`--step-ms: "${arg}" is not auto or a non-negative number`);
+    return { ms, source: ms > 0 ? '--step-ms' : 'wall clock (timeLimitS)' };
+  }
+  const file = join(ROOT, 'bench', 'results', `families-${backend}.json`);
+  if (!existsSync(file)) throw new Error(`--step-ms auto: ${file} is missing (run npm run bench -- families, or pass --step-ms N or 0)`);
+  const fam = JSON.parse(readFileSync(file, 'utf8')).families?.[family];
+  if (!fam?.msPerStep) throw new Error(`--step-ms auto: ${file} has no step time for ${family}`);
+  return { ms: fam.msPerStep + (fam.samplingMsPerBatch ?? 0), source: `bench/results/families-${backend}.json (${family}: msPerStep + samplingMsPerBatch)` };
+}
+
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const { values: f } = parseArgs({
     args,
@@ -131,6 +151,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       data: { type: 'string' },
       seed: { type: 'string' },
       policies: { type: 'string' },
+      'step-ms': { type: 'string' },
     },
   });
   const family = f.family ?? 'stardist';
@@ -155,6 +176,10 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     );
   const archive = reg.read(entry);
   const backend = await initBackend((f.backend ?? 'auto') as BackendPreference);
+  const stepMs = quietStepMs(f['step-ms'] ?? 'auto', family, backend.name);
+  /** Training options for a budget: a step count at the quiet machine's step time, or the wall clock. */
+  const budget = (budgetS: number): Partial<TrainOptions> =>
+    stepMs.ms > 0 ? { steps: Math.max(1, Math.round((budgetS * 1000) / stepMs.ms)) } : { steps: UNBOUNDED_STEPS, timeLimitS: budgetS };
   const probe = deserializeModel(archive);
   const stored = storedThresholds(probe);
   disposeModel(probe);
@@ -193,13 +218,13 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
           const { model, result } = await fitModel(fit, {
             family,
             model: deserializeModel(archive),
-            train: { ...POLICIES[policy], steps: UNBOUNDED_STEPS, timeLimitS: budgetS, seed: 1 },
+            train: { ...POLICIES[policy], ...budget(budgetS), seed: 1 },
           });
           push({ shift, k, arm: 'finetune', policy, budgetS, steps: result.steps, ...(await score(model, test, stored)) });
           disposeModel(model);
         }
       for (const budgetS of scratchBudgets) {
-        const { model, result } = await fitModel(fit, { family, train: { steps: UNBOUNDED_STEPS, timeLimitS: budgetS, seed: 1 } });
+        const { model, result } = await fitModel(fit, { family, train: { ...budget(budgetS), seed: 1 } });
         push({ shift, k, arm: 'scratch', budgetS, steps: result.steps, ...(await score(model, test, {})) });
         disposeModel(model);
       }
@@ -233,6 +258,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     ks,
     budgets,
     scratchBudgets,
+    budgetClock: stepMs,
     finetune: FINETUNE_OPTIONS,
     policies: Object.fromEntries(policies.map((p) => [p, POLICIES[p]])),
     annotation,
