@@ -483,11 +483,12 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     }
     const generationBefore = sc.syncedGeneration;
     const want = job.live ? 1_000_000 : job.steps - (job.info.step ?? 0);
-    // A model that began from a starter is fine-tuned with RECIPE.finetune (lower rates, warm-up, encoder frozen at first).
+    // A model that began from a starter is fine-tuned with RECIPE.finetune (live: a lower rate, warm-up, encoder frozen at first).
     const ft = sc.session.meta.starter !== undefined ? RECIPE.finetune : undefined;
     const policy = ft ? { warmupSteps: ft.warmupSteps, freezeEncoderSteps: ft.freezeEncoderSteps } : {};
+    const livePolicy = ft ? { learningRate: ft.liveLearningRate, warmupSteps: ft.liveWarmupSteps, freezeEncoderSteps: ft.liveFreezeEncoderSteps } : {};
     const opts = job.live
-      ? { ...SERVICE_DEFAULTS.liveOptions, ...(ft ? { learningRate: ft.liveLearningRate } : {}), ...policy, ...sc.options }
+      ? { ...SERVICE_DEFAULTS.liveOptions, ...livePolicy, ...sc.options }
       : {
           ...policy,
           ...sc.options,

@@ -144,12 +144,14 @@ class TrainRecipeLive(TypedDict):
 
 
 class TrainRecipeFinetune(TypedDict):
-    'Used instead of the above when the model began from a starter.'
+    'Used instead of the above when the model began from a starter (live: the live* values).'
     learningRate: float
     lrFinal: float
     warmupSteps: int
     freezeEncoderSteps: int
     liveLearningRate: float
+    liveWarmupSteps: NotRequired[int]  # Live mode from a starter: steps of linear warm-up.
+    liveFreezeEncoderSteps: NotRequired[int]  # Live mode from a starter: steps with the encoder frozen.
 
 
 class TrainRecipe(TypedDict):
@@ -163,7 +165,7 @@ class TrainRecipe(TypedDict):
     finalFraction: float
     budgetS: float  # model.train without steps or timeLimitS trains for this many seconds.
     live: TrainRecipeLive
-    finetune: TrainRecipeFinetune  # Used instead of the above when the model began from a starter.
+    finetune: TrainRecipeFinetune  # Used instead of the above when the model began from a starter (live: the live* values).
 
 
 class ServerInfoParams(TypedDict):
@@ -549,7 +551,9 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                           'lrFinal': (('num', None, None, None), True),
                           'warmupSteps': (('int', None, None), True),
                           'freezeEncoderSteps': (('int', None, None), True),
-                          'liveLearningRate': (('num', None, None, None), True)},
+                          'liveLearningRate': (('num', None, None, None), True),
+                          'liveWarmupSteps': (('int', None, None), False),
+                          'liveFreezeEncoderSteps': (('int', None, None), False)},
                          False),
  'TrainRecipe': ('obj',
                  {'unetDepth': (('int', None, None), True),
