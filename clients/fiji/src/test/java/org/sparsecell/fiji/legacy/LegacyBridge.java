@@ -28,7 +28,8 @@ import net.imagej.patcher.LegacyInjector;
  * A stand-in for imagej-legacy's command bridge (net.imagej:imagej-legacy is not on Maven Central; ImageJ 1.x and
  * ij1-patcher are). Like imagej-legacy it
  * <ul>
- * <li>patches ImageJ 1.x with ij1-patcher before any ij class loads ({@link LegacyInjector#preinit()}), so that
+ * <li>relies on ImageJ 1.x being patched by ij1-patcher before any ij class loads (its Java agent, {@code
+ * -javaagent:ij1-patcher.jar=init} in the Failsafe argLine), so that
  * {@code IJ.runPlugIn} asks the installed {@link LegacyHooks} first and {@code Macro.getOptions()} also answers on
  * threads started by a macro thread ({@link LegacyHooks#getThreadAncestors()});</li>
  * <li>puts each SciJava command of the sparsecell plugin into ImageJ 1.x's command table under its menu label, with
@@ -37,7 +38,7 @@ import net.imagej.patcher.LegacyInjector;
  * postprocessing; {@link LegacyProcessors} then fill the inputs from the macro options, the current image, and
  * record the command for the Macro Recorder.</li>
  * </ul>
- * What is not imagej-legacy's: the ImageJ2 data model (Dataset/ImageDisplay sync) and the Swing dialogs
+ * Not done here (imagej-legacy does it): the ImageJ2 data model (Dataset/ImageDisplay sync) and the Swing dialogs
  * (scijava-ui-swing, also not on Central): a command run from the menu uses its remembered values, without a dialog.
  */
 public final class LegacyBridge {
@@ -69,7 +70,7 @@ public final class LegacyBridge {
 
 	/**
 	 * Patch ImageJ 1.x, start it (its main window: this needs a display) and a SciJava context, and register the
-	 * sparsecell commands. Must run before anything in this JVM loads an ij class.
+	 * sparsecell commands. {@link LegacyInjector#preinit()} fails when ImageJ 1.x was loaded unpatched.
 	 */
 	public static synchronized LegacyBridge start() {
 		if (active != null) return active;

@@ -75,7 +75,7 @@ class MacroIT {
 
 	@BeforeAll
 	static void start() throws Exception {
-		bridge = LegacyBridge.start(); // first: ImageJ 1.x must be patched before any of its classes loads
+		bridge = LegacyBridge.start(); // fails unless ij1-patcher's agent patched ImageJ 1.x (pom.xml, Failsafe)
 		assertFalse(GraphicsEnvironment.isHeadless(), "this suite needs a display (clients/fiji/ci.sh starts Xvfb)");
 		home = Files.createTempDirectory("sparsecell-fiji-macro-home");
 		dir = Files.createTempDirectory("sparsecell-fiji-macro");
