@@ -331,7 +331,9 @@ class MacroIT {
 		// the other two outputs, written as the Recorder writes a choice with a space
 		labels.changes = false;
 		labels.close();
-		macro("selectImage(\"cells\");\nrun(\"sparsecell Predict\", \"output=[Label image] probthresh=0.0 nmsthresh=0.0\");");
+		// imp= names the image (here not the current one)
+		macro("selectImage(\"annotations\");\nrun(\"sparsecell Predict\", \"imp=cells output=[Label image] probthresh=0.0 nmsthresh=0.0\");");
+		assertSame(cells, ((Predict) bridge.lastCommand("sparsecell Predict")).imp, "imp=cells picked the image by its title");
 		ImagePlus only = WindowManager.getImage("cells-labels");
 		assertNotNull(only, "output=[Label image] shows a label image");
 		assertEquals(p.objects, (int) only.getStatistics().max);
