@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The project's test command (`npm test`): build, TypeScript tests (mocha), the napari client tests (pytest,
+// The project's test command (`npm test`): build, TypeScript tests (mocha), the Python client tests (pytest, real
+// daemon, venv clients/python/.venv), the napari client tests (pytest,
 // real viewer offscreen, real daemon), the Fiji client tests (JUnit via Maven, real daemon) and the bioimage.io
 // suite (sparsecell's model packages checked by bioimageio.spec / bioimageio.core from PyPI). Each suite's
 // script installs what it needs. Prints one summary line "tests: N passed, N failed, N skipped".
@@ -9,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const only = (process.env.SPARSECELL_SUITES ?? 'ts,napari,fiji,bioimageio').split(',');
+const only = (process.env.SPARSECELL_SUITES ?? 'ts,python,napari,fiji,bioimageio').split(',');
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const failures = [];
 
@@ -55,6 +56,11 @@ const nativeBuilt = existsSync(tfjsNodeLib) && readdirSync(tfjsNodeLib).some((d)
 if (built && only.includes('ts')) {
   run(nativeBuilt ? 'typescript (daemons on tensorflow)' : 'typescript', 'npx', ['mocha'], mocha);
   if (nativeBuilt) run('typescript e2e (daemons on wasm)', 'npx', ['mocha'], mocha, { SPARSECELL_BACKEND: 'wasm', MOCHA_SPEC: 'dist/test/e2e/*.test.js' });
+}
+if (built && only.includes('python')) {
+  const s = join(root, 'clients', 'python', 'scripts', 'ci.sh');
+  if (existsSync(s)) run('python client', 'bash', [s], pytest);
+  else failures.push('python client (clients/python/scripts/ci.sh missing)');
 }
 if (built && only.includes('napari')) {
   const s = join(root, 'clients', 'napari', 'scripts', 'ci.sh');

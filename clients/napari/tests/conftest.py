@@ -10,10 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from sparsecell_napari._daemon import start_daemon
-from sparsecell_napari._sample_data import synthetic_nuclei
-from sparsecell_napari.client import Client
+from sparsecell import Client, start_daemon, synthetic_nuclei
 
 REPO = Path(__file__).resolve().parents[3]
 SERVER = REPO / "dist" / "server" / "main.js"

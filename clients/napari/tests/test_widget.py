@@ -14,10 +14,11 @@ import pytest
 pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
+from sparsecell import Client  # noqa: E402
+
 from sparsecell_napari import SparsecellWidget  # noqa: E402
 from sparsecell_napari._sample_data import make_sample_data  # noqa: E402
 from sparsecell_napari._widget import POLYGON_LAYER, PREDICTION_LAYER, _lid  # noqa: E402
-from sparsecell_napari.client import Client  # noqa: E402
 
 from .conftest import TINY_CONFIG, skip_or_fail  # noqa: E402
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparsecell_napari import _protocol as P
-from sparsecell_napari._validate import ProtocolError, parse, parse_message, validate
-from sparsecell_napari.client import Client, decode_ndarray, decode_prediction
+from sparsecell import Client, decode_ndarray, decode_prediction
+from sparsecell import _protocol as P
+from sparsecell._validate import ProtocolError, parse, parse_message, validate
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = sorted((REPO / "protocol" / "examples").glob("*.json"))
-GEN = REPO / "clients" / "napari" / "scripts" / "gen_protocol.py"
+GEN = REPO / "clients" / "python" / "scripts" / "gen_protocol.py"
 
 
 def _gen_module():
@@ -30,9 +30,7 @@ def test_generated_protocol_is_current():
     gen = _gen_module()
     fresh = gen.generate()
     current = Path(P.__file__).read_text(encoding="utf-8")
-    assert current == fresh, (
-        "src/sparsecell_napari/_protocol.py is stale: run python clients/napari/scripts/gen_protocol.py"
-    )
+    assert current == fresh, "src/sparsecell/_protocol.py is stale: run python clients/python/scripts/gen_protocol.py"
     assert current.startswith("# GENERATED") and "DO NOT EDIT" in current.splitlines()[1]
 
 
