@@ -48,21 +48,15 @@ def daemon(tmp_path_factory):
     if url:
         yield url
         return
-    d = start_test_daemon(tmp_path_factory)
-    try:
+    with start_test_daemon(tmp_path_factory) as d:
         yield d.url
-    finally:
-        d.stop()
 
 
 @pytest.fixture
 def own_daemon(tmp_path_factory):
     """A daemon for one test (live mode keeps a training job running: keep it away from the others)."""
-    d = start_test_daemon(tmp_path_factory)
-    try:
+    with start_test_daemon(tmp_path_factory) as d:
         yield d.url
-    finally:
-        d.stop(timeout=5)
 
 
 @pytest.fixture

@@ -29,7 +29,9 @@ def test_notebook_session_runs(daemon, tmp_path):
     script = tmp_path / "notebook.py"
     script.write_text(examples()[0].replace(URL, daemon), encoding="utf-8")
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    r = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     lines = r.stdout.splitlines()
     update = ast.literal_eval(lines[0])

@@ -356,23 +356,11 @@ class Client(TypedMethods):
     def _then(self, value: Any, fn: Callable[[Any], Any]) -> Any:
         return fn(value)
 
-    def model_predict_async(
-        self,
-        session_id: str,
-        image_id: str,
-        *,
-        region: list[int] | None = None,
-        z: int | None = None,
-        prob_thresh: float | None = None,
-        nms_thresh: float | None = None,
-        progress_token: str | int | None = None,
-    ) -> PendingCall:
-        """Like :meth:`model_predict` but returns the PendingCall (cancel with ``cancel_request(call.id)``);
-        its result is the raw ``ModelPredictResult`` (see :func:`decode_prediction`)."""
-        return self.call_async(
-            P.M_MODEL_PREDICT,
-            self._predict_params(session_id, image_id, region, z, prob_thresh, nms_thresh, progress_token),
-        )
+    def model_predict_async(self, session_id: str, image_id: str, **options: Any) -> PendingCall:
+        """Like :meth:`model_predict` (same keyword options but ``timeout``), returning the PendingCall at once
+        (cancel with ``cancel_request(call.id)``); its result is the raw ``ModelPredictResult`` (see
+        :func:`decode_prediction`)."""
+        return self.call_async(P.M_MODEL_PREDICT, self._predict_params(session_id, image_id, **options))
 
     def train(
         self,

@@ -176,11 +176,12 @@ class TypedMethods:
         self,
         session_id: str,
         image_id: str,
-        region: list[int] | None,
-        z: int | None,
-        prob_thresh: float | None,
-        nms_thresh: float | None,
-        progress_token: str | int | None,
+        *,
+        region: list[int] | None = None,
+        z: int | None = None,
+        prob_thresh: float | None = None,
+        nms_thresh: float | None = None,
+        progress_token: str | int | None = None,
     ) -> JsonDict:
         return _opt(
             {"sessionId": session_id, "imageId": image_id},
@@ -205,7 +206,15 @@ class TypedMethods:
     ) -> Prediction:
         return self._invoke(
             P.M_MODEL_PREDICT,
-            self._predict_params(session_id, image_id, region, z, prob_thresh, nms_thresh, progress_token),
+            self._predict_params(
+                session_id,
+                image_id,
+                region=region,
+                z=z,
+                prob_thresh=prob_thresh,
+                nms_thresh=nms_thresh,
+                progress_token=progress_token,
+            ),
             decode_prediction,
             timeout=timeout,
         )
