@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from sparsecell import AsyncClient, Client, RpcError, errors
+from sparsecell import AsyncClient, Client, RpcError, errors, synthetic_nuclei
 
 from .conftest import TINY_CONFIG, TINY_OPTIONS, sparse_offset1
 
@@ -47,6 +47,20 @@ def test_session_context_manager_train_with_bar_and_predict(daemon, nuclei):
             assert again.info()["sessionId"] == s2.id
         with pytest.raises(errors.SessionNotFoundError):
             c.session_get(s2.id)
+
+
+def test_starter_session_predicts_and_max_objects_truncates(daemon):
+    img, truth = synthetic_nuclei((128, 128), n=14, seed=5)
+    with Client.connect(daemon, validate=True) as c, c.session(starter="nuclei", delete=True) as s:
+        assert s.info()["starter"] == "nuclei"
+        iid = s.add_image(img)
+        full = s.predict(iid)  # zero-shot: the committed StarDist-like starter, before any training
+        n = len(np.unique(full.labels)) - 1
+        assert n >= 10 and len(full.polygons) == n and not full.truncated, n
+        few = s.predict(iid, max_objects=2)
+        assert few.truncated and len(few.polygons) == 2 and len(np.unique(few.labels)) - 1 == 2
+        best = sorted(full.polygons, key=lambda p: -p["score"])[:2]
+        assert sorted(p["score"] for p in few.polygons) == pytest.approx(sorted(p["score"] for p in best))
 
 
 def test_train_without_bar_prints_nothing(daemon, nuclei, capsys):

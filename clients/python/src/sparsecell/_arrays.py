@@ -121,6 +121,7 @@ class Prediction:
     z: int | None = None
     image_id: str | None = None
     session_id: str | None = None
+    truncated: bool = False  # more objects were found than ``max_objects``: the best-scoring ones are kept
 
 
 @dataclass
@@ -144,6 +145,7 @@ def decode_prediction(msg: JsonDict) -> Prediction:
         z=msg.get("z"),
         image_id=msg.get("imageId"),
         session_id=msg.get("sessionId"),
+        truncated=bool(msg.get("truncated", False)),
     )
 
 

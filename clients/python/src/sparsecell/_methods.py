@@ -150,10 +150,12 @@ class TypedMethods:
         reset: bool | None = None,
         time_limit_s: float | None = None,
         start_from: str | None = None,
+        resume: bool | None = None,
     ) -> P.ModelTrainResult:
         """Start training; returns ``{jobId}`` at once. Progress: ``$/progress`` with token = jobId.
 
         ``start_from``: ``"starter"`` (fine-tune the family's built-in model) or ``"scratch"`` (wire field ``from``).
+        ``resume=True`` continues an interrupted job from its last checkpoint.
         """
         p = _opt(
             {"sessionId": session_id},
@@ -164,6 +166,7 @@ class TypedMethods:
             live=live,
             reset=reset,
             timeLimitS=time_limit_s,
+            resume=resume,
         )
         if start_from is not None:
             p["from"] = start_from
@@ -182,6 +185,7 @@ class TypedMethods:
         prob_thresh: float | None = None,
         nms_thresh: float | None = None,
         progress_token: str | int | None = None,
+        max_objects: int | None = None,
     ) -> JsonDict:
         return _opt(
             {"sessionId": session_id, "imageId": image_id},
@@ -190,6 +194,7 @@ class TypedMethods:
             probThresh=prob_thresh,
             nmsThresh=nms_thresh,
             progressToken=progress_token,
+            maxObjects=max_objects,
         )
 
     def model_predict(
@@ -202,6 +207,7 @@ class TypedMethods:
         prob_thresh: float | None = None,
         nms_thresh: float | None = None,
         progress_token: str | int | None = None,
+        max_objects: int | None = None,
         timeout: float | None = None,
     ) -> Prediction:
         return self._invoke(
@@ -214,6 +220,7 @@ class TypedMethods:
                 prob_thresh=prob_thresh,
                 nms_thresh=nms_thresh,
                 progress_token=progress_token,
+                max_objects=max_objects,
             ),
             decode_prediction,
             timeout=timeout,
