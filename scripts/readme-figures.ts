@@ -145,6 +145,56 @@ export const TABLES: Record<string, () => { md: string; files: string[] }> = {
   },
   'study-tensorflow': () => studyTable('bench/results/study-tensorflow/results.json'),
   /** Sparse (cellsparse minmax k = 4 + BG) per family at an equal step budget. */
+  /**
+   * Fine-tuning on shifted domains (npm run bench -- finetune, one JSON per shift): accuracy@0.5 of each arm per
+   * budget, k = 1 and k = 4 (+ BG), scored on the 45 shifted images that were not labeled.
+   */
+  finetune: () => {
+    const files = ['invert', 'zoom2'].map((s) => `bench/results/finetune-${s}.json`).filter((f) => existsSync(join(ROOT, f)));
+    const lines = [
+      '| shift | labels | zero-shot | fine-tuned 30 s / 60 s / 120 s | from scratch 30 s / 60 s / 120 s | from scratch 480 s |',
+      '|---|---|---|---|---|---|',
+    ];
+    for (const f of files) {
+      const d = load(f);
+      for (const shift of d.shifts as string[])
+        for (const k of d.ks as number[]) {
+          const rows = (d.rows as Json[]).filter((r) => r.shift === shift && r.k === k && (r.policy ?? 'recipe') === 'recipe');
+          const acc = (arm: string, b: number) => {
+            const r = rows.find((x) => x.arm === arm && x.budgetS === b);
+            return r ? r.accuracy05.toFixed(3) : '—';
+          };
+          const ft = (d.budgets as number[]).map((b) => acc('finetune', b)).join(' / ');
+          const sc = (d.scratchBudgets as number[]).map((b) => acc('scratch', b)).join(' / ');
+          lines.push(`| ${shift} | minmax k = ${k} + BG | ${acc('zero-shot', 0)} | ${ft} | ${sc} | ${acc('scratch', 480)} |`);
+        }
+    }
+    return { md: lines.join('\n'), files };
+  },
+  /** The fine-tuning policy comparison (bench/results/finetune-policy.json): accuracy@0.5 per policy and budget. */
+  'finetune-policy': () => {
+    const file = 'bench/results/finetune-policy.json';
+    const d = load(file);
+    const names: Record<string, string> = {
+      recipe: 'gentle: 3e-4 → 1e-4, 20 warm-up steps, encoder frozen 30 steps',
+      'scratch-lr': 'from-scratch rates: 1e-3 → 2e-4 (now the recipe)',
+    };
+    const lines = [`| policy | ${(d.shifts as string[]).flatMap((s) => (d.budgets as number[]).map((b) => `${s} ${b} s`)).join(' | ')} |`];
+    lines.push(`|---|${(d.shifts as string[]).flatMap(() => (d.budgets as number[]).map(() => '---')).join('|')}|`);
+    const zs = (d.shifts as string[]).flatMap((s) =>
+      (d.budgets as number[]).map(() => (d.rows as Json[]).find((r) => r.shift === s && r.arm === 'zero-shot').accuracy05.toFixed(3)),
+    );
+    lines.push(`| zero-shot (no training) | ${zs.join(' | ')} |`);
+    for (const p of Object.keys(d.policies)) {
+      const cells = (d.shifts as string[]).flatMap((s) =>
+        (d.budgets as number[]).map((b) =>
+          (d.rows as Json[]).find((r) => r.shift === s && r.arm === 'finetune' && r.policy === p && r.budgetS === b).accuracy05.toFixed(3),
+        ),
+      );
+      lines.push(`| ${names[p] ?? p} | ${cells.join(' | ')} |`);
+    }
+    return { md: lines.join('\n'), files: [file] };
+  },
   'sparse-families': () => {
     const runs: Array<[string, string]> = [
       ['stardist', 'bench/results/quality-stardist-minmax-k4-bg-500steps-tensorflow.json'],

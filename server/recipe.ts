@@ -35,7 +35,7 @@ export const RECIPE = Object.freeze({
    * - model.train / `sparsecell train --from`: the from-scratch rates, no warm-up, nothing frozen. Measured
    *   (`npm run bench -- finetune --policies recipe,gentle`, bench/results/finetune-policy.json): on both shifted
    *   domains a gentler policy (3e-4 then 1e-4, 20 warm-up steps, encoder frozen for 30 steps) adapted more slowly
-   *   at every budget; the starter's features need to move, and the budgets a person waits for are short.
+   *   in three of four cells (both at 60 s); the starter's features need to move, and a person's budgets are short.
    * - live mode (a run with no end, labels arriving while it trains): liveLearningRate with liveWarmupSteps of linear
    *   warm-up and the encoder frozen for liveFreezeEncoderSteps, so the first sparse strokes (a few objects, often on
    *   one image) adjust the heads before they move the pretrained features; measured by the live-from-starter bench.

@@ -162,7 +162,9 @@ export async function initBackend(preferred: BackendPreference = 'auto', opts: I
     await initWasm();
     return info(opts);
   }
-  // Explicit 'cpu' (reference tests only).
+  // Explicit 'cpu' (reference tests only). Anything else is a caller's typo (bench flags arrive unchecked): never
+  // fall back to the stock cpu backend silently.
+  if (preferred !== 'cpu') throw new Error(`unknown backend "${preferred}" (auto, tfjs-node, tfjs-node-gpu, wasm)`);
   await import('@tensorflow/tfjs-backend-cpu');
   const ok = await tf.setBackend('cpu');
   if (!ok) throw new Error('could not initialise the tfjs cpu backend');

@@ -123,6 +123,12 @@ describe('backend selection', () => {
     expect(b.error).to.match(/does not load/);
   });
 
+  it('an unknown backend name is refused, never a silent fall-back to the stock cpu backend', async () => {
+    const r = await initInWorker('tensorflow', {});
+    expect(r.info, 'must not initialise any backend').to.equal(undefined);
+    expect(r.error).to.match(/unknown backend "tensorflow"/);
+  });
+
   it('serve prints its backend: tensorflow when built (auto), wasm when SPARSECELL_BACKEND=wasm; server.info agrees', async () => {
     const native = await tensorflowAvailable();
     // scripts/check-full-wheel.sh: the binding was just built, so not finding it is a failure, not a wasm run.
