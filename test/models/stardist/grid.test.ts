@@ -21,6 +21,7 @@ import { unetDivisor, unetMacsPerPixel } from '../../../server/models/unet/confi
 import { PatchSampler, type Batch } from '../../../server/training/sampler.js';
 import { batchTensors } from '../../../server/training/batch-tensors.js';
 import { predictImage } from '../../../server/training/predict.js';
+import { tuneThresholds } from '../../../server/training/thresholds.js';
 import { blobs as fixBlobs, overfitHidden } from '../../helpers/family-training.js';
 
 const N_RAYS = 16;
@@ -282,6 +283,16 @@ describe('StarDist grid 2', function () {
         dx += (px - tx) / pairs.length;
       }
       this.test!.title += ` [mean centroid shift (${dy.toFixed(2)}, ${dx.toFixed(2)}) px]`;
+    });
+
+    it('threshold optimisation works on grid-2 maps (validation image with dense labels)', async () => {
+      expect(m, 'trained model from the previous test').to.not.equal(undefined);
+      const choice = await tuneThresholds(m, [{ image: fixBlobs.image, labels: fixBlobs.labels }]);
+      expect(choice.grid.length).to.equal(48);
+      expect(choice.accuracy).to.be.at.least(0.6);
+      expect(choice.accuracy).to.equal(Math.max(...choice.grid.map((g) => g.accuracy)));
+      expect(choice.probThresh).to.be.a('number');
+      expect(choice.nmsThresh).to.be.a('number');
     });
 
     it('archive round trip keeps the grid and the predictions; a grid that contradicts the weights is refused', async () => {
