@@ -1,10 +1,10 @@
 /**
- * npm run bench -- families [--steps 8] [--images 20] [--patch 128] [--batch 8] [--depth 3] [--filters 16] [--backend B]
+ * npm run bench -- families [--steps 8] [--images 20] [--patch 128] [--batch 8] [--depth 3] [--filters 16] [--grid 1|2] [--backend B]
  * (defaults: the recipe, server/recipe.ts). Wall time and process CPU time per step are both recorded: on a busy
  * machine the wall time grows, the CPU time much less.
  * Training step time per model family on DSB2018 patches (sampling and target computation included, as in real
  * training), same U-Net for all: the cost side of "which family for which cells". The quality side is
- * `npm run bench -- quality --family F`.
+ * `npm run bench -- quality --family F`. --grid 2 gives the StarDist-like family StarDist's grid (the others have none).
  */
 import { join } from 'node:path';
 import { initBackend, type BackendPreference } from '../server/tensor/backend.js';
@@ -24,7 +24,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const patch = flag(args, 'patch', RECIPE.patchSize),
     batch = flag(args, 'batch', RECIPE.batchSize);
   const depth = flag(args, 'depth', RECIPE.unetDepth),
-    filters = flag(args, 'filters', RECIPE.unetFilters);
+    filters = flag(args, 'filters', RECIPE.unetFilters),
+    grid = flag(args, 'grid', 1);
   const bi = args.indexOf('--backend');
   const dsb = sharedDataDir(join(RESULTS_DIR, '..', '..'), 'dsb2018-train');
   if (!dsb) throw new Error('../shared/data/dsb2018-train is missing');
@@ -33,7 +34,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const data = loadDataset(join(dsb, 'images'), join(dsb, 'masks'), 'signed', names);
   const families: Record<string, unknown> = {};
   for (const family of familyNames()) {
-    const model = createModel(family, { unetDepth: depth, unetFilters: filters });
+    const model = createModel(family, { unetDepth: depth, unetFilters: filters, ...(family === 'stardist' && grid !== 1 ? { grid } : {}) });
     const samples = data.map((d) => ({ image: normalizeImage(d.image, model.normalization), labels: d.labels! }));
     const opts = { patchSize: patch, batchSize: batch, steps: 2 };
     await train(model, createSampler(model, samples, opts), opts); // warm-up
@@ -59,5 +60,5 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     log(`${family}: ${Math.round(stepMs)} ms/step (of which sampling + targets ~${Math.round(sampleMs / steps)} ms), ${Date.now() - t0} ms total`);
     disposeModel(model);
   }
-  return { backend, unet: { depth, filters }, batch: `${batch}x${patch}x${patch}`, steps, families };
+  return { backend, unet: { depth, filters }, stardistGrid: grid, batch: `${batch}x${patch}x${patch}`, steps, families };
 }

@@ -1,7 +1,7 @@
 /**
  * Quality benchmark (issue 4 "quality", issue 9 per family):
  *   npm run bench -- quality [--family stardist|cellpose|elephant] [--budget SECONDS] [--strategy full|minmax4bg|<study id>]
- *                            [--holdout 50] [--seed 0] [--limit-train N] [--val 20] [--no-tune] [...]
+ *                            [--holdout 50] [--seed 0] [--limit-train N] [--val 20] [--no-tune] [--grid 1|2] [...]
  *
  * Data: ../shared/data/dsb2018-train (index.tsv, images/, masks/). Split: server/metrics/split.ts dsbSplit(names,
  * seed, holdout) -- a seeded permutation; its first `holdout` (50) names are the held-out TEST images; the next
@@ -12,7 +12,8 @@
  * Training: the product's recipe (server/recipe.ts, imported, never copied here): family defaults (U-Net depth 3,
  * 16 filters), 8 patches of 128^2 per step, Adam 1e-3 then 2e-4 for the last 20 % of the budget (one run, Adam
  * state kept). --budget is the training loop's wall clock (default 2700 s = 45 min); --batch / --patch / --lr /
- * --config override the recipe for experiments only (the JSON records what ran).
+ * --config override the recipe for experiments only (the JSON records what ran); --grid 2 is StarDist's grid (the same as
+ * --config '{"grid":2}').
  *
  * Scoring: stardist matching_dataset (counts pooled over the 50 images) at IoU 0.1..0.9 for the learned model and
  * for the classical baseline (server/imaging/classical.ts: Otsu + distance-transform watershed) on the same images.
@@ -89,6 +90,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       patch: { type: 'string' },
       lr: { type: 'string' },
       config: { type: 'string' },
+      grid: { type: 'string' },
       data: { type: 'string' },
       backend: { type: 'string' },
       'save-model': { type: 'string' },
@@ -109,6 +111,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const patch = num(f.patch, 'patch', TRAIN_DEFAULTS.patchSize, true);
   const lr = num(f.lr, 'lr', TRAIN_DEFAULTS.learningRate);
   const config = f.config ? (JSON.parse(f.config) as Record<string, unknown>) : {};
+  if (f.grid !== undefined) config.grid = num(f.grid, 'grid', 1, true);
   const tune = !f['no-tune'];
   // --eval-steps 250,500,1000: also score the model on the test images at these steps of the same run (a learning
   // curve; the learning-rate drop happens only near the run's end). Needs a step budget (--steps, --budget 0).

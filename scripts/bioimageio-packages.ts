@@ -15,6 +15,10 @@ import { buildPackage, pickTestCrop, type TrainingSummary } from '../server/bioi
 import type { Image2D, Labels2D } from '../server/imaging/types.js';
 
 export const FAMILIES: FamilyName[] = ['stardist', 'cellpose', 'elephant'];
+/** Packages written besides one per family: name -> family and config (StarDist's grid 2). */
+export const VARIANTS: Record<string, { family: FamilyName; config: Record<string, unknown> }> = {
+  'stardist-grid2': { family: 'stardist', config: { grid: 2 } },
+};
 /** Steps of the tiny models: enough for each family to predict objects on the synthetic image. */
 export const TINY_STEPS = 100;
 
@@ -31,12 +35,12 @@ const FAMILY_CONFIG: Record<FamilyName, Record<string, unknown>> = {
   elephant: {},
 };
 
-/** A depth-2, 16-filter model trained `steps` steps on the synthetic image. */
-export async function tinyTrainedModel(family: FamilyName, steps = TINY_STEPS): Promise<SegmentationModel> {
+/** A depth-2, 16-filter model trained `steps` steps on the synthetic image (`config` overrides the family's). */
+export async function tinyTrainedModel(family: FamilyName, steps = TINY_STEPS, config: Record<string, unknown> = {}): Promise<SegmentationModel> {
   const { image, sparse } = syntheticImage();
   const { model } = await fitModel([{ image, labels: sparse }], {
     family,
-    config: { unetDepth: 2, unetFilters: 16, ...FAMILY_CONFIG[family] },
+    config: { unetDepth: 2, unetFilters: 16, ...FAMILY_CONFIG[family], ...config },
     train: { steps, batchSize: 2, patchSize: 64, learningRate: 3e-3, seed: 1 },
   });
   return model;
@@ -68,12 +72,13 @@ async function main(out: string): Promise<void> {
   const info = await initBackend('auto');
   mkdirSync(out, { recursive: true });
   const { image, sparse } = syntheticImage();
-  for (const family of FAMILIES) {
-    const model = await tinyTrainedModel(family);
+  const all = [...FAMILIES.map((family) => ({ name: family as string, family, config: {} })), ...Object.entries(VARIANTS).map(([name, v]) => ({ name, ...v }))];
+  for (const { name, family, config } of all) {
+    const model = await tinyTrainedModel(family, TINY_STEPS, config);
     const crop = pickTestCrop(image, model.unet.config, sparse);
     const pkg = buildPackage(model, crop, { training: summary(TINY_STEPS, info.name), sparsecellVersion: 'test', authors: ['sparsecell tests'] });
-    writeFileSync(join(out, `${family}.zip`), pkg.zip);
-    process.stdout.write(`${family}: ${pkg.zip.length} bytes, ${new Set(pkg.labels.data).size - 1} objects in the test crop\n`);
+    writeFileSync(join(out, `${name}.zip`), pkg.zip);
+    process.stdout.write(`${name}: ${pkg.zip.length} bytes, ${new Set(pkg.labels.data).size - 1} objects in the test crop\n`);
   }
 }
 

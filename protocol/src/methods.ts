@@ -117,7 +117,12 @@ export const METHODS = {
     params: Obj({
       name: Type.Optional(Type.String({ maxLength: 200 })),
       family: Type.Optional(FamilyName),
-      config: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Family config overrides (e.g. {nRays: 32}).' })),
+      config: Type.Optional(
+        Type.Record(Type.String(), Type.Unknown(), {
+          description:
+            "Family config overrides (e.g. {nRays: 32}); checked by the family, a bad field gives -32602 at /config/<field>. StarDist: grid 1 (default) or 2 predicts on every grid-th pixel (StarDist's grid).",
+        }),
+      ),
       autoBackground: Type.Optional(Type.Boolean({ description: 'Treat a ring around annotated objects as background (off by default).' })),
       starter: Type.Optional(
         Type.String({

@@ -139,7 +139,13 @@ export type PolygonRoi = Static<typeof PolygonRoi>;
 export const TrainOptions = Type.Object(
   {
     batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
-    patchSize: Type.Optional(Type.Integer({ minimum: 16, maximum: 1024, description: 'Square training patch side, a multiple of 2^depth.' })),
+    patchSize: Type.Optional(
+      Type.Integer({
+        minimum: 16,
+        maximum: 1024,
+        description: "Square training patch side, a multiple of grid x 2^depth (grid: StarDist's, else 1); -32602 otherwise.",
+      }),
+    ),
     learningRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
     seed: Type.Optional(Type.Integer()),
     augment: Type.Optional(Type.Boolean()),

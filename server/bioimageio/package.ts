@@ -111,13 +111,16 @@ const TALK = {
   url: 'https://github.com/ksugar/cellsparse',
 };
 
-/** Output halo: the U-Net's receptive half-width bound (training/predict.ts defaultOverlap), 8 * 2^depth. */
-export function unetHalo(unet: Pick<UNetConfig, 'depth'>): number {
+/**
+ * Halo in input pixels: the U-Net's receptive half-width bound (training/predict.ts defaultOverlap), 8 * grid * 2^depth.
+ * The output axes declare it in their own pixels (divided by the grid).
+ */
+export function unetHalo(unet: Pick<UNetConfig, 'depth'> & { grid?: number }): number {
   return 8 * unetDivisor(unet);
 }
 
-/** Smallest input side the rdf allows: more than twice the halo (the spec's rule), a multiple of 2^depth. */
-export function minInputSize(unet: Pick<UNetConfig, 'depth'>): number {
+/** Smallest input side the rdf allows: more than twice the halo (the spec's rule), a multiple of grid * 2^depth. */
+export function minInputSize(unet: Pick<UNetConfig, 'depth'> & { grid?: number }): number {
   return 2 * unetHalo(unet) + unetDivisor(unet);
 }
 
@@ -125,7 +128,7 @@ export function minInputSize(unet: Pick<UNetConfig, 'depth'>): number {
  * A square test crop (a multiple of the U-Net divisor, at least minInputSize, otherwise at most TEST_CROP_MAX
  * or the image), centred on the labeled pixels when labels are given; mirrored where the image is smaller.
  */
-export function pickTestCrop(image: Image2D, unet: Pick<UNetConfig, 'depth'>, labels?: Labels2D): Image2D {
+export function pickTestCrop(image: Image2D, unet: Pick<UNetConfig, 'depth'> & { grid?: number }, labels?: Labels2D): Image2D {
   const { height: H, width: W } = image;
   const divisor = unetDivisor(unet);
   const fit = Math.floor(Math.min(H, W, Math.max(TEST_CROP_MAX, minInputSize(unet))) / divisor) * divisor;
@@ -163,13 +166,15 @@ export function channelsFirst(img: Image2D): Float32Array {
   return out;
 }
 
-/** Activated network output for one (already normalised) image, channels-last. Caller: any backend. */
+/** Activated network output for one (already normalised) image, channels-last (1/grid of its size). Caller: any backend. */
 function forward(model: SegmentationModel, x: Image2D): Image2D {
   const maps = tf.tidy(() => {
     const t = tf.tensor4d(x.data, [1, x.height, x.width, x.channels]);
     return model.family.activate(unetForward(model.unet, t), model.config).dataSync() as Float32Array;
   });
-  return { height: x.height, width: x.width, channels: model.unet.config.outputChannels, data: maps };
+  const g = model.unet.config.grid;
+  const grid = g > 1 ? { fullHeight: x.height, fullWidth: x.width } : {};
+  return { height: x.height / g, width: x.width / g, channels: model.unet.config.outputChannels, data: maps, ...grid };
 }
 
 function coverPng(norm: Image2D, labels: Labels2D): Uint8Array {
@@ -241,7 +246,7 @@ A ${f.title} instance segmentation model trained with sparsecell (JSON-RPC daemo
   of ${unetDivisor(cfg.unet)}, at least ${minInputSize(cfg.unet)}; tiles need a halo of ${unetHalo(cfg.unet)} px to match whole-image predictions. The preprocessing normalises each image and channel with its own percentiles
   (${cfg.normalization.pmin} and ${cfg.normalization.pmax}, as csbdeep's \`normalize\`)${cfg.normalization.clip ? ' and clips to [0, 1]' : ''}.
 ${cfg.scale !== 1 ? `- The model was trained on images resampled by ${cfg.scale.toFixed(4)} (object diameter ${cfg.familyConfig.diameter as number} px -> 30 px): resample inputs by this factor first. The test tensors are already resampled.\n` : ''}- Output \`${ONNX_OUTPUT}\`: axes (batch, channel, y, x), channels ${f.channels(cfg.familyConfig).slice(0, 4).join(', ')}${f.channels(cfg.familyConfig).length > 4 ? ', …' : ''}
-  (the family's activation is part of the ONNX graph).
+  (the family's activation is part of the ONNX graph).${cfg.unet.grid > 1 ? ` The output is predicted on StarDist's grid ${cfg.unet.grid}: output pixel (i, j) belongs to input pixel (${cfg.unet.grid}i, ${cfg.unet.grid}j), so each spatial axis is 1/${cfg.unet.grid} of the input's; distances are in input pixels.` : ''}
 - Instances need the family's post-processing (${model.family.name === 'stardist' ? 'StarDist polygon NMS' : model.family.name === 'cellpose' ? 'Cellpose flow following' : 'ELEPHANT seeded growing'}),
   with ${post}. sparsecell does it when the package is imported back (\`model.import {format: "bioimageio"}\`).
 - The test crop holds ${objects} predicted object(s); \`cover.png\` shows them.
@@ -302,9 +307,12 @@ export function buildPackage(
   const outTif = encodeTiff({ dtype: 'float32', pages: out.channels, height: out.height, width: out.width, data: channelsFirst(out) });
   const cover = coverPng(x, inst.labels);
   const readmeText = new TextEncoder().encode(readme(model, meta, cfg, inst.polygons.length));
-  const halo = unetHalo(unet);
+  // With an output grid g (StarDist's grid) the output pixels are g input pixels wide: scale g, so that the spec's
+  // size rule (size = input size * input scale / scale) gives input / g; the halo is counted in output pixels.
+  const g = unet.grid;
+  const halo = unetHalo(unet) / g;
   const space = (id: string) => ({ type: 'space', id, size: { min: minInputSize(unet), step: d } });
-  const outSpace = (id: string) => ({ type: 'space', id, size: { tensor_id: ONNX_INPUT, axis_id: id }, halo });
+  const outSpace = (id: string) => ({ type: 'space', id, size: { tensor_id: ONNX_INPUT, axis_id: id }, ...(g > 1 ? { scale: g } : {}), halo });
   const preprocessing: unknown[] = [
     { id: 'ensure_dtype', kwargs: { dtype: 'float32' } },
     { id: 'scale_range', kwargs: { axes: ['y', 'x'], min_percentile: norm.pmin, max_percentile: norm.pmax, eps: Math.max(norm.eps, 1e-20) } },
@@ -315,7 +323,7 @@ export function buildPackage(
   if (model.family.name === 'stardist') {
     config.stardist = {
       n_rays: fc.nRays,
-      grid: [1, 1],
+      grid: [g, g],
       prob_thresh: fc.probThresh,
       nms_thresh: fc.nmsThresh,
       thresholds: { prob: fc.probThresh, nms: fc.nmsThresh },
@@ -444,7 +452,8 @@ export function importPackage(zip: Uint8Array, maxBytes: number): SegmentationMo
     unet.outputChannels !== family.outputChannels(config) ||
     unet.inputChannels !== config.inputChannels ||
     unet.depth !== config.unetDepth ||
-    unet.filters !== config.unetFilters
+    unet.filters !== config.unetFilters ||
+    unet.grid !== (family.grid?.(config) ?? 1)
   )
     throw new PackageError('config.sparsecell: the U-Net settings do not match the family config');
   const onnxEntry = (rdf.weights as Record<string, { source?: unknown }>).onnx;

@@ -93,6 +93,9 @@ export function unetOnnxGraph(unet: UNetConfig, act: ActivationSpec, weights?: N
   inits.push({ name: 'up/scales', dims: [4], type: 'float32', data: Float32Array.from([1, 1, 2, 2]) });
 
   let h = ONNX_INPUT;
+  // grid > 1 (StarDist's grid): the full-resolution stem and one 2x2 max-pool before the U-Net (unet/unet.ts).
+  if (unet.grid > 1)
+    h = node('MaxPool', 'stem/pool', [conv('stem/conv2', conv('stem/conv1', h, true), true)], [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])]);
   const skips: string[] = [];
   for (let l = 0; l < unet.depth; l++) {
     h = conv(`enc${l}/conv2`, conv(`enc${l}/conv1`, h, true), true);

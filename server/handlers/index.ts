@@ -6,7 +6,7 @@ import { PROTOCOL_VERSION } from '../../protocol/src/index.js';
 import { buildOpenRpc } from '../../protocol/src/openrpc.js';
 import { decodeNdArrayAsync, encodeNdArray, type TypedArray } from '../../protocol/src/ndarray.js';
 import type { Axes, FamilyName, NdArray } from '../../protocol/src/types.js';
-import { checkFamilyConfig } from '../models/configs.js';
+import { checkFamilyConfig, familyDivisor } from '../models/configs.js';
 import { recipeForClients } from '../recipe.js';
 import type { StarterModel } from '../../protocol/src/types.js';
 import type { SessionManager } from '../sessions/session-manager.js';
@@ -84,6 +84,17 @@ async function decodeNd(a: NdArray, maxElements: number, path: string): Promise<
     if (err.reason === 'limit') throw new RpcError('ResourceLimit', err.message, [{ path: err.path ?? path, message: err.message }]);
     if (err.reason === 'data' || err.reason === 'shape') throw new RpcError('ShapeMismatch', err.message, [{ path: err.path ?? path, message: err.message }]);
     throw e;
+  }
+}
+
+/** Refuse a patch side that the network cannot take (a multiple of grid * 2^unetDepth) with -32602 naming it. */
+function assertPatchSize(family: FamilyName, config: unknown, patchSize: number | undefined): void {
+  if (patchSize === undefined) return;
+  const d = familyDivisor(family, config ?? {});
+  if (patchSize % d !== 0) {
+    const c = (config ?? {}) as { grid?: unknown };
+    const why = c.grid !== undefined && c.grid !== 1 ? `grid ${String(c.grid)} x 2^unetDepth` : '2^unetDepth';
+    throw invalidParams([{ path: '/options/patchSize', message: `patchSize ${patchSize} must be a multiple of ${d} (${why})` }], 'invalid training options');
   }
 }
 
@@ -295,6 +306,7 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
       const s = sessions.get(p.sessionId);
       ctx.attach(s.id);
       if (p.family !== undefined || p.config !== undefined) assertConfig(p.family ?? s.meta.family, p.config ?? s.meta.config);
+      assertPatchSize(p.family ?? s.meta.family, p.from === 'starter' ? {} : (p.config ?? s.meta.config), p.options?.patchSize);
       if (s.images.size === 0)
         throw new RpcError('InvalidLabels', `session ${s.id} has no images; add an image and labels first`, [{ path: '/sessionId', message: 'no images' }]);
       return models.train(s, p);
@@ -303,6 +315,7 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
     'model.configure': async (p, ctx) => {
       const s = sessions.get(p.sessionId);
       ctx.attach(s.id);
+      assertPatchSize(s.meta.family, s.meta.config, p.options.patchSize);
       return models.configure(s, p);
     },
 

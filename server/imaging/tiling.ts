@@ -100,15 +100,23 @@ export function extractWindow(image: Image2D, y0: number, x0: number, h: number,
   return out;
 }
 
-/** Copy the core of a window's output (windowH x windowW x C) into `out` (the full image map). */
-export function pasteCore(out: Image2D, windowData: Float32Array, tile: { y: AxisTile; x: AxisTile }): void {
+/**
+ * Copy the core of a window's output into `out` (the full image map). With grid g > 1 (a network that predicts
+ * every g-th pixel) the window's output is (windowH/g) x (windowW/g), `out` is ceil(H/g) x ceil(W/g), and the core
+ * is the grid points inside it (window starts and core starts are multiples of the divisor, hence of g).
+ */
+export function pasteCore(out: Image2D, windowData: Float32Array, tile: { y: AxisTile; x: AxisTile }, grid = 1): void {
   const C = out.channels;
-  const ww = tile.x.size;
-  const oy = tile.y.coreStart - tile.y.start,
-    ox = tile.x.coreStart - tile.x.start;
-  const n = (tile.x.coreEnd - tile.x.coreStart) * C;
-  for (let y = tile.y.coreStart; y < tile.y.coreEnd; y++) {
-    const src = ((y - tile.y.coreStart + oy) * ww + ox) * C;
-    out.data.set(windowData.subarray(src, src + n), (y * out.width + tile.x.coreStart) * C);
+  const g = grid;
+  const ww = tile.x.size / g;
+  const oy = (tile.y.coreStart - tile.y.start) / g,
+    ox = (tile.x.coreStart - tile.x.start) / g;
+  const cy0 = tile.y.coreStart / g,
+    cy1 = Math.ceil(tile.y.coreEnd / g),
+    cx0 = tile.x.coreStart / g;
+  const n = (Math.ceil(tile.x.coreEnd / g) - cx0) * C;
+  for (let y = cy0; y < cy1; y++) {
+    const src = ((y - cy0 + oy) * ww + ox) * C;
+    out.data.set(windowData.subarray(src, src + n), (y * out.width + cx0) * C);
   }
 }

@@ -11,6 +11,12 @@ export interface Image2D {
   width: number;
   channels: number;
   data: Float32Array;
+  /**
+   * Only on network output maps predicted on a subsampled grid (StarDist's grid): the size of the image they
+   * belong to (map pixel (i, j) stands for image pixel (grid*i, grid*j)).
+   */
+  fullHeight?: number;
+  fullWidth?: number;
 }
 
 /**

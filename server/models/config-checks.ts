@@ -27,6 +27,12 @@ export const range =
       ? undefined
       : `must be a number in ${minOpen ? '(' : '['}${min}, ${max}${maxOpen ? ')' : ']'}`;
 
+/** One of a few allowed numbers. */
+export const oneOf =
+  (allowed: readonly number[]): Check =>
+  (v) =>
+    allowed.includes(v as number) ? undefined : `must be one of ${allowed.join(', ')}`;
+
 export const anyNum: Check = (v) => (isNum(v) ? undefined : 'must be a finite number');
 
 /** Rules of the fields every family has (FamilyConfigBase). */

@@ -55,16 +55,25 @@ export interface ModelFamily<C extends FamilyConfigBase = FamilyConfigBase> {
   /** Number of raw network output channels. */
   outputChannels(config: C): number;
   /**
+   * Output grid (StarDist's `grid`): the network predicts at 1/grid resolution, output pixel (i, j) standing for
+   * input pixel (grid*i, grid*j). Absent = 1.
+   */
+  grid?(config: C): number;
+  /**
    * PURE: sparse signed labels (-1/0/k) -> targets and weights. `roi` [y0, x0, y1, x1] says only targets inside it
    * will be used (the sampler computes targets on a crop with context margins); a family may then skip work
-   * outside it, but must give the same values inside as without `roi`.
+   * outside it, but must give the same values inside as without `roi`. With a grid g > 1 only the points
+   * (y0 + g*i, x0 + g*j) (the roi's origin, or 0, 0) are used, and a family may compute targets only there.
    */
   makeTargets(labels: Labels2D, config: C, roi?: [number, number, number, number]): TargetMaps;
   /** TENSOR: masked loss, averaged over pixels with non-zero weight. pred is the RAW network output [B,H,W,out]. */
   loss(pred: tf.Tensor4D, target: tf.Tensor4D, weight: tf.Tensor4D, config: C): tf.Scalar;
   /** TENSOR: raw network output -> activated maps (e.g. sigmoid on probabilities) [B,H,W,out]. */
   activate(pred: tf.Tensor4D, config: C): tf.Tensor4D;
-  /** PURE: activated maps for one whole image (H*W*out, channels-last) -> instances. */
+  /**
+   * PURE: activated maps for one whole image (H*W*out, channels-last) -> instances. With a grid g > 1 the maps are
+   * at 1/g resolution and the instances at the image's (maps.fullHeight x maps.fullWidth, default g times the maps).
+   */
   postprocess(maps: Image2D, config: C, opts?: PostprocessOptions): Instances;
   /**
    * Optional: postprocess at every point of a threshold grid, equal to one call per point but sharing work

@@ -57,6 +57,7 @@ export function createModel<C extends FamilyConfigBase = FamilyConfigBase>(
     depth: config.unetDepth,
     filters: config.unetFilters,
     seed: opts.seed,
+    grid: family.grid?.(config) ?? 1,
   });
   return { family, config, unet, normalization: parseNormalization(opts.normalization), version: 0, meta: {} };
 }
@@ -106,6 +107,9 @@ export function deserializeModel<C extends FamilyConfigBase = FamilyConfigBase>(
       `model archive: U-Net has ${unetConfig.inputChannels} -> ${unetConfig.outputChannels} channels; the ${spec.family} config needs ${config.inputChannels} -> ${family.outputChannels(config)}`,
     );
   }
+  // Archives from before grids existed have neither field: grid 1 on both sides.
+  const grid = family.grid?.(config) ?? 1;
+  if (unetConfig.grid !== grid) throw new Error(`model archive: U-Net grid ${unetConfig.grid} differs from the ${spec.family} config's grid ${grid}`);
   const byName = new Map(tensors.map((t) => [t.name, t.shape]));
   for (const { name, shape } of unetParamShapes(unetConfig)) {
     const got = byName.get(name);

@@ -1,7 +1,9 @@
 /**
  * Tiled prediction for any image size (see imaging/tiling.ts for the geometry): normalise (unless told the
  * image already is), mirror-pad to multiples of 2^depth, run the U-Net window by window, activate, and paste
- * each window's core into the full map. The caller runs family.postprocess on the result.
+ * each window's core into the full map. The caller runs family.postprocess on the result. A network with an output
+ * grid g > 1 (StarDist's grid) gives maps of ceil(H/g) x ceil(W/g) with fullHeight/fullWidth = H, W; its tiles start
+ * at multiples of g * 2^depth, so every tile sees the same pooling grid as the whole image.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Image2D } from '../imaging/types.js';
@@ -32,9 +34,12 @@ export function defaultTileSize(overlap: number): number {
   return Math.max(DEFAULT_TILE_SIZE, 20 * overlap);
 }
 
-/** Receptive half-width bound of the U-Net (2 convs per level): 8 * 2^depth, a multiple of 2^depth. */
-export function defaultOverlap(depth: number): number {
-  return 8 * 2 ** depth;
+/**
+ * Receptive half-width bound of the U-Net (2 convs per level): 8 * grid * 2^depth, a multiple of the divisor (an
+ * output grid g runs the whole U-Net at 1/g resolution, which scales its reach by g; the stem adds 3 px).
+ */
+export function defaultOverlap(depth: number, grid = 1): number {
+  return 8 * grid * 2 ** depth;
 }
 
 export class PredictionAbortedError extends Error {
@@ -46,16 +51,23 @@ export class PredictionAbortedError extends Error {
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Activated maps [H, W, outputChannels] for one image. */
+/** Activated maps [H, W, outputChannels] for one image ([ceil(H/g), ceil(W/g), ...] with an output grid g). */
 export async function predictImage(model: SegmentationModel, image: Image2D, opts: PredictOptions = {}): Promise<Image2D> {
   const cfg = model.unet.config;
   if (image.channels !== cfg.inputChannels) throw new Error(`predict: image has ${image.channels} channels, model expects ${cfg.inputChannels}`);
   const input = opts.normalized ? image : normalizeImage(image, model.normalization);
   const divisor = unetDivisor(cfg);
-  const overlap = opts.overlap ?? defaultOverlap(cfg.depth);
+  const overlap = opts.overlap ?? defaultOverlap(cfg.depth, cfg.grid);
   const grid = tileGrid(image.height, image.width, { tileSize: opts.tileSize ?? defaultTileSize(overlap), overlap, divisor });
   const C = cfg.outputChannels;
-  const out: Image2D = { height: image.height, width: image.width, channels: C, data: new Float32Array(image.height * image.width * C) };
+  const g = cfg.grid;
+  const gh = Math.ceil(image.height / g),
+    gw = Math.ceil(image.width / g);
+  const out: Image2D = { height: gh, width: gw, channels: C, data: new Float32Array(gh * gw * C) };
+  if (g > 1) {
+    out.fullHeight = image.height;
+    out.fullWidth = image.width;
+  }
   let done = 0;
   for (const tile of grid.tiles) {
     if (opts.signal?.aborted) throw new PredictionAbortedError();
@@ -68,7 +80,7 @@ export async function predictImage(model: SegmentationModel, image: Image2D, opt
     });
     const maps = (await mapsT.data()) as Float32Array;
     mapsT.dispose();
-    pasteCore(out, maps, tile);
+    pasteCore(out, maps, tile, g);
     done++;
     opts.onProgress?.({ done, total: grid.tiles.length });
     await yieldToEventLoop();

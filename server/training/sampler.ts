@@ -8,7 +8,9 @@
  * label crop; then the central patch is kept. Computing targets after the transform keeps direction-dependent
  * targets (StarDist rays, Cellpose flows) correct for every family without family-specific augmentation
  * code; the margin gives objects cut by the patch border their true shape up to `targetMargin` pixels out
- * (StarDist itself computes targets on patches).
+ * (StarDist itself computes targets on patches). With a family grid g > 1 (StarDist's grid) the targets and
+ * weights are taken at the patch points (g*i, g*j) only, the points the network's output stands for: an unlabeled
+ * grid point keeps weight 0, a labeled background one probability 0.
  * Intensity augmentation: x * s + o with s = exp(U(-0.3, 0.3)), o = U(-0.1, 0.1), one draw per patch.
  */
 import type { FamilyConfigBase, ModelFamily } from '../models/model-family.js';
@@ -33,6 +35,8 @@ export interface Batch {
   width: number;
   x: Float32Array;
   xChannels: number;
+  /** Targets and weights are (height/grid) x (width/grid): StarDist's grid (absent = 1). */
+  grid?: number;
   target: Float32Array;
   targetChannels: number;
   weight: Float32Array;
@@ -50,7 +54,7 @@ export interface SamplerOptions {
   seed: number;
   augment: AugmentOptions;
   targetMargin: number;
-  /** Patch sides are multiples of this (2^unetDepth). */
+  /** Patch sides are multiples of this (grid * 2^unetDepth). */
   divisor: number;
 }
 
@@ -64,6 +68,7 @@ export class PatchSampler<C extends FamilyConfigBase> implements BatchSource {
   private readonly prepared: Prepared[];
   private readonly rand: () => number;
   private readonly channels: number;
+  private readonly grid: number;
 
   constructor(
     samples: TrainingSample[],
@@ -73,6 +78,8 @@ export class PatchSampler<C extends FamilyConfigBase> implements BatchSource {
   ) {
     if (samples.length === 0) throw new Error('sampler: no training samples');
     const d = Math.max(1, opts.divisor);
+    this.grid = family.grid?.(config) ?? 1;
+    if (d % this.grid) throw new Error(`sampler: divisor ${d} is not a multiple of the grid ${this.grid}`);
     this.channels = samples[0].image.channels;
     let maxSide = 0;
     this.prepared = [];
@@ -100,7 +107,8 @@ export class PatchSampler<C extends FamilyConfigBase> implements BatchSource {
   next(): Batch {
     const B = this.opts.batchSize,
       P = this.patchSize,
-      C = this.channels;
+      C = this.channels,
+      Q = P / this.grid;
     let x: Float32Array | undefined, target: Float32Array | undefined, weight: Float32Array | undefined;
     let targetChannels = 0,
       weightChannels = 0;
@@ -110,17 +118,18 @@ export class PatchSampler<C extends FamilyConfigBase> implements BatchSource {
         targetChannels = patch.targetChannels;
         weightChannels = patch.weightChannels;
         x = new Float32Array(B * P * P * C);
-        target = new Float32Array(B * P * P * targetChannels);
-        weight = new Float32Array(B * P * P * weightChannels);
+        target = new Float32Array(B * Q * Q * targetChannels);
+        weight = new Float32Array(B * Q * Q * weightChannels);
       }
       x.set(patch.x, b * P * P * C);
-      target!.set(patch.target, b * P * P * targetChannels);
-      weight!.set(patch.weight, b * P * P * weightChannels);
+      target!.set(patch.target, b * Q * Q * targetChannels);
+      weight!.set(patch.weight, b * Q * Q * weightChannels);
     }
-    return { batchSize: B, height: P, width: P, x: x!, xChannels: C, target: target!, targetChannels, weight: weight!, weightChannels };
+    const grid = this.grid > 1 ? { grid: this.grid } : {};
+    return { batchSize: B, height: P, width: P, x: x!, xChannels: C, ...grid, target: target!, targetChannels, weight: weight!, weightChannels };
   }
 
-  /** One augmented patch with its targets. */
+  /** One augmented patch with its targets (at the grid points when grid > 1). */
   patch(): { x: Float32Array; target: Float32Array; targetChannels: number; weight: Float32Array; weightChannels: number } {
     const r = this.rand;
     const { sample, labeled } = this.prepared[Math.floor(r() * this.prepared.length)];
@@ -190,16 +199,26 @@ export class PatchSampler<C extends FamilyConfigBase> implements BatchSource {
     const t = this.family.makeTargets({ height: S, width: S, data: lab }, this.config, [M, M, M + P, M + P]);
     const tc = t.targetChannels,
       wc = t.weightChannels;
-    const target = new Float32Array(P * P * tc);
-    const weight = new Float32Array(P * P * wc);
-    for (let y = 0; y < P; y++) {
-      const so = (y + M) * S + M;
-      target.set(t.target.subarray(so * tc, (so + P) * tc), y * P * tc);
-      weight.set(t.weight.subarray(so * wc, (so + P) * wc), y * P * wc);
+    const g = this.grid,
+      Q = P / g;
+    const target = new Float32Array(Q * Q * tc);
+    const weight = new Float32Array(Q * Q * wc);
+    for (let y = 0; y < Q; y++) {
+      const so = (g * y + M) * S + M;
+      if (g === 1) {
+        target.set(t.target.subarray(so * tc, (so + P) * tc), y * P * tc);
+        weight.set(t.weight.subarray(so * wc, (so + P) * wc), y * P * wc);
+      } else
+        for (let x = 0; x < Q; x++) {
+          const s = so + g * x,
+            o = y * Q + x;
+          for (let c = 0; c < tc; c++) target[o * tc + c] = t.target[s * tc + c];
+          for (let c = 0; c < wc; c++) weight[o * wc + c] = t.weight[s * wc + c];
+        }
       if (mult)
-        for (let x = 0; x < P; x++) {
-          const m = mult[so + x];
-          for (let c = 0; c < wc; c++) weight[(y * P + x) * wc + c] *= m;
+        for (let x = 0; x < Q; x++) {
+          const m = mult[so + g * x];
+          for (let c = 0; c < wc; c++) weight[(y * Q + x) * wc + c] *= m;
         }
     }
     return { x: xs, target, targetChannels: tc, weight, weightChannels: wc };

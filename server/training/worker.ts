@@ -229,7 +229,7 @@ async function predict(
     W = plane.width,
     C = plane.channels;
   // Predict on the region plus context so objects at the region border are whole.
-  const ctx = req.context ?? defaultOverlap(st.model.unet.config.depth);
+  const ctx = req.context ?? defaultOverlap(st.model.unet.config.depth, st.model.unet.config.grid);
   const ey0 = Math.max(0, y0 - ctx),
     ex0 = Math.max(0, x0 - ctx),
     ey1 = Math.min(H, y1 + ctx),

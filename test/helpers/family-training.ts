@@ -12,6 +12,7 @@ import { PatchSampler, type TrainingSample } from '../../server/training/sampler
 import { train } from '../../server/training/train.js';
 import { predictImage } from '../../server/training/predict.js';
 import type { Image2D } from '../../server/imaging/types.js';
+import { unetDivisor } from '../../server/models/unet/config.js';
 
 export const blobs = makeBlobs({ height: 64, width: 64, count: 10, minRadius: 4, maxRadius: 7, seed: 11 });
 export const image = normalizeImage(blobs.image);
@@ -27,7 +28,7 @@ export const samplerFor = (m: SegmentationModel, batchSize = 2, patchSize = 64) 
     seed: 3,
     augment: { flips: true, rot90: true, intensity: true },
     targetMargin: 16,
-    divisor: 4,
+    divisor: unetDivisor(m.unet.config),
   });
 
 /** Train 120 steps on the sparse labels and score: fraction of HIDDEN objects found and F1 over all objects. */

@@ -81,6 +81,7 @@ export const stardistFamily: ModelFamily<StarDistConfig> = {
   name: 'stardist',
   parseConfig,
   outputChannels: (config) => 1 + config.nRays,
+  grid: (config) => config.grid,
   makeTargets: (labels, config, roi) => makeTargets(labels, config, roi),
   loss: starDistLoss,
   activate: starDistActivate,

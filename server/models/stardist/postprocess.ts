@@ -11,6 +11,9 @@
  *    continuous areas at the scale of one pixel). Speed: every candidate is rasterised once against a canvas
  *    that records which kept polygons cover each pixel, so the cost is O(sum of candidate areas), with no
  *    pairwise polygon clipping; 2048x2048 maps take well under seconds-per-megapixel.
+ *    With config.grid g > 1 the maps are at 1/g resolution (StarDist's grid): the candidate at map pixel (i, j)
+ *    (b counted in map pixels, as stardist) is the polygon around image pixel (g*i, g*j), its distances already in
+ *    image pixels; NMS and rendering work at the image's resolution (maps.fullHeight x maps.fullWidth).
  * 4. Rendering as stardist's polygons_to_label: kept polygons get ids 1..n by decreasing score and are
  *    painted lowest score first, so higher scores win where they overlap. Polygons whose pixels are all
  *    painted over are dropped from the output (their id then does not occur).
@@ -35,15 +38,22 @@ interface Kept {
   vx: Float64Array;
 }
 
-type StarDistPostConfig = Pick<StarDistConfig, 'nRays' | 'probThresh' | 'nmsThresh'>;
+type StarDistPostConfig = Pick<StarDistConfig, 'nRays' | 'probThresh' | 'nmsThresh'> & { grid?: number };
+
+/** The image size the maps belong to: maps.fullHeight/fullWidth when set, else grid times the maps. */
+function imageSize(maps: Image2D, grid: number): [number, number] {
+  return [maps.fullHeight ?? maps.height * grid, maps.fullWidth ?? maps.width * grid];
+}
 
 export function postprocess(maps: Image2D, config: StarDistPostConfig, opts: StarDistPostprocessOptions = {}): Instances {
   const probThresh = opts.probThresh ?? config.probThresh;
   const max = opts.maxObjects ?? Infinity;
-  const kept = suppress(maps, config.nRays, probThresh, opts.nmsThresh ?? config.nmsThresh, opts.b, max + 1);
+  const g = config.grid ?? 1;
+  const kept = suppress(maps, config.nRays, probThresh, opts.nmsThresh ?? config.nmsThresh, opts.b, g, max + 1);
   const truncated = kept.length > max;
   if (truncated) kept.length = max;
-  return { ...render(kept, maps.height, maps.width, config.nRays), ...(truncated ? { truncated } : {}) };
+  const [H, W] = imageSize(maps, g);
+  return { ...render(kept, H, W, config.nRays), ...(truncated ? { truncated } : {}) };
 }
 
 /**
@@ -54,6 +64,8 @@ export function postprocess(maps: Image2D, config: StarDistPostConfig, opts: Sta
  */
 export function postprocessGrid(maps: Image2D, config: StarDistPostConfig, grid: StarDistPostprocessOptions[]): Instances[] {
   const out: Instances[] = new Array(grid.length);
+  const g = config.grid ?? 1;
+  const [H, W] = imageSize(maps, g);
   const groups = new Map<string, number[]>();
   grid.forEach((g, i) => {
     const key = `${g.nmsThresh ?? config.nmsThresh}|${g.b ?? 2}`;
@@ -64,30 +76,33 @@ export function postprocessGrid(maps: Image2D, config: StarDistPostConfig, grid:
   for (const idx of groups.values()) {
     const first = grid[idx[0]];
     const lowest = Math.min(...idx.map((i) => grid[i].probThresh ?? config.probThresh));
-    const kept = suppress(maps, config.nRays, lowest, first.nmsThresh ?? config.nmsThresh, first.b);
+    const kept = suppress(maps, config.nRays, lowest, first.nmsThresh ?? config.nmsThresh, first.b, g);
     for (const i of idx) {
       const p = grid[i].probThresh ?? config.probThresh;
       let n = 0;
       while (n < kept.length && kept[n].score > p) n++;
-      out[i] = render(kept.slice(0, n), maps.height, maps.width, config.nRays);
+      out[i] = render(kept.slice(0, n), H, W, config.nRays);
     }
   }
   return out;
 }
 
 /** Steps 1-3: candidates above probThresh, greedy NMS; kept polygons in decreasing score (at most maxKept). */
-function suppress(maps: Image2D, nRays: number, probThresh: number, nmsThresh: number, bOpt: number | undefined, maxKept = Infinity): Kept[] {
-  const { height: H, width: W, channels: C, data } = maps;
+function suppress(maps: Image2D, nRays: number, probThresh: number, nmsThresh: number, bOpt: number | undefined, grid: number, maxKept = Infinity): Kept[] {
+  const { height: MH, width: MW, channels: C, data } = maps;
   if (C !== 1 + nRays) throw new Error(`postprocess: maps have ${C} channels, expected 1 + nRays = ${1 + nRays}`);
-  if (data.length !== H * W * C) throw new Error(`postprocess: maps data has ${data.length} values, expected ${H * W * C}`);
+  if (data.length !== MH * MW * C) throw new Error(`postprocess: maps data has ${data.length} values, expected ${MH * MW * C}`);
+  const [H, W] = imageSize(maps, grid);
+  if (Math.ceil(H / grid) !== MH || Math.ceil(W / grid) !== MW)
+    throw new Error(`postprocess: maps ${MH}x${MW} do not belong to a ${H}x${W} image at grid ${grid}`);
   const b = Math.max(0, Math.floor(bOpt ?? 2));
 
-  // 1. candidates
+  // 1. candidates (map pixels)
   const cand: number[] = [];
-  for (let y = b; y < H - b; y++)
-    for (let x = b; x < W - b; x++) {
-      const p = y * W + x;
-      if (data[p * C] > probThresh) cand.push(p);
+  for (let y = b; y < MH - b; y++)
+    for (let x = b; x < MW - b; x++) {
+      const m = y * MW + x;
+      if (data[m * C] > probThresh) cand.push(m);
     }
   const order = Int32Array.from(cand);
   order.sort((p, q) => data[q * C] - data[p * C] || p - q);
@@ -112,10 +127,11 @@ function suppress(maps: Image2D, nRays: number, probThresh: number, nmsThresh: n
   };
 
   for (let k = 0; k < order.length && kept.length < maxKept; k++) {
-    const p = order[k];
-    const py = Math.floor(p / W),
-      px = p - py * W;
-    const o = p * C + 1;
+    const m = order[k];
+    const my = Math.floor(m / MW);
+    const py = grid * my,
+      px = grid * (m - my * MW);
+    const o = m * C + 1;
     for (let r = 0; r < nRays; r++) {
       const d0 = data[o + r];
       const d = d0 > 0 ? d0 : 0; // negative / NaN distances -> 0
@@ -146,7 +162,7 @@ function suppress(maps: Image2D, nRays: number, probThresh: number, nmsThresh: n
     touched.length = 0;
     if (suppressed) continue;
     const idx = kept.length;
-    kept.push({ y: py, x: px, score: data[p * C], area, vy: vy.slice(), vx: vx.slice() });
+    kept.push({ y: py, x: px, score: data[m * C], area, vy: vy.slice(), vx: vx.slice() });
     if (kept.length > counts.length) {
       const c2 = new Int32Array(2 * counts.length);
       c2.set(counts);

@@ -41,16 +41,20 @@ export function rayDirections(nRays: number): { dy: Float64Array; dx: Float64Arr
  * (1 - 0.5/max(|dy|,|dx|)) of a step (sub-pixel correction to the boundary). Returns H*W*nRays, 0 where
  * the label is <= 0.
  */
-/** Star distances of every instance pixel (only inside roi = [y0, x0, y1, x1] when given; 0 elsewhere). */
-export function starDistances(labels: Labels2D, nRays: number, roi?: [number, number, number, number]): Float32Array {
+/**
+ * Star distances of every instance pixel (only inside roi = [y0, x0, y1, x1] when given; 0 elsewhere). With
+ * grid g > 1, only at the points (y0 + g*i, x0 + g*j) (StarDist's grid; 0 elsewhere).
+ */
+export function starDistances(labels: Labels2D, nRays: number, roi?: [number, number, number, number], grid = 1): Float32Array {
   const { height: H, width: W, data } = labels;
   const out = new Float32Array(H * W * nRays);
   const { dy, dx } = rayDirections(nRays);
   const corr = new Float64Array(nRays);
   for (let r = 0; r < nRays; r++) corr[r] = 1 - 0.5 / Math.max(Math.abs(dy[r]), Math.abs(dx[r]));
   const [ry0, rx0, ry1, rx1] = roi ?? [0, 0, H, W];
-  for (let i = Math.max(0, ry0); i < Math.min(H, ry1); i++) {
-    for (let j = Math.max(0, rx0); j < Math.min(W, rx1); j++) {
+  const first = (r0: number) => (r0 >= 0 ? r0 : r0 + Math.ceil(-r0 / grid) * grid); // the first lattice point >= 0
+  for (let i = first(ry0); i < Math.min(H, ry1); i += grid) {
+    for (let j = first(rx0); j < Math.min(W, rx1); j += grid) {
       const p = i * W + j;
       const v = data[p];
       if (v <= 0) continue;
@@ -79,14 +83,18 @@ export function starDistances(labels: Labels2D, nRays: number, roi?: [number, nu
   return out;
 }
 
-/** Build the StarDist targets and weights for one (sparse) label image; see the file comment for layout. */
-export function makeTargets(labels: Labels2D, config: Pick<StarDistConfig, 'nRays'>, roi?: [number, number, number, number]): TargetMaps {
+/**
+ * Build the StarDist targets and weights for one (sparse) label image; see the file comment for layout. With
+ * config.grid g > 1 the distances are computed only at the grid points (roi origin + g*k, see starDistances):
+ * the caller samples the maps there (training/sampler.ts); elsewhere they are 0.
+ */
+export function makeTargets(labels: Labels2D, config: Pick<StarDistConfig, 'nRays'> & { grid?: number }, roi?: [number, number, number, number]): TargetMaps {
   const { height: H, width: W, data } = labels;
   const nRays = config.nRays;
   if (data.length !== H * W) throw new Error(`labels: data has ${data.length} values, expected ${H}x${W}`);
   const tc = 1 + nRays;
   const prob = normalizedInstanceEdt(labels);
-  const dist = starDistances(labels, nRays, roi);
+  const dist = starDistances(labels, nRays, roi, config.grid ?? 1);
   const target = new Float32Array(H * W * tc);
   const weight = new Float32Array(H * W * 2);
   for (let p = 0; p < H * W; p++) {

@@ -1,7 +1,8 @@
 /**
  * The shared U-Net as plain tf.Variables plus a forward function (no tfjs-layers).
  *
- * Parameter names: enc{l}/conv{1,2}/{kernel,bias}, bottom/conv{1,2}/..., dec{l}/conv{1,2}/..., out/{kernel,bias}.
+ * Parameter names: [stem/conv{1,2}/... when grid > 1], enc{l}/conv{1,2}/{kernel,bias}, bottom/conv{1,2}/...,
+ * dec{l}/conv{1,2}/..., out/{kernel,bias}. A grid-1 network has exactly the parameters it had before grids existed.
  * Owner: the UNet object owns its variables; call disposeUNet() when done.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -40,6 +41,11 @@ export function unetParamShapes(config: UNetConfig): Array<{ name: string; shape
     out.push({ name: `${name}/kernel`, shape: [k, k, cin, cout] }, { name: `${name}/bias`, shape: [cout] });
   };
   let cin = config.inputChannels;
+  if (config.grid > 1) {
+    conv('stem/conv1', 3, cin, config.filters);
+    conv('stem/conv2', 3, config.filters, config.filters);
+    cin = config.filters;
+  }
   for (let l = 0; l < config.depth; l++) {
     const f = config.filters * 2 ** l;
     conv(`enc${l}/conv1`, 3, cin, f);
@@ -81,7 +87,10 @@ export function createUNet(partial: Partial<UNetConfig> & Pick<UNetConfig, 'inpu
 }
 let uid = 0;
 
-/** Raw network output [B, H, W, outputChannels] for x [B, H, W, inputChannels]; H, W divisible by 2^depth. */
+/**
+ * Raw network output [B, H/grid, W/grid, outputChannels] for x [B, H, W, inputChannels]; H, W divisible by
+ * grid * 2^depth. With grid 2 the stem's two convolutions run at full resolution, then a 2x2 max-pool, then the U-Net.
+ */
 export function unetForward(unet: UNet, x: tf.Tensor4D): tf.Tensor4D {
   const { config } = unet;
   const d = unetDivisor(config);
@@ -96,6 +105,7 @@ export function unetForward(unet: UNet, x: tf.Tensor4D): tf.Tensor4D {
       return conv2dBiasAct(h, w, b, relu);
     };
     let h = x;
+    if (config.grid > 1) h = maxPool2x2(conv(conv(h, true), true));
     const skips: tf.Tensor4D[] = [];
     for (let l = 0; l < config.depth; l++) {
       h = conv(conv(h, true), true);
@@ -115,7 +125,7 @@ export function unetVariables(unet: UNet): tf.Variable[] {
   return unet.params.map((p) => p.variable);
 }
 
-const isEncoder = (name: string) => /^(enc\d+|bottom)\//.test(name);
+const isEncoder = (name: string) => /^(stem|enc\d+|bottom)\//.test(name);
 
 /** The decoder and output-layer variables (everything but enc* and bottom): what trains while the encoder is frozen. */
 export function unetDecoderVariables(unet: UNet): tf.Variable[] {

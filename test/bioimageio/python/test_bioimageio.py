@@ -16,6 +16,8 @@ import pytest
 
 PACKAGES = Path(os.environ.get("SPARSECELL_BIOIMAGEIO_PACKAGES", ""))
 FAMILIES = ["stardist", "cellpose", "elephant"]
+# one package per family, and StarDist with grid 2 (output at half the input's resolution: output axes scale 2)
+PACKAGE_NAMES = [*FAMILIES, "stardist-grid2"]
 
 
 def package(family: str) -> Path:
@@ -28,12 +30,14 @@ def errors(summary) -> list[str]:
     return [f"{d.name}: {e.loc} {e.msg}" for d in summary.details for e in d.errors]
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-def test_spec_validates(family: str) -> None:
+@pytest.mark.parametrize("name", PACKAGE_NAMES)
+def test_spec_validates(name: str) -> None:
     from bioimageio.spec import load_description
     from bioimageio.spec.model.v0_5 import ModelDescr
 
-    d = load_description(package(family), perform_io_checks=True)
+    family = name.split("-")[0]
+    grid = 2 if name.endswith("grid2") else 1
+    d = load_description(package(name), perform_io_checks=True)
     s = d.validation_summary
     assert errors(s) == []
     assert s.status in ("valid-format", "passed"), s.status
@@ -42,13 +46,19 @@ def test_spec_validates(family: str) -> None:
     cfg = d.config.model_dump()
     assert cfg["sparsecell"]["family"] == family
     if family == "stardist":
-        assert cfg["stardist"]["n_rays"] == 16 and cfg["stardist"]["grid"] == [1, 1]
+        assert cfg["stardist"]["n_rays"] == 16 and cfg["stardist"]["grid"] == [grid, grid]
+    out_axes = {a.id: a for a in d.outputs[0].axes}
+    assert (out_axes["y"].scale, out_axes["x"].scale) == (grid, grid)
+    # the declared output size is the input's divided by the grid, as the test tensors are
+    tin = np.load(io.BytesIO(zipfile.ZipFile(package(name)).read("test_input.npy")))
+    tout = np.load(io.BytesIO(zipfile.ZipFile(package(name)).read("test_output.npy")))
+    assert tout.shape[2:] == (tin.shape[2] // grid, tin.shape[3] // grid)
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-def test_core_model_test_passes_on_onnx(family: str) -> None:
+@pytest.mark.parametrize("name", PACKAGE_NAMES)
+def test_core_model_test_passes_on_onnx(name: str) -> None:
     core = pytest.importorskip("bioimageio.core")
-    s = core.test_model(package(family), weight_format="onnx")
+    s = core.test_model(package(name), weight_format="onnx")
     assert errors(s) == []
     assert s.status == "passed", s.status
 

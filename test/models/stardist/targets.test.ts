@@ -19,6 +19,7 @@ describe('models/stardist/config', () => {
       nRays: 32,
       probThresh: 0.5,
       nmsThresh: 0.4,
+      grid: 1,
     });
     expect(parseConfig(undefined)).to.deep.equal(STARDIST_DEFAULTS);
     expect(parseConfig({ nRays: 64, probThresh: 0.3 })).to.include({ nRays: 64, probThresh: 0.3 });

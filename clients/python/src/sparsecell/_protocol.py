@@ -104,7 +104,7 @@ class PolygonRoi(TypedDict):
 class TrainOptions(TypedDict):
     'Training hyper-parameters (defaults in server/training/config.ts).'
     batchSize: NotRequired[int]
-    patchSize: NotRequired[int]  # Square training patch side, a multiple of 2^depth.
+    patchSize: NotRequired[int]  # Square training patch side, a multiple of grid x 2^depth (grid: StarDist's, else 1); -32602 otherwise.
     learningRate: NotRequired[float]
     seed: NotRequired[int]
     augment: NotRequired[bool]
@@ -204,7 +204,7 @@ class ServerInfoResult(TypedDict):
 class SessionCreateParams(TypedDict):
     name: NotRequired[str]
     family: NotRequired[FamilyName]  # Model family: stardist (star-convex polygons), cellpose (flows), elephant (bg/border/centre).
-    config: NotRequired[dict[str, Any]]  # Family config overrides (e.g. {nRays: 32}).
+    config: NotRequired[dict[str, Any]]  # Family config overrides (e.g. {nRays: 32}); checked by the family, a bad field gives -32602 at /config/<field>. StarDist: grid 1 (default) or 2 predicts on every grid-th pixel (StarDist's grid).
     autoBackground: NotRequired[bool]  # Treat a ring around annotated objects as background (off by default).
     starter: NotRequired[str]  # Begin from the built-in starter model of this name for the session family (server.info.starterModels), e.g. "nuclei": model.predict works at once (zero-shot) and model.train fine-tunes it.
 
