@@ -22,6 +22,8 @@ const BENCHES: Record<string, string> = {
   'gpu-check': './gpu-check.js',
   'class-balance': './class-balance.js',
   finetune: './finetune.js',
+  'suggest-study': './suggest-study.js',
+  'suggest-speed': './suggest-speed.js',
 };
 
 /** The commit the benchmark ran on ("<sha>+dirty" when the work tree had changes; "unknown" outside git). */
