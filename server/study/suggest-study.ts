@@ -311,6 +311,7 @@ export async function runSuggestStudy(opts: SuggestStudyOptions): Promise<Record
       train: { ...trainBase, steps: undefined, timeLimitS: undefined },
       seeds,
       startK,
+      startObjects: countFor(startK),
       targets,
       stepsPerRound,
       roundsPerK,

@@ -696,6 +696,10 @@ class Client:
             self._predict_params(session_id, image_id, region, z, prob_thresh, nms_thresh, progress_token),
         )
 
+    def model_suggest(self, session_id: str, **params: Any) -> P.ModelSuggestResult:
+        """What to annotate next: ``params`` are model.suggest's other fields as on the wire (imageId, region, …)."""
+        return self.call(P.M_MODEL_SUGGEST, {"sessionId": session_id, **params})
+
     def model_cancel(self, job_id: str) -> P.ModelCancelResult:
         return self.call(P.M_MODEL_CANCEL, {"jobId": job_id})
 
