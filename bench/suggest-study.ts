@@ -5,7 +5,7 @@
  *
  *   --images DIR --masks DIR   dense data (default ../shared/data/dsb2018-train)
  *   --seeds 1,2,3 --ks 4,16 --steps-per-round N --rounds N --per-image N --tta N --reasons a,b
- *   --limit-train N --limit-test N --val N --config JSON --patch N --batch N --backend B
+ *   --limit-train N --limit-test N --val N --config JSON --patch N --batch N --lr X --backend B
  */
 import { join } from 'node:path';
 import { parseFlags } from '../server/cli/args.js';
@@ -32,6 +32,7 @@ const FLAGS = {
   config: { type: 'string' },
   patch: { type: 'string' },
   batch: { type: 'string' },
+  lr: { type: 'string' },
   backend: { type: 'string' },
 } as const;
 
@@ -40,10 +41,13 @@ const list = (v: unknown) => (v === undefined ? undefined : String(v).split(',')
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const f = parseFlags(args, FLAGS) as Record<string, unknown>;
-  const info = await initBackend(((f.backend as string | undefined) ?? 'auto') as BackendPreference);
+  const backend = (f.backend as string | undefined) ?? 'auto';
+  if (!['auto', 'tfjs-node', 'tfjs-node-gpu', 'wasm'].includes(backend)) throw new Error(`--backend ${backend}: use auto, tfjs-node, tfjs-node-gpu or wasm`);
+  const info = await initBackend(backend as BackendPreference);
   const train: Record<string, number> = {};
   if (f.patch !== undefined) train.patchSize = Number(f.patch);
   if (f.batch !== undefined) train.batchSize = Number(f.batch);
+  if (f.lr !== undefined) train.learningRate = Number(f.lr);
   const t0 = Date.now();
   const r = await runSuggestStudy({
     imagesDir: (f.images as string | undefined) ?? join(DEFAULT_DATA, 'images'),

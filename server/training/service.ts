@@ -601,7 +601,8 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     if (suggestS > 0 && (Date.now() - job.lastSuggest) / 1000 >= suggestS) {
       job.lastSuggest = Date.now();
       try {
-        const r = await this.suggestNow(sc, view.imageId, view.z, view.region, {});
+        // the push's context, so the worker reuses the push's network pass
+        const r = await this.suggestNow(sc, view.imageId, view.z, view.region, { context: SERVICE_DEFAULTS.livePushContext });
         this.emit('event', sc.session.id, {
           type: 'suggestions.updated',
           sessionId: sc.session.id,
@@ -741,7 +742,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     imageId: string,
     z: number,
     region: [number, number, number, number],
-    o: Pick<ParamsOf<'model.suggest'>, 'count' | 'probThresh' | 'nmsThresh' | 'tta' | 'reasons'> & { signal?: AbortSignal },
+    o: Pick<ParamsOf<'model.suggest'>, 'count' | 'probThresh' | 'nmsThresh' | 'tta' | 'reasons'> & { signal?: AbortSignal; context?: number },
   ): Promise<ResultOf<'model.suggest'>> {
     await this.ensureLoaded(sc);
     await this.ensureImage(sc, imageId);
@@ -754,6 +755,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
           z,
           region,
           count: o.count ?? 10,
+          context: o.context,
           probThresh: o.probThresh,
           nmsThresh: o.nmsThresh,
           tta: o.tta,

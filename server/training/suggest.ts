@@ -30,6 +30,9 @@ export interface SuggestPlaneOptions {
   signal?: AbortSignal;
   /** Largest window predicted in one network pass (px). */
   singleWindowPx?: number;
+  /** Maps of the plain prediction of a window [y0, x0, y1, x1] made just before (model.predict, a live push): used when
+   * the window is this one, which saves one network pass. */
+  plainMaps?: { window: [number, number, number, number]; maps: Image2D };
 }
 
 function flipImage(im: Image2D, fy: boolean, fx: boolean): Image2D {
@@ -77,17 +80,30 @@ export async function windowInstances(
   model: SegmentationModel,
   win: Image2D,
   flip: readonly [boolean, boolean],
-  o: { probThresh?: number; nmsThresh?: number; maxObjects?: number; signal?: AbortSignal; singleWindowPx?: number; lowerThresh?: number },
+  o: {
+    probThresh?: number;
+    nmsThresh?: number;
+    maxObjects?: number;
+    signal?: AbortSignal;
+    singleWindowPx?: number;
+    lowerThresh?: number;
+    /** The network's maps of this (unflipped) window, already computed: no network pass. */
+    maps?: Image2D;
+  },
 ): Promise<Instances & { below?: Instances }> {
   const scale = modelScale(model);
-  const input = rescaleImage(flipImage(win, flip[0], flip[1]), scale);
-  const single = input.height * input.width <= (o.singleWindowPx ?? 1536 * 1024);
-  const maps = await predictImage(model, input, { normalized: true, tileSize: single ? Math.max(input.height, input.width) : undefined, signal: o.signal });
+  let maps = o.maps;
+  if (!maps) {
+    const input = rescaleImage(flipImage(win, flip[0], flip[1]), scale);
+    const single = input.height * input.width <= (o.singleWindowPx ?? 1536 * 1024);
+    maps = await predictImage(model, input, { normalized: true, tileSize: single ? Math.max(input.height, input.width) : undefined, signal: o.signal });
+  }
+  const m = maps;
   const stored = storedThresholds(model);
   const post = (probThresh?: number) =>
     unflipInstances(
       unscaleInstances(
-        model.family.postprocess(maps, model.config, { probThresh, nmsThresh: o.nmsThresh ?? stored.nmsThresh, maxObjects: o.maxObjects }),
+        model.family.postprocess(m, model.config, { probThresh, nmsThresh: o.nmsThresh ?? stored.nmsThresh, maxObjects: o.maxObjects }),
         scale,
         win.height,
         win.width,
@@ -129,7 +145,9 @@ export async function suggestOnPlane(
   const winLabels: Labels2D = { height: win.height, width: win.width, data: crop(labels.data, W, 1, ey0, ex0, ey1, ex1) };
   const p = { probThresh: o.probThresh, nmsThresh: o.nmsThresh, signal: o.signal, singleWindowPx: o.singleWindowPx };
   const probThresh = effectiveProbThresh(model, o.probThresh);
-  const pred = await windowInstances(model, win, [false, false], { ...p, lowerThresh: probThresh * BELOW_FACTOR });
+  const w = o.plainMaps?.window;
+  const reuse = w && w[0] === ey0 && w[1] === ex0 && w[2] === ey1 && w[3] === ex1 ? o.plainMaps!.maps : undefined;
+  const pred = await windowInstances(model, win, [false, false], { ...p, lowerThresh: probThresh * BELOW_FACTOR, maps: reuse });
   const tta: Instances[] = [];
   for (const flip of FLIPS.slice(0, Math.max(0, Math.min(MAX_TTA, o.tta ?? 1)))) tta.push(await windowInstances(model, win, flip, p));
   const ranked = rankSuggestions(

@@ -66,6 +66,8 @@ export type WorkerRequest =
       z: number;
       region: [number, number, number, number];
       count: number;
+      /** Context (px) around the region; default the U-Net's. */
+      context?: number;
       probThresh?: number;
       nmsThresh?: number;
       tta?: number;

@@ -51,7 +51,12 @@ interface SessionState {
   focusKey?: string;
   dirty: boolean;
   step: number;
+  /** The maps of the last prediction window (model.suggest right after it reuses them), for this model and step. */
+  lastMaps?: { imageId: string; z: number; window: [number, number, number, number]; maps: Image2D; model: SegmentationModel; step: number };
 }
+
+/** Largest window whose maps are kept for a following model.suggest (px). */
+const KEEP_MAPS_PX = 1024 * 1024;
 
 const sessions = new Map<string, SessionState>();
 
@@ -265,6 +270,8 @@ async function predict(
     signal,
     onProgress: (p) => post({ id, progress: { tile: p.done, tiles: p.total } }),
   });
+  st.lastMaps =
+    eh * ew <= KEEP_MAPS_PX && scale === 1 ? { imageId: req.imageId, z: req.z, window: [ey0, ex0, ey1, ex1], maps, model: st.model, step: st.step } : undefined;
   // Request thresholds win; then the ones stored with the model (a starter's, chosen on validation images).
   const stored = storedThresholds(st.model);
   const raw = st.model.family.postprocess(maps, st.model.config, {
@@ -312,8 +319,12 @@ async function suggest(st: SessionState, req: Extract<WorkerRequest, { op: 'sugg
   const plane = im.planes[req.z];
   const HW = plane.height * plane.width;
   const labels = { height: plane.height, width: plane.width, data: im.labels.subarray(req.z * HW, (req.z + 1) * HW) };
+  const m = st.lastMaps;
+  const fresh = m && m.imageId === req.imageId && m.z === req.z && m.model === st.model && m.step === st.step;
   const suggestions = await suggestOnPlane(st.model, plane, labels, req.region, {
     count: req.count,
+    context: req.context,
+    plainMaps: fresh ? { window: m.window, maps: m.maps } : undefined,
     probThresh: req.probThresh,
     nmsThresh: req.nmsThresh,
     tta: req.tta,
@@ -357,6 +368,7 @@ function state(sessionId: string): SessionState {
 function unload(sessionId: string): void {
   const st = sessions.get(sessionId);
   if (!st) return;
+  st.lastMaps = undefined;
   st.optimizer?.dispose();
   disposeModel(st.model);
   sessions.delete(sessionId);

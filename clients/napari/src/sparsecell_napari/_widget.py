@@ -1074,15 +1074,27 @@ class SparsecellWidget(QWidget):
 
         self._submit(work, None, "session.setView")
 
-    def predict(self) -> None:
-        """``model.predict`` for the selected image (current slice of a stack) into the prediction layer."""
+    def _prepare_image(self) -> tuple[Any, Client, int | None, int] | None:
+        """(image layer, client, current plane or None, layer key) for a request about the selected image."""
         prep = self._prepare()
         if prep is None:
-            return
+            return None
         img, _ = prep
-        client = self.client
-        z = self._current_z(img)
-        key = _lid(img)
+        return img, self.client, self._current_z(img), _lid(img)
+
+    def _server_ids(self, key: int) -> tuple[str, str]:
+        """(sessionId, imageId) of an image layer, once it is on the server (runner thread)."""
+        sid, iid = self.session_id, self._image_ids.get(key)
+        if sid is None or iid is None:
+            raise RuntimeError("image not on the server")
+        return sid, iid
+
+    def predict(self) -> None:
+        """``model.predict`` for the selected image (current slice of a stack) into the prediction layer."""
+        prep = self._prepare_image()
+        if prep is None:
+            return
+        img, client, z, key = prep
         try:
             start = self._model_settings()["start"]
         except Exception:  # noqa: BLE001
@@ -1092,9 +1104,7 @@ class SparsecellWidget(QWidget):
         self.progress.setFormat("predicting …")
 
         def work() -> Prediction:
-            sid, iid = self.session_id, self._image_ids.get(key)
-            if sid is None or iid is None:
-                raise RuntimeError("image not on the server")
+            sid, iid = self._server_ids(key)
             if start is not None and start[0] == "file":
                 self._start_w(client, sid, start)  # "Start from: file…" predicts with that model
             call = client.model_predict_async(sid, iid, z=z, progress_token=token)
@@ -1126,19 +1136,14 @@ class SparsecellWidget(QWidget):
 
     def suggest(self) -> None:
         """``model.suggest`` for the visible region of the selected image into the suggestions layer."""
-        prep = self._prepare()
+        prep = self._prepare_image()
         if prep is None:
             return
-        img, _ = prep
-        client = self.client
-        z = self._current_z(img)
-        key = _lid(img)
+        img, client, z, key = prep
         region = [int(v) for v in self.visible_region(img)]
 
         def work() -> dict:
-            sid, iid = self.session_id, self._image_ids.get(key)
-            if sid is None or iid is None:
-                raise RuntimeError("image not on the server")
+            sid, iid = self._server_ids(key)
             params: dict = {"sessionId": sid, "imageId": iid, "region": region}
             if z is not None:
                 params["z"] = z
