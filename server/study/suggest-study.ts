@@ -162,6 +162,61 @@ export async function runSuggestStudy(opts: SuggestStudyOptions): Promise<Record
     );
   }
 
+  /** The report so far (written after every run, so an interrupted comparison keeps what it finished). */
+  function report(partial: boolean) {
+    const rows: SuggestSummaryRow[] = [];
+    for (const ordering of ['suggested', 'minmax', 'random'])
+      for (const t of targets) {
+        const rs = runs.filter((r) => r.ordering === ordering && r.k === t.k);
+        if (!rs.length) continue;
+        const o = summary(rs.map((r) => r.objects));
+        rows.push({
+          ordering,
+          k: t.k,
+          objects: { mean: o.mean, min: o.min, max: o.max },
+          steps: t.steps,
+          f1: summary(rs.map((r) => r.atIoU05.f1)),
+          accuracy: (({ mean, sd }) => ({ mean, sd }))(summary(rs.map((r) => r.atIoU05.accuracy))),
+        });
+      }
+    const verdict = targets.flatMap((t) => {
+      const s = rows.find((r) => r.ordering === 'suggested' && r.k === t.k);
+      const m = rows.find((r) => r.ordering === 'minmax' && r.k === t.k);
+      if (!s || !m) return [];
+      const diff = round4(s.f1.mean - m.f1.mean);
+      const spread = round4(Math.max(s.f1.sd, m.f1.sd));
+      return [{ k: t.k, f1Difference: diff, spread, beatsMinmaxBeyondSpread: diff > spread }];
+    });
+    const result = {
+      setup: {
+        family,
+        config,
+        train: { ...trainBase, steps: undefined, timeLimitS: undefined },
+        seeds,
+        startK,
+        startObjects: countFor(startK),
+        targets,
+        stepsPerRound,
+        roundsPerK,
+        perImage,
+        tta: opts.tta ?? d.tta,
+        reasons: opts.reasons ?? 'all',
+        backend: opts.backend,
+        trainSet: { images: resolve(opts.imagesDir), count: trainNames.length },
+        testSet: { count: testNames.length, split: `trainValTestSplit(seed ${opts.splitSeed ?? d.splitSeed}, holdout ${split.test.length})` },
+        thresholds: valData.length ? `chosen on ${valData.length} validation images` : 'family defaults',
+        spread: 'sd = sample standard deviation over seeds',
+      },
+      summary: rows,
+      verdict,
+      runs,
+      ...(partial ? { partial: `${runs.length} of ${seeds.length * 3 * targets.length} runs done` } : {}),
+    };
+    ensureDir(opts.outDir);
+    writeFileAtomic(join(opts.outDir, 'suggest-study.json'), JSON.stringify(result, null, 2) + '\n');
+    return result;
+  }
+
   for (const seed of seeds) {
     // --- suggested: rounds of train -> suggest -> label, evaluated at each K's object count
     const kept = trainData.map((it, i) => new Set(selectObjects(statsOf[i], 'minmax', startK)));
@@ -262,6 +317,7 @@ export async function runSuggestStudy(opts: SuggestStudyOptions): Promise<Record
         atIoU05: at,
         added: { byReason: { ...byReason }, backgroundOnly, fallbackObjects, rounds, suggestS: round4(suggestS) },
       });
+      report(true);
       emit({ type: 'eval', seed, ordering: 'suggested', k: target.k, message: `F1 ${at.f1.toFixed(3)} at ${objects()} objects, ${steps} steps` });
     }
     disposeModel(model);
@@ -278,59 +334,13 @@ export async function runSuggestStudy(opts: SuggestStudyOptions): Promise<Record
         disposeModel(m);
         const n = items.reduce((a, b) => a + b.n, 0);
         runs.push({ seed, ordering, k: target.k, objects: n, steps: target.steps, trainS: round4((Date.now() - t1) / 1000), atIoU05: at });
+        report(true);
         emit({ type: 'eval', seed, ordering, k: target.k, message: `F1 ${at.f1.toFixed(3)} at ${n} objects, ${target.steps} steps` });
       }
   }
 
-  const rows: SuggestSummaryRow[] = [];
-  for (const ordering of ['suggested', 'minmax', 'random'])
-    for (const t of targets) {
-      const rs = runs.filter((r) => r.ordering === ordering && r.k === t.k);
-      if (!rs.length) continue;
-      const o = summary(rs.map((r) => r.objects));
-      rows.push({
-        ordering,
-        k: t.k,
-        objects: { mean: o.mean, min: o.min, max: o.max },
-        steps: t.steps,
-        f1: summary(rs.map((r) => r.atIoU05.f1)),
-        accuracy: (({ mean, sd }) => ({ mean, sd }))(summary(rs.map((r) => r.atIoU05.accuracy))),
-      });
-    }
-  const verdict = targets.map((t) => {
-    const s = rows.find((r) => r.ordering === 'suggested' && r.k === t.k)!;
-    const m = rows.find((r) => r.ordering === 'minmax' && r.k === t.k)!;
-    const diff = round4(s.f1.mean - m.f1.mean);
-    const spread = round4(Math.max(s.f1.sd, m.f1.sd));
-    return { k: t.k, f1Difference: diff, spread, beatsMinmaxBeyondSpread: diff > spread };
-  });
-  const result = {
-    setup: {
-      family,
-      config,
-      train: { ...trainBase, steps: undefined, timeLimitS: undefined },
-      seeds,
-      startK,
-      startObjects: countFor(startK),
-      targets,
-      stepsPerRound,
-      roundsPerK,
-      perImage,
-      tta: opts.tta ?? d.tta,
-      reasons: opts.reasons ?? 'all',
-      backend: opts.backend,
-      trainSet: { images: resolve(opts.imagesDir), count: trainNames.length },
-      testSet: { count: testNames.length, split: `trainValTestSplit(seed ${opts.splitSeed ?? d.splitSeed}, holdout ${split.test.length})` },
-      thresholds: valData.length ? `chosen on ${valData.length} validation images` : 'family defaults',
-      spread: 'sd = sample standard deviation over seeds',
-    },
-    summary: rows,
-    verdict,
-    runs,
-  };
-  ensureDir(opts.outDir);
-  writeFileAtomic(join(opts.outDir, 'suggest-study.json'), JSON.stringify(result, null, 2) + '\n');
-  const spec = suggestFigureSpec(rows);
+  const result = report(false);
+  const spec = suggestFigureSpec(result.summary);
   writeFileAtomic(join(opts.outDir, 'suggest-study.vl.json'), JSON.stringify(spec, null, 2) + '\n');
   const fig = await renderFigure(spec);
   writeFileAtomic(join(opts.outDir, 'suggest-study.svg'), fig.svg);
