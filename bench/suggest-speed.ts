@@ -17,9 +17,9 @@ import { RESULTS_DIR } from './run.js';
 import { flag, log, stats } from './helpers.js';
 
 export async function run(args: string[]): Promise<Record<string, unknown>> {
-  const size = flag(args, '--size', 512);
-  const repeats = flag(args, '--repeats', 5);
-  const tta = flag(args, '--tta', 1);
+  const size = flag(args, 'size', 512);
+  const repeats = flag(args, 'repeats', 5);
+  const tta = flag(args, 'tta', 1);
   const b = args.indexOf('--backend');
   const info = await initBackend((b >= 0 ? args[b + 1] : 'auto') as BackendPreference);
   const model = deserializeModel(readBytes(join(RESULTS_DIR, '..', '..', 'models', 'nuclei-stardist.scm')));
