@@ -23,6 +23,8 @@ const BENCHES: Record<string, string> = {
   'class-balance': './class-balance.js',
   finetune: './finetune.js',
   grid: './grid.js',
+  'suggest-study': './suggest-study.js',
+  'suggest-speed': './suggest-speed.js',
 };
 
 /** The commit the benchmark ran on ("<sha>+dirty" when the work tree had changes; "unknown" outside git). */

@@ -15,6 +15,22 @@ const signed4 = encodeNdArray(Int32Array.from([-1, 0, 0, -1, 0, 1, 1, 0, 0, 1, 1
 const image4 = encodeNdArray(Uint8Array.from([10, 12, 11, 9, 13, 200, 210, 12, 11, 205, 199, 10, 9, 12, 13, 11]), [4, 4]);
 const pred4 = encodeNdArray(Int32Array.from([0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0]), [4, 4], { deflate: true });
 const counts = { unlabeled: 4, background: 8, objects: 1 };
+const suggestions = [
+  {
+    imageId: 'img1',
+    region: [1, 1, 3, 3],
+    kind: 'object',
+    reason: 'uncertain',
+    score: 0.62,
+    polygon: [
+      [0.8, 1.5],
+      [1.5, 2.2],
+      [2.2, 1.5],
+      [1.5, 0.8],
+    ],
+  },
+  { imageId: 'img1', region: [0, 2, 2, 4], kind: 'area', reason: 'unlike-labeled', score: 0.41 },
+];
 const polygons = [
   {
     id: 1,
@@ -90,6 +106,10 @@ const EXAMPLES: Record<string, [unknown, unknown]> = {
     { sessionId: S, imageId: 'img1', progressToken: 'p1' },
     { labels: pred4, polygons, modelVersion: 3, generation: 2, region: [0, 0, 4, 4] },
   ],
+  'model.suggest': [
+    { sessionId: S, imageId: 'img1', count: 2 },
+    { modelVersion: 3, generation: 2, imageId: 'img1', region: [0, 0, 4, 4], suggestions },
+  ],
   'model.cancel': [{ jobId: 'job1' }, { cancelled: true, state: 'cancelled' }],
   'model.export': [{ sessionId: S }, { model: 'U0NNMQ==', family: 'stardist', modelVersion: 3, bytes: 4 }],
   'model.import': [
@@ -111,6 +131,11 @@ const NOTIFICATION_EXAMPLES: Record<string, unknown> = {
     jsonrpc: '2.0',
     method: '$/event',
     params: { type: 'prediction.updated', sessionId: S, imageId: 'img1', region: [0, 0, 4, 4], generation: 2, modelVersion: 3, labels: pred4, polygons },
+  },
+  'event.suggestions-updated': {
+    jsonrpc: '2.0',
+    method: '$/event',
+    params: { type: 'suggestions.updated', sessionId: S, imageId: 'img1', region: [0, 0, 4, 4], modelVersion: 3, suggestions },
   },
   'event.model-updated': { jsonrpc: '2.0', method: '$/event', params: { type: 'model.updated', sessionId: S, modelVersion: 3, generation: 2 } },
   'cancel-request': { jsonrpc: '2.0', method: '$/cancelRequest', params: { id: 7 } },

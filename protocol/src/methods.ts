@@ -19,6 +19,8 @@ import {
   SessionId,
   SessionInfo,
   StarterModel,
+  Suggestion,
+  SuggestionReason,
   TrainOptions,
   TrainRecipe,
 } from './types.js';
@@ -302,6 +304,39 @@ export const METHODS = {
       progressToken: ProgressToken,
     }),
     result: Prediction,
+    errors: ['SessionNotFound', 'ImageNotFound', 'ModelNotTrained', 'ShapeMismatch', 'RequestCancelled', 'StorageCorrupt'],
+  },
+  'model.suggest': {
+    summary:
+      'What to annotate next: the objects and areas of a view that would teach the model most, best first. Never what is already labeled. Answers while training runs.',
+    params: Obj({
+      ...SessionRef,
+      imageId: Type.Optional(ImageId),
+      region: Type.Optional(Region),
+      z: Type.Optional(Type.Integer({ minimum: 0, description: 'Plane index for ZYX and TYX images (default: the view plane, else 0).' })),
+      count: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Most suggestions returned (default 10).' })),
+      probThresh: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+      nmsThresh: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+      tta: Type.Optional(
+        Type.Integer({
+          minimum: 0,
+          maximum: 3,
+          description: 'Flipped predictions compared with the plain one (default 1: turned 180 degrees; 0 turns the uncertain reason off).',
+        }),
+      ),
+      reasons: Type.Optional(Type.Array(SuggestionReason, { minItems: 1, maxItems: 3, uniqueItems: true, description: 'Reasons to use (default all).' })),
+    }),
+    result: Obj(
+      {
+        modelVersion: Type.Integer({ minimum: 0 }),
+        generation: Type.Integer({ minimum: 0, description: 'Newest label generation the model had trained on.' }),
+        imageId: ImageId,
+        region: Region,
+        z: Type.Optional(Type.Integer({ minimum: 0 })),
+        suggestions: Type.Array(Suggestion),
+      },
+      'Without imageId: the image of the session view (session.setView), else the first image; without region: the view region on that image, else the whole plane.',
+    ),
     errors: ['SessionNotFound', 'ImageNotFound', 'ModelNotTrained', 'ShapeMismatch', 'RequestCancelled', 'StorageCorrupt'],
   },
   'model.cancel': {

@@ -3,7 +3,7 @@
  * notification $/cancelRequest.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { NdArray, PolygonRoi, Region } from './types.js';
+import { NdArray, PolygonRoi, Region, Suggestion } from './types.js';
 
 export const ProgressParams = Type.Object(
   {
@@ -48,6 +48,22 @@ export const PredictionUpdatedEvent = Type.Object(
   },
   { $id: 'PredictionUpdatedEvent', additionalProperties: false },
 );
+export const SuggestionsUpdatedEvent = Type.Object(
+  {
+    type: Type.Literal('suggestions.updated'),
+    sessionId: Type.String(),
+    imageId: Type.String(),
+    region: Region,
+    z: Type.Optional(Type.Integer({ minimum: 0 })),
+    modelVersion: Type.Integer({ minimum: 0 }),
+    suggestions: Type.Array(Suggestion),
+  },
+  {
+    $id: 'SuggestionsUpdatedEvent',
+    additionalProperties: false,
+    description: 'Live mode: model.suggest for the view, sent after a prediction.updated, at most once per TrainOptions.suggestEveryS (default 10 s).',
+  },
+);
 export const SimpleEvent = Type.Object(
   {
     type: Type.Union([Type.Literal('model.updated'), Type.Literal('session.closed'), Type.Literal('labels.updated'), Type.Literal('job.finished')]),
@@ -60,7 +76,7 @@ export const SimpleEvent = Type.Object(
   },
   { $id: 'SimpleEvent', additionalProperties: false },
 );
-export const EventParams = Type.Union([PredictionUpdatedEvent, SimpleEvent], { $id: 'EventParams' });
+export const EventParams = Type.Union([PredictionUpdatedEvent, SuggestionsUpdatedEvent, SimpleEvent], { $id: 'EventParams' });
 export type EventParams = Static<typeof EventParams>;
 
 export const HeartbeatParams = Type.Object({ serverTime: Type.String() }, { $id: 'HeartbeatParams', additionalProperties: false });
@@ -74,7 +90,7 @@ export const NOTIFICATIONS = {
   '$/event': {
     direction: 'server->client',
     params: EventParams,
-    summary: 'Session events (prediction.updated, model.updated, session.closed, ...), sent to every connection attached to the session.',
+    summary: 'Session events (prediction.updated, suggestions.updated, model.updated, session.closed, ...), sent to every connection attached to the session.',
   },
   '$/heartbeat': { direction: 'server->client', params: HeartbeatParams, summary: 'Sent periodically so clients can detect a dead daemon.' },
   '$/cancelRequest': { direction: 'client->server', params: CancelRequestParams, summary: 'Cancel the in-flight request with this id; it answers -32800.' },

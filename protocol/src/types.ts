@@ -136,6 +136,30 @@ export const PolygonRoi = Type.Object(
 );
 export type PolygonRoi = Static<typeof PolygonRoi>;
 
+export const SuggestionReason = Type.Union([Type.Literal('uncertain'), Type.Literal('near-threshold'), Type.Literal('unlike-labeled')], {
+  $id: 'SuggestionReason',
+  description:
+    'uncertain: the prediction disagrees with its flipped (test-time-augmented) versions, or only a flipped version found the object; ' +
+    'near-threshold: the object probability is barely above the threshold; unlike-labeled: an area far from every label whose intensity and texture are unlike the labeled parts.',
+});
+export type SuggestionReason = Static<typeof SuggestionReason>;
+
+export const Suggestion = Type.Object(
+  {
+    imageId: Type.String(),
+    region: Region,
+    z: Type.Optional(Type.Integer({ minimum: 0 })),
+    kind: Type.Union([Type.Literal('object'), Type.Literal('area')], { description: 'object: one predicted (or missed) object; area: a block to look at.' }),
+    reason: SuggestionReason,
+    score: Type.Number({ minimum: 0, maximum: 1, description: 'How much labeling it would teach the model (higher first).' }),
+    polygon: Type.Optional(
+      Type.Array(Type.Array(Type.Number(), { minItems: 2, maxItems: 2 }), { description: 'object: the predicted outline, [[y, x], ...] in image pixels.' }),
+    ),
+  },
+  { $id: 'Suggestion', additionalProperties: false, description: 'Something to annotate next; region is its bounding box in image pixels.' },
+);
+export type Suggestion = Static<typeof Suggestion>;
+
 export const TrainOptions = Type.Object(
   {
     batchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
@@ -152,6 +176,12 @@ export const TrainOptions = Type.Object(
     pushEverySteps: Type.Optional(Type.Integer({ minimum: 1, description: 'Live mode: push prediction.updated after this many steps (default 20).' })),
     pushEveryS: Type.Optional(
       Type.Number({ exclusiveMinimum: 0, description: 'Live mode: ... or after this many seconds (default 5), and after each label update.' }),
+    ),
+    suggestEveryS: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description: 'Live mode: push suggestions.updated after a prediction push at most once per this many seconds (default 10; 0 = never).',
+      }),
     ),
   },
   { $id: 'TrainOptions', additionalProperties: false, description: 'Training hyper-parameters (defaults in server/training/config.ts).' },
@@ -233,6 +263,8 @@ export const STRUCTS: TSchema[] = [
   JobInfo,
   SessionInfo,
   PolygonRoi,
+  SuggestionReason,
+  Suggestion,
   TrainOptions,
   ServerLimits,
   StarterScores,

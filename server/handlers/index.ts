@@ -327,6 +327,13 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
       return models.predict(s, p, { signal: ctx.signal, ...(token !== undefined ? { progress: (q) => ctx.progress({ ...q, token }) } : {}) });
     },
 
+    'model.suggest': async (p, ctx) => {
+      const s = sessions.get(p.sessionId);
+      ctx.attach(s.id);
+      if (p.imageId !== undefined) s.image(p.imageId);
+      return models.suggest(s, p, { signal: ctx.signal });
+    },
+
     'model.cancel': async (p) => models.cancel(p.jobId),
 
     'model.export': async (p, ctx) => {

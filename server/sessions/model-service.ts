@@ -29,6 +29,7 @@ export interface ModelService {
   train(session: Session, params: ParamsOf<'model.train'>): Promise<{ jobId: string }>;
   configure(session: Session, params: ParamsOf<'model.configure'>): Promise<ResultOf<'model.configure'>>;
   predict(session: Session, params: ParamsOf<'model.predict'>, ctx: { signal: AbortSignal; progress?: (p: ProgressParams) => void }): Promise<PredictionResult>;
+  suggest(session: Session, params: ParamsOf<'model.suggest'>, ctx: { signal: AbortSignal }): Promise<ResultOf<'model.suggest'>>;
   cancel(jobId: string): Promise<{ cancelled: boolean; state: string }>;
   exportModel(session: Session, params?: Omit<ParamsOf<'model.export'>, 'sessionId'>): Promise<ResultOf<'model.export'>>;
   importModel(session: Session, archive: Uint8Array, format?: 'sparsecell' | 'bioimageio'): Promise<ResultOf<'model.import'>>;

@@ -18,8 +18,8 @@ import type { SessionManager } from '../sessions/session-manager.js';
 import type { ActiveJob, Session } from '../sessions/session.js';
 import { spatialShape } from '../sessions/session.js';
 import type { BackendInfo, ModelService } from '../sessions/model-service.js';
-import type { JobInfo } from '../../protocol/src/types.js';
-import type { ParamsOf, PredictionResult } from '../../protocol/src/methods.js';
+import type { Axes, JobInfo } from '../../protocol/src/types.js';
+import type { ParamsOf, PredictionResult, ResultOf } from '../../protocol/src/methods.js';
 import type { EventParams, ProgressParams } from '../../protocol/src/progress.js';
 import { encodeNdArray } from '../../protocol/src/ndarray.js';
 import { ComputeWorker, WorkerError } from './compute-worker.js';
@@ -30,7 +30,7 @@ import { Lane, type Trainer } from './lane.js';
 import { finalRateFor, RECIPE, scheduledLearningRate } from '../recipe.js';
 import { UNBOUNDED_STEPS } from './config.js';
 import { DEFAULT_STARTER } from '../storage/starters.js';
-import type { LiveTrainOptions, PredictResult, TrainSliceResult, WorkerImage } from './worker-protocol.js';
+import type { LiveTrainOptions, PredictResult, SuggestResult, TrainSliceResult, WorkerImage } from './worker-protocol.js';
 
 /** Scheduling and live-mode constants (see ARCHITECTURE.md "Training and scheduling"). */
 export const SERVICE_DEFAULTS = {
@@ -45,6 +45,8 @@ export const SERVICE_DEFAULTS = {
   liveOptions: { ...RECIPE.live } as LiveTrainOptions,
   /** Live pushes predict the view with this much context (px) around it (full predictions use the U-Net's). */
   livePushContext: 16,
+  /** Live: suggestions.updated follows a prediction push at most once per this many seconds (0 = never). */
+  liveSuggestS: 10,
   maxJobsKept: 20,
   /** Models (with their images) a compute worker keeps in memory; beyond this the least recently used idle one
    * is checkpointed and unloaded (it reloads from its checkpoint on next use). */
@@ -77,6 +79,7 @@ class TrainJob implements Trainer {
   readonly startedAt = Date.now();
   lastCheckpoint = Date.now();
   lastPush = 0;
+  lastSuggest = 0;
   stepsSincePush = 0;
   pushWanted = false;
   lastActivity = Date.now();
@@ -593,6 +596,26 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       this.emit('event', sc.session.id, ev);
     } catch (e) {
       this.log.warn({ sessionId: sc.session.id, err: (e as Error).message }, 'live prediction failed');
+      return;
+    }
+    const suggestS = sc.options.suggestEveryS ?? SERVICE_DEFAULTS.liveSuggestS;
+    if (suggestS > 0 && (Date.now() - job.lastSuggest) / 1000 >= suggestS) {
+      job.lastSuggest = Date.now();
+      try {
+        // the push's context, so the worker reuses the push's network pass
+        const r = await this.suggestNow(sc, view.imageId, view.z, view.region, { context: SERVICE_DEFAULTS.livePushContext });
+        this.emit('event', sc.session.id, {
+          type: 'suggestions.updated',
+          sessionId: sc.session.id,
+          imageId: view.imageId,
+          region: view.region,
+          z: view.z,
+          modelVersion: r.modelVersion,
+          suggestions: r.suggestions,
+        });
+      } catch (e) {
+        this.log.warn({ sessionId: sc.session.id, err: (e as Error).message }, 'live suggestions failed');
+      }
     }
   }
 
@@ -694,17 +717,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
         `session ${session.id} has no trained model yet; run model.train or model.import first (or create it with a starter model)`,
       );
     const im = session.image(p.imageId);
-    const spatial = spatialShape(im.meta.shape, im.meta.axes);
-    const [H, W] = spatial.slice(-2);
-    const z = p.z ?? 0;
-    if (spatial.length === 3 ? z >= spatial[0] : z !== 0)
-      throw new RpcError('ShapeMismatch', `z=${z} is outside the image (${spatial.length === 3 ? spatial[0] : 1} planes)`, [
-        { path: '/z', message: 'outside the image' },
-      ]);
-    const region = (p.region ?? [0, 0, H, W]) as [number, number, number, number];
-    const [y0, x0, y1, x1] = region;
-    if (!(y0 < y1 && x0 < x1 && y1 <= H && x1 <= W))
-      throw new RpcError('ShapeMismatch', `region [${region}] is empty or outside the ${H}x${W} plane`, [{ path: '/region', message: 'outside the image' }]);
+    const { z, region } = checkPlaneRegion(im.meta.shape, im.meta.axes, p.z ?? 0, p.region);
     ctx.progress?.({ token: '', kind: 'begin', title: 'predict', percentage: 0 });
     try {
       const res = await this.runPredict(sc, p.imageId, z, region, {
@@ -720,6 +733,75 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     } catch (e) {
       ctx.progress?.({ token: '', kind: 'end', state: ctx.signal.aborted ? 'cancelled' : 'failed' });
       if (ctx.signal.aborted) throw new RpcError('RequestCancelled', 'prediction cancelled');
+      throw e;
+    }
+  }
+
+  /** Suggest now; only call while holding the lane (from an urgent task or a training slice). */
+  private async suggestNow(
+    sc: SessionCompute,
+    imageId: string,
+    z: number,
+    region: [number, number, number, number],
+    o: Pick<ParamsOf<'model.suggest'>, 'count' | 'probThresh' | 'nmsThresh' | 'tta' | 'reasons'> & { signal?: AbortSignal; context?: number },
+  ): Promise<ResultOf<'model.suggest'>> {
+    await this.ensureLoaded(sc);
+    await this.ensureImage(sc, imageId);
+    const r = await sc.worker
+      .call<SuggestResult>(
+        {
+          op: 'suggest',
+          sessionId: sc.session.id,
+          imageId,
+          z,
+          region,
+          count: o.count ?? 10,
+          context: o.context,
+          probThresh: o.probThresh,
+          nmsThresh: o.nmsThresh,
+          tta: o.tta,
+          reasons: o.reasons,
+        },
+        { signal: o.signal },
+      )
+      .catch(mapWorkerError);
+    const planes = sc.session.image(imageId).meta.axes === 'ZYX' || sc.session.image(imageId).meta.axes === 'TYX';
+    return {
+      modelVersion: sc.modelVersion,
+      generation: sc.trainedGeneration,
+      imageId,
+      region,
+      ...(planes ? { z } : {}),
+      suggestions: r.suggestions.map((q) => ({
+        imageId,
+        region: q.region,
+        ...(planes ? { z } : {}),
+        kind: q.kind,
+        reason: q.reason,
+        score: Math.round(q.score * 1e4) / 1e4,
+        ...(q.polygon ? { polygon: q.polygon.map(([y, x]) => [y, x]) } : {}),
+      })),
+    };
+  }
+
+  async suggest(session: Session, p: ParamsOf<'model.suggest'>, ctx: { signal: AbortSignal }): Promise<ResultOf<'model.suggest'>> {
+    const sc = await this.compute(session);
+    if (!this.hasModel(sc))
+      throw new RpcError(
+        'ModelNotTrained',
+        `session ${session.id} has no trained model yet; run model.train or model.import first (or create it with a starter model)`,
+      );
+    const view = session.view;
+    const imageId = p.imageId ?? view?.imageId ?? session.images.keys().next().value;
+    if (imageId === undefined)
+      throw new RpcError('ImageNotFound', `session ${session.id} has no images`, [{ path: '/imageId', message: 'no images in the session' }]);
+    const im = session.image(imageId);
+    const onView = view !== undefined && view.imageId === imageId;
+    const { z, region } = checkPlaneRegion(im.meta.shape, im.meta.axes, p.z ?? (onView ? view.z : 0), p.region ?? (onView ? view.region : undefined));
+    try {
+      return await sc.lane.runUrgent(() => this.suggestNow(sc, imageId, z, region, { ...p, signal: ctx.signal }));
+    } catch (e) {
+      if (ctx.signal.aborted) throw new RpcError('RequestCancelled', 'suggestion cancelled');
       throw e;
     }
   }
@@ -899,6 +981,21 @@ async function testPlane(session: Session, imageId?: string): Promise<{ image: I
   const pixels = await session.pixels(im.meta.imageId);
   const data = Float32Array.from(pixels.subarray(best * H * W * C, (best + 1) * H * W * C));
   return { image: { height: H, width: W, channels: C, data }, labels: { height: H, width: W, data: im.layer.labels.slice(best * H * W, (best + 1) * H * W) } };
+}
+
+/** The plane z and region [y0, x0, y1, x1] of a request (default: the whole plane), or ShapeMismatch naming /z or /region. */
+function checkPlaneRegion(shape: number[], axes: Axes, z: number, r?: number[]): { z: number; region: [number, number, number, number] } {
+  const spatial = spatialShape(shape, axes);
+  const [H, W] = spatial.slice(-2);
+  if (spatial.length === 3 ? z >= spatial[0] : z !== 0)
+    throw new RpcError('ShapeMismatch', `z=${z} is outside the image (${spatial.length === 3 ? spatial[0] : 1} planes)`, [
+      { path: '/z', message: 'outside the image' },
+    ]);
+  const region = (r ?? [0, 0, H, W]) as [number, number, number, number];
+  const [y0, x0, y1, x1] = region;
+  if (!(y0 < y1 && x0 < x1 && y1 <= H && x1 <= W))
+    throw new RpcError('ShapeMismatch', `region [${region}] is empty or outside the ${H}x${W} plane`, [{ path: '/region', message: 'outside the image' }]);
+  return { z, region };
 }
 
 function mapWorkerError(e: unknown): never {

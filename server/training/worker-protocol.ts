@@ -7,6 +7,7 @@ import type { Axes, Dtype, FamilyName } from '../../protocol/src/types.js';
 import type { TypedArray } from '../../protocol/src/ndarray.js';
 import type { Image2D, Labels2D } from '../imaging/types.js';
 import type { ExportMetadata } from '../bioimageio/package.js';
+import type { RankedSuggestion, SuggestReason } from '../imaging/suggest.js';
 
 export interface WorkerImage {
   imageId: string;
@@ -26,6 +27,7 @@ export interface LiveTrainOptions {
   augment?: boolean;
   pushEverySteps?: number;
   pushEveryS?: number;
+  suggestEveryS?: number;
   /** Fine-tuning a starter (RECIPE.finetune): warm-up and encoder freeze, counted in steps of the job. */
   warmupSteps?: number;
   freezeEncoderSteps?: number;
@@ -56,6 +58,20 @@ export type WorkerRequest =
       nmsThresh?: number;
       context?: number;
       maxObjects: number;
+    }
+  | {
+      op: 'suggest';
+      sessionId: string;
+      imageId: string;
+      z: number;
+      region: [number, number, number, number];
+      count: number;
+      /** Context (px) around the region; default the U-Net's. */
+      context?: number;
+      probThresh?: number;
+      nmsThresh?: number;
+      tta?: number;
+      reasons?: SuggestReason[];
     }
   | { op: 'export'; sessionId: string; modelVersion: number }
   | { op: 'import'; sessionId: string; archive: Uint8Array; format?: 'sparsecell' | 'bioimageio'; maxBytes?: number }
@@ -91,4 +107,8 @@ export interface PredictResult {
   polygons: Array<{ id: number; score: number; points: Array<[number, number]> }>;
   /** More objects were found than maxObjects; the best-scoring maxObjects are returned. */
   truncated: boolean;
+}
+
+export interface SuggestResult {
+  suggestions: RankedSuggestion[];
 }

@@ -21,7 +21,17 @@ import { predictImage, defaultOverlap } from './predict.js';
 import { modelScale, rescaleImage, rescaleSample, unscaleInstances } from './rescale.js';
 import { buildPackage, importPackage, pickTestCrop, PackageError, type ExportMetadata } from '../bioimageio/package.js';
 import { resizeLabels, scaledSize } from '../imaging/resize.js';
-import type { LiveTrainOptions, PredictResult, TrainSliceResult, WorkerImage, WorkerReply, WorkerRequest, WorkerTask } from './worker-protocol.js';
+import { suggestOnPlane } from './suggest.js';
+import type {
+  LiveTrainOptions,
+  PredictResult,
+  SuggestResult,
+  TrainSliceResult,
+  WorkerImage,
+  WorkerReply,
+  WorkerRequest,
+  WorkerTask,
+} from './worker-protocol.js';
 
 interface ImageData {
   shape: number[]; // spatial
@@ -41,7 +51,12 @@ interface SessionState {
   focusKey?: string;
   dirty: boolean;
   step: number;
+  /** The maps of the last prediction window (model.suggest right after it reuses them), for this model and step. */
+  lastMaps?: { imageId: string; z: number; window: [number, number, number, number]; maps: Image2D; model: SegmentationModel; step: number };
 }
+
+/** Largest window whose maps are kept for a following model.suggest (px). */
+const KEEP_MAPS_PX = 1024 * 1024;
 
 const sessions = new Map<string, SessionState>();
 
@@ -154,7 +169,7 @@ function samples(st: SessionState, only?: { imageId: string; z: number; region: 
 }
 
 function makeSampler(st: SessionState, s: TrainingSample[], o: LiveTrainOptions): PatchSampler<never> {
-  const { learningRate: _lr, pushEverySteps: _n, pushEveryS: _t, ...rest } = o;
+  const { learningRate: _lr, pushEverySteps: _n, pushEveryS: _t, suggestEveryS: _s, ...rest } = o;
   const opts = parseTrainOptions(rest);
   return createSampler(st.model, s, { ...opts, seed: opts.seed + st.step }) as PatchSampler<never>;
 }
@@ -242,11 +257,7 @@ async function predict(
     for (let y = 0; y < eh; y++) d.set(plane.data.subarray(((ey0 + y) * W + ex0) * C, ((ey0 + y) * W + ex1) * C), y * ew * C);
     sub = { height: eh, width: ew, channels: C, data: d };
   }
-  const signal = {
-    get aborted() {
-      return Atomics.load(cancel, 0) === 1;
-    },
-  } as AbortSignal;
+  const signal = abortFlag(cancel);
   const scale = modelScale(st.model);
   const input = rescaleImage(sub, scale);
   // Regions up to SINGLE_WINDOW_PX go through the network in one window (no context computed twice). Larger
@@ -259,6 +270,8 @@ async function predict(
     signal,
     onProgress: (p) => post({ id, progress: { tile: p.done, tiles: p.total } }),
   });
+  st.lastMaps =
+    eh * ew <= KEEP_MAPS_PX && scale === 1 ? { imageId: req.imageId, z: req.z, window: [ey0, ex0, ey1, ex1], maps, model: st.model, step: st.step } : undefined;
   // Request thresholds win; then the ones stored with the model (a starter's, chosen on validation images).
   const stored = storedThresholds(st.model);
   const raw = st.model.family.postprocess(maps, st.model.config, {
@@ -299,6 +312,38 @@ async function predict(
   };
 }
 
+/** model.suggest: rank what to annotate next in a region of one plane (training/suggest.ts). */
+async function suggest(st: SessionState, req: Extract<WorkerRequest, { op: 'suggest' }>, cancel: Int32Array): Promise<SuggestResult> {
+  const im = st.images.get(req.imageId);
+  if (!im) throw new TaskError(`image ${req.imageId} is not loaded`, 'ImageNotFound');
+  const plane = im.planes[req.z];
+  const HW = plane.height * plane.width;
+  const labels = { height: plane.height, width: plane.width, data: im.labels.subarray(req.z * HW, (req.z + 1) * HW) };
+  const m = st.lastMaps;
+  const fresh = m && m.imageId === req.imageId && m.z === req.z && m.model === st.model && m.step === st.step;
+  const suggestions = await suggestOnPlane(st.model, plane, labels, req.region, {
+    count: req.count,
+    context: req.context,
+    plainMaps: fresh ? { window: m.window, maps: m.maps } : undefined,
+    probThresh: req.probThresh,
+    nmsThresh: req.nmsThresh,
+    tta: req.tta,
+    reasons: req.reasons,
+    signal: abortFlag(cancel),
+    singleWindowPx: SINGLE_WINDOW_PX,
+  });
+  return { suggestions };
+}
+
+/** An AbortSignal-like view of a task's shared cancel flag. */
+function abortFlag(cancel: Int32Array): AbortSignal {
+  return {
+    get aborted() {
+      return Atomics.load(cancel, 0) === 1;
+    },
+  } as AbortSignal;
+}
+
 /** The session model as a bioimage.io package; the test crop comes from `image` at the model's scale. */
 function exportPackage(st: SessionState, image: Image2D, labels: Labels2D, meta: ExportMetadata): Uint8Array {
   const scale = modelScale(st.model);
@@ -323,6 +368,7 @@ function state(sessionId: string): SessionState {
 function unload(sessionId: string): void {
   const st = sessions.get(sessionId);
   if (!st) return;
+  st.lastMaps = undefined;
   st.optimizer?.dispose();
   disposeModel(st.model);
   sessions.delete(sessionId);
@@ -392,6 +438,8 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
       return trainSlice(state(req.sessionId), req, cancel, post, id);
     case 'predict':
       return predict(state(req.sessionId), req, cancel, post, id);
+    case 'suggest':
+      return suggest(state(req.sessionId), req, cancel);
     case 'export': {
       const st = state(req.sessionId);
       st.model.version = req.modelVersion; // the archive carries the session's model version (its lineage)

@@ -80,6 +80,8 @@ describe('e2e: OpenRPC document vs. the live wire', () => {
     await ok('session.get', { sessionId });
     await ok('model.predict', { sessionId, imageId: 'img1', progressToken: 'p1', probThresh: 0.5, nmsThresh: 0.4 });
     await ok('model.predict', { sessionId, imageId: tyx, region: [0, 0, 16, 16], z: 2 });
+    await ok('model.suggest', { sessionId, imageId: 'img1', count: 3 });
+    await ok('model.suggest', { sessionId, imageId: tyx, region: [0, 0, 16, 16], z: 2, reasons: ['uncertain'] });
     const { model } = await ok('model.export', { sessionId });
     await ok('model.import', { sessionId, model });
 
@@ -111,6 +113,8 @@ describe('e2e: OpenRPC document vs. the live wire', () => {
     await fails('model.train', { sessionId: other, steps: 2 }, ErrorCode.InvalidLabels);
     await fails('model.predict', { sessionId: other, imageId: 'img1' }, ErrorCode.ModelNotTrained);
     await fails('model.predict', { sessionId, imageId: 'img1', region: [0, 0, 65, 10] }, ErrorCode.ShapeMismatch);
+    await fails('model.suggest', { sessionId, imageId: 'img1', region: [0, 0, 65, 10] }, ErrorCode.ShapeMismatch);
+    await fails('model.suggest', { sessionId: other }, ErrorCode.ModelNotTrained);
     await fails('model.export', { sessionId: other }, ErrorCode.ModelNotTrained);
     await fails('model.import', { sessionId: other, model: Buffer.from('garbage').toString('base64') }, ErrorCode.InvalidModel);
     await fails('model.cancel', { jobId: 'nosuchjob' }, ErrorCode.JobNotFound);

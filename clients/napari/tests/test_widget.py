@@ -18,7 +18,7 @@ from sparsecell import Client  # noqa: E402
 
 from sparsecell_napari import SparsecellWidget  # noqa: E402
 from sparsecell_napari._sample_data import make_sample_data  # noqa: E402
-from sparsecell_napari._widget import POLYGON_LAYER, PREDICTION_LAYER, _lid  # noqa: E402
+from sparsecell_napari._widget import POLYGON_LAYER, PREDICTION_LAYER, SUGGESTION_LAYER, _lid  # noqa: E402
 
 from .conftest import TINY_CONFIG, skip_or_fail  # noqa: E402
 
@@ -220,6 +220,32 @@ def test_train_progress_and_predict(widget, qtbot, nuclei, tmp_path):
     assert pred.data.max() >= 1, "the prediction has no objects"
     assert POLYGON_LAYER in w.viewer.layers
 
+    # what to annotate next: a Shapes layer with the reasons as text; Next suggestion centres the camera on each.
+    # Erase the labels of the right part first (everything is labeled, and nothing labeled is ever suggested).
+    gen = w.last_generation
+    yy, xx = np.nonzero(np.ones((64, 24), bool))
+    lab.data_setitem((yy, xx + 40), 0)
+    qtbot.waitUntil(lambda: w.last_generation > gen, timeout=WAIT)
+    w.suggest_btn.click()
+    qtbot.waitUntil(lambda: any(" suggestions (model v" in m for m in w.messages), timeout=WAIT)
+    assert w.suggestions, w.messages[-1]
+    sug = w.viewer.layers[SUGGESTION_LAYER]
+    assert len(sug.data) == len(w.suggestions)
+    assert list(sug.features["reason"]) == [s["reason"] for s in w.suggestions]
+    assert set(sug.features["reason"]) <= {"uncertain", "near-threshold", "unlike-labeled"}
+    assert sug.text.string.format == "{reason}"
+    painted = lab.data > 0
+    for s in w.suggestions:  # never what is already labeled
+        y0, x0, y1, x1 = s["region"]
+        assert painted[y0:y1, x0:x1].mean() <= 0.5, s
+    for i in range(min(2, len(w.suggestions))):
+        w.next_btn.click()
+        s = w.suggestions[i]
+        y0, x0, y1, x1 = s["region"]
+        cy, cx = w.viewer.camera.center[-2:]
+        assert abs(cy - (y0 + y1 - 1) / 2) < 1e-6 and abs(cx - (x0 + x1 - 1) / 2) < 1e-6
+        assert sug.selected_data == {i} and w.messages[-1].startswith(f"suggestion {i + 1}/")
+
     w.viewer.layers.selection.active = lab
     save_window(w, qtbot, tmp_path / "screenshot.png")
 
@@ -255,6 +281,9 @@ def test_live_mode_updates_prediction_after_paint(live_widget, qtbot, nuclei):
     qtbot.waitUntil(lambda: w.live_job_id is not None or not w.live, timeout=WAIT)
     assert w.last_view is not None  # session.setView was sent
     qtbot.waitUntil(lambda: w.prediction_updates >= 1, timeout=30_000)
+    # the first live push is followed by suggestions.updated (then at most one per suggestEveryS)
+    qtbot.waitUntil(lambda: w.suggestion_updates >= 1, timeout=30_000)
+    assert SUGGESTION_LAYER in w.viewer.layers or not w.suggestions
     before = w.prediction_updates
     gen_before = w.last_generation
     k = inst.max() + 1

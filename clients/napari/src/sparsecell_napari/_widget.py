@@ -39,12 +39,13 @@ from sparsecell import Client, LocalDaemon, Prediction, RpcError, decode_predict
 if TYPE_CHECKING:  # pragma: no cover
     import napari
 
-__all__ = ["SparsecellWidget", "PREDICTION_LAYER", "POLYGON_LAYER", "LEGEND"]
+__all__ = ["SparsecellWidget", "PREDICTION_LAYER", "POLYGON_LAYER", "SUGGESTION_LAYER", "LEGEND"]
 
 log = logging.getLogger("sparsecell_napari")
 
 PREDICTION_LAYER = "sparsecell prediction"
 POLYGON_LAYER = "sparsecell polygons"
+SUGGESTION_LAYER = "sparsecell suggestions"
 LEGEND = "Brush 1 = background · 2, 3, … = one object each · 0 / eraser = unlabeled (ignored by training)"
 DEFAULT_URL = "ws://127.0.0.1:7420"
 FAMILIES = ("stardist", "cellpose", "elephant")
@@ -174,6 +175,10 @@ class SparsecellWidget(QWidget):
         self.live_job_id: str | None = None
         self.last_view: tuple | None = None
         self.prediction_updates = 0
+        #: model.suggest / suggestions.updated: what to annotate next, best first; the index "Next suggestion" is at
+        self.suggestions: list[dict] = []
+        self.suggestion_index = -1
+        self.suggestion_updates = 0
         #: extra TrainOptions merged into every model.train (e.g. {"seed": 1, "learningRate": 1e-3}); scripting only
         self.extra_train_options: dict = {}
         self._image_ids: dict[int, str] = {}  # id(image layer) -> imageId (current session)
@@ -327,6 +332,17 @@ class SparsecellWidget(QWidget):
         grid.addWidget(self.cancel_btn, 1, 0)
         grid.addWidget(self.export_btn, 1, 1)
         grid.addWidget(self.bioimageio_btn, 1, 2)
+        self.suggest_btn = QPushButton("Suggest")
+        self.suggest_btn.setToolTip(
+            "What to annotate next: the objects and areas of the view that would teach the model most "
+            "(model.suggest; in Live mode they refresh on their own)"
+        )
+        self.next_btn = QPushButton("Next suggestion")
+        self.next_btn.setToolTip("Centre the view on the next suggestion, best first")
+        self.suggest_btn.clicked.connect(lambda: self.suggest())
+        self.next_btn.clicked.connect(lambda: self.next_suggestion())
+        grid.addWidget(self.suggest_btn, 2, 0)
+        grid.addWidget(self.next_btn, 2, 1)
         root.addLayout(grid)
 
         self.progress = QProgressBar()
@@ -396,6 +412,8 @@ class SparsecellWidget(QWidget):
             self.cancel_btn,
             self.export_btn,
             self.bioimageio_btn,
+            self.suggest_btn,
+            self.next_btn,
         ):
             b.setEnabled(ok)
 
@@ -1054,15 +1072,27 @@ class SparsecellWidget(QWidget):
 
         self._submit(work, None, "session.setView")
 
-    def predict(self) -> None:
-        """``model.predict`` for the selected image (current slice of a stack) into the prediction layer."""
+    def _prepare_image(self) -> tuple[Any, Client, int | None, int] | None:
+        """(image layer, client, current plane or None, layer key) for a request about the selected image."""
         prep = self._prepare()
         if prep is None:
-            return
+            return None
         img, _ = prep
-        client = self.client
-        z = self._current_z(img)
-        key = _lid(img)
+        return img, self.client, self._current_z(img), _lid(img)
+
+    def _server_ids(self, key: int) -> tuple[str, str]:
+        """(sessionId, imageId) of an image layer, once it is on the server (runner thread)."""
+        sid, iid = self.session_id, self._image_ids.get(key)
+        if sid is None or iid is None:
+            raise RuntimeError("image not on the server")
+        return sid, iid
+
+    def predict(self) -> None:
+        """``model.predict`` for the selected image (current slice of a stack) into the prediction layer."""
+        prep = self._prepare_image()
+        if prep is None:
+            return
+        img, client, z, key = prep
         try:
             start = self._model_settings()["start"]
         except Exception:  # noqa: BLE001
@@ -1072,9 +1102,7 @@ class SparsecellWidget(QWidget):
         self.progress.setFormat("predicting …")
 
         def work() -> Prediction:
-            sid, iid = self.session_id, self._image_ids.get(key)
-            if sid is None or iid is None:
-                raise RuntimeError("image not on the server")
+            sid, iid = self._server_ids(key)
             if start is not None and start[0] == "file":
                 self._start_w(client, sid, start)  # "Start from: file…" predicts with that model
             call = client.model_predict_async(sid, iid, z=z, progress_token=token)
@@ -1103,6 +1131,91 @@ class SparsecellWidget(QWidget):
                 self.log(f"predict failed: {e}")
 
         self._runner.submit(work, done, failed)
+
+    def suggest(self) -> None:
+        """``model.suggest`` for the visible region of the selected image into the suggestions layer."""
+        prep = self._prepare_image()
+        if prep is None:
+            return
+        img, client, z, key = prep
+        region = [int(v) for v in self.visible_region(img)]
+
+        def work() -> dict:
+            sid, iid = self._server_ids(key)
+            params: dict = {"sessionId": sid, "imageId": iid, "region": region}
+            if z is not None:
+                params["z"] = z
+            return client.call("model.suggest", params)
+
+        def done(r: dict) -> None:
+            n = self.show_suggestions(r["suggestions"], img)
+            self.log(f"{n} suggestions (model v{r['modelVersion']}): press Next suggestion")
+
+        def failed(e: BaseException) -> None:
+            if isinstance(e, RpcError) and e.name == "ModelNotTrained":
+                self.log("no trained model yet: press Train (or Live) first")
+            else:
+                self.log(f"suggest failed: {e}")
+
+        self._runner.submit(work, done, failed)
+
+    def show_suggestions(self, suggestions: list[dict], img: Any) -> int:
+        """Show suggestions as rectangles (objects magenta, areas cyan) labeled with their reason."""
+        self.suggestions = list(suggestions)
+        self.suggestion_index = -1
+        if SUGGESTION_LAYER in self.viewer.layers:
+            self.viewer.layers.remove(self.viewer.layers[SUGGESTION_LAYER])
+        if not self.suggestions:
+            return 0
+        n = self._spatial_ndim(img)
+        rects = []
+        for s in self.suggestions:
+            y0, x0, y1, x1 = (float(v) for v in s["region"])
+            r = np.array([[y0, x0], [y0, x1], [y1, x1], [y1, x0]], float)
+            if n == 3:
+                r = np.column_stack([np.full(4, float(s.get("z", 0))), r])
+            rects.append(r)
+        self.viewer.add_shapes(
+            rects,
+            shape_type="rectangle",
+            name=SUGGESTION_LAYER,
+            edge_color=["magenta" if s["kind"] == "object" else "cyan" for s in self.suggestions],
+            face_color="transparent",
+            edge_width=1,
+            features={
+                "reason": [s["reason"] for s in self.suggestions],
+                "score": [float(s["score"]) for s in self.suggestions],
+                "kind": [s["kind"] for s in self.suggestions],
+            },
+            text={"string": "{reason}", "size": 8, "color": "white", "anchor": "upper_left"},
+            scale=img.scale[-n:],
+            translate=img.translate[-n:],
+        )
+        return len(self.suggestions)
+
+    def next_suggestion(self) -> dict | None:
+        """Centre the camera on the next suggestion (best first, then round again); return it."""
+        if not self.suggestions:
+            self.log("no suggestions yet: press Suggest (Live mode sends them on its own)")
+            return None
+        self.suggestion_index = (self.suggestion_index + 1) % len(self.suggestions)
+        s = self.suggestions[self.suggestion_index]
+        img = next(
+            (ly for ly in self._layers_of("image") if self._image_ids.get(_lid(ly)) == s["imageId"]), self.image_layer
+        )
+        y0, x0, y1, x1 = s["region"]
+        sy, sx = (float(v) for v in img.scale[-2:])
+        ty, tx = (float(v) for v in img.translate[-2:])
+        if img is not None and self._spatial_ndim(img) == 3 and s.get("z") is not None:
+            self.viewer.dims.set_current_step(self.viewer.dims.ndim - 3, int(s["z"]))
+        self.viewer.camera.center = (ty + sy * (y0 + y1 - 1) / 2, tx + sx * (x0 + x1 - 1) / 2)
+        if SUGGESTION_LAYER in self.viewer.layers:
+            self.viewer.layers[SUGGESTION_LAYER].selected_data = {self.suggestion_index}
+        self.log(
+            f"suggestion {self.suggestion_index + 1}/{len(self.suggestions)}: {s['kind']} "
+            f"({s['reason']}, score {float(s['score']):.2f})"
+        )
+        return s
 
     def cancel(self) -> None:
         """Cancel the running training / live job and an in-flight prediction (bypasses the queue)."""
@@ -1246,6 +1359,11 @@ class SparsecellWidget(QWidget):
                 self.log(f"cancel {ev['jobId']}: {ev['error']}")
             else:
                 self.log(f"cancel {ev['jobId']}: {ev['result'].get('state')}")
+        elif t == "suggestions.updated" and ev.get("sessionId") == self.session_id:
+            img = next((ly for ly in self._layers_of("image") if self._image_ids.get(_lid(ly)) == ev["imageId"]), None)
+            if img is not None:
+                self.suggestion_updates += 1
+                self.show_suggestions(ev["suggestions"], img)
         elif t == "model.updated" and ev.get("sessionId") == self.session_id:
             self.status_label.setToolTip(f"model v{ev.get('modelVersion')} (labels generation {ev.get('generation')})")
         elif t == "session.closed" and ev.get("sessionId") == self.session_id:

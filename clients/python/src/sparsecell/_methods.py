@@ -226,6 +226,36 @@ class TypedMethods:
             timeout=timeout,
         )
 
+    def model_suggest(
+        self,
+        session_id: str,
+        image_id: str | None = None,
+        *,
+        region: list[int] | None = None,
+        z: int | None = None,
+        count: int | None = None,
+        prob_thresh: float | None = None,
+        nms_thresh: float | None = None,
+        tta: int | None = None,
+        reasons: list[str] | None = None,
+        timeout: float | None = None,
+    ) -> P.ModelSuggestResult:
+        """What to annotate next, best first (without image_id / region: the session's view)."""
+        params: dict[str, Any] = {"sessionId": session_id}
+        for key, value in (
+            ("imageId", image_id),
+            ("region", region),
+            ("z", z),
+            ("count", count),
+            ("probThresh", prob_thresh),
+            ("nmsThresh", nms_thresh),
+            ("tta", tta),
+            ("reasons", reasons),
+        ):
+            if value is not None:
+                params[key] = value
+        return self._invoke(P.M_MODEL_SUGGEST, params, timeout=timeout)
+
     def model_cancel(self, job_id: str) -> P.ModelCancelResult:
         return self._invoke(P.M_MODEL_CANCEL, {"jobId": job_id})
 

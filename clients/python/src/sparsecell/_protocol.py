@@ -101,6 +101,20 @@ class PolygonRoi(TypedDict):
     points: list[list[float]]  # [[y, x], ...] vertices in image pixels.
 
 
+SuggestionReason = Literal['uncertain', 'near-threshold', 'unlike-labeled']
+"""uncertain: the prediction disagrees with its flipped (test-time-augmented) versions, or only a flipped version found the object; near-threshold: the object probability is barely above the threshold; unlike-labeled: an area far from every label whose intensity and texture are unlike the labeled parts."""
+
+class Suggestion(TypedDict):
+    'Something to annotate next; region is its bounding box in image pixels.'
+    imageId: str
+    region: Region  # [y0, x0, y1, x1], half-open (y1, x1 exclusive), in pixels of the image plane.
+    z: NotRequired[int]
+    kind: Literal['object', 'area']  # object: one predicted (or missed) object; area: a block to look at.
+    reason: Literal['uncertain', 'near-threshold', 'unlike-labeled']  # uncertain: the prediction disagrees with its flipped (test-time-augmented) versions, or only a flipped version found the object; near-threshold: the object probability is barely above the threshold; unlike-labeled: an area far from every label whose intensity and texture are unlike the labeled parts.
+    score: float  # How much labeling it would teach the model (higher first).
+    polygon: NotRequired[list[list[float]]]  # object: the predicted outline, [[y, x], ...] in image pixels.
+
+
 class TrainOptions(TypedDict):
     'Training hyper-parameters (defaults in server/training/config.ts).'
     batchSize: NotRequired[int]
@@ -110,6 +124,7 @@ class TrainOptions(TypedDict):
     augment: NotRequired[bool]
     pushEverySteps: NotRequired[int]  # Live mode: push prediction.updated after this many steps (default 20).
     pushEveryS: NotRequired[float]  # Live mode: ... or after this many seconds (default 5), and after each label update.
+    suggestEveryS: NotRequired[float]  # Live mode: push suggestions.updated after a prediction push at most once per this many seconds (default 10; 0 = never).
 
 
 class ServerLimits(TypedDict):
@@ -349,6 +364,28 @@ class ModelPredictResult(TypedDict):
     truncated: NotRequired[bool]  # True when more objects were found than maxObjects: the best-scoring maxObjects are returned.
 
 
+class ModelSuggestParams(TypedDict):
+    sessionId: str  # Session id (returned by session.create).
+    imageId: NotRequired[str]  # Image id within a session.
+    region: NotRequired[Region]  # [y0, x0, y1, x1], half-open (y1, x1 exclusive), in pixels of the image plane.
+    z: NotRequired[int]  # Plane index for ZYX and TYX images (default: the view plane, else 0).
+    count: NotRequired[int]  # Most suggestions returned (default 10).
+    probThresh: NotRequired[float]
+    nmsThresh: NotRequired[float]
+    tta: NotRequired[int]  # Flipped predictions compared with the plain one (default 1: turned 180 degrees; 0 turns the uncertain reason off).
+    reasons: NotRequired[list[SuggestionReason]]  # Reasons to use (default all).
+
+
+class ModelSuggestResult(TypedDict):
+    'Without imageId: the image of the session view (session.setView), else the first image; without region: the view region on that image, else the whole plane.'
+    modelVersion: int
+    generation: int  # Newest label generation the model had trained on.
+    imageId: str  # Image id within a session.
+    region: Region  # [y0, x0, y1, x1], half-open (y1, x1 exclusive), in pixels of the image plane.
+    z: NotRequired[int]
+    suggestions: list[Suggestion]
+
+
 class ModelCancelParams(TypedDict):
     jobId: str  # Job id; also the $/progress token of the job.
 
@@ -422,6 +459,17 @@ class PredictionUpdatedEvent(TypedDict):
     polygons: list[PolygonRoi]
 
 
+class SuggestionsUpdatedEvent(TypedDict):
+    'Live mode: model.suggest for the view, sent after a prediction.updated, at most once per TrainOptions.suggestEveryS (default 10 s).'
+    type: Literal['suggestions.updated']
+    sessionId: str
+    imageId: str
+    region: Region  # [y0, x0, y1, x1], half-open (y1, x1 exclusive), in pixels of the image plane.
+    z: NotRequired[int]
+    modelVersion: int
+    suggestions: list[Suggestion]
+
+
 class SimpleEvent(TypedDict):
     type: Literal['model.updated', 'session.closed', 'labels.updated', 'job.finished']
     sessionId: str
@@ -432,7 +480,7 @@ class SimpleEvent(TypedDict):
     state: NotRequired[str]
 
 
-EventNotification = Union[PredictionUpdatedEvent, SimpleEvent]
+EventNotification = Union[PredictionUpdatedEvent, SuggestionsUpdatedEvent, SimpleEvent]
 
 class HeartbeatNotification(TypedDict):
     serverTime: str
@@ -512,6 +560,16 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                  'score': (('num', None, None, None), True),
                  'points': (('list', ('list', ('num', None, None, None), 2, 2), None, None), True)},
                 False),
+ 'SuggestionReason': ('lit', ('uncertain', 'near-threshold', 'unlike-labeled')),
+ 'Suggestion': ('obj',
+                {'imageId': (('str', None, None), True),
+                 'region': (('ref', 'Region'), True),
+                 'z': (('int', 0, None), False),
+                 'kind': (('lit', ('object', 'area')), True),
+                 'reason': (('lit', ('uncertain', 'near-threshold', 'unlike-labeled')), True),
+                 'score': (('num', 0, 1, None), True),
+                 'polygon': (('list', ('list', ('num', None, None, None), 2, 2), None, None), False)},
+                False),
  'TrainOptions': ('obj',
                   {'batchSize': (('int', 1, 64), False),
                    'patchSize': (('int', 16, 1024), False),
@@ -519,7 +577,8 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                    'seed': (('int', None, None), False),
                    'augment': (('bool',), False),
                    'pushEverySteps': (('int', 1, None), False),
-                   'pushEveryS': (('num', None, None, 0), False)},
+                   'pushEveryS': (('num', None, None, 0), False),
+                   'suggestEveryS': (('num', 0, None, None), False)},
                   False),
  'ServerLimits': ('obj',
                   {'maxMessageBytes': (('int', None, None), True),
@@ -712,6 +771,25 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                          'z': (('int', 0, None), False),
                          'truncated': (('bool',), False)},
                         False),
+ 'ModelSuggestParams': ('obj',
+                        {'sessionId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True),
+                         'imageId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), False),
+                         'region': (('ref', 'Region'), False),
+                         'z': (('int', 0, None), False),
+                         'count': (('int', 1, 100), False),
+                         'probThresh': (('num', 0, 1, None), False),
+                         'nmsThresh': (('num', 0, 1, None), False),
+                         'tta': (('int', 0, 3), False),
+                         'reasons': (('list', ('ref', 'SuggestionReason'), 1, 3), False)},
+                        False),
+ 'ModelSuggestResult': ('obj',
+                        {'modelVersion': (('int', 0, None), True),
+                         'generation': (('int', 0, None), True),
+                         'imageId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True),
+                         'region': (('ref', 'Region'), True),
+                         'z': (('int', 0, None), False),
+                         'suggestions': (('list', ('ref', 'Suggestion'), None, None), True)},
+                        False),
  'ModelCancelParams': ('obj', {'jobId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True)}, False),
  'ModelCancelResult': ('obj', {'cancelled': (('bool',), True), 'state': (('str', None, None), True)}, False),
  'ModelExportParams': ('obj',
@@ -784,6 +862,15 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                              'labels': (('ref', 'NdArray'), True),
                              'polygons': (('list', ('ref', 'PolygonRoi'), None, None), True)},
                             False),
+ 'SuggestionsUpdatedEvent': ('obj',
+                             {'type': (('lit', ('suggestions.updated',)), True),
+                              'sessionId': (('str', None, None), True),
+                              'imageId': (('str', None, None), True),
+                              'region': (('ref', 'Region'), True),
+                              'z': (('int', 0, None), False),
+                              'modelVersion': (('int', 0, None), True),
+                              'suggestions': (('list', ('ref', 'Suggestion'), None, None), True)},
+                             False),
  'SimpleEvent': ('obj',
                  {'type': (('lit', ('model.updated', 'session.closed', 'labels.updated', 'job.finished')), True),
                   'sessionId': (('str', None, None), True),
@@ -793,7 +880,10 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                   'modelVersion': (('int', None, None), False),
                   'state': (('str', None, None), False)},
                  False),
- 'EventNotification': ('union', (('ref', 'PredictionUpdatedEvent'), ('ref', 'SimpleEvent'))),
+ 'EventNotification': ('union',
+                       (('ref', 'PredictionUpdatedEvent'),
+                        ('ref', 'SuggestionsUpdatedEvent'),
+                        ('ref', 'SimpleEvent'))),
  'HeartbeatNotification': ('obj', {'serverTime': (('str', None, None), True)}, False),
  'CancelRequestNotification': ('obj', {'id': (('union', (('str', None, None), ('int', None, None))), True)}, False),
  'ProgressParams': ('ref', 'ProgressNotification'),
@@ -826,6 +916,7 @@ METHODS: dict[str, MethodInfo] = {
     'model.train': MethodInfo('ModelTrainParams', 'ModelTrainResult', (-32602, -32801, -32807, -32804, -32805, -32808, -32812), True, 'Start training the session model on its sparse labels. Returns a job id at once; progress as $/progress with token = jobId.'),
     'model.configure': MethodInfo('ModelConfigureParams', 'ModelConfigureResult', (-32602, -32801), False, 'Change training hyper-parameters of the session, also while a (live) training runs.'),
     'model.predict': MethodInfo('ModelPredictParams', 'ModelPredictResult', (-32602, -32801, -32802, -32806, -32803, -32800, -32812), False, 'Predict instances for an image (or a region / z-slice). Answers even while training runs.'),
+    'model.suggest': MethodInfo('ModelSuggestParams', 'ModelSuggestResult', (-32602, -32801, -32802, -32806, -32803, -32800, -32812), False, 'What to annotate next: the objects and areas of a view that would teach the model most, best first. Never what is already labeled. Answers while training runs.'),
     'model.cancel': MethodInfo('ModelCancelParams', 'ModelCancelResult', (-32602, -32808), False, 'Cancel a job (training or prediction). cancelled = false when it had already ended.'),
     'model.export': MethodInfo('ModelExportParams', 'ModelExportResult', (-32602, -32801, -32806, -32802, -32809), False, "The trained model as one base64 archive: sparsecell's own (weights, config, normalisation; the default) or a bioimage.io model package (zip: rdf.yaml, ONNX weights, test tensors, cover, README)."),
     'model.import': MethodInfo('ModelImportParams', 'ModelImportResult', (-32602, -32801, -32809, -32807), False, 'Load a model into the session: a sparsecell archive (from model.export or the CLI) or a bioimage.io package exported by sparsecell (ONNX weights; other architectures are refused with InvalidModel).'),
@@ -844,6 +935,7 @@ M_LABELS_GET = 'labels.get'
 M_MODEL_TRAIN = 'model.train'
 M_MODEL_CONFIGURE = 'model.configure'
 M_MODEL_PREDICT = 'model.predict'
+M_MODEL_SUGGEST = 'model.suggest'
 M_MODEL_CANCEL = 'model.cancel'
 M_MODEL_EXPORT = 'model.export'
 M_MODEL_IMPORT = 'model.import'
@@ -853,7 +945,7 @@ M_RPC_DISCOVER = 'rpc.discover'
 # ---- notifications ----------------------------------------------------------------------------------------
 
 N_PROGRESS = '$/progress'  # server->client: Progress of a job or of a request that was given a progressToken.
-N_EVENT = '$/event'  # server->client: Session events (prediction.updated, model.updated, session.closed, ...), sent to every connection attached to the session.
+N_EVENT = '$/event'  # server->client: Session events (prediction.updated, suggestions.updated, model.updated, session.closed, ...), sent to every connection attached to the session.
 N_HEARTBEAT = '$/heartbeat'  # server->client: Sent periodically so clients can detect a dead daemon.
 N_CANCEL_REQUEST = '$/cancelRequest'  # client->server: Cancel the in-flight request with this id; it answers -32800.
 NOTIFICATIONS: dict[str, str] = {'$/progress': 'ProgressNotification',
@@ -910,17 +1002,18 @@ __all__ = [
     'ImageAddParams', 'ImageAddParamsImage1', 'ImageAddResult', 'ImageInfo', 'JobInfo', 'JobState',
     'LabelEncoding', 'LabelsGetParams', 'LabelsGetResult', 'LabelsUpdateParams', 'LabelsUpdateResult', 'METHODS',
     'M_IMAGE_ADD', 'M_LABELS_GET', 'M_LABELS_UPDATE', 'M_MODEL_CANCEL', 'M_MODEL_CONFIGURE', 'M_MODEL_EXPORT',
-    'M_MODEL_IMPORT', 'M_MODEL_PREDICT', 'M_MODEL_TRAIN', 'M_RPC_DISCOVER', 'M_SERVER_INFO', 'M_SESSION_CLOSE',
-    'M_SESSION_CREATE', 'M_SESSION_GET', 'M_SESSION_LIST', 'M_SESSION_SET_VIEW', 'MethodInfo', 'ModelCancelParams',
-    'ModelCancelResult', 'ModelConfigureParams', 'ModelConfigureResult', 'ModelExportParams', 'ModelExportResult',
-    'ModelImportParams', 'ModelImportResult', 'ModelPredictParams', 'ModelPredictResult', 'ModelTrainParams',
-    'ModelTrainResult', 'NOTIFICATIONS', 'N_CANCEL_REQUEST', 'N_EVENT', 'N_HEARTBEAT', 'N_PROGRESS', 'NdArray',
-    'PROTOCOL_TITLE', 'PROTOCOL_VERSION', 'PolygonRoi', 'PredictionUpdatedEvent', 'ProgressNotification',
-    'ProgressParams', 'Region', 'RpcDiscoverParams', 'RpcDiscoverResult', 'SPECS', 'ServerInfoParams',
-    'ServerInfoResult', 'ServerInfoResultBackend', 'ServerInfoResultBackendDevicesItem', 'ServerLimits',
-    'SessionCloseParams', 'SessionCloseResult', 'SessionCreateParams', 'SessionCreateResult', 'SessionGetParams',
-    'SessionGetResult', 'SessionInfo', 'SessionInfoWarningsItem', 'SessionListParams', 'SessionListResult',
+    'M_MODEL_IMPORT', 'M_MODEL_PREDICT', 'M_MODEL_SUGGEST', 'M_MODEL_TRAIN', 'M_RPC_DISCOVER', 'M_SERVER_INFO',
+    'M_SESSION_CLOSE', 'M_SESSION_CREATE', 'M_SESSION_GET', 'M_SESSION_LIST', 'M_SESSION_SET_VIEW', 'MethodInfo',
+    'ModelCancelParams', 'ModelCancelResult', 'ModelConfigureParams', 'ModelConfigureResult', 'ModelExportParams',
+    'ModelExportResult', 'ModelImportParams', 'ModelImportResult', 'ModelPredictParams', 'ModelPredictResult',
+    'ModelSuggestParams', 'ModelSuggestResult', 'ModelTrainParams', 'ModelTrainResult', 'NOTIFICATIONS',
+    'N_CANCEL_REQUEST', 'N_EVENT', 'N_HEARTBEAT', 'N_PROGRESS', 'NdArray', 'PROTOCOL_TITLE', 'PROTOCOL_VERSION',
+    'PolygonRoi', 'PredictionUpdatedEvent', 'ProgressNotification', 'ProgressParams', 'Region',
+    'RpcDiscoverParams', 'RpcDiscoverResult', 'SPECS', 'ServerInfoParams', 'ServerInfoResult',
+    'ServerInfoResultBackend', 'ServerInfoResultBackendDevicesItem', 'ServerLimits', 'SessionCloseParams',
+    'SessionCloseResult', 'SessionCreateParams', 'SessionCreateResult', 'SessionGetParams', 'SessionGetResult',
+    'SessionInfo', 'SessionInfoWarningsItem', 'SessionListParams', 'SessionListResult',
     'SessionListResultDamagedItem', 'SessionListResultSessionsItem', 'SessionSetViewParams',
-    'SessionSetViewResult', 'SimpleEvent', 'StarterModel', 'StarterScores', 'TrainOptions', 'TrainRecipe',
-    'TrainRecipeFinetune', 'TrainRecipeLive'
+    'SessionSetViewResult', 'SimpleEvent', 'StarterModel', 'StarterScores', 'Suggestion', 'SuggestionReason',
+    'SuggestionsUpdatedEvent', 'TrainOptions', 'TrainRecipe', 'TrainRecipeFinetune', 'TrainRecipeLive'
 ]

@@ -22,8 +22,9 @@ import org.sparsecell.fiji.rpc.RpcException;
 
 /**
  * Live mode for one image: live training on the daemon, the visible region told with session.setView, every
- * prediction.updated drawn as an Overlay of polygons on the image, and the annotation ROIs re-sent (only what
- * changed) every interval while the person keeps drawing.
+ * prediction.updated drawn as an Overlay of polygons on the image, every suggestions.updated as suggestion rectangles
+ * (see {@link Suggestions}), and the annotation ROIs re-sent (only what changed) every interval while the person keeps
+ * drawing.
  */
 public final class LiveMode {
 	public static final Color PREDICTION_COLOUR = new Color(0, 220, 255);
@@ -33,6 +34,7 @@ public final class LiveMode {
 	private final String source;
 	private final Color bgColour;
 	private final AtomicInteger updates = new AtomicInteger();
+	private final AtomicInteger suggestionUpdates = new AtomicInteger();
 	private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
 		Thread t = new Thread(r, "sparsecell-live");
 		t.setDaemon(true);
@@ -114,6 +116,15 @@ public final class LiveMode {
 	}
 
 	private void onEvent(EventParams e) {
+		if ("suggestions.updated".equals(e.type) && s.sessionId.equals(e.sessionId) && e.suggestions != null) {
+			Sparsecell.ImageLink link = s.linkOrNull(imp);
+			if (link == null || !link.imageId.equals(e.imageId)) return;
+			Suggestions sug = new Suggestions(imp, e.suggestions);
+			sug.draw();
+			s.setSuggestions(sug);
+			suggestionUpdates.incrementAndGet();
+			return;
+		}
 		if (!"prediction.updated".equals(e.type) || !s.sessionId.equals(e.sessionId)) return;
 		Sparsecell.ImageLink link = s.linkOrNull(imp);
 		if (link == null || !link.imageId.equals(e.imageId) || e.polygons == null) return;
@@ -127,6 +138,11 @@ public final class LiveMode {
 	/** How many prediction.updated events were drawn. */
 	public int updates() {
 		return updates.get();
+	}
+
+	/** How many suggestions.updated events were drawn. */
+	public int suggestionUpdates() {
+		return suggestionUpdates.get();
 	}
 
 	public ImagePlus image() {

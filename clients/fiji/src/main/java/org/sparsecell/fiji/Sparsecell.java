@@ -142,6 +142,17 @@ public final class Sparsecell implements AutoCloseable {
 		return live;
 	}
 
+	private volatile Suggestions suggestions;
+
+	/** The suggestions shown last (Suggest or live mode), or null. */
+	public Suggestions suggestions() {
+		return suggestions;
+	}
+
+	public void setSuggestions(Suggestions s) {
+		suggestions = s;
+	}
+
 	void setLive(LiveMode l) {
 		live = l;
 	}

@@ -6,6 +6,7 @@ import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -26,6 +27,7 @@ import org.sparsecell.fiji.commands.*;
 import org.sparsecell.fiji.imaging.NdArrays;
 import org.sparsecell.fiji.imaging.RoiLabels;
 import org.sparsecell.fiji.protocol.Protocol.LabelsGetResult;
+import org.sparsecell.fiji.protocol.Protocol.Suggestion;
 import org.sparsecell.fiji.rpc.RpcException;
 
 import ij.ImagePlus;
@@ -98,13 +100,18 @@ class CommandsTest {
 	@Test
 	@Order(0)
 	void commandsAreRegisteredUnderPluginsSparsecell() {
-		List<Class<?>> all = Arrays.asList(Connect.class, SendLabels.class, Train.class, Cancel.class, Predict.class, Live.class, ExportModel.class, ExportBioimageio.class, ImportModel.class, Disconnect.class);
+		List<Class<?>> all = Arrays.asList(Connect.class, SendLabels.class, Train.class, Cancel.class, Predict.class, Suggest.class, Live.class, ExportModel.class, ExportBioimageio.class, ImportModel.class, Disconnect.class);
 		for (Class<?> c : all) {
 			CommandInfo info = cs.getCommand(c.getName());
 			assertNotNull(info, c.getName() + " is a SciJava plugin");
 			assertTrue(info.getMenuPath().getMenuString().startsWith("Plugins > sparsecell > sparsecell "), info.getMenuPath().getMenuString());
 			assertTrue(info.canRunHeadless(), c.getSimpleName() + " runs headless");
 		}
+		// macro-recordable by its label: run("Go to next suggestion")
+		CommandInfo next = cs.getCommand(NextSuggestion.class.getName());
+		assertEquals("Plugins > sparsecell > Go to next suggestion", next.getMenuPath().getMenuString());
+		assertEquals("Go to next suggestion", next.getLabel());
+		assertTrue(next.canRunHeadless());
 	}
 
 	@Test
@@ -268,6 +275,38 @@ class CommandsTest {
 
 	@Test
 	@Order(8)
+	void suggestDrawsRectanglesAndNextSuggestionVisitsThemBestFirst() throws Exception {
+		CommandModule none = runAllowingFailure(NextSuggestion.class);
+		if (Sparsecell.current().suggestions() == null) assertTrue(none.isCanceled(), "no suggestions yet: a clear failure");
+		CommandModule m = runModel(Suggest.class, "imp", imp, "count", 10);
+		int n = (Integer) out(m, "suggestions");
+		assertTrue(n > 0, "two of the five discs are not annotated: something to suggest");
+		List<Roi> drawn = new ArrayList<>();
+		for (Roi r : imp.getOverlay().toArray()) if (RoiLabels.isSuggestion(r)) drawn.add(r);
+		assertEquals(n, drawn.size());
+		List<Suggestion> list = Sparsecell.current().suggestions().list();
+		for (int i = 0; i < n; i++) {
+			Suggestion g = list.get(i);
+			assertTrue(drawn.get(i).getName().contains(g.reason), drawn.get(i).getName());
+			assertEquals("object".equals(g.kind) ? Suggestions.OBJECT_COLOUR : Suggestions.AREA_COLOUR, drawn.get(i).getStrokeColor());
+			if (i > 0) assertTrue(g.score <= list.get(i - 1).score, "best first");
+		}
+		// the rectangles are not annotations: nothing new is sent
+		assertEquals(false, out(run(SendLabels.class, "imp", imp, "source", "Overlay", "labelImage", "", "backgroundColour", "none", "kind", "annotation"), "sent"));
+		for (int i = 0; i < Math.min(2, n); i++) {
+			CommandModule next = run(NextSuggestion.class);
+			Suggestion g = list.get(i);
+			assertEquals(i + 1, out(next, "position"));
+			assertEquals(g.reason, out(next, "reason"));
+			assertEquals((g.region[1] + g.region[3]) / 2.0, (Double) out(next, "centerX"), 1e-9);
+			java.awt.Rectangle sel = imp.getRoi().getBounds();
+			assertEquals(new java.awt.Rectangle(g.region[1], g.region[0], g.region[3] - g.region[1], g.region[2] - g.region[0]), sel);
+		}
+		imp.deleteRoi();
+	}
+
+	@Test
+	@Order(8)
 	void liveModeDrawsPredictionsAndFollowsNewRois() throws Exception {
 		ImagePlus live = Synthetic.image("live.tif");
 		Overlay ov = new Overlay();
@@ -281,6 +320,10 @@ class CommandsTest {
 			long deadline = System.currentTimeMillis() + 60_000;
 			while (lm.updates() == 0 && System.currentTimeMillis() < deadline) Thread.sleep(100);
 			assertTrue(lm.updates() > 0, "prediction.updated drawn as an overlay");
+			// the first push is followed by suggestions.updated, drawn as suggestion rectangles
+			while (lm.suggestionUpdates() == 0 && System.currentTimeMillis() < deadline) Thread.sleep(100);
+			assertTrue(lm.suggestionUpdates() > 0, "suggestions.updated received");
+			assertEquals(Sparsecell.current().suggestions().list().size(), Arrays.stream(live.getOverlay().toArray()).filter(RoiLabels::isSuggestion).count());
 			// keep annotating: the new ROI reaches the daemon without Send Labels
 			int[] d = Synthetic.DISCS[2];
 			live.getOverlay().add(new OvalRoi(d[0] - d[2], d[1] - d[2], 2 * d[2] + 1, 2 * d[2] + 1));

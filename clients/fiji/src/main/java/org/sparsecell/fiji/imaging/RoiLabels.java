@@ -18,7 +18,7 @@ import ij.process.ImageProcessor;
  * <li>a ROI named "background…" (any case), in a ROI group named "background", or stroked in the chosen
  * background colour is background (value 1) and is painted first, under the objects;</li>
  * <li>ROIs named {@value #PREDICTION_PREFIX}… are predictions, not annotations, and are skipped (rename one to
- * accept it as an annotation);</li>
+ * accept it as an annotation); so are the suggestion rectangles ({@value #SUGGESTION_PREFIX}…);</li>
  * <li>line and point ROIs with no area are skipped.</li>
  * </ul>
  */
@@ -32,6 +32,13 @@ public final class RoiLabels {
 
 	public static boolean isPrediction(Roi roi) {
 		return roi.getName() != null && roi.getName().startsWith(PREDICTION_PREFIX);
+	}
+
+	/** Name prefix of the rectangles that Suggest and live suggestions add (never sent as labels). */
+	public static final String SUGGESTION_PREFIX = "sparsecell-suggestion-";
+
+	public static boolean isSuggestion(Roi roi) {
+		return roi.getName() != null && roi.getName().startsWith(SUGGESTION_PREFIX);
 	}
 
 	/** Background ROI: named background…, in the group named background, or stroked in bgColour (may be null). */
@@ -74,7 +81,7 @@ public final class RoiLabels {
 	public static List<Roi> forPlane(List<Roi> rois, ImagePlus imp, int z) {
 		List<Roi> out = new ArrayList<>();
 		for (Roi r : rois) {
-			if (r == null || isPrediction(r)) continue;
+			if (r == null || isPrediction(r) || isSuggestion(r)) continue;
 			int p = planeOf(r, imp);
 			if (p == -1 || p == z) out.add(r);
 		}

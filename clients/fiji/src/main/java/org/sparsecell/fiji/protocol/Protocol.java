@@ -106,6 +106,22 @@ public final class Protocol {
 		public Integer pushEverySteps;
 		/** Live mode: ... or after this many seconds (default 5). */
 		public Double pushEveryS;
+		/** Live mode: suggestions.updated after a prediction push at most once per this many seconds (default 10; 0 = never). */
+		public Double suggestEveryS;
+	}
+
+	/** Something to annotate next (model.suggest, suggestions.updated); region is its bounding box [y0, x0, y1, x1]. */
+	public static class Suggestion {
+		public String imageId;
+		public int[] region;
+		public Integer z;
+		/** object | area */
+		public String kind;
+		/** uncertain | near-threshold | unlike-labeled */
+		public String reason;
+		public double score;
+		/** object: the predicted outline [[y, x], ...]. */
+		public double[][] polygon;
 	}
 
 	public static class ServerLimits {
@@ -357,6 +373,32 @@ public final class Protocol {
 		public Boolean truncated;
 	}
 
+	public static class ModelSuggestParams {
+		public String sessionId;
+		/** Default: the image of the session view, else the first image. */
+		public String imageId;
+		/** Default: the view region on that image, else the whole plane. */
+		public int[] region;
+		public Integer z;
+		/** Most suggestions (default 10). */
+		public Integer count;
+		public Double probThresh;
+		public Double nmsThresh;
+		/** Flipped predictions compared with the plain one (0-3, default 1). */
+		public Integer tta;
+		/** uncertain, near-threshold, unlike-labeled (default all). */
+		public List<String> reasons;
+	}
+
+	public static class ModelSuggestResult {
+		public int modelVersion;
+		public int generation;
+		public String imageId;
+		public int[] region;
+		public Integer z;
+		public List<Suggestion> suggestions = new ArrayList<>();
+	}
+
 	public static class ModelCancelParams {
 		public String jobId;
 	}
@@ -433,8 +475,8 @@ public final class Protocol {
 	}
 
 	/**
-	 * $/event params: the union of prediction.updated (labels, polygons, region) and the simple events
-	 * (model.updated, session.closed, labels.updated, job.finished).
+	 * $/event params: the union of prediction.updated (labels, polygons, region), suggestions.updated (suggestions,
+	 * region) and the simple events (model.updated, session.closed, labels.updated, job.finished).
 	 */
 	public static class EventParams {
 		public String type;
@@ -447,6 +489,7 @@ public final class Protocol {
 		public Integer modelVersion;
 		public NdArray labels;
 		public List<PolygonRoi> polygons;
+		public List<Suggestion> suggestions;
 		public String state;
 	}
 

@@ -330,6 +330,11 @@ public class RpcClient implements AutoCloseable {
 		return callAsync("model.predict", p, ModelPredictResult.class);
 	}
 
+	/** What to annotate next: objects and areas of a view, best first (never what is already labeled). */
+	public ModelSuggestResult modelSuggest(ModelSuggestParams p) throws RpcException {
+		return call("model.suggest", p, ModelSuggestResult.class);
+	}
+
 	public ModelCancelResult modelCancel(ModelCancelParams p) throws RpcException {
 		return call("model.cancel", p, ModelCancelResult.class);
 	}

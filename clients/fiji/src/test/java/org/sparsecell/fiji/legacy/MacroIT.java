@@ -63,7 +63,7 @@ import ij.plugin.frame.RoiManager;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @Timeout(value = 240, unit = TimeUnit.SECONDS)
 class MacroIT {
-	static final String[] LABELS = { "sparsecell Connect", "sparsecell Send Labels", "sparsecell Train", "sparsecell Cancel", "sparsecell Predict", "sparsecell Live Mode", "sparsecell Export Model", "sparsecell Import Model", "sparsecell Export for bioimage.io...", "sparsecell Disconnect" };
+	static final String[] LABELS = { "sparsecell Connect", "sparsecell Send Labels", "sparsecell Train", "sparsecell Cancel", "sparsecell Predict", "sparsecell Live Mode", "sparsecell Export Model", "sparsecell Import Model", "sparsecell Export for bioimage.io...", "sparsecell Disconnect", "sparsecell Suggest", "Go to next suggestion" };
 
 	static LegacyBridge bridge;
 	static LocalDaemon daemon;
