@@ -33,6 +33,21 @@ import { getFamily } from '../models/registry.js';
 import { FIGURE_CONFIG, renderFigure, VEGA_LITE_SCHEMA, type TopLevelSpec } from '../plot/vega.js';
 import { applyOffsetBackground, imageSeed, objectStats, selectObjects, simulateAnnotation } from './strategies.js';
 
+/**
+ * The pixels (flat indices) a simulated person looks at for a suggestion: inside an object's polygon, else its
+ * bounding region.
+ */
+export function suggestionPixels(
+  s: { kind: string; region: readonly [number, number, number, number] | number[]; polygon?: Array<[number, number]> },
+  height: number,
+  width: number,
+): number[] {
+  if (s.kind === 'object' && s.polygon) return Array.from(rasterizePolygon(s.polygon, height, width));
+  const out: number[] = [];
+  for (let y = s.region[0]; y < s.region[2]; y++) for (let x = s.region[1]; x < s.region[3]; x++) out.push(y * width + x);
+  return out;
+}
+
 export const SUGGEST_STUDY_DEFAULTS = Object.freeze({
   family: 'stardist',
   seeds: [1, 2, 3] as readonly number[],
@@ -257,13 +272,7 @@ export async function runSuggestStudy(opts: SuggestStudyOptions): Promise<Record
             const dense = trainData[i].labels;
             const W = dense.width;
             const ids = new Map<number, number>();
-            const pixels: number[] = [];
-            if (s.kind === 'object' && s.polygon) {
-              const mask = rasterizePolygon(s.polygon, dense.height, W);
-              for (let p = 0; p < mask.length; p++) if (mask[p]) pixels.push(p);
-            } else {
-              for (let y = s.region[0]; y < s.region[2]; y++) for (let x = s.region[1]; x < s.region[3]; x++) pixels.push(y * W + x);
-            }
+            const pixels = suggestionPixels(s, dense.height, W);
             for (const p of pixels) {
               const v = dense.data[p];
               if (v > 0 && !kept[i].has(v)) ids.set(v, (ids.get(v) ?? 0) + 1);

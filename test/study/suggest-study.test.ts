@@ -5,7 +5,36 @@ import { join } from 'node:path';
 import { useBackend } from '../tensor/helpers.js';
 import { makeBlobs } from '../../scripts/synthetic.js';
 import { encodeTiff } from '../../server/imaging/tiff.js';
-import { runSuggestStudy, type SuggestRun, type SuggestSummaryRow } from '../../server/study/suggest-study.js';
+import { runSuggestStudy, suggestionPixels, type SuggestRun, type SuggestSummaryRow } from '../../server/study/suggest-study.js';
+
+describe('study: which pixels the simulated person looks at for a suggestion', () => {
+  it('an object suggestion: the pixels inside its polygon (where the object is), an area: its region', () => {
+    // a square polygon far from the top-left corner: a flat-index list read as a mask would point at row 0 instead
+    const obj = suggestionPixels(
+      {
+        kind: 'object',
+        region: [20, 30, 26, 36],
+        polygon: [
+          [20, 30],
+          [20, 35],
+          [25, 35],
+          [25, 30],
+        ],
+      },
+      40,
+      50,
+    );
+    expect(obj.length).to.be.within(16, 40);
+    for (const p of obj) {
+      const y = Math.floor(p / 50),
+        x = p % 50;
+      expect(y, `pixel ${p}`).to.be.within(20, 25);
+      expect(x, `pixel ${p}`).to.be.within(30, 35);
+    }
+    const area = suggestionPixels({ kind: 'area', region: [2, 3, 4, 6] }, 40, 50);
+    expect(area).to.deep.equal([103, 104, 105, 153, 154, 155]);
+  });
+});
 
 describe('study: the suggested ordering against minmax and random (5 tiny synthetic images)', function () {
   this.timeout(300000);
