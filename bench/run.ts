@@ -22,6 +22,7 @@ const BENCHES: Record<string, string> = {
   'gpu-check': './gpu-check.js',
   'class-balance': './class-balance.js',
   finetune: './finetune.js',
+  cluster: './cluster.js',
 };
 
 /** The commit the benchmark ran on ("<sha>+dirty" when the work tree had changes; "unknown" outside git). */

@@ -27,9 +27,9 @@ import type { ExportMetadata, TrainingSummary } from '../bioimageio/package.js';
 import { packageVersion } from '../storage/package-info.js';
 import type { Image2D, Labels2D } from '../imaging/types.js';
 import { Lane, type Trainer } from './lane.js';
-import { finalRateFor, RECIPE, scheduledLearningRate } from '../recipe.js';
+import { RECIPE } from '../recipe.js';
+import { assertLabeled, jobDue, jobLength, jobProgress, noModelError, predictTarget, sliceOptions, weightsChange } from './job-rules.js';
 import { UNBOUNDED_STEPS } from './config.js';
-import { DEFAULT_STARTER } from '../storage/starters.js';
 import type { LiveTrainOptions, PredictResult, TrainSliceResult, WorkerImage } from './worker-protocol.js';
 
 /** Scheduling and live-mode constants (see ARCHITECTURE.md "Training and scheduling"). */
@@ -108,23 +108,6 @@ class TrainJob implements Trainer {
     if (error) this.info.error = error;
     this.finish();
   }
-}
-
-/**
- * steps / etaS / percentage of a job: by steps, by its time limit, or both (whichever ends it first). A job limited
- * by time only reports the steps it will reach at the current rate.
- */
-function jobProgress(job: TrainJob, elapsedS: number, stepsPerS: number): { steps: number; etaS?: number; percentage?: number } {
-  if (job.live) return { steps: 0 };
-  const step = job.info.step ?? 0;
-  const bySteps = job.steps < UNBOUNDED_STEPS ? { eta: (job.steps - step) / Math.max(stepsPerS, 1e-6), frac: step / job.steps } : undefined;
-  const byTime = job.timeLimitS ? { eta: job.timeLimitS - elapsedS, frac: elapsedS / job.timeLimitS } : undefined;
-  const ends = [bySteps, byTime].filter((e) => e !== undefined);
-  if (!ends.length) return { steps: 0 };
-  const etaS = Math.max(0, Math.min(...ends.map((e) => e.eta)));
-  const percentage = Math.min(100, 100 * Math.max(...ends.map((e) => e.frac)));
-  const steps = bySteps && (!byTime || bySteps.eta <= byTime.eta) ? job.steps : Math.max(step, Math.round(step + etaS * stepsPerS));
-  return { steps, etaS, percentage };
 }
 
 class ModelServiceImpl extends EventEmitter implements ModelService {
@@ -372,16 +355,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       }
     }
     const live = p.resume ? interrupted!.live : p.live === true;
-    if (!live) {
-      const labeled = [...session.images.values()].some((im) => {
-        const c = im.layer.counts();
-        return c.background + (c.objects > 0 ? 1 : 0) > 0;
-      });
-      if (!labeled)
-        throw new RpcError('InvalidLabels', `session ${session.id} has no labeled pixels yet; send labels with labels.update first`, [
-          { path: '/sessionId', message: 'nothing labeled' },
-        ]);
-    }
+    if (!live) assertLabeled(session);
     sc.starting = true;
     try {
       return await this.startJob(sc, session, p, live, p.resume ? interrupted : undefined);
@@ -397,19 +371,9 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     live: boolean,
     resume?: ActiveJob,
   ): Promise<{ jobId: string; resumedFrom?: number }> {
-    // from: "starter" loads the family's starter model; from: "scratch", reset without a starter, and family / config
-    // changes start fresh weights (and the session no longer has a starter); reset with a starter goes back to it.
-    const familyChanged = p.family !== undefined && p.family !== session.meta.family;
-    const configChanged = p.config !== undefined && JSON.stringify(p.config) !== JSON.stringify(session.meta.config);
-    const from = p.from ?? (p.reset ? (session.meta.starter !== undefined && !familyChanged && !configChanged ? 'starter' : 'scratch') : undefined);
-    if (from === 'starter') {
-      const family = p.family ?? session.meta.family;
-      const name = session.meta.starter ?? DEFAULT_STARTER;
-      if (p.config !== undefined && Object.keys(p.config).length > 0)
-        throw invalidParams([{ path: '/config', message: 'a starter model fixes the family config; leave config out with from: "starter"' }]);
-      if (!this.sessions.starters.find(name, family))
-        throw invalidParams([{ path: '/from', message: `no built-in ${family} starter model "${name}" (server.info.starterModels lists them)` }]);
-      await session.updateMeta({ family, config: {}, starter: name, modelVersion: 0, trainedGeneration: 0 });
+    const change = weightsChange(session, p, this.sessions.starters);
+    if (change?.from === 'starter') {
+      await session.updateMeta({ family: change.family, config: {}, starter: change.starter, modelVersion: 0, trainedGeneration: 0 });
       await sc.lane.runUrgent(async () => {
         if (sc.loaded) await sc.worker.call({ op: 'unload', sessionId: session.id });
         sc.loaded = false;
@@ -418,7 +382,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       sc.modelVersion = 0;
       sc.trainedGeneration = 0;
       sc.dirty = false;
-    } else if (familyChanged || configChanged || from === 'scratch') {
+    } else if (change) {
       await session.updateMeta({ family: p.family ?? session.meta.family, config: p.config ?? session.meta.config, starter: undefined });
       await sc.lane.runUrgent(async () => {
         if (sc.loaded)
@@ -435,11 +399,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     // Validate the family config early, in the worker, with a clear error.
     await sc.lane.runUrgent(() => this.ensureLoaded(sc)).catch(mapWorkerError);
     const jobId = `job${Date.now().toString(36)}${this.nextJob++}`;
-    // A resumed job goes on counting from the step its checkpoint holds, towards the interrupted job's total (or
-    // under its time limit). Otherwise, neither steps nor a time limit: the recipe's time budget (server/recipe.ts).
-    const fromStep = resume?.step ?? 0;
-    const steps = resume ? (p.steps !== undefined ? fromStep + p.steps : resume.steps || UNBOUNDED_STEPS) : (p.steps ?? UNBOUNDED_STEPS);
-    const timeLimitS = p.timeLimitS ?? (p.steps !== undefined ? undefined : resume ? resume.timeLimitS : RECIPE.budgetS);
+    const { fromStep, steps, timeLimitS } = jobLength(p, resume);
     const job = new TrainJob(this, sc, jobId, steps, timeLimitS, live);
     job.info.step = fromStep;
     job.startStep = fromStep;
@@ -473,7 +433,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       return false;
     }
     const elapsedS = (Date.now() - job.startedAt) / 1000;
-    if (!job.live && ((job.info.step ?? 0) >= job.steps || (job.timeLimitS !== undefined && elapsedS >= job.timeLimitS))) {
+    if (jobDue(job, job.info.step ?? 0, elapsedS)) {
       job.end('done');
       return false;
     }
@@ -483,30 +443,10 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     }
     const generationBefore = sc.syncedGeneration;
     const want = job.live ? 1_000_000 : job.steps - (job.info.step ?? 0);
-    // A model that began from a starter is fine-tuned with RECIPE.finetune (lower rates, warm-up, encoder frozen at first).
-    const ft = sc.session.meta.starter !== undefined ? RECIPE.finetune : undefined;
-    const policy = ft ? { warmupSteps: ft.warmupSteps, freezeEncoderSteps: ft.freezeEncoderSteps } : {};
-    const opts = job.live
-      ? { ...SERVICE_DEFAULTS.liveOptions, ...(ft ? { learningRate: ft.liveLearningRate } : {}), ...policy, ...sc.options }
-      : {
-          ...policy,
-          ...sc.options,
-          // The recipe's schedule: lrFinal for the last part of the run (a configured rate is the first phase's).
-          learningRate: scheduledLearningRate(
-            {
-              ...RECIPE,
-              learningRate: sc.options.learningRate ?? (ft ?? RECIPE).learningRate,
-              lrFinal: sc.options.learningRate !== undefined ? finalRateFor(sc.options.learningRate, ft ?? RECIPE) : (ft ?? RECIPE).lrFinal,
-              steps: job.steps,
-              timeLimitS: job.timeLimitS ?? 0,
-            },
-            job.info.step ?? 0,
-            elapsedS,
-            UNBOUNDED_STEPS,
-          ),
-        };
+    const fromStarter = sc.session.meta.starter !== undefined;
+    const opts = sliceOptions(job, fromStarter, sc.options, SERVICE_DEFAULTS.liveOptions, job.info.step ?? 0, elapsedS);
     // Live from a starter: the first prediction.updated goes out at once (zero-shot, before any step).
-    if (job.live && job.lastPush === 0 && ft) await this.maybePush(job);
+    if (job.live && job.lastPush === 0 && fromStarter) await this.maybePush(job);
     const view = sc.session.view;
     let r: TrainSliceResult;
     try {
@@ -553,7 +493,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
         step: job.info.step,
         loss: r.loss,
         stepsPerS,
-        ...jobProgress(job, elapsed, stepsPerS),
+        ...jobProgress(job, job.info.step, elapsed, stepsPerS),
       });
     }
     if (r.cancelled) {
@@ -687,23 +627,8 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     ctx: { signal: AbortSignal; progress?: (p: ProgressParams) => void },
   ): Promise<PredictionResult> {
     const sc = await this.compute(session);
-    if (!this.hasModel(sc))
-      throw new RpcError(
-        'ModelNotTrained',
-        `session ${session.id} has no trained model yet; run model.train or model.import first (or create it with a starter model)`,
-      );
-    const im = session.image(p.imageId);
-    const spatial = spatialShape(im.meta.shape, im.meta.axes);
-    const [H, W] = spatial.slice(-2);
-    const z = p.z ?? 0;
-    if (spatial.length === 3 ? z >= spatial[0] : z !== 0)
-      throw new RpcError('ShapeMismatch', `z=${z} is outside the image (${spatial.length === 3 ? spatial[0] : 1} planes)`, [
-        { path: '/z', message: 'outside the image' },
-      ]);
-    const region = (p.region ?? [0, 0, H, W]) as [number, number, number, number];
-    const [y0, x0, y1, x1] = region;
-    if (!(y0 < y1 && x0 < x1 && y1 <= H && x1 <= W))
-      throw new RpcError('ShapeMismatch', `region [${region}] is empty or outside the ${H}x${W} plane`, [{ path: '/region', message: 'outside the image' }]);
+    if (!this.hasModel(sc)) throw noModelError(session.id);
+    const { z, region } = predictTarget(session, p);
     ctx.progress?.({ token: '', kind: 'begin', title: 'predict', percentage: 0 });
     try {
       const res = await this.runPredict(sc, p.imageId, z, region, {
