@@ -1,5 +1,5 @@
 /**
- * npm run bench -- cluster [--workers 1,2,3] [--sessions 6] [--steps 30] [--edits 6] [--pace 1.5] [--live 3]
+ * npm run bench -- cluster [--workers 1,2,3] [--sessions 6] [--steps 60] [--edits 6] [--pace 1.5] [--live 3]
  *                          [--size 128] [--depth 2] [--filters 8]
  * The Redis + BullMQ cluster (issue 20) on this machine: a real redis-server, a front daemon and 1, 2, 3 compute
  * workers (each `--tf-threads 1,1`) sharing one store. For each worker count:
@@ -96,9 +96,13 @@ async function liveLatency(url: string, n: number, edits: number, paceS: number,
   return lat;
 }
 
-/** One session: a train job's wall time and 10 predictions' latencies. */
+/** One session: a train job's wall time and 10 predictions' latencies (after a warm-up job). */
 async function oneSession(url: string, steps: number, sh: Shape, seed: number): Promise<{ trainS: number; predictMs: ReturnType<typeof stats> }> {
   const s = await session(url, seed, sh);
+  // Warm-up (model built and loaded, kernels compiled) so both daemons are measured on a loaded model.
+  const warm = await s.c.call('model.train', { sessionId: s.sessionId, steps: 2, options: sh.options });
+  await s.c.waitForProgressEnd(warm.jobId, 600_000);
+  await s.c.call('model.predict', { sessionId: s.sessionId, imageId: 'img1' });
   const t0 = Date.now();
   const { jobId } = await s.c.call('model.train', { sessionId: s.sessionId, steps, options: sh.options });
   await s.c.waitForProgressEnd(jobId, 1_800_000);
@@ -122,7 +126,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   };
   const counts = list('workers', [1, 2, 3]);
   const sessions = flag(args, 'sessions', 6);
-  const steps = flag(args, 'steps', 30);
+  const steps = flag(args, 'steps', 60);
   const edits = flag(args, 'edits', 6);
   const pace = flag(args, 'pace', 1.5);
   const live = flag(args, 'live', 3);
