@@ -8,7 +8,9 @@ import { nd, toU8 } from '../helpers/arrays.js';
 import { cleanup, tempHome } from '../helpers/daemon.js';
 import { spawnFront, spawnWorker, startRedis, stopProc, type TestFront, type TestRedis, type TestWorker } from '../../scripts/cluster-procs.js';
 import { makeBlobs, sparsify } from '../../scripts/synthetic.js';
-import { SparsecellClient } from '../../clients/typescript/src/client.js';
+import { blobImage, expectObjects, sessionWithTrainedModel, TRAINED_CONFIG, trainedBlobsModel } from '../helpers/trained-model.js';
+import { RpcException, SparsecellClient } from '../../clients/typescript/src/client.js';
+import { ErrorCode } from '../../protocol/src/errors.js';
 import { decodeNdArray } from '../../protocol/src/ndarray.js';
 import type { EventParams, ProgressParams } from '../../protocol/src/progress.js';
 
@@ -39,6 +41,17 @@ async function labeledSession(url: string, seed: number): Promise<{ c: Sparsecel
   return { c, sessionId, generation };
 }
 
+/** The error an RPC call fails with (fails the test when it succeeds). */
+async function rpcFailure(p: Promise<unknown>): Promise<RpcException> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof RpcException) return e;
+    throw e;
+  }
+  throw new Error('expected an RPC error');
+}
+
 /** The $/progress notifications of a client (each client sees only its sessions'). */
 function record(c: SparsecellClient): { progress: ProgressParams[]; events: EventParams[] } {
   const r = { progress: [] as ProgressParams[], events: [] as EventParams[] };
@@ -55,6 +68,7 @@ describe('cluster: front daemon + compute workers over a real Redis', function (
   const workers: TestWorker[] = [];
 
   before(async () => {
+    await trainedBlobsModel(); // a model that finds objects (helpers/trained-model.ts), trained once per test run
     redis = await startRedis();
     home = tempHome('sparsecell-cluster-');
     front = await spawnFront(redis.url, home);
@@ -109,6 +123,39 @@ describe('cluster: front daemon + compute workers over a real Redis', function (
     const info = await sessions[0].c.call('server.info', {});
     expect(info.workers!.filter((w) => w.jobsDone > 0)).to.have.length(3);
     await Promise.all(sessions.map((s) => s.c.close()));
+  });
+
+  it("model errors, export and import go through the workers with the embedded daemon's error codes", async () => {
+    const { c, sessionId } = await labeledSession(front.url, 41);
+    expect((await rpcFailure(c.call('model.predict', { sessionId, imageId: 'img1' }))).code).to.equal(ErrorCode.ModelNotTrained);
+    expect((await rpcFailure(c.call('model.cancel', { jobId: 'nojob' }))).code).to.equal(ErrorCode.JobNotFound);
+    const both = await Promise.allSettled([0, 1].map(() => c.call('model.train', { sessionId, steps: 100_000, options: OPTS })));
+    const started = both.filter((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ jobId: string }>[];
+    expect(started).to.have.length(1);
+    expect(((both.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason as RpcException).code).to.equal(ErrorCode.SessionBusy);
+    await until(async () => ((await c.call('session.get', { sessionId })).modelVersion ?? 0) > 0, 60_000, 'a checkpoint');
+    expect(await c.call('model.cancel', { jobId: started[0].value.jobId })).to.deep.equal({ cancelled: true, state: 'cancelled' });
+    const bad = await rpcFailure(c.call('model.export', { sessionId, format: 'bioimageio' }));
+    expect(bad.code).to.equal(ErrorCode.InvalidParams);
+    expect((bad.data as Array<{ path: string }>)[0].path).to.equal('/format');
+    // A model that finds objects, imported through a worker, predicted by the workers, exported and imported again:
+    // both sessions find the same objects.
+    const blobs = blobImage(3, 8);
+    const s1 = await sessionWithTrainedModel(c, blobs);
+    const p1 = expectObjects((await c.call('model.predict', { sessionId: s1, imageId: 'img1' })).labels, blobs, 'imported model');
+    const exported = await c.call('model.export', { sessionId: s1 });
+    expect(exported.bytes).to.be.greaterThan(1000);
+    const { sessionId: s2 } = await c.call('session.create', { config: TRAINED_CONFIG });
+    await c.call('image.add', { sessionId: s2, image: nd(toU8(blobs.image.data), [64, 64]) });
+    const imported = await c.call('model.import', { sessionId: s2, model: exported.model });
+    expect(imported.modelVersion).to.be.at.least(1);
+    const p2 = expectObjects((await c.call('model.predict', { sessionId: s2, imageId: 'img1' })).labels, blobs, 're-imported model');
+    expect(p2).to.deep.equal(p1);
+    expect((await rpcFailure(c.call('model.import', { sessionId, model: Buffer.from('not a model').toString('base64') }))).code).to.be.oneOf([
+      ErrorCode.InvalidModel,
+      ErrorCode.InvalidParams,
+    ]);
+    await c.close();
   });
 
   it('a live session gets prediction.updated pushes for its view through Redis', async () => {
