@@ -9,7 +9,8 @@ import { cleanup, tempHome } from '../helpers/daemon.js';
 import { spawnFront, spawnWorker, startRedis, stopProc, type TestFront, type TestRedis, type TestWorker } from '../../scripts/cluster-procs.js';
 import { makeBlobs, sparsify } from '../../scripts/synthetic.js';
 import { blobImage, expectObjects, sessionWithTrainedModel, TRAINED_CONFIG, trainedBlobsModel } from '../helpers/trained-model.js';
-import { RpcException, SparsecellClient } from '../../clients/typescript/src/client.js';
+import { type RpcException, SparsecellClient } from '../../clients/typescript/src/client.js';
+import { rpcError } from '../helpers/rpc.js';
 import { ErrorCode } from '../../protocol/src/errors.js';
 import { decodeNdArray } from '../../protocol/src/ndarray.js';
 import type { EventParams, ProgressParams } from '../../protocol/src/progress.js';
@@ -39,17 +40,6 @@ async function labeledSession(url: string, seed: number): Promise<{ c: Sparsecel
     encoding: 'signed',
   });
   return { c, sessionId, generation };
-}
-
-/** The error an RPC call fails with (fails the test when it succeeds). */
-async function rpcFailure(p: Promise<unknown>): Promise<RpcException> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RpcException) return e;
-    throw e;
-  }
-  throw new Error('expected an RPC error');
 }
 
 /** The $/progress notifications of a client (each client sees only its sessions'). */
@@ -127,15 +117,15 @@ describe('cluster: front daemon + compute workers over a real Redis', function (
 
   it("model errors, export and import go through the workers with the embedded daemon's error codes", async () => {
     const { c, sessionId } = await labeledSession(front.url, 41);
-    expect((await rpcFailure(c.call('model.predict', { sessionId, imageId: 'img1' }))).code).to.equal(ErrorCode.ModelNotTrained);
-    expect((await rpcFailure(c.call('model.cancel', { jobId: 'nojob' }))).code).to.equal(ErrorCode.JobNotFound);
+    expect((await rpcError(c.call('model.predict', { sessionId, imageId: 'img1' }))).code).to.equal(ErrorCode.ModelNotTrained);
+    expect((await rpcError(c.call('model.cancel', { jobId: 'nojob' }))).code).to.equal(ErrorCode.JobNotFound);
     const both = await Promise.allSettled([0, 1].map(() => c.call('model.train', { sessionId, steps: 100_000, options: OPTS })));
     const started = both.filter((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ jobId: string }>[];
     expect(started).to.have.length(1);
     expect(((both.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason as RpcException).code).to.equal(ErrorCode.SessionBusy);
     await until(async () => ((await c.call('session.get', { sessionId })).modelVersion ?? 0) > 0, 60_000, 'a checkpoint');
     expect(await c.call('model.cancel', { jobId: started[0].value.jobId })).to.deep.equal({ cancelled: true, state: 'cancelled' });
-    const bad = await rpcFailure(c.call('model.export', { sessionId, format: 'bioimageio' }));
+    const bad = await rpcError(c.call('model.export', { sessionId, format: 'bioimageio' }));
     expect(bad.code).to.equal(ErrorCode.InvalidParams);
     expect((bad.data as Array<{ path: string }>)[0].path).to.equal('/format');
     // A model that finds objects, imported through a worker, predicted by the workers, exported and imported again:
@@ -151,7 +141,7 @@ describe('cluster: front daemon + compute workers over a real Redis', function (
     expect(imported.modelVersion).to.be.at.least(1);
     const p2 = expectObjects((await c.call('model.predict', { sessionId: s2, imageId: 'img1' })).labels, blobs, 're-imported model');
     expect(p2).to.deep.equal(p1);
-    expect((await rpcFailure(c.call('model.import', { sessionId, model: Buffer.from('not a model').toString('base64') }))).code).to.be.oneOf([
+    expect((await rpcError(c.call('model.import', { sessionId, model: Buffer.from('not a model').toString('base64') }))).code).to.be.oneOf([
       ErrorCode.InvalidModel,
       ErrorCode.InvalidParams,
     ]);
