@@ -1,27 +1,35 @@
 /**
  * Fine-tuning a starter on a shifted domain (issue 14):
  *   npm run bench -- finetune [--family stardist] [--starter nuclei] [--models-dir DIR] [--shifts invert,zoom2]
- *                             [--ks 1,4] [--labeled 5] [--images 50] [--budgets 30,60,120] [--scratch-budgets 30,60,120,480]
- *                             [--policies recipe[,no-warmup,no-freeze,scratch-lr]] [--backend auto] [--data DIR]
+ *                             [--ks 1,4] [--labeled 5] [--images 50] [--budgets 30,60,120] [--scratch-budgets 30,60,120]
+ *                             [--goal-scratch 480]
+ *                             [--policies recipe[,gentle,gentle-no-warmup,gentle-no-freeze]] [--backend auto] [--data DIR]
+ *                             [--step-ms auto|N|0]
  *
  * Data: the 50 held-out TEST images of ../shared/data/dsb2018-train (server/metrics/split.ts, seed 0), which no
  * starter was trained on, moved to another domain. Two shifts a microscope user meets:
  *   invert  inverted contrast: dark nuclei on a bright background, as in bright-field / transmitted light or a
  *           counterstain imaged in absorption (the starters only saw bright nuclei on dark fluorescence background);
  *   zoom2   2x magnification: the central half of each image enlarged 2x (bilinear; labels nearest), as with a
- *           40x instead of a 20x objective: nuclei twice as wide as in pretraining.
+ *           40x instead of a 20x objective: nuclei twice as wide as in pretraining;
+ *   none    no shift (a control: fine-tuning on sparse labels in the starter's own domain should not lose accuracy).
  * On each shifted set the first --labeled (5) images are annotated as cellsparse would (minmax k = 1 and k = 4, with
  * background, server/study/strategies.ts); the other images are scored (stardist matching, IoU 0.5: accuracy, F1,
  * PQ). Arms, each with the same labels and training time (training-loop wall clock):
  *   zero-shot  the starter as shipped (its stored thresholds);
  *   finetune   the starter fine-tuned with RECIPE.finetune for each of --budgets seconds (stored thresholds); with
- *              --policies, also without its warm-up, without its frozen encoder, or at the from-scratch rates
- *              (to measure the policy's parts);
+ *              --policies, also with other policies (POLICIES below) to measure the choice;
  *   scratch    a fresh model with the recipe for each of --scratch-budgets seconds (family default thresholds: a
- *              person with sparse labels has no dense validation images to choose others).
+ *              person with sparse labels has no dense validation images to choose others), and for --goal-scratch
+ *              seconds with k = 4 only (the goal's comparison; the longest arm, so it is not repeated for k = 1).
+ * Budgets are wall-clock seconds of a quiet machine. So that a loaded machine (other jobs on its 2 cores) does not
+ * shrink them, each budget is turned into the step count it buys at --step-ms per step: `auto` (default) takes the
+ * family's training step plus batch sampling from the committed quiet-machine families bench
+ * (bench/results/families-<backend>.json); `0` uses the wall clock instead (timeLimitS), as a person's run does.
  * Goal (issue 14): on each shift, 60 s of fine-tuning with k = 4 + BG beats zero-shot by >= 0.10 accuracy@0.5 and
  * beats from-scratch at 8 min. Smoke test: --images 8 --labeled 2 --budgets 2 --scratch-budgets 2 --ks 1.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +43,6 @@ import type { Image2D, Labels2D } from '../server/imaging/types.js';
 import { deserializeModel, disposeModel, storedThresholds, type SegmentationModel } from '../server/models/segmentation-model.js';
 import { fitModel, segment } from '../server/training/pipeline.js';
 import { FINETUNE_OPTIONS, UNBOUNDED_STEPS, type TrainOptions } from '../server/training/config.js';
-import { RECIPE } from '../server/recipe.js';
 import { imageSeed, parseStrategyId, simulateAnnotation, totalCost } from '../server/study/strategies.js';
 import { log } from './helpers.js';
 
@@ -50,6 +57,8 @@ const nums = (s: string | undefined, def: string, name: string) =>
 
 /** The domain shifts (pure functions of one dataset item). */
 export const SHIFTS: Record<string, (it: DatasetItem) => DatasetItem> = {
+  /** No shift: the starter's own domain (does fine-tuning on sparse labels keep what the starter knew?). */
+  none: (it) => it,
   invert: (it) => {
     let max = -Infinity;
     for (const v of it.image.data) max = Math.max(max, v);
@@ -76,12 +85,17 @@ export const SHIFTS: Record<string, (it: DatasetItem) => DatasetItem> = {
   },
 };
 
-/** Fine-tuning policies to compare: the recipe's and the recipe without one of its parts. */
+/**
+ * Fine-tuning policies to compare: the recipe's, and `gentle` (the policy chosen before it was measured: 3e-4 then
+ * 1e-4, 20 warm-up steps, encoder frozen for the first 30 steps; live mode still uses that shape) with each of its
+ * parts removed.
+ */
+const GENTLE: Partial<TrainOptions> = { learningRate: 3e-4, lrFinal: 1e-4, warmupSteps: 20, freezeEncoderSteps: 30 };
 export const POLICIES: Record<string, Partial<TrainOptions>> = {
   recipe: { ...FINETUNE_OPTIONS },
-  'no-warmup': { ...FINETUNE_OPTIONS, warmupSteps: 0 },
-  'no-freeze': { ...FINETUNE_OPTIONS, freezeEncoderSteps: 0 },
-  'scratch-lr': { learningRate: RECIPE.learningRate, lrFinal: RECIPE.lrFinal, warmupSteps: 0, freezeEncoderSteps: 0 },
+  gentle: GENTLE,
+  'gentle-no-warmup': { ...GENTLE, warmupSteps: 0 },
+  'gentle-no-freeze': { ...GENTLE, freezeEncoderSteps: 0 },
 };
 
 interface Row {
@@ -113,6 +127,20 @@ async function score(
   return { accuracy05: s.accuracy, f1: s.f1, pq: s.panoptic_quality, nPred: s.n_pred, nTrue: s.n_true };
 }
 
+/** Milliseconds per training step on a quiet machine (--step-ms): a number, 0 (wall clock), or `auto` from the families bench. */
+function quietStepMs(arg: string, family: string, backend: string): { ms: number; source: string } {
+  if (arg !== 'auto') {
+    const ms = Number(arg);
+    if (!Number.isFinite(ms) || ms < 0) throw new Error(`--step-ms: "${arg}" is not auto or a non-negative number`);
+    return { ms, source: ms > 0 ? '--step-ms' : 'wall clock (timeLimitS)' };
+  }
+  const file = join(ROOT, 'bench', 'results', `families-${backend}.json`);
+  if (!existsSync(file)) throw new Error(`--step-ms auto: ${file} is missing (run npm run bench -- families, or pass --step-ms N or 0)`);
+  const fam = JSON.parse(readFileSync(file, 'utf8')).families?.[family];
+  if (!fam?.msPerStep) throw new Error(`--step-ms auto: ${file} has no step time for ${family}`);
+  return { ms: fam.msPerStep + (fam.samplingMsPerBatch ?? 0), source: `bench/results/families-${backend}.json (${family}: msPerStep + samplingMsPerBatch)` };
+}
+
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const { values: f } = parseArgs({
     args,
@@ -127,10 +155,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       images: { type: 'string' },
       budgets: { type: 'string' },
       'scratch-budgets': { type: 'string' },
+      'goal-scratch': { type: 'string' },
       backend: { type: 'string' },
       data: { type: 'string' },
       seed: { type: 'string' },
       policies: { type: 'string' },
+      'step-ms': { type: 'string' },
     },
   });
   const family = f.family ?? 'stardist';
@@ -141,7 +171,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const nLabeled = nums(f.labeled, '5', 'labeled')[0];
   const nImages = nums(f.images, '50', 'images')[0];
   const budgets = nums(f.budgets, '30,60,120', 'budgets');
-  const scratchBudgets = nums(f['scratch-budgets'], '30,60,120,480', 'scratch-budgets');
+  const scratchBudgets = nums(f['scratch-budgets'], '30,60,120', 'scratch-budgets');
+  const goalScratch = nums(f['goal-scratch'], '480', 'goal-scratch');
   const seed = nums(f.seed, '0', 'seed')[0];
   const policies = list(f.policies, 'recipe');
   for (const p of policies) if (!POLICIES[p]) throw new Error(`--policies: unknown policy "${p}" (known: ${Object.keys(POLICIES).join(', ')})`);
@@ -155,6 +186,10 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     );
   const archive = reg.read(entry);
   const backend = await initBackend((f.backend ?? 'auto') as BackendPreference);
+  const stepMs = quietStepMs(f['step-ms'] ?? 'auto', family, backend.name);
+  /** Training options for a budget: a step count at the quiet machine's step time, or the wall clock. */
+  const budget = (budgetS: number): Partial<TrainOptions> =>
+    stepMs.ms > 0 ? { steps: Math.max(1, Math.round((budgetS * 1000) / stepMs.ms)) } : { steps: UNBOUNDED_STEPS, timeLimitS: budgetS };
   const probe = deserializeModel(archive);
   const stored = storedThresholds(probe);
   disposeModel(probe);
@@ -193,13 +228,13 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
           const { model, result } = await fitModel(fit, {
             family,
             model: deserializeModel(archive),
-            train: { ...POLICIES[policy], steps: UNBOUNDED_STEPS, timeLimitS: budgetS, seed: 1 },
+            train: { ...POLICIES[policy], ...budget(budgetS), seed: 1 },
           });
           push({ shift, k, arm: 'finetune', policy, budgetS, steps: result.steps, ...(await score(model, test, stored)) });
           disposeModel(model);
         }
-      for (const budgetS of scratchBudgets) {
-        const { model, result } = await fitModel(fit, { family, train: { steps: UNBOUNDED_STEPS, timeLimitS: budgetS, seed: 1 } });
+      for (const budgetS of [...scratchBudgets, ...(k === 4 ? goalScratch.filter((b) => !scratchBudgets.includes(b)) : [])]) {
+        const { model, result } = await fitModel(fit, { family, train: { ...budget(budgetS), seed: 1 } });
         push({ shift, k, arm: 'scratch', budgetS, steps: result.steps, ...(await score(model, test, {})) });
         disposeModel(model);
       }
@@ -233,6 +268,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     ks,
     budgets,
     scratchBudgets,
+    goalScratch: { k: 4, budgets: goalScratch },
+    budgetClock: stepMs,
     finetune: FINETUNE_OPTIONS,
     policies: Object.fromEntries(policies.map((p) => [p, POLICIES[p]])),
     annotation,

@@ -70,7 +70,6 @@ export async function runBench(argv: string[]): Promise<number> {
   const loadBefore = os.loadavg()[0];
   const result = await mod.run(args);
   const out: Record<string, unknown> = { ...provenance(name, args), started, ...result };
-  // The development machine is shared: the 1-minute load average before and after says how busy it was.
   (out.machine as Record<string, unknown>).loadAverage1m = { before: Math.round(loadBefore * 100) / 100, after: Math.round(os.loadavg()[0] * 100) / 100 };
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, `${outName}.json`);

@@ -1,15 +1,16 @@
 #!/usr/bin/env node
-// The project's test command (`npm test`): build, TypeScript tests (mocha), the napari client tests (pytest,
-// real viewer offscreen, real daemon), the Fiji client tests (JUnit via Maven, real daemon) and the bioimage.io
-// suite (sparsecell's model packages checked by bioimageio.spec / bioimageio.core from PyPI). Each suite's
-// script installs what it needs. Prints one summary line "tests: N passed, N failed, N skipped".
+// The project's test command (`npm test`): build, TypeScript tests (mocha), the Python client tests (pytest, real
+// daemon), the napari client tests (pytest, real viewer offscreen, real daemon), the Fiji client tests (JUnit via
+// Maven, real daemon), the bioimage.io suite (sparsecell's model packages checked by bioimageio.spec /
+// bioimageio.core from PyPI) and the artifacts suite (the npm tarball and the Python wheels installed and run).
+// Each suite's script installs what it needs. Prints one summary line "tests: N passed, N failed, N skipped".
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const only = (process.env.SPARSECELL_SUITES ?? 'ts,napari,fiji,bioimageio').split(',');
+const only = (process.env.SPARSECELL_SUITES ?? 'ts,python,napari,fiji,bioimageio,artifacts').split(',');
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const failures = [];
 
@@ -56,6 +57,11 @@ if (built && only.includes('ts')) {
   run(nativeBuilt ? 'typescript (daemons on tensorflow)' : 'typescript', 'npx', ['mocha'], mocha);
   if (nativeBuilt) run('typescript e2e (daemons on wasm)', 'npx', ['mocha'], mocha, { SPARSECELL_BACKEND: 'wasm', MOCHA_SPEC: 'dist/test/e2e/*.test.js' });
 }
+if (built && only.includes('python')) {
+  const s = join(root, 'clients', 'python', 'scripts', 'ci.sh');
+  if (existsSync(s)) run('python client', 'bash', [s], pytest);
+  else failures.push('python client (clients/python/scripts/ci.sh missing)');
+}
 if (built && only.includes('napari')) {
   const s = join(root, 'clients', 'napari', 'scripts', 'ci.sh');
   if (existsSync(s)) run('napari', 'bash', [s], pytest);
@@ -67,6 +73,9 @@ if (built && only.includes('fiji')) {
   else failures.push('fiji (clients/fiji/ci.sh missing)');
 }
 if (built && only.includes('bioimageio')) run('bioimageio', 'bash', [join(root, 'scripts', 'bioimageio-ci.sh')], pytest);
+// The installable artifacts, tested as installed: npm pack -> npm install -g into a temporary prefix -> sparsecell
+// serve; the Python wheels in fresh venvs (scripts/artifacts-ci.sh, a few minutes, needs the npm registry and PyPI).
+if (built && only.includes('artifacts')) run('artifacts', 'bash', [join(root, 'scripts', 'artifacts-ci.sh')], pytest);
 if (!built) totals.failed += 1;
 process.stdout.write(`\n${failures.length ? `failed suites: ${failures.join(', ')}\n` : ''}tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`);
 process.exit(failures.length || totals.failed ? 1 : totals.passed === 0 ? 1 : 0);

@@ -29,18 +29,26 @@ export const RECIPE = Object.freeze({
   /** Live mode (continuous, no end, so no drop): small batches keep edit -> refreshed prediction short. */
   live: Object.freeze({ batchSize: 2, patchSize: 128, learningRate: 2e-3 }),
   /**
-   * Fine-tuning a starter model (models/, README "Starter models"): used instead of the rates above whenever the
-   * model being trained began from a starter (daemon, live mode, `sparsecell train --from`, the benchmarks). The
-   * masked loss and the normalisation are the pretraining ones (the archive carries its normalisation settings).
-   * - learningRate / lrFinal: 3x lower than from scratch. The starter's features are already good; a scratch rate
-   *   makes the first sparse batches (a few objects, often from one image) pull every weight towards them.
-   * - warmupSteps: the rate rises linearly from 1/warmupSteps of its value over the first steps of each run: Adam's
-   *   first updates are about lr in size on every weight whatever the gradient, before its moment estimates settle.
-   * - freezeEncoderSteps: for the first steps only the decoder and the output layer move, so the heads adapt to the
-   *   new labels (and image domain) before the encoder's features change.
-   * - liveLearningRate: live mode's constant rate for a starter (from scratch it is live.learningRate).
+   * Fine-tuning a starter model (models/, README "Starter models"): used whenever the model being trained began from
+   * a starter (daemon, live mode, `sparsecell train --from`, the benchmarks). The masked loss and the normalisation
+   * are the pretraining ones (the archive carries its normalisation settings).
+   * - model.train / `sparsecell train --from`: the from-scratch rates, no warm-up, nothing frozen. Measured
+   *   (`npm run bench -- finetune --policies recipe,gentle`, bench/results/finetune-policy.json): on both shifted
+   *   domains a gentler policy (3e-4 then 1e-4, 20 warm-up steps, encoder frozen for 30 steps) adapted more slowly
+   *   at every budget; the starter's features need to move, and the budgets a person waits for are short.
+   * - live mode (a run with no end, labels arriving while it trains): liveLearningRate with liveWarmupSteps of linear
+   *   warm-up and the encoder frozen for liveFreezeEncoderSteps, so the first sparse strokes (a few objects, often on
+   *   one image) adjust the heads before they move the pretrained features; measured by the live-from-starter bench.
    */
-  finetune: Object.freeze({ learningRate: 3e-4, lrFinal: 1e-4, warmupSteps: 20, freezeEncoderSteps: 30, liveLearningRate: 5e-4 }),
+  finetune: Object.freeze({
+    learningRate: 1e-3,
+    lrFinal: 2e-4,
+    warmupSteps: 0,
+    freezeEncoderSteps: 0,
+    liveLearningRate: 5e-4,
+    liveWarmupSteps: 20,
+    liveFreezeEncoderSteps: 30,
+  }),
 });
 
 /** The recipe as plain JSON for server.info.recipe (protocol TrainRecipe): what clients show as their defaults. */

@@ -29,7 +29,7 @@ export const TRAIN_USAGE = `usage: sparsecell train --images DIR --labels DIR --
   --config JSON         family config, e.g. '{"unetDepth":3,"unetFilters":32}' (or @file.json)
   --from M              scratch (default: fresh weights), the name of a built-in starter model of the family
                         (e.g. nuclei: fine-tune it with the recipe's fine-tuning policy: lr ${FINETUNE_OPTIONS.learningRate} then
-                        ${FINETUNE_OPTIONS.lrFinal}, ${FINETUNE_OPTIONS.warmupSteps} warm-up steps, encoder frozen for ${FINETUNE_OPTIONS.freezeEncoderSteps} steps), or a model file to continue
+                        ${FINETUNE_OPTIONS.lrFinal}${FINETUNE_OPTIONS.warmupSteps ? `, ${FINETUNE_OPTIONS.warmupSteps} warm-up steps` : ''}${FINETUNE_OPTIONS.freezeEncoderSteps ? `, encoder frozen for ${FINETUNE_OPTIONS.freezeEncoderSteps} steps` : ''}), or a model file to continue
   --steps N             optimizer steps (default: no step limit; without --steps and --time-limit the run
                         lasts the recipe's ${RECIPE.budgetS} s)
   --time-limit SECONDS  stop after this much training time (default ${RECIPE.budgetS} when --steps is not given)

@@ -95,7 +95,7 @@ export function jobProgress(job: JobLength, step: number, elapsedS: number, step
 /**
  * The training options of one slice: live defaults, or the recipe's learning-rate schedule (lrFinal for the last
  * part of the run; a configured rate is the first phase's). A model that began from a starter is fine-tuned with
- * RECIPE.finetune (lower rates, warm-up, encoder frozen at first).
+ * RECIPE.finetune (lower rates, warm-up, encoder frozen at first; live jobs have their own rate, warm-up and freeze).
  */
 export function sliceOptions(
   job: JobLength,
@@ -107,7 +107,8 @@ export function sliceOptions(
 ): LiveTrainOptions {
   const ft = fromStarter ? RECIPE.finetune : undefined;
   const policy = ft ? { warmupSteps: ft.warmupSteps, freezeEncoderSteps: ft.freezeEncoderSteps } : {};
-  if (job.live) return { ...liveOptions, ...(ft ? { learningRate: ft.liveLearningRate } : {}), ...policy, ...options };
+  const livePolicy = ft ? { learningRate: ft.liveLearningRate, warmupSteps: ft.liveWarmupSteps, freezeEncoderSteps: ft.liveFreezeEncoderSteps } : {};
+  if (job.live) return { ...liveOptions, ...livePolicy, ...options };
   return {
     ...policy,
     ...options,

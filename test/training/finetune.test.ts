@@ -62,14 +62,21 @@ describe('training: fine-tuning a starter with sparse labels', function () {
     ({ archive } = await testStarterDir());
   });
 
-  it('the policy: lower rates than from scratch, linear warm-up, encoder frozen for the first steps', () => {
-    expect(FINETUNE_OPTIONS.learningRate).to.equal(RECIPE.finetune.learningRate).and.to.be.below(RECIPE.learningRate);
-    expect(FINETUNE_OPTIONS.lrFinal).to.be.below(RECIPE.lrFinal);
-    const w = RECIPE.finetune.warmupSteps;
-    expect(finetuneStep(RECIPE.finetune, 0).lrFactor).to.be.closeTo(1 / w, 1e-12);
-    expect(finetuneStep(RECIPE.finetune, w - 1).lrFactor).to.equal(1);
-    expect(finetuneStep(RECIPE.finetune, RECIPE.finetune.freezeEncoderSteps - 1).freezeEncoder).to.equal(true);
-    expect(finetuneStep(RECIPE.finetune, RECIPE.finetune.freezeEncoderSteps).freezeEncoder).to.equal(false);
+  it('the policy: model.train at the measured rates; live mode lower, with linear warm-up and the encoder frozen at first', () => {
+    expect(FINETUNE_OPTIONS).to.deep.equal({
+      learningRate: RECIPE.finetune.learningRate,
+      lrFinal: RECIPE.finetune.lrFinal,
+      warmupSteps: RECIPE.finetune.warmupSteps,
+      freezeEncoderSteps: RECIPE.finetune.freezeEncoderSteps,
+    });
+    expect(RECIPE.finetune.liveLearningRate).to.be.below(RECIPE.live.learningRate);
+    const live = { warmupSteps: RECIPE.finetune.liveWarmupSteps, freezeEncoderSteps: RECIPE.finetune.liveFreezeEncoderSteps };
+    const w = live.warmupSteps;
+    expect(w).to.be.above(1);
+    expect(finetuneStep(live, 0).lrFactor).to.be.closeTo(1 / w, 1e-12);
+    expect(finetuneStep(live, w - 1).lrFactor).to.equal(1);
+    expect(finetuneStep(live, live.freezeEncoderSteps - 1).freezeEncoder).to.equal(true);
+    expect(finetuneStep(live, live.freezeEncoderSteps).freezeEncoder).to.equal(false);
     expect(finetuneStep({ warmupSteps: 0, freezeEncoderSteps: 0 }, 0)).to.deep.equal({ lrFactor: 1, freezeEncoder: false });
     // parseTrainOptions accepts them (and refuses bad values, naming the field)
     expect(parseTrainOptions({ warmupSteps: 5, freezeEncoderSteps: 3 })).to.include({ warmupSteps: 5, freezeEncoderSteps: 3 });

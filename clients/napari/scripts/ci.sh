@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# CI entry for the napari plugin: Debian packages for headless Qt + OpenGL, pip install with test extras,
-# pytest against a real daemon. Exit code = pytest's; "no tests collected" counts as a failure.
+# CI entry for the napari plugin: Debian packages for headless Qt + OpenGL, a virtual environment under
+# clients/napari/.venv (gitignored; it sees the system's site-packages, so an installed napari/PyQt is reused,
+# else pip takes them from PyPI), the Python client installed from this checkout (clients/python), the plugin with
+# its test extras, pytest against a real daemon. Exit code = pytest's; "no tests collected" counts as a failure.
 #
 #   clients/napari/scripts/ci.sh [extra pytest args]
 #
-# Env: PYTHON (default python3), SPARSECELL_URL (use a running daemon instead of starting one).
+# Env: PYTHON (default python3, makes the venv), SPARSECELL_NAPARI_VENV (default clients/napari/.venv),
+#      SPARSECELL_URL (use a running daemon instead of starting one).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"   # clients/napari
 REPO="$(cd "$HERE/../.." && pwd)"
-PYTHON="${PYTHON:-python3}"
+BASE_PYTHON="${PYTHON:-python3}"
+VENV="${SPARSECELL_NAPARI_VENV:-$HERE/.venv}"
 
 # Qt's offscreen platform renders widgets without a display, but napari's canvas needs an OpenGL context,
 # which the offscreen plugin gets through GLX from an X server: Xvfb + Mesa's software rasteriser.
@@ -34,7 +38,13 @@ if [ -z "${SPARSECELL_URL:-}" ] && [ ! -f "$REPO/dist/server/main.js" ]; then
   (cd "$REPO" && npm run build --silent)
 fi
 
-PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install -q --disable-pip-version-check -e "$HERE[test]"
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "ci.sh: creating $VENV"
+  "$BASE_PYTHON" -m venv --system-site-packages "$VENV"
+fi
+PYTHON="$VENV/bin/python"
+# the client from this checkout first, so that the plugin's sparsecell-client dependency is the local one
+PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install -q --disable-pip-version-check -e "$REPO/clients/python" -e "$HERE[test]"
 
 export QT_QPA_PLATFORM=offscreen
 export SPARSECELL_NAPARI_STRICT=1   # missing daemon / display = failure, not skip

@@ -10,10 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from sparsecell_napari._daemon import start_daemon
-from sparsecell_napari._sample_data import synthetic_nuclei
-from sparsecell_napari.client import Client
+from sparsecell import Client, start_daemon, synthetic_nuclei
 
 REPO = Path(__file__).resolve().parents[3]
 SERVER = REPO / "dist" / "server" / "main.js"
@@ -62,21 +59,15 @@ def daemon(tmp_path_factory):
     if url:
         yield url
         return
-    d = _start(tmp_path_factory)
-    try:
+    with _start(tmp_path_factory) as d:
         yield d.url
-    finally:
-        d.stop()
 
 
 @pytest.fixture
 def own_daemon(tmp_path_factory):
     """A daemon for one test (live mode keeps a training job running: keep it away from the others)."""
-    d = _start(tmp_path_factory)
-    try:
+    with _start(tmp_path_factory) as d:
         yield d.url
-    finally:
-        d.stop(timeout=5)
 
 
 @pytest.fixture(scope="session")
@@ -114,24 +105,7 @@ def starter_daemon(daemon, tmp_path_factory, nuclei):
         d.stop()
 
 
-@pytest.fixture
-def client(daemon):
-    """A client that validates every params / result against the generated protocol types."""
-    c = Client.connect(daemon, validate=True)
-    try:
-        yield c
-    finally:
-        c.close()
-
-
 @pytest.fixture(scope="session")
 def nuclei():
     """(image uint8 64x64, instances int32) with 6 nuclei."""
     return synthetic_nuclei((64, 64), n=6, radius=(5.0, 8.0), seed=1)
-
-
-def sparse_offset1(inst: np.ndarray, cols: int = 40) -> np.ndarray:
-    """offset1 sparse labels: the left ``cols`` columns annotated (background 1, objects k+1), rest unlabeled."""
-    lab = np.zeros(inst.shape, np.uint16)
-    lab[:, :cols] = inst[:, :cols] + 1
-    return lab

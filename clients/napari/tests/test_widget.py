@@ -14,10 +14,11 @@ import pytest
 pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
+from sparsecell import Client  # noqa: E402
+
 from sparsecell_napari import SparsecellWidget  # noqa: E402
 from sparsecell_napari._sample_data import make_sample_data  # noqa: E402
 from sparsecell_napari._widget import POLYGON_LAYER, PREDICTION_LAYER, _lid  # noqa: E402
-from sparsecell_napari.client import Client  # noqa: E402
 
 from .conftest import TINY_CONFIG, skip_or_fail  # noqa: E402
 
@@ -79,6 +80,67 @@ def paint_nuclei(layer, inst, cols=40):
         yy, xx = np.nonzero(inst == k)
         if len(xx) and xx.max() < cols:
             layer.data_setitem((yy, xx), k + 1)
+
+
+def save_window(w, qtbot, path: Path) -> None:
+    """A PNG of the napari window holding the widget: canvas, layer list and the dock widget."""
+    w.window().resize(1400, 820)
+    w.viewer.reset_view()
+    qtbot.wait(100)
+    pixmap = w.window().grab()
+    pixmap = pixmap.scaledToWidth(min(1100, pixmap.width()))
+    assert pixmap.save(str(path), "PNG")
+    assert path.stat().st_size > 1000
+
+
+# One of the 50 held-out DSB2018 test images (server/metrics/split.ts), never trained on by the starter models.
+DSB = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "dsb2018-train"
+DSB_TEST = "1b6044e4858a9b7cee9b0028d8e54fbc8fb72e6c4424ab5b9f3859bfc72b33c5.tif"
+
+
+def test_starter_model_predicts_a_held_out_image(make_napari_viewer, daemon, qtbot, tmp_path):
+    """The README screenshot: the committed StarDist-like starter ("built-in nuclei model") segments a DSB2018 test
+    image before any training; a few sparse labels are painted as a person would start. Written to
+    SPARSECELL_NAPARI_SCREENSHOT when set."""
+    tifffile = pytest.importorskip("tifffile")
+    if not (DSB / "images" / DSB_TEST).exists():
+        skip_or_fail(f"{DSB / 'images' / DSB_TEST} is missing (the project's shared DSB2018 data)")
+    img = tifffile.imread(DSB / "images" / DSB_TEST)
+    truth = tifffile.imread(DSB / "masks" / DSB_TEST).astype(np.int32)
+    viewer = make_napari_viewer()
+    _, w = viewer.window.add_plugin_dock_widget("sparsecell-napari", "sparsecell")
+    try:
+        w.connect(daemon)
+        qtbot.waitUntil(lambda: w.client is not None, timeout=WAIT)
+        w.family_combo.setCurrentText("stardist")
+        w.set_start("starter", "nuclei")
+        w.polygons_check.setChecked(True)
+        layer = w.viewer.add_image(img, name="DSB2018 test image")
+        layer.contrast_limits = (0, float(np.percentile(img, 99.8)))
+        lab = w.create_labels_layer()
+        ys, xs = np.nonzero(truth[:, :60] == 0)
+        lab.data_setitem((ys, xs), 1)  # a background stroke band on the left
+        for k in np.unique(truth[:, :60])[1:4]:  # and three nuclei
+            yy, xx = np.nonzero(truth == k)
+            lab.data_setitem((yy, xx), int(k) + 1)
+        qtbot.waitUntil(lambda: w.last_generation >= 1, timeout=WAIT)  # the strokes reached the daemon
+        w.predict()
+        qtbot.waitUntil(lambda: any(m.startswith("prediction:") for m in w.messages), timeout=WAIT)
+        pred = w.viewer.layers[PREDICTION_LAYER].data
+        polys = w.viewer.layers[POLYGON_LAYER].data
+        n_true = len(np.unique(truth)) - 1
+        n_pred = len(np.unique(pred)) - 1
+        assert 0.7 * n_true <= n_pred <= 1.3 * n_true, (n_pred, n_true)
+        assert len(polys) == n_pred
+        h, w_ = img.shape[:2]
+        for p in polys:  # no polygon around the frame: every one is nucleus-sized
+            extent = p.max(axis=0) - p.min(axis=0)
+            assert extent[0] < h / 3 and extent[1] < w_ / 3, extent
+        w.viewer.layers.selection.active = lab
+        shot = Path(os.environ.get("SPARSECELL_NAPARI_SCREENSHOT", tmp_path / "screenshot.png"))
+        save_window(w, qtbot, shot)
+    finally:
+        w.shutdown()
 
 
 def test_sample_data_contribution():
@@ -158,15 +220,8 @@ def test_train_progress_and_predict(widget, qtbot, nuclei, tmp_path):
     assert pred.data.max() >= 1, "the prediction has no objects"
     assert POLYGON_LAYER in w.viewer.layers
 
-    shot = Path(os.environ.get("SPARSECELL_NAPARI_SCREENSHOT", tmp_path / "screenshot.png"))
     w.viewer.layers.selection.active = lab
-    w.window().resize(1400, 820)  # the napari main window holding the dock widget
-    w.viewer.reset_view()
-    qtbot.wait(100)
-    pixmap = w.window().grab()  # the whole window: canvas, layer list and the dock widget
-    pixmap = pixmap.scaledToWidth(min(1100, pixmap.width()))
-    assert pixmap.save(str(shot), "PNG")
-    assert shot.stat().st_size > 1000
+    save_window(w, qtbot, tmp_path / "screenshot.png")
 
     out = tmp_path / "model.scm"
     w.export_model(str(out))

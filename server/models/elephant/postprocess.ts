@@ -8,7 +8,12 @@
  *  2. growing: marker-based watershed (priority flood, 4-connected) from the seeds into the pixels with
  *     border + centre probability > foregroundThresh (seed pixels always belong to their seed), visiting
  *     pixels by decreasing centre probability, ties in first-come order (so flat border regions are split
- *     between touching objects by geodesic distance). Foreground never reached from a seed is dropped;
+ *     between touching objects by geodesic distance). Each seed grows only inside its REACH: the seed's
+ *     moment ellipse scaled by GROW_REACH / centerRatio (the targets make the centre the object's ellipse
+ *     scaled by centerRatio), widened by one pixel. Without it a seed crawled along any thin strip of
+ *     foreground: an under-trained model's one-pixel rim of "border" along the image edges made the nucleus
+ *     that touched it an object around the whole frame (the frame-sized polygon once seen in the napari
+ *     screenshot). Foreground never reached from a seed is dropped;
  *  3. objects smaller than minSize are removed, holes filled, ids 1..n;
  *  4. polygons by contour tracing; score = mean foreground probability (1 - p_bg) over the object.
  */
@@ -107,11 +112,72 @@ export function seedComponents(mask: Uint8Array, H: number, W: number, minSize: 
   return { seeds, n };
 }
 
+/** How far an object may extend, in units of its nominal extent (its centre's ellipse / centerRatio). */
+export const GROW_REACH = 1.5;
+
+/**
+ * The reach of each seed 1..n: `within(k, y, x)` is true when (y, x) lies inside seed k's moment ellipse (centroid
+ * and covariance of its pixels, each a unit square) scaled by `scale`, the covariance widened by `pad`^2 px^2.
+ * A uniformly filled ellipse's covariance is a^2/4, b^2/4 along its axes, so "inside scaled by s" is a
+ * Mahalanobis distance <= 2 s.
+ */
+export function seedReach(seeds: Int32Array, n: number, W: number, scale: number, pad = 1): (k: number, y: number, x: number) => boolean {
+  const cnt = new Float64Array(n + 1),
+    sy = new Float64Array(n + 1),
+    sx = new Float64Array(n + 1),
+    syy = new Float64Array(n + 1),
+    sxx = new Float64Array(n + 1),
+    sxy = new Float64Array(n + 1);
+  for (let i = 0; i < seeds.length; i++) {
+    const k = seeds[i];
+    if (k <= 0) continue;
+    const y = (i / W) | 0,
+      x = i - y * W;
+    cnt[k]++;
+    sy[k] += y;
+    sx[k] += x;
+    syy[k] += y * y;
+    sxx[k] += x * x;
+    sxy[k] += y * x;
+  }
+  // inverse covariance per seed, scaled so that "inside" is q(y, x) <= 1
+  const a = new Float64Array(n + 1),
+    b = new Float64Array(n + 1),
+    c = new Float64Array(n + 1);
+  const r2 = 4 * scale * scale;
+  for (let k = 1; k <= n; k++) {
+    const m = cnt[k];
+    if (m === 0) continue;
+    sy[k] /= m;
+    sx[k] /= m;
+    const vyy = syy[k] / m - sy[k] ** 2 + 1 / 12 + pad * pad,
+      vxx = sxx[k] / m - sx[k] ** 2 + 1 / 12 + pad * pad,
+      vxy = sxy[k] / m - sy[k] * sx[k];
+    const det = vyy * vxx - vxy * vxy;
+    a[k] = vxx / det / r2;
+    b[k] = -vxy / det / r2;
+    c[k] = vyy / det / r2;
+  }
+  return (k, y, x) => {
+    const dy = y - sy[k],
+      dx = x - sx[k];
+    return a[k] * dy * dy + 2 * b[k] * dy * dx + c[k] * dx * dx <= 1;
+  };
+}
+
 /**
  * Marker-based watershed: grows `labels` (seeds > 0, modified in place) into pixels where `allowed` is set,
- * 4-connected, lowest `cost` first (ties: first come, first served).
+ * 4-connected, lowest `cost` first (ties: first come, first served); with `reach`, seed k only into the pixels
+ * where reach(k, y, x) holds.
  */
-export function growSeeds(labels: Int32Array, allowed: Uint8Array, cost: Float32Array, H: number, W: number): void {
+export function growSeeds(
+  labels: Int32Array,
+  allowed: Uint8Array,
+  cost: Float32Array,
+  H: number,
+  W: number,
+  reach?: (k: number, y: number, x: number) => boolean,
+): void {
   const heap = new Heap();
   let order = 0;
   // label a pixel will take: that of the pixel that queued it first
@@ -123,6 +189,10 @@ export function growSeeds(labels: Int32Array, allowed: Uint8Array, cost: Float32
     const nb = [y > 0 ? q - W : -1, y < H - 1 ? q + W : -1, x > 0 ? q - 1 : -1, x < W - 1 ? q + 1 : -1];
     for (const r of nb) {
       if (r < 0 || labels[r] !== 0 || pending[r] !== 0 || !allowed[r]) continue;
+      if (reach) {
+        const ry = (r / W) | 0;
+        if (!reach(lab, ry, r - ry * W)) continue;
+      }
       pending[r] = lab;
       heap.push(cost[r], order++, r);
     }
@@ -152,8 +222,8 @@ export function postprocess(maps: Image2D, config: ElephantConfig, opts?: Postpr
     centre[i] = pc > cThresh ? 1 : 0;
     allowed[i] = fg[i] > config.foregroundThresh || centre[i] ? 1 : 0;
   }
-  const { seeds: labels } = seedComponents(centre, H, W, config.minCenterSize);
-  growSeeds(labels, allowed, cost, H, W);
+  const { seeds: labels, n: nSeeds } = seedComponents(centre, H, W, config.minCenterSize);
+  growSeeds(labels, allowed, cost, H, W, seedReach(labels, nSeeds, W, GROW_REACH / config.centerRatio));
   const n = fillHolesAndRemoveSmall(labels, H, W, config.minSize);
   return toInstances(labels, H, W, n, fg);
 }

@@ -4,6 +4,7 @@ import type { Image2D, Labels2D } from '../../../server/imaging/types.js';
 import { ELEPHANT_DEFAULTS, parseConfig } from '../../../server/models/elephant/config.js';
 import { postprocess } from '../../../server/models/elephant/postprocess.js';
 import { classMap, makeTargets } from '../../../server/models/elephant/targets.js';
+import { polygonBounds } from '../../../server/imaging/polygon.js';
 import { countObjects } from '../../../server/imaging/labels.js';
 import { matching } from '../../../server/metrics/matching.js';
 
@@ -196,5 +197,27 @@ describe('elephant round trip', () => {
     const out = postprocess({ height: H, width: W, channels: 3, data }, ELEPHANT_DEFAULTS);
     expect(countObjects(out.labels)).to.equal(0);
     expect(out.polygons).to.deep.equal([]);
+  });
+
+  it('a seed does not crawl along a one-pixel rim of foreground at the image edges (the frame-sized polygon)', () => {
+    // What an under-trained model gave in the napari screenshot test: "border" on the image's outermost rows and
+    // columns, touching a nucleus near the left edge; the nucleus grew along the rim into an object around the
+    // whole frame, whose polygon was the image's outline.
+    const H = 64,
+      W = 64,
+      lab = new Int32Array(H * W);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((y - 34) ** 2 + (x - 6) ** 2 <= 36) lab[y * W + x] = 1; // touches x = 0
+    const maps = trueMaps({ height: H, width: W, data: lab });
+    const rim = (y: number, x: number) => y === 0 || x === 0 || y === H - 1 || x === W - 1;
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if (rim(y, x) && !lab[y * W + x]) maps.data.set([0.3, 0.7, 0], 3 * (y * W + x));
+    const out = postprocess(maps, ELEPHANT_DEFAULTS);
+    expect(countObjects(out.labels)).to.equal(1);
+    expect(out.polygons).to.have.length(1);
+    const [y0, x0, y1, x1] = polygonBounds(out.polygons[0].points);
+    expect(x0).to.equal(-0.5); // the nucleus itself still reaches the edge
+    expect(y1 - y0).to.be.below(24, 'the polygon spans the frame');
+    expect(x1 - x0).to.be.below(24, 'the polygon spans the frame');
+    const m = matching({ height: H, width: W, data: lab }, out.labels, 0.5);
+    expect(m.tp).to.equal(1);
   });
 });

@@ -34,9 +34,7 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from ._client import Client, Prediction, RpcError, decode_prediction
-from ._daemon import LocalDaemon, sparsecell_executable, start_daemon
+from sparsecell import Client, LocalDaemon, Prediction, RpcError, decode_prediction, sparsecell_executable, start_daemon
 
 if TYPE_CHECKING:  # pragma: no cover
     import napari

@@ -41,7 +41,9 @@ public class Train extends SparsecellCommand {
 	public String startFrom = BUILT_IN;
 
 	@Parameter(label = "Model file (Start from: file…)", required = false, style = FileWidget.OPEN_STYLE)
-	public File modelFile;
+	// Never null: a macro line without modelfile= would leave it the one unresolved input, and SciJava's
+	// FilePreprocessor would then open a file chooser (or cancel, headless) although no file is needed.
+	public File modelFile = new File("");
 
 	@Parameter(label = "Time limit (s, 0 = the daemon's recipe)", min = "0")
 	public double timeLimit = 0;
@@ -114,7 +116,7 @@ public class Train extends SparsecellCommand {
 		SessionInfo si = s.client.sessionGet(s.sessionId);
 		String fam = newFamily != null ? newFamily : si.family;
 		if (FILE.equals(choice)) {
-			if (modelFile == null || !modelFile.isFile()) throw new IllegalArgumentException("Start from: file… needs a model file (got " + modelFile + ")");
+			if (modelFile == null || !modelFile.isFile()) throw new IllegalArgumentException("Start from: file… needs a model file (got " + (modelFile == null || modelFile.getPath().isEmpty() ? "none" : modelFile) + ")");
 			String path = modelFile.getCanonicalPath();
 			if (!path.equals(s.startModelFile)) {
 				s.client.modelImport(s.sessionId, Base64.getEncoder().encodeToString(Files.readAllBytes(modelFile.toPath())));

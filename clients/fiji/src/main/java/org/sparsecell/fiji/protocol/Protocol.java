@@ -145,6 +145,8 @@ public final class Protocol {
 		public int warmupSteps;
 		public int freezeEncoderSteps;
 		public double liveLearningRate;
+		public Integer liveWarmupSteps;
+		public Integer liveFreezeEncoderSteps;
 	}
 
 	/** The daemon's training defaults (server.info.recipe): what the commands show instead of their own. */

@@ -7,7 +7,6 @@ import java.awt.Robot;
 import java.awt.image.BufferedImage;
 import java.io.File;
 import java.lang.reflect.Field;
-import java.time.Duration;
 import java.util.List;
 
 import javax.imageio.ImageIO;
@@ -18,60 +17,54 @@ import org.scijava.command.CommandService;
 import org.scijava.module.ModuleItem;
 import org.sparsecell.fiji.LiveMode;
 import org.sparsecell.fiji.Sparsecell;
-import org.sparsecell.fiji.Synthetic;
 import org.sparsecell.fiji.TestDaemon;
 import org.sparsecell.fiji.commands.Train;
 import org.sparsecell.fiji.imaging.RoiIO;
-import org.sparsecell.fiji.imaging.RoiLabels;
 import org.sparsecell.fiji.protocol.Protocol.ModelPredictResult;
-import org.sparsecell.fiji.protocol.Protocol.ModelTrainParams;
-import org.sparsecell.fiji.protocol.Protocol.TrainOptions;
+import org.sparsecell.fiji.protocol.Protocol.SessionCreateParams;
+import org.sparsecell.fiji.rpc.RpcClient;
 
-import com.google.gson.JsonObject;
 
 import ij.IJ;
 import ij.ImagePlus;
 import ij.gui.GenericDialog;
 import ij.gui.ImageWindow;
-import ij.gui.Overlay;
-import ij.gui.Roi;
 
 /**
  * Makes docs/screenshot.png under Xvfb (see docs/make-screenshot.sh): the "sparsecell Train" dialog, laid out from
- * the command's own @Parameters as Fiji lays out a SciJava dialog, beside the synthetic image with its annotation
- * ROIs (yellow, background in grey) and the predicted objects of a model trained on them (cyan), from a real daemon.
- * Not a test: a main in the test sources so it can reuse the test daemon helper.
+ * the command's own @Parameters as Fiji lays out a SciJava dialog, beside a DSB2018 test image (held out from the
+ * starter model's training) with the objects that the built-in nuclei model (models/nuclei-stardist.scm, session.create
+ * {starter: "nuclei"}) predicts before any training (cyan), from a real daemon. Not a test: a main in the test sources
+ * so it can reuse the test daemon helper.
  */
 public final class Screenshot {
+	/** A 256x256 image of dsbSplit(names, 0, 50).test (server/metrics/split.ts), 49 nuclei in its mask. */
+	static final String IMAGE = "7b5987a24dd57325e82812371b3f4df7edc528e0526754ba94cf3a1ea4df25d2";
+
 	public static void main(String[] args) throws Exception {
 		File out = new File(args.length > 0 ? args[0] : "docs/screenshot.png");
 		Sparsecell s = null;
 		int code = 0;
 		try {
+			File data = new File(TestDaemon.repo(), "../shared/data/dsb2018-train");
+			File tif = new File(data, "images/" + IMAGE + ".tif");
+			if (!tif.isFile()) throw new IllegalStateException("the DSB2018 data are missing: " + tif + " (see ../shared/data/README.md)");
 			String url = TestDaemon.url();
-			JsonObject cfg = new JsonObject();
-			cfg.addProperty("unetDepth", 2);
-			cfg.addProperty("unetFilters", 8);
-			s = Sparsecell.connect(url, TestDaemon.TOKEN, null, "screenshot", "stardist", cfg, null);
-			ImagePlus imp = Synthetic.image("cells.tif");
-			List<Roi> rois = Synthetic.rois(3);
-			Overlay ov = new Overlay();
-			for (Roi r : rois) {
-				r.setStrokeColor(RoiLabels.isBackground(r, null) ? Color.GRAY : Color.YELLOW);
-				ov.add(r);
+			SessionCreateParams p = new SessionCreateParams();
+			p.name = "screenshot";
+			p.family = "stardist";
+			p.starter = "nuclei";
+			String sid;
+			try (RpcClient c = RpcClient.connect(url, TestDaemon.TOKEN)) {
+				sid = c.sessionCreate(p).sessionId;
 			}
-			imp.setOverlay(ov);
-			s.sendLabels(imp, 0, RoiLabels.rasterize(rois, 64, 64, null), null);
-			ModelTrainParams tp = new ModelTrainParams();
-			tp.steps = 400;
-			tp.options = new TrainOptions();
-			tp.options.patchSize = 32;
-			tp.options.batchSize = 2;
-			String job = s.startTraining(tp);
-			s.awaitJob(job, null, null, Duration.ofMinutes(3));
-			ModelPredictResult r = s.predict(imp, 0, 0.5, null, null, null);
+			s = Sparsecell.connect(url, TestDaemon.TOKEN, sid, null, null, null, null);
+			ImagePlus imp = IJ.openImage(tif.getPath());
+			imp.setTitle("DSB2018 test image");
+			ImagePlus mask = IJ.openImage(new File(data, "masks/" + IMAGE + ".tif").getPath());
+			ModelPredictResult r = s.predict(imp, 0, null, null, null, null); // the model's own thresholds
 			RoiIO.replaceOverlayPredictions(imp, RoiIO.toRois(r.polygons, imp, 0, LiveMode.PREDICTION_COLOUR));
-			System.out.println("predicted " + r.polygons.size() + " objects");
+			System.out.println("predicted " + r.polygons.size() + " objects (the mask has " + (int) mask.getStatistics().max + " labels)");
 
 			Context ctx = new Context(CommandService.class);
 			CommandInfo info = ctx.service(CommandService.class).getCommand(Train.class);
@@ -85,7 +78,7 @@ public final class Screenshot {
 			imp.show();
 			ImageWindow win = imp.getWindow();
 			win.setLocation(a.width + 40, 0);
-			IJ.run(imp, "Set... ", "zoom=400 x=32 y=32");
+			IJ.run(imp, "Set... ", "zoom=200 x=128 y=128");
 			Thread.sleep(1500);
 			Rectangle b = win.getBounds();
 
@@ -98,7 +91,7 @@ public final class Screenshot {
 			g.setColor(new Color(90, 90, 96));
 			g.fillRect(0, 0, w, h);
 			frame(g, da, pad, pad, bar, info.getLabel());
-			frame(g, ib, 2 * pad + a.width, pad, bar, imp.getTitle() + " (cyan: predicted, yellow: annotated)");
+			frame(g, ib, 2 * pad + a.width, pad, bar, imp.getTitle() + " (cyan: predicted by the built-in nuclei model)");
 			g.dispose();
 			out.getAbsoluteFile().getParentFile().mkdirs();
 			ImageIO.write(img, "png", out);

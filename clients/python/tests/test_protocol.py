@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparsecell_napari import _protocol as P
-from sparsecell_napari._validate import ProtocolError, parse, parse_message, validate
-from sparsecell_napari.client import Client, decode_ndarray, decode_prediction
+from sparsecell import AsyncClient, Client, decode_ndarray, decode_prediction
+from sparsecell import _protocol as P
+from sparsecell._validate import ProtocolError, parse, parse_message, validate
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = sorted((REPO / "protocol" / "examples").glob("*.json"))
-GEN = REPO / "clients" / "napari" / "scripts" / "gen_protocol.py"
+GEN = REPO / "clients" / "python" / "scripts" / "gen_protocol.py"
 
 
 def _gen_module():
@@ -30,9 +30,7 @@ def test_generated_protocol_is_current():
     gen = _gen_module()
     fresh = gen.generate()
     current = Path(P.__file__).read_text(encoding="utf-8")
-    assert current == fresh, (
-        "src/sparsecell_napari/_protocol.py is stale: run python clients/napari/scripts/gen_protocol.py"
-    )
+    assert current == fresh, "src/sparsecell/_protocol.py is stale: run python clients/python/scripts/gen_protocol.py"
     assert current.startswith("# GENERATED") and "DO NOT EDIT" in current.splitlines()[1]
 
 
@@ -47,6 +45,23 @@ def test_methods_and_errors_cover_the_protocol():
     for m in P.METHODS:
         py = "_".join(p for p in "".join("_" + c.lower() if c.isupper() else c for c in m).split("."))
         assert py in names, f"Client lacks {py}() for {m}"
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).replace(".", "_")
+
+
+@pytest.mark.parametrize("method", list(P.METHODS))
+def test_typed_methods_take_every_param_of_the_protocol(method):
+    """A field added to a method's params in protocol/src shows up here until the typed method takes it."""
+    sig = inspect.signature(getattr(Client, _snake(method)))
+    names = set(sig.parameters)
+    takes_more = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
+    kind, fields, *_ = P.SPECS[P.METHODS[method].params]
+    assert kind == "obj"
+    missing = [f for f in fields if {"from": "start_from"}.get(f, _snake(f)) not in names]
+    assert not missing or takes_more, f"Client.{_snake(method)}() lacks {missing}"
+    assert set(inspect.signature(getattr(AsyncClient, _snake(method))).parameters) == names  # one set of methods
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])

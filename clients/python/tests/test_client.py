@@ -9,8 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from sparsecell_napari import _protocol as P
-from sparsecell_napari.client import (
+from sparsecell import (
     Client,
     ConnectionClosedError,
     ErrorCode,
@@ -20,6 +19,7 @@ from sparsecell_napari.client import (
     offset1_to_signed,
     signed_to_offset1,
 )
+from sparsecell import _protocol as P
 
 from .conftest import TINY_CONFIG, TINY_OPTIONS, sparse_offset1
 
@@ -140,7 +140,7 @@ def test_invalid_params_carry_paths(daemon):
 
 
 def test_client_side_validation(client):
-    from sparsecell_napari._validate import ProtocolError
+    from sparsecell._validate import ProtocolError
 
     with pytest.raises(ProtocolError) as e:
         client.call("session.setView", {"sessionId": "s", "imageId": "i", "region": [0, 0, 1]})
@@ -347,9 +347,9 @@ def test_close_fails_pending_and_later_calls(daemon):
 
 
 def test_daemon_exit_fails_waiting_calls(tmp_path_factory):
-    from .conftest import _start_with
+    from .conftest import start_test_daemon
 
-    d = _start_with(tmp_path_factory)
+    d = start_test_daemon(tmp_path_factory)
     c = Client.connect(d.url)
     reasons = []
     gone = threading.Event()
@@ -368,9 +368,9 @@ def test_daemon_exit_fails_waiting_calls(tmp_path_factory):
 
 
 def test_token_is_sent_as_bearer_header(tmp_path_factory):
-    from .conftest import _start_with
+    from .conftest import start_test_daemon
 
-    d = _start_with(tmp_path_factory, ["--token", "s3cret-token"])
+    d = start_test_daemon(tmp_path_factory, ["--token", "s3cret-token"])
     try:
         with pytest.raises(ConnectionRefusedError, match="401"):
             Client.connect(d.url)
@@ -382,13 +382,13 @@ def test_token_is_sent_as_bearer_header(tmp_path_factory):
         d.stop(timeout=5)
 
 
-def test_client_module_needs_neither_napari_nor_qt():
+def test_package_needs_neither_napari_nor_qt():
     import subprocess
     import sys
 
     code = (
-        "import sys, sparsecell_napari.client as c; "
+        "import sys, sparsecell as c; "
         "bad = [m for m in ('napari', 'qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6') if m in sys.modules]; "
-        "assert not bad, bad; assert c.Client"
+        "assert not bad, bad; assert c.Client and c.AsyncClient"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -30,6 +30,12 @@ class LocalDaemon:
     log_path: str
     _log: IO[bytes] | None = field(default=None, repr=False)
 
+    def __enter__(self) -> LocalDaemon:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     @property
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1].split("/")[0])
