@@ -25,6 +25,7 @@ const BENCHES: Record<string, string> = {
   grid: './grid.js',
   'suggest-study': './suggest-study.js',
   'suggest-speed': './suggest-speed.js',
+  cluster: './cluster.js',
 };
 
 /** The commit the benchmark ran on ("<sha>+dirty" when the work tree had changes; "unknown" outside git). */

@@ -44,6 +44,8 @@ export interface ServerConfig {
   logLevel: string;
   /** Folder of starter models (cards + archives); default: models/ of the package. */
   modelsDir?: string;
+  /** Redis URL: run as a cluster front daemon whose compute workers (`sparsecell worker`) take jobs from BullMQ. */
+  redis?: string;
 }
 
 export const DEFAULTS: ServerConfig = {

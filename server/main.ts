@@ -3,7 +3,11 @@
  * The `sparsecell` executable. The only module that reads process.argv / process.env; it parses the
  * subcommand and its options and hands typed options to server/cli/*. Subcommands:
  *   serve     run the daemon (default 127.0.0.1:7420, store in ~/.sparsecell)
- *   train     train a model from an images folder and a sparse-labels folder
+ *   worker    a cluster compute worker: --redis redis://HOST:6379 --home DIR (the front daemon's store, shared)
+            [--backend B] [--id ID] [--tf-threads INTRA[,INTER]] [--compute-nice 0-19] [--log-level L] [--models-dir DIR];
+            env SPARSECELL_REDIS, _HOME, _BACKEND, _WORKER_ID, _TF_THREADS, _COMPUTE_NICE, _LOG_LEVEL, _MODELS_DIR
+            (tests: _LOCK_MS, _STALLED_MS, _SLICE_MS)
+  train     train a model from an images folder and a sparse-labels folder
  *   predict   predict label images for a folder of images
  *   evaluate  stardist-style matching of predicted vs ground-truth label folders
  *   study     the sparse-annotation study (which labels are worth a person's time)
@@ -20,9 +24,13 @@ const USAGE = `usage: sparsecell <command> [options]        (sparsecell <command
 commands:
   serve     run the daemon: [--host H] [--port P] [--home DIR] [--token T] [--backend auto|wasm|tfjs-node|tfjs-node-gpu]
             [--workers N] [--tf-threads INTRA[,INTER]] [--compute-nice 0-19] [--log-level L] [--allow-origin URL]...
-            [--checkpoint-s S] [--models-dir DIR];
+            [--checkpoint-s S] [--models-dir DIR] [--redis redis://HOST:6379 (a cluster front daemon: compute on workers)];
             env SPARSECELL_HOST, _PORT, _HOME, _TOKEN, _BACKEND, _TF_THREADS, _COMPUTE_NICE, _LOG_LEVEL,
             _ALLOW_ORIGIN (comma-separated), _CHECKPOINT_S, _MODELS_DIR (starter models; default the package's models/)
+  worker    a cluster compute worker: --redis redis://HOST:6379 --home DIR (the front daemon's store, shared)
+            [--backend B] [--id ID] [--tf-threads INTRA[,INTER]] [--compute-nice 0-19] [--log-level L] [--models-dir DIR];
+            env SPARSECELL_REDIS, _HOME, _BACKEND, _WORKER_ID, _TF_THREADS, _COMPUTE_NICE, _LOG_LEVEL, _MODELS_DIR
+            (tests: _LOCK_MS, _STALLED_MS, _SLICE_MS)
   train     train a model from an images folder and a sparse-labels folder (same file names)
   predict   predict label images (and polygons) for a folder of images
   evaluate  stardist-style matching of predicted vs ground-truth label folders
@@ -71,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
         'tf-threads': str,
         'compute-nice': str,
         'allow-origin': { type: 'string', multiple: true },
+        redis: str,
       });
       const tfThreads = setTfThreads(resolveTfThreads((f['tf-threads'] as string) ?? env.SPARSECELL_TF_THREADS, availableParallelism()));
       const origins =
@@ -94,6 +103,40 @@ async function main(argv: string[]): Promise<number> {
         allowOrigins: origins,
         checkpointS: checkpointS !== undefined ? Number(checkpointS) : undefined,
         modelsDir: (f['models-dir'] as string) ?? (env.SPARSECELL_MODELS_DIR || undefined),
+        redis: (f.redis as string) ?? (env.SPARSECELL_REDIS || undefined),
+      });
+    }
+    case 'worker': {
+      const f = parse(rest, {
+        redis: str,
+        home: str,
+        backend: str,
+        id: str,
+        'log-level': str,
+        'models-dir': str,
+        'tf-threads': str,
+        'compute-nice': str,
+      });
+      const redis = (f.redis as string) ?? env.SPARSECELL_REDIS;
+      const home = (f.home as string) ?? env.SPARSECELL_HOME;
+      if (!redis || !home) {
+        process.stderr.write("sparsecell worker: --redis URL and --home DIR (the front daemon's store) are required\n");
+        return 2;
+      }
+      const ms = (v: string | undefined) => (v ? Number(v) : undefined);
+      const { worker } = await import('./cli/worker.js');
+      return worker({
+        redis,
+        home,
+        backend: ((f.backend as string) ?? (env.SPARSECELL_BACKEND || undefined)) as never,
+        workerId: (f.id as string) ?? (env.SPARSECELL_WORKER_ID || undefined),
+        modelsDir: (f['models-dir'] as string) ?? (env.SPARSECELL_MODELS_DIR || undefined),
+        tfThreads: setTfThreads(resolveTfThreads((f['tf-threads'] as string) ?? env.SPARSECELL_TF_THREADS, availableParallelism())),
+        computeNice: Number(f['compute-nice'] ?? env.SPARSECELL_COMPUTE_NICE ?? 0),
+        logLevel: (f['log-level'] as string) ?? env.SPARSECELL_LOG_LEVEL,
+        lockMs: ms(env.SPARSECELL_LOCK_MS),
+        stalledMs: ms(env.SPARSECELL_STALLED_MS),
+        sliceMs: ms(env.SPARSECELL_SLICE_MS),
       });
     }
     case 'train':

@@ -57,6 +57,7 @@ describe('architecture: module boundaries', () => {
       metrics: ['rpc', 'handlers', 'sessions', 'training', 'models', 'storage'],
       tensor: ['rpc', 'handlers', 'sessions', 'training', 'storage'],
       bioimageio: ['rpc', 'handlers', 'sessions', 'training', 'storage'],
+      cluster: ['rpc', 'handlers'],
     };
     const bad: string[] = [];
     for (const f of server) {
@@ -69,6 +70,16 @@ describe('architecture: module boundaries', () => {
       }
     }
     expect(bad).to.deep.equal([]);
+  });
+
+  it('only server/cluster imports bullmq and ioredis, and the embedded daemon loads server/cluster only on demand', () => {
+    const bad = server.filter((f) => !f.rel.startsWith('server/cluster/') && imports(f.text).some((i) => i === 'bullmq' || i === 'ioredis'));
+    expect(bad.map((f) => f.rel)).to.deep.equal([]);
+    // Outside server/cluster, the cluster code is reached only through a dynamic import(), so `npm start` needs no Redis.
+    const staticCluster = /(?:^|\n)\s*(?:import|export)[^'"]*from\s+['"][^'"]*\/cluster\/[^'"]+['"]/;
+    const users = server.filter((f) => !f.rel.startsWith('server/cluster/') && imports(f.text).some((i) => i.includes('/cluster/')));
+    expect(users.map((f) => f.rel).sort()).to.deep.equal(['server/cli/serve.ts', 'server/cli/worker.ts']);
+    expect(users.filter((f) => staticCluster.test(f.text)).map((f) => f.rel)).to.deep.equal([]);
   });
 
   it('pure modules (imaging, metrics, family targets/postprocess/config) never import tfjs', () => {

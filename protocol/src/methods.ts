@@ -111,6 +111,28 @@ export const METHODS = {
       starterModels: Type.Optional(Type.Array(StarterModel, { description: 'Built-in trained models (session.create {starter}).' })),
       recipe: Type.Optional(TrainRecipe),
       home: Type.Optional(Type.String({ description: 'The store folder; only reported to clients that authenticated with the token.' })),
+      workers: Type.Optional(
+        Type.Array(
+          Obj({
+            workerId: Type.String({ description: 'Id the worker logs under (host-pid-random unless given with --id).' }),
+            host: Type.String(),
+            backend: Type.String({ description: 'Tensor backend of the worker (as backend.name).' }),
+            load: Type.Number({ description: 'Share of the last minute the worker spent on tasks (0..1).' }),
+            jobsDone: Type.Integer({ description: 'Tasks (predictions, training slices, imports, exports) finished since it joined.' }),
+            job: Type.Optional(
+              Obj({
+                kind: Type.String({ description: 'train (one slice), predict, import or export.' }),
+                sessionId: SessionId,
+                jobId: Type.Optional(Type.String()),
+              }),
+            ),
+          }),
+          {
+            description:
+              'A cluster front daemon (`sparsecell serve --redis URL`) only: the compute workers connected now (seen in the last 3 s), and what each is doing.',
+          },
+        ),
+      ),
     }),
     errors: [],
   },

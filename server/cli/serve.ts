@@ -28,8 +28,14 @@ export function describeBackend(b: BackendInfo, chosen = 'auto'): string {
 export async function serve(partial: Partial<ServerConfig>): Promise<number> {
   const config = resolveConfig(partial);
   const log = createLogger(config.logLevel);
-  const daemon = await startDaemon(config, log, (sessions) => createModelService(sessions, config, log));
+  // A front daemon loads the cluster code (bullmq, ioredis) only when asked: the embedded daemon needs no Redis.
+  const cluster = config.redis ? await import('../cluster/front.js') : undefined;
+  const redis = config.redis;
+  const daemon = await startDaemon(config, log, (sessions) =>
+    cluster && redis ? cluster.createClusterModelService(sessions, config, log, { redisUrl: redis }) : createModelService(sessions, config, log),
+  );
   process.stdout.write(`sparsecell listening on ws://${config.host}:${daemon.rpc.port} (store ${config.home})\n`);
+  if (cluster) process.stdout.write(`cluster front daemon: compute workers take jobs from ${redactUrl(config.redis!)} (sparsecell worker --redis …)\n`);
   // Start the compute workers now rather than on first use, so the person sees which backend trains.
   daemon.models.startCompute?.().then(
     (b) => process.stdout.write(`${describeBackend(b, config.backend)}\n`),
@@ -48,4 +54,15 @@ export async function serve(partial: Partial<ServerConfig>): Promise<number> {
   });
   log.info('bye');
   return 0;
+}
+
+/** A Redis URL without its password (for messages and logs). */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'redis';
+  }
 }

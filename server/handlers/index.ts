@@ -139,6 +139,7 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
       recipe: recipeForClients(),
       // The store path tells a web page or a stranger about this machine: only token holders get it.
       ...(ctx.authenticated ? { home: config.home } : {}),
+      ...(models.clusterWorkers ? { workers: models.clusterWorkers() } : {}),
     }),
 
     'rpc.discover': () => openrpc,

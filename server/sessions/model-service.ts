@@ -24,6 +24,8 @@ export interface ModelServiceEvents {
 
 export interface ModelService {
   backendInfo(): BackendInfo;
+  /** A cluster front daemon: its compute workers (server.info.workers). */
+  clusterWorkers?(): ResultOf<'server.info'>['workers'];
   /** Start the compute workers now (they otherwise start on first model use) and report their backend. */
   startCompute?(): Promise<BackendInfo>;
   train(session: Session, params: ParamsOf<'model.train'>): Promise<{ jobId: string }>;

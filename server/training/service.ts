@@ -18,7 +18,7 @@ import type { SessionManager } from '../sessions/session-manager.js';
 import type { ActiveJob, Session } from '../sessions/session.js';
 import { spatialShape } from '../sessions/session.js';
 import type { BackendInfo, ModelService } from '../sessions/model-service.js';
-import type { Axes, JobInfo } from '../../protocol/src/types.js';
+import type { JobInfo } from '../../protocol/src/types.js';
 import type { ParamsOf, PredictionResult, ResultOf } from '../../protocol/src/methods.js';
 import type { EventParams, ProgressParams } from '../../protocol/src/progress.js';
 import { encodeNdArray } from '../../protocol/src/ndarray.js';
@@ -27,9 +27,20 @@ import type { ExportMetadata, TrainingSummary } from '../bioimageio/package.js';
 import { packageVersion } from '../storage/package-info.js';
 import type { Image2D, Labels2D } from '../imaging/types.js';
 import { Lane, type Trainer } from './lane.js';
-import { finalRateFor, RECIPE, scheduledLearningRate } from '../recipe.js';
+import { RECIPE } from '../recipe.js';
+import {
+  assertLabeled,
+  jobDue,
+  jobLength,
+  jobProgress,
+  noModelError,
+  predictTarget,
+  sliceOptions,
+  suggestionsResult,
+  suggestTarget,
+  weightsChange,
+} from './job-rules.js';
 import { UNBOUNDED_STEPS } from './config.js';
-import { DEFAULT_STARTER } from '../storage/starters.js';
 import type { LiveTrainOptions, PredictResult, SuggestResult, TrainSliceResult, WorkerImage } from './worker-protocol.js';
 
 /** Scheduling and live-mode constants (see ARCHITECTURE.md "Training and scheduling"). */
@@ -111,23 +122,6 @@ class TrainJob implements Trainer {
     if (error) this.info.error = error;
     this.finish();
   }
-}
-
-/**
- * steps / etaS / percentage of a job: by steps, by its time limit, or both (whichever ends it first). A job limited
- * by time only reports the steps it will reach at the current rate.
- */
-function jobProgress(job: TrainJob, elapsedS: number, stepsPerS: number): { steps: number; etaS?: number; percentage?: number } {
-  if (job.live) return { steps: 0 };
-  const step = job.info.step ?? 0;
-  const bySteps = job.steps < UNBOUNDED_STEPS ? { eta: (job.steps - step) / Math.max(stepsPerS, 1e-6), frac: step / job.steps } : undefined;
-  const byTime = job.timeLimitS ? { eta: job.timeLimitS - elapsedS, frac: elapsedS / job.timeLimitS } : undefined;
-  const ends = [bySteps, byTime].filter((e) => e !== undefined);
-  if (!ends.length) return { steps: 0 };
-  const etaS = Math.max(0, Math.min(...ends.map((e) => e.eta)));
-  const percentage = Math.min(100, 100 * Math.max(...ends.map((e) => e.frac)));
-  const steps = bySteps && (!byTime || bySteps.eta <= byTime.eta) ? job.steps : Math.max(step, Math.round(step + etaS * stepsPerS));
-  return { steps, etaS, percentage };
 }
 
 class ModelServiceImpl extends EventEmitter implements ModelService {
@@ -375,16 +369,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       }
     }
     const live = p.resume ? interrupted!.live : p.live === true;
-    if (!live) {
-      const labeled = [...session.images.values()].some((im) => {
-        const c = im.layer.counts();
-        return c.background + (c.objects > 0 ? 1 : 0) > 0;
-      });
-      if (!labeled)
-        throw new RpcError('InvalidLabels', `session ${session.id} has no labeled pixels yet; send labels with labels.update first`, [
-          { path: '/sessionId', message: 'nothing labeled' },
-        ]);
-    }
+    if (!live) assertLabeled(session);
     sc.starting = true;
     try {
       return await this.startJob(sc, session, p, live, p.resume ? interrupted : undefined);
@@ -400,19 +385,9 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     live: boolean,
     resume?: ActiveJob,
   ): Promise<{ jobId: string; resumedFrom?: number }> {
-    // from: "starter" loads the family's starter model; from: "scratch", reset without a starter, and family / config
-    // changes start fresh weights (and the session no longer has a starter); reset with a starter goes back to it.
-    const familyChanged = p.family !== undefined && p.family !== session.meta.family;
-    const configChanged = p.config !== undefined && JSON.stringify(p.config) !== JSON.stringify(session.meta.config);
-    const from = p.from ?? (p.reset ? (session.meta.starter !== undefined && !familyChanged && !configChanged ? 'starter' : 'scratch') : undefined);
-    if (from === 'starter') {
-      const family = p.family ?? session.meta.family;
-      const name = session.meta.starter ?? DEFAULT_STARTER;
-      if (p.config !== undefined && Object.keys(p.config).length > 0)
-        throw invalidParams([{ path: '/config', message: 'a starter model fixes the family config; leave config out with from: "starter"' }]);
-      if (!this.sessions.starters.find(name, family))
-        throw invalidParams([{ path: '/from', message: `no built-in ${family} starter model "${name}" (server.info.starterModels lists them)` }]);
-      await session.updateMeta({ family, config: {}, starter: name, modelVersion: 0, trainedGeneration: 0 });
+    const change = weightsChange(session, p, this.sessions.starters);
+    if (change?.from === 'starter') {
+      await session.updateMeta({ family: change.family, config: {}, starter: change.starter, modelVersion: 0, trainedGeneration: 0 });
       await sc.lane.runUrgent(async () => {
         if (sc.loaded) await sc.worker.call({ op: 'unload', sessionId: session.id });
         sc.loaded = false;
@@ -421,7 +396,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       sc.modelVersion = 0;
       sc.trainedGeneration = 0;
       sc.dirty = false;
-    } else if (familyChanged || configChanged || from === 'scratch') {
+    } else if (change) {
       await session.updateMeta({ family: p.family ?? session.meta.family, config: p.config ?? session.meta.config, starter: undefined });
       await sc.lane.runUrgent(async () => {
         if (sc.loaded)
@@ -438,11 +413,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     // Validate the family config early, in the worker, with a clear error.
     await sc.lane.runUrgent(() => this.ensureLoaded(sc)).catch(mapWorkerError);
     const jobId = `job${Date.now().toString(36)}${this.nextJob++}`;
-    // A resumed job goes on counting from the step its checkpoint holds, towards the interrupted job's total (or
-    // under its time limit). Otherwise, neither steps nor a time limit: the recipe's time budget (server/recipe.ts).
-    const fromStep = resume?.step ?? 0;
-    const steps = resume ? (p.steps !== undefined ? fromStep + p.steps : resume.steps || UNBOUNDED_STEPS) : (p.steps ?? UNBOUNDED_STEPS);
-    const timeLimitS = p.timeLimitS ?? (p.steps !== undefined ? undefined : resume ? resume.timeLimitS : RECIPE.budgetS);
+    const { fromStep, steps, timeLimitS } = jobLength(p, resume);
     const job = new TrainJob(this, sc, jobId, steps, timeLimitS, live);
     job.info.step = fromStep;
     job.startStep = fromStep;
@@ -476,7 +447,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       return false;
     }
     const elapsedS = (Date.now() - job.startedAt) / 1000;
-    if (!job.live && ((job.info.step ?? 0) >= job.steps || (job.timeLimitS !== undefined && elapsedS >= job.timeLimitS))) {
+    if (jobDue(job, job.info.step ?? 0, elapsedS)) {
       job.end('done');
       return false;
     }
@@ -486,31 +457,10 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     }
     const generationBefore = sc.syncedGeneration;
     const want = job.live ? 1_000_000 : job.steps - (job.info.step ?? 0);
-    // A model that began from a starter is fine-tuned with RECIPE.finetune (live: a lower rate, warm-up, encoder frozen at first).
-    const ft = sc.session.meta.starter !== undefined ? RECIPE.finetune : undefined;
-    const policy = ft ? { warmupSteps: ft.warmupSteps, freezeEncoderSteps: ft.freezeEncoderSteps } : {};
-    const livePolicy = ft ? { learningRate: ft.liveLearningRate, warmupSteps: ft.liveWarmupSteps, freezeEncoderSteps: ft.liveFreezeEncoderSteps } : {};
-    const opts = job.live
-      ? { ...SERVICE_DEFAULTS.liveOptions, ...livePolicy, ...sc.options }
-      : {
-          ...policy,
-          ...sc.options,
-          // The recipe's schedule: lrFinal for the last part of the run (a configured rate is the first phase's).
-          learningRate: scheduledLearningRate(
-            {
-              ...RECIPE,
-              learningRate: sc.options.learningRate ?? (ft ?? RECIPE).learningRate,
-              lrFinal: sc.options.learningRate !== undefined ? finalRateFor(sc.options.learningRate, ft ?? RECIPE) : (ft ?? RECIPE).lrFinal,
-              steps: job.steps,
-              timeLimitS: job.timeLimitS ?? 0,
-            },
-            job.info.step ?? 0,
-            elapsedS,
-            UNBOUNDED_STEPS,
-          ),
-        };
+    const fromStarter = sc.session.meta.starter !== undefined;
+    const opts = sliceOptions(job, fromStarter, sc.options, SERVICE_DEFAULTS.liveOptions, job.info.step ?? 0, elapsedS);
     // Live from a starter: the first prediction.updated goes out at once (zero-shot, before any step).
-    if (job.live && job.lastPush === 0 && ft) await this.maybePush(job);
+    if (job.live && job.lastPush === 0 && fromStarter) await this.maybePush(job);
     const view = sc.session.view;
     let r: TrainSliceResult;
     try {
@@ -557,7 +507,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
         step: job.info.step,
         loss: r.loss,
         stepsPerS,
-        ...jobProgress(job, elapsed, stepsPerS),
+        ...jobProgress(job, job.info.step, elapsed, stepsPerS),
       });
     }
     if (r.cancelled) {
@@ -711,13 +661,8 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     ctx: { signal: AbortSignal; progress?: (p: ProgressParams) => void },
   ): Promise<PredictionResult> {
     const sc = await this.compute(session);
-    if (!this.hasModel(sc))
-      throw new RpcError(
-        'ModelNotTrained',
-        `session ${session.id} has no trained model yet; run model.train or model.import first (or create it with a starter model)`,
-      );
-    const im = session.image(p.imageId);
-    const { z, region } = checkPlaneRegion(im.meta.shape, im.meta.axes, p.z ?? 0, p.region);
+    if (!this.hasModel(sc)) throw noModelError(session.id);
+    const { z, region } = predictTarget(session, p);
     ctx.progress?.({ token: '', kind: 'begin', title: 'predict', percentage: 0 });
     try {
       const res = await this.runPredict(sc, p.imageId, z, region, {
@@ -765,39 +710,21 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
         { signal: o.signal },
       )
       .catch(mapWorkerError);
-    const planes = sc.session.image(imageId).meta.axes === 'ZYX' || sc.session.image(imageId).meta.axes === 'TYX';
-    return {
+    const axes = sc.session.image(imageId).meta.axes;
+    return suggestionsResult(r, {
+      imageId,
+      z,
+      region,
+      planes: axes === 'ZYX' || axes === 'TYX',
       modelVersion: sc.modelVersion,
       generation: sc.trainedGeneration,
-      imageId,
-      region,
-      ...(planes ? { z } : {}),
-      suggestions: r.suggestions.map((q) => ({
-        imageId,
-        region: q.region,
-        ...(planes ? { z } : {}),
-        kind: q.kind,
-        reason: q.reason,
-        score: Math.round(q.score * 1e4) / 1e4,
-        ...(q.polygon ? { polygon: q.polygon.map(([y, x]) => [y, x]) } : {}),
-      })),
-    };
+    });
   }
 
   async suggest(session: Session, p: ParamsOf<'model.suggest'>, ctx: { signal: AbortSignal }): Promise<ResultOf<'model.suggest'>> {
     const sc = await this.compute(session);
-    if (!this.hasModel(sc))
-      throw new RpcError(
-        'ModelNotTrained',
-        `session ${session.id} has no trained model yet; run model.train or model.import first (or create it with a starter model)`,
-      );
-    const view = session.view;
-    const imageId = p.imageId ?? view?.imageId ?? session.images.keys().next().value;
-    if (imageId === undefined)
-      throw new RpcError('ImageNotFound', `session ${session.id} has no images`, [{ path: '/imageId', message: 'no images in the session' }]);
-    const im = session.image(imageId);
-    const onView = view !== undefined && view.imageId === imageId;
-    const { z, region } = checkPlaneRegion(im.meta.shape, im.meta.axes, p.z ?? (onView ? view.z : 0), p.region ?? (onView ? view.region : undefined));
+    if (!this.hasModel(sc)) throw noModelError(session.id);
+    const { imageId, z, region } = suggestTarget(session, p);
     try {
       return await sc.lane.runUrgent(() => this.suggestNow(sc, imageId, z, region, { ...p, signal: ctx.signal }));
     } catch (e) {
@@ -981,21 +908,6 @@ async function testPlane(session: Session, imageId?: string): Promise<{ image: I
   const pixels = await session.pixels(im.meta.imageId);
   const data = Float32Array.from(pixels.subarray(best * H * W * C, (best + 1) * H * W * C));
   return { image: { height: H, width: W, channels: C, data }, labels: { height: H, width: W, data: im.layer.labels.slice(best * H * W, (best + 1) * H * W) } };
-}
-
-/** The plane z and region [y0, x0, y1, x1] of a request (default: the whole plane), or ShapeMismatch naming /z or /region. */
-function checkPlaneRegion(shape: number[], axes: Axes, z: number, r?: number[]): { z: number; region: [number, number, number, number] } {
-  const spatial = spatialShape(shape, axes);
-  const [H, W] = spatial.slice(-2);
-  if (spatial.length === 3 ? z >= spatial[0] : z !== 0)
-    throw new RpcError('ShapeMismatch', `z=${z} is outside the image (${spatial.length === 3 ? spatial[0] : 1} planes)`, [
-      { path: '/z', message: 'outside the image' },
-    ]);
-  const region = (r ?? [0, 0, H, W]) as [number, number, number, number];
-  const [y0, x0, y1, x1] = region;
-  if (!(y0 < y1 && x0 < x1 && y1 <= H && x1 <= W))
-    throw new RpcError('ShapeMismatch', `region [${region}] is empty or outside the ${H}x${W} plane`, [{ path: '/region', message: 'outside the image' }]);
-  return { z, region };
 }
 
 function mapWorkerError(e: unknown): never {

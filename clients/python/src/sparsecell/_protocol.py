@@ -204,6 +204,21 @@ class ServerInfoResultBackend(TypedDict):
     fallback: NotRequired[str]  # Why a built native backend was not used (it failed to load).
 
 
+class ServerInfoResultWorkersItemJob(TypedDict):
+    kind: str  # train (one slice), predict, import or export.
+    sessionId: str  # Session id (returned by session.create).
+    jobId: NotRequired[str]
+
+
+class ServerInfoResultWorkersItem(TypedDict):
+    workerId: str  # Id the worker logs under (host-pid-random unless given with --id).
+    host: str
+    backend: str  # Tensor backend of the worker (as backend.name).
+    load: float  # Share of the last minute the worker spent on tasks (0..1).
+    jobsDone: int  # Tasks (predictions, training slices, imports, exports) finished since it joined.
+    job: NotRequired[ServerInfoResultWorkersItemJob]
+
+
 class ServerInfoResult(TypedDict):
     name: Literal['sparsecell']
     version: str
@@ -214,6 +229,7 @@ class ServerInfoResult(TypedDict):
     starterModels: NotRequired[list[StarterModel]]  # Built-in trained models (session.create {starter}).
     recipe: NotRequired[TrainRecipe]  # The training defaults (server/recipe.ts); clients show these instead of their own.
     home: NotRequired[str]  # The store folder; only reported to clients that authenticated with the token.
+    workers: NotRequired[list[ServerInfoResultWorkersItem]]  # A cluster front daemon (`sparsecell serve --redis URL`) only: the compute workers connected now (seen in the last 3 s), and what each is doing.
 
 
 class SessionCreateParams(TypedDict):
@@ -643,6 +659,19 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                                           False),
                               'fallback': (('str', None, None), False)},
                              False),
+ 'ServerInfoResultWorkersItemJob': ('obj',
+                                    {'kind': (('str', None, None), True),
+                                     'sessionId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True),
+                                     'jobId': (('str', None, None), False)},
+                                    False),
+ 'ServerInfoResultWorkersItem': ('obj',
+                                 {'workerId': (('str', None, None), True),
+                                  'host': (('str', None, None), True),
+                                  'backend': (('str', None, None), True),
+                                  'load': (('num', None, None, None), True),
+                                  'jobsDone': (('int', None, None), True),
+                                  'job': (('ref', 'ServerInfoResultWorkersItemJob'), False)},
+                                 False),
  'ServerInfoResult': ('obj',
                       {'name': (('lit', ('sparsecell',)), True),
                        'version': (('str', None, None), True),
@@ -652,7 +681,8 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                        'families': (('list', ('ref', 'FamilyName'), None, None), True),
                        'starterModels': (('list', ('ref', 'StarterModel'), None, None), False),
                        'recipe': (('ref', 'TrainRecipe'), False),
-                       'home': (('str', None, None), False)},
+                       'home': (('str', None, None), False),
+                       'workers': (('list', ('ref', 'ServerInfoResultWorkersItem'), None, None), False)},
                       False),
  'SessionCreateParams': ('obj',
                          {'name': (('str', None, 200), False),
@@ -1010,10 +1040,11 @@ __all__ = [
     'N_CANCEL_REQUEST', 'N_EVENT', 'N_HEARTBEAT', 'N_PROGRESS', 'NdArray', 'PROTOCOL_TITLE', 'PROTOCOL_VERSION',
     'PolygonRoi', 'PredictionUpdatedEvent', 'ProgressNotification', 'ProgressParams', 'Region',
     'RpcDiscoverParams', 'RpcDiscoverResult', 'SPECS', 'ServerInfoParams', 'ServerInfoResult',
-    'ServerInfoResultBackend', 'ServerInfoResultBackendDevicesItem', 'ServerLimits', 'SessionCloseParams',
-    'SessionCloseResult', 'SessionCreateParams', 'SessionCreateResult', 'SessionGetParams', 'SessionGetResult',
-    'SessionInfo', 'SessionInfoWarningsItem', 'SessionListParams', 'SessionListResult',
-    'SessionListResultDamagedItem', 'SessionListResultSessionsItem', 'SessionSetViewParams',
-    'SessionSetViewResult', 'SimpleEvent', 'StarterModel', 'StarterScores', 'Suggestion', 'SuggestionReason',
-    'SuggestionsUpdatedEvent', 'TrainOptions', 'TrainRecipe', 'TrainRecipeFinetune', 'TrainRecipeLive'
+    'ServerInfoResultBackend', 'ServerInfoResultBackendDevicesItem', 'ServerInfoResultWorkersItem',
+    'ServerInfoResultWorkersItemJob', 'ServerLimits', 'SessionCloseParams', 'SessionCloseResult',
+    'SessionCreateParams', 'SessionCreateResult', 'SessionGetParams', 'SessionGetResult', 'SessionInfo',
+    'SessionInfoWarningsItem', 'SessionListParams', 'SessionListResult', 'SessionListResultDamagedItem',
+    'SessionListResultSessionsItem', 'SessionSetViewParams', 'SessionSetViewResult', 'SimpleEvent', 'StarterModel',
+    'StarterScores', 'Suggestion', 'SuggestionReason', 'SuggestionsUpdatedEvent', 'TrainOptions', 'TrainRecipe',
+    'TrainRecipeFinetune', 'TrainRecipeLive'
 ]

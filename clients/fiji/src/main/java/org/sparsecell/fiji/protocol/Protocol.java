@@ -200,6 +200,23 @@ public final class Protocol {
 		public String fallback;
 	}
 
+	/** What a cluster compute worker is doing now. */
+	public static class WorkerJob {
+		public String kind;
+		public String sessionId;
+		public String jobId;
+	}
+
+	/** A compute worker of a cluster front daemon (server.info.workers). */
+	public static class ClusterWorker {
+		public String workerId;
+		public String host;
+		public String backend;
+		public Double load;
+		public Integer jobsDone;
+		public WorkerJob job;
+	}
+
 	public static class ServerInfoResult {
 		public String name;
 		public String version;
@@ -210,6 +227,8 @@ public final class Protocol {
 		public List<StarterModel> starterModels;
 		public TrainRecipe recipe;
 		public String home;
+		/** Cluster front daemons only: the compute workers connected now. */
+		public List<ClusterWorker> workers;
 	}
 
 	public static class SessionCreateParams {
