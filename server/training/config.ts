@@ -111,5 +111,8 @@ export function parseTrainOptions(partial: unknown = {}): TrainOptions {
   }
   // A changed learning rate keeps the recipe's drop (x lrFinal / learningRate) unless lrFinal is given too.
   if (src.learningRate !== undefined && src.lrFinal === undefined) out.lrFinal = finalRateFor(out.learningRate);
+  // Steps without a time limit run to the last step (as model.train does): the recipe's time budget is only the
+  // default of a run given neither, never a silent cut of one given a step count.
+  if (src.steps !== undefined && src.timeLimitS === undefined) out.timeLimitS = 0;
   return out;
 }

@@ -7,6 +7,10 @@ describe('training options', () => {
     expect(parseTrainOptions()).to.deep.equal({ ...TRAIN_DEFAULTS, augment: { ...TRAIN_DEFAULTS.augment } });
     const o = parseTrainOptions({ steps: 10, augment: { rot90: false } });
     expect(o.steps).to.equal(10);
+    // a step count runs to its last step: the recipe's 600-s budget is the default of a run given neither
+    expect(o.timeLimitS).to.equal(0);
+    expect(parseTrainOptions({ steps: 10, timeLimitS: 30 }).timeLimitS).to.equal(30);
+    expect(parseTrainOptions({ learningRate: 1e-3 }).timeLimitS).to.equal(600);
     expect(o.augment).to.deep.equal({ flips: true, rot90: false, intensity: true });
     expect(parseTrainOptions({ augment: false }).augment).to.deep.equal({ flips: false, rot90: false, intensity: false });
   });
