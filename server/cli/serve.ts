@@ -4,11 +4,14 @@ import { createLogger } from '../log.js';
 import { startDaemon } from '../app.js';
 import { createModelService } from '../training/service.js';
 import type { BackendInfo } from '../sessions/model-service.js';
+import { fileURLToPath } from 'node:url';
 
 const GiB = 1024 ** 3;
+/** The package's folder (dist/server/cli/serve.js is three levels below it): where `npm run native` must run. */
+const PACKAGE_ROOT = fileURLToPath(new URL('../../..', import.meta.url)).replace(/\/$/, '');
 
 /** The one line `serve` prints about its tensor backend (and, on wasm, how to get the faster one). */
-export function describeBackend(b: BackendInfo, chosen = 'auto'): string {
+export function describeBackend(b: BackendInfo, chosen = 'auto', root = PACKAGE_ROOT): string {
   const fallback = b.fallback ? ` (${b.fallback})` : '';
   if (b.name === 'tensorflow') {
     const gpus = (b.devices ?? []).filter((d) => d.type === 'GPU').map((d) => `${d.name}${d.memoryBytes ? `, ${(d.memoryBytes / GiB).toFixed(0)} GiB` : ''}`);
@@ -20,7 +23,7 @@ export function describeBackend(b: BackendInfo, chosen = 'auto'): string {
   }
   if (b.name === 'wasm') {
     if (chosen === 'wasm') return `backend: wasm${b.simd ? ' (SIMD)' : ''}, as chosen by --backend / SPARSECELL_BACKEND`;
-    return `backend: wasm${b.simd ? ' (SIMD)' : ''}${fallback}; training is ~4x faster on TensorFlow's native kernels: run \`npm run native\` (after \`pip install tensorflow-cpu\` if Python has no TensorFlow)`;
+    return `backend: wasm${b.simd ? ' (SIMD)' : ''}${fallback}; training is ~4x faster on TensorFlow's native kernels: run \`npm run native\` in ${root} (after \`pip install tensorflow-cpu\` if Python has no TensorFlow)`;
   }
   return `backend: ${b.name}${fallback}`;
 }

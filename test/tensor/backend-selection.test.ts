@@ -4,9 +4,9 @@
  * wasm with a reason, `serve` prints which backend it uses, and the thread settings reach TensorFlow.
  */
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ChildProcess } from 'node:child_process';
@@ -16,6 +16,7 @@ import { describeBackend } from '../../server/cli/serve.js';
 import { resolveTfThreads } from '../../server/config.js';
 import { tensorflowAvailable } from './helpers.js';
 
+const ROOT_DIR = dirname(DIST_ROOT);
 const BACKEND_JS = pathToFileURL(join(DIST_ROOT, 'server', 'tensor', 'backend.js')).href;
 
 /** initBackend in a fresh worker thread (its own tfjs), returning its BackendInfo or its error message. */
@@ -168,7 +169,11 @@ describe('backend selection', () => {
 
   it('on wasm, the line names the one command that makes training ~4x faster', () => {
     const line = describeBackend({ name: 'wasm', simd: true, threads: 1 });
-    expect(line).to.match(/^backend: wasm \(SIMD\); training is ~4x faster .*`npm run native`/);
+    expect(line).to.match(/^backend: wasm \(SIMD\); training is ~4x faster .*`npm run native` in \//);
+    // where to run it: the package's own folder (a global install lives elsewhere than the working directory)
+    expect(line).to.include(`in ${ROOT_DIR} `);
+    expect(existsSync(join(ROOT_DIR, 'package.json'))).to.equal(true);
+    expect(describeBackend({ name: 'wasm', simd: true, threads: 1 }, 'auto', '/opt/x')).to.include('`npm run native` in /opt/x (');
     expect(
       describeBackend({
         name: 'tensorflow',

@@ -155,15 +155,32 @@ public final class LiveMode {
 
 	/** Stop: no more label syncing or overlay updates; cancels the live training this live mode started. */
 	public void stop() {
+		stop(0);
+	}
+
+	/**
+	 * Stop, and wait up to waitMs for the daemon to answer model.cancel (it answers once the job has ended), so that a
+	 * macro's next command (e.g. Train) does not meet the still-running live job. waitMs 0: do not wait (the EDT).
+	 */
+	public void stop(long waitMs) {
 		timer.shutdownNow();
 		if (offEvents != null) offEvents.run();
+		java.util.concurrent.CompletableFuture<?> cancelled = null;
 		if (startedJob && jobId != null && s.client.isOpen()) {
-			// model.cancel answers once the job has stopped; do not hold the caller (the EDT, a macro) for it
 			org.sparsecell.fiji.protocol.Protocol.ModelCancelParams p = new org.sparsecell.fiji.protocol.Protocol.ModelCancelParams();
 			p.jobId = jobId;
-			s.client.callAsync("model.cancel", p);
+			cancelled = s.client.callAsync("model.cancel", p).future;
 		}
 		if (s.live() == this) s.setLive(null);
+		if (cancelled != null && waitMs > 0) {
+			try {
+				cancelled.get(waitMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+			} catch (InterruptedException e) {
+				Thread.currentThread().interrupt();
+			} catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+				// the job may have ended already (JobNotFound) or the daemon is slow: the stop itself is done
+			}
+		}
 		IJ.showStatus("sparsecell: live mode off");
 	}
 }

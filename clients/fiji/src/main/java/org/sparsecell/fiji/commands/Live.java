@@ -51,7 +51,8 @@ public class Live extends SparsecellCommand {
 		Sparsecell s = session();
 		if ("stop".equals(action)) {
 			LiveMode l = s.live();
-			if (l != null) l.stop();
+			// a command (a macro line) waits until the daemon has ended the job, so the next line can train at once
+			if (l != null) l.stop(30_000);
 			return;
 		}
 		if (imp == null) throw new IllegalArgumentException("no image");

@@ -368,11 +368,12 @@ class MacroIT {
 		String liveJob = ((Live) bridge.lastCommand("sparsecell Live Mode")).jobId;
 		macro(line(10, "run(\"sparsecell Live Mode\", \"action=stop"));
 		assertNull(Sparsecell.current().live(), "live mode stopped");
-		assertEquals("cancelled", s.client.progressEnd(liveJob).get(30, TimeUnit.SECONDS).state);
 
+		// the very next line trains: the stop line returned only once the daemon had ended the live job
 		macro(line(11, "run(\"sparsecell Train\""));
 		Train running = (Train) bridge.lastCommand("sparsecell Train");
 		assertEquals("running", running.state);
+		assertEquals("cancelled", s.client.progressEnd(liveJob).get(30, TimeUnit.SECONDS).state);
 		macro(line(12, "run(\"sparsecell Cancel\")"));
 		assertTrue(((Cancel) bridge.lastCommand("sparsecell Cancel")).cancelled);
 		assertEquals("cancelled", s.client.progressEnd(running.jobId).get(30, TimeUnit.SECONDS).state);
