@@ -108,7 +108,9 @@ def test_asyncio_client_session_training_progress_and_errors(daemon, nuclei):
                 job = (await ac.model_train(s.id, steps=10, options=TINY_OPTIONS))["jobId"]
                 seen = [p async for p in ac.progress(job)]
                 assert seen[-1]["kind"] == "end" and seen[-1]["state"] == "done"
-                assert sum(p["kind"] == "report" for p in seen) >= 2
+                # reports are rate-limited in time, so a quick 10-step run may send only one: at least one, in order
+                reports = [p.get("percentage", 0) for p in seen if p["kind"] == "report"]
+                assert reports and reports == sorted(reports), seen
                 bar = io.StringIO()
                 end = await s.train(steps=6, options=TINY_OPTIONS, progress={"file": bar, "mininterval": 0})
                 assert end["state"] == "done" and "6/6" in bar.getvalue()
