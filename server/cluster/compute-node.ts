@@ -213,8 +213,9 @@ export async function startComputeNode(o: ComputeNodeOptions): Promise<ComputeNo
     const job = readJob(await redis.hgetall(jk));
     if (!job || job.state !== 'running') return;
     const sessionId = t.sessionId;
+    // The end is published before the state is stored: a worker killed in between leaves the job 'running', so the
+    // slice re-runs, finds it due and ends it again (at least once), instead of a stored end nobody heard of.
     const finish = async (state: ClusterJob['state'], error?: string) => {
-      await redis.hset(jk, { state, ...(error ? { error } : {}) });
       const steps = job.live ? 0 : job.steps >= 1e9 ? job.step : job.steps;
       const j = { jobId: job.jobId, state, step: job.step, steps, ...(job.loss !== undefined ? { loss: job.loss } : {}), ...(error ? { error } : {}) };
       await publish({
@@ -231,6 +232,7 @@ export async function startComputeNode(o: ComputeNodeOptions): Promise<ComputeNo
         },
       });
       await publish({ sessionId, event: { type: 'job.finished', sessionId, jobId: job.jobId, state } });
+      await redis.hset(jk, { state, ...(error ? { error } : {}) });
       log.info({ sessionId, jobId: job.jobId, state, step: job.step }, 'training job ended');
     };
     const elapsedS = (Date.now() - job.startedAt) / 1000;
