@@ -208,33 +208,52 @@ export async function startComputeNode(o: ComputeNodeOptions): Promise<ComputeNo
     }
   }
 
+  /**
+   * End a training job: its last progress report and job.finished reach the front, then the state is stored. The end
+   * is published before the state is stored: a worker killed in between leaves the job 'running', so the slice
+   * re-runs, finds it due and ends it again (at least once), instead of a stored end nobody heard of.
+   */
+  async function endJob(job: ClusterJob, sessionId: string, state: ClusterJob['state'], error?: string): Promise<void> {
+    const steps = job.live ? 0 : job.steps >= 1e9 ? job.step : job.steps;
+    const j = { jobId: job.jobId, state, step: job.step, steps, ...(job.loss !== undefined ? { loss: job.loss } : {}), ...(error ? { error } : {}) };
+    await publish({
+      sessionId,
+      job: j,
+      progress: {
+        token: job.jobId,
+        kind: 'end',
+        step: job.step,
+        steps,
+        ...(job.loss !== undefined ? { loss: job.loss } : {}),
+        state,
+        ...(error ? { error } : {}),
+      },
+    });
+    await publish({ sessionId, event: { type: 'job.finished', sessionId, jobId: job.jobId, state } });
+    await redis.hset(keys.job(job.jobId), { state, ...(error ? { error } : {}) });
+    log.info({ sessionId, jobId: job.jobId, state, step: job.step }, 'training job ended');
+  }
+
+  /**
+   * One slice, and never a silent end of the chain: a slice that throws (a disk or Redis error) ends its job as
+   * failed with the message, because no next slice would be queued and the client would wait for an end forever.
+   */
   async function trainSlice(t: Extract<ClusterTask, { kind: 'train' }>): Promise<void> {
+    try {
+      await trainSliceBody(t);
+    } catch (e) {
+      const job = readJob(await redis.hgetall(keys.job(t.jobId)));
+      log.error({ sessionId: t.sessionId, jobId: t.jobId, err: (e as Error).message }, 'a training slice failed');
+      if (job && job.state === 'running') await endJob(job, t.sessionId, 'failed', `training slice ${t.slice} failed: ${(e as Error).message}`);
+    }
+  }
+
+  async function trainSliceBody(t: Extract<ClusterTask, { kind: 'train' }>): Promise<void> {
     const jk = keys.job(t.jobId);
     const job = readJob(await redis.hgetall(jk));
     if (!job || job.state !== 'running') return;
     const sessionId = t.sessionId;
-    // The end is published before the state is stored: a worker killed in between leaves the job 'running', so the
-    // slice re-runs, finds it due and ends it again (at least once), instead of a stored end nobody heard of.
-    const finish = async (state: ClusterJob['state'], error?: string) => {
-      const steps = job.live ? 0 : job.steps >= 1e9 ? job.step : job.steps;
-      const j = { jobId: job.jobId, state, step: job.step, steps, ...(job.loss !== undefined ? { loss: job.loss } : {}), ...(error ? { error } : {}) };
-      await publish({
-        sessionId,
-        job: j,
-        progress: {
-          token: job.jobId,
-          kind: 'end',
-          step: job.step,
-          steps,
-          ...(job.loss !== undefined ? { loss: job.loss } : {}),
-          state,
-          ...(error ? { error } : {}),
-        },
-      });
-      await publish({ sessionId, event: { type: 'job.finished', sessionId, jobId: job.jobId, state } });
-      await redis.hset(jk, { state, ...(error ? { error } : {}) });
-      log.info({ sessionId, jobId: job.jobId, state, step: job.step }, 'training job ended');
-    };
+    const finish = (state: ClusterJob['state'], error?: string) => endJob(job, sessionId, state, error);
     const elapsedS = (Date.now() - job.startedAt) / 1000;
     if (job.cancel) return finish('cancelled');
     if (jobDue(job, job.step, elapsedS)) return finish('done');

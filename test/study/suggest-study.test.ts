@@ -76,7 +76,7 @@ describe('study: the suggested ordering against minmax and random (5 tiny synthe
       verdict: Array<{ k: number; beatsMinmaxBeyondSpread: boolean }>;
       setup: Record<string, unknown>;
     };
-    expect(r.runs).to.have.length(2 * 3 * 2); // seeds x orderings x ks
+    expect(r.runs).to.have.length(2 * 4 * 2); // seeds x orderings (suggested, minmax, random, suggested-rounds) x ks
     for (const k of [2, 3]) {
       const target = (r.setup.targets as Array<{ k: number; objects: number; steps: number }>).find((t) => t.k === k)!;
       // the 4 training images' minmax count at k (one image is held out for the test)
@@ -87,7 +87,8 @@ describe('study: the suggested ordering against minmax and random (5 tiny synthe
         if (run.ordering !== 'random') expect(run.objects, `${run.ordering} k${k}`).to.equal(target.objects); // equal counts
         expect(run.atIoU05.thresh).to.equal(0.5);
       }
-      const sug = r.runs.filter((q) => q.ordering === 'suggested' && q.k === k);
+      const sug = r.runs.filter((q) => q.ordering.startsWith('suggested') && q.k === k);
+      expect(sug).to.have.length(2 * 2);
       for (const s of sug) {
         const a = s.added!;
         const byReason = Object.values(a.byReason).reduce((x, y) => x + y, 0);
@@ -97,7 +98,22 @@ describe('study: the suggested ordering against minmax and random (5 tiny synthe
       }
     }
     const rows = r.summary;
-    expect(rows.map((q) => `${q.ordering}-${q.k}`)).to.deep.equal(['suggested-2', 'suggested-3', 'minmax-2', 'minmax-3', 'random-2', 'random-3']);
+    expect(rows.map((q) => `${q.ordering}-${q.k}`)).to.deep.equal([
+      'suggested-2',
+      'suggested-3',
+      'minmax-2',
+      'minmax-3',
+      'random-2',
+      'random-3',
+      'suggested-rounds-2',
+      'suggested-rounds-3',
+    ]);
+    // `suggested` retrains the labels the rounds reached: same objects as the in-rounds model, per seed and k
+    for (const run of r.runs.filter((q) => q.ordering === 'suggested')) {
+      const inRounds = r.runs.find((q) => q.ordering === 'suggested-rounds' && q.seed === run.seed && q.k === run.k)!;
+      expect(run.objects).to.equal(inRounds.objects);
+      expect(run.added).to.deep.equal(inRounds.added);
+    }
     for (const q of rows) {
       expect(q.f1.n).to.equal(2);
       expect(q.f1.sd).to.be.at.least(0);
@@ -108,9 +124,9 @@ describe('study: the suggested ordering against minmax and random (5 tiny synthe
     for (const f of ['suggest-study.json', 'suggest-study.vl.json', 'suggest-study.svg', 'suggest-study.png'])
       expect(existsSync(join(out, f)), f).to.equal(true);
     const json = JSON.parse(readFileSync(join(out, 'suggest-study.json'), 'utf8'));
-    expect(json.summary).to.have.length(6);
+    expect(json.summary).to.have.length(8);
     const spec = JSON.parse(readFileSync(join(out, 'suggest-study.vl.json'), 'utf8'));
-    expect(spec.data.values).to.have.length(6);
+    expect(spec.data.values).to.have.length(8);
     expect(readFileSync(join(out, 'suggest-study.svg'), 'utf8')).to.contain('<svg');
   });
 });

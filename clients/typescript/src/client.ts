@@ -31,12 +31,17 @@ export interface ConnectOptions {
 
 type Listener<T> = (v: T) => void;
 
+/** How many finished jobs' ends a client remembers. */
+const ENDS_KEPT = 256;
+
 export class SparsecellClient {
   private readonly rpc: JSONRPCClient;
   private nextId = 1;
   private readonly progressListeners = new Set<Listener<ProgressParams>>();
   private readonly eventListeners = new Set<Listener<EventParams>>();
   private readonly closeListeners = new Set<Listener<{ code: number; reason: string }>>();
+  /** The last ENDS_KEPT $/progress ends by token (oldest first), for waitForProgressEnd after the fact. */
+  private readonly ends = new Map<string | number, ProgressParams>();
   lastHeartbeat?: string;
 
   private constructor(readonly ws: WebSocket) {
@@ -76,8 +81,15 @@ export class SparsecellClient {
 
   private dispatch(m: any): void {
     if (m && typeof m === 'object' && 'method' in m && !('id' in m && m.id !== undefined && m.id !== null && 'result' in m)) {
-      if (m.method === '$/progress') for (const l of this.progressListeners) l(m.params);
-      else if (m.method === '$/event') for (const l of this.eventListeners) l(m.params);
+      if (m.method === '$/progress') {
+        const p = m.params as ProgressParams;
+        if (p?.kind === 'end') {
+          this.ends.delete(p.token);
+          this.ends.set(p.token, p);
+          if (this.ends.size > ENDS_KEPT) this.ends.delete(this.ends.keys().next().value as string | number);
+        }
+        for (const l of this.progressListeners) l(m.params);
+      } else if (m.method === '$/event') for (const l of this.eventListeners) l(m.params);
       else if (m.method === '$/heartbeat') this.lastHeartbeat = m.params?.serverTime;
       return;
     }
@@ -139,8 +151,13 @@ export class SparsecellClient {
     });
   }
 
-  /** Resolve with the $/progress end notification of a token (rejects after timeoutMs). */
+  /**
+   * Resolve with the $/progress end notification of a token (rejects after timeoutMs). An end that arrived before
+   * the call counts too (the client keeps the last ENDS_KEPT ends): a short job may end before its caller waits.
+   */
   waitForProgressEnd(token: string | number, timeoutMs = 120000): Promise<ProgressParams> {
+    const seen = this.ends.get(token);
+    if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => {
         off();
