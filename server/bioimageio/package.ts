@@ -168,10 +168,11 @@ export function channelsFirst(img: Image2D): Float32Array {
 
 /** Activated network output for one (already normalised) image, channels-last (1/grid of its size). Caller: any backend. */
 function forward(model: SegmentationModel, x: Image2D): Image2D {
-  const maps = tf.tidy(() => {
-    const t = tf.tensor4d(x.data, [1, x.height, x.width, x.channels]);
-    return model.family.activate(unetForward(model.unet, t), model.config).dataSync() as Float32Array;
-  });
+  // The tensor leaves tidy, its values are read outside: tidy walks whatever its callback returns looking for
+  // tensors, element by element for a typed array (seconds for a few million values).
+  const out = tf.tidy(() => model.family.activate(unetForward(model.unet, tf.tensor4d(x.data, [1, x.height, x.width, x.channels])), model.config));
+  const maps = out.dataSync() as Float32Array;
+  out.dispose();
   const g = model.unet.config.grid;
   const grid = g > 1 ? { fullHeight: x.height, fullWidth: x.width } : {};
   return { height: x.height / g, width: x.width / g, channels: model.unet.config.outputChannels, data: maps, ...grid };
