@@ -25,6 +25,20 @@ describe('study pipeline end to end (4 tiny synthetic images)', function () {
       writeFileSync(join(dir, 'masks', name), encodeTiff({ dtype: 'uint16', height: 48, width: 48, data: Uint16Array.from(b.labels.data) }));
     }
   });
+  /** The tiny study every test runs: 2 steps per cell of a small U-Net, one test and one validation image. */
+  const tiny = (out: string, cells: string[]) => ({
+    imagesDir: join(dir, 'images'),
+    masksDir: join(dir, 'masks'),
+    outDir: out,
+    cells,
+    holdout: 1,
+    val: 1,
+    budgetS: 2,
+    maxSteps: 2,
+    config: { unetDepth: 2, unetFilters: 8 },
+    train: { patchSize: 32, batchSize: 2 },
+    seed: 3,
+  });
   after(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -33,20 +47,7 @@ describe('study pipeline end to end (4 tiny synthetic images)', function () {
     const out = join(dir, 'out');
     const cells = ['full', 'minmax-k1-bg', 'minmax-k1-none', 'random-k1-scribble'];
     const events: StudyEvent[] = [];
-    const r = await runStudy({
-      imagesDir: join(dir, 'images'),
-      masksDir: join(dir, 'masks'),
-      outDir: out,
-      cells,
-      holdout: 1,
-      val: 1,
-      budgetS: 2,
-      maxSteps: 2,
-      config: { unetDepth: 2, unetFilters: 8 },
-      train: { patchSize: 32, batchSize: 2 },
-      seed: 3,
-      onEvent: (e) => events.push(e),
-    });
+    const r = await runStudy({ ...tiny(out, cells), onEvent: (e) => events.push(e) });
     expect(r.cells.map((c) => c.id)).to.deep.equal(cells);
     expect(r.skipped).to.deep.equal([]);
     expect(r.setup.trainSet.count).to.equal(2); // 4 images: 1 test, 1 validation (thresholds), 2 trained on
@@ -139,36 +140,12 @@ describe('study pipeline end to end (4 tiny synthetic images)', function () {
     );
     expect(code).to.equal(0);
     expect(readFileSync(join(out, 'cells', 'full.json'), 'utf8')).to.equal(before);
-    const again = await runStudy({
-      imagesDir: join(dir, 'images'),
-      masksDir: join(dir, 'masks'),
-      outDir: out,
-      cells,
-      holdout: 1,
-      val: 1,
-      budgetS: 2,
-      maxSteps: 2,
-      config: { unetDepth: 2, unetFilters: 8 },
-      train: { patchSize: 32, batchSize: 2 },
-      seed: 3,
-    });
+    const again = await runStudy(tiny(out, cells));
     expect(again.skipped).to.deep.equal(cells);
     // A different setup in the same folder is refused.
     let err: Error | undefined;
     try {
-      await runStudy({
-        imagesDir: join(dir, 'images'),
-        masksDir: join(dir, 'masks'),
-        outDir: out,
-        cells,
-        holdout: 1,
-        val: 1,
-        budgetS: 2,
-        maxSteps: 2,
-        config: { unetDepth: 2, unetFilters: 8 },
-        train: { patchSize: 32, batchSize: 2 },
-        seed: 4,
-      });
+      await runStudy({ ...tiny(out, cells), seed: 4 });
     } catch (e) {
       err = e as Error;
     }
@@ -179,20 +156,7 @@ describe('study pipeline end to end (4 tiny synthetic images)', function () {
     it(`runs for the ${family} family too (same cells, same outputs)`, async () => {
       const out = join(dir, `out-${family}`);
       const cells = ['full', 'minmax-k1-bg'];
-      const r = await runStudy({
-        imagesDir: join(dir, 'images'),
-        masksDir: join(dir, 'masks'),
-        outDir: out,
-        cells,
-        holdout: 1,
-        val: 1,
-        budgetS: 2,
-        maxSteps: 2,
-        family,
-        config: { unetDepth: 2, unetFilters: 8 },
-        train: { patchSize: 32, batchSize: 2 },
-        seed: 3,
-      });
+      const r = await runStudy({ ...tiny(out, cells), family });
       expect(r.setup.family).to.equal(family);
       expect(r.cells.map((c) => c.id)).to.deep.equal(cells);
       for (const c of r.cells) expect(c.evaluation.atIoU05.thresh).to.equal(0.5);
