@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { loadDataset, ensureDir, fileExists, listTiffs, readBytes, writeBytes } from '../storage/dataset.js';
 import { initBackend } from '../tensor/backend.js';
 import { familyNames, getFamily } from '../models/registry.js';
+import { familyDivisor } from '../models/configs.js';
 import { deserializeModel, serializeModel, disposeModel, readModelSpec, type SegmentationModel } from '../models/segmentation-model.js';
 import { fitModel } from '../training/pipeline.js';
 import { FINETUNE_OPTIONS, parseTrainOptions, TRAIN_DEFAULTS, UNBOUNDED_STEPS, type TrainOptions } from '../training/config.js';
@@ -142,6 +143,10 @@ export async function run(args: string[], env: { backend?: string; modelsDir?: s
     const info = await initBackend(backend);
     const t0 = Date.now();
     const initial: SegmentationModel | undefined = start ? deserializeModel(start.bytes) : undefined;
+    // The network takes patches whose side is a multiple of grid x 2^depth; say so rather than round (as the RPC does).
+    const divisor = familyDivisor((initial?.family.name ?? family) as Parameters<typeof familyDivisor>[0], initial?.config ?? { ...config });
+    if (partial.patchSize !== undefined && partial.patchSize % divisor !== 0)
+      throw new UsageError(`--patch ${partial.patchSize} must be a multiple of ${divisor} (the model's grid x 2^unetDepth)`);
     const data = loadDataset(imagesDir, labelsDir, encoding, names);
     const channels = data[0].image.channels;
     for (const d of data) if (d.image.channels !== channels) throw new Error(`${d.name}: ${d.image.channels} channels, but ${data[0].name} has ${channels}`);

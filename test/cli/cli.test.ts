@@ -105,6 +105,16 @@ describe('cli: sparsecell train / predict / evaluate', function () {
     expect(r.stderr).to.match(/wrote .*model\.scm/);
   });
 
+  it('train refuses a patch side the network cannot take (grid x 2^depth), as the RPC methods do, instead of rounding it', async () => {
+    const base = ['train', '--images', images(), '--labels', sparse(), '--steps', '1', '--batch', '1', '--out', join(dirname(model()), 'never.scm')];
+    const r = await sparsecell([...base, '--config', '{"unetDepth":2,"unetFilters":8,"grid":2}', '--patch', '36']);
+    expect(r.code, r.stderr).to.equal(2);
+    expect(r.stderr).to.match(/--patch 36 must be a multiple of 8/);
+    const d = await sparsecell([...base, '--config', '{"unetDepth":3,"unetFilters":8}', '--patch', '36']);
+    expect(d.stderr).to.match(/--patch 36 must be a multiple of 8/);
+    expect(existsSync(join(dirname(model()), 'never.scm'))).to.equal(false);
+  });
+
   it('train reads offset1 labels and honours --time-limit', async () => {
     const out = join(dir, 'out', 'offset1.scm');
     const r = await sparsecell([
