@@ -36,8 +36,10 @@ import org.sparsecell.fiji.commands.ExportBioimageio;
 import org.sparsecell.fiji.commands.ExportModel;
 import org.sparsecell.fiji.commands.ImportModel;
 import org.sparsecell.fiji.commands.Live;
+import org.sparsecell.fiji.commands.NextSuggestion;
 import org.sparsecell.fiji.commands.Predict;
 import org.sparsecell.fiji.commands.SendLabels;
+import org.sparsecell.fiji.commands.Suggest;
 import org.sparsecell.fiji.commands.Train;
 import org.sparsecell.fiji.imaging.NdArrays;
 import org.sparsecell.fiji.imaging.RoiLabels;
@@ -226,6 +228,9 @@ class MacroIT {
 		dialogValue(Predict.class, "nmsThresh", 0.0);
 		menu("sparsecell Predict");
 		select(cells);
+		dialogValue(Suggest.class, "count", 5);
+		menu("sparsecell Suggest");
+		menu("Go to next suggestion");
 		LegacyProcessors.chosenFile = new File(model); // the file chooser's answer
 		menu("sparsecell Export Model");
 		menu("sparsecell Import Model");
@@ -265,6 +270,8 @@ class MacroIT {
 			"run(\"sparsecell Train\", \"family=session startfrom=[built-in nuclei model] modelfile= timelimit=0.0 steps=10 live=false patchsize=32 batchsize=2 reset=false waitforend=true\");", //
 			"run(\"sparsecell Predict\", \"output=Both probthresh=0.0 nmsthresh=0.0\");", //
 			"selectImage(\"cells\");", //
+			"run(\"sparsecell Suggest\", \"count=5\");", //
+			"run(\"Go to next suggestion\");", //
 			"run(\"sparsecell Export Model\", \"file=" + m + "\");", //
 			"run(\"sparsecell Import Model\", \"file=" + m + "\");", //
 			"run(\"sparsecell Export for bioimage.io...\", \"file=" + bioimageio + " name=[macro model] authors=[A. One; B. Two] license=MIT\");", //
@@ -287,7 +294,7 @@ class MacroIT {
 	@Test
 	@Order(2)
 	void theRecordedLinesReplayAsAMacro() throws Exception {
-		assertEquals(14, recorded.size(), "recorded first");
+		assertEquals(16, recorded.size(), "recorded first");
 		ImagePlus oldLabels = WindowManager.getImage("cells-labels");
 		assertNotNull(oldLabels, "Predict from the menu showed its label image");
 		oldLabels.changes = false;
@@ -348,42 +355,54 @@ class MacroIT {
 		macro(line(5, "selectImage(\"cells\")"));
 		assertSame(cells, WindowManager.getCurrentImage());
 
-		macro(line(6, "run(\"sparsecell Export Model\""));
+		macro(line(6, "run(\"sparsecell Suggest\""));
+		Suggest sug = (Suggest) bridge.lastCommand("sparsecell Suggest");
+		assertTrue(sug.suggestions > 0 && sug.suggestions <= 5, "count=5 gives 1..5 suggestions, got " + sug.suggestions);
+		assertNotNull(cells.getOverlay(), "the suggestions are drawn as an overlay");
+		macro(line(7, "run(\"Go to next suggestion\")"));
+		NextSuggestion next = (NextSuggestion) bridge.lastCommand("Go to next suggestion");
+		assertEquals(1, next.position, "the first suggestion");
+		assertTrue(next.centerX >= 0 && next.centerX <= 64 && next.centerY >= 0 && next.centerY <= 64, "its centre lies in the image");
+		macro(line(7, "run(\"Go to next suggestion\")"));
+		assertEquals(sug.suggestions > 1 ? 2 : 1, ((NextSuggestion) bridge.lastCommand("Go to next suggestion")).position, "then the next one");
+
+		macro(line(8, "run(\"sparsecell Export Model\""));
 		assertTrue(new File(model).length() > 0, "the model file was written");
 		assertEquals(new File(model).length(), ((ExportModel) bridge.lastCommand("sparsecell Export Model")).bytes);
-		macro(line(7, "run(\"sparsecell Import Model\""));
+		macro(line(9, "run(\"sparsecell Import Model\""));
 		assertEquals("stardist", ((ImportModel) bridge.lastCommand("sparsecell Import Model")).family);
-		macro(line(8, "run(\"sparsecell Export for bioimage.io...\""));
+		macro(line(10, "run(\"sparsecell Export for bioimage.io...\""));
 		try (java.util.zip.ZipFile z = new java.util.zip.ZipFile(bioimageio)) {
 			String rdf = new String(z.getInputStream(z.getEntry("rdf.yaml")).readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
 			assertTrue(rdf.contains("name: macro model") && rdf.contains("- name: B. Two") && rdf.contains("license: MIT"), rdf);
 		}
 
-		macro(line(9, "run(\"sparsecell Live Mode\", \"action=start"));
+		macro(line(11, "run(\"sparsecell Live Mode\", \"action=start"));
 		LiveMode live = Sparsecell.current().live();
 		assertNotNull(live, "live mode runs");
 		long deadline = System.currentTimeMillis() + 60_000;
 		while (live.updates() == 0 && System.currentTimeMillis() < deadline) Thread.sleep(100);
 		assertTrue(live.updates() > 0, "live predictions drawn");
 		String liveJob = ((Live) bridge.lastCommand("sparsecell Live Mode")).jobId;
-		macro(line(10, "run(\"sparsecell Live Mode\", \"action=stop"));
+		macro(line(12, "run(\"sparsecell Live Mode\", \"action=stop"));
 		assertNull(Sparsecell.current().live(), "live mode stopped");
 
 		// the very next line trains: the stop line returned only once the daemon had ended the live job
-		macro(line(11, "run(\"sparsecell Train\""));
+		macro(line(13, "run(\"sparsecell Train\""));
 		Train running = (Train) bridge.lastCommand("sparsecell Train");
 		assertEquals("running", running.state);
 		assertEquals("cancelled", s.client.progressEnd(liveJob).get(30, TimeUnit.SECONDS).state);
-		macro(line(12, "run(\"sparsecell Cancel\")"));
+		macro(line(14, "run(\"sparsecell Cancel\")"));
 		assertTrue(((Cancel) bridge.lastCommand("sparsecell Cancel")).cancelled);
 		assertEquals("cancelled", s.client.progressEnd(running.jobId).get(30, TimeUnit.SECONDS).state);
 
-		macro(line(13, "run(\"sparsecell Disconnect\")"));
+		macro(line(15, "run(\"sparsecell Disconnect\")"));
 		assertNull(Sparsecell.currentOrNull(), "disconnected");
 		List<String> ran = new ArrayList<>(bridge.ran);
-		assertEquals(28, ran.size(), "every command ran through ImageJ 1.x's command table: " + ran);
-		ran.remove(19); // the two extra Predict runs of the replay
-		ran.remove(18);
-		assertEquals(ran.subList(0, 13), ran.subList(13, 26), "the replay ran the same commands as the menu");
+		assertEquals(33, ran.size(), "every command ran through ImageJ 1.x's command table: " + ran);
+		ran.remove(24); // the replay's second Go to next suggestion
+		ran.remove(21); // and its two extra Predict runs
+		ran.remove(20);
+		assertEquals(ran.subList(0, 15), ran.subList(15, 30), "the replay ran the same commands as the menu");
 	}
 }
