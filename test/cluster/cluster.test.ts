@@ -4,6 +4,8 @@
  * clients over real WebSockets. Tiny models and few steps keep it to about a minute and a half on 2 cores.
  */
 import { expect } from 'chai';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { nd, toU8 } from '../helpers/arrays.js';
 import { cleanup, tempHome } from '../helpers/daemon.js';
 import { spawnFront, spawnWorker, startRedis, stopProc, type TestFront, type TestRedis, type TestWorker } from '../../scripts/cluster-procs.js';
@@ -226,6 +228,23 @@ describe('cluster: front daemon + compute workers over a real Redis', function (
     // A replacement joins while sessions run.
     workers.push(await spawnWorker(redis.url, home, 'w4'));
     await until(async () => ((await c.call('server.info', {})).workers ?? []).some((w) => w.workerId === 'w4'), 10_000, 'w4 joins');
+    await c.close();
+  });
+
+  it('a training slice that fails (its checkpoint cannot be written) ends the job as failed with the reason, never a silent stop', async () => {
+    const { c, sessionId } = await labeledSession(front.url, 12);
+    // A directory where the checkpoint file goes: the slice trains, then writing its checkpoint throws.
+    mkdirSync(join(home, 'sessions', sessionId, 'model', 'checkpoint.bin', 'in-the-way'), { recursive: true });
+    const { jobId } = await c.call('model.train', { sessionId, steps: 20, options: OPTS });
+    const end = await c.waitForProgressEnd(jobId, 60_000);
+    expect(end.state).to.equal('failed');
+    expect(end.error).to.match(/training slice \d+ failed: /);
+    const job = (await c.call('session.get', { sessionId })).jobs.find((j) => j.jobId === jobId);
+    expect(job?.state).to.equal('failed');
+    // The session goes on once the way is clear.
+    rmSync(join(home, 'sessions', sessionId, 'model', 'checkpoint.bin'), { recursive: true, force: true });
+    const again = await c.call('model.train', { sessionId, steps: 4, options: OPTS });
+    expect((await c.waitForProgressEnd(again.jobId, 60_000)).state).to.equal('done');
     await c.close();
   });
 
