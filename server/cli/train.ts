@@ -8,6 +8,7 @@ import { loadDataset, ensureDir, fileExists, listTiffs, readBytes, writeBytes } 
 import { initBackend } from '../tensor/backend.js';
 import { familyNames, getFamily } from '../models/registry.js';
 import { familyDivisor } from '../models/configs.js';
+import type { FamilyName } from '../models/model-family.js';
 import { deserializeModel, serializeModel, disposeModel, readModelSpec, type SegmentationModel } from '../models/segmentation-model.js';
 import { fitModel } from '../training/pipeline.js';
 import { FINETUNE_OPTIONS, parseTrainOptions, TRAIN_DEFAULTS, UNBOUNDED_STEPS, type TrainOptions } from '../training/config.js';
@@ -144,7 +145,7 @@ export async function run(args: string[], env: { backend?: string; modelsDir?: s
     const t0 = Date.now();
     const initial: SegmentationModel | undefined = start ? deserializeModel(start.bytes) : undefined;
     // The network takes patches whose side is a multiple of grid x 2^depth; say so rather than round (as the RPC does).
-    const divisor = familyDivisor((initial?.family.name ?? family) as Parameters<typeof familyDivisor>[0], initial?.config ?? { ...config });
+    const divisor = familyDivisor((initial?.family.name ?? family) as FamilyName, initial?.config ?? { ...config });
     if (partial.patchSize !== undefined && partial.patchSize % divisor !== 0)
       throw new UsageError(`--patch ${partial.patchSize} must be a multiple of ${divisor} (the model's grid x 2^unetDepth)`);
     const data = loadDataset(imagesDir, labelsDir, encoding, names);

@@ -8,7 +8,7 @@
  * object; the intensity test removes bright neighbours but a dim neighbour would be taught as background.
  * Pure: typed arrays in, a new label array out.
  */
-import type { Image2D, Labels2D } from './types.js';
+import { pixelMean, type Image2D, type Labels2D } from './types.js';
 
 export interface AutoBackgroundOptions {
   /** Ring from `gap` to `gap + width` pixels (Chebyshev) outside each object. */
@@ -22,11 +22,7 @@ export function autoBackground(labels: Labels2D, image: Image2D, opts: AutoBackg
   const { height: H, width: W } = labels;
   const C = image.channels;
   const L = labels.data;
-  const intensity = (i: number) => {
-    let s = 0;
-    for (let c = 0; c < C; c++) s += image.data[i * C + c];
-    return s / C;
-  };
+  const intensity = (i: number) => pixelMean(image.data, i, C);
   let bgS = 0,
     bgN = 0,
     obS = 0,

@@ -3,7 +3,7 @@
  * small-object removal, Euclidean distance transform, h-maxima markers, marker-based watershed on the
  * negated distance transform. The bar the learned models must clear on the quality benchmark. Pure.
  */
-import type { Image2D, Labels2D } from './types.js';
+import { pixelMean, type Image2D, type Labels2D } from './types.js';
 import { connectedComponents, fillHoles, removeSmallObjects, relabelSequential } from './labels.js';
 import { edt } from './edt.js';
 
@@ -275,11 +275,7 @@ export function classicalSegment(image: Image2D, opts: ClassicalOptions = {}): L
   const { height: H, width: W, channels: C, data } = image;
   const n = H * W;
   let gray: Float32Array = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let c = 0; c < C; c++) s += data[i * C + c];
-    gray[i] = s / C;
-  }
+  for (let i = 0; i < n; i++) gray[i] = pixelMean(data, i, C);
   gray = gaussianBlur(gray, H, W, opts.sigma ?? 1);
   const t = opts.threshold ?? otsuThreshold(gray);
   let fg = 0;

@@ -15,7 +15,7 @@
  * pixels are labeled (object or background) beyond maxLabeledFraction is left out.
  */
 import { edt } from './edt.js';
-import type { Image2D, Instances, Labels2D, Polygon } from './types.js';
+import { pixelMean, type Image2D, type Instances, type Labels2D, type Polygon } from './types.js';
 
 export type SuggestReason = 'uncertain' | 'near-threshold' | 'unlike-labeled';
 export const SUGGEST_REASONS: readonly SuggestReason[] = ['uncertain', 'near-threshold', 'unlike-labeled'];
@@ -142,11 +142,7 @@ export interface BlockFeature {
 
 function blockFeature(image: Image2D, labels: Labels2D, y0: number, x0: number, y1: number, x1: number, onlyLabeled: boolean): BlockFeature | undefined {
   const { width: W, channels: C, data } = image;
-  const v = (y: number, x: number) => {
-    let s = 0;
-    for (let c = 0; c < C; c++) s += data[(y * W + x) * C + c];
-    return s / C;
-  };
+  const v = (y: number, x: number) => pixelMean(data, y * W + x, C);
   let n = 0,
     s1 = 0,
     s2 = 0,

@@ -49,5 +49,12 @@ export interface Instances {
 }
 
 /** Signed-convention constants. */
+/** Mean over the channels of pixel i (flat index) of a channels-last image. */
+export function pixelMean(data: Float32Array, i: number, channels: number): number {
+  let s = 0;
+  for (let c = 0; c < channels; c++) s += data[i * channels + c];
+  return s / channels;
+}
+
 export const UNLABELED = -1;
 export const BACKGROUND = 0;
