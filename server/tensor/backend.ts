@@ -75,7 +75,16 @@ async function tryNode(which: keyof typeof NODE_PACKAGES, opts: InitOptions): Pr
   const spec = opts.packages?.[which] ?? NODE_PACKAGES[which];
   if (!hasBinding(spec)) return 'absent';
   try {
-    await import(pathToFileURL(require.resolve(spec)).href);
+    // tfjs-node finds its binding with node-pre-gyp, which parses process.argv with nopt: a program flag such as
+    // `--dir X` (an abbreviation of node-pre-gyp's --directory) or `-C X` makes it look for the binding under X.
+    // The program's own flags are none of its business, so it sees none while loading.
+    const argv = process.argv;
+    process.argv = argv.slice(0, 2);
+    try {
+      await import(pathToFileURL(require.resolve(spec)).href);
+    } finally {
+      process.argv = argv;
+    }
     const ok = await tf.setBackend('tensorflow');
     if (ok && tf.getBackend() === 'tensorflow') {
       // One small op proves the binding computes (and a worker that ends before TensorFlow ever ran an op

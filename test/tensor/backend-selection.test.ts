@@ -20,12 +20,16 @@ const ROOT_DIR = dirname(DIST_ROOT);
 const BACKEND_JS = pathToFileURL(join(DIST_ROOT, 'server', 'tensor', 'backend.js')).href;
 
 /** initBackend in a fresh worker thread (its own tfjs), returning its BackendInfo or its error message. */
-function initInWorker(preferred: string, packages: Record<string, string>): Promise<{ info?: Record<string, unknown>; error?: string }> {
+function initInWorker(
+  preferred: string,
+  packages: Record<string, string>,
+  argv: string[] = [],
+): Promise<{ info?: Record<string, unknown>; error?: string }> {
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
     import(workerData.url).then((m) => m.initBackend(workerData.preferred, { packages: workerData.packages }))
       .then((info) => parentPort.postMessage({ info }), (e) => parentPort.postMessage({ error: String(e.message) }));`;
-  const w = new Worker(code, { eval: true, workerData: { url: BACKEND_JS, preferred, packages } });
+  const w = new Worker(code, { eval: true, argv, workerData: { url: BACKEND_JS, preferred, packages } });
   return new Promise((resolve, reject) => {
     w.once('message', (m) => {
       void w.terminate();
@@ -125,6 +129,18 @@ describe('backend selection', () => {
     expect(e.error).to.match(/tfjs-node is not available.*npm run native/);
     const b = await initInWorker('tfjs-node', { 'tfjs-node': brokenPackage(join(dir, 'b2')) });
     expect(b.error).to.match(/does not load/);
+  });
+
+  it("the program's own flags do not move where tfjs-node looks for its binding (`--dir X`, `-C X`)", async () => {
+    // node-pre-gyp (tfjs-node's binding finder) parses process.argv: `bench suggest-study --dir out` made it look
+    // under out/ and the study silently ran on wasm.
+    const native = await tensorflowAvailable();
+    for (const argv of [['suggest-study', '--dir', join(dir, 'out')], ['-C', join(dir, 'elsewhere')]]) {
+      const r = await initInWorker('auto', {}, argv);
+      expect(r.error, argv.join(' ')).to.equal(undefined);
+      expect(r.info!.fallback, argv.join(' ')).to.equal(undefined);
+      expect(r.info!.name, argv.join(' ')).to.equal(native ? 'tensorflow' : 'wasm');
+    }
   });
 
   it('an unknown backend name is refused, never a silent fall-back to the stock cpu backend', async () => {
