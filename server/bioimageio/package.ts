@@ -18,10 +18,10 @@ import { encodeTiff } from '../imaging/tiff.js';
 import { encodeRgbPng } from './png.js';
 import type { FamilyName } from '../models/model-family.js';
 import { getFamily } from '../models/registry.js';
-import type { SegmentationModel } from '../models/segmentation-model.js';
+import { activationSpec, type SegmentationModel } from '../models/segmentation-model.js';
 import { createUNet, disposeUNet, getUNetWeights, setUNetWeights, unetForward } from '../models/unet/unet.js';
 import { makeUNetConfig, unetDivisor, type UNetConfig } from '../models/unet/config.js';
-import { ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT, onnxToUNetWeights, unetToOnnx, type ActivationSpec } from './unet-onnx.js';
+import { ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT, onnxToUNetWeights, unetToOnnx } from './unet-onnx.js';
 import { readNpy, writeNpy } from './npy.js';
 import { readZip, writeZip } from './zip.js';
 
@@ -68,10 +68,7 @@ export interface SparsecellPackageConfig {
   training: TrainingSummary;
 }
 
-export function activationSpec(m: Pick<SegmentationModel, 'family' | 'config'>): ActivationSpec {
-  const c = m.config as unknown as { nRays?: number; flowScale?: number };
-  return { family: m.family.name, nRays: c.nRays, flowScale: c.flowScale };
-}
+export { activationSpec };
 
 const FAMILY_TEXT: Record<
   FamilyName,

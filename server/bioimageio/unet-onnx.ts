@@ -11,7 +11,6 @@
  * Concat, and per family: StarDist Slice + Sigmoid/Relu + Concat, Cellpose Slice + Div/Sigmoid + Concat,
  * ELEPHANT Softmax over channels.
  */
-import type { FamilyName } from '../models/model-family.js';
 import { unetParamShapes, type NamedTensorData } from '../models/unet/unet.js';
 import type { UNetConfig } from '../models/unet/config.js';
 import { decodeOnnx, encodeOnnx, type OnnxAttr, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxTensor } from './onnx.js';
@@ -22,14 +21,8 @@ export const ONNX_INPUT = 'input';
 export const ONNX_OUTPUT = 'output';
 export const ONNX_PRODUCER = 'sparsecell';
 
-/** What the family activation needs from the family config. */
-export interface ActivationSpec {
-  family: FamilyName;
-  /** StarDist: number of rays. */
-  nRays?: number;
-  /** Cellpose: the factor the raw flows carry. */
-  flowScale?: number;
-}
+import type { ActivationSpec } from '../models/segmentation-model.js';
+export type { ActivationSpec };
 
 /** ONNX conv weight [O, I, KH, KW] from a tfjs kernel [KH, KW, I, O]. */
 function hwioToOihw(k: Float32Array, [kh, kw, ci, co]: number[]): Float32Array {

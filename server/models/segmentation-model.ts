@@ -26,6 +26,20 @@ export interface SegmentationModel<C extends FamilyConfigBase = FamilyConfigBase
   meta: Record<string, unknown>;
 }
 
+/** What a family's output activation needs from its config (the ONNX export and the TensorFlow graph write it out). */
+export interface ActivationSpec {
+  family: FamilyName;
+  /** StarDist: number of rays. */
+  nRays?: number;
+  /** Cellpose: the factor the raw flows carry. */
+  flowScale?: number;
+}
+
+export function activationSpec(m: Pick<SegmentationModel, 'family' | 'config'>): ActivationSpec {
+  const c = m.config as unknown as { nRays?: number; flowScale?: number };
+  return { family: m.family.name, nRays: c.nRays, flowScale: c.flowScale };
+}
+
 export interface CreateModelOptions {
   normalization?: Partial<NormalizationSettings>;
   /** He-initialisation seed. */
@@ -138,6 +152,10 @@ export function storedThresholds(model: SegmentationModel): { probThresh?: numbe
   return { ...(ok(t?.probThresh) ? { probThresh: t.probThresh } : {}), ...(ok(t?.nmsThresh) ? { nmsThresh: t.nmsThresh } : {}) };
 }
 
+/** Run by disposeModel before the weights go (training/graph-predict.ts closes the model's graph session). */
+export const disposeHooks: Array<(model: SegmentationModel) => void> = [];
+
 export function disposeModel(model: SegmentationModel): void {
+  for (const hook of disposeHooks) hook(model);
   disposeUNet(model.unet);
 }

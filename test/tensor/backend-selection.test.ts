@@ -20,11 +20,7 @@ const ROOT_DIR = dirname(DIST_ROOT);
 const BACKEND_JS = pathToFileURL(join(DIST_ROOT, 'server', 'tensor', 'backend.js')).href;
 
 /** initBackend in a fresh worker thread (its own tfjs), returning its BackendInfo or its error message. */
-function initInWorker(
-  preferred: string,
-  packages: Record<string, string>,
-  argv: string[] = [],
-): Promise<{ info?: Record<string, unknown>; error?: string }> {
+function initInWorker(preferred: string, packages: Record<string, string>, argv: string[] = []): Promise<{ info?: Record<string, unknown>; error?: string }> {
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
     import(workerData.url).then((m) => m.initBackend(workerData.preferred, { packages: workerData.packages }))
@@ -135,7 +131,10 @@ describe('backend selection', () => {
     // node-pre-gyp (tfjs-node's binding finder) parses process.argv: `bench suggest-study --dir out` made it look
     // under out/ and the study silently ran on wasm.
     const native = await tensorflowAvailable();
-    for (const argv of [['suggest-study', '--dir', join(dir, 'out')], ['-C', join(dir, 'elsewhere')]]) {
+    for (const argv of [
+      ['suggest-study', '--dir', join(dir, 'out')],
+      ['-C', join(dir, 'elsewhere')],
+    ]) {
       const r = await initInWorker('auto', {}, argv);
       expect(r.error, argv.join(' ')).to.equal(undefined);
       expect(r.info!.fallback, argv.join(' ')).to.equal(undefined);
