@@ -39,9 +39,7 @@ describe('architecture: module boundaries', () => {
     // tensor/backend.ts hides argv from tfjs-node's binding finder while it loads (node-pre-gyp parses it), and
     // restores it; it reads nothing from it.
     const hidesArgv = (f: { rel: string; text: string }) =>
-      f.rel === 'server/tensor/backend.ts'
-        ? code(f.text).replace(/const argv = process\.argv;|process\.argv = argv(\.slice\(0, 2\))?;/g, '')
-        : code(f.text);
+      f.rel === 'server/tensor/backend.ts' ? code(f.text).replace(/const argv = process\.argv;|process\.argv = argv(\.slice\(0, 2\))?;/g, '') : code(f.text);
     const bad = server.filter((f) => f.rel !== 'server/main.ts' && /process\.(argv|env)\b/.test(hidesArgv(f)));
     expect(bad.map((f) => f.rel)).to.deep.equal([]);
   });

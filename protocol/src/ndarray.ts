@@ -7,6 +7,8 @@ import { deflateSync, inflateSync, inflate } from 'node:zlib';
 import { promisify } from 'node:util';
 
 const inflateAsync = promisify(inflate);
+/** decodeNdArrayAsync inflates arrays of at most this many bytes synchronously (a 512 x 512 uint16 patch is 512 KiB). */
+export const SYNC_INFLATE_BYTES = 1 << 20;
 import type { Dtype, NdArray } from './types.js';
 
 export type TypedArray = Uint8Array | Uint16Array | Int16Array | Int32Array | Float32Array;
@@ -118,8 +120,12 @@ export async function decodeNdArrayAsync(a: NdArray, limits: DecodeLimits): Prom
   let buf: Buffer;
   if ((a.encoding ?? 'raw') === 'deflate') {
     try {
-      // One output chunk of the expected size: zlib's default 16 KiB chunks cost a callback and a copy each.
-      buf = await inflateAsync(Buffer.from(a.data, 'base64'), { maxOutputLength: want + 1, chunkSize: Math.max(64, Math.min(want + 1, 64 * 1024 * 1024)) });
+      // One output chunk of the expected size: zlib's default 16 KiB chunks cost a callback and a copy each. Small
+      // arrays (a painted patch) inflate in place: well under a millisecond, where a trip through libuv's thread
+      // pool waits behind every other session's journal writes.
+      const opts = { maxOutputLength: want + 1, chunkSize: Math.max(64, Math.min(want + 1, 64 * 1024 * 1024)) };
+      const src = Buffer.from(a.data, 'base64');
+      buf = want <= SYNC_INFLATE_BYTES ? inflateSync(src, opts) : await inflateAsync(src, opts);
     } catch (e) {
       throw inflateError(e, want, path);
     }

@@ -14,11 +14,18 @@
  * damaged later (a flipped bit) costs that record only: replay resyncs on the next intact record and reports the
  * damage. Ids are validated as ids, never used as raw paths.
  */
-import { promises as fsp, existsSync, readdirSync, readFileSync, mkdirSync } from 'node:fs';
+import { constants as fsc, promises as fsp, existsSync, readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { crc32 } from './crc32.js';
 import { deflate, inflateSync } from 'node:zlib';
 import { promisify } from 'node:util';
+
+/**
+ * Journal segments are opened for appending with O_DSYNC where the platform has it (Linux, macOS): each write returns
+ * once its data is on disk, as write + fdatasync did, in one trip through libuv's thread pool instead of two.
+ */
+const JOURNAL_DSYNC = typeof fsc.O_DSYNC === 'number' && fsc.O_DSYNC > 0;
+const JOURNAL_FLAGS = JOURNAL_DSYNC ? fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_DSYNC : 'a';
 
 const deflateAsync = promisify(deflate);
 
@@ -271,7 +278,7 @@ export class Store {
     const j = await this.journal(path, this.dir(sessionId, 'labels', `${imageId}.`));
     try {
       await j.fh.write(frame);
-      await j.fh.datasync();
+      if (!JOURNAL_DSYNC) await j.fh.datasync();
     } catch (e) {
       await this.closeJournals((p) => p === path);
       throw e;
@@ -293,7 +300,7 @@ export class Store {
       const oldest = this.journals.keys().next().value as string;
       void this.closeJournals((p) => p === oldest);
     }
-    const opened = fsp.open(path, 'a').then(async (fh) => ({ fh, size: (await fh.stat()).size }));
+    const opened = fsp.open(path, JOURNAL_FLAGS).then(async (fh) => ({ fh, size: (await fh.stat()).size }));
     opened.catch(() => {
       if (this.journals.get(path) === opened) this.journals.delete(path);
     });

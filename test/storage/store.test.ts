@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { appendFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { appendFileSync, constants, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Store } from '../../server/storage/store.js';
 import { tempHome, cleanup } from '../helpers/daemon.js';
@@ -99,6 +99,22 @@ describe('storage: label journal and snapshots', () => {
     expect(openJournals()).to.deep.equal(['img2.1.jnl']);
     await store.deleteSession('s1');
     expect(openJournals()).to.deep.equal([]);
+  });
+
+  it('every journal write is durable on its own: the open segment carries O_DSYNC (Linux)', async function () {
+    if (process.platform !== 'linux') this.skip();
+    await store.appendLabelRecord('s1', 'img1', 1, { generation: 1, origin: [0, 0], shape: [1, 1], kind: 'annotation', labels: Int32Array.from([2]) });
+    const fd = readdirSync('/proc/self/fd').find((f) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${f}`).endsWith('img1.1.jnl');
+      } catch {
+        return false;
+      }
+    });
+    expect(fd, 'the segment is open').to.be.a('string');
+    const flags = Number.parseInt(/^flags:\s+([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1], 8);
+    expect(flags & constants.O_DSYNC, 'O_DSYNC').to.equal(constants.O_DSYNC);
+    expect(flags & constants.O_APPEND, 'O_APPEND').to.equal(constants.O_APPEND);
   });
 
   it('refuses ids that are not ids', async () => {
