@@ -37,11 +37,18 @@ export function elementCount(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** n elements of dtype from buf, copied into a fresh aligned buffer. */
+/**
+ * n elements of dtype from buf: a view when buf is exactly its own ArrayBuffer (what inflate and large base64 decodes
+ * return), otherwise copied into a fresh aligned buffer (Buffer slices may be unaligned or share Node's pool).
+ */
 export function makeTyped(dtype: Dtype, buf: Buffer, n: number): TypedArray {
-  // Copy into a fresh, aligned buffer (Buffer slices may be unaligned or pooled).
-  const bytes = new Uint8Array(n * DTYPE_BYTES[dtype]);
-  bytes.set(buf.subarray(0, bytes.length));
+  const size = n * DTYPE_BYTES[dtype];
+  let bytes: Uint8Array;
+  if (buf.byteOffset === 0 && buf.length === size && buf.buffer.byteLength === size) bytes = new Uint8Array(buf.buffer, 0, size);
+  else {
+    bytes = new Uint8Array(size);
+    bytes.set(buf.subarray(0, size));
+  }
   switch (dtype) {
     case 'uint8':
       return bytes;
@@ -120,10 +127,11 @@ export async function decodeNdArrayAsync(a: NdArray, limits: DecodeLimits): Prom
   let buf: Buffer;
   if ((a.encoding ?? 'raw') === 'deflate') {
     try {
-      // One output chunk of the expected size: zlib's default 16 KiB chunks cost a callback and a copy each. Small
+      // One output chunk of exactly the expected size (zlib's default 16 KiB chunks cost a callback and a copy each,
+      // and an exact chunk is viewed by makeTyped without a copy). Small
       // arrays (a painted patch) inflate in place: well under a millisecond, where a trip through libuv's thread
       // pool waits behind every other session's journal writes.
-      const opts = { maxOutputLength: want + 1, chunkSize: Math.max(64, Math.min(want + 1, 64 * 1024 * 1024)) };
+      const opts = { maxOutputLength: want + 1, chunkSize: Math.max(64, Math.min(want, 64 * 1024 * 1024)) };
       const src = Buffer.from(a.data, 'base64');
       buf = want <= SYNC_INFLATE_BYTES ? inflateSync(src, opts) : await inflateAsync(src, opts);
     } catch (e) {

@@ -6,7 +6,7 @@ import { generated, ROOT } from '../../scripts/codegen.js';
 import { METHODS, METHOD_NAMES, type MethodName } from '../../protocol/src/methods.js';
 import { validate, validateParams, validateResult } from '../../protocol/src/validate.js';
 import { NOTIFICATIONS } from '../../protocol/src/progress.js';
-import { decodeNdArray, encodeNdArray } from '../../protocol/src/ndarray.js';
+import { decodeNdArray, decodeNdArrayAsync, encodeNdArray, SYNC_INFLATE_BYTES } from '../../protocol/src/ndarray.js';
 import { ERROR_DESCRIPTIONS, ErrorCode } from '../../protocol/src/errors.js';
 
 const EX = join(ROOT, 'protocol', 'examples');
@@ -94,6 +94,28 @@ describe('protocol', () => {
         }
         expect(String(err?.message)).to.match(re);
         expect(err.path).to.equal(path);
+      }
+    });
+    it('async decode of deflated arrays, in place (<= 1 MiB) and on the pool (larger): exact size decoded, longer or shorter refused', async () => {
+      for (const n of [64 * 64, SYNC_INFLATE_BYTES / 2 + 8]) {
+        const a = Uint16Array.from({ length: n }, (_, i) => (i * 7) % 300);
+        const d = await decodeNdArrayAsync(encodeNdArray(a, [n]), { maxElements: 1 << 22 });
+        const e = await decodeNdArrayAsync(encodeNdArray(a, [n], { deflate: true }), { maxElements: 1 << 22 });
+        expect(e.data.length).to.equal(n);
+        expect(e.data.some((v) => v !== 0)).to.equal(true);
+        expect([...e.data]).to.deep.equal([...d.data]);
+        expect(e.data.buffer.byteLength, 'an exactly sized buffer').to.equal(2 * n);
+        for (const wrong of [n - 1, n + 1]) {
+          const bad = { ...encodeNdArray(Uint16Array.from({ length: wrong }, (_, i) => i % 9), [wrong], { deflate: true }), shape: [n] };
+          let err: any;
+          try {
+            await decodeNdArrayAsync(bad, { maxElements: 1 << 22, path: '/labels' });
+          } catch (x) {
+            err = x;
+          }
+          expect(String(err?.message), `${wrong} elements sent for ${n}`).to.match(/inflate/);
+          expect(err.path).to.equal('/labels/data');
+        }
       }
     });
   });
