@@ -26,8 +26,8 @@ export class LabelLayer {
     const n = shape.reduce((a, b) => a * b, 1);
     this.labels = labels ?? new Int32Array(n).fill(-1);
     this.corrections = corrections ?? new Uint8Array(n);
-    this.unlabeled = 0;
-    for (let i = 0; i < n; i++) this.count(this.labels[i], 1);
+    this.unlabeled = labels ? 0 : n;
+    if (labels) for (let i = 0; i < n; i++) this.count(labels[i], 1);
   }
 
   private count(v: number, d: number): void {
