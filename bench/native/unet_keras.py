@@ -86,28 +86,25 @@ def main():
     predict_activated_ms = None
     if a.predict > 0:
         big = tf.constant(rng.standard_normal((1, a.predict, a.predict, a.in_channels), dtype=np.float32))
-        pred = tf.function(lambda v: model(v, training=False))
-        pred(big).numpy()
-        runs = []
-        for _ in range(max(1, a.predict_repeats)):
-            t0 = time.perf_counter()
-            pred(big).numpy()
-            runs.append(1000 * (time.perf_counter() - t0))
-        predict_ms = sorted(runs)[len(runs) // 2]
+
+        def median_ms(fn):
+            """Warm up once, then the median of --predict-repeats timed calls (output read back to numpy)."""
+            fn(big).numpy()
+            runs = []
+            for _ in range(max(1, a.predict_repeats)):
+                t0 = time.perf_counter()
+                fn(big).numpy()
+                runs.append(1000 * (time.perf_counter() - t0))
+            return sorted(runs)[len(runs) // 2]
+
         # The same prediction with StarDist's activation (sigmoid probability, ReLU distances) as one map, which is
         # what sparsecell's model.predict gives its post-processing.
         def activated(v):
             y = model(v, training=False)
             return tf.concat([tf.sigmoid(y[..., :1]), tf.nn.relu(y[..., 1:])], -1)
 
-        pred_act = tf.function(activated)
-        pred_act(big).numpy()
-        runs = []
-        for _ in range(max(1, a.predict_repeats)):
-            t0 = time.perf_counter()
-            pred_act(big).numpy()
-            runs.append(1000 * (time.perf_counter() - t0))
-        predict_activated_ms = sorted(runs)[len(runs) // 2]
+        predict_ms = median_ms(tf.function(lambda v: model(v, training=False)))
+        predict_activated_ms = median_ms(tf.function(activated))
 
     print(json.dumps({
         "tensorflow": tf.__version__,
