@@ -72,7 +72,7 @@ def main():
             ld = tf.reduce_sum(w[..., 1:] * l1) / tf.maximum(tf.reduce_sum(w[..., 1:]), 1e-6)
             loss = lp + 0.2 * ld
         g = tape.gradient(loss, model.trainable_variables)
-        opt.apply_gradients(zip(g, model.trainable_variables))
+        opt.apply_gradients(zip(g, model.trainable_variables, strict=True))
         return loss
 
     step(x, t, w).numpy()  # trace + warm-up
