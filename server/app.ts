@@ -8,6 +8,7 @@ export { packageVersion };
 import { SessionManager } from './sessions/session-manager.js';
 import type { ModelService } from './sessions/model-service.js';
 import { createHandlers } from './handlers/index.js';
+import { PatchInflater } from './handlers/patch-inflater.js';
 import { startRpcServer, type RpcServer } from './rpc/server.js';
 
 export interface Daemon {
@@ -24,7 +25,8 @@ export async function startDaemon(config: ServerConfig, log: Logger, makeModels:
   for (const p of starters.problems) log.warn({ card: p.cardPath }, `starter model skipped: ${p.problem}`);
   const sessions = new SessionManager(store, config.maxSessions, starters);
   const models = makeModels(sessions);
-  const handlers = createHandlers({ sessions, models, config, version: packageVersion(), families: ['stardist', 'cellpose', 'elephant'] });
+  const inflater = new PatchInflater();
+  const handlers = createHandlers({ sessions, models, config, version: packageVersion(), families: ['stardist', 'cellpose', 'elephant'], inflater });
   const rpc = await startRpcServer({
     host: config.host,
     port: config.port,
@@ -54,6 +56,7 @@ export async function startDaemon(config: ServerConfig, log: Logger, makeModels:
       await rpc.close();
       await sessions.flushAll();
       await store.closeJournals();
+      await inflater.close();
     },
   };
 }

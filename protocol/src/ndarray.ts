@@ -39,27 +39,31 @@ export function elementCount(shape: readonly number[]): number {
 
 /**
  * n elements of dtype from buf: a view when buf is exactly its own ArrayBuffer (what inflate and large base64 decodes
- * return), otherwise copied into a fresh aligned buffer (Buffer slices may be unaligned or share Node's pool).
+ * return) or aligned shared scratch memory (the caller owns its lifetime), otherwise copied into a fresh aligned
+ * buffer (Buffer slices may be unaligned or share Node's pool).
  */
 export function makeTyped(dtype: Dtype, buf: Buffer, n: number): TypedArray {
   const size = n * DTYPE_BYTES[dtype];
+  const own = buf.byteOffset === 0 && buf.length === size && buf.buffer.byteLength === size;
+  const shared = typeof SharedArrayBuffer !== 'undefined' && buf.buffer instanceof SharedArrayBuffer && buf.byteOffset % DTYPE_BYTES[dtype] === 0;
   let bytes: Uint8Array;
-  if (buf.byteOffset === 0 && buf.length === size && buf.buffer.byteLength === size) bytes = new Uint8Array(buf.buffer, 0, size);
+  if (own || shared) bytes = new Uint8Array(buf.buffer, buf.byteOffset, size);
   else {
     bytes = new Uint8Array(size);
     bytes.set(buf.subarray(0, size));
   }
+  const { buffer, byteOffset } = bytes;
   switch (dtype) {
     case 'uint8':
       return bytes;
     case 'uint16':
-      return new Uint16Array(bytes.buffer);
+      return new Uint16Array(buffer, byteOffset, n);
     case 'int16':
-      return new Int16Array(bytes.buffer);
+      return new Int16Array(buffer, byteOffset, n);
     case 'int32':
-      return new Int32Array(bytes.buffer);
+      return new Int32Array(buffer, byteOffset, n);
     case 'float32':
-      return new Float32Array(bytes.buffer);
+      return new Float32Array(buffer, byteOffset, n);
   }
 }
 
@@ -75,6 +79,12 @@ export interface DecodeLimits {
   maxElements: number;
   /** JSON path of the array in the params, for error messages. */
   path?: string;
+  /**
+   * decodeNdArrayAsync: inflate deflated data of `want` bytes elsewhere (a server's worker thread writing into shared
+   * scratch memory). Resolves to the inflated bytes (any length: checked here), or undefined to inflate here; rejects
+   * with the reason when the data does not inflate.
+   */
+  inflate?: (deflated: Buffer, want: number) => Promise<Buffer | undefined>;
 }
 
 /** Checks that need no decoding: element count and (for raw data) the exact base64 length. */
@@ -133,7 +143,7 @@ export async function decodeNdArrayAsync(a: NdArray, limits: DecodeLimits): Prom
       // pool waits behind every other session's journal writes.
       const opts = { maxOutputLength: want + 1, chunkSize: Math.max(64, Math.min(want, 64 * 1024 * 1024)) };
       const src = Buffer.from(a.data, 'base64');
-      buf = want <= SYNC_INFLATE_BYTES ? inflateSync(src, opts) : await inflateAsync(src, opts);
+      buf = (await limits.inflate?.(src, want)) ?? (want <= SYNC_INFLATE_BYTES ? inflateSync(src, opts) : await inflateAsync(src, opts));
     } catch (e) {
       throw inflateError(e, want, path);
     }

@@ -4,7 +4,7 @@ import type { ServerConfig } from '../config.js';
 import type { MethodName } from '../../protocol/src/methods.js';
 import { PROTOCOL_VERSION } from '../../protocol/src/index.js';
 import { buildOpenRpc } from '../../protocol/src/openrpc.js';
-import { decodeNdArrayAsync, encodeNdArray, type TypedArray } from '../../protocol/src/ndarray.js';
+import { decodeNdArrayAsync, encodeNdArray, type DecodeLimits, type TypedArray } from '../../protocol/src/ndarray.js';
 import type { Axes, FamilyName, NdArray } from '../../protocol/src/types.js';
 import { checkFamilyConfig, familyDivisor } from '../models/configs.js';
 import { recipeForClients } from '../recipe.js';
@@ -16,6 +16,7 @@ import type { WireLabels } from '../storage/store.js';
 import type { LabelValues } from '../sessions/label-layer.js';
 import type { Handler } from './context.js';
 import { decodeImageTiff } from './tiff-image.js';
+import type { PatchInflater } from './patch-inflater.js';
 
 export interface HandlerDeps {
   sessions: SessionManager;
@@ -23,6 +24,8 @@ export interface HandlerDeps {
   config: ServerConfig;
   version: string;
   families: string[];
+  /** Inflates painted patches off the event loop's isolate (see patch-inflater.ts); without it they inflate here. */
+  inflater?: PatchInflater;
 }
 
 function inferAxes(shape: number[]): Axes {
@@ -48,12 +51,17 @@ function checkAxes(shape: number[], axes: Axes): void {
  * Validate a label NdArray: its values as sent plus the offset that makes them signed (offset1: v - 1). Unsigned
  * dtypes cannot go below the minimum, so only int16/int32 are scanned; nothing is copied.
  */
-async function decodeLabels(a: NdArray, encoding: 'signed' | 'offset1', maxElements: number): Promise<{ data: LabelValues; offset: number; shape: number[] }> {
+async function decodeLabels(
+  a: NdArray,
+  encoding: 'signed' | 'offset1',
+  maxElements: number,
+  inflate?: DecodeLimits['inflate'],
+): Promise<{ data: LabelValues; offset: number; shape: number[] }> {
   if (a.dtype === 'float32')
     throw new RpcError('InvalidLabels', 'labels must have an integer dtype (uint8, uint16, int16, int32), not float32', [
       { path: '/labels/dtype', message: 'float32 not allowed for labels' },
     ]);
-  const { data, shape } = await decodeNd(a, maxElements, '/labels');
+  const { data, shape } = await decodeNd(a, maxElements, '/labels', inflate);
   const offset = encoding === 'offset1' ? 1 : 0;
   const min = encoding === 'offset1' ? 0 : -1;
   if (data instanceof Int16Array || data instanceof Int32Array) {
@@ -76,9 +84,9 @@ function toSigned(data: LabelValues, offset: number): Int32Array {
   return out;
 }
 
-async function decodeNd(a: NdArray, maxElements: number, path: string): Promise<{ data: TypedArray; shape: number[] }> {
+async function decodeNd(a: NdArray, maxElements: number, path: string, inflate?: DecodeLimits['inflate']): Promise<{ data: TypedArray; shape: number[] }> {
   try {
-    return await decodeNdArrayAsync(a, { maxElements, path });
+    return await decodeNdArrayAsync(a, { maxElements, path, inflate });
   } catch (e) {
     const err = e as Error & { path?: string; reason?: string };
     if (err.reason === 'limit') throw new RpcError('ResourceLimit', err.message, [{ path: err.path ?? path, message: err.message }]);
@@ -245,44 +253,52 @@ export function createHandlers(deps: HandlerDeps): Record<MethodName, Handler> {
       ctx.attach(s.id);
       const im = s.image(p.imageId);
       const spatial = spatialShape(im.meta.shape, im.meta.axes);
-      const { data, offset, shape } = await decodeLabels(p.labels, p.encoding, config.maxArrayElements);
-      if (shape.length !== spatial.length) {
-        throw new RpcError('ShapeMismatch', `labels have ${shape.length} dimensions; image ${p.imageId} needs ${spatial.length} (${JSON.stringify(spatial)})`, [
-          { path: '/labels/shape', message: `expected ${spatial.length} dimensions` },
-        ]);
-      }
-      let origin: number[];
-      if (p.origin === undefined) {
-        if (shape.some((d, i) => d !== spatial[i]))
+      // The decoded values may live in the inflater's scratch memory until the update is applied (release below).
+      const scratch = deps.inflater?.hook();
+      try {
+        const { data, offset, shape } = await decodeLabels(p.labels, p.encoding, config.maxArrayElements, scratch?.inflate);
+        if (shape.length !== spatial.length) {
           throw new RpcError(
             'ShapeMismatch',
-            `full label layer has shape ${JSON.stringify(shape)}; image needs ${JSON.stringify(spatial)} (or pass origin for a patch)`,
-            [{ path: '/labels/shape', message: `expected ${JSON.stringify(spatial)}` }],
+            `labels have ${shape.length} dimensions; image ${p.imageId} needs ${spatial.length} (${JSON.stringify(spatial)})`,
+            [{ path: '/labels/shape', message: `expected ${spatial.length} dimensions` }],
           );
-        origin = spatial.map(() => 0);
-      } else {
-        origin = p.origin;
-        if (origin.length !== spatial.length)
-          throw new RpcError('ShapeMismatch', `origin has ${origin.length} coordinates; image needs ${spatial.length}`, [
-            { path: '/origin', message: `expected ${spatial.length} coordinates` },
-          ]);
-        for (let i = 0; i < spatial.length; i++) {
-          if (origin[i] + shape[i] > spatial[i])
+        }
+        let origin: number[];
+        if (p.origin === undefined) {
+          if (shape.some((d, i) => d !== spatial[i]))
             throw new RpcError(
               'ShapeMismatch',
-              `patch at origin ${JSON.stringify(origin)} with shape ${JSON.stringify(shape)} exceeds the image ${JSON.stringify(spatial)} on axis ${i}`,
-              [{ path: `/origin/${i}`, message: 'patch does not fit' }],
+              `full label layer has shape ${JSON.stringify(shape)}; image needs ${JSON.stringify(spatial)} (or pass origin for a patch)`,
+              [{ path: '/labels/shape', message: `expected ${JSON.stringify(spatial)}` }],
             );
+          origin = spatial.map(() => 0);
+        } else {
+          origin = p.origin;
+          if (origin.length !== spatial.length)
+            throw new RpcError('ShapeMismatch', `origin has ${origin.length} coordinates; image needs ${spatial.length}`, [
+              { path: '/origin', message: `expected ${spatial.length} coordinates` },
+            ]);
+          for (let i = 0; i < spatial.length; i++) {
+            if (origin[i] + shape[i] > spatial[i])
+              throw new RpcError(
+                'ShapeMismatch',
+                `patch at origin ${JSON.stringify(origin)} with shape ${JSON.stringify(shape)} exceeds the image ${JSON.stringify(spatial)} on axis ${i}`,
+                [{ path: `/origin/${i}`, message: 'patch does not fit' }],
+              );
+          }
         }
+        // Deflated patches are journaled exactly as they arrived (the decode above validated them) and applied
+        // straight from the decoded values; other patches are journaled as signed int32.
+        if (p.labels.encoding === 'deflate') {
+          const wire: WireLabels = { dtype: p.labels.dtype as WireLabels['dtype'], offset: offset as 0 | 1, deflated: Buffer.from(p.labels.data, 'base64') };
+          return await s.updateLabels(p.imageId, origin, shape, { values: data, offset }, p.kind ?? 'annotation', wire);
+        }
+        const signed = toSigned(data, offset);
+        return await s.updateLabels(p.imageId, origin, shape, { values: signed, offset: 0 }, p.kind ?? 'annotation');
+      } finally {
+        scratch?.release();
       }
-      // Deflated patches are journaled exactly as they arrived (the decode above validated them) and applied
-      // straight from the decoded values; other patches are journaled as signed int32.
-      if (p.labels.encoding === 'deflate') {
-        const wire: WireLabels = { dtype: p.labels.dtype as WireLabels['dtype'], offset: offset as 0 | 1, deflated: Buffer.from(p.labels.data, 'base64') };
-        return s.updateLabels(p.imageId, origin, shape, { values: data, offset }, p.kind ?? 'annotation', wire);
-      }
-      const signed = toSigned(data, offset);
-      return s.updateLabels(p.imageId, origin, shape, { values: signed, offset: 0 }, p.kind ?? 'annotation');
     },
 
     'labels.get': (p, ctx) => {

@@ -63,6 +63,18 @@ export class LabelLayer {
     for (let z = 0; z < dz; z++)
       for (let y = 0; y < dy; y++) {
         let i = ((oz + z) * H + oy + y) * W + ox;
+        if (flag === 0) {
+          // An annotation clears the correction flags of its whole row; a row that changes no label (most of a
+          // painted patch) is then one compare pass and a fill.
+          corrections.fill(0, i, i + dx);
+          let x = 0;
+          while (x < dx && patch[k + x] - offset === labels[i + x]) x++;
+          if (x === dx) {
+            i += dx;
+            k += dx;
+            continue;
+          }
+        }
         for (let x = 0; x < dx; x++, i++, k++) {
           const v = patch[k] - offset;
           const old = labels[i];

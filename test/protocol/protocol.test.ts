@@ -106,7 +106,14 @@ describe('protocol', () => {
         expect([...e.data]).to.deep.equal([...d.data]);
         expect(e.data.buffer.byteLength, 'an exactly sized buffer').to.equal(2 * n);
         for (const wrong of [n - 1, n + 1]) {
-          const bad = { ...encodeNdArray(Uint16Array.from({ length: wrong }, (_, i) => i % 9), [wrong], { deflate: true }), shape: [n] };
+          const bad = {
+            ...encodeNdArray(
+              Uint16Array.from({ length: wrong }, (_, i) => i % 9),
+              [wrong],
+              { deflate: true },
+            ),
+            shape: [n],
+          };
           let err: any;
           try {
             await decodeNdArrayAsync(bad, { maxElements: 1 << 22, path: '/labels' });

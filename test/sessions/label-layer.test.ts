@@ -21,6 +21,50 @@ describe('sessions: label layer', () => {
     expect(L.counts()).to.deep.equal({ unlabeled: un, background: bg, objects: ids.size });
   });
 
+  it('labels and correction flags equal a pixel-by-pixel reference after random patches of both kinds (rows that change nothing included)', () => {
+    const H = 24,
+      W = 40;
+    const L = new LabelLayer([H, W]);
+    const labels = new Int32Array(H * W).fill(-1),
+      corr = new Uint8Array(H * W);
+    let seed = 11;
+    const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    let unchangedRows = 0;
+    for (let k = 0; k < 300; k++) {
+      const h = 1 + Math.floor(rand() * 10),
+        w = 1 + Math.floor(rand() * 12);
+      const oy = Math.floor(rand() * (H - h)),
+        ox = Math.floor(rand() * (W - w));
+      // Half the patches repeat what is there (a painted patch mostly does), with a few changed pixels.
+      const patch = Int32Array.from({ length: h * w }, (_, j) => labels[(oy + Math.floor(j / w)) * W + ox + (j % w)]);
+      if (rand() < 0.5) for (let j = 0; j < patch.length; j++) patch[j] = Math.floor(rand() * 5) - 1;
+      else if (rand() < 0.5) patch[Math.floor(rand() * patch.length)] = Math.floor(rand() * 5) - 1;
+      const kind = rand() < 0.3 ? 'correction' : 'annotation';
+      for (let y = 0; y < h; y++) {
+        let same = true;
+        for (let x = 0; x < w; x++) {
+          const i = (oy + y) * W + ox + x,
+            v = patch[y * w + x];
+          if (labels[i] !== v) same = false;
+          labels[i] = v;
+          corr[i] = v >= 0 && kind === 'correction' ? 1 : 0;
+        }
+        if (same) unchangedRows++;
+      }
+      L.apply(
+        [oy, ox],
+        [h, w],
+        Uint16Array.from(patch, (v) => v + 1),
+        kind,
+        1,
+      );
+    }
+    expect(unchangedRows, 'rows that change no label were exercised').to.be.greaterThan(100);
+    expect(corr.some((c) => c === 1)).to.equal(true);
+    expect([...L.labels]).to.deep.equal([...labels]);
+    expect([...L.corrections]).to.deep.equal([...corr]);
+  });
+
   it('offset1 values applied in place (uint8/uint16, offset 1) give the same layer and counts as signed int32', () => {
     const A = new LabelLayer([16, 16]),
       B = new LabelLayer([16, 16]),
