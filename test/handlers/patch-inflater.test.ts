@@ -57,7 +57,7 @@ describe('patch inflater (labels.update off the event loop isolate)', () => {
 
   it('is bounded: with every scratch buffer held, and for a patch larger than one, the event loop inflates instead', async () => {
     const small = encodeNdArray(patch(1024), [1024], { deflate: true });
-    const held = [];
+    const held: Array<ReturnType<PatchInflater['hook']>> = [];
     for (;;) {
       const h = inflater.hook();
       const r = await decodeNdArrayAsync(small, { maxElements: 1 << 22, inflate: h.inflate });

@@ -37,8 +37,9 @@ describe('sessions: label layer', () => {
         ox = Math.floor(rand() * (W - w));
       // Half the patches repeat what is there (a painted patch mostly does), with a few changed pixels.
       const patch = Int32Array.from({ length: h * w }, (_, j) => labels[(oy + Math.floor(j / w)) * W + ox + (j % w)]);
-      if (rand() < 0.5) for (let j = 0; j < patch.length; j++) patch[j] = Math.floor(rand() * 5) - 1;
-      else if (rand() < 0.5) patch[Math.floor(rand() * patch.length)] = Math.floor(rand() * 5) - 1;
+      const r = rand();
+      if (r < 0.5) for (let j = 0; j < patch.length; j++) patch[j] = Math.floor(rand() * 5) - 1;
+      else if (r < 0.75) patch[Math.floor(rand() * patch.length)] = Math.floor(rand() * 5) - 1;
       const kind = rand() < 0.3 ? 'correction' : 'annotation';
       for (let y = 0; y < h; y++) {
         let same = true;
