@@ -29,6 +29,7 @@ let enabled = true;
 /** Switch graph inference off (or back on) in this thread: benchmarks and tests compare it with the eager forward. */
 export function setGraphInference(on: boolean): void {
   enabled = on;
+  if (on) failure = undefined;
 }
 
 /** FNV-1a over the weights' bits: changes when any weight changes. */
@@ -81,9 +82,24 @@ function session(b: NodeSavedModelBackend, model: SegmentationModel): number {
 export function graphPredict(model: SegmentationModel, x: tf.Tensor4D): tf.Tensor4D | undefined {
   const b = backend();
   if (!b) return undefined;
-  const id = session(b, model);
-  const [y] = b.runSavedModel(id, [x], [{ name: `${GRAPH_INPUT}:0`, dtype: 'float32', tfDtype: 'DT_FLOAT' }], [`${GRAPH_OUTPUT}:0`]);
-  return y as tf.Tensor4D;
+  try {
+    const id = session(b, model);
+    const [y] = b.runSavedModel(id, [x], [{ name: `${GRAPH_INPUT}:0`, dtype: 'float32', tfDtype: 'DT_FLOAT' }], [`${GRAPH_OUTPUT}:0`]);
+    return y as tf.Tensor4D;
+  } catch (e) {
+    // A TensorFlow that cannot load or run the graph (an unwritable temporary folder, an op it lacks): this thread
+    // predicts eagerly from now on, and says why through graphInferenceFailure().
+    enabled = false;
+    failure = String((e as Error)?.message ?? e).split('\n')[0];
+    return undefined;
+  }
+}
+
+let failure: string | undefined;
+
+/** Why graph inference was switched off in this thread after a failure (undefined: it never failed). */
+export function graphInferenceFailure(): string | undefined {
+  return failure;
 }
 
 /** Close the U-Net's session, if it has one. */

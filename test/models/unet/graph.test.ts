@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { getUNetWeights, setUNetWeights, unetForward } from '../../../server/models/unet/unet.js';
-import { graphPredict, openGraphSessions, setGraphInference, weightsHash } from '../../../server/training/graph-predict.js';
+import { graphInferenceFailure, graphPredict, openGraphSessions, setGraphInference, weightsHash } from '../../../server/training/graph-predict.js';
 import { unetGraphNodes } from '../../../server/models/unet/savedmodel.js';
 import { activationSpec, createModel, disposeModel, type SegmentationModel } from '../../../server/models/segmentation-model.js';
 import { GRAPH_MIN_PIXELS, predictImage } from '../../../server/training/predict.js';
@@ -92,6 +92,36 @@ describe('U-Net graph inference (tensorflow backend)', function () {
       expect(relDiff(second, eager).rel).to.be.lessThan(1e-5);
       x.dispose();
     } finally {
+      disposeModel(model);
+    }
+  });
+
+  it('a graph TensorFlow cannot load: the prediction is made eagerly, with the same maps, and the reason is kept', async () => {
+    const model = createModel('stardist', { nRays: 8, unetDepth: 2, unetFilters: 4 }, { seed: 5 });
+    const b = tf.backend() as unknown as { loadSavedModelMetaGraph: (p: string, t: string) => number };
+    const load = b.loadSavedModelMetaGraph;
+    const side = Math.sqrt(GRAPH_MIN_PIXELS);
+    const image = { height: side, width: side, channels: 1, data: Float32Array.from({ length: side * side }, (_, i) => Math.sin(i * 0.01)) };
+    try {
+      b.loadSavedModelMetaGraph = () => {
+        throw new Error('SavedModel load failed: simulated');
+      };
+      const maps = await predictImage(model, image, { normalized: true });
+      expect(graphInferenceFailure()).to.match(/simulated/);
+      b.loadSavedModelMetaGraph = load;
+      const again = await predictImage(model, image, { normalized: true });
+      expect(openGraphSessions(), 'graph inference stays off in this thread').to.equal(0);
+      setGraphInference(true);
+      expect(graphInferenceFailure()).to.equal(undefined);
+      const graphMaps = await predictImage(model, image, { normalized: true });
+      expect(openGraphSessions()).to.equal(1);
+      const r = relDiff(maps.data, graphMaps.data);
+      expect(r.spread).to.be.greaterThan(0.01);
+      expect(r.rel).to.be.lessThan(1e-4);
+      expect(relDiff(again.data, maps.data).rel).to.equal(0);
+    } finally {
+      b.loadSavedModelMetaGraph = load;
+      setGraphInference(true);
       disposeModel(model);
     }
   });
