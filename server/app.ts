@@ -26,6 +26,7 @@ export async function startDaemon(config: ServerConfig, log: Logger, makeModels:
   const sessions = new SessionManager(store, config.maxSessions, starters);
   const models = makeModels(sessions);
   const inflater = new PatchInflater();
+  inflater.warm();
   const handlers = createHandlers({ sessions, models, config, version: packageVersion(), families: ['stardist', 'cellpose', 'elephant'], inflater });
   const rpc = await startRpcServer({
     host: config.host,

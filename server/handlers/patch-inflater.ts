@@ -9,8 +9,8 @@
  * taken from a small free list and given back once the update is applied (`release`).
  *
  * Bounded: at most MAX_SCRATCH buffers of SCRATCH_BYTES exist; an update that finds none free, or a patch larger
- * than one buffer, inflates on the event loop as before (decodeNdArrayAsync's own path). The worker is unref'd
- * (it never keeps the daemon alive) and restarted on the next patch if it dies.
+ * than one buffer, inflates on the event loop as before (decodeNdArrayAsync's own path). The daemon starts the worker
+ * with itself (`warm`); it is unref'd (it never keeps the daemon alive) and restarted on the next patch if it dies.
  */
 import { Worker } from 'node:worker_threads';
 
@@ -34,6 +34,11 @@ export class PatchInflater {
   /** Scratch buffers in use (tests: every one comes back). */
   get inUse(): number {
     return this.created - this.free.length;
+  }
+
+  /** Start the worker now (the daemon does at start-up), so the first patch does not wait ~0.1 s for it to boot. */
+  warm(): void {
+    this.start();
   }
 
   private start(): Worker {

@@ -3,7 +3,7 @@
  *
  * Why: tfjs-node runs the eager forward op by op (Conv2D, then BiasAdd, then Relu, each a pass over memory), while
  * a graph session lets TensorFlow's optimiser (grappler) fuse Conv2D + BiasAdd + Relu into one oneDNN kernel, as
- * Keras' `model.predict` gets. On this machine that is ~1.4x faster per pixel (README "Prediction speed"). The
+ * Keras' `model.predict` gets. On this machine that is ~1.4x faster per pixel (README, Benchmarks, "Predict 2048²"). The
  * tensorflow backend runs large predictions through this graph (training/graph-predict.ts).
  *
  * The graph: Placeholder "input" [1, H, W, C] float32 -> the U-Net with its weights as Const nodes (frozen; no
