@@ -2,8 +2,7 @@
  * Datasets on disk: a folder of image TIFFs and a folder of label TIFFs with the same file names (the StarDist /
  * DSB2018 layout). Used by the CLI, the study and the benchmarks (never by the daemon's RPC path).
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeTiff, encodeTiff } from '../imaging/tiff.js';
 import type { Image2D, Labels2D } from '../imaging/types.js';
@@ -71,20 +70,6 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string): void 
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, bytes);
   renameSync(tmp, path);
-}
-
-/**
- * Write files into a new private temporary folder, run `use` on the folder, and remove it afterwards (also when
- * `use` throws): for libraries that only read from a path (TensorFlow's SavedModel loader).
- */
-export function withTempFiles<T>(prefix: string, files: Record<string, Uint8Array>, use: (dir: string) => T): T {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  try {
-    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
-    return use(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 export function readText(path: string): string {

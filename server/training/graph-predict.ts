@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { activationSpec, disposeHooks, type SegmentationModel } from '../models/segmentation-model.js';
 import { getUNetWeights, type NamedTensorData, type UNet } from '../models/unet/unet.js';
 import { GRAPH_INPUT, GRAPH_OUTPUT, SAVED_MODEL_TAG, unetSavedModel } from '../models/unet/savedmodel.js';
-import { withTempFiles } from '../storage/dataset.js';
+import { withTempFiles } from '../storage/temp-files.js';
 
 /** What tfjs-node's backend offers for SavedModels (tfjs-node/dist/nodejs_kernel_backend.js). */
 interface NodeSavedModelBackend {
@@ -75,24 +75,43 @@ function session(b: NodeSavedModelBackend, model: SegmentationModel): number {
   return id;
 }
 
+/** The failure path shared by graphRunner and its runs: this thread predicts eagerly from now on. */
+function fail(e: unknown): undefined {
+  // A TensorFlow that cannot load or run the graph (an unwritable temporary folder, an op it lacks): this thread
+  // predicts eagerly from now on, and says why through graphInferenceFailure().
+  enabled = false;
+  failure = String((e as Error)?.message ?? e).split('\n')[0];
+  return undefined;
+}
+
 /**
- * Activated maps (what family.activate(unetForward(x)) gives, within float32 round-off) for x [1, H, W, C] through
- * the graph session, or undefined when graph inference does not run here.
+ * A runner for the model's current weights (the session is looked up, or built, once: call it once per prediction,
+ * not per window), giving activated maps (what family.activate(unetForward(x)) gives, within float32 round-off) for
+ * x [1, H, W, C]; undefined when graph inference does not run here. A run that fails returns undefined.
  */
-export function graphPredict(model: SegmentationModel, x: tf.Tensor4D): tf.Tensor4D | undefined {
+export function graphRunner(model: SegmentationModel): ((x: tf.Tensor4D) => tf.Tensor4D | undefined) | undefined {
   const b = backend();
   if (!b) return undefined;
+  let id: number;
   try {
-    const id = session(b, model);
-    const [y] = b.runSavedModel(id, [x], [{ name: `${GRAPH_INPUT}:0`, dtype: 'float32', tfDtype: 'DT_FLOAT' }], [`${GRAPH_OUTPUT}:0`]);
-    return y as tf.Tensor4D;
+    id = session(b, model);
   } catch (e) {
-    // A TensorFlow that cannot load or run the graph (an unwritable temporary folder, an op it lacks): this thread
-    // predicts eagerly from now on, and says why through graphInferenceFailure().
-    enabled = false;
-    failure = String((e as Error)?.message ?? e).split('\n')[0];
-    return undefined;
+    return fail(e);
   }
+  return (x) => {
+    if (!enabled) return undefined;
+    try {
+      const [y] = b.runSavedModel(id, [x], [{ name: `${GRAPH_INPUT}:0`, dtype: 'float32', tfDtype: 'DT_FLOAT' }], [`${GRAPH_OUTPUT}:0`]);
+      return y as tf.Tensor4D;
+    } catch (e) {
+      return fail(e);
+    }
+  };
+}
+
+/** One window through the graph (graphRunner for a single call). */
+export function graphPredict(model: SegmentationModel, x: tf.Tensor4D): tf.Tensor4D | undefined {
+  return graphRunner(model)?.(x);
 }
 
 let failure: string | undefined;

@@ -11,7 +11,7 @@ import { normalizeImage } from '../imaging/normalize.js';
 import { extractWindow, pasteCore, tileGrid } from '../imaging/tiling.js';
 import type { SegmentationModel } from '../models/segmentation-model.js';
 import { unetForward } from '../models/unet/unet.js';
-import { graphInferenceAvailable, graphPredict } from './graph-predict.js';
+import { graphInferenceAvailable, graphRunner } from './graph-predict.js';
 import { unetDivisor } from '../models/unet/config.js';
 
 export interface PredictOptions {
@@ -87,6 +87,7 @@ export async function predictImage(model: SegmentationModel, image: Image2D, opt
     out.fullHeight = image.height;
     out.fullWidth = image.width;
   }
+  const runGraph = graph ? graphRunner(model) : undefined;
   let done = 0;
   for (const tile of grid.tiles) {
     if (opts.signal?.aborted) throw new PredictionAbortedError();
@@ -95,7 +96,7 @@ export async function predictImage(model: SegmentationModel, image: Image2D, opt
     const win = extractWindow(input, tile.y.start, tile.x.start, h, w);
     const mapsT = tf.tidy(() => {
       const x = tf.tensor4d(win, [1, h, w, cfg.inputChannels]);
-      return (graph && graphPredict(model, x)) || model.family.activate(unetForward(model.unet, x), model.config);
+      return runGraph?.(x) ?? model.family.activate(unetForward(model.unet, x), model.config);
     });
     const maps = (await mapsT.data()) as Float32Array;
     mapsT.dispose();
