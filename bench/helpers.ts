@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERIAL_GC_FLAG } from '../server/cli/relaunch.js';
 
 export const MAIN_JS = join(dirname(fileURLToPath(import.meta.url)), '..', 'server', 'main.js');
 
@@ -19,9 +20,16 @@ export function spawnDaemon(extra: string[] = []): Promise<SpawnedDaemon> {
   const home = mkdtempSync(join(tmpdir(), 'sparsecell-bench-'));
   // BENCH_DAEMON_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=prof") profiles the daemon.
   const nodeArgs = process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const proc = spawn(process.execPath, [...nodeArgs, MAIN_JS, 'serve', '--port', '0', '--home', home, '--log-level', 'warn', ...extra], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  // The daemon runs as `sparsecell serve` runs it (under --single-threaded-gc, server/cli/relaunch.ts); for an A/B,
+  // BENCH_DAEMON_GC=parallel starts it with V8's default collectors.
+  const gcArgs = process.env.BENCH_DAEMON_GC === 'parallel' ? { node: [], serve: ['--gc', 'parallel'] } : { node: [SERIAL_GC_FLAG], serve: [] };
+  const proc = spawn(
+    process.execPath,
+    [...nodeArgs, ...gcArgs.node, MAIN_JS, 'serve', '--port', '0', '--home', home, '--log-level', 'warn', ...gcArgs.serve, ...extra],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   return new Promise((resolve, reject) => {
     let out = '';
     proc.stdout!.on('data', (d) => {

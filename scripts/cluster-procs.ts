@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERIAL_GC_FLAG } from '../server/cli/relaunch.js';
 
 /** dist/ (this file is dist/scripts/cluster-procs.js once built). */
 const DIST_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -153,9 +154,13 @@ export interface TestFront {
 
 /** `sparsecell serve --redis URL --home DIR --port 0` (a front daemon), once it listens. */
 export function spawnFront(redisUrl: string, home: string, extra: string[] = []): Promise<TestFront> {
-  const proc = spawn(process.execPath, [MAIN_JS, 'serve', '--port', '0', '--home', home, '--redis', redisUrl, '--log-level', 'warn', ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [SERIAL_GC_FLAG, MAIN_JS, 'serve', '--port', '0', '--home', home, '--redis', redisUrl, '--log-level', 'warn', ...extra],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '',
     err = '';
   proc.stderr!.on('data', (d) => (err += d));

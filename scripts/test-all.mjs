@@ -13,6 +13,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const only = (process.env.SPARSECELL_SUITES ?? 'ts,python,napari,fiji,bioimageio,artifacts').split(',');
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const failures = [];
+// What each failed suite said about its failures, printed again at the very end: CI logs are often shown only by
+// their tail, and a suite's own failure report scrolls out of it behind the later suites.
+const failureDetails = [];
 
 function run(name, cmd, args, parse, env = {}) {
   process.stdout.write(`\n=== ${name}: ${cmd} ${args.join(' ')}\n`);
@@ -27,9 +30,19 @@ function run(name, cmd, args, parse, env = {}) {
   }
   if (r.status !== 0) {
     failures.push(`${name} (exit ${r.status ?? r.signal})`);
+    failureDetails.push(`--- ${name}\n${failureReport(`${r.stdout ?? ''}\n${r.stderr ?? ''}`)}`);
     if (counts && counts.failed === 0) totals.failed += 1; // a crash or build failure counts as a failure
   }
   return r.status === 0;
+}
+
+/** The part of a suite's output that says what failed: mocha's "N failing" section, pytest's short summary, Maven's
+ * failed-test lines; else the output's last lines. At most 8,000 characters. */
+function failureReport(out) {
+  const lines = out.split('\n');
+  const from = lines.findIndex((l) => /^\s*\d+ failing\s*$/.test(l) || /^=+ (short test summary info|FAILURES) =+/.test(l) || /\[ERROR\] (Failures|Errors|Tests run:.*FAIL)/.test(l));
+  const text = (from >= 0 ? lines.slice(from) : lines.slice(-60)).join('\n').trim();
+  return text.length > 8000 ? `${text.slice(0, 8000)}\n[... ${text.length - 8000} more characters]` : text;
 }
 
 const num = (re, s) => { let n = 0; for (const m of s.matchAll(re)) n += Number(m[1]); return n; };
@@ -77,5 +90,6 @@ if (built && only.includes('bioimageio')) run('bioimageio', 'bash', [join(root, 
 // serve; the Python wheels in fresh venvs (scripts/artifacts-ci.sh, a few minutes, needs the npm registry and PyPI).
 if (built && only.includes('artifacts')) run('artifacts', 'bash', [join(root, 'scripts', 'artifacts-ci.sh')], pytest);
 if (!built) totals.failed += 1;
+if (failureDetails.length) process.stdout.write(`\n=== what failed (repeated from the suites above)\n${failureDetails.join('\n\n')}\n`);
 process.stdout.write(`\n${failures.length ? `failed suites: ${failures.join(', ')}\n` : ''}tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`);
 process.exit(failures.length || totals.failed ? 1 : totals.passed === 0 ? 1 : 0);

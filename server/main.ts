@@ -4,8 +4,8 @@
  * subcommand and its options and hands typed options to server/cli/*. Subcommands:
  *   serve     run the daemon (default 127.0.0.1:7420, store in ~/.sparsecell)
  *   worker    a cluster compute worker: --redis redis://HOST:6379 --home DIR (the front daemon's store, shared)
-            [--backend B] [--id ID] [--tf-threads INTRA[,INTER]] [--compute-nice 0-19] [--log-level L] [--models-dir DIR];
-            env SPARSECELL_REDIS, _HOME, _BACKEND, _WORKER_ID, _TF_THREADS, _COMPUTE_NICE, _LOG_LEVEL, _MODELS_DIR
+            [--backend B] [--id ID] [--tf-threads INTRA[,INTER]] [--compute-nice 0-19] [--log-level L] [--models-dir DIR]
+            ; env SPARSECELL_REDIS, _HOME, _BACKEND, _WORKER_ID, _TF_THREADS, _COMPUTE_NICE, _LOG_LEVEL, _MODELS_DIR
             (tests: _LOCK_MS, _STALLED_MS, _SLICE_MS)
   train     train a model from an images folder and a sparse-labels folder
  *   predict   predict label images for a folder of images
@@ -18,18 +18,22 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { resolveTfThreads } from './config.js';
 import type { TensorFlowThreads } from './tensor/backend.js';
+import { fileURLToPath } from 'node:url';
+import { parseGcMode, relaunch, RELAUNCHED_ENV, wantsRelaunch } from './cli/relaunch.js';
 
 const USAGE = `usage: sparsecell <command> [options]        (sparsecell <command> --help for its options)
 
 commands:
   serve     run the daemon: [--host H] [--port P] [--home DIR] [--token T] [--backend auto|wasm|tfjs-node|tfjs-node-gpu]
             [--workers N] [--tf-threads INTRA[,INTER]] [--compute-nice 0-19] [--log-level L] [--allow-origin URL]...
-            [--checkpoint-s S] [--models-dir DIR] [--redis redis://HOST:6379 (a cluster front daemon: compute on workers)];
-            env SPARSECELL_HOST, _PORT, _HOME, _TOKEN, _BACKEND, _TF_THREADS, _COMPUTE_NICE, _LOG_LEVEL,
+            [--checkpoint-s S] [--models-dir DIR] [--redis redis://HOST:6379 (a cluster front daemon: compute on workers)]
+            [--gc serial|parallel (serial: the daemon runs under node --single-threaded-gc, started again with it when
+            needed, which keeps RPC quick while training fills the cores)];
+            env SPARSECELL_HOST, _PORT, _HOME, _TOKEN, _BACKEND, _TF_THREADS, _COMPUTE_NICE, _LOG_LEVEL, _GC,
             _ALLOW_ORIGIN (comma-separated), _CHECKPOINT_S, _MODELS_DIR (starter models; default the package's models/)
   worker    a cluster compute worker: --redis redis://HOST:6379 --home DIR (the front daemon's store, shared)
-            [--backend B] [--id ID] [--tf-threads INTRA[,INTER]] [--compute-nice 0-19] [--log-level L] [--models-dir DIR];
-            env SPARSECELL_REDIS, _HOME, _BACKEND, _WORKER_ID, _TF_THREADS, _COMPUTE_NICE, _LOG_LEVEL, _MODELS_DIR
+            [--backend B] [--id ID] [--tf-threads INTRA[,INTER]] [--compute-nice 0-19] [--log-level L] [--models-dir DIR]
+            ; env SPARSECELL_REDIS, _HOME, _BACKEND, _WORKER_ID, _TF_THREADS, _COMPUTE_NICE, _LOG_LEVEL, _MODELS_DIR
             (tests: _LOCK_MS, _STALLED_MS, _SLICE_MS)
   train     train a model from an images folder and a sparse-labels folder (same file names)
   predict   predict label images (and polygons) for a folder of images
@@ -80,7 +84,13 @@ async function main(argv: string[]): Promise<number> {
         'compute-nice': str,
         'allow-origin': { type: 'string', multiple: true },
         redis: str,
+        gc: str,
       });
+      // The daemon runs under --single-threaded-gc: started without it, serve starts itself again with it and
+      // supervises (server/cli/relaunch.ts says why).
+      const gc = parseGcMode((f.gc as string) ?? (env.SPARSECELL_GC || undefined));
+      const supervised = env[RELAUNCHED_ENV] === '1';
+      if (wantsRelaunch(gc, process.execArgv, supervised)) return relaunch(fileURLToPath(import.meta.url), ['serve', ...rest], process.execArgv, env);
       const tfThreads = setTfThreads(resolveTfThreads((f['tf-threads'] as string) ?? env.SPARSECELL_TF_THREADS, availableParallelism()));
       const origins =
         (f['allow-origin'] as string[] | undefined) ??
@@ -89,22 +99,25 @@ async function main(argv: string[]): Promise<number> {
           .filter(Boolean);
       const checkpointS = f['checkpoint-s'] ?? env.SPARSECELL_CHECKPOINT_S;
       const { serve } = await import('./cli/serve.js');
-      return serve({
-        host: (f.host as string) ?? env.SPARSECELL_HOST,
-        port: (f.port ?? env.SPARSECELL_PORT) ? Number(f.port ?? env.SPARSECELL_PORT) : undefined,
-        home: (f.home as string) ?? env.SPARSECELL_HOME,
-        token: (f.token as string) ?? env.SPARSECELL_TOKEN,
-        backend: ((f.backend as string) ?? (env.SPARSECELL_BACKEND || undefined)) as never,
-        logLevel: (f['log-level'] as string) ?? env.SPARSECELL_LOG_LEVEL,
-        computeWorkers: f.workers ? Number(f.workers) : undefined,
-        // serve: compute threads at nice 10 unless told otherwise (embedded daemons default to 0, see config.ts).
-        computeNice: Number(f['compute-nice'] ?? env.SPARSECELL_COMPUTE_NICE ?? 10),
-        tfThreads,
-        allowOrigins: origins,
-        checkpointS: checkpointS !== undefined ? Number(checkpointS) : undefined,
-        modelsDir: (f['models-dir'] as string) ?? (env.SPARSECELL_MODELS_DIR || undefined),
-        redis: (f.redis as string) ?? (env.SPARSECELL_REDIS || undefined),
-      });
+      return serve(
+        {
+          host: (f.host as string) ?? env.SPARSECELL_HOST,
+          port: (f.port ?? env.SPARSECELL_PORT) ? Number(f.port ?? env.SPARSECELL_PORT) : undefined,
+          home: (f.home as string) ?? env.SPARSECELL_HOME,
+          token: (f.token as string) ?? env.SPARSECELL_TOKEN,
+          backend: ((f.backend as string) ?? (env.SPARSECELL_BACKEND || undefined)) as never,
+          logLevel: (f['log-level'] as string) ?? env.SPARSECELL_LOG_LEVEL,
+          computeWorkers: f.workers ? Number(f.workers) : undefined,
+          // serve: compute threads at nice 10 unless told otherwise (embedded daemons default to 0, see config.ts).
+          computeNice: Number(f['compute-nice'] ?? env.SPARSECELL_COMPUTE_NICE ?? 10),
+          tfThreads,
+          allowOrigins: origins,
+          checkpointS: checkpointS !== undefined ? Number(checkpointS) : undefined,
+          modelsDir: (f['models-dir'] as string) ?? (env.SPARSECELL_MODELS_DIR || undefined),
+          redis: (f.redis as string) ?? (env.SPARSECELL_REDIS || undefined),
+        },
+        { supervised },
+      );
     }
     case 'worker': {
       const f = parse(rest, {

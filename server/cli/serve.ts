@@ -5,6 +5,7 @@ import { startDaemon } from '../app.js';
 import { createModelService } from '../training/service.js';
 import type { BackendInfo } from '../sessions/model-service.js';
 import { fileURLToPath } from 'node:url';
+import { stopWhenSupervisorGoes } from './relaunch.js';
 
 const GiB = 1024 ** 3;
 /** The package's folder (dist/server/cli/serve.js is three levels below it): where `npm run native` must run. */
@@ -28,7 +29,7 @@ export function describeBackend(b: BackendInfo, chosen = 'auto', root = PACKAGE_
   return `backend: ${b.name}${fallback}`;
 }
 
-export async function serve(partial: Partial<ServerConfig>): Promise<number> {
+export async function serve(partial: Partial<ServerConfig>, o: { supervised?: boolean } = {}): Promise<number> {
   const config = resolveConfig(partial);
   const log = createLogger(config.logLevel);
   // A front daemon loads the cluster code (bullmq, ioredis) only when asked: the embedded daemon needs no Redis.
@@ -45,15 +46,20 @@ export async function serve(partial: Partial<ServerConfig>): Promise<number> {
     (e: Error) => process.stdout.write(`backend: not available (${e.message})\n`),
   );
   await new Promise<void>((resolve) => {
+    let stopping = false;
+    // Once: Ctrl-C in a terminal reaches a supervised daemon twice (from the terminal and from its supervisor).
     const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
       log.info({ signal: sig }, 'shutting down');
       daemon.close().then(resolve, (e) => {
         log.error({ err: e }, 'shutdown failed');
         resolve();
       });
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    if (o.supervised) stopWhenSupervisorGoes(() => stop('supervisor gone'));
   });
   log.info('bye');
   return 0;

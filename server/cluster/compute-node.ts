@@ -22,7 +22,6 @@ import { jobDue, jobProgress, sliceOptions, suggestionsResult } from '../trainin
 import type { LiveTrainOptions, PredictResult, SuggestResult, TrainSliceResult, WorkerImage } from '../training/worker-protocol.js';
 import type { BackendInfo } from '../sessions/model-service.js';
 import type { PredictionResult } from '../../protocol/src/methods.js';
-import { encodeNdArray } from '../../protocol/src/ndarray.js';
 import { CLUSTER_DEFAULTS, clusterKeys, readJob, type ClusterJob, type ClusterMessage, type ClusterTask, type PredictTask, type WorkerRecord } from './keys.js';
 
 export interface ComputeNodeOptions {
@@ -374,8 +373,8 @@ export async function startComputeNode(o: ComputeNodeOptions): Promise<ComputeNo
     });
     h.lastUsed = Date.now();
     return {
-      labels: encodeNdArray(r.labels, r.shape, { deflate: true }),
-      polygons: r.polygons.map((q) => ({ id: q.id, score: q.score, points: q.points.map(([y, x]) => [y, x]) })),
+      labels: r.labels,
+      polygons: r.polygons,
       modelVersion,
       generation,
       region: t.region,

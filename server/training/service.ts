@@ -21,7 +21,6 @@ import type { BackendInfo, ModelService } from '../sessions/model-service.js';
 import type { JobInfo } from '../../protocol/src/types.js';
 import type { ParamsOf, PredictionResult, ResultOf } from '../../protocol/src/methods.js';
 import type { EventParams, ProgressParams } from '../../protocol/src/progress.js';
-import { encodeNdArray } from '../../protocol/src/ndarray.js';
 import { ComputeWorker, WorkerError } from './compute-worker.js';
 import type { ExportMetadata, TrainingSummary } from '../bioimageio/package.js';
 import { packageVersion } from '../storage/package-info.js';
@@ -645,8 +644,8 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       )
       .catch(mapWorkerError);
     return {
-      labels: encodeNdArray(r.labels, r.shape, { deflate: true }),
-      polygons: r.polygons.map((q) => ({ id: q.id, score: q.score, points: q.points.map(([y, x]) => [y, x]) })),
+      labels: r.labels,
+      polygons: r.polygons,
       modelVersion: sc.modelVersion,
       generation: sc.trainedGeneration,
       region,

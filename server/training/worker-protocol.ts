@@ -3,7 +3,7 @@
  * transfer. Every task carries a shared cancel flag (Int32Array over a SharedArrayBuffer): the main thread sets
  * it, the worker checks it between training steps and prediction tiles, so AbortSignals reach the worker.
  */
-import type { Axes, Dtype, FamilyName } from '../../protocol/src/types.js';
+import type { Axes, Dtype, FamilyName, NdArray } from '../../protocol/src/types.js';
 import type { TypedArray } from '../../protocol/src/ndarray.js';
 import type { Image2D, Labels2D } from '../imaging/types.js';
 import type { ExportMetadata } from '../bioimageio/package.js';
@@ -102,8 +102,8 @@ export interface TrainSliceResult {
 }
 
 export interface PredictResult {
-  labels: Int32Array;
-  shape: [number, number];
+  /** The label image of the region, encoded for the wire (int32, deflate) by the worker. */
+  labels: NdArray;
   polygons: Array<{ id: number; score: number; points: Array<[number, number]> }>;
   /** More objects were found than maxObjects; the best-scoring maxObjects are returned. */
   truncated: boolean;

@@ -4,6 +4,7 @@
  * order); checks the shared cancel flag between training steps and prediction tiles.
  */
 import { parentPort } from 'node:worker_threads';
+import { encodeNdArray } from '../../protocol/src/ndarray.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendPreference } from '../tensor/backend.js';
 import { listDevices } from '../tensor/devices.js';
@@ -304,9 +305,10 @@ async function predict(
     polygons = polygons.filter((p) => keep.has(p.id)).sort((a, b) => a.id - b.id);
     for (let i = 0; i < labels.length; i++) if (labels[i] > 0 && !keep.has(labels[i])) labels[i] = 0;
   }
+  // Encoded here, not on the event loop: deflating a 512x512 label image takes milliseconds, and live mode does it
+  // for every push of every session.
   return {
-    labels,
-    shape: [h, w],
+    labels: encodeNdArray(labels, [h, w], { deflate: true }),
     polygons: polygons.map((p) => ({ id: p.id, score: p.score, points: p.points.map(([y, x]) => [y + ey0, x + ex0] as [number, number]) })),
     truncated,
   };
@@ -496,12 +498,7 @@ if (port) {
     chain = chain.then(async () => {
       try {
         const result = await handle(task, post);
-        const transfer =
-          result instanceof Uint8Array
-            ? [result.buffer as ArrayBuffer]
-            : (result as PredictResult | undefined)?.labels instanceof Int32Array
-              ? [(result as PredictResult).labels.buffer as ArrayBuffer]
-              : [];
+        const transfer = result instanceof Uint8Array ? [result.buffer as ArrayBuffer] : [];
         post({ id: task.id, ok: true, result }, transfer);
       } catch (e) {
         const err = e as Error & { code?: string };

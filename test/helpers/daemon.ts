@@ -9,6 +9,7 @@ import { silentLogger } from '../../server/log.js';
 import { startDaemon, type Daemon } from '../../server/app.js';
 import { createModelService } from '../../server/training/service.js';
 import { SparsecellClient, type ConnectOptions } from '../../clients/typescript/src/client.js';
+import { SERIAL_GC_FLAG } from '../../server/cli/relaunch.js';
 
 export const DIST_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const MAIN_JS = join(DIST_ROOT, 'server', 'main.js');
@@ -52,9 +53,16 @@ export interface ChildDaemon {
   stderr: () => string;
 }
 
-/** Spawn `node dist/server/main.js serve --port 0` and wait for its "listening on" line. */
-export function spawnDaemon(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildDaemon> {
-  const proc = spawn(process.execPath, [MAIN_JS, 'serve', '--port', '0', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Spawn `node --single-threaded-gc dist/server/main.js serve --port 0` and wait for its "listening on" line. With
+ * the flag given here, the spawned process is the daemon itself (no supervisor, server/cli/relaunch.ts), so a
+ * test's kill -9 hits the daemon; `nodeArgs: []` starts it as a person's `sparsecell serve` does.
+ */
+export function spawnDaemon(args: string[], env: NodeJS.ProcessEnv = {}, o: { nodeArgs?: string[] } = {}): Promise<ChildDaemon> {
+  const proc = spawn(process.execPath, [...(o.nodeArgs ?? [SERIAL_GC_FLAG]), MAIN_JS, 'serve', '--port', '0', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '',
     err = '';
   proc.stderr!.on('data', (d) => (err += d));
