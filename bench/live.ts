@@ -1,6 +1,6 @@
 /**
  * npm run bench -- live [--edits 30] [--pace 2.5] [--sessions 4] [--depth 2] [--filters 16] [--image NAME]
- *                       [--starter nuclei [--models-dir DIR]]
+ *                       [--starter nuclei [--models-dir DIR]] [--suggest-every S]
  * Replays a person annotating a DSB2018 image (one object every --pace seconds, background strokes in between)
  * against a spawned daemon in live mode, with the view on a 512x512 region. Records, per edit, the latency
  * from labels.update to the first prediction.updated whose generation includes it, and the F1 (IoU 0.5, dense
@@ -78,6 +78,7 @@ async function annotate(
   filters: number,
   seed: number,
   starter?: string,
+  suggestEveryS?: number,
 ): Promise<Trace> {
   const { sessionId } = await c.call(
     'session.create',
@@ -119,7 +120,7 @@ async function annotate(
       .map(([id]) => id),
   );
   t0 = Date.now();
-  const { jobId } = await c.call('model.train', { sessionId, live: true });
+  const { jobId } = await c.call('model.train', { sessionId, live: true, ...(suggestEveryS !== undefined ? { options: { suggestEveryS } } : {}) });
   const signed = new Int32Array(H * W).fill(-1);
   for (let e = 0; e < edits && e < boxes.length; e++) {
     let y0: number, x0: number, y1: number, x1: number;
@@ -193,6 +194,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const depth = flag(args, 'depth', 2);
   const sIdx = args.indexOf('--starter');
   const starter = sIdx >= 0 ? args[sIdx + 1] : undefined;
+  // --suggest-every S: the sessions' TrainOptions.suggestEveryS (live suggestions; 0 = off); default the daemon's.
+  const suggestEvery = args.includes('--suggest-every') ? flag(args, 'suggest-every', 10) : undefined;
   const mIdx = args.indexOf('--models-dir');
   const daemonArgs = mIdx >= 0 ? ['--models-dir', args[mIdx + 1]] : [];
   const dsb = sharedDataDir(join(RESULTS_DIR, '..', '..'), 'dsb2018-train');
@@ -208,7 +211,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   try {
     log(`live bench: 1 session, ${edits} edits every ${pace}s, view ${V}x${V} of ${H}x${W}, U-Net filters ${filters}`);
     const c = await SparsecellClient.connect(d.url);
-    const single = await annotate(c, pixels, H, W, gt, edits, pace, depth, filters, 1, starter);
+    const single = await annotate(c, pixels, H, W, gt, edits, pace, depth, filters, 1, starter, suggestEvery);
     await c.close();
     single.score();
     log(`single: edit->view ${JSON.stringify(stats(single.latenciesMs))}`);
@@ -224,7 +227,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     const idle = await idleProbe.stop();
     const prober = await startProbe(d.url, 100, echo.url);
     const multiClients = await Promise.all(Array.from({ length: nMulti }, () => SparsecellClient.connect(d.url)));
-    const multi = await Promise.all(multiClients.map((mc, i) => annotate(mc, pixels, H, W, gt, edits, pace, depth, filters, 100 + i, starter)));
+    const multi = await Promise.all(multiClients.map((mc, i) => annotate(mc, pixels, H, W, gt, edits, pace, depth, filters, 100 + i, starter, suggestEvery)));
     const busy = await prober.stop();
     await echo.stop();
     for (const m of multi) m.score();

@@ -180,7 +180,8 @@ export const TrainOptions = Type.Object(
     suggestEveryS: Type.Optional(
       Type.Number({
         minimum: 0,
-        description: 'Live mode: push suggestions.updated after a prediction push at most once per this many seconds (default 10; 0 = never).',
+        description:
+          'Live mode: push suggestions.updated after a prediction push at most once per this many seconds (default 10; 0 = never). While a label edit on the same compute worker waits for its prediction push, suggestions wait too, up to 3 times this interval.',
       }),
     ),
   },

@@ -186,3 +186,17 @@ export function weightsChange(session: Session, p: ParamsOf<'model.train'>, star
   }
   return familyChanged || configChanged || from === 'scratch' ? { from: 'scratch' } : undefined;
 }
+
+/**
+ * Live suggestions are put off while an edit on the same compute worker waits for its push (a suggestion costs a few
+ * network passes, and the person who is painting should see the refreshed view first), but never longer than this
+ * many times suggestEveryS. With 4 live sessions on one worker, suggestions every 10 s without this doubled the
+ * median edit -> refreshed view (bench/results/live-starter-*.json).
+ */
+export const LIVE_SUGGEST_DEFER_FACTOR = 3;
+
+/** Whether a live job pushes suggestions now: `sinceS` since its last ones, every `suggestS` (0 = never). */
+export function liveSuggestDue(sinceS: number, suggestS: number, editsWaiting: () => boolean): boolean {
+  if (suggestS <= 0 || sinceS < suggestS) return false;
+  return sinceS >= LIVE_SUGGEST_DEFER_FACTOR * suggestS || !editsWaiting();
+}

@@ -38,6 +38,7 @@ import {
   suggestionsResult,
   suggestTarget,
   weightsChange,
+  liveSuggestDue,
 } from './job-rules.js';
 import { UNBOUNDED_STEPS } from './config.js';
 import type { LiveTrainOptions, PredictResult, SuggestResult, TrainSliceResult, WorkerImage } from './worker-protocol.js';
@@ -518,6 +519,12 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     return true;
   }
 
+  /** Whether a live session on this compute worker has an edit (or view change) that no push has shown yet. */
+  private editsWaiting(worker: ComputeWorker): boolean {
+    for (const c of this.computes.values()) if (c.worker === worker && c.job?.live && c.job.pushWanted) return true;
+    return false;
+  }
+
   private async maybePush(job: TrainJob): Promise<void> {
     const sc = job.sc;
     const view = sc.session.view;
@@ -548,7 +555,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       return;
     }
     const suggestS = sc.options.suggestEveryS ?? SERVICE_DEFAULTS.liveSuggestS;
-    if (suggestS > 0 && (Date.now() - job.lastSuggest) / 1000 >= suggestS) {
+    if (liveSuggestDue((Date.now() - job.lastSuggest) / 1000, suggestS, () => this.editsWaiting(sc.worker))) {
       job.lastSuggest = Date.now();
       try {
         // the push's context, so the worker reuses the push's network pass

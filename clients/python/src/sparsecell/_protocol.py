@@ -124,7 +124,7 @@ class TrainOptions(TypedDict):
     augment: NotRequired[bool]
     pushEverySteps: NotRequired[int]  # Live mode: push prediction.updated after this many steps (default 20).
     pushEveryS: NotRequired[float]  # Live mode: ... or after this many seconds (default 5), and after each label update.
-    suggestEveryS: NotRequired[float]  # Live mode: push suggestions.updated after a prediction push at most once per this many seconds (default 10; 0 = never).
+    suggestEveryS: NotRequired[float]  # Live mode: push suggestions.updated after a prediction push at most once per this many seconds (default 10; 0 = never). While a label edit on the same compute worker waits for its prediction push, suggestions wait too, up to 3 times this interval.
 
 
 class ServerLimits(TypedDict):
