@@ -4,8 +4,8 @@
  * subcommand and its options and hands typed options to server/cli/*. Subcommands:
  *   serve     run the daemon (default 127.0.0.1:7420, store in ~/.sparsecell)
  *   worker    a cluster compute worker: --redis redis://HOST:6379 --home DIR (the front daemon's store, shared)
-            [--backend B] [--id ID] [--tf-threads INTRA[,INTER]] [--compute-nice 0-19] [--log-level L] [--models-dir DIR]
-            ; env SPARSECELL_REDIS, _HOME, _BACKEND, _WORKER_ID, _TF_THREADS, _COMPUTE_NICE, _LOG_LEVEL, _MODELS_DIR
+            [--backend B] [--id ID] [--tf-threads INTRA[,INTER]] [--compute-nice 0-19] [--log-level L] [--models-dir DIR];
+            env SPARSECELL_REDIS, _HOME, _BACKEND, _WORKER_ID, _TF_THREADS, _COMPUTE_NICE, _LOG_LEVEL, _MODELS_DIR
             (tests: _LOCK_MS, _STALLED_MS, _SLICE_MS)
   train     train a model from an images folder and a sparse-labels folder
  *   predict   predict label images for a folder of images
@@ -32,8 +32,8 @@ commands:
             env SPARSECELL_HOST, _PORT, _HOME, _TOKEN, _BACKEND, _TF_THREADS, _COMPUTE_NICE, _LOG_LEVEL, _GC,
             _ALLOW_ORIGIN (comma-separated), _CHECKPOINT_S, _MODELS_DIR (starter models; default the package's models/)
   worker    a cluster compute worker: --redis redis://HOST:6379 --home DIR (the front daemon's store, shared)
-            [--backend B] [--id ID] [--tf-threads INTRA[,INTER]] [--compute-nice 0-19] [--log-level L] [--models-dir DIR]
-            ; env SPARSECELL_REDIS, _HOME, _BACKEND, _WORKER_ID, _TF_THREADS, _COMPUTE_NICE, _LOG_LEVEL, _MODELS_DIR
+            [--backend B] [--id ID] [--tf-threads INTRA[,INTER]] [--compute-nice 0-19] [--log-level L] [--models-dir DIR];
+            env SPARSECELL_REDIS, _HOME, _BACKEND, _WORKER_ID, _TF_THREADS, _COMPUTE_NICE, _LOG_LEVEL, _MODELS_DIR
             (tests: _LOCK_MS, _STALLED_MS, _SLICE_MS)
   train     train a model from an images folder and a sparse-labels folder (same file names)
   predict   predict label images (and polygons) for a folder of images
