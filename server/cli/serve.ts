@@ -38,14 +38,9 @@ export async function serve(partial: Partial<ServerConfig>, o: { supervised?: bo
   const daemon = await startDaemon(config, log, (sessions) =>
     cluster && redis ? cluster.createClusterModelService(sessions, config, log, { redisUrl: redis }) : createModelService(sessions, config, log),
   );
-  process.stdout.write(`sparsecell listening on ws://${config.host}:${daemon.rpc.port} (store ${config.home})\n`);
-  if (cluster) process.stdout.write(`cluster front daemon: compute workers take jobs from ${redactUrl(config.redis!)} (sparsecell worker --redis …)\n`);
-  // Start the compute workers now rather than on first use, so the person sees which backend trains.
-  daemon.models.startCompute?.().then(
-    (b) => process.stdout.write(`${describeBackend(b, config.backend)}\n`),
-    (e: Error) => process.stdout.write(`backend: not available (${e.message})\n`),
-  );
-  await new Promise<void>((resolve) => {
+  // The handlers go in before the "listening" line: a client (or a test) that signals the daemon as soon as it reads
+  // that line must find them there, not the default action of SIGTERM.
+  const stopped = new Promise<void>((resolve) => {
     let stopping = false;
     // Once: Ctrl-C in a terminal reaches a supervised daemon twice (from the terminal and from its supervisor).
     const stop = (sig: string) => {
@@ -61,6 +56,14 @@ export async function serve(partial: Partial<ServerConfig>, o: { supervised?: bo
     process.on('SIGINT', () => stop('SIGINT'));
     if (o.supervised) stopWhenSupervisorGoes(() => stop('supervisor gone'));
   });
+  process.stdout.write(`sparsecell listening on ws://${config.host}:${daemon.rpc.port} (store ${config.home})\n`);
+  if (cluster) process.stdout.write(`cluster front daemon: compute workers take jobs from ${redactUrl(config.redis!)} (sparsecell worker --redis …)\n`);
+  // Start the compute workers now rather than on first use, so the person sees which backend trains.
+  daemon.models.startCompute?.().then(
+    (b) => process.stdout.write(`${describeBackend(b, config.backend)}\n`),
+    (e: Error) => process.stdout.write(`backend: not available (${e.message})\n`),
+  );
+  await stopped;
   log.info('bye');
   return 0;
 }
