@@ -66,20 +66,21 @@ export function f1NeverLabeled(gt: Labels2D, pred: Labels2D, labeled: Set<number
 /** F1 of the last push at or before t seconds (undefined before the first push). */
 export const f1At = (trace: Array<[number, number]>, t: number): number | undefined => trace.filter(([s]) => s <= t).pop()?.[1];
 
-async function annotate(
-  c: SparsecellClient,
-  image: Uint8Array,
-  H: number,
-  W: number,
-  gt: Labels2D,
-  edits: number,
-  paceS: number,
-  depth: number,
-  filters: number,
-  seed: number,
-  starter?: string,
-  suggestEveryS?: number,
-): Promise<Trace> {
+/** What every replayed session shares: the image and its truth, the stream's pace and the session's model. */
+interface Stream {
+  image: Uint8Array;
+  H: number;
+  W: number;
+  gt: Labels2D;
+  edits: number;
+  paceS: number;
+  depth: number;
+  filters: number;
+  starter?: string;
+  suggestEveryS?: number;
+}
+
+async function annotate(c: SparsecellClient, { image, H, W, gt, edits, paceS, depth, filters, starter, suggestEveryS }: Stream, seed: number): Promise<Trace> {
   const { sessionId } = await c.call(
     'session.create',
     starter ? { name: 'live-bench', starter } : { name: 'live-bench', config: { unetDepth: depth, unetFilters: filters } },
@@ -207,11 +208,12 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const H = img.height,
     W = img.width;
   const pixels = Uint8Array.from(img.data);
+  const stream: Stream = { image: pixels, H, W, gt, edits, paceS: pace, depth, filters, starter, suggestEveryS: suggestEvery };
   const d = await spawnDaemon(daemonArgs);
   try {
     log(`live bench: 1 session, ${edits} edits every ${pace}s, view ${V}x${V} of ${H}x${W}, U-Net filters ${filters}`);
     const c = await SparsecellClient.connect(d.url);
-    const single = await annotate(c, pixels, H, W, gt, edits, pace, depth, filters, 1, starter, suggestEvery);
+    const single = await annotate(c, stream, 1);
     await c.close();
     single.score();
     log(`single: edit->view ${JSON.stringify(stats(single.latenciesMs))}`);
@@ -227,7 +229,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     const idle = await idleProbe.stop();
     const prober = await startProbe(d.url, 100, echo.url);
     const multiClients = await Promise.all(Array.from({ length: nMulti }, () => SparsecellClient.connect(d.url)));
-    const multi = await Promise.all(multiClients.map((mc, i) => annotate(mc, pixels, H, W, gt, edits, pace, depth, filters, 100 + i, starter, suggestEvery)));
+    const multi = await Promise.all(multiClients.map((mc, i) => annotate(mc, stream, 100 + i)));
     const busy = await prober.stop();
     await echo.stop();
     for (const m of multi) m.score();
