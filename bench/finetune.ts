@@ -4,7 +4,7 @@
  *                             [--ks 1,4] [--labeled 5] [--images 50] [--budgets 30,60,120] [--scratch-budgets 30,60,120]
  *                             [--goal-scratch 480]
  *                             [--policies recipe[,gentle,gentle-no-warmup,gentle-no-freeze]] [--backend auto] [--data DIR]
- *                             [--step-ms auto|N|0]
+ *                             [--step-ms auto|N|0] [--no-adapt]
  *
  * Data: the 50 held-out TEST images of ../shared/data/dsb2018-train (server/metrics/split.ts, seed 0), which no
  * starter was trained on, moved to another domain. Two shifts a microscope user meets:
@@ -17,8 +17,11 @@
  * background, server/study/strategies.ts); the other images are scored (stardist matching, IoU 0.5: accuracy, F1,
  * PQ). Arms, each with the same labels and training time (training-loop wall clock):
  *   zero-shot  the starter as shipped (its stored thresholds);
- *   finetune   the starter fine-tuned with RECIPE.finetune for each of --budgets seconds (stored thresholds); with
- *              --policies, also with other policies (POLICIES below) to measure the choice;
+ *   adapted    the starter with the input adaptation (polarity, scale) chosen from the labels (training/adapt.ts),
+ *              before any step (--no-adapt: neither this arm nor adaptation in the next);
+ *   finetune   the starter adapted, then fine-tuned with RECIPE.finetune for each of --budgets seconds (stored
+ *              thresholds; the adaptation's wall time is taken off each budget); with --policies, also with other
+ *              policies (POLICIES below) to measure the choice;
  *   scratch    a fresh model with the recipe for each of --scratch-budgets seconds (family default thresholds: a
  *              person with sparse labels has no dense validation images to choose others), and for --goal-scratch
  *              seconds with k = 4 only (the goal's comparison; the longest arm, so it is not repeated for k = 1).
@@ -41,7 +44,8 @@ import { matchingDataset } from '../server/metrics/matching.js';
 import { resizeImage, resizeLabels } from '../server/imaging/resize.js';
 import type { Image2D, Labels2D } from '../server/imaging/types.js';
 import { deserializeModel, disposeModel, storedThresholds, type SegmentationModel } from '../server/models/segmentation-model.js';
-import { fitModel, segment } from '../server/training/pipeline.js';
+import { adaptToLabels, fitModel, segment } from '../server/training/pipeline.js';
+import { ADAPT, applyAdaptation, type InputAdaptation } from '../server/training/adapt.js';
 import { FINETUNE_OPTIONS, UNBOUNDED_STEPS, type TrainOptions } from '../server/training/config.js';
 import { imageSeed, parseStrategyId, simulateAnnotation, totalCost } from '../server/study/strategies.js';
 import { log } from './helpers.js';
@@ -101,7 +105,7 @@ export const POLICIES: Record<string, Partial<TrainOptions>> = {
 interface Row {
   shift: string;
   k: number;
-  arm: 'zero-shot' | 'finetune' | 'scratch';
+  arm: 'zero-shot' | 'adapted' | 'finetune' | 'scratch';
   policy?: string;
   budgetS: number;
   steps: number;
@@ -110,6 +114,8 @@ interface Row {
   pq: number;
   nPred: number;
   nTrue: number;
+  /** finetune / adapted arms: the input adaptation chosen from the labels (training/adapt.ts) and its wall time. */
+  adapt?: { scale: number; invert: boolean; ms: number; steps: number };
 }
 
 async function score(
@@ -161,6 +167,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       seed: { type: 'string' },
       policies: { type: 'string' },
       'step-ms': { type: 'string' },
+      'no-adapt': { type: 'boolean' },
     },
   });
   const family = f.family ?? 'stardist';
@@ -175,6 +182,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const goalScratch = nums(f['goal-scratch'], '480', 'goal-scratch');
   const seed = nums(f.seed, '0', 'seed')[0];
   const policies = list(f.policies, 'recipe');
+  const adapt = !f['no-adapt'];
   for (const p of policies) if (!POLICIES[p]) throw new Error(`--policies: unknown policy "${p}" (known: ${Object.keys(POLICIES).join(', ')})`);
   if (nImages <= nLabeled) throw new Error('--images must be larger than --labeled (the rest is scored)');
 
@@ -223,14 +231,49 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       annotation[`${shift}-k${k}`] = totalCost(sims.map((s) => s.cost));
       const fit = sims.map((s, i) => ({ image: labeledItems[i].image as Image2D, labels: s.labels }));
       push({ shift, k, arm: 'zero-shot', budgetS: 0, steps: 0, ...zs });
+      // The input adaptation (polarity, scale) is chosen once from these labels; its wall time is part of every
+      // fine-tuning budget (the steps it costs at the quiet machine's step time are taken off).
+      let adaptation: InputAdaptation | undefined;
+      let adaptRow: Row['adapt'];
+      if (adapt) {
+        const m = deserializeModel(archive);
+        adaptation = await adaptToLabels(m, fit);
+        if (adaptation) {
+          const steps = stepMs.ms > 0 ? Math.ceil(adaptation.ms / stepMs.ms) : 0;
+          adaptRow = { scale: adaptation.scale, invert: adaptation.invert, ms: adaptation.ms, steps };
+          log(
+            `finetune: ${shift} k=${k}: input adaptation scale ${adaptation.scale}, invert ${adaptation.invert} in ${adaptation.ms} ms (scores ${adaptation.scores.map((x) => `${x.scale}: ${x.score.toFixed(2)}`).join(', ')})`,
+          );
+          push({ shift, k, arm: 'adapted', budgetS: 0, steps: 0, adapt: adaptRow, ...(await score(m, test, stored)) });
+        }
+        disposeModel(m);
+      }
       for (const policy of policies)
         for (const budgetS of budgets) {
+          const start = deserializeModel(archive);
+          if (adaptation) applyAdaptation(start, adaptation);
+          const b = budget(budgetS);
+          const train = adaptRow && b.steps !== UNBOUNDED_STEPS ? { ...b, steps: Math.max(1, (b.steps ?? 1) - adaptRow.steps) } : b;
           const { model, result } = await fitModel(fit, {
             family,
-            model: deserializeModel(archive),
-            train: { ...POLICIES[policy], ...budget(budgetS), seed: 1 },
+            model: start,
+            train: {
+              ...POLICIES[policy],
+              ...train,
+              ...(adaptRow && b.timeLimitS ? { timeLimitS: Math.max(1, b.timeLimitS - adaptRow.ms / 1000) } : {}),
+              seed: 1,
+            },
           });
-          push({ shift, k, arm: 'finetune', policy, budgetS, steps: result.steps, ...(await score(model, test, stored)) });
+          push({
+            shift,
+            k,
+            arm: 'finetune',
+            policy,
+            budgetS,
+            steps: result.steps,
+            ...(adaptRow ? { adapt: adaptRow } : {}),
+            ...(await score(model, test, stored)),
+          });
           disposeModel(model);
         }
       for (const budgetS of [...scratchBudgets, ...(k === 4 ? goalScratch.filter((b) => !scratchBudgets.includes(b)) : [])]) {
@@ -271,6 +314,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     goalScratch: { k: 4, budgets: goalScratch },
     budgetClock: stepMs,
     finetune: FINETUNE_OPTIONS,
+    adapt: adapt ? { ...ADAPT } : false,
     policies: Object.fromEntries(policies.map((p) => [p, POLICIES[p]])),
     annotation,
     rows,

@@ -121,6 +121,19 @@ export const SessionInfo = Type.Object(
       }),
     ),
     starter: Type.Optional(Type.String({ description: 'Name of the built-in starter model the session model began from (absent: trained from scratch).' })),
+    adaptation: Type.Optional(
+      Type.Object(
+        {
+          scale: Type.Number({ exclusiveMinimum: 0, description: 'Images are resampled by this factor before the network (predictions are mapped back).' }),
+          invert: Type.Boolean({ description: 'Intensities are inverted after normalisation (dark objects on a bright background).' }),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'How the starter model was adapted to these images, chosen from the labels before the first fine-tuning step (README "Starter models"); absent until then.',
+        },
+      ),
+    ),
   },
   { $id: 'SessionInfo', additionalProperties: false },
 );

@@ -61,8 +61,10 @@ export interface SparsecellPackageConfig {
   familyConfig: Record<string, unknown>;
   unet: UNetConfig;
   normalization: NormalizationSettings;
-  /** Images are resampled by this factor before the network (Cellpose-like `diameter`); 1 = none. */
+  /** Images are resampled by this factor before the network (Cellpose-like `diameter`, a starter's adaptation); 1 = none. */
   scale: number;
+  /** A starter's input adaptation chosen from sparse labels (training/adapt.ts): meta.adapt of the model. */
+  adapt?: { scale: number; invert: boolean };
   postprocessing: Record<string, unknown>;
   modelVersion: number;
   training: TrainingSummary;
@@ -242,8 +244,8 @@ A ${f.title} instance segmentation model trained with sparsecell (JSON-RPC daemo
 
 - Input \`${ONNX_INPUT}\`: axes (batch, channel, y, x), float32, raw intensities. Height and width must be multiples
   of ${unetDivisor(cfg.unet)}, at least ${minInputSize(cfg.unet)}; tiles need a halo of ${unetHalo(cfg.unet)} px to match whole-image predictions. The preprocessing normalises each image and channel with its own percentiles
-  (${cfg.normalization.pmin} and ${cfg.normalization.pmax}, as csbdeep's \`normalize\`)${cfg.normalization.clip ? ' and clips to [0, 1]' : ''}.
-${cfg.scale !== 1 ? `- The model was trained on images resampled by ${cfg.scale.toFixed(4)} (object diameter ${cfg.familyConfig.diameter as number} px -> 30 px): resample inputs by this factor first. The test tensors are already resampled.\n` : ''}- Output \`${ONNX_OUTPUT}\`: axes (batch, channel, y, x), channels ${f.channels(cfg.familyConfig).slice(0, 4).join(', ')}${f.channels(cfg.familyConfig).length > 4 ? ', …' : ''}
+  (${cfg.normalization.pmin} and ${cfg.normalization.pmax}, as csbdeep's \`normalize\`)${cfg.normalization.invert ? ', then inverts them (1 - v: the model was adapted to dark objects on a bright background)' : ''}${cfg.normalization.clip ? ' and clips to [0, 1]' : ''}.
+${cfg.scale !== 1 ? `- The model was trained on images resampled by ${cfg.scale.toFixed(4)} (${[cfg.familyConfig.diameter ? `object diameter ${cfg.familyConfig.diameter as number} px -> 30 px` : '', cfg.adapt && cfg.adapt.scale !== 1 ? `a starter adapted to these images by ${cfg.adapt.scale}` : ''].filter(Boolean).join('; ')}): resample inputs by this factor first. The test tensors are already resampled.\n` : ''}- Output \`${ONNX_OUTPUT}\`: axes (batch, channel, y, x), channels ${f.channels(cfg.familyConfig).slice(0, 4).join(', ')}${f.channels(cfg.familyConfig).length > 4 ? ', …' : ''}
   (the family's activation is part of the ONNX graph).${cfg.unet.grid > 1 ? ` The output is predicted on StarDist's grid ${cfg.unet.grid}: output pixel (i, j) belongs to input pixel (${cfg.unet.grid}i, ${cfg.unet.grid}j), so each spatial axis is 1/${cfg.unet.grid} of the input's; distances are in input pixels.` : ''}
 - Instances need the family's post-processing (${model.family.name === 'stardist' ? 'StarDist polygon NMS' : model.family.name === 'cellpose' ? 'Cellpose flow following' : 'ELEPHANT seeded growing'}),
   with ${post}. sparsecell does it when the package is imported back (\`model.import {format: "bioimageio"}\`).
@@ -291,6 +293,7 @@ export function buildPackage(
     unet: { ...unet },
     normalization: { ...norm },
     scale,
+    ...(model.meta.adapt ? { adapt: { scale: Number((model.meta.adapt as { scale?: unknown }).scale ?? 1), invert: norm.invert === true } } : {}),
     postprocessing: Object.fromEntries(f.post.filter((k) => fc[k] !== undefined).map((k) => [k, fc[k]])),
     modelVersion: model.version,
     training: meta.training,
@@ -315,6 +318,8 @@ export function buildPackage(
     { id: 'ensure_dtype', kwargs: { dtype: 'float32' } },
     { id: 'scale_range', kwargs: { axes: ['y', 'x'], min_percentile: norm.pmin, max_percentile: norm.pmax, eps: Math.max(norm.eps, 1e-20) } },
   ];
+  // dark objects on a bright background (a starter adapted to them): v -> 1 - v after the percentiles, before clipping
+  if (norm.invert) preprocessing.push({ id: 'scale_linear', kwargs: { gain: -1, offset: 1 } });
   if (norm.clip) preprocessing.push({ id: 'clip', kwargs: { min: 0, max: 1 } });
   const file = (source: string, b: Uint8Array) => ({ source, sha256: sha256(b) });
   const config: Record<string, unknown> = { sparsecell: cfg };
@@ -471,7 +476,9 @@ export function importPackage(zip: Uint8Array, maxBytes: number): SegmentationMo
     disposeUNet(u);
     throw e;
   }
-  return { family, config, unet: u, normalization, version: sc.modelVersion ?? 0, meta: { importedFrom: 'bioimageio', training: sc.training } };
+  const adapt =
+    sc.adapt && typeof sc.adapt.scale === 'number' && sc.adapt.scale > 0 ? { adapt: { scale: sc.adapt.scale, invert: normalization.invert === true } } : {};
+  return { family, config, unet: u, normalization, version: sc.modelVersion ?? 0, meta: { importedFrom: 'bioimageio', training: sc.training, ...adapt } };
 }
 
 /** The package's test tensors (for tests and checks): input [1, C, H, W] and output [1, C', H, W]. */

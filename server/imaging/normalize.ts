@@ -13,6 +13,11 @@ export interface NormalizationSettings {
   clip: boolean;
   /** Added to the denominator. */
   eps: number;
+  /**
+   * Dark objects on a bright background: the normalised value v becomes 1 - v (before clipping), so a model that
+   * learned bright nuclei sees them bright. Set by a starter's input adaptation (training/adapt.ts); absent = false.
+   */
+  invert?: boolean;
 }
 
 export const DEFAULT_NORMALIZATION: Readonly<NormalizationSettings> = Object.freeze({ pmin: 1, pmax: 99.8, clip: false, eps: 1e-20 });
@@ -21,6 +26,7 @@ export function parseNormalization(partial: Partial<NormalizationSettings> | und
   const s = { ...DEFAULT_NORMALIZATION, ...(partial ?? {}) };
   if (!(s.pmin >= 0 && s.pmin < s.pmax && s.pmax <= 100)) throw new Error(`normalization: need 0 <= pmin < pmax <= 100 (got ${s.pmin}, ${s.pmax})`);
   if (!(s.eps >= 0)) throw new Error('normalization.eps must be >= 0');
+  if (s.invert !== undefined && typeof s.invert !== 'boolean') throw new Error('normalization.invert must be true or false');
   return s;
 }
 
@@ -61,6 +67,7 @@ function applyRanges(image: Image2D, ranges: Array<[number, number]>, s: Normali
     for (let c = 0; c < C; c++) {
       const [lo, hi] = ranges[c];
       let v = (data[i + c] - lo) / (hi - lo + s.eps);
+      if (s.invert) v = 1 - v;
       if (s.clip) v = v < 0 ? 0 : v > 1 ? 1 : v;
       out[i + c] = v;
     }

@@ -32,6 +32,8 @@ export interface SessionMeta {
   trainOptions?: Record<string, unknown>;
   /** Name of the starter model the session model began from (models/ registry); its checkpoint, once written, wins. */
   starter?: string;
+  /** The input adaptation chosen for a starter-based model from its labels (training/adapt.ts); kept in the checkpoint too. */
+  adaptation?: { scale: number; invert: boolean };
   /** The training job running now (cleared when it ends): found on load, it was interrupted by a crash. */
   activeJob?: ActiveJob;
 }
@@ -268,6 +270,7 @@ export class Session extends EventEmitter {
       ...(this.meta.autoBackground !== undefined ? { autoBackground: this.meta.autoBackground } : {}),
       ...(this.warnings.length ? { warnings: this.warnings.map((w) => ({ ...w })) } : {}),
       ...(this.meta.starter !== undefined ? { starter: this.meta.starter } : {}),
+      ...(this.meta.adaptation !== undefined ? { adaptation: this.meta.adaptation } : {}),
     };
   }
 

@@ -11,6 +11,7 @@ import type { TrainingSample } from './sampler.js';
 import { createSampler, train, type TrainCallbacks, type TrainResult } from './train.js';
 import { predictImage } from './predict.js';
 import { modelScale, rescaleImage, rescaleSample, unscaleInstances } from './rescale.js';
+import { adaptationOf, applyAdaptation, chooseAdaptation, type InputAdaptation } from './adapt.js';
 
 export interface FitInput {
   /** Raw images (normalised here with the model's settings). */
@@ -25,18 +26,44 @@ export interface FitOptions {
   train?: Partial<TrainOptions>;
   /** Continue training this model instead of creating one. */
   model?: SegmentationModel;
+  /**
+   * The model began from a starter: before the first step, choose its input adaptation (polarity, scale) from the
+   * labels if it has none yet (training/adapt.ts).
+   */
+  adapt?: boolean;
 }
 
-export async function fitModel(items: FitInput[], opts: FitOptions, cb: TrainCallbacks = {}): Promise<{ model: SegmentationModel; result: TrainResult }> {
+/**
+ * A starter-based model's input adaptation from sparse labels, chosen and stored in the model when it has none yet
+ * and enough objects are labeled. Returns the adaptation chosen now (undefined: none chosen now).
+ */
+export async function adaptToLabels(model: SegmentationModel, items: FitInput[], opts: { signal?: AbortSignal } = {}): Promise<InputAdaptation | undefined> {
+  if (adaptationOf(model)) return undefined;
+  const plain = { ...model.normalization, invert: false };
+  const a = await chooseAdaptation(
+    model,
+    items.map((it) => ({ image: normalizeImage(it.image, plain), labels: it.labels })),
+    opts,
+  );
+  if (a) applyAdaptation(model, a);
+  return a;
+}
+
+export async function fitModel(
+  items: FitInput[],
+  opts: FitOptions,
+  cb: TrainCallbacks = {},
+): Promise<{ model: SegmentationModel; result: TrainResult; adaptation?: InputAdaptation }> {
   const channels = items[0]?.image.channels ?? 1;
   const model = opts.model ?? createModel(opts.family, { inputChannels: channels, ...(opts.config ?? {}) });
   const t = parseTrainOptions(opts.train ?? {});
+  const adaptation = opts.adapt ? await adaptToLabels(model, items) : undefined;
   const scale = modelScale(model);
   const samples: TrainingSample[] = items.map((it) => rescaleSample({ image: normalizeImage(it.image, model.normalization), labels: it.labels }, scale));
   const sampler = createSampler(model, samples, t);
   const result = await train(model, sampler, t, cb);
   model.version++;
-  return { model, result };
+  return { model, result, ...(adaptation ? { adaptation } : {}) };
 }
 
 /** The network's activated maps for one image, in model space, ready to post-process at any thresholds. */

@@ -387,7 +387,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
   ): Promise<{ jobId: string; resumedFrom?: number }> {
     const change = weightsChange(session, p, this.sessions.starters);
     if (change?.from === 'starter') {
-      await session.updateMeta({ family: change.family, config: {}, starter: change.starter, modelVersion: 0, trainedGeneration: 0 });
+      await session.updateMeta({ family: change.family, config: {}, starter: change.starter, adaptation: undefined, modelVersion: 0, trainedGeneration: 0 });
       await sc.lane.runUrgent(async () => {
         if (sc.loaded) await sc.worker.call({ op: 'unload', sessionId: session.id });
         sc.loaded = false;
@@ -397,7 +397,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       sc.trainedGeneration = 0;
       sc.dirty = false;
     } else if (change) {
-      await session.updateMeta({ family: p.family ?? session.meta.family, config: p.config ?? session.meta.config, starter: undefined });
+      await session.updateMeta({ family: p.family ?? session.meta.family, config: p.config ?? session.meta.config, starter: undefined, adaptation: undefined });
       await sc.lane.runUrgent(async () => {
         if (sc.loaded)
           await sc.worker.call({ op: 'reset', sessionId: session.id, family: session.meta.family, config: session.meta.config }).catch(mapWorkerError);
@@ -472,6 +472,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
           maxMs: job.live ? 0 : SERVICE_DEFAULTS.sliceMs,
           options: opts,
           jobStep: job.info.step ?? 0,
+          adapt: fromStarter,
           ...(job.live && view && sc.session.images.get(view.imageId)?.layer.lastEdit
             ? {
                 focus: {
@@ -487,6 +488,12 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     } catch (e) {
       job.end('failed', (e as Error).message);
       return false;
+    }
+    if (r.adapted) {
+      const { scale, invert, objects, ms } = r.adapted;
+      this.log.info({ sessionId: sc.session.id, scale, invert, objects, ms }, 'starter adapted to the labeled images');
+      await sc.session.updateMeta({ adaptation: { scale, invert } });
+      sc.dirty = true;
     }
     if (!r.hasData) {
       if (!job.live) job.end('failed', 'no labeled pixels to train on');
@@ -796,7 +803,13 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     const spec = await sc.lane.runUrgent(async () => {
       await this.ensureLoaded(sc);
       return sc.worker
-        .call<{ family: 'stardist' | 'cellpose' | 'elephant'; config: Record<string, unknown>; modelVersion: number; archive?: Uint8Array }>({
+        .call<{
+          family: 'stardist' | 'cellpose' | 'elephant';
+          config: Record<string, unknown>;
+          modelVersion: number;
+          adaptation?: { scale: number; invert: boolean };
+          archive?: Uint8Array;
+        }>({
           op: 'import',
           sessionId: session.id,
           archive,
@@ -815,6 +828,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       modelVersion: sc.modelVersion,
       trainedGeneration: sc.trainedGeneration,
       starter: undefined,
+      adaptation: spec.adaptation,
     });
     this.emit('event', session.id, { type: 'model.updated', sessionId: session.id, modelVersion: sc.modelVersion });
     return { family: spec.family, modelVersion: sc.modelVersion };

@@ -46,6 +46,8 @@ export type WorkerRequest =
       maxMs: number;
       options: LiveTrainOptions;
       jobStep?: number;
+      /** The model began from a starter: choose its input adaptation from the labels first if it has none (training/adapt.ts). */
+      adapt?: boolean;
       focus?: { imageId: string; z: number; region: [number, number, number, number] };
     }
   | {
@@ -99,6 +101,8 @@ export interface TrainSliceResult {
   cancelled: boolean;
   /** False when there is nothing labeled to train on. */
   hasData: boolean;
+  /** The input adaptation chosen before this slice's steps (training/adapt.ts). */
+  adapted?: { scale: number; invert: boolean; objects: number; ms: number };
 }
 
 export interface PredictResult {

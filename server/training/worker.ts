@@ -20,6 +20,7 @@ import { parseTrainOptions } from './config.js';
 import { createSampler, setLearningRate, trainStep } from './train.js';
 import { predictImage, defaultOverlap } from './predict.js';
 import { modelScale, rescaleImage, rescaleSample, unscaleInstances } from './rescale.js';
+import { adaptationOf, applyAdaptation, chooseAdaptation, type AdaptSample, type InputAdaptation } from './adapt.js';
 import { buildPackage, importPackage, pickTestCrop, PackageError, type ExportMetadata } from '../bioimageio/package.js';
 import { resizeLabels, scaledSize } from '../imaging/resize.js';
 import { suggestOnPlane } from './suggest.js';
@@ -183,6 +184,7 @@ async function trainSlice(
   id: number,
 ): Promise<TrainSliceResult> {
   const key = JSON.stringify(req.options);
+  const adapted = req.adapt ? await adaptSession(st, cancel) : undefined;
   if (!st.sampler || st.dirty || st.samplerKey !== key) {
     const s = samples(st);
     st.sampler = s.length ? makeSampler(st, s, req.options) : undefined;
@@ -191,6 +193,7 @@ async function trainSlice(
     st.dirty = false;
   }
   if (!st.sampler) return { steps: 0, loss: NaN, cancelled: false, hasData: false };
+  const adaptedInfo = adapted ? { adapted: { scale: adapted.scale, invert: adapted.invert, objects: adapted.objects, ms: adapted.ms } } : {};
   // Live mode: half of the batches come from around the latest edit.
   if (req.focus) {
     const fk = JSON.stringify(req.focus) + key;
@@ -227,7 +230,31 @@ async function trainSlice(
     post({ id, progress: { step: steps, loss } });
     if (Date.now() - t0 >= req.maxMs) break;
   }
-  return { steps, loss: steps ? lossSum / steps : NaN, cancelled, hasData: true };
+  return { steps, loss: steps ? lossSum / steps : NaN, cancelled, hasData: true, ...adaptedInfo };
+}
+
+/**
+ * A starter-based session model without an input adaptation: choose one from the labeled planes (training/adapt.ts)
+ * once enough objects are labeled; inverting flips the stored normalised planes, and the training samples are
+ * rebuilt at the new scale. Returns the adaptation chosen now.
+ */
+async function adaptSession(st: SessionState, cancel: Int32Array): Promise<InputAdaptation | undefined> {
+  if (adaptationOf(st.model) || st.model.normalization.invert) return undefined;
+  const list: AdaptSample[] = [];
+  for (const im of st.images.values()) {
+    const [H, W] = im.shape.slice(-2);
+    for (let z = 0; z < im.planes.length; z++) {
+      const data = im.labels.subarray(z * H * W, (z + 1) * H * W);
+      if (data.some((v) => v > 0)) list.push({ image: im.planes[z], labels: { height: H, width: W, data } });
+    }
+  }
+  const a = await chooseAdaptation(st.model, list, { signal: abortFlag(cancel) });
+  if (!a) return undefined;
+  applyAdaptation(st.model, a);
+  if (a.invert) for (const im of st.images.values()) for (const p of im.planes) for (let i = 0; i < p.data.length; i++) p.data[i] = 1 - p.data[i];
+  st.dirty = true;
+  st.lastMaps = undefined;
+  return a;
 }
 
 async function predict(
@@ -465,14 +492,20 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
       }
       st.optimizer?.dispose();
       st.optimizer = undefined;
+      // the stored planes were normalised for the old model: flip them when the new one inverts and the old did not (or back)
+      if (Boolean(model.normalization.invert) !== Boolean(st.model.normalization.invert))
+        for (const im of st.images.values()) for (const p of im.planes) for (let i = 0; i < p.data.length; i++) p.data[i] = 1 - p.data[i];
       disposeModel(st.model);
       st.model = model;
       st.dirty = true;
+      st.lastMaps = undefined;
+      const adaptation = adaptationOf(model);
       // a package is stored as sparsecell's own archive (the session checkpoint format)
       return {
         family: model.family.name,
         config: model.config,
         modelVersion: model.version,
+        adaptation: adaptation ? { scale: adaptation.scale, invert: adaptation.invert } : undefined,
         archive: req.format === 'bioimageio' ? serializeModel(model) : undefined,
       };
     }

@@ -121,6 +121,37 @@ describe('e2e: starter models', function () {
     expect(info.modelVersion).to.be.greaterThan(0);
   });
 
+  it('dark objects on a bright background: the first model.train inverts the starter input (session.get adaptation), kept by a restarted daemon', async function () {
+    const dark = Float32Array.from(scene.image.data, (v) => 1 - v);
+    const { sessionId } = await c.call('session.create', { name: 'dark', starter: 'nuclei' });
+    await c.call('image.add', { sessionId, image: nd(toU8(dark), [S, S]) });
+    const zero = await c.call('model.predict', { sessionId, imageId: 'img1' });
+    expect((await c.call('session.get', { sessionId })).adaptation).to.equal(undefined);
+    // 7 of 14 objects and the background near them
+    const sparse = sparsify(
+      scene.labels,
+      (id) => id % 2 === 0,
+      (y, x) => x < 48,
+    );
+    await c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(sparse.data, [S, S]), encoding: 'signed' });
+    const { jobId } = await c.call('model.train', { sessionId, steps: 2, options: { patchSize: 64, batchSize: 2 } });
+    expect((await c.waitForProgressEnd(jobId)).state).to.equal('done');
+    const info = await c.call('session.get', { sessionId });
+    expect(info.adaptation?.invert, 'inverted').to.equal(true);
+    expect(info.adaptation?.scale).to.be.a('number');
+    const adapted = await c.call('model.predict', { sessionId, imageId: 'img1' });
+    this.test!.title += ` [F1 as shipped ${f1(zero).toFixed(2)}, adapted + 2 steps ${f1(adapted).toFixed(2)}]`;
+    expect(f1(zero)).to.be.below(0.3);
+    expect(f1(adapted)).to.be.at.least(0.6);
+    // the checkpoint carries it: a restarted daemon predicts the same, and session.get still reports it
+    await c.close();
+    await d.stop();
+    d = await startTestDaemon({ modelsDir: dir, home });
+    c = await d.connect();
+    expect((await c.call('session.get', { sessionId })).adaptation).to.deep.equal(info.adaptation);
+    expect((await c.call('model.predict', { sessionId, imageId: 'img1' })).labels.data).to.equal(adapted.labels.data);
+  });
+
   it('without a starter nothing changes; from: "starter" and from: "scratch" switch the model', async () => {
     const plain = await c.call('session.create', {});
     await c.call('image.add', { sessionId: plain.sessionId, image: nd(toU8(scene.image.data), [S, S]) });

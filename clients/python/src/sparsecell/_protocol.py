@@ -78,6 +78,12 @@ class SessionInfoWarningsItem(TypedDict):
     message: str
 
 
+class SessionInfoAdaptation(TypedDict):
+    'How the starter model was adapted to these images, chosen from the labels before the first fine-tuning step (README "Starter models"); absent until then.'
+    scale: float  # Images are resampled by this factor before the network (predictions are mapped back).
+    invert: bool  # Intensities are inverted after normalisation (dark objects on a bright background).
+
+
 class SessionInfo(TypedDict):
     sessionId: str  # Session id (returned by session.create).
     name: str
@@ -93,6 +99,7 @@ class SessionInfo(TypedDict):
     autoBackground: NotRequired[bool]
     warnings: NotRequired[list[SessionInfoWarningsItem]]  # Damage found on disk when the session was opened (e.g. a label journal record that failed its checksum: that update is lost, the others are kept).
     starter: NotRequired[str]  # Name of the built-in starter model the session model began from (absent: trained from scratch).
+    adaptation: NotRequired[SessionInfoAdaptation]  # How the starter model was adapted to these images, chosen from the labels before the first fine-tuning step (README "Starter models"); absent until then.
 
 
 class PolygonRoi(TypedDict):
@@ -555,6 +562,7 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
  'SessionInfoWarningsItem': ('obj',
                              {'imageId': (('str', None, None), False), 'message': (('str', None, None), True)},
                              False),
+ 'SessionInfoAdaptation': ('obj', {'scale': (('num', None, None, 0), True), 'invert': (('bool',), True)}, False),
  'SessionInfo': ('obj',
                  {'sessionId': (('str', '^[A-Za-z0-9_-]{1,64}$', None), True),
                   'name': (('str', None, None), True),
@@ -569,7 +577,8 @@ SPECS: dict[str, Any] = {'Dtype': ('lit', ('uint8', 'uint16', 'int16', 'int32', 
                   'jobs': (('list', ('ref', 'JobInfo'), None, None), True),
                   'autoBackground': (('bool',), False),
                   'warnings': (('list', ('ref', 'SessionInfoWarningsItem'), None, None), False),
-                  'starter': (('str', None, None), False)},
+                  'starter': (('str', None, None), False),
+                  'adaptation': (('ref', 'SessionInfoAdaptation'), False)},
                  False),
  'PolygonRoi': ('obj',
                 {'id': (('int', 1, None), True),
@@ -1043,8 +1052,8 @@ __all__ = [
     'ServerInfoResultBackend', 'ServerInfoResultBackendDevicesItem', 'ServerInfoResultWorkersItem',
     'ServerInfoResultWorkersItemJob', 'ServerLimits', 'SessionCloseParams', 'SessionCloseResult',
     'SessionCreateParams', 'SessionCreateResult', 'SessionGetParams', 'SessionGetResult', 'SessionInfo',
-    'SessionInfoWarningsItem', 'SessionListParams', 'SessionListResult', 'SessionListResultDamagedItem',
-    'SessionListResultSessionsItem', 'SessionSetViewParams', 'SessionSetViewResult', 'SimpleEvent', 'StarterModel',
-    'StarterScores', 'Suggestion', 'SuggestionReason', 'SuggestionsUpdatedEvent', 'TrainOptions', 'TrainRecipe',
-    'TrainRecipeFinetune', 'TrainRecipeLive'
+    'SessionInfoAdaptation', 'SessionInfoWarningsItem', 'SessionListParams', 'SessionListResult',
+    'SessionListResultDamagedItem', 'SessionListResultSessionsItem', 'SessionSetViewParams',
+    'SessionSetViewResult', 'SimpleEvent', 'StarterModel', 'StarterScores', 'Suggestion', 'SuggestionReason',
+    'SuggestionsUpdatedEvent', 'TrainOptions', 'TrainRecipe', 'TrainRecipeFinetune', 'TrainRecipeLive'
 ]
