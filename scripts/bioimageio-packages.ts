@@ -11,13 +11,16 @@ import { initBackend } from '../server/tensor/backend.js';
 import type { FamilyName } from '../server/models/model-family.js';
 import type { SegmentationModel } from '../server/models/segmentation-model.js';
 import { fitModel } from '../server/training/pipeline.js';
+import { applyAdaptation } from '../server/training/adapt.js';
 import { buildPackage, pickTestCrop, type TrainingSummary } from '../server/bioimageio/package.js';
 import type { Image2D, Labels2D } from '../server/imaging/types.js';
 
 export const FAMILIES: FamilyName[] = ['stardist', 'cellpose', 'elephant'];
 /** Packages written besides one per family: name -> family and config (StarDist's grid 2). */
-export const VARIANTS: Record<string, { family: FamilyName; config: Record<string, unknown> }> = {
+export const VARIANTS: Record<string, { family: FamilyName; config: Record<string, unknown>; invert?: boolean }> = {
   'stardist-grid2': { family: 'stardist', config: { grid: 2 } },
+  // a model adapted to dark objects on a bright background (training/adapt.ts): its export inverts after the percentiles
+  'stardist-dark': { family: 'stardist', config: {}, invert: true },
 };
 /** Steps of the tiny models: enough for each family to predict objects on the synthetic image. */
 export const TINY_STEPS = 100;
@@ -72,10 +75,16 @@ async function main(out: string): Promise<void> {
   const info = await initBackend('auto');
   mkdirSync(out, { recursive: true });
   const { image, sparse } = syntheticImage();
-  const all = [...FAMILIES.map((family) => ({ name: family as string, family, config: {} })), ...Object.entries(VARIANTS).map(([name, v]) => ({ name, ...v }))];
-  for (const { name, family, config } of all) {
+  const all: Array<{ name: string; family: FamilyName; config: Record<string, unknown>; invert?: boolean }> = [
+    ...FAMILIES.map((family) => ({ name: family as string, family, config: {} })),
+    ...Object.entries(VARIANTS).map(([name, v]) => ({ name, ...v })),
+  ];
+  for (const { name, family, config, invert } of all) {
     const model = await tinyTrainedModel(family, TINY_STEPS, config);
-    const crop = pickTestCrop(image, model.unet.config, sparse);
+    if (invert) applyAdaptation(model, { scale: 1, invert: true, objects: 0, foreground: null, background: null, scores: [], ms: 0 });
+    // the dark variant's test image: the same scene, dark objects on a bright background
+    const raw = invert ? { ...image, data: image.data.map((v) => 230 - v) } : image;
+    const crop = pickTestCrop(raw, model.unet.config, sparse);
     const pkg = buildPackage(model, crop, { training: summary(TINY_STEPS, info.name), sparsecellVersion: 'test', authors: ['sparsecell tests'] });
     writeFileSync(join(out, `${name}.zip`), pkg.zip);
     process.stdout.write(`${name}: ${pkg.zip.length} bytes, ${new Set(pkg.labels.data).size - 1} objects in the test crop\n`);

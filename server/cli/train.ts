@@ -170,10 +170,12 @@ export async function run(args: string[], env: { backend?: string; modelsDir?: s
     process.once('SIGINT', onSigint);
     let model;
     let result;
+    let adaptation;
     try {
-      ({ model, result } = await fitModel(
+      ({ model, result, adaptation } = await fitModel(
         data.map((d) => ({ image: d.image, labels: d.labels! })),
-        { family, config: { inputChannels: channels, ...config }, train: trainOpts, ...(initial ? { model: initial } : {}) },
+        // a starter first adapts to these images (polarity, scale) from their labels (training/adapt.ts)
+        { family, config: { inputChannels: channels, ...config }, train: trainOpts, ...(initial ? { model: initial } : {}), adapt: start?.starter === true },
         {
           signal: ac.signal,
           onProgress: (p) => {
@@ -191,6 +193,10 @@ export async function run(args: string[], env: { backend?: string; modelsDir?: s
     }
     const trainS = bar.elapsedS();
     bar.finish(`${result.steps} steps in ${formatDuration(trainS)}, loss ${result.loss.toPrecision(4)} (stopped by ${result.stoppedBy})`);
+    if (adaptation)
+      process.stderr.write(
+        `sparsecell train: the starter was adapted to these images from ${adaptation.objects} labeled objects before training: scale ${adaptation.scale}${adaptation.invert ? ', intensities inverted (dark objects on a bright background)' : ''} (${(adaptation.ms / 1000).toFixed(1)} s)\n`,
+      );
     let objects = 0,
       backgroundPixels = 0,
       totalPixels = 0;

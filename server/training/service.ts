@@ -494,6 +494,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       this.log.info({ sessionId: sc.session.id, scale, invert, objects, ms }, 'starter adapted to the labeled images');
       await sc.session.updateMeta({ adaptation: { scale, invert } });
       sc.dirty = true;
+      this.emitProgress(sc.session.id, { token: job.jobId, kind: 'report', step: job.info.step ?? 0, message: adaptationMessage(r.adapted) });
     }
     if (!r.hasData) {
       if (!job.live) job.end('failed', 'no labeled pixels to train on');
@@ -956,4 +957,12 @@ function copyRegion(labels: Int32Array, corr: Uint8Array, shape: number[], origi
 
 export function createModelService(sessions: SessionManager, config: ServerConfig, log: Logger): ModelService {
   return new ModelServiceImpl(sessions, config, log);
+}
+
+/** What a progress report says when a starter adapts to the labeled images (clients show the message). */
+export function adaptationMessage(a: { scale: number; invert: boolean; objects: number }): string {
+  const what = [a.invert ? 'intensities inverted (dark objects on a bright background)' : '', a.scale !== 1 ? `images resampled by ${a.scale}` : '']
+    .filter(Boolean)
+    .join(', ');
+  return `starter adapted to your images from ${a.objects} labeled objects: ${what || 'no change needed'}`;
 }

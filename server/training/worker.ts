@@ -18,7 +18,7 @@ import type { Image2D, Labels2D } from '../imaging/types.js';
 import { PatchSampler, type TrainingSample } from './sampler.js';
 import { parseTrainOptions } from './config.js';
 import { createSampler, setLearningRate, trainStep } from './train.js';
-import { predictImage, defaultOverlap } from './predict.js';
+import { predictImage, defaultOverlap, PredictionAbortedError } from './predict.js';
 import { modelScale, rescaleImage, rescaleSample, unscaleInstances } from './rescale.js';
 import { adaptationOf, applyAdaptation, chooseAdaptation, type AdaptSample, type InputAdaptation } from './adapt.js';
 import { buildPackage, importPackage, pickTestCrop, PackageError, type ExportMetadata } from '../bioimageio/package.js';
@@ -184,7 +184,14 @@ async function trainSlice(
   id: number,
 ): Promise<TrainSliceResult> {
   const key = JSON.stringify(req.options);
-  const adapted = req.adapt ? await adaptSession(st, cancel) : undefined;
+  let adapted: InputAdaptation | undefined;
+  try {
+    adapted = req.adapt ? await adaptSession(st, cancel) : undefined;
+  } catch (e) {
+    // cancelled while choosing (its network passes check the cancel flag): a cancelled slice, nothing changed
+    if (e instanceof PredictionAbortedError) return { steps: 0, loss: NaN, cancelled: true, hasData: true };
+    throw e;
+  }
   if (!st.sampler || st.dirty || st.samplerKey !== key) {
     const s = samples(st);
     st.sampler = s.length ? makeSampler(st, s, req.options) : undefined;

@@ -102,6 +102,10 @@ describe('cli: built-in starter models (train --from, predict --model NAME)', fu
       freezeEncoderSteps: RECIPE.finetune.freezeEncoderSteps,
     });
     expect(spec.meta.thresholds).to.include(STARTER_THRESHOLDS);
+    // the starter adapted to the images from their labels first (bright objects: not inverted), and says so
+    expect(r.stderr).to.match(/adapted to these images from 14 labeled objects/);
+    expect(spec.meta.adapt).to.include({ invert: false });
+    expect(spec.normalization.invert).to.equal(false);
   });
 
   it('refuses an unknown starter, --config with a starter, and a family without one (exit 2, saying what is installed)', async () => {

@@ -134,8 +134,14 @@ describe('e2e: starter models', function () {
       (y, x) => x < 48,
     );
     await c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(sparse.data, [S, S]), encoding: 'signed' });
+    const messages: string[] = [];
+    const off = c.onProgress((p) => {
+      if (p.message) messages.push(p.message);
+    });
     const { jobId } = await c.call('model.train', { sessionId, steps: 2, options: { patchSize: 64, batchSize: 2 } });
     expect((await c.waitForProgressEnd(jobId)).state).to.equal('done');
+    off();
+    expect(messages.join('\n'), 'a progress report says what changed').to.match(/starter adapted to your images from 7 labeled objects: intensities inverted/);
     const info = await c.call('session.get', { sessionId });
     expect(info.adaptation?.invert, 'inverted').to.equal(true);
     expect(info.adaptation?.scale).to.be.a('number');

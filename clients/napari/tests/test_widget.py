@@ -436,12 +436,16 @@ def test_start_from_reaches_the_daemon(make_napari_viewer, starter_daemon, qtbot
         assert np.array_equal(pred, expected), "the widget's zero-shot prediction is not the starter's"
 
         # train (steps given) fine-tunes the starter; then "scratch" sends model.train {from: "scratch"}
+        paint_nuclei(lab, inst, cols=inst.shape[1])  # all 6 nuclei: a starter adapts once 5 objects are labeled
         w.steps_spin.setValue(2)
         w.patch_spin.setValue(32)
         w.train()
         qtbot.waitUntil(lambda: any(m.startswith("training done") for m in w.messages), timeout=WAIT)
         got = probe.session_get(w.session_id)
         assert got.get("starter") == "nuclei" and got["modelVersion"] >= 1
+        # before its first step the starter adapted to the painted objects, and the widget says how
+        assert got.get("adaptation") is not None and got["adaptation"]["invert"] is False
+        assert any(m.startswith("starter adapted to your images") for m in w.messages), w.messages[-5:]
         w.set_start("scratch")
         w.config_edit.setText(json.dumps(TINY_CONFIG))
         w.train()

@@ -16,8 +16,9 @@ import pytest
 
 PACKAGES = Path(os.environ.get("SPARSECELL_BIOIMAGEIO_PACKAGES", ""))
 FAMILIES = ["stardist", "cellpose", "elephant"]
-# one package per family, and StarDist with grid 2 (output at half the input's resolution: output axes scale 2)
-PACKAGE_NAMES = [*FAMILIES, "stardist-grid2"]
+# one package per family, StarDist with grid 2 (output at half the input's resolution: output axes scale 2), and
+# StarDist adapted to dark objects on a bright background (its preprocessing inverts after the percentiles)
+PACKAGE_NAMES = [*FAMILIES, "stardist-grid2", "stardist-dark"]
 
 
 def package(family: str) -> Path:
@@ -47,6 +48,15 @@ def test_spec_validates(name: str) -> None:
     assert cfg["sparsecell"]["family"] == family
     if family == "stardist":
         assert cfg["stardist"]["n_rays"] == 16 and cfg["stardist"]["grid"] == [grid, grid]
+    pre = [p.id for p in d.inputs[0].preprocessing]
+    if name.endswith("dark"):
+        # after the percentiles (bioimageio.spec may append its own ensure_dtype)
+        assert "scale_linear" in pre and pre.index("scale_linear") > pre.index("scale_range"), pre
+        assert cfg["sparsecell"]["normalization"]["invert"] is True
+        kw = d.inputs[0].preprocessing[pre.index("scale_linear")].kwargs
+        assert (float(kw.gain), float(kw.offset)) == (-1.0, 1.0)
+    else:
+        assert "scale_linear" not in pre
     out_axes = {a.id: a for a in d.outputs[0].axes}
     assert (out_axes["y"].scale, out_axes["x"].scale) == (grid, grid)
     # the declared output size is the input's divided by the grid, as the test tensors are

@@ -1310,6 +1310,9 @@ class SparsecellWidget(QWidget):
         kind, step, steps = p.get("kind"), int(p.get("step") or 0), int(p.get("steps") or 0)
         loss = p.get("loss")
         loss_txt = f" · loss {loss:.3f}" if isinstance(loss, (int, float)) else ""
+        if p.get("message") and token is not None and token in (self.job_id, self.live_job_id):
+            # e.g. how a starter adapted to the images (polarity, scale) before its first step
+            self.log(str(p["message"]))
         if token is not None and token == self.job_id:
             if steps > 0:
                 self.progress.setRange(0, steps)

@@ -116,7 +116,7 @@ class StartFromTest {
 		assertTrue(info.recipe.budgetS > 0);
 		ImagePlus imp = Synthetic.image("cells.tif");
 		Overlay ov = new Overlay();
-		for (Roi r : Synthetic.rois(3)) ov.add(r);
+		for (Roi r : Synthetic.rois(5)) ov.add(r); // 5 objects: a starter adapts to the images before its first step
 		imp.setOverlay(ov);
 		run(SendLabels.class, "imp", imp, "source", "Overlay", "kind", "annotation");
 		assertNull(session().starter);
@@ -130,6 +130,11 @@ class StartFromTest {
 		SessionInfo si = session();
 		assertEquals("nuclei", si.starter);
 		assertTrue(si.modelVersion >= 1);
+		// the starter adapted to the labeled images first (bright discs: not inverted), and the Log says so
+		assertNotNull(si.adaptation, "session.get adaptation");
+		assertFalse(si.adaptation.invert);
+		Object messages = m.getCommand().getClass().getField("messages").get(m.getCommand());
+		assertTrue(String.valueOf(messages).contains("starter adapted to your images from 5 labeled objects"), "progress messages: " + messages);
 		int v = si.modelVersion;
 		// Again: continues the fine-tuned model (no second "from").
 		train(Train.BUILT_IN);

@@ -71,6 +71,8 @@ public class Train extends SparsecellCommand {
 
 	/** Result (a field, not a displayed output, so Fiji opens no window for it): state. */
 	public String state;
+	/** Result: the job's progress messages (e.g. how a starter adapted to the images), also written to the Log. */
+	public final java.util.List<String> messages = new java.util.ArrayList<>();
 
 	/** Result (a field, not a displayed output, so Fiji opens no window for it): final loss. */
 	public double loss = Double.NaN;
@@ -98,7 +100,10 @@ public class Train extends SparsecellCommand {
 		state = "running";
 		IJ.showStatus("sparsecell: training " + jobId + (live ? " (live: sparsecell Cancel stops it)" : ""));
 		if (live || !waitForEnd) return;
-		ProgressParams end = s.awaitJob(jobId, Train::show, IJ::escapePressed, Duration.ofHours(24));
+		ProgressParams end = s.awaitJob(jobId, pp -> {
+			if (pp.message != null && !pp.message.isEmpty()) messages.add(pp.message);
+			show(pp);
+		}, IJ::escapePressed, Duration.ofHours(24));
 		state = end.state;
 		if (end.loss != null) loss = end.loss;
 		if (end.step != null) stepsDone = end.step;
@@ -138,6 +143,8 @@ public class Train extends SparsecellCommand {
 	}
 
 	static void show(ProgressParams p) {
+		// e.g. how a starter adapted to the images (polarity, scale) before its first step
+		if (p.message != null && !p.message.isEmpty()) IJ.log("sparsecell: " + p.message);
 		if (p.step != null && p.steps != null && p.steps > 0) IJ.showProgress(p.step, p.steps);
 		else if (p.percentage != null) IJ.showProgress(p.percentage / 100.0);
 		StringBuilder b = new StringBuilder("sparsecell: training");

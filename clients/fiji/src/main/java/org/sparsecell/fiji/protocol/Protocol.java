@@ -82,6 +82,14 @@ public final class Protocol {
 		public String starter;
 		/** Damage found on disk when the session was opened (null when none). */
 		public List<SessionWarning> warnings;
+		/** How the starter was adapted to these images, chosen from the labels before its first fine-tuning step (null until then). */
+		public SessionAdaptation adaptation;
+	}
+
+	/** A starter's input adaptation: images resampled by scale before the network; intensities inverted after normalisation. */
+	public static class SessionAdaptation {
+		public double scale;
+		public boolean invert;
 	}
 
 	public static class SessionWarning {
