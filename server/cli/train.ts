@@ -11,6 +11,7 @@ import { familyDivisor } from '../models/configs.js';
 import type { FamilyName } from '../models/model-family.js';
 import { deserializeModel, serializeModel, disposeModel, readModelSpec, type SegmentationModel } from '../models/segmentation-model.js';
 import { fitModel } from '../training/pipeline.js';
+import type { InputAdaptation } from '../training/adapt.js';
 import { FINETUNE_OPTIONS, parseTrainOptions, TRAIN_DEFAULTS, UNBOUNDED_STEPS, type TrainOptions } from '../training/config.js';
 import { RECIPE } from '../recipe.js';
 import { ProgressBar, formatDuration } from './progress-bar.js';
@@ -170,7 +171,7 @@ export async function run(args: string[], env: { backend?: string; modelsDir?: s
     process.once('SIGINT', onSigint);
     let model;
     let result;
-    let adaptation;
+    let adaptation: InputAdaptation | undefined;
     try {
       ({ model, result, adaptation } = await fitModel(
         data.map((d) => ({ image: d.image, labels: d.labels! })),
