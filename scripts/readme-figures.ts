@@ -25,14 +25,19 @@ export function load(file: string): Json {
   return cache.get(file);
 }
 
-/** RFC 6901 JSON pointer, plus `[key=value]` segments that pick the array element whose key equals value. */
+/**
+ * RFC 6901 JSON pointer, plus `[key=value]` segments that pick the array element whose key equals value
+ * (`[k1=v1,k2=v2]`: the first element matching every pair).
+ */
 export function pointer(doc: Json, ptr: string): Json {
   let v = doc;
   for (const raw of ptr.split('/').slice(1)) {
     const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    const m = /^\[([^=\]]+)=([^\]]*)\]$/.exec(seg);
-    if (m && Array.isArray(v)) v = v.find((e: Json) => String(e?.[m[1]]) === m[2]);
-    else v = v?.[Array.isArray(v) ? Number(seg) : seg];
+    const m = /^\[([^=\]]+=[^\]]*)\]$/.exec(seg);
+    if (m && Array.isArray(v)) {
+      const pairs = m[1].split(',').map((p) => p.split('=') as [string, string]);
+      v = v.find((e: Json) => pairs.every(([k, want]) => String(e?.[k]) === want));
+    } else v = v?.[Array.isArray(v) ? Number(seg) : seg];
     if (v === undefined) throw new Error(`no value at ${ptr} (segment "${seg}")`);
   }
   return v;

@@ -44,10 +44,13 @@ describe('README figures', () => {
       a: [
         { thresh: 0.5, acc: 0.8431 },
         { thresh: 0.7, acc: 0.5 },
+        { thresh: 0.5, k: 4, acc: 0.25 },
       ],
       b: { 'x/y': 3 },
     };
     expect(pointer(doc, '/a/[thresh=0.5]/acc')).to.equal(0.8431);
+    expect(pointer(doc, '/a/[thresh=0.5,k=4]/acc')).to.equal(0.25); // every pair must match
+    expect(() => pointer(doc, '/a/[thresh=0.7,k=4]/acc')).to.throw(/no value/);
     expect(pointer(doc, '/a/1/acc')).to.equal(0.5);
     expect(pointer(doc, '/b/x~1y')).to.equal(3);
     expect(() => pointer(doc, '/a/[thresh=0.9]/acc')).to.throw(/no value/);

@@ -14,6 +14,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { Image2D, Labels2D } from '../imaging/types.js';
 import { normalizeImage, parseNormalization, type NormalizationSettings } from '../imaging/normalize.js';
 import { extractWindow } from '../imaging/tiling.js';
+import { objectsBox } from '../imaging/labels.js';
 import { encodeTiff } from '../imaging/tiff.js';
 import { encodeRgbPng } from './png.js';
 import type { FamilyName } from '../models/model-family.js';
@@ -134,23 +135,10 @@ export function pickTestCrop(image: Image2D, unet: Pick<UNetConfig, 'depth'> & {
   const side = Math.max(fit, minInputSize(unet));
   let cy = H / 2,
     cx = W / 2;
-  if (labels) {
-    let y0 = H,
-      x0 = W,
-      y1 = -1,
-      x1 = -1;
-    for (let y = 0; y < H; y++)
-      for (let x = 0; x < W; x++)
-        if (labels.data[y * W + x] > 0) {
-          y0 = Math.min(y0, y);
-          y1 = Math.max(y1, y);
-          x0 = Math.min(x0, x);
-          x1 = Math.max(x1, x);
-        }
-    if (y1 >= 0) {
-      cy = (y0 + y1 + 1) / 2;
-      cx = (x0 + x1 + 1) / 2;
-    }
+  const box = labels && objectsBox(labels);
+  if (box) {
+    cy = (box.y0 + box.y1 + 1) / 2;
+    cx = (box.x0 + box.x1 + 1) / 2;
   }
   const clampStart = (c: number, n: number) => (n >= side ? Math.min(Math.max(0, Math.round(c - side / 2)), n - side) : 0);
   const data = extractWindow(image, clampStart(cy, H), clampStart(cx, W), side, side);

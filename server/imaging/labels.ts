@@ -102,6 +102,24 @@ export function countObjects(labels: Labels2D): number {
   return objectIds(labels).length;
 }
 
+/** Inclusive bounding box of all object pixels (> 0) together, undefined without any. */
+export function objectsBox(labels: Labels2D): Omit<BBox, 'area'> | undefined {
+  const { height: H, width: W, data } = labels;
+  let y0 = H,
+    x0 = W,
+    y1 = -1,
+    x1 = -1;
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++)
+      if (data[y * W + x] > 0) {
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+      }
+  return y1 < 0 ? undefined : { y0, x0, y1, x1 };
+}
+
 /** Inclusive bounding boxes (and areas) of every instance id (> 0). */
 export function boundingBoxes(labels: Labels2D): Map<number, BBox> {
   const m = new Map<number, BBox>();

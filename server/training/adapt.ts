@@ -16,6 +16,8 @@
  * has a choice is never re-adapted. Pure apart from the network passes.
  */
 import type { Image2D, Labels2D } from '../imaging/types.js';
+import { cropLabels, objectsBox } from '../imaging/labels.js';
+import { extractWindow } from '../imaging/tiling.js';
 import { rescaleImage, unscaleInstances, familyScale } from './rescale.js';
 import { predictImage } from './predict.js';
 import { storedThresholds, type SegmentationModel } from '../models/segmentation-model.js';
@@ -146,35 +148,18 @@ export function sparseMatch(labels: Labels2D, pred: Labels2D): { tp: number; fp:
 
 /** A sample cropped to its labeled objects (with a margin), at most `maxSide` pixels a side; undefined without objects. */
 function cropToObjects(s: AdaptSample, margin: number, maxSide: number): AdaptSample | undefined {
+  const box = objectsBox(s.labels);
+  if (!box) return undefined;
   const { height: H, width: W } = s.labels;
-  let y0 = H,
-    x0 = W,
-    y1 = -1,
-    x1 = -1;
-  for (let y = 0; y < H; y++)
-    for (let x = 0; x < W; x++)
-      if (s.labels.data[y * W + x] > 0) {
-        if (y < y0) y0 = y;
-        if (y > y1) y1 = y;
-        if (x < x0) x0 = x;
-        if (x > x1) x1 = x;
-      }
-  if (y1 < 0) return undefined;
-  y0 = Math.max(0, y0 - margin);
-  x0 = Math.max(0, x0 - margin);
-  y1 = Math.min(H, y1 + 1 + margin, y0 + maxSide);
-  x1 = Math.min(W, x1 + 1 + margin, x0 + maxSide);
-  const h = y1 - y0,
-    w = x1 - x0,
-    C = s.image.channels;
+  const y0 = Math.max(0, box.y0 - margin),
+    x0 = Math.max(0, box.x0 - margin);
+  const h = Math.min(H, box.y1 + 1 + margin, y0 + maxSide) - y0,
+    w = Math.min(W, box.x1 + 1 + margin, x0 + maxSide) - x0;
   if (h === H && w === W) return s;
-  const img = new Float32Array(h * w * C),
-    lab = new Int32Array(h * w);
-  for (let y = 0; y < h; y++) {
-    img.set(s.image.data.subarray(((y0 + y) * W + x0) * C, ((y0 + y) * W + x1) * C), y * w * C);
-    lab.set(s.labels.data.subarray((y0 + y) * W + x0, (y0 + y) * W + x1), y * w);
-  }
-  return { image: { height: h, width: w, channels: C, data: img }, labels: { height: h, width: w, data: lab } };
+  return {
+    image: { height: h, width: w, channels: s.image.channels, data: extractWindow(s.image, y0, x0, h, w) },
+    labels: cropLabels(s.labels, y0, x0, h, w),
+  };
 }
 
 const inverted = (im: Image2D): Image2D => ({ ...im, data: im.data.map((v) => 1 - v) });

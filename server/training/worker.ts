@@ -240,6 +240,11 @@ async function trainSlice(
   return { steps, loss: steps ? lossSum / steps : NaN, cancelled, hasData: true, ...adaptedInfo };
 }
 
+/** The stored normalised planes inverted in place (v -> 1 - v: what normalization.invert does to a fresh plane). */
+function invertPlanes(st: SessionState): void {
+  for (const im of st.images.values()) for (const p of im.planes) for (let i = 0; i < p.data.length; i++) p.data[i] = 1 - p.data[i];
+}
+
 /**
  * A starter-based session model without an input adaptation: choose one from the labeled planes (training/adapt.ts)
  * once enough objects are labeled; inverting flips the stored normalised planes, and the training samples are
@@ -258,7 +263,7 @@ async function adaptSession(st: SessionState, cancel: Int32Array): Promise<Input
   const a = await chooseAdaptation(st.model, list, { signal: abortFlag(cancel) });
   if (!a) return undefined;
   applyAdaptation(st.model, a);
-  if (a.invert) for (const im of st.images.values()) for (const p of im.planes) for (let i = 0; i < p.data.length; i++) p.data[i] = 1 - p.data[i];
+  if (a.invert) invertPlanes(st);
   st.dirty = true;
   st.lastMaps = undefined;
   return a;
@@ -500,8 +505,7 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
       st.optimizer?.dispose();
       st.optimizer = undefined;
       // the stored planes were normalised for the old model: flip them when the new one inverts and the old did not (or back)
-      if (Boolean(model.normalization.invert) !== Boolean(st.model.normalization.invert))
-        for (const im of st.images.values()) for (const p of im.planes) for (let i = 0; i < p.data.length; i++) p.data[i] = 1 - p.data[i];
+      if (Boolean(model.normalization.invert) !== Boolean(st.model.normalization.invert)) invertPlanes(st);
       disposeModel(st.model);
       st.model = model;
       st.dirty = true;
