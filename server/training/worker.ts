@@ -186,7 +186,8 @@ async function trainSlice(
   const key = JSON.stringify(req.options);
   let adapted: InputAdaptation | undefined;
   try {
-    adapted = req.adapt ? await adaptSession(st, cancel) : undefined;
+    // only when the labels changed since the last try (live mode calls this for every slice)
+    adapted = req.adapt && (st.dirty || !st.sampler) ? await adaptSession(st, cancel) : undefined;
   } catch (e) {
     // cancelled while choosing (its network passes check the cancel flag): a cancelled slice, nothing changed
     if (e instanceof PredictionAbortedError) return { steps: 0, loss: NaN, cancelled: true, hasData: true };
