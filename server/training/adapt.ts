@@ -8,7 +8,8 @@
  * step:
  *   polarity  labeled object pixels darker on average than labeled background pixels (normalised intensities)
  *             -> the normalised image is inverted (v -> 1 - v, imaging/normalize.ts `invert`);
- *   scale     the starter predicts the labeled images resampled by each of ADAPT.scales; the scale whose
+ *   scale     the starter predicts the labeled objects' surroundings (one window per object, packed into one image)
+ *             resampled by each of ADAPT.scales; the scale whose
  *             predictions match the labeled objects best (IoU >= 0.5, false positives = predicted objects lying
  *             mostly on labeled background; unlabeled pixels are ignored) is kept when it beats 1 by ADAPT.margin.
  * The choice is stored in the model (meta.adapt; normalization.invert) and applies wherever the model predicts or
@@ -16,7 +17,7 @@
  * has a choice is never re-adapted. Pure apart from the network passes.
  */
 import type { Image2D, Labels2D } from '../imaging/types.js';
-import { cropLabels, objectsBox } from '../imaging/labels.js';
+import { boundingBoxes, cropLabels } from '../imaging/labels.js';
 import { extractWindow } from '../imaging/tiling.js';
 import { rescaleImage, unscaleInstances, familyScale } from './rescale.js';
 import { predictImage } from './predict.js';
@@ -37,8 +38,12 @@ export const ADAPT = Object.freeze({
    */
   margin: 0.1,
   upMargin: 0.2,
-  /** Labeled pixels (at scale 1) that the search predicts at most: crops around the labels, in order, up to this. */
-  maxPixels: 1 << 20,
+  /** Pixels (at scale 1) of the windows around labeled objects that the search predicts at most (in label order). */
+  maxPixels: 96 * 1024,
+  /** Each object's window reaches this far beyond it (or half its size, if more). */
+  minMargin: 16,
+  /** Pixels between packed windows. */
+  gap: 8,
 });
 
 export interface InputAdaptation {
@@ -146,20 +151,75 @@ export function sparseMatch(labels: Labels2D, pred: Labels2D): { tp: number; fp:
   return { tp: found.size, fp, objects: area.size, iou };
 }
 
-/** A sample cropped to its labeled objects (with a margin), at most `maxSide` pixels a side; undefined without objects. */
-function cropToObjects(s: AdaptSample, margin: number, maxSide: number): AdaptSample | undefined {
-  const box = objectsBox(s.labels);
-  if (!box) return undefined;
-  const { height: H, width: W } = s.labels;
-  const y0 = Math.max(0, box.y0 - margin),
-    x0 = Math.max(0, box.x0 - margin);
-  const h = Math.min(H, box.y1 + 1 + margin, y0 + maxSide) - y0,
-    w = Math.min(W, box.x1 + 1 + margin, x0 + maxSide) - x0;
-  if (h === H && w === W) return s;
-  return {
-    image: { height: h, width: w, channels: s.image.channels, data: extractWindow(s.image, y0, x0, h, w) },
-    labels: cropLabels(s.labels, y0, x0, h, w),
-  };
+/**
+ * One window per labeled object: its bounding box plus a margin of half its size (at least ADAPT.minMargin px),
+ * with only that object (relabeled 1) and the labeled background kept; other objects' pixels become unlabeled, so
+ * an object cut by the window's edge never counts. At most ADAPT.maxPixels (at scale 1) in all.
+ */
+export function objectWindows(samples: readonly AdaptSample[]): AdaptSample[] {
+  // objects taken in turn from each sample, so that several images have a say within the pixel budget
+  const queues = samples.map((smp) => [...boundingBoxes(smp.labels)].map(([id, b]) => ({ smp, id, b })));
+  const out: AdaptSample[] = [];
+  let px = 0;
+  for (let round = 0; queues.some((q) => round < q.length); round++)
+    for (const q of queues) {
+      if (round >= q.length) continue;
+      const { smp, id, b } = q[round];
+      const { height: H, width: W } = smp.labels;
+      const m = Math.max(ADAPT.minMargin, Math.ceil(Math.max(b.y1 - b.y0, b.x1 - b.x0) / 2));
+      const y0 = Math.max(0, b.y0 - m),
+        x0 = Math.max(0, b.x0 - m);
+      const h = Math.min(H, b.y1 + 1 + m) - y0,
+        w = Math.min(W, b.x1 + 1 + m) - x0;
+      if (px + h * w > ADAPT.maxPixels) return out;
+      px += h * w;
+      const lab = cropLabels(smp.labels, y0, x0, h, w);
+      for (let i = 0; i < lab.data.length; i++) lab.data[i] = lab.data[i] === id ? 1 : lab.data[i] > 0 ? -1 : lab.data[i];
+      out.push({ image: { height: h, width: w, channels: smp.image.channels, data: extractWindow(smp.image, y0, x0, h, w) }, labels: lab });
+    }
+  return out;
+}
+
+/**
+ * The windows packed into one image (rows of windows, tallest first, ADAPT.gap px of zeros and unlabeled pixels
+ * between them; object k of the result is window k's object), so each candidate scale costs one network pass over
+ * the labeled objects' surroundings instead of one per window or over whole images.
+ */
+export function mosaic(windows: readonly AdaptSample[]): AdaptSample {
+  const g = ADAPT.gap;
+  const C = windows[0]?.image.channels ?? 1;
+  const area = windows.reduce((a, w) => a + (w.image.height + g) * (w.image.width + g), 0);
+  const width = Math.max(g + Math.max(0, ...windows.map((w) => w.image.width + g)), Math.ceil(Math.sqrt(area)));
+  const order = windows.map((w, k) => ({ w, k })).sort((a, b) => b.w.image.height - a.w.image.height);
+  const place: Array<{ y: number; x: number }> = [];
+  let x = g,
+    y = g,
+    rowH = 0;
+  for (const { w, k } of order) {
+    if (x + w.image.width + g > width) {
+      y += rowH + g;
+      x = g;
+      rowH = 0;
+    }
+    place[k] = { y, x };
+    x += w.image.width + g;
+    rowH = Math.max(rowH, w.image.height);
+  }
+  const height = y + rowH + g;
+  const img = new Float32Array(height * width * C),
+    lab = new Int32Array(height * width).fill(-1);
+  windows.forEach((w, k) => {
+    const { y: py, x: px } = place[k];
+    const { height: h, width: ww } = w.image;
+    for (let r = 0; r < h; r++) {
+      img.set(w.image.data.subarray(r * ww * C, (r + 1) * ww * C), ((py + r) * width + px) * C);
+      for (let c = 0; c < ww; c++) {
+        const v = w.labels.data[r * ww + c];
+        lab[(py + r) * width + px + c] = v > 0 ? k + 1 : v;
+      }
+    }
+  });
+  return { image: { height, width, channels: C, data: img }, labels: { height, width, data: lab } };
 }
 
 const inverted = (im: Image2D): Image2D => ({ ...im, data: im.data.map((v) => 1 - v) });
@@ -177,19 +237,12 @@ export async function chooseAdaptation(
   const stats = labelStats(samples);
   if (stats.objects < ADAPT.minObjects) return undefined;
   const invert = stats.foreground !== null && stats.background !== null && stats.foreground < stats.background;
-  const crops: AdaptSample[] = [];
-  let px = 0;
-  for (const s of samples) {
-    if (px >= ADAPT.maxPixels) break;
-    const c = cropToObjects(s, 32, 1024);
-    if (!c) continue;
-    crops.push(invert ? { ...c, image: inverted(c.image) } : c);
-    px += c.image.height * c.image.width;
-  }
+  const windows = objectWindows(samples).map((w) => (invert ? { ...w, image: inverted(w.image) } : w));
+  const crops = windows.length ? [mosaic(windows)] : [];
   const base = familyScale(model);
   const thresholds = storedThresholds(model);
   const scores: InputAdaptation['scores'] = [];
-  for (const scale of ADAPT.scales) {
+  const evaluate = async (scale: number) => {
     let tp = 0,
       fp = 0,
       n = 0,
@@ -204,8 +257,26 @@ export async function chooseAdaptation(
       n += m.objects;
       iou += m.iou;
     }
-    scores.push({ scale, score: n + fp > 0 ? tp / (n + fp) : 0, iou: n > 0 ? iou / n : 0 });
+    const r = { scale, score: n + fp > 0 ? tp / (n + fp) : 0, iou: n > 0 ? iou / n : 0 };
+    scores.push(r);
+    return r;
+  };
+  // From 1 outwards, one step of sqrt 2 at a time: a direction is followed while each step matches the labels better
+  // than the one before by half its direction's margin (so the farthest candidates, the costliest when enlarging, are
+  // tried only when the labels point that way).
+  const one = await evaluate(1);
+  for (const [dir, margin] of [
+    [ADAPT.scales.filter((x) => x < 1).reverse(), ADAPT.margin],
+    [ADAPT.scales.filter((x) => x > 1), ADAPT.upMargin],
+  ] as const) {
+    let prev = one;
+    for (const scale of dir) {
+      const r = await evaluate(scale);
+      if (r.score < prev.score + margin / 2) break;
+      prev = r;
+    }
   }
+  scores.sort((x, y) => x.scale - y.scale);
   return { scale: pickScale(scores), invert, objects: stats.objects, foreground: stats.foreground, background: stats.background, scores, ms: Date.now() - t0 };
 }
 

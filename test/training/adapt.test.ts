@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../scripts/codegen.js';
-import { ADAPT, adaptationOf, labelStats, pickScale, sparseMatch } from '../../server/training/adapt.js';
+import { ADAPT, adaptationOf, labelStats, mosaic, objectWindows, pickScale, sparseMatch, type AdaptSample } from '../../server/training/adapt.js';
 import { adaptToLabels, fitModel, segment } from '../../server/training/pipeline.js';
 import { modelScale } from '../../server/training/rescale.js';
 import { normalizeImage } from '../../server/imaging/normalize.js';
@@ -103,6 +103,50 @@ describe('training/adapt: input adaptation of a starter', () => {
         ]),
       ),
     ).to.equal(0.71);
+  });
+
+  it('objectWindows / mosaic: one window per labeled object (others unlabeled), taken in turn from each image, packed without overlap', () => {
+    const mk = (n: number, objs: Array<[number, number, number]>, bgRow: number): AdaptSample => {
+      const image: Image2D = { height: n, width: n, channels: 1, data: new Float32Array(n * n) };
+      const labels: Labels2D = { height: n, width: n, data: new Int32Array(n * n).fill(-1) };
+      for (let x = 0; x < n; x++) labels.data[bgRow * n + x] = 0;
+      for (const [id, y0, x0] of objs)
+        for (let y = y0; y < y0 + 4; y++)
+          for (let x = x0; x < x0 + 4; x++) {
+            labels.data[y * n + x] = id;
+            image.data[y * n + x] = id / 10;
+          }
+      return { image, labels };
+    };
+    const a = mk(
+      64,
+      [
+        [1, 10, 10],
+        [2, 12, 16],
+        [3, 40, 40],
+      ],
+      30,
+    );
+    const b = mk(48, [[7, 20, 20]], 5);
+    const wins = objectWindows([a, b]);
+    expect(wins).to.have.length(4);
+    // in turn: a's first object, b's, then a's others
+    expect(wins.map((w) => w.image.data[w.labels.data.indexOf(1)])).to.deep.equal([0.1, 0.7, 0.2, 0.3].map((v) => Math.fround(v)));
+    for (const w of wins) {
+      expect(Array.from(w.labels.data).filter((v) => v === 1)).to.have.length(16); // its own object only, relabeled 1
+      expect(Array.from(w.labels.data).some((v) => v > 1)).to.equal(false);
+      expect(w.image.height).to.be.at.least(4 + ADAPT.minMargin); // the margin (clipped at the image edge)
+    }
+    // object 2's window holds object 1's pixels as unlabeled (an object cut by the window's edge never counts)
+    expect(Array.from(wins[2].labels.data).filter((v) => v === -1).length).to.be.greaterThan(16);
+    const m = mosaic(wins);
+    const counts = new Map<number, number>();
+    for (const v of m.labels.data) if (v > 0) counts.set(v, (counts.get(v) ?? 0) + 1);
+    expect([...counts.entries()].sort((x, y) => x[0] - y[0])).to.deep.equal([1, 2, 3, 4].map((k) => [k, 16]));
+    let bg = 0;
+    for (const v of m.labels.data) if (v === 0) bg++;
+    expect(bg).to.equal(wins.reduce((acc, w) => acc + Array.from(w.labels.data).filter((v) => v === 0).length, 0));
+    for (let i = 0; i < m.labels.data.length; i++) if (m.labels.data[i] > 0) expect(m.image.data[i]).to.be.greaterThan(0);
   });
 
   it('labelStats: object count and mean intensity of labeled objects / background (null below the pixel minimum)', () => {
