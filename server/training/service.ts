@@ -254,8 +254,8 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     // The checkpoint once there is one; before that, the session's starter model (zero-shot); else fresh weights.
     const archive = s.meta.modelVersion ? this.sessions.store.readCheckpoint(s.id) : s.meta.starter !== undefined ? this.starterArchive(s) : undefined;
     sc.syncedGeneration = s.generation;
-    await sc.worker
-      .call(
+    const loaded = await sc.worker
+      .call<{ family: string; adaptation?: { scale: number; invert: boolean } }>(
         { op: 'load', sessionId: s.id, family: s.meta.family, config: s.meta.config, archive, images, autoBackground: s.meta.autoBackground === true },
         { transfer },
       )
@@ -271,6 +271,10 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
       });
     sc.syncedImages = new Set(images.map((i) => i.imageId));
     sc.loaded = true;
+    // The model is the truth: a daemon that stopped after choosing an adaptation but before the checkpoint that
+    // carries it restores a model without one (it adapts again at its next training).
+    const want = loaded.adaptation ? { scale: loaded.adaptation.scale, invert: loaded.adaptation.invert } : undefined;
+    if (JSON.stringify(want) !== JSON.stringify(s.meta.adaptation)) await s.updateMeta({ adaptation: want });
   }
 
   /** The archive of the session's starter model (checked against its card's sha256). */

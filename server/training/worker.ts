@@ -442,7 +442,8 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
       const st: SessionState = { model, images: new Map(), autoBackground: req.autoBackground, dirty: true, step: 0 };
       sessions.set(req.sessionId, st);
       for (const im of req.images) addImage(st, im);
-      return { family: model.family.name };
+      const adaptation = adaptationOf(model);
+      return { family: model.family.name, ...(adaptation ? { adaptation: { scale: adaptation.scale, invert: adaptation.invert } } : {}) };
     }
     case 'reset': {
       const st = state(req.sessionId);

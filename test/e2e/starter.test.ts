@@ -6,6 +6,8 @@
  * process and put in a temp models folder (ServerConfig.modelsDir).
  */
 import { expect } from 'chai';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startTestDaemon, tempHome, cleanup, type TestDaemon } from '../helpers/daemon.js';
 import { nd, toU8 } from '../helpers/arrays.js';
 import { STARTER_THRESHOLDS, pretrainBlobs, testStarterDir } from '../helpers/starter.js';
@@ -156,6 +158,15 @@ describe('e2e: starter models', function () {
     c = await d.connect();
     expect((await c.call('session.get', { sessionId })).adaptation).to.deep.equal(info.adaptation);
     expect((await c.call('model.predict', { sessionId, imageId: 'img1' })).labels.data).to.equal(adapted.labels.data);
+    // A daemon that stopped after choosing but before a checkpoint carried it: the model on disk has no adaptation,
+    // and session.get says so (the model is the truth) instead of reporting the lost choice.
+    await c.close();
+    await d.stop();
+    writeFileSync(join(home, 'sessions', sessionId, 'model', 'checkpoint.bin'), (await testStarterDir()).archive);
+    d = await startTestDaemon({ modelsDir: dir, home });
+    c = await d.connect();
+    await c.call('model.predict', { sessionId, imageId: 'img1' }); // loads the session's model
+    expect((await c.call('session.get', { sessionId })).adaptation).to.equal(undefined);
   });
 
   it('without a starter nothing changes; from: "starter" and from: "scratch" switch the model', async () => {
