@@ -188,10 +188,6 @@ export const TABLES: Record<string, () => { md: string; files: string[] }> = {
   'finetune-adapt': () => {
     const file = 'bench/results/finetune-adapt.json';
     const d = load(file);
-    // From scratch is unchanged by the adaptation: its 480-s arm comes from its own run when this one has none.
-    const long = 'bench/results/finetune-scratch480.json';
-    const longRows: Json[] = existsSync(join(ROOT, long)) ? load(long).rows : [];
-    const files = [file];
     const lines = [
       '| shift | labels | zero-shot | adapted: choice (accuracy before any step) | adapted + fine-tuned 30 s / 60 s / 120 s | from scratch 480 s (steps) |',
       '|---|---|---|---|---|---|',
@@ -203,13 +199,12 @@ export const TABLES: Record<string, () => { md: string; files: string[] }> = {
         const a = acc('adapted', 0);
         const choice = a ? `scale ${a.adapt.scale}${a.adapt.invert ? ', inverted' : ''} (${a.accuracy05.toFixed(3)})` : '—';
         const ft = (d.budgets as number[]).map((b) => acc('finetune', b)?.accuracy05.toFixed(3) ?? '—').join(' / ');
-        const l = acc('scratch', 480) ?? longRows.find((r) => r.shift === shift && r.k === k && r.arm === 'scratch' && r.budgetS === 480);
-        if (l && !rows.includes(l) && !files.includes(long)) files.push(long);
+        const l = acc('scratch', 480);
         lines.push(
           `| ${shift} | minmax k = ${k} + BG | ${acc('zero-shot', 0)?.accuracy05.toFixed(3) ?? '—'} | ${choice} | ${ft} | ${l ? `${l.accuracy05.toFixed(3)} (${l.steps})` : '—'} |`,
         );
       }
-    return { md: lines.join('\n'), files };
+    return { md: lines.join('\n'), files: [file] };
   },
   /** The fine-tuning policy comparison (bench/results/finetune-policy.json): accuracy@0.5 per policy and budget. */
   'finetune-policy': () => {

@@ -287,6 +287,12 @@ export function pickScale(scores: InputAdaptation['scores']): number {
   return best.score >= identity + (best.scale > 1 ? ADAPT.upMargin : ADAPT.margin) ? best.scale : 1;
 }
 
+/** A model's adaptation as the session reports it (SessionInfo.adaptation), undefined without one. */
+export function adaptationBrief(model: Pick<SegmentationModel, 'meta'>): { scale: number; invert: boolean } | undefined {
+  const a = adaptationOf(model);
+  return a ? { scale: a.scale, invert: a.invert } : undefined;
+}
+
 /** Store an adaptation in the model: meta.adapt, and the normalisation's `invert`. */
 export function applyAdaptation(model: SegmentationModel, a: InputAdaptation): void {
   model.meta.adapt = a;

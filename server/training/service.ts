@@ -273,8 +273,7 @@ class ModelServiceImpl extends EventEmitter implements ModelService {
     sc.loaded = true;
     // The model is the truth: a daemon that stopped after choosing an adaptation but before the checkpoint that
     // carries it restores a model without one (it adapts again at its next training).
-    const want = loaded.adaptation ? { scale: loaded.adaptation.scale, invert: loaded.adaptation.invert } : undefined;
-    if (JSON.stringify(want) !== JSON.stringify(s.meta.adaptation)) await s.updateMeta({ adaptation: want });
+    if (JSON.stringify(loaded.adaptation) !== JSON.stringify(s.meta.adaptation)) await s.updateMeta({ adaptation: loaded.adaptation });
   }
 
   /** The archive of the session's starter model (checked against its card's sha256). */

@@ -20,7 +20,7 @@ import { parseTrainOptions } from './config.js';
 import { createSampler, setLearningRate, trainStep } from './train.js';
 import { predictImage, defaultOverlap, PredictionAbortedError } from './predict.js';
 import { modelScale, rescaleImage, rescaleSample, unscaleInstances } from './rescale.js';
-import { adaptationOf, applyAdaptation, chooseAdaptation, type AdaptSample, type InputAdaptation } from './adapt.js';
+import { adaptationBrief, adaptationOf, applyAdaptation, chooseAdaptation, type AdaptSample, type InputAdaptation } from './adapt.js';
 import { buildPackage, importPackage, pickTestCrop, PackageError, type ExportMetadata } from '../bioimageio/package.js';
 import { resizeLabels, scaledSize } from '../imaging/resize.js';
 import { suggestOnPlane } from './suggest.js';
@@ -442,8 +442,7 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
       const st: SessionState = { model, images: new Map(), autoBackground: req.autoBackground, dirty: true, step: 0 };
       sessions.set(req.sessionId, st);
       for (const im of req.images) addImage(st, im);
-      const adaptation = adaptationOf(model);
-      return { family: model.family.name, ...(adaptation ? { adaptation: { scale: adaptation.scale, invert: adaptation.invert } } : {}) };
+      return { family: model.family.name, adaptation: adaptationBrief(model) };
     }
     case 'reset': {
       const st = state(req.sessionId);
@@ -512,13 +511,12 @@ async function handle(task: WorkerTask, post: (p: WorkerReply, transfer?: ArrayB
       st.model = model;
       st.dirty = true;
       st.lastMaps = undefined;
-      const adaptation = adaptationOf(model);
       // a package is stored as sparsecell's own archive (the session checkpoint format)
       return {
         family: model.family.name,
         config: model.config,
         modelVersion: model.version,
-        adaptation: adaptation ? { scale: adaptation.scale, invert: adaptation.invert } : undefined,
+        adaptation: adaptationBrief(model),
         archive: req.format === 'bioimageio' ? serializeModel(model) : undefined,
       };
     }
