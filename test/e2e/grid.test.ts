@@ -26,14 +26,17 @@ describe('e2e: StarDist grid 2 over WebSocket', function () {
     await t.c.call('image.add', { sessionId, image: nd(img, [H, W]) });
     const sparse = sparsify(blobs.labels, (id) => id % 2 === 0);
     await t.c.call('labels.update', { sessionId, imageId: 'img1', labels: nd(sparse.data, [H, W]), encoding: 'signed' });
-    const { jobId } = await t.c.call('model.train', { sessionId, steps: 160, options: { patchSize: 64, batchSize: 2, learningRate: 0.003 } });
+    const { jobId } = await t.c.call('model.train', { sessionId, steps: 240, options: { patchSize: 64, batchSize: 2, learningRate: 0.003 } });
     const end = await t.c.waitForProgressEnd(jobId, 170000);
     expect(end.state).to.equal('done');
     const pred = await t.c.call('model.predict', { sessionId, imageId: 'img1' });
     expect(pred.labels.shape).to.deep.equal([H, W]);
     const lab = decodeNdArray(pred.labels, { maxElements: 1e6 }).data as Int32Array;
     const m = matching(blobs.labels, { height: H, width: W, data: lab }, 0.5);
-    expect(m.f1, 'grid-2 F1 after 160 steps (grid 2 needs more steps than grid 1 on these small blobs: 80 gave none)').to.be.greaterThan(0.5);
+    expect(
+      m.f1,
+      'grid-2 F1 after 240 steps (grid 2 needs more steps than grid 1 on these small blobs: 80 gave none, 160 gave 0.43 in one CI run)',
+    ).to.be.greaterThan(0.5);
     expect(pred.polygons.length).to.equal(m.n_pred);
     // a region: labels of the region's size, the same objects as the whole-image prediction there
     const part = await t.c.call('model.predict', { sessionId, imageId: 'img1', region: [8, 10, 50, 61] });
